@@ -1,0 +1,88 @@
+"""The one tidy input frame that every statistic in :mod:`analysis` reads.
+
+Columns are defined here once.  One row is one number given by one panelist in one
+round for one item (or one component of a multi-value item):
+
+``panelist``
+    Stable pseudonym (str).  Never a name or an email.
+``group``
+    The panelist's subgroup (str, e.g. ``"academic"``); empty string when unknown.
+``round``
+    Round number (int, 1-based).
+``item``
+    The item's stable key (str).
+``component``
+    Which part of a multi-value answer the row holds (str): ``""`` for single-value
+    kinds (likert, probability); the scenario key for a scenario set; ``"lowest"``,
+    ``"highest"``, ``"best"`` or ``"confidence"`` for a numeric estimate; the object
+    key for a ranking (``value`` is then the rank, 1 = first).
+``value``
+    The answer as a float; NaN means "answered that they cannot judge" and is never
+    counted as a rating.
+
+Open-text answers carry no number and do not appear in the frame.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+COLUMNS: tuple[str, ...] = ("panelist", "group", "round", "item", "component", "value")
+"""The columns of the tidy frame, in order."""
+
+KEY_COLUMNS: tuple[str, ...] = ("round", "item", "component")
+"""The columns that identify one distribution (one row of a round summary)."""
+
+
+class FrameError(ValueError):
+    """The input frame does not have the tidy shape described in this module."""
+
+
+def empty_frame() -> pd.DataFrame:
+    """Return a tidy frame with no rows and the documented dtypes."""
+    return pd.DataFrame(
+        {
+            "panelist": pd.Series(dtype="object"),
+            "group": pd.Series(dtype="object"),
+            "round": pd.Series(dtype="int64"),
+            "item": pd.Series(dtype="object"),
+            "component": pd.Series(dtype="object"),
+            "value": pd.Series(dtype="float64"),
+        }
+    )
+
+
+def validate_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Check ``frame`` against the tidy schema and return a normalised copy.
+
+    Raises
+    ------
+    FrameError
+        Naming every missing column, a non-numeric ``value`` or ``round`` column, or a
+        duplicated (panelist, round, item, component) row.
+    """
+    missing = [column for column in COLUMNS if column not in frame.columns]
+    if missing:
+        raise FrameError(f"missing column(s): {', '.join(missing)}")
+    result = frame.loc[:, list(COLUMNS)].copy()
+    try:
+        result["value"] = pd.to_numeric(result["value"], errors="raise").astype("float64")
+    except (TypeError, ValueError) as error:
+        raise FrameError(f"column 'value' must be numeric: {error}") from None
+    try:
+        result["round"] = pd.to_numeric(result["round"], errors="raise").astype("int64")
+    except (TypeError, ValueError) as error:
+        raise FrameError(f"column 'round' must be integer: {error}") from None
+    result["component"] = result["component"].fillna("").astype(str)
+    result["group"] = result["group"].fillna("").astype(str)
+    result["item"] = result["item"].astype(str)
+    result["panelist"] = result["panelist"].astype(str)
+    duplicated = result.duplicated(["panelist", "round", "item", "component"])
+    if duplicated.any():
+        first = result.loc[duplicated].iloc[0]
+        raise FrameError(
+            "duplicate answer: panelist "
+            f"{first['panelist']!r}, round {first['round']}, item {first['item']!r}, "
+            f"component {first['component']!r}"
+        )
+    return result
