@@ -1,0 +1,79 @@
+"""elicit: the web service.  The factory below reads like a table of contents."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, render_template
+from flask_wtf.csrf import CSRFError
+
+from elicit import config
+from elicit.extensions import babel, csrf, db, migrate
+from elicit.i18n import select_locale
+
+MIGRATIONS_DIRECTORY = str(Path(__file__).resolve().parent.parent / "migrations")
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application; ``test_config`` overrides settings read from the environment."""
+    app = Flask(__name__, instance_path=config.instance_path(), instance_relative_config=True)
+    app.config.from_mapping(config.load(app.instance_path, test_config))
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_security_headers(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the extensions to ``app``."""
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIRECTORY, render_as_batch=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+
+
+def register_blueprints(app: Flask) -> None:
+    """Mount each audience's blueprint."""
+    from elicit.expert.views import blueprint as expert
+
+    app.register_blueprint(expert)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """Render errors as pages that say what happened, with the right status."""
+
+    def render_error(error: Any) -> tuple[str, int]:
+        code = getattr(error, "code", 500) or 500
+        return render_template("error.html", code=code, error=error), code
+
+    for code in (400, 403, 404, 405, 409, 413, 422, 429, 500):
+        app.register_error_handler(code, render_error)
+    app.register_error_handler(CSRFError, render_error)
+
+
+def register_security_headers(app: Flask) -> None:
+    """Headers that keep personal links out of referrers and scripts out of pages."""
+
+    @app.after_request
+    def add_headers(response: Response) -> Response:
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        )
+        return response
+
+
+def register_commands(app: Flask) -> None:
+    """Add the project's CLI commands to ``elicit`` (Flask's CLI)."""
+    from elicit.commands import demo_command, panel_cli, round_cli, study_cli
+
+    for command in (study_cli, panel_cli, round_cli, demo_command):
+        app.cli.add_command(command)

@@ -1,0 +1,143 @@
+"""CLI commands.  Each is a thin wrapper over one domain function in ``surveys``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from flask_migrate import upgrade
+from werkzeug.serving import run_simple
+
+from elicit.config import DEFAULT_BASE_URL
+from elicit.extensions import db
+from surveys.definition import InvalidDefinition, load_definition_file
+from surveys.demo import ensure_demo
+from surveys.errors import DomainError
+from surveys.panel import InvalidPanel, add_panelists, parse_panel_csv
+from surveys.rounds import close_round, open_round
+from surveys.studies import get_study, load_study
+
+
+def _fail(error: Exception) -> None:
+    """Print a domain error on stderr and exit 1."""
+    click.echo(f"error: {error}", err=True)
+    sys.exit(1)
+
+
+@click.group("study", help="Study definition files.")
+def study_cli() -> None:
+    """Group of study commands."""
+
+
+@study_cli.command("validate")
+@click.argument("path", type=click.Path(dir_okay=False))
+def validate_study(path: str) -> None:
+    """Check a definition file; print every problem as PATH:LINE: field: message."""
+    try:
+        definition = load_definition_file(path)
+    except InvalidDefinition as error:
+        for problem in error.errors:
+            click.echo(str(problem))
+        sys.exit(1)
+    click.echo(f"{path}: valid ({definition.slug}, {len(definition.items)} items)")
+
+
+@study_cli.command("load")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@with_appcontext
+def load_study_command(path: str) -> None:
+    """Load a definition file into the database and print the study's slug."""
+    try:
+        definition = load_definition_file(path)
+        study = load_study(db.session, definition, Path(path).read_text(encoding="utf-8"))
+    except InvalidDefinition as error:
+        for problem in error.errors:
+            click.echo(str(problem), err=True)
+        sys.exit(1)
+    except DomainError as error:
+        _fail(error)
+    click.echo(study.slug)
+
+
+@click.group("panel", help="The panel of experts.")
+def panel_cli() -> None:
+    """Group of panel commands."""
+
+
+@panel_cli.command("add")
+@click.argument("slug")
+@click.option("--csv", "csv_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="File with the columns name,email,group,language.")
+@with_appcontext
+def add_panel(slug: str, csv_path: str) -> None:
+    """Add panelists; print pseudonym,link for each (links are shown only this once)."""
+    try:
+        study = get_study(db.session, slug)
+        entries = parse_panel_csv(Path(csv_path).read_text(encoding="utf-8"),
+                                  study.languages["codes"])
+        links = add_panelists(db.session, study, entries)
+    except InvalidPanel as error:
+        for problem in error.errors:
+            click.echo(f"{csv_path}: {problem}", err=True)
+        sys.exit(1)
+    except DomainError as error:
+        _fail(error)
+    base_url = current_app.config["ELICIT_BASE_URL"] or DEFAULT_BASE_URL
+    click.echo("pseudonym,link")
+    for link in links:
+        click.echo(f"{link.pseudonym},{link.url(base_url)}")
+
+
+@click.group("round", help="Open and close rounds.")
+def round_cli() -> None:
+    """Group of round commands."""
+
+
+@round_cli.command("open")
+@click.argument("slug")
+@with_appcontext
+def open_round_command(slug: str) -> None:
+    """Open the study's next round."""
+    try:
+        round_ = open_round(db.session, get_study(db.session, slug))
+    except DomainError as error:
+        _fail(error)
+    click.echo(f"round {round_.number} of {slug} is open")
+
+
+@round_cli.command("close")
+@click.argument("slug")
+@with_appcontext
+def close_round_command(slug: str) -> None:
+    """Close the open round and store its summary."""
+    try:
+        summary = close_round(db.session, get_study(db.session, slug))
+    except DomainError as error:
+        _fail(error)
+    consensus = sum(1 for row in summary.statistics["rows"] if row.get("consensus"))
+    click.echo(
+        f"round {summary.round.number} of {slug} is closed: {summary.respondents} "
+        f"respondent(s), {consensus} of {len(summary.statistics['rows'])} distributions "
+        "at consensus"
+    )
+
+
+@click.command("demo")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--panelists", default=12, show_default=True, type=click.IntRange(1, 500))
+@with_appcontext
+def demo_command(port: int, panelists: int) -> None:
+    """Create the database, load the demo study, print its links and serve it."""
+    upgrade(directory=current_app.extensions["migrate"].directory)
+    demo = ensure_demo(db.session, panelists=panelists)
+    base_url = current_app.config["ELICIT_BASE_URL"] or f"http://127.0.0.1:{port}"
+    click.echo(demo.slug)
+    for link in demo.links:
+        click.echo(link.url(base_url))
+    db.session.remove()
+    click.echo(f"serving on http://127.0.0.1:{port} (Ctrl+C to stop)", err=True)
+    # Flask refuses app.run() inside its own CLI; the same development server, directly:
+    run_simple("127.0.0.1", port, current_app._get_current_object(), threaded=True)

@@ -1,0 +1,82 @@
+"""All configuration, read from the environment.  No other module reads ``os.environ``.
+
+``ELICIT_DATABASE_URL``
+    SQLAlchemy URL; default a SQLite file ``elicit.sqlite3`` in the instance folder.
+    ``postgresql://…`` is accepted and means the psycopg 3 driver.
+``ELICIT_SECRET_KEY``
+    Signs session cookies and CSRF tokens.  When unset, a random key is generated once
+    and kept in the instance folder (``secret_key``, mode 0600), so that restarts and
+    several workers on one host share it.  There is no built-in key.
+``ELICIT_BASE_URL``
+    Public address of the service, used to build personal links.  When unset, links
+    point at the local server (``http://127.0.0.1:PORT``).
+``ELICIT_INSTANCE_PATH``
+    Folder for the SQLite file and the generated key (default: Flask's instance folder).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+DEFAULT_BASE_URL = "http://127.0.0.1:5000"
+SECRET_KEY_FILE = "secret_key"
+
+
+def instance_path() -> str | None:
+    """The instance folder chosen in the environment, or ``None`` for Flask's default."""
+    return os.environ.get("ELICIT_INSTANCE_PATH") or None
+
+
+def load(instance_folder: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Build the app's configuration from the environment, then apply ``overrides``.
+
+    Tests pass their settings as ``overrides`` instead of touching the environment.
+    """
+    overrides = dict(overrides or {})
+    folder = Path(instance_folder)
+    database_url = overrides.pop("SQLALCHEMY_DATABASE_URI", None) or os.environ.get(
+        "ELICIT_DATABASE_URL"
+    )
+    if not database_url:
+        folder.mkdir(parents=True, exist_ok=True)
+        database_url = f"sqlite:///{folder / 'elicit.sqlite3'}"
+    secret_key = overrides.pop("SECRET_KEY", None) or os.environ.get("ELICIT_SECRET_KEY")
+    config: dict[str, Any] = {
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
+        "SECRET_KEY": secret_key or stored_secret_key(folder),
+        "ELICIT_BASE_URL": (os.environ.get("ELICIT_BASE_URL") or "").rstrip("/") or None,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_TIME_LIMIT": None,
+        "BABEL_DEFAULT_LOCALE": "en",
+        "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+    }
+    config.update(overrides)
+    return config
+
+
+def normalise_database_url(url: str) -> str:
+    """Select psycopg 3 for plain ``postgresql://`` URLs (psycopg2 is not installed)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def stored_secret_key(folder: Path) -> str:
+    """Read the instance folder's secret key, creating it on first use."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / SECRET_KEY_FILE
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(descriptor, "w") as file:
+        key = secrets.token_hex(32)
+        file.write(key)
+    return key

@@ -1,0 +1,1 @@
+"""The expert's side: personal links, answering a round, seeing the panel's feedback."""

@@ -1,0 +1,641 @@
+"""Study definition files: TOML read by ``tomllib``, validated into frozen dataclasses.
+
+A definition file is data a facilitator writes and edits by hand.  Validation collects
+every problem at once, each naming the file, the line and the field, so that one run of
+``elicit study validate`` is enough to fix a file.  The format is documented in the
+README ("Study definition files"); ``surveys/definitions/`` holds a complete example.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path as FilePath
+from typing import Any
+
+from analysis import CRITERIA, QUANTILE_METHODS, ConsensusRule, Criterion
+from surveys.toml_lines import LineIndex, Path
+
+KINDS: tuple[str, ...] = ("likert", "probability", "scenario_set", "open_text")
+"""Item kinds a definition may use."""
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+LANGUAGE_PATTERN = re.compile(r"^[a-z]{2}$")
+DEFAULT_OPEN_TEXT_LENGTH = 2000
+SCENARIO_TOTAL = 100
+
+
+@dataclass(frozen=True)
+class LocalizedText:
+    """A text given once per language, as ``(language, text)`` pairs."""
+
+    values: tuple[tuple[str, str], ...]
+
+    def get(self, language: str, fallback: str | None = None) -> str:
+        """Return the text in ``language``, else in ``fallback``, else the first one."""
+        texts = dict(self.values)
+        if language in texts:
+            return texts[language]
+        if fallback in texts:
+            return texts[fallback]
+        return self.values[0][1] if self.values else ""
+
+    def as_dict(self) -> dict[str, str]:
+        """Return ``{language: text}``."""
+        return dict(self.values)
+
+
+@dataclass(frozen=True)
+class LikertScale:
+    """Integer options ``minimum..maximum``, each with a label in every language."""
+
+    minimum: int
+    maximum: int
+    labels: tuple[tuple[str, tuple[str, ...]], ...]
+
+    @property
+    def options(self) -> int:
+        """Number of options A on the scale."""
+        return self.maximum - self.minimum + 1
+
+    def labels_in(self, language: str, fallback: str | None = None) -> tuple[str, ...]:
+        """Return the option labels in ``language`` (else ``fallback``, else the first)."""
+        labels = dict(self.labels)
+        if language in labels:
+            return labels[language]
+        if fallback in labels:
+            return labels[fallback]
+        return self.labels[0][1]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One of the mutually exclusive scenarios of a scenario set."""
+
+    key: str
+    text: LocalizedText
+
+
+@dataclass(frozen=True)
+class Section:
+    """A group of items shown together."""
+
+    key: str
+    title: LocalizedText
+
+
+@dataclass(frozen=True)
+class ItemDefinition:
+    """One question.  Which optional fields are set depends on ``kind``.
+
+    - ``likert``: ``scale``;
+    - ``probability``: a percentage 0–100;
+    - ``scenario_set``: ``scenarios`` (at least two) whose percentages sum to 100;
+    - ``open_text``: ``max_length`` characters.
+    """
+
+    key: str
+    kind: str
+    text: LocalizedText
+    section: str | None = None
+    help: LocalizedText | None = None
+    scale: LikertScale | None = None
+    scenarios: tuple[Scenario, ...] = ()
+    max_length: int | None = None
+    consensus: ConsensusRule | None = None
+    rationale: bool = True
+
+    @property
+    def numeric(self) -> bool:
+        """Whether answers are numbers that the analysis summarises."""
+        return self.kind != "open_text"
+
+    @property
+    def bounds(self) -> tuple[float, float] | None:
+        """The smallest and largest value of one number of this item, if numeric."""
+        if self.kind == "likert" and self.scale is not None:
+            return (self.scale.minimum, self.scale.maximum)
+        if self.kind in ("probability", "scenario_set"):
+            return (0.0, 100.0)
+        return None
+
+
+@dataclass(frozen=True)
+class ConsensusSettings:
+    """The study's consensus rule, with overrides per item kind."""
+
+    default: ConsensusRule
+    by_kind: tuple[tuple[str, ConsensusRule], ...] = ()
+
+    def rule_for(self, item: ItemDefinition) -> ConsensusRule | None:
+        """Return the rule deciding ``item``: its own, its kind's, or the default."""
+        if not item.numeric:
+            return None
+        if item.consensus is not None:
+            return item.consensus
+        return dict(self.by_kind).get(item.kind, self.default)
+
+
+@dataclass(frozen=True)
+class StudyDefinition:
+    """A whole study as written in its definition file."""
+
+    slug: str
+    title: LocalizedText
+    languages: tuple[str, ...]
+    max_rounds: int
+    quantile_method: str
+    consensus: ConsensusSettings
+    items: tuple[ItemDefinition, ...]
+    sections: tuple[Section, ...] = ()
+    introduction: LocalizedText | None = None
+
+    @property
+    def default_language(self) -> str:
+        """The first listed language, used when a text is missing in another."""
+        return self.languages[0]
+
+
+@dataclass(frozen=True)
+class DefinitionError:
+    """One problem in a definition file."""
+
+    path: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.field}: {self.message}"
+
+
+class InvalidDefinition(ValueError):
+    """A definition file has one or more problems, all listed in ``errors``."""
+
+    def __init__(self, errors: list[DefinitionError]) -> None:
+        super().__init__("\n".join(str(error) for error in errors))
+        self.errors = errors
+
+
+def load_definition_file(path: str | FilePath) -> StudyDefinition:
+    """Read and validate the definition file at ``path``."""
+    path = FilePath(path)
+    try:
+        source = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidDefinition([DefinitionError(str(path), 1, "file", str(error))]) from None
+    return parse_definition(source, name=str(path))
+
+
+def parse_definition(source: str, *, name: str = "<study>") -> StudyDefinition:
+    """Validate TOML ``source``; raise :class:`InvalidDefinition` listing every problem."""
+    try:
+        data = tomllib.loads(source)
+    except tomllib.TOMLDecodeError as error:
+        line = getattr(error, "lineno", None) or _line_from_message(str(error))
+        message = getattr(error, "msg", None) or re.sub(r"\s*\(at .*\)$", "", str(error))
+        raise InvalidDefinition(
+            [DefinitionError(name, line, "syntax", f"not valid TOML: {message}")]
+        ) from None
+    reader = _Reader(name, LineIndex(source))
+    definition = reader.study(data)
+    if reader.errors:
+        raise InvalidDefinition(sorted(reader.errors, key=lambda error: error.line))
+    assert definition is not None
+    return definition
+
+
+def _line_from_message(message: str) -> int:
+    """Pull the line number out of a ``tomllib`` message such as ``(at line 3, …)``."""
+    match = re.search(r"line (\d+)", message)
+    return int(match.group(1)) if match else 1
+
+
+_MISSING = object()
+
+
+class _Reader:
+    """Walks the parsed TOML, building dataclasses and collecting errors with lines."""
+
+    def __init__(self, name: str, lines: LineIndex) -> None:
+        self.name = name
+        self.lines = lines
+        self.errors: list[DefinitionError] = []
+        self.languages: tuple[str, ...] = ()
+        self._labels: dict[Path, str] = {}
+
+    # -- reporting -------------------------------------------------------------------
+
+    def error(self, path: Path, message: str) -> None:
+        """Record a problem at ``path``."""
+        self.errors.append(
+            DefinitionError(self.name, self.lines.line_of(path), self.field_name(path), message)
+        )
+
+    def field_name(self, path: Path) -> str:
+        """Render ``path`` for people: array elements by their key when they have one."""
+        rendered = ""
+        for end, part in enumerate(path, start=1):
+            if isinstance(part, int):
+                label = self._labels.get(path[:end])
+                rendered += f".{label}" if label else f"[{part + 1}]"
+            else:
+                rendered += f".{part}" if rendered else part
+        return rendered
+
+    # -- typed access ----------------------------------------------------------------
+
+    def table(self, data: Any, path: Path, allowed: tuple[str, ...]) -> dict[str, Any] | None:
+        """Check ``data`` is a table and report keys outside ``allowed``."""
+        if not isinstance(data, dict):
+            self.error(path, f"must be a table, not {_type_name(data)}")
+            return None
+        for key in data:
+            if key not in allowed:
+                self.error(
+                    (*path, key), f"unknown field; expected one of: {', '.join(allowed)}"
+                )
+        return data
+
+    def get(
+        self, data: dict[str, Any], key: str, path: Path, kind: type | tuple[type, ...],
+        *, required: bool = True, default: Any = None,
+    ) -> Any:
+        """Return ``data[key]`` if it has type ``kind``; report missing or wrong types."""
+        value = data.get(key, _MISSING)
+        if value is _MISSING:
+            if required:
+                self.error((*path, key), "required field is missing")
+            return default
+        if kind in (int, float) or kind == (int, float):
+            ok = isinstance(value, kind) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, kind)
+        if not ok:
+            expected = kind.__name__ if isinstance(kind, type) else "number"
+            self.error((*path, key), f"must be {_article(expected)}, not {_type_name(value)}")
+            return default
+        return value
+
+    def text(self, data: dict[str, Any], key: str, path: Path, *, required: bool = True
+             ) -> LocalizedText | None:
+        """Read a text given per language: ``{ en = "…", es = "…" }``."""
+        value = data.get(key, _MISSING)
+        if value is _MISSING:
+            if required:
+                self.error((*path, key), "required field is missing")
+            return None
+        text_path = (*path, key)
+        if isinstance(value, str):
+            self.error(
+                text_path,
+                "must give the text per language, e.g. "
+                + ", ".join(f'{key}.{language} = "…"' for language in self.languages),
+            )
+            return None
+        table = self.table(value, text_path, self.languages)
+        if table is None:
+            return None
+        pairs = []
+        for language in self.languages:
+            text = table.get(language)
+            if text is None:
+                self.error(text_path, f"missing the {language!r} text")
+            elif not isinstance(text, str):
+                self.error((*text_path, language), f"must be a string, not {_type_name(text)}")
+            elif not text.strip():
+                self.error((*text_path, language), "must not be empty")
+            else:
+                pairs.append((language, text.strip()))
+        return LocalizedText(tuple(pairs)) if len(pairs) == len(self.languages) else None
+
+    def key(self, data: dict[str, Any], path: Path, seen: set[str], what: str) -> str | None:
+        """Read a stable ``key``: lower case, unique among its siblings."""
+        key = self.get(data, "key", path, str)
+        if key is None:
+            return None
+        if not KEY_PATTERN.match(key):
+            self.error(
+                (*path, "key"),
+                f"{key!r} is not a valid key: use lower-case letters, digits and _, "
+                "starting with a letter",
+            )
+            return None
+        if key in seen:
+            self.error((*path, "key"), f"duplicate {what} key {key!r}")
+            return None
+        seen.add(key)
+        self._labels[path] = key
+        return key
+
+    # -- the document ----------------------------------------------------------------
+
+    def study(self, data: dict[str, Any]) -> StudyDefinition | None:
+        """Read the whole document."""
+        root = self.table(data, (), ("study", "consensus", "sections", "items"))
+        if root is None:
+            return None
+        study = self.get(root, "study", (), dict)
+        if study is None:
+            return None
+        path: Path = ("study",)
+        self.table(
+            study, path,
+            ("slug", "title", "introduction", "languages", "max_rounds", "quantile_method"),
+        )
+        slug = self.get(study, "slug", path, str)
+        if slug is not None and not SLUG_PATTERN.match(slug):
+            self.error(
+                (*path, "slug"),
+                f"{slug!r} is not a valid slug: 2–63 lower-case letters, digits and -",
+            )
+            slug = None
+        languages = self.get(study, "languages", path, list)
+        if languages is not None:
+            languages = self.language_list(languages, (*path, "languages"))
+        self.languages = tuple(languages or ("en",))
+        title = self.text(study, "title", path)
+        introduction = self.text(study, "introduction", path, required=False)
+        max_rounds = self.get(study, "max_rounds", path, int)
+        if max_rounds is not None and not 1 <= max_rounds <= 20:
+            self.error((*path, "max_rounds"), f"must be between 1 and 20, not {max_rounds}")
+            max_rounds = None
+        quantile_method = self.get(study, "quantile_method", path, str, required=False,
+                                   default="linear")
+        if quantile_method not in QUANTILE_METHODS:
+            self.error(
+                (*path, "quantile_method"),
+                f"unknown quantile method {quantile_method!r}; choose one of "
+                + ", ".join(QUANTILE_METHODS),
+            )
+        consensus = self.consensus_settings(root)
+        sections = self.sections(root)
+        items = self.items(root, {section.key for section in sections})
+        if self.errors:
+            return None
+        assert slug and title and max_rounds and consensus
+        return StudyDefinition(
+            slug=slug, title=title, languages=self.languages, max_rounds=max_rounds,
+            quantile_method=quantile_method, consensus=consensus, items=items,
+            sections=sections, introduction=introduction,
+        )
+
+    def language_list(self, languages: list[Any], path: Path) -> tuple[str, ...] | None:
+        """Check the study's language codes."""
+        if not languages:
+            self.error(path, "list at least one language, e.g. [\"en\", \"es\"]")
+            return None
+        result = []
+        for language in languages:
+            if not isinstance(language, str) or not LANGUAGE_PATTERN.match(language):
+                self.error(path, f"{language!r} is not a two-letter language code")
+            elif language in result:
+                self.error(path, f"language {language!r} is listed twice")
+            else:
+                result.append(language)
+        return tuple(result) if len(result) == len(languages) else None
+
+    def consensus_settings(self, root: dict[str, Any]) -> ConsensusSettings | None:
+        """Read ``[consensus]`` and its ``[consensus.by_kind.KIND]`` overrides."""
+        data = self.get(root, "consensus", (), dict)
+        if data is None:
+            return None
+        path: Path = ("consensus",)
+        self.table(data, path, ("combine", "criteria", "by_kind"))
+        default = self.rule(data, path)
+        by_kind = []
+        overrides = self.get(data, "by_kind", path, dict, required=False, default={})
+        for kind, rule_data in overrides.items():
+            kind_path = (*path, "by_kind", kind)
+            if kind not in KINDS or kind == "open_text":
+                self.error(kind_path, f"{kind!r} is not a numeric item kind")
+                continue
+            if self.table(rule_data, kind_path, ("combine", "criteria")) is not None:
+                rule = self.rule(rule_data, kind_path)
+                if rule is not None:
+                    by_kind.append((kind, rule))
+        return ConsensusSettings(default, tuple(by_kind)) if default else None
+
+    def rule(self, data: dict[str, Any], path: Path) -> ConsensusRule | None:
+        """Read ``combine`` and ``criteria = [{ kind = "iqr", max = 1 }, …]``."""
+        combine = self.get(data, "combine", path, str, required=False, default="all")
+        if combine not in ("all", "any"):
+            self.error((*path, "combine"), f"must be \"all\" or \"any\", not {combine!r}")
+            return None
+        criteria_data = self.get(data, "criteria", path, list)
+        if criteria_data is None:
+            return None
+        if not criteria_data:
+            self.error((*path, "criteria"), "list at least one criterion")
+            return None
+        criteria = []
+        for index, criterion_data in enumerate(criteria_data):
+            criterion = self.criterion(criterion_data, (*path, "criteria", index))
+            if criterion is not None:
+                criteria.append(criterion)
+        if len(criteria) != len(criteria_data):
+            return None
+        return ConsensusRule(tuple(criteria), combine)
+
+    def criterion(self, data: Any, path: Path) -> Criterion | None:
+        """Read one ``{ kind = …, <parameters> }`` criterion."""
+        if not isinstance(data, dict):
+            self.error(path, f"must be a table such as {{ kind = \"iqr\", max = 1 }}, "
+                             f"not {_type_name(data)}")
+            return None
+        kind = self.get(data, "kind", path, str)
+        if kind is None:
+            return None
+        if kind not in CRITERIA:
+            self.error((*path, "kind"), f"unknown consensus criterion {kind!r}; choose one of "
+                       + ", ".join(CRITERIA))
+            return None
+        names = CRITERIA[kind]
+        if self.table(data, path, ("kind", *names)) is None:
+            return None
+        params = {}
+        for name in names:
+            value = self.get(data, name, path, (int, float))
+            if value is not None:
+                params[name] = float(value)
+        if len(params) != len(names):
+            return None
+        try:
+            return Criterion(kind, params)
+        except ValueError as error:
+            self.error(path, str(error))
+            return None
+
+    def sections(self, root: dict[str, Any]) -> tuple[Section, ...]:
+        """Read ``[[sections]]``."""
+        data = self.get(root, "sections", (), list, required=False, default=[])
+        sections, seen = [], set()
+        for index, section_data in enumerate(data):
+            path: Path = ("sections", index)
+            if self.table(section_data, path, ("key", "title")) is None:
+                continue
+            key = self.key(section_data, path, seen, "section")
+            title = self.text(section_data, "title", path)
+            if key and title:
+                sections.append(Section(key, title))
+        return tuple(sections)
+
+    def items(self, root: dict[str, Any], section_keys: set[str]) -> tuple[ItemDefinition, ...]:
+        """Read ``[[items]]``."""
+        data = self.get(root, "items", (), list)
+        if data is None:
+            return ()
+        if not data:
+            self.error(("items",), "a study needs at least one item")
+        items, seen = [], set()
+        for index, item_data in enumerate(data):
+            item = self.item(item_data, ("items", index), seen, section_keys)
+            if item is not None:
+                items.append(item)
+        return tuple(items)
+
+    def item(self, data: Any, path: Path, seen: set[str], section_keys: set[str]
+             ) -> ItemDefinition | None:
+        """Read one item and the fields of its kind."""
+        common = ("key", "kind", "text", "help", "section", "consensus", "rationale")
+        by_kind = {
+            "likert": ("scale", "labels"),
+            "probability": (),
+            "scenario_set": ("scenarios",),
+            "open_text": ("max_length",),
+        }
+        if not isinstance(data, dict):
+            self.error(path, f"must be a table, not {_type_name(data)}")
+            return None
+        key = self.key(data, path, seen, "item")
+        kind = self.get(data, "kind", path, str)
+        if kind is not None and kind not in KINDS:
+            self.error((*path, "kind"), f"unknown item kind {kind!r}; choose one of "
+                       + ", ".join(KINDS))
+            kind = None
+        self.table(data, path, common + (by_kind[kind] if kind else
+                                         tuple(f for fields in by_kind.values() for f in fields)))
+        text = self.text(data, "text", path)
+        help_text = self.text(data, "help", path, required=False)
+        section = self.get(data, "section", path, str, required=False)
+        if section is not None and section not in section_keys:
+            self.error((*path, "section"), f"no section has the key {section!r}")
+        rationale = self.get(data, "rationale", path, bool, required=False, default=True)
+        consensus = None
+        if "consensus" in data:
+            consensus_path = (*path, "consensus")
+            if self.table(data["consensus"], consensus_path, ("combine", "criteria")):
+                consensus = self.rule(data["consensus"], consensus_path)
+            if kind == "open_text":
+                self.error(consensus_path, "open-text items have no consensus rule")
+        fields: dict[str, Any] = {}
+        if kind == "likert":
+            fields["scale"] = self.likert_scale(data, path)
+        elif kind == "scenario_set":
+            fields["scenarios"] = self.scenarios(data, path)
+        elif kind == "open_text":
+            max_length = self.get(data, "max_length", path, int, required=False,
+                                  default=DEFAULT_OPEN_TEXT_LENGTH)
+            if max_length is not None and not 1 <= max_length <= 20000:
+                self.error((*path, "max_length"), "must be between 1 and 20000 characters")
+            fields["max_length"] = max_length
+        if key is None or kind is None or text is None or any(
+            value is None for value in fields.values()
+        ):
+            return None
+        return ItemDefinition(
+            key=key, kind=kind, text=text, section=section, help=help_text,
+            consensus=consensus, rationale=rationale, **fields,
+        )
+
+    def likert_scale(self, data: dict[str, Any], path: Path) -> LikertScale | None:
+        """Read ``scale = { min = 1, max = 5 }`` and ``labels.<language> = […]``."""
+        scale = self.get(data, "scale", path, dict)
+        scale_path = (*path, "scale")
+        if scale is None or self.table(scale, scale_path, ("min", "max")) is None:
+            return None
+        minimum = self.get(scale, "min", scale_path, int)
+        maximum = self.get(scale, "max", scale_path, int)
+        if minimum is None or maximum is None:
+            return None
+        if maximum <= minimum:
+            self.error((*scale_path, "max"), f"must be greater than min ({minimum})")
+            return None
+        if maximum - minimum + 1 > 11:
+            self.error(scale_path, "a likert scale has at most 11 options")
+            return None
+        options = maximum - minimum + 1
+        labels_data = self.get(data, "labels", path, dict)
+        labels_path = (*path, "labels")
+        if labels_data is None or self.table(labels_data, labels_path, self.languages) is None:
+            return None
+        labels = []
+        for language in self.languages:
+            values = labels_data.get(language)
+            if values is None:
+                self.error(labels_path, f"missing the {language!r} labels")
+            elif not isinstance(values, list) or not all(isinstance(v, str) and v.strip()
+                                                          for v in values):
+                self.error((*labels_path, language), "must be a list of non-empty strings")
+            elif len(values) != options:
+                self.error(
+                    (*labels_path, language),
+                    f"has {len(values)} labels but the scale {minimum}–{maximum} "
+                    f"has {options} options",
+                )
+            else:
+                labels.append((language, tuple(value.strip() for value in values)))
+        if len(labels) != len(self.languages):
+            return None
+        return LikertScale(minimum, maximum, tuple(labels))
+
+    def scenarios(self, data: dict[str, Any], path: Path) -> tuple[Scenario, ...] | None:
+        """Read ``[[items.scenarios]]``: at least two, each with a key and a text."""
+        scenarios_data = self.get(data, "scenarios", path, list)
+        if scenarios_data is None:
+            return None
+        if len(scenarios_data) < 2:
+            self.error((*path, "scenarios"), "a scenario set needs at least two scenarios")
+            return None
+        scenarios, seen = [], set()
+        for index, scenario_data in enumerate(scenarios_data):
+            scenario_path = (*path, "scenarios", index)
+            if self.table(scenario_data, scenario_path, ("key", "text")) is None:
+                continue
+            key = self.key(scenario_data, scenario_path, seen, "scenario")
+            text = self.text(scenario_data, "text", scenario_path)
+            if key and text:
+                scenarios.append(Scenario(key, text))
+        return tuple(scenarios) if len(scenarios) == len(scenarios_data) else None
+
+
+def _type_name(value: Any) -> str:
+    """Name a TOML value's type the way the file's author thinks of it."""
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+             list: "a list", dict: "a table"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _article(name: str) -> str:
+    """Return ``name`` with an indefinite article: ``an int``, ``a list``."""
+    words = {"str": "a string", "int": "an integer", "float": "a number", "list": "a list",
+             "dict": "a table", "bool": "true or false", "number": "a number"}
+    return words.get(name, name)
+
+
+__all__ = [
+    "KINDS",
+    "ConsensusSettings",
+    "DefinitionError",
+    "InvalidDefinition",
+    "ItemDefinition",
+    "LikertScale",
+    "LocalizedText",
+    "Scenario",
+    "Section",
+    "StudyDefinition",
+    "load_definition_file",
+    "parse_definition",
+]

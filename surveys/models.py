@@ -1,0 +1,283 @@
+"""The Delphi domain's tables, in SQLAlchemy 2 declarative style.
+
+Constraints that protect the data live in the database, not only here: one response per
+(panelist, round, item); a round number unique per study; at most one open round per
+study (a partial unique index, which SQLite and PostgreSQL both enforce).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """Return the current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware.
+
+    SQLite keeps no zone, so a value read from it would otherwise come back naive and
+    could not be compared with :func:`utcnow`.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Store aware values converted to UTC; refuse naive ones."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Attach UTC to naive values read back from SQLite."""
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    """Declarative base whose constraint names stay stable across Alembic revisions."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON}
+
+
+class RoundStatus(enum.StrEnum):
+    """A round's life: drafted, then open for answers, then closed for good."""
+
+    DRAFT = "draft"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class ResponseStatus(enum.StrEnum):
+    """A response is a draft until the expert submits it."""
+
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+
+
+class Study(Base):
+    """A Delphi study: its settings and the definition file it was loaded from."""
+
+    __tablename__ = "study"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Stable, URL-safe identifier chosen in the definition file.
+    slug: Mapped[str] = mapped_column(String(63), unique=True)
+    #: ``{language: title}``.
+    title: Mapped[dict[str, Any]]
+    #: ``{language: introduction}``, possibly empty.
+    introduction: Mapped[dict[str, Any]]
+    #: Language codes, the first being the default: ``{"codes": ["en", "es"]}``.
+    languages: Mapped[dict[str, Any]]
+    max_rounds: Mapped[int] = mapped_column(Integer)
+    #: numpy quantile method (Hyndman & Fan type) used by every summary of this study.
+    quantile_method: Mapped[str] = mapped_column(String(32))
+    #: The consensus settings, as written by :func:`surveys.serialization.consensus_to_json`.
+    consensus: Mapped[dict[str, Any]]
+    #: ``{"sections": [{"key": …, "title": {language: …}}, …]}``.
+    sections: Mapped[dict[str, Any]]
+    #: The definition file's text exactly as loaded, for provenance.
+    source: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    items: Mapped[list[Item]] = relationship(
+        back_populates="study", order_by="Item.position", cascade="all, delete-orphan"
+    )
+    panelists: Mapped[list[Panelist]] = relationship(
+        back_populates="study", cascade="all, delete-orphan"
+    )
+    rounds: Mapped[list[Round]] = relationship(
+        back_populates="study", order_by="Round.number", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (CheckConstraint("max_rounds >= 1", name="max_rounds_positive"),)
+
+
+class Item(Base):
+    """One question of a study, identified by a stable key."""
+
+    __tablename__ = "item"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"))
+    #: Stable key from the definition file; responses and exports refer to it.
+    key: Mapped[str] = mapped_column(String(63))
+    kind: Mapped[str] = mapped_column(String(32))
+    #: Order of appearance in the study.
+    position: Mapped[int] = mapped_column(Integer)
+    #: Raised each time the wording changes; a response records the version it answered.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    #: The item definition (texts in every language, scale, scenarios, rule) as JSON.
+    spec: Mapped[dict[str, Any]]
+    #: When and why the facilitator retired the item (e.g. it reached consensus).
+    retired_at: Mapped[datetime | None]
+    retired_reason: Mapped[str | None] = mapped_column(Text)
+
+    study: Mapped[Study] = relationship(back_populates="items")
+
+    __table_args__ = (
+        UniqueConstraint("study_id", "key"),
+        CheckConstraint("version >= 1", name="version_positive"),
+    )
+
+
+class Panelist(Base):
+    """An expert as the study sees them: a pseudonym and a hashed access token."""
+
+    __tablename__ = "panelist"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"))
+    #: Random, stable across rounds, reveals nothing about the person.
+    pseudonym: Mapped[str] = mapped_column(String(32))
+    #: Subgroup for analysis, e.g. ``academic``; empty when unknown.
+    group: Mapped[str] = mapped_column(String(63), default="")
+    #: Preferred language code.
+    language: Mapped[str] = mapped_column(String(8))
+    #: SHA-256 of the personal link's token; the token itself is never stored.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    revoked_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    study: Mapped[Study] = relationship(back_populates="panelists")
+    roster: Mapped[RosterEntry] = relationship(
+        back_populates="panelist", cascade="all, delete-orphan", uselist=False
+    )
+
+    __table_args__ = (UniqueConstraint("study_id", "pseudonym"),)
+
+
+class RosterEntry(Base):
+    """Who a panelist is.  Kept apart so that no answer query ever touches it."""
+
+    __tablename__ = "roster_entry"
+
+    panelist_id: Mapped[int] = mapped_column(
+        ForeignKey("panelist.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+
+    panelist: Mapped[Panelist] = relationship(back_populates="roster")
+
+
+class Round(Base):
+    """One round of a study: numbered from 1, drafted, opened, closed."""
+
+    __tablename__ = "round"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    status: Mapped[RoundStatus] = mapped_column(
+        Enum(RoundStatus, name="round_status", native_enum=False, length=16,
+             values_callable=lambda statuses: [status.value for status in statuses],
+             create_constraint=True, validate_strings=True)
+    )
+    opened_at: Mapped[datetime | None]
+    #: The deadline announced to the panel, if any.
+    deadline: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+
+    study: Mapped[Study] = relationship(back_populates="rounds")
+    summary: Mapped[RoundSummary | None] = relationship(
+        back_populates="round", cascade="all, delete-orphan", uselist=False
+    )
+
+    __table_args__ = (
+        UniqueConstraint("study_id", "number"),
+        CheckConstraint("number >= 1", name="number_positive"),
+        Index(
+            "uq_round_one_open_per_study",
+            "study_id",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+    )
+
+
+class Response(Base):
+    """One panelist's answer to one item in one round."""
+
+    __tablename__ = "response"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="CASCADE"))
+    panelist_id: Mapped[int] = mapped_column(ForeignKey("panelist.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id", ondelete="CASCADE"))
+    #: The item version the panelist saw when answering.
+    item_version: Mapped[int] = mapped_column(Integer)
+    #: The answer: ``{"value": 4}``, ``{"components": {"rift": 20, …}}`` or
+    #: ``{"text": "…"}`` depending on the item's kind.
+    answer: Mapped[dict[str, Any]]
+    rationale: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[ResponseStatus] = mapped_column(
+        Enum(ResponseStatus, name="response_status", native_enum=False, length=16,
+             values_callable=lambda statuses: [status.value for status in statuses],
+             create_constraint=True, validate_strings=True)
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    submitted_at: Mapped[datetime | None]
+
+    round: Mapped[Round] = relationship()
+    panelist: Mapped[Panelist] = relationship()
+    item: Mapped[Item] = relationship()
+
+    __table_args__ = (UniqueConstraint("panelist_id", "round_id", "item_id"),)
+
+
+class RoundSummary(Base):
+    """The immutable result of closing a round, which the next round shows as feedback."""
+
+    __tablename__ = "round_summary"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(
+        ForeignKey("round.id", ondelete="CASCADE"), unique=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Quantile method the quartiles were computed with (numpy name).
+    quantile_method: Mapped[str] = mapped_column(String(32))
+    #: Number of panelists who submitted at least one answer in the round.
+    respondents: Mapped[int] = mapped_column(Integer)
+    #: ``{"rows": [{"item": key, "component": …, "n": …, "median": …, …}, …]}``.
+    statistics: Mapped[dict[str, Any]]
+
+    round: Mapped[Round] = relationship(back_populates="summary")

@@ -1,0 +1,157 @@
+"""The round lifecycle: open a round, close it into an immutable summary."""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+import analysis
+from surveys.errors import Conflict
+from surveys.models import (
+    Item,
+    Panelist,
+    Response,
+    ResponseStatus,
+    Round,
+    RoundStatus,
+    RoundSummary,
+    Study,
+    utcnow,
+)
+from surveys.studies import study_definition
+
+log = logging.getLogger(__name__)
+
+
+def open_round_of(session: Session, study: Study) -> Round | None:
+    """Return the study's open round, if any."""
+    return session.execute(
+        select(Round).where(Round.study_id == study.id, Round.status == RoundStatus.OPEN)
+    ).scalar_one_or_none()
+
+
+def latest_round(session: Session, study: Study) -> Round | None:
+    """Return the study's highest-numbered round, if any."""
+    return session.execute(
+        select(Round).where(Round.study_id == study.id).order_by(Round.number.desc()).limit(1)
+    ).scalar_one_or_none()
+
+
+def open_round(session: Session, study: Study, *, deadline: datetime | None = None) -> Round:
+    """Open the study's next round.
+
+    Refused while a round is open or when the study's maximum number of rounds has
+    been reached.  The database also guarantees at most one open round per study.
+    """
+    latest = latest_round(session, study)
+    if latest is not None and latest.status != RoundStatus.CLOSED:
+        raise Conflict(f"round {latest.number} is still {latest.status.value}; close it first")
+    number = 1 if latest is None else latest.number + 1
+    if number > study.max_rounds:
+        raise Conflict(f"the study allows at most {study.max_rounds} round(s)")
+    if deadline is not None and deadline <= utcnow():
+        raise Conflict("the deadline must lie in the future")
+    round_ = Round(study=study, number=number, status=RoundStatus.OPEN,
+                   opened_at=utcnow(), deadline=deadline)
+    session.add(round_)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict("another round was opened at the same time") from None
+    log.info("opened round %d of %s", number, study.slug)
+    return round_
+
+
+def close_round(session: Session, study: Study) -> RoundSummary:
+    """Close the open round and store its summary (statistics and consensus per item)."""
+    round_ = open_round_of(session, study)
+    if round_ is None:
+        raise Conflict("no round is open")
+    round_.status = RoundStatus.CLOSED
+    round_.closed_at = utcnow()
+    frame = responses_frame(session, study, round_numbers=[round_.number])
+    definition = study_definition(study)
+    rules = {}
+    for item in definition.items:
+        rule = definition.consensus.rule_for(item)
+        if rule is not None:
+            rules[item.key] = rule
+    statistics = analysis.summarize_round(
+        frame, rules=rules, quantile_method=study.quantile_method
+    )
+    respondents = session.execute(
+        select(func.count(func.distinct(Response.panelist_id))).where(
+            Response.round_id == round_.id, Response.status == ResponseStatus.SUBMITTED
+        )
+    ).scalar_one()
+    summary = RoundSummary(
+        round=round_,
+        quantile_method=study.quantile_method,
+        respondents=respondents,
+        statistics={"rows": summary_records(statistics)},
+    )
+    session.add(summary)
+    session.commit()
+    log.info("closed round %d of %s (%d respondents)", round_.number, study.slug, respondents)
+    return summary
+
+
+def responses_frame(
+    session: Session, study: Study, *, round_numbers: list[int] | None = None
+) -> pd.DataFrame:
+    """Submitted numeric answers of a study as the tidy frame of :mod:`analysis.frame`."""
+    query = (
+        select(Panelist.pseudonym, Panelist.group, Round.number, Item.key, Response.answer)
+        .join(Response.panelist)
+        .join(Response.round)
+        .join(Response.item)
+        .where(Round.study_id == study.id, Response.status == ResponseStatus.SUBMITTED)
+    )
+    if round_numbers is not None:
+        query = query.where(Round.number.in_(round_numbers))
+    records = []
+    for pseudonym, group, number, key, answer in session.execute(query):
+        if "value" in answer:
+            records.append((pseudonym, group, number, key, "", float(answer["value"])))
+        for component, value in answer.get("components", {}).items():
+            records.append((pseudonym, group, number, key, component, float(value)))
+    if not records:
+        return analysis.empty_frame()
+    return pd.DataFrame.from_records(records, columns=list(analysis.COLUMNS))
+
+
+def summary_records(statistics: pd.DataFrame) -> list[dict[str, Any]]:
+    """Turn a summary frame into JSON-ready rows: NaN and NA become ``None``."""
+    records = []
+    for index, row in statistics.reset_index().iterrows():
+        del index
+        records.append({str(key): _plain(value) for key, value in row.items()})
+    return records
+
+
+def _plain(value: Any) -> Any:
+    """Convert numpy and pandas scalars to plain JSON values."""
+    if value is pd.NA or value is None:
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def closed_summary(session: Session, study: Study, number: int) -> RoundSummary | None:
+    """Return the summary of round ``number`` of ``study``, if that round is closed."""
+    return session.execute(
+        select(RoundSummary).join(RoundSummary.round)
+        .where(Round.study_id == study.id, Round.number == number)
+    ).scalar_one_or_none()
+

@@ -1,0 +1,128 @@
+"""Store definition objects as JSON in the database and read them back, losslessly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from analysis import ConsensusRule, Criterion
+from surveys.definition import (
+    ConsensusSettings,
+    ItemDefinition,
+    LikertScale,
+    LocalizedText,
+    Scenario,
+    Section,
+)
+
+
+def text_to_json(text: LocalizedText | None) -> dict[str, str]:
+    """``LocalizedText`` → ``{language: text}`` (empty when absent)."""
+    return text.as_dict() if text is not None else {}
+
+
+def text_from_json(data: dict[str, str] | None) -> LocalizedText | None:
+    """``{language: text}`` → ``LocalizedText`` (``None`` when empty)."""
+    return LocalizedText(tuple(data.items())) if data else None
+
+
+def rule_to_json(rule: ConsensusRule) -> dict[str, Any]:
+    """A consensus rule as ``{"combine": …, "criteria": [{"kind": …, **params}]}``."""
+    return {
+        "combine": rule.combine,
+        "criteria": [{"kind": c.kind, **dict(c.params)} for c in rule.criteria],
+    }
+
+
+def rule_from_json(data: dict[str, Any]) -> ConsensusRule:
+    """Inverse of :func:`rule_to_json`."""
+    criteria = tuple(
+        Criterion(c["kind"], {k: v for k, v in c.items() if k != "kind"})
+        for c in data["criteria"]
+    )
+    return ConsensusRule(criteria, data["combine"])
+
+
+def consensus_to_json(settings: ConsensusSettings) -> dict[str, Any]:
+    """The study's consensus settings as JSON."""
+    return {
+        "default": rule_to_json(settings.default),
+        "by_kind": {kind: rule_to_json(rule) for kind, rule in settings.by_kind},
+    }
+
+
+def consensus_from_json(data: dict[str, Any]) -> ConsensusSettings:
+    """Inverse of :func:`consensus_to_json`."""
+    return ConsensusSettings(
+        rule_from_json(data["default"]),
+        tuple((kind, rule_from_json(rule)) for kind, rule in data["by_kind"].items()),
+    )
+
+
+def sections_to_json(sections: tuple[Section, ...]) -> dict[str, Any]:
+    """Sections as ``{"sections": [{"key": …, "title": {…}}]}``."""
+    return {
+        "sections": [
+            {"key": section.key, "title": text_to_json(section.title)} for section in sections
+        ]
+    }
+
+
+def sections_from_json(data: dict[str, Any]) -> tuple[Section, ...]:
+    """Inverse of :func:`sections_to_json`."""
+    return tuple(
+        Section(section["key"], LocalizedText(tuple(section["title"].items())))
+        for section in data["sections"]
+    )
+
+
+def item_to_json(item: ItemDefinition) -> dict[str, Any]:
+    """Everything about an item except its key and kind, which have their own columns."""
+    data: dict[str, Any] = {
+        "text": text_to_json(item.text),
+        "help": text_to_json(item.help),
+        "section": item.section,
+        "rationale": item.rationale,
+        "consensus": rule_to_json(item.consensus) if item.consensus else None,
+    }
+    if item.scale is not None:
+        data["scale"] = {
+            "min": item.scale.minimum,
+            "max": item.scale.maximum,
+            "labels": {language: list(labels) for language, labels in item.scale.labels},
+        }
+    if item.scenarios:
+        data["scenarios"] = [
+            {"key": scenario.key, "text": text_to_json(scenario.text)}
+            for scenario in item.scenarios
+        ]
+    if item.max_length is not None:
+        data["max_length"] = item.max_length
+    return data
+
+
+def item_from_json(key: str, kind: str, data: dict[str, Any]) -> ItemDefinition:
+    """Inverse of :func:`item_to_json`."""
+    scale = None
+    if "scale" in data:
+        scale = LikertScale(
+            data["scale"]["min"],
+            data["scale"]["max"],
+            tuple((language, tuple(labels)) for language, labels in data["scale"]["labels"].items()),
+        )
+    text = text_from_json(data["text"])
+    assert text is not None
+    return ItemDefinition(
+        key=key,
+        kind=kind,
+        text=text,
+        section=data.get("section"),
+        help=text_from_json(data.get("help")),
+        scale=scale,
+        scenarios=tuple(
+            Scenario(s["key"], LocalizedText(tuple(s["text"].items())))
+            for s in data.get("scenarios", [])
+        ),
+        max_length=data.get("max_length"),
+        consensus=rule_from_json(data["consensus"]) if data.get("consensus") else None,
+        rationale=data.get("rationale", True),
+    )

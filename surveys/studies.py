@@ -1,0 +1,102 @@
+"""Loading study definitions into the database and reading them back."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from surveys.definition import ItemDefinition, StudyDefinition
+from surveys.errors import Conflict, NotFound
+from surveys.models import Item, Study
+from surveys.serialization import (
+    consensus_from_json,
+    consensus_to_json,
+    item_from_json,
+    item_to_json,
+    sections_from_json,
+    sections_to_json,
+    text_from_json,
+    text_to_json,
+)
+
+log = logging.getLogger(__name__)
+
+
+def load_study(session: Session, definition: StudyDefinition, source: str) -> Study:
+    """Create a study and its items from a validated definition.
+
+    Raises :class:`Conflict` when a study with the same slug exists already: loading is
+    not an update, since items of a running study change only through curation.
+    """
+    if find_study(session, definition.slug) is not None:
+        raise Conflict(f"a study with the slug {definition.slug!r} is already loaded")
+    study = Study(
+        slug=definition.slug,
+        title=text_to_json(definition.title),
+        introduction=text_to_json(definition.introduction),
+        languages={"codes": list(definition.languages)},
+        max_rounds=definition.max_rounds,
+        quantile_method=definition.quantile_method,
+        consensus=consensus_to_json(definition.consensus),
+        sections=sections_to_json(definition.sections),
+        source=source,
+    )
+    study.items = [
+        Item(key=item.key, kind=item.kind, position=position, version=1, spec=item_to_json(item))
+        for position, item in enumerate(definition.items)
+    ]
+    session.add(study)
+    session.commit()
+    log.info("loaded study %s with %d items", study.slug, len(study.items))
+    return study
+
+
+def find_study(session: Session, slug: str) -> Study | None:
+    """Return the study with ``slug``, or ``None``."""
+    return session.execute(select(Study).where(Study.slug == slug)).scalar_one_or_none()
+
+
+def get_study(session: Session, slug: str) -> Study:
+    """Return the study with ``slug``; raise :class:`NotFound` otherwise."""
+    study = find_study(session, slug)
+    if study is None:
+        raise NotFound(f"no study has the slug {slug!r}")
+    return study
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """An item as it stands in the database: its row id, version and definition."""
+
+    id: int
+    version: int
+    definition: ItemDefinition
+
+
+def active_items(study: Study) -> list[StoredItem]:
+    """The study's items that are not retired, in their order of appearance."""
+    return [
+        StoredItem(item.id, item.version, item_from_json(item.key, item.kind, item.spec))
+        for item in study.items
+        if item.retired_at is None
+    ]
+
+
+def study_definition(study: Study) -> StudyDefinition:
+    """Rebuild the study's definition as it stands now (current item versions)."""
+    title = text_from_json(study.title)
+    assert title is not None
+    return StudyDefinition(
+        slug=study.slug,
+        title=title,
+        languages=tuple(study.languages["codes"]),
+        max_rounds=study.max_rounds,
+        quantile_method=study.quantile_method,
+        consensus=consensus_from_json(study.consensus),
+        items=tuple(item.definition for item in active_items(study)),
+        sections=sections_from_json(study.sections),
+        introduction=text_from_json(study.introduction),
+    )
