@@ -1,0 +1,161 @@
+"""Fixtures shared by every test package.
+
+The database is SQLite unless ``ELICIT_TEST_DATABASE_URL`` names another server (CI
+gives a PostgreSQL one); the schema is created once per session and every table is
+emptied after each test, because the domain functions commit as they would in use.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine
+
+from elicit import create_app
+from elicit.config import normalise_database_url
+from elicit.extensions import db
+from surveys.definition import parse_definition
+from surveys.demo import demo_source
+from surveys.models import Base, Study
+from surveys.panel import IssuedLink, NewPanelist, add_panelists
+from surveys.studies import load_study
+
+BASE_URL = "http://elicit.test"
+CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def pytest_report_header() -> str:
+    """Say which database the run uses."""
+    return f"elicit test database: {_database_url_from_env() or 'SQLite (temporary file)'}"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI a skipped test is a failure: nothing may pass by not running."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if os.environ.get("CI") and skipped:
+        if reporter:
+            reporter.write_line(f"CI: {skipped} test(s) skipped; failing the run", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _database_url_from_env() -> str | None:
+    url = os.environ.get("ELICIT_TEST_DATABASE_URL")
+    return normalise_database_url(url) if url else None
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The test database: PostgreSQL in CI, a temporary SQLite file otherwise."""
+    return _database_url_from_env() or (
+        f"sqlite:///{tmp_path_factory.mktemp('db') / 'elicit-test.sqlite3'}"
+    )
+
+
+@pytest.fixture(scope="session")
+def _schema(database_url: str) -> Iterator[None]:
+    """Create the tables once for the whole run."""
+    engine = create_engine(database_url)
+    Base.metadata.drop_all(engine)
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    yield
+    engine = create_engine(database_url)
+    Base.metadata.drop_all(engine)
+    engine.dispose()
+
+
+def _test_app(database_url: str) -> Flask:
+    return create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SECRET_KEY": "test-secret-key-not-for-production",
+            "ELICIT_BASE_URL": BASE_URL,
+        }
+    )
+
+
+@pytest.fixture
+def app(database_url: str, _schema: None) -> Iterator[Flask]:
+    """An application bound to the test database, inside an app context, for the
+    domain calls a test makes itself."""
+    application = _test_app(database_url)
+    with application.app_context():
+        yield application
+        db.session.rollback()
+        for table in reversed(Base.metadata.sorted_tables):
+            db.session.execute(table.delete())
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask, database_url: str) -> Iterator[FlaskClient]:
+    """A test client of a second, identically configured app.
+
+    Requests then get their own app context, ``g`` and database session, as they do
+    in production, instead of sharing the context the test holds for its domain calls.
+    """
+    served = _test_app(database_url)
+    yield served.test_client()
+    with served.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def demo_definition():
+    """The shipped demo study's definition."""
+    return parse_definition(demo_source(), name="demo")
+
+
+@pytest.fixture
+def make_study(app: Flask) -> Callable[..., Study]:
+    """Load a study from TOML source (the demo by default) through the domain function."""
+
+    def make(source: str | None = None) -> Study:
+        text = source if source is not None else demo_source()
+        return load_study(db.session, parse_definition(text, name="test"), text)
+
+    return make
+
+
+@pytest.fixture
+def make_panel(app: Flask) -> Callable[..., list[IssuedLink]]:
+    """Add ``count`` panelists to a study; groups and languages alternate."""
+
+    def make(study: Study, count: int, *, groups=("a", "b", "c"), languages=("en", "es")):
+        entries = [
+            NewPanelist(f"Expert Number{i}", f"expert.number{i}@example.org",
+                        groups[i % len(groups)], languages[i % len(languages)])
+            for i in range(count)
+        ]
+        return add_panelists(db.session, study, entries)
+
+    return make
+
+
+def csrf_token(html: str) -> str:
+    """The CSRF token of the form in ``html``."""
+    match = CSRF_PATTERN.search(html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+@pytest.fixture
+def post_answers(client: FlaskClient) -> Callable[..., object]:
+    """Fetch an expert page for its CSRF token, then post ``answers`` to it."""
+
+    def post(token: str, answers: dict[str, str], *, lang: str | None = None):
+        url = f"/e/{token}" + (f"?lang={lang}" if lang else "")
+        page = client.get(url)
+        return client.post(url, data={"csrf_token": csrf_token(page.text), **answers})
+
+    return post
