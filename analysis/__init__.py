@@ -1,22 +1,63 @@
 """Pure statistics for Delphi studies over one tidy pandas frame.
 
-No Flask, no SQLAlchemy, no I/O: importable and testable on its own.
+No Flask, no SQLAlchemy, no I/O: importable and testable on its own.  The round
+lifecycle calls :func:`summarize_round` when a round closes; the other names are the
+documented building blocks, usable from a notebook.
 """
 
-from analysis.consensus import CRITERIA, ConsensusRule, Criterion
-from analysis.describe import QUANTILE_METHODS, describe
+from analysis.agreement import LEVELS, KendallW, kendalls_w, krippendorff_alpha
+from analysis.consensus import (
+    CRITERIA,
+    STATES,
+    ConsensusRule,
+    Criterion,
+    consensus,
+    rand_ucla,
+)
+from analysis.describe import DESCRIBE_COLUMNS, bootstrap_median_ci, describe
+from analysis.estimates import ESTIMATE_COMPONENTS, aggregate_estimates, standardise_intervals
 from analysis.frame import COLUMNS, FrameError, empty_frame, validate_frame
-from analysis.summary import summarize_round
+from analysis.pooling import POOLING_METHODS, normalise_scenarios, pool_probabilities
+from analysis.quantiles import QUANTILE_METHODS
+from analysis.scales import KINDS, PROBABILITY_SCALE, Scale
+from analysis.stability import ZERO_METHODS, StabilityRule, stability
+from analysis.stopping import StoppingDecision, stopping_decision
+from analysis.summary import SUMMARY_COLUMNS, summarize_groups, summarize_round
 
 __all__ = [
     "COLUMNS",
     "CRITERIA",
+    "DESCRIBE_COLUMNS",
+    "ESTIMATE_COMPONENTS",
+    "KINDS",
+    "LEVELS",
+    "POOLING_METHODS",
+    "PROBABILITY_SCALE",
     "QUANTILE_METHODS",
+    "STATES",
+    "SUMMARY_COLUMNS",
+    "ZERO_METHODS",
     "ConsensusRule",
     "Criterion",
     "FrameError",
+    "KendallW",
+    "Scale",
+    "StabilityRule",
+    "StoppingDecision",
+    "aggregate_estimates",
+    "bootstrap_median_ci",
+    "consensus",
     "describe",
     "empty_frame",
+    "kendalls_w",
+    "krippendorff_alpha",
+    "normalise_scenarios",
+    "pool_probabilities",
+    "rand_ucla",
+    "stability",
+    "standardise_intervals",
+    "stopping_decision",
+    "summarize_groups",
     "summarize_round",
     "validate_frame",
 ]

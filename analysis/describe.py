@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
+import json
+import zlib
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 import pandas as pd
 
 from analysis.frame import KEY_COLUMNS, validate_frame
-
-QUANTILE_METHODS: tuple[str, ...] = (
-    "inverted_cdf",
-    "averaged_inverted_cdf",
-    "closest_observation",
-    "interpolated_inverted_cdf",
-    "hazen",
-    "weibull",
-    "linear",
-    "median_unbiased",
-    "normal_unbiased",
+from analysis.quantiles import (
+    QUANTILE_METHODS,
+    SortedGroups,
+    check_quantile_method,
+    group_codes,
+    grouped_quantile,
 )
-"""numpy's quantile methods, which are Hyndman & Fan (1996) types 1–9 in that order."""
+from analysis.scales import Scale, scale_columns
+
+__all__ = ["DESCRIBE_COLUMNS", "QUANTILE_METHODS", "bootstrap_median_ci", "describe"]
 
 DESCRIBE_COLUMNS: tuple[str, ...] = (
     "n",
+    "n_cannot_judge",
     "mean",
     "sd",
     "median",
@@ -31,23 +33,61 @@ DESCRIBE_COLUMNS: tuple[str, ...] = (
     "min",
     "max",
     "cv",
+    "mad",
+    "ad_mean",
+    "ad_median",
+    "rwg",
+    "share",
+    "p30",
+    "p70",
+    "histogram",
 )
+"""The columns of :func:`describe`, in order."""
+
+HISTOGRAM_BINS = 10
+"""Number of equal-width bins of a histogram over a continuous scale."""
 
 
-def describe(frame: pd.DataFrame, *, quantile_method: str = "linear") -> pd.DataFrame:
+def describe(
+    frame: pd.DataFrame,
+    *,
+    quantile_method: str = "linear",
+    scales: Mapping[str, Scale] | None = None,
+) -> pd.DataFrame:
     """Describe every distribution in a tidy frame.
 
-    One row per (round, item, component), indexed by those three columns, with:
+    One row per (round, item, component), indexed by those three columns.  Only
+    non-missing values count as ratings: NaN ("cannot judge") is excluded from every
+    statistic and counted in ``n_cannot_judge``.  Let x₁ … xₙ be the ratings, x̄ their
+    mean, m their median, A the number of options of the item's scale and h its step.
 
-    - ``n``: number of non-missing values (NaN, "cannot judge", is excluded);
-    - ``mean``: arithmetic mean;
-    - ``sd``: sample standard deviation, divisor n − 1 (as R's ``sd`` and pandas);
-      NaN when n < 2;
-    - ``median``: the 0.5 quantile under ``quantile_method``;
-    - ``q1``, ``q3``: the 0.25 and 0.75 quantiles under ``quantile_method``;
-    - ``iqr``: q3 − q1;
-    - ``min``, ``max``;
-    - ``cv``: sd / mean (sd with n − 1); NaN when the mean is 0 or n < 2.
+    - ``n``: number of ratings; ``n_cannot_judge``: number of NaN answers.
+    - ``mean``: x̄ = Σxᵢ / n.
+    - ``sd``: s = √(Σ(xᵢ − x̄)² / (n − 1)), as R's ``sd`` and pandas; NaN when n < 2.
+    - ``median``, ``q1``, ``q3``, ``p30``, ``p70``: the 0.5, 0.25, 0.75, 0.30 and 0.70
+      sample quantiles under ``quantile_method`` (Hyndman & Fan 1996); ties need no
+      special handling because quantiles are order statistics.
+    - ``iqr``: q3 − q1.
+    - ``min``, ``max``: smallest and largest rating.
+    - ``cv``: s / x̄ (s with n − 1, not ``scipy.stats.variation``'s n); NaN when x̄ = 0 or
+      n < 2.
+    - ``mad``: median absolute deviation median(|xᵢ − m|), unscaled (no 1.4826 factor),
+      both medians under ``quantile_method``.
+    - ``ad_mean``, ``ad_median``: the average deviation index of Burke, Finkelstein &
+      Dusig (1999), Σ|xᵢ − x̄| / n and Σ|xᵢ − m| / n.
+    - ``rwg``: within-group agreement of James, Demaree & Wolf (1984),
+      1 − s² / σ²_EU with the uniform-null variance σ²_EU = h²(A² − 1) / 12 (the
+      textbook (A² − 1) / 12 for unit steps), truncated to 0 when s² > σ²_EU; NaN when
+      n < 2 or the item has no discrete scale.
+    - ``share``: the share of ratings inside the scale's ``band`` (ends included), with
+      the valid ratings (not all panelists) as denominator; NaN without a band or n = 0.
+    - ``histogram``: JSON text of the counts per option of a discrete scale (from the
+      lowest option; a rating is counted at the nearest option, ratings outside the
+      scale are not counted), or of :data:`HISTOGRAM_BINS` equal-width bins
+      [lower, upper) over a continuous scale (the last bin includes the maximum);
+      ``None`` for an item without a scale.
+
+    A distribution with no ratings has ``n = 0`` and NaN statistics.
 
     Parameters
     ----------
@@ -58,48 +98,217 @@ def describe(frame: pd.DataFrame, *, quantile_method: str = "linear") -> pd.Data
         quantile types 1–9: ``"linear"`` is type 7 (numpy, pandas and R's default),
         ``"weibull"`` type 6 (SPSS, Excel ``QUARTILE.EXC``), ``"hazen"`` type 5.  On the
         ratings 4, 4, 5, 3, 4, 5, 4, 2 the IQR is 0.5 under type 7 and 1.5 under type 6.
+    scales
+        The :class:`~analysis.scales.Scale` of each item key; items without one get NaN
+        for the scale-dependent statistics (rwg, share, histogram).
 
     Returns
     -------
     pandas.DataFrame
-        Indexed by (round, item, component); a distribution with no valid values has
-        ``n = 0`` and NaN elsewhere.
+        Indexed by (round, item, component) with the columns of
+        :data:`DESCRIBE_COLUMNS`.
     """
-    if quantile_method not in QUANTILE_METHODS:
-        raise ValueError(
-            f"unknown quantile method {quantile_method!r}; choose one of "
-            + ", ".join(QUANTILE_METHODS)
-        )
+    check_quantile_method(quantile_method)
     tidy = validate_frame(frame)
-    grouped = tidy.groupby(list(KEY_COLUMNS), sort=True)["value"]
-    result = grouped.agg(n="count", mean="mean", sd="std", min="min", max="max")
-    quantiles = grouped.quantile([0.25, 0.5, 0.75], interpolation="linear")
-    if quantile_method == "linear":
-        table = quantiles.unstack(-1)
-        result["q1"], result["median"], result["q3"] = table[0.25], table[0.5], table[0.75]
-    else:
-        per_group = grouped.apply(
-            lambda values: pd.Series(
-                _quantiles(values.to_numpy(dtype=float), quantile_method),
-                index=["q1", "median", "q3"],
-            )
-        ).unstack(-1)
-        result["q1"], result["median"], result["q3"] = (
-            per_group["q1"],
-            per_group["median"],
-            per_group["q3"],
-        )
-    result["iqr"] = result["q3"] - result["q1"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        result["cv"] = result["sd"] / result["mean"]
-    result.loc[result["mean"] == 0, "cv"] = np.nan
-    result["n"] = result["n"].astype("int64")
+    return describe_keys(tidy, list(KEY_COLUMNS), quantile_method=quantile_method, scales=scales)
+
+
+def describe_keys(
+    tidy: pd.DataFrame,
+    keys: Sequence[str],
+    *,
+    quantile_method: str,
+    scales: Mapping[str, Scale] | None,
+    codes: np.ndarray | None = None,
+    key_frame: pd.DataFrame | None = None,
+    data: SortedGroups | None = None,
+) -> pd.DataFrame:
+    """:func:`describe` of an already validated frame, grouped by any ``keys``.
+
+    ``codes`` and ``key_frame`` may carry a grouping already computed with
+    :func:`analysis.quantiles.group_codes` on the same keys, and ``data`` the values
+    sorted within those groups.
+    """
+    if codes is None or key_frame is None:
+        codes, key_frame = group_codes(tidy, list(keys))
+    groups = len(key_frame)
+    raw = tidy["value"].to_numpy(dtype=float)
+    missing = np.bincount(codes[np.isnan(raw)], minlength=groups)
+    if data is None:
+        data = SortedGroups.build(raw, codes, groups)
+    statistics = _moments(data, groups, quantile_method)
+    statistics["n_cannot_judge"] = missing.astype(np.int64)
+    scale = scale_columns(key_frame["item"], scales)
+    _scale_statistics(statistics, data, scale)
+    result = pd.DataFrame(statistics, index=pd.MultiIndex.from_frame(key_frame))
     return result.loc[:, list(DESCRIBE_COLUMNS)]
 
 
-def _quantiles(values: np.ndarray, method: str) -> list[float]:
-    """Return the 0.25, 0.5 and 0.75 quantiles of the non-missing ``values``."""
-    values = values[~np.isnan(values)]
-    if values.size == 0:
-        return [np.nan, np.nan, np.nan]
-    return [float(q) for q in np.quantile(values, [0.25, 0.5, 0.75], method=method)]
+def _moments(data: SortedGroups, groups: int, method: str) -> dict[str, np.ndarray]:
+    """Location, spread and agreement statistics that need no scale."""
+    n = data.counts
+    codes = data.codes
+    values = data.values
+    present = n > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.bincount(codes, weights=values, minlength=groups) / n
+        deviation = values - mean[codes]
+        squares = np.bincount(codes, weights=deviation * deviation, minlength=groups)
+        sd = np.sqrt(squares / (n - 1))
+        sd[n < 2] = np.nan
+        mean[~present] = np.nan
+        cv = sd / mean
+        cv[mean == 0] = np.nan
+        median = data.quantile(0.5, method)
+        absolute_from_median = np.abs(values - median[codes])
+        ad_mean = np.bincount(codes, weights=np.abs(deviation), minlength=groups) / n
+        ad_median = np.bincount(codes, weights=absolute_from_median, minlength=groups) / n
+    last = np.maximum(data.starts + n - 1, 0)
+    first = np.minimum(data.starts, max(len(values) - 1, 0))
+    minimum = np.where(present, values[first] if len(values) else np.nan, np.nan)
+    maximum = np.where(present, values[last] if len(values) else np.nan, np.nan)
+    # Deviations from the median, re-sorted within each group, give the MAD.
+    order = np.argsort(absolute_from_median, kind="stable")
+    order = order[np.argsort(codes[order], kind="stable")]
+    mad = grouped_quantile(absolute_from_median[order], data.starts, n, 0.5, method)
+    q1 = data.quantile(0.25, method)
+    q3 = data.quantile(0.75, method)
+    return {
+        "n": n.astype(np.int64),
+        "mean": mean,
+        "sd": sd,
+        "median": median,
+        "q1": q1,
+        "q3": q3,
+        "iqr": q3 - q1,
+        "min": minimum,
+        "max": maximum,
+        "cv": cv,
+        "mad": mad,
+        "ad_mean": ad_mean,
+        "ad_median": ad_median,
+        "p30": data.quantile(0.3, method),
+        "p70": data.quantile(0.7, method),
+    }
+
+
+def _scale_statistics(
+    statistics: dict[str, np.ndarray], data: SortedGroups, scale: pd.DataFrame
+) -> None:
+    """Add rwg, band share and histogram, which need each item's scale."""
+    groups = len(scale)
+    n = data.counts
+    options = scale["options"].to_numpy(dtype=float)
+    low = scale["scale_min"].to_numpy(dtype=float)
+    high = scale["scale_max"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        step = (high - low) / (options - 1)
+        uniform_variance = step * step * (options * options - 1) / 12
+        variance = statistics["sd"] ** 2
+        statistics["rwg"] = np.where(
+            variance > uniform_variance, 0.0, 1 - variance / uniform_variance
+        )
+        statistics["rwg"][np.isnan(variance) | np.isnan(uniform_variance)] = np.nan
+        band_low = scale["band_low"].to_numpy(dtype=float)
+        band_high = scale["band_high"].to_numpy(dtype=float)
+        codes = data.codes
+        inside = (data.values >= band_low[codes]) & (data.values <= band_high[codes])
+        share = np.bincount(codes, weights=inside.astype(float), minlength=groups) / n
+    share[np.isnan(band_low) | (n == 0)] = np.nan
+    statistics["share"] = share
+    statistics["histogram"] = _histograms(data, low, high, options)
+
+
+def _histograms(
+    data: SortedGroups, low: np.ndarray, high: np.ndarray, options: np.ndarray
+) -> np.ndarray:
+    """JSON text of each group's counts over its scale (see :func:`describe`)."""
+    groups = len(low)
+    has_scale = ~np.isnan(low) & ~np.isnan(high)
+    bins = np.where(np.isnan(options), HISTOGRAM_BINS, options)
+    bins = np.where(has_scale, bins, 0).astype(np.int64)
+    codes = data.codes
+    values = data.values
+    with np.errstate(divide="ignore", invalid="ignore"):
+        discrete = ~np.isnan(options)
+        position = (values - low[codes]) / (high[codes] - low[codes])
+        width = bins[codes]
+        index = np.where(
+            discrete[codes],
+            np.round(position * (width - 1)),
+            np.minimum(np.floor(position * width), width - 1),
+        )
+        # Outside the scale: not counted (tolerance for rounding of option values).
+        outside = (position < -1e-9) | (position > 1 + 1e-9) | ~has_scale[codes]
+    offsets = np.zeros(groups + 1, dtype=np.int64)
+    np.cumsum(bins, out=offsets[1:])
+    keep = ~outside & ~np.isnan(index)
+    flat = offsets[codes[keep]] + np.clip(index[keep], 0, None).astype(np.int64)
+    counts = np.bincount(flat, minlength=int(offsets[-1])).tolist()
+    return np.array(
+        [
+            json.dumps(counts[offsets[group] : offsets[group + 1]]) if has_scale[group] else None
+            for group in range(groups)
+        ],
+        dtype=object,
+    )
+
+
+def bootstrap_median_ci(
+    frame: pd.DataFrame,
+    *,
+    confidence: float = 0.95,
+    resamples: int = 2000,
+    seed: int = 0,
+    quantile_method: str = "linear",
+) -> pd.DataFrame:
+    """Percentile bootstrap confidence interval for each distribution's median.
+
+    For each (round, item, component) with n ratings, draw ``resamples`` samples of size n
+    with replacement, take the median of each (under ``quantile_method``) and report the
+    (1 − c)/2 and (1 + c)/2 quantiles (numpy ``linear``) of those medians (Efron &
+    Tibshirani 1993, ch. 13).  NaN answers are excluded first; n = 0 gives NaN, n = 1 a
+    zero-width interval.
+
+    Reproducible: each distribution's generator is seeded with ``seed`` and a CRC-32 of
+    its (round, item, component) key, so a distribution's interval does not depend on
+    which other items are in the frame or on row order.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by (round, item, component) with ``median_ci_low`` and
+        ``median_ci_high``.
+    """
+    check_quantile_method(quantile_method)
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), not {confidence}")
+    if resamples < 1:
+        raise ValueError(f"resamples must be at least 1, not {resamples}")
+    tidy = validate_frame(frame)
+    codes, key_frame = group_codes(tidy, list(KEY_COLUMNS))
+    data = SortedGroups.build(tidy["value"].to_numpy(dtype=float), codes, len(key_frame))
+    low = np.full(len(key_frame), np.nan)
+    high = np.full(len(key_frame), np.nan)
+    tail = (1 - confidence) / 2
+    # The bootstrap is outside the closing analysis' hot path; one draw per distribution.
+    for group, key in enumerate(key_frame.itertuples(index=False)):
+        n = int(data.counts[group])
+        if n == 0:
+            continue
+        sample = data.values[data.starts[group] : data.starts[group] + n]
+        label = "\x1f".join(str(part) for part in key).encode()
+        generator = np.random.default_rng([seed, zlib.crc32(label)])
+        draws = np.sort(sample[generator.integers(0, n, size=(resamples, n))], axis=1)
+        medians = grouped_quantile(
+            draws.ravel(),
+            np.arange(resamples, dtype=np.int64) * n,
+            np.full(resamples, n, dtype=np.int64),
+            0.5,
+            quantile_method,
+        )
+        low[group], high[group] = np.quantile(medians, [tail, 1 - tail])
+    return pd.DataFrame(
+        {"median_ci_low": low, "median_ci_high": high},
+        index=pd.MultiIndex.from_frame(key_frame),
+    )

@@ -1,13 +1,94 @@
-"""The one entry point the round lifecycle calls when a round closes."""
+"""The one entry point the round lifecycle calls when a round closes, and its relatives."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 
-from analysis.consensus import ConsensusRule, rule_holds
-from analysis.describe import describe
+from analysis.agreement import KendallW, kendalls_w, krippendorff_alpha
+from analysis.consensus import ConsensusRule, evaluate
+from analysis.describe import bootstrap_median_ci, describe_keys
+from analysis.estimates import aggregate_estimates
+from analysis.frame import KEY_COLUMNS, validate_frame
+from analysis.pooling import DEFAULT_CLIP, normalise_scenarios, pooled_columns
+from analysis.quantiles import SortedGroups, check_quantile_method, group_codes
+from analysis.scales import Scale
+from analysis.stability import (
+    ZERO_METHODS,
+    StabilityRule,
+    paired_differences,
+    stability_from_pairs,
+)
+
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    # describe
+    "n",
+    "n_cannot_judge",
+    "mean",
+    "sd",
+    "median",
+    "q1",
+    "q3",
+    "iqr",
+    "min",
+    "max",
+    "cv",
+    "mad",
+    "ad_mean",
+    "ad_median",
+    "rwg",
+    "share",
+    "p30",
+    "p70",
+    "histogram",
+    "median_ci_low",
+    "median_ci_high",
+    # consensus
+    "ipr",
+    "asymmetry_index",
+    "ipras",
+    "rand_ucla",
+    "consensus",
+    "state",
+    "rule",
+    "evidence",
+    # stability against the previous round
+    "n_paired",
+    "changed_share",
+    "wilcoxon_v",
+    "wilcoxon_z",
+    "wilcoxon_p",
+    "iqr_change",
+    "cv_change",
+    "median_change",
+    "stable",
+    # probabilities and scenario sets
+    "pool_trimmed_mean",
+    "pool_geometric_odds",
+    "pool_extremized",
+    "scenario_sets_normalised",
+    "scenario_sets_unusable",
+    "scenario_mean_total",
+    # numeric estimates
+    "estimate_lowest",
+    "estimate_best",
+    "estimate_highest",
+    # rankings
+    "kendall_w",
+    "kendall_chi2",
+    "kendall_df",
+    "kendall_p",
+    # panel level (same value on every row of a round and scale)
+    "panel_kendall_w",
+    "panel_kendall_p",
+    "panel_alpha",
+    "panel_items",
+    # settings that produced the row
+    "quantile_method",
+)
+"""The columns of :func:`summarize_round`, in order."""
 
 
 def summarize_round(
@@ -15,31 +96,393 @@ def summarize_round(
     *,
     rules: Mapping[str, ConsensusRule],
     quantile_method: str = "linear",
+    scales: Mapping[str, Scale] | None = None,
+    closing_round: int | None = None,
+    stability_rule: StabilityRule | None = None,
+    zero_method: str = "wilcox",
+    correction: bool = True,
+    change_tolerance: float = 0.0,
+    extremizing_factor: float = 2.5,
+    probability_clip: float = DEFAULT_CLIP,
+    trim: float = 0.1,
+    estimate_level: float = 80.0,
+    panel_level: str = "ordinal",
+    bootstrap_resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
 ) -> pd.DataFrame:
-    """Summarise one or more rounds: statistics and consensus per distribution.
+    """Summarise rounds: statistics, consensus, stability and aggregates per distribution.
+
+    Every column is defined by the function that computes it: :func:`analysis.describe`
+    (descriptive statistics, histogram), :func:`analysis.bootstrap_median_ci`,
+    :func:`analysis.consensus.evaluate` and :func:`analysis.consensus.rand_ucla`
+    (consensus state), :func:`analysis.stability` (against the previous round),
+    :func:`analysis.pool_probabilities` and :func:`analysis.normalise_scenarios`,
+    :func:`analysis.aggregate_estimates`, :func:`analysis.kendalls_w` and
+    :func:`analysis.krippendorff_alpha`.  In addition:
+
+    - ``iqr_change``, ``cv_change``, ``median_change``: this round's value minus the
+      previous round's, over all who answered each round (NaN in the first round);
+    - ``pool_*``: only for ``probability`` and ``scenario_set`` items, in percent;
+      ``pool_extremized`` uses d = ``extremizing_factor``; ``mean`` and ``median`` are
+      the linear pool and the median pool;
+    - ``scenario_*``: scenario sets are normalised to sum to 100 per panelist before
+      any statistic (see :func:`analysis.normalise_scenarios`); the counts are repeated
+      on every component row of the set;
+    - ``estimate_*``: the panel's interval of a ``numeric_estimate`` item, standardised
+      to ``estimate_level`` percent (see :func:`analysis.aggregate_estimates`), on each
+      of the item's component rows;
+    - ``kendall_*``: Kendall's W (tie-corrected) over the panelists' ranks of a
+      ``ranking`` item's objects, on each of its rows;
+    - ``panel_*``: panel-level agreement among the ``likert`` items sharing one scale in
+      the round: Kendall's W (tie-corrected; items as objects, panelists with an answer
+      to every such item as raters) and Krippendorff's alpha at ``panel_level`` (items
+      as units, all answers), with ``panel_items`` the number of items; missing for
+      other kinds or when fewer than two items share the scale;
+    - ``quantile_method``: the method used, so every stored summary names it.
 
     Parameters
     ----------
     frame
-        A tidy frame (:mod:`analysis.frame`).
+        A tidy frame (:mod:`analysis.frame`) holding the closing round and, for
+        stability, the round before it (more rounds are fine).
     rules
-        The consensus rule of each item key.  An item without a rule gets
-        ``consensus = NA``.
+        The consensus rule of each item key; items without one get ``consensus`` and
+        ``state`` missing.
     quantile_method
-        numpy quantile method (Hyndman & Fan type), passed to :func:`describe`.
+        numpy quantile method (Hyndman & Fan type) for every quantile.
+    scales
+        The :class:`~analysis.scales.Scale` (kind and answer scale) of each item key.
+        Without it, scale-dependent statistics are missing and every item is treated as
+        a plain rating.
+    closing_round
+        Summarise only this round (the previous one is still used for stability);
+        ``None`` summarises every round in ``frame``.
+    stability_rule, zero_method, correction, change_tolerance
+        Passed to :func:`analysis.stability`.
+    extremizing_factor, probability_clip, trim
+        Pooling settings (see :func:`analysis.pool_probabilities`).
+    estimate_level
+        Common confidence level (percent) of numeric-estimate intervals.
+    panel_level
+        Krippendorff level of measurement for ``panel_alpha``.
+    bootstrap_resamples, confidence, seed
+        Median bootstrap settings; ``bootstrap_resamples = 0`` skips it (NaN columns).
 
     Returns
     -------
     pandas.DataFrame
-        The columns of :func:`analysis.describe`, plus ``consensus`` (nullable boolean)
-        indexed by (round, item, component).
+        Indexed by (round, item, component) with the columns of :data:`SUMMARY_COLUMNS`.
+        Cells are JSON-friendly scalars: int, float (NaN), bool (nullable), str or None.
     """
-    statistics = describe(frame, quantile_method=quantile_method)
-    consensus = pd.Series(pd.NA, index=statistics.index, dtype="boolean")
-    items = statistics.index.get_level_values("item")
-    for key, rule in rules.items():
-        rows = items == key
-        if rows.any():
-            consensus[rows] = rule_holds(rule, statistics.loc[rows]).astype("boolean")
-    statistics["consensus"] = consensus
-    return statistics
+    check_quantile_method(quantile_method)
+    if zero_method not in ZERO_METHODS:
+        raise ValueError(f"zero_method must be one of {', '.join(ZERO_METHODS)}")
+    scales = dict(scales or {})
+    tidy = validate_frame(frame)
+    if closing_round is not None:
+        keep = tidy["round"].isin([closing_round - 1, closing_round]).to_numpy()
+        tidy = tidy.loc[keep]
+    kinds = {key: scale.kind for key, scale in scales.items()}
+    scenario_items = [key for key, kind in kinds.items() if kind == "scenario_set"]
+    scenario_report = None
+    if scenario_items:
+        tidy, scenario_report = normalise_scenarios(tidy, scenario_items)
+
+    codes, key_frame = group_codes(tidy, list(KEY_COLUMNS))
+    data = SortedGroups.build(tidy["value"].to_numpy(dtype=float), codes, len(key_frame))
+    statistics = describe_keys(
+        tidy,
+        list(KEY_COLUMNS),
+        quantile_method=quantile_method,
+        scales=scales,
+        codes=codes,
+        key_frame=key_frame,
+        data=data,
+    )
+    result = evaluate(statistics, data, rules=rules, scales=scales)
+    result = _add_stability(
+        result,
+        tidy,
+        rule=stability_rule or StabilityRule(),
+        zero_method=zero_method,
+        correction=correction,
+        tolerance=change_tolerance,
+    )
+    item_kind = pd.Series(
+        result.index.get_level_values("item").map(lambda key: kinds.get(key, "")),
+        index=result.index,
+    ).to_numpy(dtype=object)
+    _add_pooling(
+        result,
+        data,
+        item_kind,
+        d=extremizing_factor,
+        trim=trim,
+        clip=probability_clip,
+    )
+    _add_scenarios(result, scenario_report)
+    _add_estimates(result, tidy, kinds, estimate_level)
+    _add_rankings(result, tidy, kinds)
+    _add_panel(result, tidy, scales, panel_level)
+    if bootstrap_resamples > 0:
+        intervals = bootstrap_median_ci(
+            tidy,
+            confidence=confidence,
+            resamples=bootstrap_resamples,
+            seed=seed,
+            quantile_method=quantile_method,
+        )
+        result = result.join(intervals)
+    else:
+        result["median_ci_low"] = np.nan
+        result["median_ci_high"] = np.nan
+    result["quantile_method"] = quantile_method
+    if closing_round is not None:
+        result = result.loc[result.index.get_level_values("round") == closing_round]
+    return result.loc[:, list(SUMMARY_COLUMNS)]
+
+
+def _add_stability(
+    result: pd.DataFrame,
+    tidy: pd.DataFrame,
+    *,
+    rule: StabilityRule,
+    zero_method: str,
+    correction: bool,
+    tolerance: float,
+) -> pd.DataFrame:
+    """Join the stability columns and the changes of IQR, CV and median."""
+    pairs = paired_differences(tidy)
+    table = stability_from_pairs(
+        pairs, zero_method=zero_method, correction=correction, tolerance=tolerance, rule=rule
+    )
+    joined = result.join(table, how="left")
+    joined["n_paired"] = joined["n_paired"].fillna(0).astype("int64")
+    joined["stable"] = joined["stable"].astype("boolean")
+    previous = result[["iqr", "cv", "median"]].copy()
+    rounds = previous.index.get_level_values("round") + 1
+    previous.index = pd.MultiIndex.from_arrays(
+        [
+            rounds,
+            previous.index.get_level_values("item"),
+            previous.index.get_level_values("component"),
+        ],
+        names=list(KEY_COLUMNS),
+    )
+    aligned = previous.reindex(joined.index)
+    for column in ("iqr", "cv", "median"):
+        joined[f"{column}_change"] = joined[column].to_numpy(dtype=float) - aligned[
+            column
+        ].to_numpy(dtype=float)
+    return joined
+
+
+def _add_pooling(
+    result: pd.DataFrame,
+    data: SortedGroups,
+    item_kind: np.ndarray,
+    *,
+    d: float,
+    trim: float,
+    clip: float,
+) -> None:
+    """Pooled probabilities for probability and scenario-set rows; NaN elsewhere."""
+    pooled = pooled_columns(
+        data.values, data.codes, data.starts, data.counts, d=d, trim=trim, clip=clip
+    )
+    probability = np.isin(item_kind, ["probability", "scenario_set"])
+    for column, values in pooled.items():
+        result[column] = np.where(probability, values, np.nan)
+
+
+def _add_scenarios(result: pd.DataFrame, report: pd.DataFrame | None) -> None:
+    """Broadcast the scenario-set normalisation report onto the set's rows."""
+    columns = {
+        "scenario_sets_normalised": "normalised",
+        "scenario_sets_unusable": "unusable",
+        "scenario_mean_total": "mean_total",
+    }
+    if report is None or report.empty:
+        for column in columns:
+            result[column] = np.nan
+        return
+    index = pd.MultiIndex.from_arrays(
+        [result.index.get_level_values("round"), result.index.get_level_values("item")]
+    )
+    aligned = report.reindex(index)
+    for column, source in columns.items():
+        result[column] = aligned[source].to_numpy(dtype=float)
+
+
+def _add_estimates(
+    result: pd.DataFrame, tidy: pd.DataFrame, kinds: Mapping[str, str], level: float
+) -> None:
+    """Broadcast the aggregated numeric-estimate intervals onto their items' rows."""
+    keys = [key for key, kind in kinds.items() if kind == "numeric_estimate"]
+    columns = {"estimate_lowest": "lowest", "estimate_best": "best", "estimate_highest": "highest"}
+    rows = tidy.loc[tidy["item"].isin(keys).to_numpy()]
+    if rows.empty:
+        for column in columns:
+            result[column] = np.nan
+        return
+    aggregated = aggregate_estimates(rows, level=level)
+    index = pd.MultiIndex.from_arrays(
+        [result.index.get_level_values("round"), result.index.get_level_values("item")]
+    )
+    aligned = aggregated.reindex(index)
+    for column, source in columns.items():
+        result[column] = aligned[source].to_numpy(dtype=float)
+
+
+def _add_rankings(result: pd.DataFrame, tidy: pd.DataFrame, kinds: Mapping[str, str]) -> None:
+    """Kendall's W of every ranking item and round, on the item's rows."""
+    for column in ("kendall_w", "kendall_chi2", "kendall_df", "kendall_p"):
+        result[column] = np.nan
+    keys = [key for key, kind in kinds.items() if kind == "ranking"]
+    rows = tidy.loc[tidy["item"].isin(keys).to_numpy()]
+    if rows.empty:
+        return
+    rounds = result.index.get_level_values("round").to_numpy()
+    items = result.index.get_level_values("item").to_numpy(dtype=object)
+    # One matrix per ranking item and round: few items, each a panelists × objects table.
+    for (round_number, item), answers in rows.groupby(["round", "item"], sort=True):
+        matrix = answers.pivot_table(
+            index="panelist",
+            columns="component",
+            values="value",
+            aggfunc="first",
+            dropna=False,
+        ).to_numpy(dtype=float)
+        coefficient = kendalls_w(matrix, correct_ties=True)
+        mask = (rounds == round_number) & (items == item)
+        _set_kendall(result, mask, coefficient, "kendall")
+
+
+def _set_kendall(result: pd.DataFrame, mask: np.ndarray, value: KendallW, prefix: str) -> None:
+    result.loc[mask, f"{prefix}_w"] = value.w
+    result.loc[mask, f"{prefix}_p"] = value.pvalue
+    if prefix == "kendall":
+        result.loc[mask, "kendall_chi2"] = value.chi2
+        result.loc[mask, "kendall_df"] = float(value.df)
+
+
+def _add_panel(
+    result: pd.DataFrame,
+    tidy: pd.DataFrame,
+    scales: Mapping[str, Scale],
+    level: str,
+) -> None:
+    """Panel-level Kendall's W and Krippendorff's alpha per round and likert scale."""
+    for column in ("panel_kendall_w", "panel_kendall_p", "panel_alpha", "panel_items"):
+        result[column] = np.nan
+    by_scale: dict[tuple[float | None, float | None, int | None], list[str]] = {}
+    for key, scale in scales.items():
+        if scale.kind == "likert":
+            by_scale.setdefault((scale.minimum, scale.maximum, scale.options), []).append(key)
+    if not by_scale:
+        return
+    rounds = result.index.get_level_values("round").to_numpy()
+    items = result.index.get_level_values("item").to_numpy(dtype=object)
+    single = tidy["component"].to_numpy(dtype=object) == ""
+    # Loops over rounds and distinct scales only; each body is a vectorised matrix step.
+    for keys in by_scale.values():
+        chosen = single & tidy["item"].isin(keys).to_numpy()
+        subset = tidy.loc[chosen]
+        for round_number in np.unique(subset["round"].to_numpy()):
+            answers = subset.loc[subset["round"].to_numpy() == round_number]
+            panelist_codes, _ = pd.factorize(answers["panelist"])
+            item_codes, item_names = pd.factorize(answers["item"])
+            if len(item_names) < 2:
+                continue
+            matrix = np.full((panelist_codes.max() + 1, len(item_names)), np.nan)
+            matrix[panelist_codes, item_codes] = answers["value"].to_numpy(dtype=float)
+            coefficient = kendalls_w(matrix, correct_ties=True)
+            alpha = krippendorff_alpha(matrix, level=level)
+            mask = (rounds == round_number) & np.isin(items, np.asarray(item_names, dtype=object))
+            _set_kendall(result, mask, coefficient, "panel_kendall")
+            result.loc[mask, "panel_alpha"] = alpha
+            result.loc[mask, "panel_items"] = float(len(item_names))
+
+
+def summarize_groups(
+    frame: pd.DataFrame,
+    *,
+    rules: Mapping[str, ConsensusRule] | None = None,
+    quantile_method: str = "linear",
+    scales: Mapping[str, Scale] | None = None,
+    min_group_size: int = 3,
+) -> pd.DataFrame:
+    """Describe and judge consensus within every subgroup, masking small groups.
+
+    Statistics of :func:`analysis.describe` and the consensus columns of
+    :func:`analysis.consensus.evaluate` per (round, group, item, component), where
+    ``group`` is the panelist's subgroup from the tidy frame (e.g. former U.S.
+    officials, former Mexican officials, academics).
+
+    Scenario sets are normalised per panelist first, as in :func:`summarize_round`.
+
+    Disclosure control: a subgroup with fewer than ``min_group_size`` ratings (n) has
+    every statistic masked (NaN / missing) and ``masked = True``; only ``n`` stays.
+    Because the statistics of the whole panel are published too, one masked group
+    among otherwise visible groups could be recovered by subtraction (its sum is the
+    panel's sum minus the others'); the smallest visible group of that distribution is
+    then masked as well (secondary suppression).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by (round, group, item, component).
+    """
+    check_quantile_method(quantile_method)
+    if min_group_size < 1:
+        raise ValueError(f"min_group_size must be at least 1, not {min_group_size}")
+    tidy = validate_frame(frame)
+    scenario_items = [key for key, scale in (scales or {}).items() if scale.kind == "scenario_set"]
+    if scenario_items:
+        tidy, _ = normalise_scenarios(tidy, scenario_items)
+    keys = ["round", "group", "item", "component"]
+    codes, key_frame = group_codes(tidy, keys)
+    data = SortedGroups.build(tidy["value"].to_numpy(dtype=float), codes, len(key_frame))
+    statistics = describe_keys(
+        tidy,
+        keys,
+        quantile_method=quantile_method,
+        scales=scales,
+        codes=codes,
+        key_frame=key_frame,
+        data=data,
+    )
+    result = evaluate(statistics, data, rules=rules or {}, scales=scales)
+    n = result["n"].to_numpy()
+    masked = n < min_group_size
+    distribution = pd.MultiIndex.from_arrays(
+        [
+            result.index.get_level_values("round"),
+            result.index.get_level_values("item"),
+            result.index.get_level_values("component"),
+        ]
+    )
+    distribution_code, _ = pd.factorize(distribution)
+    groups_per = np.bincount(distribution_code)
+    masked_per = np.bincount(distribution_code, weights=masked.astype(float))
+    needs_second = (masked_per == 1) & (groups_per > 1)
+    candidates = ~masked & needs_second[distribution_code]
+    if candidates.any():
+        order = np.lexsort((n, ~candidates, distribution_code))
+        first_candidate = np.zeros(len(n), dtype=bool)
+        sorted_codes = distribution_code[order]
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = sorted_codes[1:] != sorted_codes[:-1]
+        first_candidate[order[first & candidates[order]]] = True
+        masked |= first_candidate
+    result["masked"] = masked
+    hidden = [column for column in result.columns if column not in ("n", "masked", "rule")]
+    for column in hidden:
+        if result[column].dtype == object:
+            result.loc[masked, column] = None
+        elif str(result[column].dtype) == "boolean":
+            result.loc[masked, column] = pd.NA
+        else:
+            result.loc[masked, column] = np.nan
+    return result

@@ -1,0 +1,251 @@
+"""Stability of each distribution between consecutive rounds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analysis.frame import validate_frame
+from analysis.quantiles import group_codes
+
+ZERO_METHODS: tuple[str, ...] = ("wilcox", "pratt", "zsplit")
+"""How the Wilcoxon test treats zero differences (scipy's names)."""
+
+STABILITY_COLUMNS: tuple[str, ...] = (
+    "n_paired",
+    "changed_share",
+    "wilcoxon_v",
+    "wilcoxon_z",
+    "wilcoxon_p",
+)
+
+
+@dataclass(frozen=True)
+class StabilityRule:
+    """When a distribution counts as stable between two rounds.
+
+    Stable when fewer than ``max_changed_share`` of the panelists who answered both rounds
+    changed their answer (strictly: 15 % is the common threshold, von der Gracht 2012),
+    and, if ``min_pvalue`` is given, the paired Wilcoxon test's p ≥ ``min_pvalue`` (no
+    significant shift; a p-value that cannot be computed because nobody changed counts as
+    no shift).
+    """
+
+    max_changed_share: float = 0.15
+    min_pvalue: float | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 < self.max_changed_share <= 1:
+            raise ValueError("max_changed_share must be in (0, 1]")
+        if self.min_pvalue is not None and not 0 < self.min_pvalue < 1:
+            raise ValueError("min_pvalue must be in (0, 1)")
+
+
+def stability(
+    frame: pd.DataFrame,
+    *,
+    zero_method: str = "wilcox",
+    correction: bool = True,
+    tolerance: float = 0.0,
+    rule: StabilityRule | None = None,
+) -> pd.DataFrame:
+    """Compare every distribution with the same item and component one round earlier.
+
+    For round r ≥ 2, the pairs are the panelists with a non-missing answer in both r − 1
+    and r (NaN "cannot judge" answers are not paired).  With dᵢ = xᵢ(r) − xᵢ(r − 1):
+
+    - ``n_paired``: number of pairs;
+    - ``changed_share``: share of pairs with |dᵢ| > ``tolerance``;
+    - ``wilcoxon_v``, ``wilcoxon_z``, ``wilcoxon_p``: the paired Wilcoxon signed-rank
+      test by the normal approximation.  V = W⁺ is the sum of the mid-ranks of |dᵢ| over
+      positive dᵢ (what R's ``wilcox.test(x_r, x_{r−1}, paired = TRUE)`` reports as V;
+      scipy's two-sided statistic is min(W⁺, W⁻)).  With n the number of ranked
+      differences, z = (V − n(n + 1)/4 − c) / σ, σ² = n(n + 1)(2n + 1)/24 −
+      Σ(t³ − t)/48 over tie groups t, continuity correction c = sign(V − n(n + 1)/4)/2
+      when ``correction``, two-sided p = 2Φ(−|z|).  ``zero_method``: ``"wilcox"`` drops
+      zero differences before ranking (R's behaviour), ``"pratt"`` ranks them and then
+      drops them (Cureton's variance adjustment), ``"zsplit"`` splits their ranks
+      between W⁺ and W⁻.
+
+    This is exactly ``scipy.stats.wilcoxon(method="asymptotic", correction=True,
+    zero_method="wilcox")``, which is what R's ``wilcox.test(paired = TRUE)`` computes
+    whenever there are ties or zero differences or n ≥ 50 (R then uses the normal
+    approximation with continuity correction).  For small samples without ties R (and
+    scipy's ``method="auto"``) uses the exact distribution instead; Likert ratings
+    between rounds almost always contain ties and zeros, so the asymptotic test is the
+    default and the only one computed here.  p is NaN when no difference is non-zero.
+
+    Parameters
+    ----------
+    frame
+        A tidy frame holding at least two rounds.
+    zero_method
+        One of :data:`ZERO_METHODS`.
+    correction
+        Apply the continuity correction (R's ``correct = TRUE``).
+    tolerance
+        Changes of at most this size do not count as a change in ``changed_share``.
+    rule
+        The :class:`StabilityRule` deciding ``stable``; default ``StabilityRule()``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by (round, item, component) for every distribution of round r ≥ 2 whose
+        item was asked in round r − 1, with :data:`STABILITY_COLUMNS` and ``stable``
+        (nullable boolean; NA without pairs).
+    """
+    if zero_method not in ZERO_METHODS:
+        raise ValueError(f"zero_method must be one of {', '.join(ZERO_METHODS)}")
+    tidy = validate_frame(frame)
+    pairs = paired_differences(tidy)
+    return stability_from_pairs(
+        pairs,
+        zero_method=zero_method,
+        correction=correction,
+        tolerance=tolerance,
+        rule=rule or StabilityRule(),
+    )
+
+
+def paired_differences(tidy: pd.DataFrame) -> pd.DataFrame:
+    """Differences of each panelist's answers between consecutive rounds.
+
+    Returns columns round (the later round), item, component and difference.
+    """
+    answered = tidy.loc[
+        tidy["value"].notna().to_numpy(), ["panelist", "round", "item", "component", "value"]
+    ]
+    earlier = answered.assign(round=answered["round"] + 1)
+    merged = answered.merge(
+        earlier,
+        on=["panelist", "round", "item", "component"],
+        suffixes=("", "_previous"),
+        sort=False,
+    )
+    return pd.DataFrame(
+        {
+            "round": merged["round"].to_numpy(),
+            "item": merged["item"].to_numpy(),
+            "component": merged["component"].to_numpy(),
+            "difference": (merged["value"] - merged["value_previous"]).to_numpy(),
+        }
+    )
+
+
+def stability_from_pairs(
+    pairs: pd.DataFrame,
+    *,
+    zero_method: str,
+    correction: bool,
+    tolerance: float,
+    rule: StabilityRule,
+) -> pd.DataFrame:
+    """The :func:`stability` table from the output of :func:`paired_differences`."""
+    codes, key_frame = group_codes(pairs, ["round", "item", "component"])
+    groups = len(key_frame)
+    difference = pairs["difference"].to_numpy(dtype=float)
+    n_paired = np.bincount(codes, minlength=groups)
+    changed = np.bincount(
+        codes, weights=(np.abs(difference) > tolerance).astype(float), minlength=groups
+    )
+    v, z, p = wilcoxon_grouped(difference, codes, groups, zero_method, correction)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        changed_share = changed / n_paired
+    stable = changed_share < rule.max_changed_share
+    if rule.min_pvalue is not None:
+        stable &= np.isnan(p) | (p >= rule.min_pvalue)
+    result = pd.DataFrame(
+        {
+            "n_paired": n_paired.astype(np.int64),
+            "changed_share": changed_share,
+            "wilcoxon_v": v,
+            "wilcoxon_z": z,
+            "wilcoxon_p": p,
+            "stable": pd.array(stable, dtype="boolean"),
+        },
+        index=pd.MultiIndex.from_frame(key_frame),
+    )
+    return result
+
+
+def wilcoxon_grouped(
+    difference: np.ndarray,
+    codes: np.ndarray,
+    groups: int,
+    zero_method: str = "wilcox",
+    correction: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Asymptotic Wilcoxon signed-rank test of many groups of paired differences.
+
+    Returns (V = W⁺, z, two-sided p) per group code; see :func:`stability`.
+    """
+    zero = difference == 0
+    if zero_method == "wilcox":
+        keep = ~zero
+        difference, codes, zero = difference[keep], codes[keep], zero[keep]
+    magnitude = np.abs(difference)
+    ranks, tie_sizes, tie_codes, tie_is_zero = _grouped_mid_ranks(magnitude, codes)
+    count = np.bincount(codes, minlength=groups).astype(float)
+    v = np.bincount(codes, weights=np.where(difference > 0, ranks, 0.0), minlength=groups).astype(
+        float
+    )
+    mean = count * (count + 1) * 0.25
+    variance = count * (count + 1) * (2 * count + 1)
+    if zero_method == "zsplit":
+        v = v + np.bincount(codes, weights=np.where(zero, ranks, 0.0), minlength=groups) / 2
+    ties = tie_sizes**3 - tie_sizes
+    if zero_method == "pratt":
+        zeros = np.bincount(codes, weights=zero.astype(float), minlength=groups)
+        mean = mean - zeros * (zeros + 1) * 0.25
+        variance = variance - zeros * (zeros + 1) * (2 * zeros + 1)
+        ties = np.where(tie_is_zero, 0.0, ties)
+    tie_total = np.bincount(tie_codes, weights=ties, minlength=groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        se = np.sqrt((variance - tie_total / 2) / 24)
+        z = (v - mean) / se
+        if correction:
+            z = z - np.sign(z) * 0.5 / se
+    p = 2 * stats.norm.sf(np.abs(z))
+    return v, z, p
+
+
+def _grouped_mid_ranks(
+    values: np.ndarray, codes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Average ranks of ``values`` within each group, and the groups' tie-run sizes.
+
+    Returns (ranks aligned with the input, size of every run of equal values, the group
+    code of every run, whether the run's value is 0).
+    """
+    if values.size == 0:
+        empty = np.zeros(0)
+        return empty, empty, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+    order = np.lexsort((values, codes))
+    sorted_values = values[order]
+    sorted_codes = codes[order]
+    new_run = np.ones(values.size, dtype=bool)
+    new_run[1:] = (sorted_values[1:] != sorted_values[:-1]) | (
+        sorted_codes[1:] != sorted_codes[:-1]
+    )
+    new_group = np.ones(values.size, dtype=bool)
+    new_group[1:] = sorted_codes[1:] != sorted_codes[:-1]
+    position = np.arange(values.size)
+    group_start = np.maximum.accumulate(np.where(new_group, position, 0))
+    run_start_positions = np.flatnonzero(new_run)
+    run_sizes = np.diff(np.append(run_start_positions, values.size))
+    run_id = np.cumsum(new_run) - 1
+    # 1-based rank of a run's first element within its group, then the run's mid-rank.
+    first_rank = run_start_positions - group_start[run_start_positions] + 1
+    mid_rank = first_rank + (run_sizes - 1) / 2
+    ranks = np.empty(values.size)
+    ranks[order] = mid_rank[run_id]
+    return (
+        ranks,
+        run_sizes.astype(float),
+        sorted_codes[run_start_positions],
+        sorted_values[run_start_positions] == 0,
+    )
