@@ -63,6 +63,9 @@ def expert_page(session: Session, panelist: Panelist) -> ExpertPage:
     page = ExpertPage(definition, panelist.pseudonym, panelist.language, round_,
                       latest_round(session, study))
     if round_ is None:
+        # No answers to collect, but the items are listed so that a page refused
+        # because the round closed can still show what the expert typed.
+        page.items.extend(ExpertItem(stored) for stored in active_items(study))
         return page
     current = _answers(session, panelist, round_)
     previous_round = _previous_closed_round(session, round_)

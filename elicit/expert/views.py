@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from elicit.expert.messages import describe_error
 from elicit.expert.presenters import form_values, item_views
-from elicit.extensions import db
+from elicit.extensions import csrf, db
 from surveys.answers import submit_responses
 from surveys.errors import AccessRevoked, Conflict, InvalidAnswers, NotFound
 from surveys.expert import expert_page
@@ -41,6 +41,7 @@ def _panelist(token: str) -> Panelist:
 
 
 @blueprint.route("/<token>", methods=["GET", "POST"])
+@csrf.exempt  # checked by AnswerForm after the token, so a refusal can keep the answers
 def answer(token: str) -> str | tuple[str, int] | WerkzeugResponse:
     """Show the open round's items; on POST, save the expert's answers."""
     panelist = _panelist(token)

@@ -1,0 +1,162 @@
+"""The ``elicit`` command line: each command wraps one domain function."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from sqlalchemy import create_engine, func, select
+
+from elicit.extensions import db
+from surveys.demo import demo_source
+from surveys.models import Panelist, RoundStatus, Study
+from surveys.panel import hash_token
+from surveys.rounds import latest_round
+from surveys.studies import get_study
+from tests.conftest import BASE_URL
+
+ELICIT = str(Path(sys.executable).with_name("elicit"))
+LINK = re.compile(r"^(P-[A-Z2-9]{6}),(" + re.escape(BASE_URL) + r"/e/([A-Za-z0-9_-]{43,}))$")
+
+
+def test_study_load_prints_the_slug(app, tmp_path):
+    path = tmp_path / "study.toml"
+    path.write_text(demo_source(), encoding="utf-8")
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["study", "load", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "us-mexico-intelligence"
+    assert len(get_study(db.session, "us-mexico-intelligence").items) == 19
+    again = runner.invoke(args=["study", "load", str(path)])
+    assert again.exit_code == 1
+    assert "already loaded" in again.output
+
+
+def test_study_load_reports_an_invalid_file(app, tmp_path):
+    path = tmp_path / "broken.toml"
+    source = demo_source()
+    line = source.splitlines().index("max_rounds = 3") + 1
+    path.write_text(source.replace("max_rounds = 3", 'max_rounds = "three"'), encoding="utf-8")
+    result = app.test_cli_runner().invoke(args=["study", "load", str(path)])
+    assert result.exit_code == 1
+    assert result.output == f"{path}:{line}: study.max_rounds: must be an integer, not a string\n"
+
+
+def test_panel_add_prints_one_link_per_new_panelist(app, make_study, tmp_path):
+    make_study()
+    panel = tmp_path / "panel.csv"
+    panel.write_text("name,email,group,language\n"
+                     "Ana Ruiz,ana@example.org,mx_official,es\n"
+                     "Bob Stone,bob@example.org,us_official,en\n", encoding="utf-8")
+    result = app.test_cli_runner().invoke(
+        args=["panel", "add", "us-mexico-intelligence", "--csv", str(panel)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[0] == "pseudonym,link"
+    matches = [LINK.match(line) for line in lines[1:]]
+    assert all(matches) and len(matches) == 2
+    stored = {row.pseudonym: row.token_hash for row in db.session.execute(
+        select(Panelist)).scalars()}
+    for match in matches:
+        assert stored[match.group(1)] == hash_token(match.group(3))
+    # The same file again: every row is a duplicate, nothing is added.
+    again = app.test_cli_runner().invoke(
+        args=["panel", "add", "us-mexico-intelligence", "--csv", str(panel)])
+    assert again.exit_code == 1
+    assert "ana@example.org is already on the panel" in again.output
+    assert db.session.execute(select(func.count(Panelist.id))).scalar_one() == 2
+
+
+def test_panel_add_reports_bad_rows_by_line(app, make_study, tmp_path):
+    make_study()
+    panel = tmp_path / "panel.csv"
+    panel.write_text("name,email,group,language\n,nobody,x,fr\n", encoding="utf-8")
+    result = app.test_cli_runner().invoke(
+        args=["panel", "add", "us-mexico-intelligence", "--csv", str(panel)])
+    assert result.exit_code == 1
+    assert "line 2: name: is empty" in result.output
+    assert "line 2: email: 'nobody' is not an email address" in result.output
+    assert "line 2: language: 'fr' is not one of en, es" in result.output
+
+
+def test_round_open_and_close(app, make_study, make_panel, post_answers):
+    study = make_study()
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["round", "close", study.slug]).exit_code == 1
+    opened = runner.invoke(args=["round", "open", study.slug])
+    assert opened.output.strip() == "round 1 of us-mexico-intelligence is open"
+    refused = runner.invoke(args=["round", "open", study.slug])
+    assert refused.exit_code == 1
+    assert "round 1 is still open" in refused.output
+    closed = runner.invoke(args=["round", "close", study.slug])
+    assert closed.exit_code == 0, closed.output
+    assert "round 1 of us-mexico-intelligence is closed: 0 respondent(s)" in closed.output
+    db.session.expire_all()
+    assert latest_round(db.session, study).status == RoundStatus.CLOSED
+    assert runner.invoke(args=["round", "open", "no-such-study"]).exit_code == 1
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def fetch(url: str) -> str:
+    """GET ``url``, waiting up to 30 s for the server to start listening."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310
+                return response.read().decode()
+        except OSError:
+            assert time.monotonic() < deadline, f"nothing answered at {url}"
+            time.sleep(0.2)
+
+
+def run_demo(instance: Path, panelists: int) -> tuple[str, list[str]]:
+    """Run ``elicit demo``, open its first link, stop it; return the slug and links."""
+    port = free_port()
+    environment = {key: value for key, value in os.environ.items()
+                   if not key.startswith("ELICIT_")}
+    environment["ELICIT_INSTANCE_PATH"] = str(instance)
+    log = instance.parent / f"demo-{port}.log"
+    with log.open("w") as errors, subprocess.Popen(
+        [ELICIT, "demo", "--port", str(port), "--panelists", str(panelists)],
+        env=environment, stdout=subprocess.PIPE, stderr=errors, text=True,
+    ) as process:
+        try:
+            assert process.stdout is not None
+            lines = [process.stdout.readline().strip() for _ in range(panelists + 1)]
+            assert all(lines), log.read_text()
+            page = fetch(lines[1])
+            assert "Round 1 of at most 3" in page
+            assert "How much trust is there today" in page
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+    return lines[0], lines[1:]
+
+
+def test_demo_runs_twice_without_duplicating(tmp_path):
+    instance = tmp_path / "instance"
+    slug, links = run_demo(instance, 3)
+    assert slug == "us-mexico-intelligence"
+    assert all(re.fullmatch(r"http://127\.0\.0\.1:\d+/e/[A-Za-z0-9_-]{43,}", link)
+               for link in links)
+    slug_again, links_again = run_demo(instance, 4)
+    assert slug_again == slug
+    assert len(links_again) == 4
+    engine = create_engine(f"sqlite:///{instance / 'elicit.sqlite3'}")
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count(Study.id))).scalar_one() == 1
+        assert connection.execute(select(func.count(Panelist.id))).scalar_one() == 4
+    engine.dispose()
+    assert (instance / "secret_key").stat().st_mode & 0o777 == 0o600
