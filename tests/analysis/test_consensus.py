@@ -1,0 +1,166 @@
+"""Consensus rules, the RAND/UCLA method and the three-way state."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import CRITERIA, STATES, ConsensusRule, Criterion, Scale, consensus
+
+from .conftest import frame_from
+
+NINE = Scale(minimum=1, maximum=9)
+FIVE = Scale(minimum=1, maximum=5)
+
+
+def _state(ratings, rule, *, scale=NINE, method="linear"):
+    table = consensus(
+        frame_from({"item": ratings}),
+        rules={"item": rule},
+        scales={"item": scale},
+        quantile_method=method,
+    )
+    return table.loc[(1, "item", "")]
+
+
+def _rule(*criteria, combine="all"):
+    return ConsensusRule(tuple(criteria), combine)
+
+
+def test_every_criterion_kind_takes_only_numeric_parameters():
+    for kind, names in CRITERIA.items():
+        criterion = Criterion(kind, dict.fromkeys(names, 0.5))
+        assert criterion.kind == kind
+
+
+@pytest.mark.parametrize(
+    ("kind", "params", "message"),
+    [
+        ("median", {}, "unknown consensus criterion"),
+        ("iqr", {}, "takes"),
+        ("iqr", {"max": "1"}, "must be a number"),
+        ("share", {"low": 4, "high": 5, "min": 75}, "share in"),
+        ("share", {"low": 5, "high": 4, "min": 0.75}, "low must not exceed high"),
+        ("ad_mean", {"divisor": 0}, "positive"),
+        ("cv", {"max": float("nan")}, "finite"),
+    ],
+)
+def test_bad_criteria_are_refused_with_a_message_naming_the_problem(kind, params, message):
+    with pytest.raises(ValueError, match=message):
+        Criterion(kind, params)
+
+
+def test_a_rule_needs_a_consensus_criterion_and_a_known_combination():
+    with pytest.raises(ValueError, match="at least one consensus criterion"):
+        _rule(Criterion("split", {"min_share": 1 / 3}))
+    with pytest.raises(ValueError, match="combine"):
+        _rule(Criterion("iqr", {"max": 1}), combine="most")
+
+
+def test_iqr_rule_verdict_depends_on_the_quantile_method():
+    ratings = [4, 4, 5, 3, 4, 5, 4, 2]
+    rule = _rule(Criterion("iqr", {"max": 1}))
+    assert _state(ratings, rule, scale=FIVE, method="linear")["state"] == "consensus"
+    assert _state(ratings, rule, scale=FIVE, method="weibull")["state"] == "no_consensus"
+
+
+def test_share_rule_uses_its_own_band():
+    rule = _rule(Criterion("share", {"low": 4, "high": 5, "min": 0.75}))
+    row = _state([5, 4, 4, 3], rule, scale=FIVE)
+    assert row["state"] == "consensus"
+    assert "share[4, 5] 0.75 >= 0.75: met" in row["evidence"]
+    assert _state([5, 4, 3, 3], rule, scale=FIVE)["state"] == "no_consensus"
+
+
+def test_cv_ad_and_rwg_rules_compare_the_documented_statistics():
+    ratings = [4, 4, 5, 4, 3, 4]
+    sd = np.std(ratings, ddof=1)
+    cv = sd / np.mean(ratings)
+    ad = np.mean(np.abs(np.array(ratings) - np.mean(ratings)))
+    rwg = 1 - sd**2 / 2  # A = 5
+    assert _state(ratings, _rule(Criterion("cv", {"max": cv + 1e-9})), scale=FIVE)["consensus"]
+    assert not _state(ratings, _rule(Criterion("cv", {"max": cv - 1e-9})), scale=FIVE)["consensus"]
+    # Burke & Dunlap: AD ≤ A/6 = 5/6.
+    assert ad <= 5 / 6
+    assert _state(ratings, _rule(Criterion("ad_mean", {"divisor": 6})), scale=FIVE)["consensus"]
+    assert _state(ratings, _rule(Criterion("rwg", {"min": rwg - 1e-9})), scale=FIVE)["consensus"]
+    assert not _state(ratings, _rule(Criterion("rwg", {"min": rwg + 1e-9})), scale=FIVE)[
+        "consensus"
+    ]
+
+
+def test_rand_ucla_numbers_follow_the_manual():
+    ratings = [7, 8, 8, 9, 7, 8, 6, 8, 9]
+    row = _state(ratings, _rule(Criterion("rand_ucla")))
+    p30, p70 = np.quantile(ratings, [0.3, 0.7])
+    assert row["ipr"] == pytest.approx(p70 - p30)
+    assert row["asymmetry_index"] == pytest.approx(abs(5 - (p30 + p70) / 2))
+    assert row["ipras"] == pytest.approx(2.35 + 1.5 * abs(5 - (p30 + p70) / 2))
+    # 8 of 9 ratings in 7–9, the median's region: agreement.
+    assert row["rand_ucla"] == "agreement"
+    assert row["state"] == "consensus"
+
+
+def test_rand_ucla_disagreement_is_dissensus():
+    ratings = [1, 1, 2, 2, 5, 8, 8, 9, 9]
+    row = _state(ratings, _rule(Criterion("rand_ucla")))
+    p30, p70 = np.quantile(ratings, [0.3, 0.7])
+    assert p70 - p30 > 2.35 + 1.5 * abs(5 - (p30 + p70) / 2)
+    assert row["rand_ucla"] == "disagreement"
+    assert row["state"] == "dissensus"
+    assert row["consensus"] == False  # noqa: E712 (nullable boolean)
+
+
+def test_rand_ucla_indeterminate_is_no_consensus():
+    ratings = [4, 5, 5, 6, 6, 7, 7, 7, 8]
+    row = _state(ratings, _rule(Criterion("rand_ucla")))
+    assert row["rand_ucla"] == "indeterminate"
+    assert row["state"] == "no_consensus"
+
+
+def test_rand_ucla_rescales_other_scales_onto_one_to_nine():
+    nine = _state([7, 8, 8, 9, 7, 8, 6, 8, 9], _rule(Criterion("rand_ucla")))
+    five = _state(
+        [4, 4.5, 4.5, 5, 4, 4.5, 3.5, 4.5, 5],
+        _rule(Criterion("rand_ucla")),
+        scale=Scale(kind="likert", minimum=1, maximum=5, options=9),
+    )
+    for column in ("ipr", "ipras", "rand_ucla"):
+        assert (
+            nine[column] == pytest.approx(five[column])
+            if column != "rand_ucla"
+            else (nine[column] == five[column])
+        )
+
+
+def test_classic_split_rule_for_nine_raters_detects_dissensus():
+    rule = _rule(Criterion("iqr", {"max": 10}), Criterion("split", {"min_share": 3 / 9}))
+    split = _state([1, 2, 3, 5, 5, 5, 7, 8, 9], rule)
+    assert split["state"] == "dissensus"
+    assert _state([1, 2, 4, 5, 5, 5, 7, 8, 9], rule)["state"] == "consensus"  # only 2 low
+
+
+def test_any_combination_needs_one_criterion():
+    rule = _rule(
+        Criterion("iqr", {"max": 0}),
+        Criterion("share", {"low": 7, "high": 9, "min": 0.75}),
+        combine="any",
+    )
+    assert _state([7, 8, 9, 6], rule)["state"] == "consensus"
+    assert _state([1, 8, 9, 6], rule)["state"] == "no_consensus"
+
+
+def test_items_without_a_rule_have_no_state_and_undefined_statistics_never_meet():
+    frame = frame_from({"ruled": [np.nan, np.nan], "free": [1, 2]})
+    table = consensus(frame, rules={"ruled": _rule(Criterion("iqr", {"max": 1}))})
+    assert pd.isna(table.loc[(1, "free", ""), "consensus"])
+    assert pd.isna(table.loc[(1, "free", ""), "state"])
+    assert table.loc[(1, "ruled", ""), "state"] == "no_consensus"
+    assert set(table["state"].dropna()) <= set(STATES)
+
+
+def test_rule_and_evidence_are_text_for_the_report():
+    row = _state([5, 5, 5], _rule(Criterion("iqr", {"max": 1})))
+    assert row["rule"] == "all of: iqr <= 1"
+    assert row["evidence"] == "iqr 0 <= 1: met"
