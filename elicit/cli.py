@@ -5,7 +5,7 @@ from flask.cli import FlaskGroup
 from elicit import create_app
 
 
-def _create_app():  # noqa: ANN202 - FlaskGroup calls it without arguments
+def _create_app():
     """Build the app for the CLI from the environment."""
     return create_app()
 

@@ -69,15 +69,21 @@ def panel_cli() -> None:
 
 @panel_cli.command("add")
 @click.argument("slug")
-@click.option("--csv", "csv_path", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="File with the columns name,email,group,language.")
+@click.option(
+    "--csv",
+    "csv_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="File with the columns name,email,group,language.",
+)
 @with_appcontext
 def add_panel(slug: str, csv_path: str) -> None:
     """Add panelists; print pseudonym,link for each (links are shown only this once)."""
     try:
         study = get_study(db.session, slug)
-        entries = parse_panel_csv(Path(csv_path).read_text(encoding="utf-8"),
-                                  study.languages["codes"])
+        entries = parse_panel_csv(
+            Path(csv_path).read_text(encoding="utf-8"), study.languages["codes"]
+        )
         links = add_panelists(db.session, study, entries)
     except InvalidPanel as error:
         for problem in error.errors:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_BASE_URL = "http://127.0.0.1:5000"
-SECRET_KEY_FILE = "secret_key"
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
 
 
 def instance_path() -> str | None:
@@ -64,7 +64,7 @@ def normalise_database_url(url: str) -> str:
     """Select psycopg 3 for plain ``postgresql://`` URLs (psycopg2 is not installed)."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 

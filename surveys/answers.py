@@ -74,10 +74,13 @@ def parse_answers(items: list[ItemDefinition], form: Mapping[str, str]) -> Parse
         rationale = (form.get(rationale_field(item.key)) or "").strip()
         if rationale and item.rationale:
             if len(rationale) > RATIONALE_MAX_LENGTH:
-                errors.append(AnswerError(
-                    rationale_field(item.key), "too_long",
-                    {"max": RATIONALE_MAX_LENGTH, "length": len(rationale)},
-                ))
+                errors.append(
+                    AnswerError(
+                        rationale_field(item.key),
+                        "too_long",
+                        {"max": RATIONALE_MAX_LENGTH, "length": len(rationale)},
+                    )
+                )
             elif answer is None and not _has_errors_for(item.key, errors):
                 errors.append(AnswerError(rationale_field(item.key), "rationale_without_answer"))
             else:
@@ -104,18 +107,26 @@ def _parse_item(
     if item.kind == "open_text":
         assert item.max_length is not None
         if len(raw) > item.max_length:
-            errors.append(AnswerError(item.key, "too_long",
-                                      {"max": item.max_length, "length": len(raw)}))
+            errors.append(
+                AnswerError(item.key, "too_long", {"max": item.max_length, "length": len(raw)})
+            )
             return None
         return {"text": raw}
     value = parse_number(raw)
     if item.kind == "likert":
         assert item.scale is not None
-        if value is None or not value.is_integer() or not (
-            item.scale.minimum <= value <= item.scale.maximum
+        if (
+            value is None
+            or not value.is_integer()
+            or not (item.scale.minimum <= value <= item.scale.maximum)
         ):
-            errors.append(AnswerError(item.key, "not_an_option",
-                                      {"min": item.scale.minimum, "max": item.scale.maximum}))
+            errors.append(
+                AnswerError(
+                    item.key,
+                    "not_an_option",
+                    {"min": item.scale.minimum, "max": item.scale.maximum},
+                )
+            )
             return None
         return {"value": int(value)}
     if value is None:
@@ -131,8 +142,9 @@ def _parse_scenarios(
     item: ItemDefinition, form: Mapping[str, str], errors: list[AnswerError]
 ) -> dict[str, Any] | None:
     """Parse a scenario set: all scenarios or none, each 0–100, summing to 100."""
-    raw = {s.key: (form.get(component_field(item.key, s.key)) or "").strip()
-           for s in item.scenarios}
+    raw = {
+        s.key: (form.get(component_field(item.key, s.key)) or "").strip() for s in item.scenarios
+    }
     if not any(raw.values()):
         return None
     components: dict[str, float] = {}
@@ -156,8 +168,11 @@ def _parse_scenarios(
         return None
     total = sum(components.values())
     if abs(total - SCENARIO_TOTAL) > SCENARIO_TOLERANCE:
-        errors.append(AnswerError(item.key, "scenario_sum",
-                                  {"total": round(total, 6), "expected": SCENARIO_TOTAL}))
+        errors.append(
+            AnswerError(
+                item.key, "scenario_sum", {"total": round(total, 6), "expected": SCENARIO_TOTAL}
+            )
+        )
         return None
     return {"components": components}
 
@@ -189,16 +204,24 @@ def submit_responses(session: Session, panelist: Panelist, form: Mapping[str, st
         session.commit()
     except IntegrityError:
         session.rollback()
-        raise Conflict("your answers were being saved twice at once; please submit again") \
-            from None
-    log.info("panelist %s submitted %d answers in round %d",
-             panelist.pseudonym, len(parsed.answers), round_.number)
+        raise Conflict("your answers were being saved twice at once; please submit again") from None
+    log.info(
+        "panelist %s submitted %d answers in round %d",
+        panelist.pseudonym,
+        len(parsed.answers),
+        round_.number,
+    )
     return round_
 
 
 def _store(
-    session: Session, panelist: Panelist, round_: Round, item: StoredItem,
-    parsed: ParsedAnswers, response: Response | None, now: Any,
+    session: Session,
+    panelist: Panelist,
+    round_: Round,
+    item: StoredItem,
+    parsed: ParsedAnswers,
+    response: Response | None,
+    now: Any,
 ) -> None:
     """Create, update or withdraw the response to one item."""
     answer = parsed.answers.get(item.definition.key)

@@ -254,14 +254,18 @@ class _Reader:
             return None
         for key in data:
             if key not in allowed:
-                self.error(
-                    (*path, key), f"unknown field; expected one of: {', '.join(allowed)}"
-                )
+                self.error((*path, key), f"unknown field; expected one of: {', '.join(allowed)}")
         return data
 
     def get(
-        self, data: dict[str, Any], key: str, path: Path, kind: type | tuple[type, ...],
-        *, required: bool = True, default: Any = None,
+        self,
+        data: dict[str, Any],
+        key: str,
+        path: Path,
+        kind: type | tuple[type, ...],
+        *,
+        required: bool = True,
+        default: Any = None,
     ) -> Any:
         """Return ``data[key]`` if it has type ``kind``; report missing or wrong types."""
         value = data.get(key, _MISSING)
@@ -279,8 +283,9 @@ class _Reader:
             return default
         return value
 
-    def text(self, data: dict[str, Any], key: str, path: Path, *, required: bool = True
-             ) -> LocalizedText | None:
+    def text(
+        self, data: dict[str, Any], key: str, path: Path, *, required: bool = True
+    ) -> LocalizedText | None:
         """Read a text given per language: ``{ en = "…", es = "…" }``."""
         value = data.get(key, _MISSING)
         if value is _MISSING:
@@ -342,7 +347,8 @@ class _Reader:
             return None
         path: Path = ("study",)
         self.table(
-            study, path,
+            study,
+            path,
             ("slug", "title", "introduction", "languages", "max_rounds", "quantile_method"),
         )
         slug = self.get(study, "slug", path, str)
@@ -362,8 +368,9 @@ class _Reader:
         if max_rounds is not None and not 1 <= max_rounds <= 20:
             self.error((*path, "max_rounds"), f"must be between 1 and 20, not {max_rounds}")
             max_rounds = None
-        quantile_method = self.get(study, "quantile_method", path, str, required=False,
-                                   default="linear")
+        quantile_method = self.get(
+            study, "quantile_method", path, str, required=False, default="linear"
+        )
         if quantile_method not in QUANTILE_METHODS:
             self.error(
                 (*path, "quantile_method"),
@@ -377,15 +384,21 @@ class _Reader:
             return None
         assert slug and title and max_rounds and consensus
         return StudyDefinition(
-            slug=slug, title=title, languages=self.languages, max_rounds=max_rounds,
-            quantile_method=quantile_method, consensus=consensus, items=items,
-            sections=sections, introduction=introduction,
+            slug=slug,
+            title=title,
+            languages=self.languages,
+            max_rounds=max_rounds,
+            quantile_method=quantile_method,
+            consensus=consensus,
+            items=items,
+            sections=sections,
+            introduction=introduction,
         )
 
     def language_list(self, languages: list[Any], path: Path) -> tuple[str, ...] | None:
         """Check the study's language codes."""
         if not languages:
-            self.error(path, "list at least one language, e.g. [\"en\", \"es\"]")
+            self.error(path, 'list at least one language, e.g. ["en", "es"]')
             return None
         result = []
         for language in languages:
@@ -422,7 +435,7 @@ class _Reader:
         """Read ``combine`` and ``criteria = [{ kind = "iqr", max = 1 }, …]``."""
         combine = self.get(data, "combine", path, str, required=False, default="all")
         if combine not in ("all", "any"):
-            self.error((*path, "combine"), f"must be \"all\" or \"any\", not {combine!r}")
+            self.error((*path, "combine"), f'must be "all" or "any", not {combine!r}')
             return None
         criteria_data = self.get(data, "criteria", path, list)
         if criteria_data is None:
@@ -442,15 +455,18 @@ class _Reader:
     def criterion(self, data: Any, path: Path) -> Criterion | None:
         """Read one ``{ kind = …, <parameters> }`` criterion."""
         if not isinstance(data, dict):
-            self.error(path, f"must be a table such as {{ kind = \"iqr\", max = 1 }}, "
-                             f"not {_type_name(data)}")
+            self.error(
+                path, f'must be a table such as {{ kind = "iqr", max = 1 }}, not {_type_name(data)}'
+            )
             return None
         kind = self.get(data, "kind", path, str)
         if kind is None:
             return None
         if kind not in CRITERIA:
-            self.error((*path, "kind"), f"unknown consensus criterion {kind!r}; choose one of "
-                       + ", ".join(CRITERIA))
+            self.error(
+                (*path, "kind"),
+                f"unknown consensus criterion {kind!r}; choose one of " + ", ".join(CRITERIA),
+            )
             return None
         names = CRITERIA[kind]
         if self.table(data, path, ("kind", *names)) is None:
@@ -471,7 +487,8 @@ class _Reader:
     def sections(self, root: dict[str, Any]) -> tuple[Section, ...]:
         """Read ``[[sections]]``."""
         data = self.get(root, "sections", (), list, required=False, default=[])
-        sections, seen = [], set()
+        sections: list[Section] = []
+        seen: set[str] = set()
         for index, section_data in enumerate(data):
             path: Path = ("sections", index)
             if self.table(section_data, path, ("key", "title")) is None:
@@ -489,15 +506,17 @@ class _Reader:
             return ()
         if not data:
             self.error(("items",), "a study needs at least one item")
-        items, seen = [], set()
+        items: list[ItemDefinition] = []
+        seen: set[str] = set()
         for index, item_data in enumerate(data):
             item = self.item(item_data, ("items", index), seen, section_keys)
             if item is not None:
                 items.append(item)
         return tuple(items)
 
-    def item(self, data: Any, path: Path, seen: set[str], section_keys: set[str]
-             ) -> ItemDefinition | None:
+    def item(
+        self, data: Any, path: Path, seen: set[str], section_keys: set[str]
+    ) -> ItemDefinition | None:
         """Read one item and the fields of its kind."""
         common = ("key", "kind", "text", "help", "section", "consensus", "rationale")
         by_kind = {
@@ -512,11 +531,16 @@ class _Reader:
         key = self.key(data, path, seen, "item")
         kind = self.get(data, "kind", path, str)
         if kind is not None and kind not in KINDS:
-            self.error((*path, "kind"), f"unknown item kind {kind!r}; choose one of "
-                       + ", ".join(KINDS))
+            self.error(
+                (*path, "kind"), f"unknown item kind {kind!r}; choose one of " + ", ".join(KINDS)
+            )
             kind = None
-        self.table(data, path, common + (by_kind[kind] if kind else
-                                         tuple(f for fields in by_kind.values() for f in fields)))
+        self.table(
+            data,
+            path,
+            common
+            + (by_kind[kind] if kind else tuple(f for fields in by_kind.values() for f in fields)),
+        )
         text = self.text(data, "text", path)
         help_text = self.text(data, "help", path, required=False)
         section = self.get(data, "section", path, str, required=False)
@@ -536,18 +560,28 @@ class _Reader:
         elif kind == "scenario_set":
             fields["scenarios"] = self.scenarios(data, path)
         elif kind == "open_text":
-            max_length = self.get(data, "max_length", path, int, required=False,
-                                  default=DEFAULT_OPEN_TEXT_LENGTH)
+            max_length = self.get(
+                data, "max_length", path, int, required=False, default=DEFAULT_OPEN_TEXT_LENGTH
+            )
             if max_length is not None and not 1 <= max_length <= 20000:
                 self.error((*path, "max_length"), "must be between 1 and 20000 characters")
             fields["max_length"] = max_length
-        if key is None or kind is None or text is None or any(
-            value is None for value in fields.values()
+        if (
+            key is None
+            or kind is None
+            or text is None
+            or any(value is None for value in fields.values())
         ):
             return None
         return ItemDefinition(
-            key=key, kind=kind, text=text, section=section, help=help_text,
-            consensus=consensus, rationale=rationale, **fields,
+            key=key,
+            kind=kind,
+            text=text,
+            section=section,
+            help=help_text,
+            consensus=consensus,
+            rationale=rationale,
+            **fields,
         )
 
     def likert_scale(self, data: dict[str, Any], path: Path) -> LikertScale | None:
@@ -576,8 +610,9 @@ class _Reader:
             values = labels_data.get(language)
             if values is None:
                 self.error(labels_path, f"missing the {language!r} labels")
-            elif not isinstance(values, list) or not all(isinstance(v, str) and v.strip()
-                                                          for v in values):
+            elif not isinstance(values, list) or not all(
+                isinstance(v, str) and v.strip() for v in values
+            ):
                 self.error((*labels_path, language), "must be a list of non-empty strings")
             elif len(values) != options:
                 self.error(
@@ -599,7 +634,8 @@ class _Reader:
         if len(scenarios_data) < 2:
             self.error((*path, "scenarios"), "a scenario set needs at least two scenarios")
             return None
-        scenarios, seen = [], set()
+        scenarios: list[Scenario] = []
+        seen: set[str] = set()
         for index, scenario_data in enumerate(scenarios_data):
             scenario_path = (*path, "scenarios", index)
             if self.table(scenario_data, scenario_path, ("key", "text")) is None:
@@ -613,15 +649,28 @@ class _Reader:
 
 def _type_name(value: Any) -> str:
     """Name a TOML value's type the way the file's author thinks of it."""
-    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-             list: "a list", dict: "a table"}
+    names = {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a table",
+    }
     return names.get(type(value), type(value).__name__)
 
 
 def _article(name: str) -> str:
     """Return ``name`` with an indefinite article: ``an int``, ``a list``."""
-    words = {"str": "a string", "int": "an integer", "float": "a number", "list": "a list",
-             "dict": "a table", "bool": "true or false", "number": "a number"}
+    words = {
+        "str": "a string",
+        "int": "an integer",
+        "float": "a number",
+        "list": "a list",
+        "dict": "a table",
+        "bool": "true or false",
+        "number": "a number",
+    }
     return words.get(name, name)
 
 

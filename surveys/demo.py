@@ -69,8 +69,7 @@ def _demo_panelists(session: Session, study: Study) -> list[Panelist]:
         session.execute(
             select(Panelist)
             .join(Panelist.roster)
-            .where(Panelist.study_id == study.id,
-                   RosterEntry.email.like(f"%@{DEMO_EMAIL_DOMAIN}"))
+            .where(Panelist.study_id == study.id, RosterEntry.email.like(f"%@{DEMO_EMAIL_DOMAIN}"))
             .order_by(Panelist.id)
         ).scalars()
     )

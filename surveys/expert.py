@@ -60,8 +60,9 @@ def expert_page(session: Session, panelist: Panelist) -> ExpertPage:
     study = panelist.study
     definition = study_definition(study)
     round_ = open_round_of(session, study)
-    page = ExpertPage(definition, panelist.pseudonym, panelist.language, round_,
-                      latest_round(session, study))
+    page = ExpertPage(
+        definition, panelist.pseudonym, panelist.language, round_, latest_round(session, study)
+    )
     if round_ is None:
         # No answers to collect, but the items are listed so that a page refused
         # because the round closed can still show what the expert typed.
@@ -70,8 +71,7 @@ def expert_page(session: Session, panelist: Panelist) -> ExpertPage:
     current = _answers(session, panelist, round_)
     previous_round = _previous_closed_round(session, round_)
     previous = _answers(session, panelist, previous_round) if previous_round else {}
-    summary = (closed_summary(session, study, previous_round.number)
-               if previous_round else None)
+    summary = closed_summary(session, study, previous_round.number) if previous_round else None
     rows_by_item: dict[str, dict[str, dict[str, Any]]] = {}
     if summary is not None:
         for row in summary.statistics["rows"]:
@@ -81,15 +81,19 @@ def expert_page(session: Session, panelist: Panelist) -> ExpertPage:
         feedback = None
         if previous_round is not None and stored.definition.numeric:
             own = previous.get(stored.id)
-            feedback = Feedback(previous_round.number,
-                                rows_by_item.get(stored.definition.key, {}),
-                                own.answer if own else None)
-        page.items.append(ExpertItem(
-            stored,
-            response.answer if response else None,
-            response.rationale if response else None,
-            feedback,
-        ))
+            feedback = Feedback(
+                previous_round.number,
+                rows_by_item.get(stored.definition.key, {}),
+                own.answer if own else None,
+            )
+        page.items.append(
+            ExpertItem(
+                stored,
+                response.answer if response else None,
+                response.rationale if response else None,
+                feedback,
+            )
+        )
     return page
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -72,7 +72,7 @@ class Base(DeclarativeBase):
     """Declarative base whose constraint names stay stable across Alembic revisions."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON}
+    type_annotation_map: ClassVar = {datetime: UTCDateTime(), dict[str, Any]: JSON}
 
 
 class RoundStatus(enum.StrEnum):
@@ -205,9 +205,15 @@ class Round(Base):
     study_id: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"))
     number: Mapped[int] = mapped_column(Integer)
     status: Mapped[RoundStatus] = mapped_column(
-        Enum(RoundStatus, name="round_status", native_enum=False, length=16,
-             values_callable=lambda statuses: [status.value for status in statuses],
-             create_constraint=True, validate_strings=True)
+        Enum(
+            RoundStatus,
+            name="round_status",
+            native_enum=False,
+            length=16,
+            values_callable=lambda statuses: [status.value for status in statuses],
+            create_constraint=True,
+            validate_strings=True,
+        )
     )
     opened_at: Mapped[datetime | None]
     #: The deadline announced to the panel, if any.
@@ -248,9 +254,15 @@ class Response(Base):
     answer: Mapped[dict[str, Any]]
     rationale: Mapped[str | None] = mapped_column(Text)
     status: Mapped[ResponseStatus] = mapped_column(
-        Enum(ResponseStatus, name="response_status", native_enum=False, length=16,
-             values_callable=lambda statuses: [status.value for status in statuses],
-             create_constraint=True, validate_strings=True)
+        Enum(
+            ResponseStatus,
+            name="response_status",
+            native_enum=False,
+            length=16,
+            values_callable=lambda statuses: [status.value for status in statuses],
+            create_constraint=True,
+            validate_strings=True,
+        )
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -269,9 +281,7 @@ class RoundSummary(Base):
     __tablename__ = "round_summary"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    round_id: Mapped[int] = mapped_column(
-        ForeignKey("round.id", ondelete="CASCADE"), unique=True
-    )
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="CASCADE"), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: Quantile method the quartiles were computed with (numpy name).
     quantile_method: Mapped[str] = mapped_column(String(32))

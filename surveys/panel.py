@@ -77,7 +77,9 @@ def parse_panel_csv(text: str, languages: Iterable[str]) -> list[NewPanelist]:
     if missing:
         raise InvalidPanel([f"line 1: missing column(s): {', '.join(missing)}"])
     reader.fieldnames = header
-    errors, rows, seen = [], [], set()
+    errors: list[str] = []
+    rows: list[NewPanelist] = []
+    seen: set[str] = set()
     for row in reader:
         line = reader.line_num
         name = (row.get("name") or "").strip()

@@ -58,8 +58,9 @@ def open_round(session: Session, study: Study, *, deadline: datetime | None = No
         raise Conflict(f"the study allows at most {study.max_rounds} round(s)")
     if deadline is not None and deadline <= utcnow():
         raise Conflict("the deadline must lie in the future")
-    round_ = Round(study=study, number=number, status=RoundStatus.OPEN,
-                   opened_at=utcnow(), deadline=deadline)
+    round_ = Round(
+        study=study, number=number, status=RoundStatus.OPEN, opened_at=utcnow(), deadline=deadline
+    )
     session.add(round_)
     try:
         session.commit()
@@ -84,9 +85,7 @@ def close_round(session: Session, study: Study) -> RoundSummary:
         rule = definition.consensus.rule_for(item)
         if rule is not None:
             rules[item.key] = rule
-    statistics = analysis.summarize_round(
-        frame, rules=rules, quantile_method=study.quantile_method
-    )
+    statistics = analysis.summarize_round(frame, rules=rules, quantile_method=study.quantile_method)
     respondents = session.execute(
         select(func.count(func.distinct(Response.panelist_id))).where(
             Response.round_id == round_.id, Response.status == ResponseStatus.SUBMITTED
@@ -151,7 +150,7 @@ def _plain(value: Any) -> Any:
 def closed_summary(session: Session, study: Study, number: int) -> RoundSummary | None:
     """Return the summary of round ``number`` of ``study``, if that round is closed."""
     return session.execute(
-        select(RoundSummary).join(RoundSummary.round)
+        select(RoundSummary)
+        .join(RoundSummary.round)
         .where(Round.study_id == study.id, Round.number == number)
     ).scalar_one_or_none()
-

@@ -36,8 +36,7 @@ def rule_to_json(rule: ConsensusRule) -> dict[str, Any]:
 def rule_from_json(data: dict[str, Any]) -> ConsensusRule:
     """Inverse of :func:`rule_to_json`."""
     criteria = tuple(
-        Criterion(c["kind"], {k: v for k, v in c.items() if k != "kind"})
-        for c in data["criteria"]
+        Criterion(c["kind"], {k: v for k, v in c.items() if k != "kind"}) for c in data["criteria"]
     )
     return ConsensusRule(criteria, data["combine"])
 
@@ -107,7 +106,9 @@ def item_from_json(key: str, kind: str, data: dict[str, Any]) -> ItemDefinition:
         scale = LikertScale(
             data["scale"]["min"],
             data["scale"]["max"],
-            tuple((language, tuple(labels)) for language, labels in data["scale"]["labels"].items()),
+            tuple(
+                (language, tuple(labels)) for language, labels in data["scale"]["labels"].items()
+            ),
         )
     text = text_from_json(data["text"])
     assert text is not None

@@ -133,8 +133,12 @@ def make_panel(app: Flask) -> Callable[..., list[IssuedLink]]:
 
     def make(study: Study, count: int, *, groups=("a", "b", "c"), languages=("en", "es")):
         entries = [
-            NewPanelist(f"Expert Number{i}", f"expert.number{i}@example.org",
-                        groups[i % len(groups)], languages[i % len(languages)])
+            NewPanelist(
+                f"Expert Number{i}",
+                f"expert.number{i}@example.org",
+                groups[i % len(groups)],
+                languages[i % len(languages)],
+            )
             for i in range(count)
         ]
         return add_panelists(db.session, study, entries)

@@ -45,8 +45,14 @@ def test_db_upgrade_builds_the_models_schema(empty_database: str, tmp_path: Path
         "ELICIT_DATABASE_URL": empty_database,
         "ELICIT_INSTANCE_PATH": str(tmp_path / "instance"),
     }
-    result = subprocess.run([ELICIT, "db", "upgrade"], env=environment, capture_output=True,
-                            text=True, timeout=120, check=False)
+    result = subprocess.run(
+        [ELICIT, "db", "upgrade"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     engine = create_engine(empty_database)
     try:

@@ -15,21 +15,31 @@ def describe_error(error: AnswerError) -> str:
     """A sentence telling the expert what is wrong with one field and how to fix it."""
     params = error.params
     if error.code == "not_an_option":
-        return gettext("Choose one of the options from %(min)s to %(max)s.",
-                       min=params["min"], max=params["max"])
+        return gettext(
+            "Choose one of the options from %(min)s to %(max)s.",
+            min=params["min"],
+            max=params["max"],
+        )
     if error.code == "not_a_number":
         return gettext("Enter a number, for example 25 or 12.5.")
     if error.code == "out_of_range":
-        return gettext("Enter a percentage from %(min)s to %(max)s.",
-                       min=params["min"], max=params["max"])
+        return gettext(
+            "Enter a percentage from %(min)s to %(max)s.", min=params["min"], max=params["max"]
+        )
     if error.code == "scenario_missing":
         return gettext("Enter a percentage for this scenario too (0 if you rule it out).")
     if error.code == "scenario_sum":
-        return gettext("The scenarios add up to %(total)s %%; they must add up to %(expected)s %%.",
-                       total=format_decimal(params["total"]), expected=params["expected"])
+        return gettext(
+            "The scenarios add up to %(total)s %%; they must add up to %(expected)s %%.",
+            total=format_decimal(params["total"]),
+            expected=params["expected"],
+        )
     if error.code == "too_long":
-        return gettext("Shorten this text to %(max)s characters (it has %(length)s).",
-                       max=params["max"], length=params["length"])
+        return gettext(
+            "Shorten this text to %(max)s characters (it has %(length)s).",
+            max=params["max"],
+            length=params["length"],
+        )
     if error.code == "rationale_without_answer":
         return gettext("Give an answer to go with this explanation, or clear the explanation.")
     return gettext("Check this answer.")

@@ -47,23 +47,30 @@ def item_views(page: ExpertPage, language: str) -> list[ItemView]:
         options = []
         if definition.scale is not None:
             labels = definition.scale.labels_in(language, fallback)
-            options = list(zip(range(definition.scale.minimum, definition.scale.maximum + 1),
-                               labels, strict=True))
+            options = list(
+                zip(
+                    range(definition.scale.minimum, definition.scale.maximum + 1),
+                    labels,
+                    strict=True,
+                )
+            )
         scenarios = [(s.key, s.text.get(language, fallback)) for s in definition.scenarios]
-        views.append(ItemView(
-            key=definition.key,
-            kind=definition.kind,
-            number=number,
-            text=definition.text.get(language, fallback),
-            help=definition.help.get(language, fallback) if definition.help else None,
-            section=section_titles.get(definition.section) if definition.section else None,
-            options=options,
-            scenarios=scenarios,
-            max_length=definition.max_length,
-            rationale=definition.rationale and definition.numeric,
-            feedback_round=item.feedback.round_number if item.feedback else None,
-            feedback=_feedback_lines(item, definition, scenarios),
-        ))
+        views.append(
+            ItemView(
+                key=definition.key,
+                kind=definition.kind,
+                number=number,
+                text=definition.text.get(language, fallback),
+                help=definition.help.get(language, fallback) if definition.help else None,
+                section=section_titles.get(definition.section) if definition.section else None,
+                options=options,
+                scenarios=scenarios,
+                max_length=definition.max_length,
+                rationale=definition.rationale and definition.numeric,
+                feedback_round=item.feedback.round_number if item.feedback else None,
+                feedback=_feedback_lines(item, definition, scenarios),
+            )
+        )
     return views
 
 

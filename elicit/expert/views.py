@@ -31,11 +31,17 @@ def _panelist(token: str) -> Panelist:
     try:
         panelist = panelist_for_token(db.session, token)
     except NotFound:
-        abort(404, gettext("This personal link is not valid. Check that you copied all of "
-                           "it, or ask the study team for a new one."))
+        abort(
+            404,
+            gettext(
+                "This personal link is not valid. Check that you copied all of "
+                "it, or ask the study team for a new one."
+            ),
+        )
     except AccessRevoked:
-        abort(403, gettext("This personal link has been withdrawn. Ask the study team for "
-                           "a new one."))
+        abort(
+            403, gettext("This personal link has been withdrawn. Ask the study team for a new one.")
+        )
     g.panelist_language = panelist.language
     return panelist
 
@@ -49,8 +55,10 @@ def answer(token: str) -> str | tuple[str, int] | WerkzeugResponse:
     if request.method == "POST":
         typed = request.form.to_dict()
         if not form.validate_on_submit():
-            message = gettext("Your page was open too long to be saved safely. Your answers "
-                              "are still below: please submit them again.")
+            message = gettext(
+                "Your page was open too long to be saved safely. Your answers "
+                "are still below: please submit them again."
+            )
             return _render(panelist, form, typed, problems=[message]), 400
         try:
             round_ = submit_responses(db.session, panelist, typed)
@@ -58,12 +66,19 @@ def answer(token: str) -> str | tuple[str, int] | WerkzeugResponse:
             field_errors = {problem.field: describe_error(problem) for problem in error.errors}
             return _render(panelist, form, typed, field_errors=field_errors), 422
         except Conflict:
-            message = gettext("This round is closed, so your answers could not be saved. "
-                              "They are still below; the study team can tell you what "
-                              "happens next.")
+            message = gettext(
+                "This round is closed, so your answers could not be saved. "
+                "They are still below; the study team can tell you what "
+                "happens next."
+            )
             return _render(panelist, form, typed, problems=[message]), 409
-        flash(gettext("Thank you: your answers to round %(number)s are saved. You can change "
-                      "them until the round closes.", number=round_.number))
+        flash(
+            gettext(
+                "Thank you: your answers to round %(number)s are saved. You can change "
+                "them until the round closes.",
+                number=round_.number,
+            )
+        )
         return redirect(url_for("expert.answer", token=token, lang=request.args.get("lang")))
     return _render(panelist, form)
 
@@ -89,6 +104,7 @@ def _render(
         field_errors=field_errors or {},
         problems=problems or [],
         form=form,
-        action=url_for("expert.answer", token=request.view_args["token"],
-                       lang=request.args.get("lang")),
+        action=url_for(
+            "expert.answer", token=request.view_args["token"], lang=request.args.get("lang")
+        ),
     )

@@ -51,23 +51,29 @@ def test_study_load_reports_an_invalid_file(app, tmp_path):
 def test_panel_add_prints_one_link_per_new_panelist(app, make_study, tmp_path):
     make_study()
     panel = tmp_path / "panel.csv"
-    panel.write_text("name,email,group,language\n"
-                     "Ana Ruiz,ana@example.org,mx_official,es\n"
-                     "Bob Stone,bob@example.org,us_official,en\n", encoding="utf-8")
+    panel.write_text(
+        "name,email,group,language\n"
+        "Ana Ruiz,ana@example.org,mx_official,es\n"
+        "Bob Stone,bob@example.org,us_official,en\n",
+        encoding="utf-8",
+    )
     result = app.test_cli_runner().invoke(
-        args=["panel", "add", "us-mexico-intelligence", "--csv", str(panel)])
+        args=["panel", "add", "us-mexico-intelligence", "--csv", str(panel)]
+    )
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
     assert lines[0] == "pseudonym,link"
     matches = [LINK.match(line) for line in lines[1:]]
     assert all(matches) and len(matches) == 2
-    stored = {row.pseudonym: row.token_hash for row in db.session.execute(
-        select(Panelist)).scalars()}
+    stored = {
+        row.pseudonym: row.token_hash for row in db.session.execute(select(Panelist)).scalars()
+    }
     for match in matches:
         assert stored[match.group(1)] == hash_token(match.group(3))
     # The same file again: every row is a duplicate, nothing is added.
     again = app.test_cli_runner().invoke(
-        args=["panel", "add", "us-mexico-intelligence", "--csv", str(panel)])
+        args=["panel", "add", "us-mexico-intelligence", "--csv", str(panel)]
+    )
     assert again.exit_code == 1
     assert "ana@example.org is already on the panel" in again.output
     assert db.session.execute(select(func.count(Panelist.id))).scalar_one() == 2
@@ -78,7 +84,8 @@ def test_panel_add_reports_bad_rows_by_line(app, make_study, tmp_path):
     panel = tmp_path / "panel.csv"
     panel.write_text("name,email,group,language\n,nobody,x,fr\n", encoding="utf-8")
     result = app.test_cli_runner().invoke(
-        args=["panel", "add", "us-mexico-intelligence", "--csv", str(panel)])
+        args=["panel", "add", "us-mexico-intelligence", "--csv", str(panel)]
+    )
     assert result.exit_code == 1
     assert "line 2: name: is empty" in result.output
     assert "line 2: email: 'nobody' is not an email address" in result.output
@@ -114,7 +121,7 @@ def fetch(url: str) -> str:
     deadline = time.monotonic() + 30
     while True:
         try:
-            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310
+            with urllib.request.urlopen(url, timeout=5) as response:
                 return response.read().decode()
         except OSError:
             assert time.monotonic() < deadline, f"nothing answered at {url}"
@@ -124,14 +131,19 @@ def fetch(url: str) -> str:
 def run_demo(instance: Path, panelists: int) -> tuple[str, list[str]]:
     """Run ``elicit demo``, open its first link, stop it; return the slug and links."""
     port = free_port()
-    environment = {key: value for key, value in os.environ.items()
-                   if not key.startswith("ELICIT_")}
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("ELICIT_")}
     environment["ELICIT_INSTANCE_PATH"] = str(instance)
     log = instance.parent / f"demo-{port}.log"
-    with log.open("w") as errors, subprocess.Popen(
-        [ELICIT, "demo", "--port", str(port), "--panelists", str(panelists)],
-        env=environment, stdout=subprocess.PIPE, stderr=errors, text=True,
-    ) as process:
+    with (
+        log.open("w") as errors,
+        subprocess.Popen(
+            [ELICIT, "demo", "--port", str(port), "--panelists", str(panelists)],
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+        ) as process,
+    ):
         try:
             assert process.stdout is not None
             lines = [process.stdout.readline().strip() for _ in range(panelists + 1)]
@@ -149,8 +161,9 @@ def test_demo_runs_twice_without_duplicating(tmp_path):
     instance = tmp_path / "instance"
     slug, links = run_demo(instance, 3)
     assert slug == "us-mexico-intelligence"
-    assert all(re.fullmatch(r"http://127\.0\.0\.1:\d+/e/[A-Za-z0-9_-]{43,}", link)
-               for link in links)
+    assert all(
+        re.fullmatch(r"http://127\.0\.0\.1:\d+/e/[A-Za-z0-9_-]{43,}", link) for link in links
+    )
     slug_again, links_again = run_demo(instance, 4)
     assert slug_again == slug
     assert len(links_again) == 4

@@ -56,11 +56,18 @@ def test_panelist_language_is_the_default(client, app, make_study, make_panel):
 
 
 def test_valid_submission_is_stored_and_shown_again(client, post_answers, expert):
-    response = post_answers(expert, {
-        "trust_now": "4", "trigger_tariffs": "12,5",
-        "scenarios.status_quo": "60", "scenarios.rift": "25", "scenarios.renewal": "15",
-        "missing_factors": "Water treaty disputes.", "rationale.trust_now": "Recent visits.",
-    })
+    response = post_answers(
+        expert,
+        {
+            "trust_now": "4",
+            "trigger_tariffs": "12,5",
+            "scenarios.status_quo": "60",
+            "scenarios.rift": "25",
+            "scenarios.renewal": "15",
+            "missing_factors": "Water treaty disputes.",
+            "rationale.trust_now": "Recent visits.",
+        },
+    )
     assert response.status_code == 302
     assert saved_answers() == {
         "trust_now": {"value": 4},
@@ -100,14 +107,21 @@ def test_submitting_again_replaces_the_earlier_answers(post_answers, expert):
             "scenarios.renewal",
             "Enter a percentage for this scenario too",
         ),
-        ({"missing_factors": "x" * 2001}, "missing_factors",
-         "Shorten this text to 2000 characters (it has 2001)."),
-        ({"rationale.trust_now": "Because."}, "rationale.trust_now",
-         "Give an answer to go with this explanation"),
+        (
+            {"missing_factors": "x" * 2001},
+            "missing_factors",
+            "Shorten this text to 2000 characters (it has 2001).",
+        ),
+        (
+            {"rationale.trust_now": "Because."},
+            "rationale.trust_now",
+            "Give an answer to go with this explanation",
+        ),
     ],
 )
-def test_bad_answers_are_refused_with_a_message_and_kept(post_answers, expert, answers, field,
-                                                        message):
+def test_bad_answers_are_refused_with_a_message_and_kept(
+    post_answers, expert, answers, field, message
+):
     post_answers(expert, {"trust_horizon": "3"})
     typed = {"agenda_now": "2", **answers}
     response = post_answers(expert, typed)
@@ -154,8 +168,9 @@ def test_posting_into_a_closed_round_keeps_the_typed_answers(client, expert):
     url = f"/e/{expert}"
     token = csrf_token(client.get(url).text)
     close_round(db.session, get_study(db.session, "us-mexico-intelligence"))
-    response = client.post(url, data={"csrf_token": token, "trust_now": "4",
-                                      "rationale.trust_now": "Still thinking."})
+    response = client.post(
+        url, data={"csrf_token": token, "trust_now": "4", "rationale.trust_now": "Still thinking."}
+    )
     assert response.status_code == 409
     assert "This round is closed, so your answers could not be saved" in response.text
     assert 'name="trust_now" value="4" checked' in response.text
