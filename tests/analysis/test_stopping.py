@@ -1,0 +1,54 @@
+"""The stopping rule over round summaries."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from analysis import stopping_decision
+
+
+def _summaries(rows):
+    frame = pd.DataFrame(rows, columns=["round", "item", "component", "state", "stable"])
+    frame["stable"] = frame["stable"].astype("boolean")
+    return frame.set_index(["round", "item", "component"])
+
+
+def test_stops_when_every_item_reached_consensus_or_stability():
+    summaries = _summaries(
+        [
+            (1, "a", "", "no_consensus", pd.NA),
+            (2, "a", "", "consensus", False),
+            (2, "b", "x", "dissensus", True),
+            (2, "b", "y", "no_consensus", True),
+        ]
+    )
+    decision = stopping_decision(summaries, max_rounds=4)
+    assert decision.stop
+    assert decision.round == 2
+    assert decision.items.loc["a", "status"] == "consensus"
+    assert decision.items.loc["b", "status"] == "stable"
+
+
+def test_continues_while_an_item_is_open_and_names_it():
+    summaries = _summaries([(2, "a", "", "consensus", False), (2, "b", "x", "no_consensus", False)])
+    decision = stopping_decision(summaries, max_rounds=4)
+    assert not decision.stop
+    assert "b" in decision.reason
+    assert decision.items.loc["b", "status"] == "open"
+
+
+def test_round_limit_stops_with_open_items():
+    summaries = _summaries([(3, "a", "", "no_consensus", False)])
+    decision = stopping_decision(summaries, max_rounds=3)
+    assert decision.stop and "round limit 3" in decision.reason
+
+
+def test_only_the_latest_round_counts_and_empty_input_does_not_stop():
+    summaries = _summaries(
+        [(1, "retired", "", "no_consensus", pd.NA), (2, "a", "", "consensus", pd.NA)]
+    )
+    assert stopping_decision(summaries).stop
+    assert not stopping_decision(summaries.iloc[:0]).stop
+    with pytest.raises(ValueError, match="max_rounds"):
+        stopping_decision(summaries, max_rounds=0)

@@ -1,0 +1,235 @@
+"""summarize_round, the entry point of the round lifecycle, and summarize_groups."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from analysis import (
+    PROBABILITY_SCALE,
+    SUMMARY_COLUMNS,
+    ConsensusRule,
+    Criterion,
+    Scale,
+    describe,
+    kendalls_w,
+    krippendorff_alpha,
+    pool_probabilities,
+    stability,
+    summarize_groups,
+    summarize_round,
+)
+
+from .conftest import frame_from
+
+LIKERT = Scale(minimum=1, maximum=5, band=(4, 5))
+RULE = ConsensusRule((Criterion("iqr", {"max": 1}),))
+
+
+def _study(rng, panelists=9, rounds=2):
+    parts = []
+    groups = [["us", "mx", "academic"][p % 3] for p in range(panelists)]
+    for round_number in range(1, rounds + 1):
+        for item in ("trust", "agenda"):
+            parts.append(
+                frame_from(
+                    {item: rng.integers(1, 6, panelists)}, round_number=round_number, groups=groups
+                )
+            )
+        parts.append(
+            frame_from(
+                {"strike": rng.integers(0, 101, panelists)},
+                round_number=round_number,
+                groups=groups,
+            )
+        )
+        for component in ("status_quo", "rift", "renewal"):
+            parts.append(
+                frame_from(
+                    {"scenarios": rng.integers(1, 60, panelists)},
+                    round_number=round_number,
+                    component=component,
+                    groups=groups,
+                )
+            )
+        for component, values in (
+            ("lowest", rng.integers(0, 5, panelists)),
+            ("highest", rng.integers(20, 30, panelists)),
+            ("best", rng.integers(5, 20, panelists)),
+            ("confidence", rng.integers(50, 100, panelists)),
+        ):
+            parts.append(
+                frame_from(
+                    {"transfers": values},
+                    round_number=round_number,
+                    component=component,
+                    groups=groups,
+                )
+            )
+        ranks = np.array([rng.permutation(3) + 1 for _ in range(panelists)])
+        for position, component in enumerate(("tariffs", "raid", "repeal")):
+            parts.append(
+                frame_from(
+                    {"priority": ranks[:, position]},
+                    round_number=round_number,
+                    component=component,
+                    groups=groups,
+                )
+            )
+    return pd.concat(parts, ignore_index=True)
+
+
+SCALES = {
+    "trust": LIKERT,
+    "agenda": LIKERT,
+    "strike": PROBABILITY_SCALE,
+    "scenarios": Scale(kind="scenario_set", minimum=0, maximum=100),
+    "transfers": Scale(kind="numeric_estimate"),
+    "priority": Scale(kind="ranking"),
+}
+
+
+def test_first_version_contract_still_holds(make_frame):
+    frame = make_frame({"a": [4, 4, 5, 3, 4, 5, 4, 2], "b": [1, 5, 1, 5]})
+    table = summarize_round(frame, rules={"a": RULE})
+    for column in ("n", "mean", "sd", "median", "q1", "q3", "iqr", "min", "max", "cv", "consensus"):
+        assert column in table.columns
+    assert list(table.index.names) == ["round", "item", "component"]
+    assert table["consensus"].dtype == "boolean"
+    assert table.loc[(1, "a", ""), "consensus"]
+    assert pd.isna(table.loc[(1, "b", ""), "consensus"])
+
+
+def test_columns_are_documented_and_cells_are_json_scalars(rng):
+    table = summarize_round(_study(rng), rules=dict.fromkeys(SCALES, RULE), scales=SCALES)
+    assert list(table.columns) == list(SUMMARY_COLUMNS)
+    records = table.reset_index().astype(object).where(table.reset_index().notna(), None)
+    for record in records.to_dict("records"):
+        for key, value in record.items():
+            assert value is None or isinstance(value, str | bool | int | float | np.generic), (
+                key,
+                value,
+            )
+            if isinstance(value, float):
+                assert math.isfinite(value), key
+        json.dumps(record, default=lambda value: value.item())
+
+
+def test_statistics_agree_with_the_building_blocks(rng):
+    frame = _study(rng)
+    table = summarize_round(frame, rules={}, scales=SCALES, bootstrap_resamples=0)
+    likert = frame.loc[frame["item"] == "trust"]
+    described = describe(likert, scales=SCALES)
+    assert table.loc[(2, "trust", ""), "iqr"] == described.loc[(2, "trust", ""), "iqr"]
+    stable = stability(likert)
+    assert table.loc[(2, "trust", ""), "wilcoxon_p"] == pytest.approx(
+        stable.loc[(2, "trust", ""), "wilcoxon_p"]
+    )
+    first = table.loc[(1, "trust", "")]
+    assert np.isnan(first["iqr_change"]) and first["n_paired"] == 0
+    assert table.loc[(2, "trust", ""), "iqr_change"] == pytest.approx(
+        described.loc[(2, "trust", ""), "iqr"] - described.loc[(1, "trust", ""), "iqr"]
+    )
+    strike = frame.loc[(frame["item"] == "strike") & (frame["round"] == 1), "value"] / 100
+    assert table.loc[(1, "strike", ""), "pool_extremized"] == pytest.approx(
+        100 * pool_probabilities(strike, method="extremized", d=2.5)
+    )
+    assert np.isnan(table.loc[(1, "trust", ""), "pool_geometric_odds"])
+
+
+def test_scenario_sets_are_normalised_before_statistics(rng):
+    table = summarize_round(_study(rng), rules={}, scales=SCALES, bootstrap_resamples=0)
+    means = table.xs("scenarios", level="item").xs(1, level="round")["mean"]
+    assert means.sum() == pytest.approx(100)
+    assert table.loc[(1, "scenarios", "rift"), "scenario_sets_normalised"] >= 1
+
+
+def test_rankings_and_panel_coefficients(rng):
+    frame = _study(rng)
+    table = summarize_round(frame, rules={}, scales=SCALES, bootstrap_resamples=0)
+    ranking = frame.loc[(frame["item"] == "priority") & (frame["round"] == 1)]
+    matrix = ranking.pivot(index="panelist", columns="component", values="value").to_numpy()
+    assert table.loc[(1, "priority", "raid"), "kendall_w"] == pytest.approx(kendalls_w(matrix).w)
+    likert = frame.loc[frame["item"].isin(["trust", "agenda"]) & (frame["round"] == 2)]
+    wide = likert.pivot(index="panelist", columns="item", values="value").to_numpy()
+    row = table.loc[(2, "agenda", "")]
+    assert row["panel_kendall_w"] == pytest.approx(kendalls_w(wide).w)
+    assert row["panel_alpha"] == pytest.approx(krippendorff_alpha(wide, level="ordinal"))
+    assert row["panel_items"] == 2
+    assert np.isnan(table.loc[(2, "strike", ""), "panel_alpha"])
+
+
+def test_estimates_are_on_every_component_row(rng):
+    table = summarize_round(_study(rng), rules={}, scales=SCALES, bootstrap_resamples=0)
+    rows = table.xs((1, "transfers"), level=("round", "item"))
+    assert rows["estimate_best"].nunique() == 1
+    assert (rows["estimate_lowest"] <= rows["estimate_best"]).all()
+
+
+def test_closing_round_summarises_one_round_with_stability(rng):
+    frame = _study(rng, rounds=3)
+    every = summarize_round(frame, rules={}, scales=SCALES, bootstrap_resamples=0)
+    closing = summarize_round(
+        frame, rules={}, scales=SCALES, bootstrap_resamples=0, closing_round=3
+    )
+    assert set(closing.index.get_level_values("round")) == {3}
+    pd.testing.assert_frame_equal(closing, every.loc[[3]].drop(columns=[]), check_index_type=False)
+
+
+def test_empty_frame_and_quantile_method_column(make_frame):
+    table = summarize_round(make_frame({}), rules={}, quantile_method="weibull")
+    assert table.empty and list(table.columns) == list(SUMMARY_COLUMNS)
+    table = summarize_round(make_frame({"a": [1]}), rules={"a": RULE}, quantile_method="hazen")
+    assert table["quantile_method"].tolist() == ["hazen"]
+    with pytest.raises(ValueError, match="unknown quantile method"):
+        summarize_round(make_frame({"a": [1]}), rules={}, quantile_method="type7")
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    ratings=st.lists(st.one_of(st.integers(1, 5).map(float), st.just(float("nan"))), max_size=12),
+    seed=st.integers(0, 100),
+)
+def test_never_crashes_and_ignores_row_order(ratings, seed):
+    frame = pd.concat(
+        [frame_from({"trust": ratings}, round_number=r) for r in (1, 2)], ignore_index=True
+    )
+    shuffled = frame.sample(frac=1, random_state=np.random.default_rng(seed))
+    options = {"rules": {"trust": RULE}, "scales": SCALES, "bootstrap_resamples": 20}
+    pd.testing.assert_frame_equal(
+        summarize_round(frame, **options), summarize_round(shuffled, **options)
+    )
+
+
+def test_input_is_not_modified(rng):
+    frame = _study(rng)
+    before = frame.copy()
+    summarize_round(frame, rules=dict.fromkeys(SCALES, RULE), scales=SCALES, bootstrap_resamples=10)
+    pd.testing.assert_frame_equal(frame, before)
+
+
+def test_subgroups_are_described_and_small_groups_masked():
+    groups = ["us"] * 4 + ["mx"] * 3 + ["academic"] * 2
+    frame = frame_from({"trust": [1, 2, 3, 4, 5, 5, 4, 3, 2]}, groups=groups)
+    table = summarize_groups(frame, scales={"trust": LIKERT}, min_group_size=3)
+    assert table.loc[(1, "us", "trust", ""), "mean"] == pytest.approx(2.5)
+    academic = table.loc[(1, "academic", "trust", "")]
+    assert academic["masked"] and np.isnan(academic["mean"]) and academic["n"] == 2
+    # Secondary suppression: with only academics masked, the panel mean minus the others
+    # would reveal them, so the smallest visible group (mx, n = 3) is masked too.
+    assert table.loc[(1, "mx", "trust", ""), "masked"]
+    assert not table.loc[(1, "us", "trust", ""), "masked"]
+
+
+def test_subgroups_without_small_groups_hide_nothing():
+    frame = frame_from({"trust": [1, 2, 3, 4, 5, 5]}, groups=["a"] * 3 + ["b"] * 3)
+    table = summarize_groups(frame, min_group_size=3)
+    assert not table["masked"].any()
+    with pytest.raises(ValueError, match="min_group_size"):
+        summarize_groups(frame, min_group_size=0)
