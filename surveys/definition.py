@@ -491,9 +491,11 @@ class _Reader:
         seen: set[str] = set()
         for index, section_data in enumerate(data):
             path: Path = ("sections", index)
-            if self.table(section_data, path, ("key", "title")) is None:
+            if not isinstance(section_data, dict):
+                self.error(path, f"must be a table, not {_type_name(section_data)}")
                 continue
             key = self.key(section_data, path, seen, "section")
+            self.table(section_data, path, ("key", "title"))
             title = self.text(section_data, "title", path)
             if key and title:
                 sections.append(Section(key, title))
@@ -638,9 +640,11 @@ class _Reader:
         seen: set[str] = set()
         for index, scenario_data in enumerate(scenarios_data):
             scenario_path = (*path, "scenarios", index)
-            if self.table(scenario_data, scenario_path, ("key", "text")) is None:
+            if not isinstance(scenario_data, dict):
+                self.error(scenario_path, f"must be a table, not {_type_name(scenario_data)}")
                 continue
             key = self.key(scenario_data, scenario_path, seen, "scenario")
+            self.table(scenario_data, scenario_path, ("key", "text"))
             text = self.text(scenario_data, "text", scenario_path)
             if key and text:
                 scenarios.append(Scenario(key, text))

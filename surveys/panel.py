@@ -27,6 +27,8 @@ PSEUDONYM_LENGTH = 6
 CSV_COLUMNS = ("name", "email", "group", "language")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 GROUP_PATTERN = re.compile(r"^[A-Za-z0-9_-]{0,63}$")
+NAME_MAX_LENGTH = 200  # the roster's column sizes
+EMAIL_MAX_LENGTH = 320
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,11 @@ def parse_panel_csv(text: str, languages: Iterable[str]) -> list[NewPanelist]:
         problems = []
         if not name:
             problems.append("name: is empty")
-        if not EMAIL_PATTERN.match(email):
+        elif len(name) > NAME_MAX_LENGTH:
+            problems.append(f"name: is longer than {NAME_MAX_LENGTH} characters")
+        if len(email) > EMAIL_MAX_LENGTH:
+            problems.append(f"email: is longer than {EMAIL_MAX_LENGTH} characters")
+        elif not EMAIL_PATTERN.match(email):
             problems.append(f"email: {email!r} is not an email address")
         elif email in seen:
             problems.append(f"email: {email} appears twice in the file")

@@ -65,8 +65,10 @@ class LineIndex:
                     self._lines.setdefault(current, number)
                     continue
                 if match := _KEY_VALUE.match(stripped):
-                    path = (*current, *_split_key(match.group(1)))
-                    self._lines.setdefault(path, number)
+                    parts = _split_key(match.group(1))
+                    # A dotted key (``text.en = …``) also defines its parent tables here.
+                    for end in range(1, len(parts) + 1):
+                        self._lines.setdefault((*current, *parts[:end]), number)
             for quote in ('"""', "'''"):
                 if stripped.count(quote) % 2 == 1:
                     open_string = quote
