@@ -25,6 +25,7 @@ Open-text answers carry no number and do not appear in the frame.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 COLUMNS: tuple[str, ...] = ("panelist", "group", "round", "item", "component", "value")
@@ -77,7 +78,7 @@ def validate_frame(frame: pd.DataFrame) -> pd.DataFrame:
     result["group"] = result["group"].fillna("").astype(str)
     result["item"] = result["item"].astype(str)
     result["panelist"] = result["panelist"].astype(str)
-    duplicated = result.duplicated(["panelist", "round", "item", "component"])
+    duplicated = _duplicated(result)
     if duplicated.any():
         first = result.loc[duplicated].iloc[0]
         raise FrameError(
@@ -86,3 +87,20 @@ def validate_frame(frame: pd.DataFrame) -> pd.DataFrame:
             f"component {first['component']!r}"
         )
     return result
+
+
+def _duplicated(tidy: pd.DataFrame) -> np.ndarray:
+    """Rows repeating an earlier row's (panelist, round, item, component)."""
+    from analysis.quantiles import combine_codes, factorize_sorted
+
+    if len(tidy) == 0:
+        return np.zeros(0, dtype=bool)
+    columns = ("panelist", "round", "item", "component")
+    codes, _ = combine_codes([factorize_sorted(tidy[column]) for column in columns])
+    counts = np.bincount(codes)
+    if counts.max() < 2:
+        return np.zeros(len(tidy), dtype=bool)
+    order = np.argsort(codes, kind="stable")
+    repeated = np.zeros(len(tidy), dtype=bool)
+    repeated[order[1:]] = codes[order[1:]] == codes[order[:-1]]
+    return repeated

@@ -1,0 +1,174 @@
+"""Benchmark: the closing analysis of a large synthetic Delphi study.
+
+1,000 panelists × 200 items × 5 rounds = 1,000,000 ratings (about 3 % "cannot judge").
+Times the complete closing analysis of every round — :func:`analysis.summarize_round`
+with descriptive statistics, consensus (IQR, share, RAND/UCLA, bimodal split), stability
+against the previous round, pooling and the panel-level coefficients, without the
+bootstrap — and, in the same run, the floor
+``frame.groupby(["round", "item"]).value.agg(["count", "mean", "median", "std"])``.
+
+Run: ``.venv/bin/python benchmarks/analysis.py [--panelists 1000 --items 200 --rounds 5]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import resource
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+# This file is itself called analysis.py: keep its folder off the import path so that
+# ``analysis`` is the package, not this script.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE]
+analysis = importlib.import_module("analysis")
+ConsensusRule = analysis.ConsensusRule
+Criterion = analysis.Criterion
+Scale = analysis.Scale
+
+
+def synthetic_study(panelists: int, items: int, rounds: int, seed: int = 1) -> pd.DataFrame:
+    """A tidy frame: 90 % 1–9 likert items, 10 % probabilities, answers converging."""
+    generator = np.random.default_rng(seed)
+    probability_items = max(items // 10, 1)
+    keys = np.array([f"item{index:03d}" for index in range(items)], dtype=object)
+    panelist_keys = np.array([f"panelist{index:04d}" for index in range(panelists)], dtype=object)
+    groups = np.array(["us", "mx", "academic"], dtype=object)[np.arange(panelists) % 3]
+    centre = generator.uniform(2, 8, size=items)
+    opinion = generator.normal(0, 2.0, size=(panelists, items))
+    parts = []
+    for round_number in range(1, rounds + 1):
+        spread = 1.0 / round_number
+        raw = centre[None, :] + opinion * spread + generator.normal(0, 0.3, (panelists, items))
+        values = np.clip(np.rint(raw), 1, 9)
+        probability = np.clip(np.rint(raw[:, :probability_items] * 10), 0, 100)
+        values[:, :probability_items] = probability
+        values[generator.random((panelists, items)) < 0.03] = np.nan
+        parts.append(
+            pd.DataFrame(
+                {
+                    "panelist": np.repeat(panelist_keys, items),
+                    "group": np.repeat(groups, items),
+                    "round": round_number,
+                    "item": np.tile(keys, panelists),
+                    "component": "",
+                    "value": values.ravel(),
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def study_settings(items: int) -> tuple[dict[str, object], dict[str, object]]:
+    """Scales and consensus rules of the synthetic study."""
+    probability_items = max(items // 10, 1)
+    likert = Scale(kind="likert", minimum=1, maximum=9, band=(7, 9))
+    scales: dict[str, object] = {}
+    rules: dict[str, object] = {}
+    likert_rule = ConsensusRule(
+        (
+            Criterion("iqr", {"max": 2}),
+            Criterion("rand_ucla"),
+            Criterion("split", {"min_share": 1 / 3}),
+        )
+    )
+    probability_rule = ConsensusRule(
+        (Criterion("share", {"low": 40, "high": 60, "min": 0.7}), Criterion("cv", {"max": 0.5})),
+        combine="any",
+    )
+    for index in range(items):
+        key = f"item{index:03d}"
+        if index < probability_items:
+            scales[key] = analysis.PROBABILITY_SCALE
+            rules[key] = probability_rule
+        else:
+            scales[key] = likert
+            rules[key] = likert_rule
+    return scales, rules
+
+
+def best_of(function: Callable[[], object], repeat: int) -> float:
+    """The fastest of ``repeat`` wall-clock timings of ``function()`` in seconds."""
+    timings = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function()
+        timings.append(time.perf_counter() - start)
+    return min(timings)
+
+
+def main() -> None:
+    """Build the study, time both computations, print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--panelists", type=int, default=1000)
+    parser.add_argument("--items", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=3)
+    options = parser.parse_args()
+
+    frame = synthetic_study(options.panelists, options.items, options.rounds)
+    scales, rules = study_settings(options.items)
+    # What the round lifecycle passes when round r closes: rounds r − 1 and r.
+    closing_frames = {
+        number: frame.loc[frame["round"].isin([number - 1, number])].reset_index(drop=True)
+        for number in range(1, options.rounds + 1)
+    }
+
+    def close_every_round() -> list[pd.DataFrame]:
+        return [
+            analysis.summarize_round(
+                closing_frames[number],
+                rules=rules,
+                scales=scales,
+                closing_round=number,
+                bootstrap_resamples=0,
+            )
+            for number in closing_frames
+        ]
+
+    def all_rounds_at_once() -> pd.DataFrame:
+        return analysis.summarize_round(frame, rules=rules, scales=scales, bootstrap_resamples=0)
+
+    def floor() -> pd.DataFrame:
+        return frame.groupby(["round", "item"]).value.agg(["count", "mean", "median", "std"])
+
+    floor()  # warm caches and imports on both sides before timing
+    close_every_round()
+    floor_seconds = best_of(floor, options.repeat)
+    closing_seconds = best_of(close_every_round, options.repeat)
+    at_once_seconds = best_of(all_rounds_at_once, options.repeat)
+
+    tracemalloc.start()
+    summaries = close_every_round()
+    _, traced_peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+    ratings = len(frame)
+    rows = sum(len(summary) for summary in summaries)
+    print(
+        f"ratings: {ratings:,} ({options.panelists} panelists × {options.items} items × "
+        f"{options.rounds} rounds); summary rows: {rows:,}"
+    )
+    print(f"floor groupby count/mean/median/std: {floor_seconds:8.3f} s")
+    print(
+        f"closing analysis, every round:       {closing_seconds:8.3f} s "
+        f"(ratio {closing_seconds / floor_seconds:.2f})"
+    )
+    print(
+        f"all rounds in one call:              {at_once_seconds:8.3f} s "
+        f"(ratio {at_once_seconds / floor_seconds:.2f})"
+    )
+    print(f"peak traced Python memory during closing: {traced_peak / 2**20:8.1f} MiB")
+    print(f"peak resident set size of the process:    {max_rss:8.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()
