@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis.frame import KEY_COLUMNS, validate_frame
-from analysis.quantiles import SortedGroups, check_quantile_method, group_codes
+from analysis.frame import KEY_COLUMNS
+from analysis.grouping import prepare
+from analysis.quantiles import SortedGroups, check_quantile_method
 from analysis.scales import Scale, scale_columns
 
 CRITERIA: Mapping[str, tuple[str, ...]] = {
@@ -228,8 +229,9 @@ def consensus(
     from analysis.describe import describe_keys
 
     check_quantile_method(quantile_method)
-    tidy = validate_frame(frame)
-    codes, key_frame = group_codes(tidy, list(KEY_COLUMNS))
+    prepared = prepare(frame)
+    tidy = prepared.tidy
+    codes, key_frame = prepared.group(KEY_COLUMNS)
     statistics = describe_keys(
         tidy,
         list(KEY_COLUMNS),

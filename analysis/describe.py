@@ -9,12 +9,12 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.frame import KEY_COLUMNS, validate_frame
+from analysis.frame import KEY_COLUMNS
+from analysis.grouping import group_codes, prepare
 from analysis.quantiles import (
     QUANTILE_METHODS,
     SortedGroups,
     check_quantile_method,
-    group_codes,
     grouped_quantile,
 )
 from analysis.scales import Scale, scale_columns
@@ -109,8 +109,16 @@ def describe(
         :data:`DESCRIBE_COLUMNS`.
     """
     check_quantile_method(quantile_method)
-    tidy = validate_frame(frame)
-    return describe_keys(tidy, list(KEY_COLUMNS), quantile_method=quantile_method, scales=scales)
+    prepared = prepare(frame)
+    codes, key_frame = prepared.group(KEY_COLUMNS)
+    return describe_keys(
+        prepared.tidy,
+        list(KEY_COLUMNS),
+        quantile_method=quantile_method,
+        scales=scales,
+        codes=codes,
+        key_frame=key_frame,
+    )
 
 
 def describe_keys(
@@ -126,7 +134,7 @@ def describe_keys(
     """:func:`describe` of an already validated frame, grouped by any ``keys``.
 
     ``codes`` and ``key_frame`` may carry a grouping already computed with
-    :func:`analysis.quantiles.group_codes` on the same keys, and ``data`` the values
+    :func:`analysis.grouping.group_codes` on the same keys, and ``data`` the values
     sorted within those groups.
     """
     if codes is None or key_frame is None:
@@ -285,9 +293,9 @@ def bootstrap_median_ci(
         raise ValueError(f"confidence must be in (0, 1), not {confidence}")
     if resamples < 1:
         raise ValueError(f"resamples must be at least 1, not {resamples}")
-    tidy = validate_frame(frame)
-    codes, key_frame = group_codes(tidy, list(KEY_COLUMNS))
-    data = SortedGroups.build(tidy["value"].to_numpy(dtype=float), codes, len(key_frame))
+    prepared = prepare(frame)
+    codes, key_frame = prepared.group(KEY_COLUMNS)
+    data = SortedGroups.build(prepared.values, codes, len(key_frame))
     low = np.full(len(key_frame), np.nan)
     high = np.full(len(key_frame), np.nan)
     tail = (1 - confidence) / 2

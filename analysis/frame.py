@@ -25,7 +25,6 @@ Open-text answers carry no number and do not appear in the frame.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 COLUMNS: tuple[str, ...] = ("panelist", "group", "round", "item", "component", "value")
@@ -56,12 +55,23 @@ def empty_frame() -> pd.DataFrame:
 def validate_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Check ``frame`` against the tidy schema and return a normalised copy.
 
+    ``value`` becomes float64, ``round`` int64, the other columns strings (missing
+    ``group`` and ``component`` become ""); the input is not modified.
+
     Raises
     ------
     FrameError
         Naming every missing column, a non-numeric ``value`` or ``round`` column, or a
         duplicated (panelist, round, item, component) row.
     """
+    from analysis.grouping import prepare
+
+    return prepare(frame).tidy
+
+
+def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The column checks and dtype normalisation of :func:`validate_frame`, without the
+    duplicate check (which needs the encoded key columns)."""
     missing = [column for column in COLUMNS if column not in frame.columns]
     if missing:
         raise FrameError(f"missing column(s): {', '.join(missing)}")
@@ -78,29 +88,4 @@ def validate_frame(frame: pd.DataFrame) -> pd.DataFrame:
     result["group"] = result["group"].fillna("").astype(str)
     result["item"] = result["item"].astype(str)
     result["panelist"] = result["panelist"].astype(str)
-    duplicated = _duplicated(result)
-    if duplicated.any():
-        first = result.loc[duplicated].iloc[0]
-        raise FrameError(
-            "duplicate answer: panelist "
-            f"{first['panelist']!r}, round {first['round']}, item {first['item']!r}, "
-            f"component {first['component']!r}"
-        )
     return result
-
-
-def _duplicated(tidy: pd.DataFrame) -> np.ndarray:
-    """Rows repeating an earlier row's (panelist, round, item, component)."""
-    from analysis.quantiles import combine_codes, factorize_sorted
-
-    if len(tidy) == 0:
-        return np.zeros(0, dtype=bool)
-    columns = ("panelist", "round", "item", "component")
-    codes, _ = combine_codes([factorize_sorted(tidy[column]) for column in columns])
-    counts = np.bincount(codes)
-    if counts.max() < 2:
-        return np.zeros(len(tidy), dtype=bool)
-    order = np.argsort(codes, kind="stable")
-    repeated = np.zeros(len(tidy), dtype=bool)
-    repeated[order[1:]] = codes[order[1:]] == codes[order[:-1]]
-    return repeated

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
+
+from analysis.grouping import group_order
 
 QUANTILE_METHODS: tuple[str, ...] = (
     "inverted_cdf",
@@ -169,87 +170,3 @@ def grouped_quantile(
     difference = b - a
     result[present] = np.where(gamma >= 0.5, b - difference * (1 - gamma), a + difference * gamma)
     return result
-
-
-def group_order(values: np.ndarray, codes: np.ndarray, groups: int) -> np.ndarray:
-    """The permutation that sorts NaN-free ``values`` by group code, then by value.
-
-    Sorting by value and then stably by group gives each group's block in ascending
-    order.  Whole or half-integer values in a range below 2¹⁶ (ratings, percentages)
-    and fewer than 2¹⁶ groups are sorted as 16-bit integers, for which numpy's stable
-    sort is a linear-time radix sort; the order is the same as with the float sort.
-    """
-    order = stable_argsort(values)
-    sorted_codes = codes[order]
-    if groups < 2**16:
-        return order[np.argsort(sorted_codes.astype(np.uint16), kind="stable")]
-    return order[np.argsort(sorted_codes, kind="stable")]
-
-
-def stable_argsort(values: np.ndarray) -> np.ndarray:
-    """``np.argsort(values, kind="stable")``, by radix sort when values allow it."""
-    if values.size:
-        low = values.min()
-        for factor in (1.0, 2.0):
-            scaled = (values - low) * factor
-            if scaled.max() < 2**16 and np.array_equal(scaled, np.rint(scaled)):
-                return np.argsort(scaled.astype(np.uint16), kind="stable")
-    return np.argsort(values, kind="stable")
-
-
-def factorize_sorted(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Codes 0 … k − 1 of ``values`` in sorted order of the k distinct values."""
-    array = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
-    if array.dtype.kind not in "iufb":
-        array = array.astype(object)
-    codes, uniques = pd.factorize(array)
-    uniques = np.asarray(uniques)
-    order = np.argsort(uniques, kind="stable")
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    return rank[codes], uniques[order]
-
-
-def combine_codes(
-    per_key: list[tuple[np.ndarray, np.ndarray]],
-) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-    """Group codes of rows from per-column sorted codes (lexicographic order).
-
-    Returns each row's group code and, per column, the code of each group.
-    """
-    shape = tuple(max(len(uniques), 1) for _, uniques in per_key)
-    combined = np.ravel_multi_index(tuple(codes for codes, _ in per_key), shape)
-    size = int(np.prod(shape, dtype=np.int64))
-    if size <= 4 * len(combined) + 1_000_000:
-        # Dense key space: a presence table replaces the sort of np.unique.
-        present = np.bincount(combined, minlength=size) > 0
-        renumber = np.cumsum(present) - 1
-        unique_combined = np.flatnonzero(present)
-        codes = renumber[combined]
-    else:
-        unique_combined, codes = np.unique(combined, return_inverse=True)
-    return codes.astype(np.int64).reshape(-1), np.unravel_index(unique_combined, shape)
-
-
-def group_codes(
-    frame: pd.DataFrame,
-    keys: list[str],
-    known: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
-) -> tuple[np.ndarray, pd.DataFrame]:
-    """Code every row of ``frame`` by its combination of ``keys``, sorted lexicographically.
-
-    ``known`` may hold (codes, uniques) of columns already factorised.  Returns the code
-    of each row and a frame with one row per code holding the key values.
-    """
-    if len(frame) == 0:
-        return np.zeros(0, dtype=np.int64), pd.DataFrame({key: frame[key] for key in keys})
-    known = known or {}
-    per_key = [known[key] if key in known else factorize_sorted(frame[key]) for key in keys]
-    codes, positions = combine_codes(per_key)
-    keys_frame = pd.DataFrame(
-        {
-            key: np.asarray(uniques)[position]
-            for key, (_, uniques), position in zip(keys, per_key, positions, strict=True)
-        }
-    )
-    return codes.astype(np.int64).reshape(-1), keys_frame

@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.frame import validate_frame
-from analysis.quantiles import group_codes
+from analysis.grouping import Prepared, combine_codes, distribution_groups, prepare
 
 ZERO_METHODS: tuple[str, ...] = ("wilcox", "pratt", "zsplit")
 """How the Wilcoxon test treats zero differences (scipy's names)."""
@@ -100,76 +99,128 @@ def stability(
     """
     if zero_method not in ZERO_METHODS:
         raise ValueError(f"zero_method must be one of {', '.join(ZERO_METHODS)}")
-    tidy = validate_frame(frame)
-    pairs = paired_differences(tidy)
-    return stability_from_pairs(
-        pairs,
+    prepared = prepare(frame)
+    group, key_frame = distribution_groups(prepared)
+    difference, pair_group = paired_differences(prepared, group)
+    previous = previous_distribution(key_frame)
+    columns = stability_columns(
+        difference,
+        pair_group,
+        previous,
         zero_method=zero_method,
         correction=correction,
         tolerance=tolerance,
         rule=rule or StabilityRule(),
     )
+    result = pd.DataFrame(columns, index=pd.MultiIndex.from_frame(key_frame))
+    return result.loc[previous >= 0]
 
 
-def paired_differences(tidy: pd.DataFrame) -> pd.DataFrame:
+def paired_differences(
+    prepared: Prepared, group: np.ndarray, *, dense_limit: int = 20_000_000
+) -> tuple[np.ndarray, np.ndarray]:
     """Differences of each panelist's answers between consecutive rounds.
 
-    Returns columns round (the later round), item, component and difference.
+    Parameters
+    ----------
+    prepared
+        The encoded tidy frame.
+    group
+        Each row's distribution code (see :func:`analysis.grouping.distribution_groups`).
+    dense_limit
+        Largest rounds × (item, component, panelist) table to fill densely; beyond it the
+        pairs are found by sorting instead (same result).
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        x(r) − x(r − 1) for every panelist with non-missing answers to the same item and
+        component in rounds r − 1 and r, and the distribution code of the round-r row.
     """
-    answered = tidy.loc[
-        tidy["value"].notna().to_numpy(), ["panelist", "round", "item", "component", "value"]
-    ]
-    earlier = answered.assign(round=answered["round"] + 1)
-    merged = answered.merge(
-        earlier,
-        on=["panelist", "round", "item", "component"],
-        suffixes=("", "_previous"),
-        sort=False,
+    values = prepared.values
+    valid = ~np.isnan(values)
+    round_codes, round_numbers = prepared.column("round")
+    key, _ = combine_codes(
+        [prepared.column("item"), prepared.column("component"), prepared.column("panelist")]
     )
-    return pd.DataFrame(
-        {
-            "round": merged["round"].to_numpy(),
-            "item": merged["item"].to_numpy(),
-            "component": merged["component"].to_numpy(),
-            "difference": (merged["value"] - merged["value_previous"]).to_numpy(),
-        }
-    )
+    round_codes, key, values, group = round_codes[valid], key[valid], values[valid], group[valid]
+    rounds = len(round_numbers)
+    keys = int(key.max()) + 1 if key.size else 0
+    differences: list[np.ndarray] = []
+    groups: list[np.ndarray] = []
+    if rounds * keys <= dense_limit:
+        table = np.full((rounds, keys), np.nan)
+        table[round_codes, key] = values
+        group_table = np.full((rounds, keys), -1, dtype=np.int64)
+        group_table[round_codes, key] = group
+        # A loop over rounds (at most a handful), each step vectorised over all answers.
+        for later in range(1, rounds):
+            if round_numbers[later] != round_numbers[later - 1] + 1:
+                continue
+            both = ~np.isnan(table[later]) & ~np.isnan(table[later - 1])
+            differences.append(table[later, both] - table[later - 1, both])
+            groups.append(group_table[later, both])
+    else:
+        order = np.lexsort((round_codes, key))
+        earlier, later_rows = order[:-1], order[1:]
+        paired = (key[earlier] == key[later_rows]) & (
+            round_numbers[round_codes[later_rows]] == round_numbers[round_codes[earlier]] + 1
+        )
+        differences.append(values[later_rows[paired]] - values[earlier[paired]])
+        groups.append(group[later_rows[paired]])
+    if not differences:
+        return np.zeros(0), np.zeros(0, dtype=np.int64)
+    return np.concatenate(differences), np.concatenate(groups)
 
 
-def stability_from_pairs(
-    pairs: pd.DataFrame,
+def previous_distribution(key_frame: pd.DataFrame) -> np.ndarray:
+    """For each (round, item, component) row, the row of round − 1 with the same item and
+    component, or −1 when that distribution does not exist."""
+    index = pd.MultiIndex.from_frame(key_frame[["round", "item", "component"]])
+    earlier = pd.MultiIndex.from_arrays(
+        [key_frame["round"].to_numpy() - 1, key_frame["item"], key_frame["component"]]
+    )
+    return index.get_indexer(earlier).astype(np.int64)
+
+
+def stability_columns(
+    difference: np.ndarray,
+    pair_group: np.ndarray,
+    previous: np.ndarray,
     *,
     zero_method: str,
     correction: bool,
     tolerance: float,
     rule: StabilityRule,
-) -> pd.DataFrame:
-    """The :func:`stability` table from the output of :func:`paired_differences`."""
-    codes, key_frame = group_codes(pairs, ["round", "item", "component"])
-    groups = len(key_frame)
-    difference = pairs["difference"].to_numpy(dtype=float)
-    n_paired = np.bincount(codes, minlength=groups)
+) -> dict[str, np.ndarray | pd.api.extensions.ExtensionArray]:
+    """The :data:`STABILITY_COLUMNS` and ``stable`` for every distribution.
+
+    ``previous`` (from :func:`previous_distribution`) fixes the number of distributions;
+    those without a previous round get 0 pairs, NaN and ``stable`` NA.
+    """
+    groups = len(previous)
+    n_paired = np.bincount(pair_group, minlength=groups)
     changed = np.bincount(
-        codes, weights=(np.abs(difference) > tolerance).astype(float), minlength=groups
+        pair_group, weights=(np.abs(difference) > tolerance).astype(float), minlength=groups
     )
-    v, z, p = wilcoxon_grouped(difference, codes, groups, zero_method, correction)
+    v, z, p = wilcoxon_grouped(difference, pair_group, groups, zero_method, correction)
+    has_pairs = n_paired > 0
     with np.errstate(invalid="ignore", divide="ignore"):
         changed_share = changed / n_paired
     stable = changed_share < rule.max_changed_share
     if rule.min_pvalue is not None:
         stable &= np.isnan(p) | (p >= rule.min_pvalue)
-    result = pd.DataFrame(
-        {
-            "n_paired": n_paired.astype(np.int64),
-            "changed_share": changed_share,
-            "wilcoxon_v": v,
-            "wilcoxon_z": z,
-            "wilcoxon_p": p,
-            "stable": pd.array(stable, dtype="boolean"),
-        },
-        index=pd.MultiIndex.from_frame(key_frame),
-    )
-    return result
+    v[~has_pairs] = np.nan
+    stable_array = pd.array(stable, dtype="boolean")
+    stable_array[~has_pairs] = pd.NA
+    return {
+        "n_paired": n_paired.astype(np.int64),
+        "changed_share": changed_share,
+        "wilcoxon_v": v,
+        "wilcoxon_z": z,
+        "wilcoxon_p": p,
+        "stable": stable_array,
+    }
 
 
 def wilcoxon_grouped(

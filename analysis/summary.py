@@ -11,15 +11,17 @@ from analysis.agreement import KendallW, kendalls_w, krippendorff_alpha
 from analysis.consensus import ConsensusRule, evaluate
 from analysis.describe import bootstrap_median_ci, describe_keys
 from analysis.estimates import aggregate_estimates
-from analysis.frame import KEY_COLUMNS, validate_frame
+from analysis.frame import KEY_COLUMNS
+from analysis.grouping import Prepared, distribution_groups, prepare
 from analysis.pooling import DEFAULT_CLIP, normalise_scenarios, pooled_columns
-from analysis.quantiles import SortedGroups, check_quantile_method, group_codes
+from analysis.quantiles import SortedGroups, check_quantile_method
 from analysis.scales import Scale
 from analysis.stability import (
     ZERO_METHODS,
     StabilityRule,
     paired_differences,
-    stability_from_pairs,
+    previous_distribution,
+    stability_columns,
 )
 
 SUMMARY_COLUMNS: tuple[str, ...] = (
@@ -179,18 +181,20 @@ def summarize_round(
     if zero_method not in ZERO_METHODS:
         raise ValueError(f"zero_method must be one of {', '.join(ZERO_METHODS)}")
     scales = dict(scales or {})
-    tidy = validate_frame(frame)
+    prepared = prepare(frame)
     if closing_round is not None:
-        keep = tidy["round"].isin([closing_round - 1, closing_round]).to_numpy()
-        tidy = tidy.loc[keep]
+        keep = prepared.tidy["round"].isin([closing_round - 1, closing_round]).to_numpy()
+        prepared = prepared.subset(keep)
     kinds = {key: scale.kind for key, scale in scales.items()}
     scenario_items = [key for key, kind in kinds.items() if kind == "scenario_set"]
     scenario_report = None
     if scenario_items:
-        tidy, scenario_report = normalise_scenarios(tidy, scenario_items)
+        normalised, scenario_report = normalise_scenarios(prepared.tidy, scenario_items)
+        prepared = prepared.with_values(normalised["value"].to_numpy(dtype=float))
+    tidy = prepared.tidy
 
-    codes, key_frame = group_codes(tidy, list(KEY_COLUMNS))
-    data = SortedGroups.build(tidy["value"].to_numpy(dtype=float), codes, len(key_frame))
+    codes, key_frame = distribution_groups(prepared)
+    data = SortedGroups.build(prepared.values, codes, len(key_frame))
     statistics = describe_keys(
         tidy,
         list(KEY_COLUMNS),
@@ -203,7 +207,9 @@ def summarize_round(
     result = evaluate(statistics, data, rules=rules, scales=scales)
     result = _add_stability(
         result,
-        tidy,
+        prepared,
+        codes,
+        key_frame,
         rule=stability_rule or StabilityRule(),
         zero_method=zero_method,
         correction=correction,
@@ -224,7 +230,7 @@ def summarize_round(
     _add_scenarios(result, scenario_report)
     _add_estimates(result, tidy, kinds, estimate_level)
     _add_rankings(result, tidy, kinds)
-    _add_panel(result, tidy, scales, panel_level)
+    _add_panel(result, prepared, scales, panel_level)
     if bootstrap_resamples > 0:
         intervals = bootstrap_median_ci(
             tidy,
@@ -245,37 +251,37 @@ def summarize_round(
 
 def _add_stability(
     result: pd.DataFrame,
-    tidy: pd.DataFrame,
+    prepared: Prepared,
+    codes: np.ndarray,
+    key_frame: pd.DataFrame,
     *,
     rule: StabilityRule,
     zero_method: str,
     correction: bool,
     tolerance: float,
 ) -> pd.DataFrame:
-    """Join the stability columns and the changes of IQR, CV and median."""
-    pairs = paired_differences(tidy)
-    table = stability_from_pairs(
-        pairs, zero_method=zero_method, correction=correction, tolerance=tolerance, rule=rule
+    """Add the stability columns and the changes of IQR, CV and median (rows in the
+    order of ``key_frame``)."""
+    difference, pair_group = paired_differences(prepared, codes)
+    previous = previous_distribution(key_frame)
+    columns = stability_columns(
+        difference,
+        pair_group,
+        previous,
+        zero_method=zero_method,
+        correction=correction,
+        tolerance=tolerance,
+        rule=rule,
     )
-    joined = result.join(table, how="left")
-    joined["n_paired"] = joined["n_paired"].fillna(0).astype("int64")
-    joined["stable"] = joined["stable"].astype("boolean")
-    previous = result[["iqr", "cv", "median"]].copy()
-    rounds = previous.index.get_level_values("round") + 1
-    previous.index = pd.MultiIndex.from_arrays(
-        [
-            rounds,
-            previous.index.get_level_values("item"),
-            previous.index.get_level_values("component"),
-        ],
-        names=list(KEY_COLUMNS),
-    )
-    aligned = previous.reindex(joined.index)
+    result = result.copy()
+    for column, values in columns.items():
+        result[column] = values
+    has_previous = previous >= 0
     for column in ("iqr", "cv", "median"):
-        joined[f"{column}_change"] = joined[column].to_numpy(dtype=float) - aligned[
-            column
-        ].to_numpy(dtype=float)
-    return joined
+        current = result[column].to_numpy(dtype=float)
+        earlier = np.where(has_previous, current[np.maximum(previous, 0)], np.nan)
+        result[f"{column}_change"] = current - earlier
+    return result
 
 
 def _add_pooling(
@@ -369,7 +375,7 @@ def _set_kendall(result: pd.DataFrame, mask: np.ndarray, value: KendallW, prefix
 
 def _add_panel(
     result: pd.DataFrame,
-    tidy: pd.DataFrame,
+    prepared: Prepared,
     scales: Mapping[str, Scale],
     level: str,
 ) -> None:
@@ -380,29 +386,42 @@ def _add_panel(
     for key, scale in scales.items():
         if scale.kind == "likert":
             by_scale.setdefault((scale.minimum, scale.maximum, scale.options), []).append(key)
-    if not by_scale:
+    if not by_scale or len(prepared.tidy) == 0:
         return
-    rounds = result.index.get_level_values("round").to_numpy()
-    items = result.index.get_level_values("item").to_numpy(dtype=object)
-    single = tidy["component"].to_numpy(dtype=object) == ""
-    # Loops over rounds and distinct scales only; each body is a vectorised matrix step.
-    for keys in by_scale.values():
-        chosen = single & tidy["item"].isin(keys).to_numpy()
-        subset = tidy.loc[chosen]
-        for round_number in np.unique(subset["round"].to_numpy()):
-            answers = subset.loc[subset["round"].to_numpy() == round_number]
-            panelist_codes, _ = pd.factorize(answers["panelist"])
-            item_codes, item_names = pd.factorize(answers["item"])
-            if len(item_names) < 2:
-                continue
-            matrix = np.full((panelist_codes.max() + 1, len(item_names)), np.nan)
-            matrix[panelist_codes, item_codes] = answers["value"].to_numpy(dtype=float)
-            coefficient = kendalls_w(matrix, correct_ties=True)
-            alpha = krippendorff_alpha(matrix, level=level)
-            mask = (rounds == round_number) & np.isin(items, np.asarray(item_names, dtype=object))
-            _set_kendall(result, mask, coefficient, "panel_kendall")
-            result.loc[mask, "panel_alpha"] = alpha
-            result.loc[mask, "panel_items"] = float(len(item_names))
+    item_codes, item_names = prepared.column("item")
+    component_codes, component_names = prepared.column("component")
+    panelist_codes, panelists = prepared.column("panelist")
+    round_codes, round_numbers = prepared.column("round")
+    values = prepared.values
+    scale_of_item = np.full(len(item_names), -1, dtype=np.int64)
+    for index, keys in enumerate(by_scale.values()):
+        scale_of_item[np.isin(item_names, np.asarray(keys, dtype=object))] = index
+    single = np.isin(component_codes, np.flatnonzero(component_names == ""))
+    row_scale = scale_of_item[item_codes]
+    chosen = np.flatnonzero(single & (row_scale >= 0))
+    combination = row_scale[chosen] * len(round_numbers) + round_codes[chosen]
+    order = np.argsort(combination, kind="stable")
+    chosen, combination = chosen[order], combination[order]
+    boundaries = np.flatnonzero(np.diff(combination)) + 1
+    result_rounds = result.index.get_level_values("round").to_numpy()
+    result_items = result.index.get_level_values("item").to_numpy(dtype=object)
+    # One panelists × items matrix per (scale, round): a handful of vectorised steps.
+    for rows in np.split(chosen, boundaries):
+        if rows.size == 0:
+            continue
+        local_items, local_codes = np.unique(item_codes[rows], return_inverse=True)
+        if len(local_items) < 2:
+            continue
+        matrix = np.full((len(panelists), len(local_items)), np.nan)
+        matrix[panelist_codes[rows], local_codes.reshape(-1)] = values[rows]
+        matrix = matrix[~np.isnan(matrix).all(axis=1)]
+        coefficient = kendalls_w(matrix, correct_ties=True)
+        alpha = krippendorff_alpha(matrix, level=level)
+        round_number = round_numbers[round_codes[rows[0]]]
+        mask = (result_rounds == round_number) & np.isin(result_items, item_names[local_items])
+        _set_kendall(result, mask, coefficient, "panel_kendall")
+        result.loc[mask, "panel_alpha"] = alpha
+        result.loc[mask, "panel_items"] = float(len(local_items))
 
 
 def summarize_groups(
@@ -437,13 +456,15 @@ def summarize_groups(
     check_quantile_method(quantile_method)
     if min_group_size < 1:
         raise ValueError(f"min_group_size must be at least 1, not {min_group_size}")
-    tidy = validate_frame(frame)
+    prepared = prepare(frame)
     scenario_items = [key for key, scale in (scales or {}).items() if scale.kind == "scenario_set"]
     if scenario_items:
-        tidy, _ = normalise_scenarios(tidy, scenario_items)
+        normalised, _ = normalise_scenarios(prepared.tidy, scenario_items)
+        prepared = prepared.with_values(normalised["value"].to_numpy(dtype=float))
+    tidy = prepared.tidy
     keys = ["round", "group", "item", "component"]
-    codes, key_frame = group_codes(tidy, keys)
-    data = SortedGroups.build(tidy["value"].to_numpy(dtype=float), codes, len(key_frame))
+    codes, key_frame = prepared.group(keys)
+    data = SortedGroups.build(prepared.values, codes, len(key_frame))
     statistics = describe_keys(
         tidy,
         keys,

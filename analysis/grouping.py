@@ -1,0 +1,171 @@
+"""Integer codes for the tidy frame's key columns, computed once per analysis.
+
+Every statistic groups rows by some of (round, item, component, panelist, group).
+Strings are factorised once into sorted integer codes; groups, pairs between rounds and
+panelist × item matrices are then built from those integers in linear time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from analysis.frame import KEY_COLUMNS, FrameError, normalise_frame
+
+Codes = tuple[np.ndarray, np.ndarray]
+"""(code of each row, sorted distinct values) of one column."""
+
+ENCODED_COLUMNS: tuple[str, ...] = ("panelist", "round", "item", "component")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A validated tidy frame with the integer codes of its key columns.
+
+    Attributes
+    ----------
+    tidy
+        The normalised frame (see :func:`analysis.frame.validate_frame`).
+    codes
+        Column name → (code of each row, sorted distinct values).
+    """
+
+    tidy: pd.DataFrame
+    codes: dict[str, Codes]
+
+    @property
+    def values(self) -> np.ndarray:
+        """The ``value`` column as floats."""
+        return self.tidy["value"].to_numpy(dtype=float)
+
+    def column(self, name: str) -> Codes:
+        """Codes of column ``name``, factorising it on first use."""
+        if name not in self.codes:
+            self.codes[name] = factorize_sorted(self.tidy[name])
+        return self.codes[name]
+
+    def group(self, keys: tuple[str, ...] | list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+        """Group code of every row by ``keys`` and the key values of every group."""
+        if len(self.tidy) == 0:
+            return np.zeros(0, dtype=np.int64), pd.DataFrame({key: self.tidy[key] for key in keys})
+        per_key = [self.column(key) for key in keys]
+        codes, positions = combine_codes(per_key)
+        key_frame = pd.DataFrame(
+            {
+                key: uniques[position]
+                for key, (_, uniques), position in zip(keys, per_key, positions, strict=True)
+            }
+        )
+        return codes, key_frame
+
+    def subset(self, mask: np.ndarray) -> Prepared:
+        """The rows selected by a boolean ``mask``, codes kept consistent."""
+        codes = {
+            name: (row_codes[mask], uniques) for name, (row_codes, uniques) in self.codes.items()
+        }
+        return Prepared(tidy=self.tidy.loc[mask], codes=codes)
+
+    def with_values(self, values: np.ndarray) -> Prepared:
+        """The same rows with another ``value`` column (e.g. normalised scenarios)."""
+        tidy = self.tidy.copy()
+        tidy["value"] = values
+        return replace(self, tidy=tidy, codes=dict(self.codes))
+
+
+def prepare(frame: pd.DataFrame) -> Prepared:
+    """Validate a tidy frame and encode its key columns.
+
+    Raises
+    ------
+    FrameError
+        As :func:`analysis.frame.validate_frame`.
+    """
+    tidy = normalise_frame(frame)
+    codes = {name: factorize_sorted(tidy[name]) for name in ENCODED_COLUMNS}
+    prepared = Prepared(tidy=tidy, codes=codes)
+    if len(tidy):
+        row_codes, _ = combine_codes([codes[name] for name in ENCODED_COLUMNS])
+        counts = np.bincount(row_codes)
+        if counts.max() > 1:
+            order = np.argsort(row_codes, kind="stable")
+            repeated = order[1:][row_codes[order[1:]] == row_codes[order[:-1]]]
+            first = tidy.iloc[int(repeated.min())]
+            raise FrameError(
+                "duplicate answer: panelist "
+                f"{first['panelist']!r}, round {first['round']}, item {first['item']!r}, "
+                f"component {first['component']!r}"
+            )
+    return prepared
+
+
+def distribution_groups(prepared: Prepared) -> tuple[np.ndarray, pd.DataFrame]:
+    """Group codes by (round, item, component), the rows of a round summary."""
+    return prepared.group(KEY_COLUMNS)
+
+
+def group_order(values: np.ndarray, codes: np.ndarray, groups: int) -> np.ndarray:
+    """The permutation that sorts NaN-free ``values`` by group code, then by value.
+
+    Sorting by value and then stably by group gives each group's block in ascending
+    order.  Whole or half-integer values in a range below 2¹⁶ (ratings, percentages)
+    and fewer than 2¹⁶ groups are sorted as 16-bit integers, for which numpy's stable
+    sort is a linear-time radix sort; the order is the same as with the float sort.
+    """
+    order = stable_argsort(values)
+    sorted_codes = codes[order]
+    if groups < 2**16:
+        return order[np.argsort(sorted_codes.astype(np.uint16), kind="stable")]
+    return order[np.argsort(sorted_codes, kind="stable")]
+
+
+def stable_argsort(values: np.ndarray) -> np.ndarray:
+    """``np.argsort(values, kind="stable")``, by radix sort when values allow it."""
+    if values.size:
+        low = values.min()
+        for factor in (1.0, 2.0):
+            scaled = (values - low) * factor
+            if scaled.max() < 2**16 and np.array_equal(scaled, np.rint(scaled)):
+                return np.argsort(scaled.astype(np.uint16), kind="stable")
+    return np.argsort(values, kind="stable")
+
+
+def factorize_sorted(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes 0 … k − 1 of ``values`` in sorted order of the k distinct values."""
+    array = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
+    if array.dtype.kind not in "iufb":
+        array = array.astype(object)
+    codes, uniques = pd.factorize(array)
+    uniques = np.asarray(uniques)
+    order = np.argsort(uniques, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank[codes], uniques[order]
+
+
+def combine_codes(
+    per_key: list[tuple[np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """Group codes of rows from per-column sorted codes (lexicographic order).
+
+    Returns each row's group code and, per column, the code of each group.
+    """
+    shape = tuple(max(len(uniques), 1) for _, uniques in per_key)
+    combined = np.ravel_multi_index(tuple(codes for codes, _ in per_key), shape)
+    size = int(np.prod(shape, dtype=np.int64))
+    if size <= 4 * len(combined) + 1_000_000:
+        # Dense key space: a presence table replaces the sort of np.unique.
+        present = np.bincount(combined, minlength=size) > 0
+        renumber = np.cumsum(present) - 1
+        unique_combined = np.flatnonzero(present)
+        codes = renumber[combined]
+    else:
+        unique_combined, codes = np.unique(combined, return_inverse=True)
+    return codes.astype(np.int64).reshape(-1), np.unravel_index(unique_combined, shape)
+
+
+def group_codes(frame: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Code every row of an already valid ``frame`` by ``keys`` (lexicographic order)."""
+    prepared = Prepared(tidy=frame, codes={})
+    return prepared.group(keys)
