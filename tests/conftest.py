@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from elicit import create_app
 from elicit.config import normalise_database_url
@@ -50,11 +52,25 @@ def _database_url_from_env() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The test database: PostgreSQL in CI, a temporary SQLite file otherwise."""
-    return _database_url_from_env() or (
-        f"sqlite:///{tmp_path_factory.mktemp('db') / 'elicit-test.sqlite3'}"
-    )
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The test database: a temporary SQLite file, or a schema of its own in the
+    PostgreSQL database named by ``ELICIT_TEST_DATABASE_URL``, so that two runs on one
+    server never drop each other's tables."""
+    server_url = _database_url_from_env()
+    if server_url is None:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'elicit-test.sqlite3'}"
+        return
+    schema = f"elicit_test_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(server_url)
+    with engine.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(server_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
 
 
 @pytest.fixture(scope="session")
