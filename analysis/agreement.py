@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from analysis.grouping import factorize_sorted
+
 LEVELS: tuple[str, ...] = ("nominal", "ordinal", "interval", "ratio")
 """Krippendorff's levels of measurement."""
 
@@ -122,28 +124,34 @@ def krippendorff_alpha(data: np.ndarray, *, level: str = "interval") -> float:
 def alpha_from_pairs(values: np.ndarray, units: np.ndarray, *, level: str) -> float:
     """Krippendorff's alpha from the pairable values and their unit codes (any order).
 
-    Every unit present must hold at least two values (see :func:`krippendorff_alpha`).
+    ``units`` are non-negative integer codes; every unit present must hold at least two
+    values (see :func:`krippendorff_alpha`).
     """
     if values.size < 2:
         return np.nan
-    unit_codes, unit_index = np.unique(units, return_inverse=True)
-    unit_index = unit_index.reshape(-1)
-    unit_count = len(unit_codes)
+    unit_index = np.asarray(units, dtype=np.int64)
+    if unit_index.min() < 0:
+        raise ValueError("unit codes must be non-negative integers")
+    # Unit codes index a count table directly; absent units have m_u = 0 and no values.
+    unit_count = int(unit_index.max()) + 1
     m_u = np.bincount(unit_index, minlength=unit_count).astype(float)
     n = float(values.size)
     if level == "interval":
         # Closed form: Σ_{i≠j in u}(x_i − x_j)² = 2 m_u Σ(x − x̄_u)²; same for D_e overall.
-        unit_mean = np.bincount(unit_index, weights=values, minlength=unit_count) / m_u
+        present = m_u > 0
+        unit_mean = np.zeros(unit_count)
+        unit_mean[present] = (
+            np.bincount(unit_index, weights=values, minlength=unit_count)[present] / m_u[present]
+        )
         within = np.bincount(
             unit_index, weights=(values - unit_mean[unit_index]) ** 2, minlength=unit_count
         )
-        observed = float((2 * m_u * within / (m_u - 1)).sum())
+        observed = float((2 * m_u[present] * within[present] / (m_u[present] - 1)).sum())
         expected = 2 * n * float(((values - values.mean()) ** 2).sum())
         if expected == 0:
             return np.nan
         return 1 - (n - 1) * observed / expected
-    categories, value_index = np.unique(values, return_inverse=True)
-    value_index = value_index.reshape(-1)
+    value_index, categories = factorize_sorted(values)
     v = len(categories)
     if v < 2:
         return np.nan
@@ -152,7 +160,8 @@ def alpha_from_pairs(values: np.ndarray, units: np.ndarray, *, level: str) -> fl
         .reshape(unit_count, v)
         .astype(float)
     )
-    weights = 1 / (m_u - 1)
+    weights = np.zeros(unit_count)
+    weights[m_u > 1] = 1 / (m_u[m_u > 1] - 1)
     coincidence = (counts * weights[:, None]).T @ counts
     coincidence[np.diag_indices(v)] -= (counts * weights[:, None]).sum(axis=0)
     marginal = coincidence.sum(axis=1)

@@ -86,9 +86,8 @@ def prepare(frame: pd.DataFrame) -> Prepared:
     codes = {name: factorize_sorted(tidy[name]) for name in ENCODED_COLUMNS}
     prepared = Prepared(tidy=tidy, codes=codes)
     if len(tidy):
-        row_codes, _ = combine_codes([codes[name] for name in ENCODED_COLUMNS])
-        counts = np.bincount(row_codes)
-        if counts.max() > 1:
+        row_codes = _row_keys([codes[name] for name in ENCODED_COLUMNS])
+        if _has_repeats(row_codes):
             order = np.argsort(row_codes, kind="stable")
             repeated = order[1:][row_codes[order[1:]] == row_codes[order[:-1]]]
             first = tidy.iloc[int(repeated.min())]
@@ -98,6 +97,22 @@ def prepare(frame: pd.DataFrame) -> Prepared:
                 f"component {first['component']!r}"
             )
     return prepared
+
+
+def _row_keys(per_key: list[Codes]) -> np.ndarray:
+    """One integer per row identifying its combination of the given columns."""
+    shape = tuple(max(len(uniques), 1) for _, uniques in per_key)
+    if float(np.prod(shape, dtype=float)) < 2**62:
+        return np.ravel_multi_index(tuple(codes for codes, _ in per_key), shape)
+    row_codes, _ = combine_codes(per_key)
+    return row_codes
+
+
+def _has_repeats(keys: np.ndarray) -> bool:
+    """Whether any integer key occurs twice (bincount when the range is small)."""
+    if keys.max() < 4 * keys.size + 1_000_000:
+        return bool(np.bincount(keys).max() > 1)
+    return bool(np.unique(keys).size < keys.size)
 
 
 def distribution_groups(prepared: Prepared) -> tuple[np.ndarray, pd.DataFrame]:
@@ -136,6 +151,18 @@ def factorize_sorted(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.nda
     array = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
     if array.dtype.kind not in "iufb":
         array = array.astype(object)
+    if array.size and array.dtype.kind in "iu":
+        low = array.min()
+        span = int(array.max()) - int(low)
+        if span < 4 * array.size + 1_000_000:
+            # Small integer range (round numbers, codes): a presence table, no hashing.
+            offset = (array - low).astype(np.int64)
+            present = np.bincount(offset, minlength=span + 1) > 0
+            renumber = np.cumsum(present) - 1
+            return renumber[offset], (np.flatnonzero(present) + low).astype(array.dtype)
+    if array.size and array.dtype == object and (array == array[0]).all():
+        # One distinct value (typically component "" everywhere): nothing to hash.
+        return np.zeros(array.size, dtype=np.int64), array[:1].copy()
     codes, uniques = pd.factorize(array)
     uniques = np.asarray(uniques)
     order = np.argsort(uniques, kind="stable")

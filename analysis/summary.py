@@ -12,7 +12,7 @@ from analysis.consensus import ConsensusRule, evaluate
 from analysis.describe import bootstrap_median_ci, describe_keys
 from analysis.estimates import aggregate_estimates
 from analysis.frame import KEY_COLUMNS
-from analysis.grouping import Prepared, distribution_groups, prepare
+from analysis.grouping import Prepared, distribution_groups, factorize_sorted, prepare
 from analysis.pooling import DEFAULT_CLIP, normalise_scenarios, pooled_columns
 from analysis.quantiles import SortedGroups, check_quantile_method
 from analysis.scales import Scale
@@ -409,11 +409,11 @@ def _add_panel(
     for rows in np.split(chosen, boundaries):
         if rows.size == 0:
             continue
-        local_items, local_codes = np.unique(item_codes[rows], return_inverse=True)
+        local_codes, local_items = factorize_sorted(item_codes[rows])
         if len(local_items) < 2:
             continue
         matrix = np.full((len(panelists), len(local_items)), np.nan)
-        matrix[panelist_codes[rows], local_codes.reshape(-1)] = values[rows]
+        matrix[panelist_codes[rows], local_codes] = values[rows]
         matrix = matrix[~np.isnan(matrix).all(axis=1)]
         coefficient = kendalls_w(matrix, correct_ties=True)
         alpha = krippendorff_alpha(matrix, level=level)
