@@ -11,6 +11,7 @@ import os
 import re
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 from flask import Flask
@@ -51,16 +52,10 @@ def _database_url_from_env() -> str | None:
     return normalise_database_url(url) if url else None
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The test database: a temporary SQLite file, or a schema of its own in the
-    PostgreSQL database named by ``ELICIT_TEST_DATABASE_URL``, so that two runs on one
-    server never drop each other's tables."""
-    server_url = _database_url_from_env()
-    if server_url is None:
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'elicit-test.sqlite3'}"
-        return
-    schema = f"elicit_test_{uuid.uuid4().hex[:12]}"
+@contextmanager
+def temporary_schema(server_url: str, prefix: str) -> Iterator[str]:
+    """Create a PostgreSQL schema; yield a URL whose connections use it; drop it after."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     engine = create_engine(server_url)
     with engine.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
@@ -71,6 +66,19 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         with engine.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The test database: a temporary SQLite file, or a schema of its own in the
+    PostgreSQL database named by ``ELICIT_TEST_DATABASE_URL``, so that two runs on one
+    server never drop each other's tables."""
+    server_url = _database_url_from_env()
+    if server_url is None:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'elicit-test.sqlite3'}"
+        return
+    with temporary_schema(server_url, "elicit_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

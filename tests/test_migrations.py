@@ -5,17 +5,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import make_url
 
 from surveys.models import Base
+from tests.conftest import temporary_schema
 
 ELICIT = str(Path(sys.executable).with_name("elicit"))
 
@@ -26,17 +26,8 @@ def empty_database(database_url: str, tmp_path: Path) -> Iterator[str]:
     if make_url(database_url).get_backend_name() == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
         return
-    schema = f"migration_test_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(database_url)
-    with engine.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(database_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with engine.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
+    with temporary_schema(database_url, "migration_test") as url:
+        yield url
 
 
 def test_db_upgrade_builds_the_models_schema(empty_database: str, tmp_path: Path):
