@@ -25,6 +25,7 @@ Open-text answers carry no number and do not appear in the frame.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 COLUMNS: tuple[str, ...] = ("panelist", "group", "round", "item", "component", "value")
@@ -61,8 +62,8 @@ def validate_frame(frame: pd.DataFrame) -> pd.DataFrame:
     Raises
     ------
     FrameError
-        Naming every missing column, a non-numeric ``value`` or ``round`` column, or a
-        duplicated (panelist, round, item, component) row.
+        Naming every missing column, a non-numeric or infinite ``value``, a non-integer
+        ``round`` column, or a duplicated (panelist, round, item, component) row.
     """
     from analysis.grouping import prepare
 
@@ -80,6 +81,8 @@ def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
         result["value"] = pd.to_numeric(result["value"], errors="raise").astype("float64")
     except (TypeError, ValueError) as error:
         raise FrameError(f"column 'value' must be numeric: {error}") from None
+    if np.isinf(result["value"].to_numpy()).any():
+        raise FrameError("column 'value' must hold finite numbers or NaN (cannot judge)")
     try:
         result["round"] = pd.to_numeric(result["round"], errors="raise").astype("int64")
     except (TypeError, ValueError) as error:

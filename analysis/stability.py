@@ -8,7 +8,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.grouping import Prepared, combine_codes, distribution_groups, prepare
+from analysis.grouping import (
+    Prepared,
+    combine_codes,
+    distribution_groups,
+    group_order,
+    prepare,
+)
 
 ZERO_METHODS: tuple[str, ...] = ("wilcox", "pratt", "zsplit")
 """How the Wilcoxon test treats zero differences (scipy's names)."""
@@ -275,7 +281,7 @@ def _grouped_mid_ranks(
     if values.size == 0:
         empty = np.zeros(0)
         return empty, empty, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
-    order = np.lexsort((values, codes))
+    order = group_order(values, codes, int(codes.max()) + 1)
     sorted_values = values[order]
     sorted_codes = codes[order]
     new_run = np.ones(values.size, dtype=bool)
