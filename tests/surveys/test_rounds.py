@@ -178,6 +178,26 @@ def test_close_stores_the_round_summary(make_study, make_panel):
     assert {(row["item"], row["component"]) for row in stored.statistics["rows"]} == set(rows)
 
 
+def test_second_round_summary_counts_only_that_round(make_study, make_panel):
+    """Round 2's summary holds round 2's answers and respondents, not round 1's."""
+    study = make_study(SOURCE)
+    first, second = make_panel(study, 2)
+    open_round(db.session, study)
+    for link, rating in ((first, "1"), (second, "5")):
+        submit_responses(db.session, panelist_for_token(db.session, link.token), {"rating": rating})
+    close_round(db.session, study)
+    open_round(db.session, study)
+    submit_responses(db.session, panelist_for_token(db.session, second.token), {"rating": "4"})
+
+    summary = close_round(db.session, study)
+
+    assert summary.respondents == 1
+    (row,) = summary.statistics["rows"]
+    assert (row["round"], row["item"], row["component"], row["n"]) == (2, "rating", "", 1)
+    assert (row["min"], row["median"], row["max"]) == pytest.approx((4, 4, 4))
+    assert closed_summary(db.session, study, 1).respondents == 2
+
+
 # -- constraints the database enforces on its own ----------------------------------------
 
 
