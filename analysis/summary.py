@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -428,53 +429,78 @@ def summarize_groups(
     frame: pd.DataFrame,
     *,
     rules: Mapping[str, ConsensusRule] | None = None,
-    quantile_method: str = "linear",
-    scales: Mapping[str, Scale] | None = None,
     min_group_size: int = 3,
+    **settings: Any,
 ) -> pd.DataFrame:
-    """Describe and judge consensus within every subgroup, masking small groups.
+    """Every statistic of :func:`summarize_round` within each subgroup, small groups masked.
 
-    Statistics of :func:`analysis.describe` and the consensus columns of
-    :func:`analysis.consensus.evaluate` per (round, group, item, component), where
-    ``group`` is the panelist's subgroup from the tidy frame (e.g. former U.S.
-    officials, former Mexican officials, academics).
+    The panel is split by the tidy frame's ``group`` column (e.g. former U.S. officials,
+    former Mexican officials, academics; "" for panelists without a group) and each
+    part is summarised exactly as :func:`summarize_round` summarises the whole panel:
+    descriptive statistics, consensus, stability (pairs within the group), pooling,
+    estimates, rankings and panel-level coefficients.
 
-    Scenario sets are normalised per panelist first, as in :func:`summarize_round`.
+    Disclosure control: a group's distribution with fewer than ``min_group_size``
+    ratings (n) has every statistic masked (NaN / missing) and ``masked = True``; only
+    ``n``, ``rule`` and ``quantile_method`` stay.  Because the whole panel's statistics
+    are published too, a single masked group among visible ones could be recovered by
+    subtraction (its sum is the panel's sum minus the others'), so the smallest visible
+    group of that distribution is masked as well (secondary suppression).
 
-    Disclosure control: a subgroup with fewer than ``min_group_size`` ratings (n) has
-    every statistic masked (NaN / missing) and ``masked = True``; only ``n`` stays.
-    Because the statistics of the whole panel are published too, one masked group
-    among otherwise visible groups could be recovered by subtraction (its sum is the
-    panel's sum minus the others'); the smallest visible group of that distribution is
-    then masked as well (secondary suppression).
+    Parameters
+    ----------
+    frame
+        A tidy frame (:mod:`analysis.frame`).
+    rules
+        Consensus rules per item, as for :func:`summarize_round`.
+    min_group_size
+        The smallest number of ratings a group's statistics may be shown for (≥ 1).
+    **settings
+        Any other keyword of :func:`summarize_round` (``scales``, ``quantile_method``,
+        ``closing_round``, ``bootstrap_resamples`` …).
 
     Returns
     -------
     pandas.DataFrame
-        Indexed by (round, group, item, component).
+        Indexed by (round, group, item, component) with the columns of
+        :data:`SUMMARY_COLUMNS` and ``masked``.
     """
-    check_quantile_method(quantile_method)
     if min_group_size < 1:
         raise ValueError(f"min_group_size must be at least 1, not {min_group_size}")
     prepared = prepare(frame)
-    scenario_items = [key for key, scale in (scales or {}).items() if scale.kind == "scenario_set"]
-    if scenario_items:
-        normalised, _ = normalise_scenarios(prepared.tidy, scenario_items)
-        prepared = prepared.with_values(normalised["value"].to_numpy(dtype=float))
-    tidy = prepared.tidy
-    keys = ["round", "group", "item", "component"]
-    codes, key_frame = prepared.group(keys)
-    data = SortedGroups.build(prepared.values, codes, len(key_frame))
-    statistics = describe_keys(
-        tidy,
-        keys,
-        quantile_method=quantile_method,
-        scales=scales,
-        codes=codes,
-        key_frame=key_frame,
-        data=data,
-    )
-    result = evaluate(statistics, data, rules=rules or {}, scales=scales)
+    group_codes, group_names = prepared.column("group")
+    parts = []
+    # One summary per subgroup: a loop over the few groups, never over items or panelists.
+    for code, name in enumerate(group_names):
+        part = summarize_round(
+            prepared.tidy.loc[group_codes == code], rules=rules or {}, **settings
+        )
+        parts.append(pd.concat({name: part}, names=["group"]))
+    if not parts:
+        empty = summarize_round(prepared.tidy, rules=rules or {}, **settings)
+        result = empty.assign(group=pd.Series(dtype=object)).set_index("group", append=True)
+    else:
+        result = pd.concat(parts)
+    result = result.reorder_levels(["round", "group", "item", "component"]).sort_index()
+    masked = _disclosure_mask(result, min_group_size)
+    result["masked"] = masked
+    kept = {"n", "masked", "rule", "quantile_method"}
+    for column in result.columns:
+        if column in kept:
+            continue
+        if str(result[column].dtype) == "boolean":
+            result.loc[masked, column] = pd.NA
+        elif result[column].dtype.kind in "fiu":
+            result[column] = result[column].astype(float)
+            result.loc[masked, column] = np.nan
+        else:
+            result[column] = result[column].astype(object)
+            result.loc[masked, column] = None
+    return result
+
+
+def _disclosure_mask(result: pd.DataFrame, min_group_size: int) -> np.ndarray:
+    """Primary (n < minimum) and secondary suppression of group rows."""
     n = result["n"].to_numpy()
     masked = n < min_group_size
     distribution = pd.MultiIndex.from_arrays(
@@ -485,25 +511,18 @@ def summarize_groups(
         ]
     )
     distribution_code, _ = pd.factorize(distribution)
+    if distribution_code.size == 0:
+        return masked
     groups_per = np.bincount(distribution_code)
     masked_per = np.bincount(distribution_code, weights=masked.astype(float))
     needs_second = (masked_per == 1) & (groups_per > 1)
     candidates = ~masked & needs_second[distribution_code]
     if candidates.any():
+        # Within each distribution, the visible candidate with the smallest n.
         order = np.lexsort((n, ~candidates, distribution_code))
-        first_candidate = np.zeros(len(n), dtype=bool)
         sorted_codes = distribution_code[order]
         first = np.ones(len(order), dtype=bool)
         first[1:] = sorted_codes[1:] != sorted_codes[:-1]
-        first_candidate[order[first & candidates[order]]] = True
-        masked |= first_candidate
-    result["masked"] = masked
-    hidden = [column for column in result.columns if column not in ("n", "masked", "rule")]
-    for column in hidden:
-        if result[column].dtype == object:
-            result.loc[masked, column] = None
-        elif str(result[column].dtype) == "boolean":
-            result.loc[masked, column] = pd.NA
-        else:
-            result.loc[masked, column] = np.nan
-    return result
+        chosen = order[first & candidates[order]]
+        masked[chosen] = True
+    return masked

@@ -233,3 +233,26 @@ def test_subgroups_without_small_groups_hide_nothing():
     assert not table["masked"].any()
     with pytest.raises(ValueError, match="min_group_size"):
         summarize_groups(frame, min_group_size=0)
+
+
+def test_subgroups_get_every_statistic_of_the_round_summary(rng):
+    frame = _study(rng)
+    table = summarize_groups(
+        frame, rules=dict.fromkeys(SCALES, RULE), scales=SCALES, bootstrap_resamples=0
+    )
+    assert list(table.index.names) == ["round", "group", "item", "component"]
+    assert set(SUMMARY_COLUMNS) | {"masked"} == set(table.columns)
+    us = frame.loc[frame["group"] == "us"]
+    alone = summarize_round(
+        us, rules=dict.fromkeys(SCALES, RULE), scales=SCALES, bootstrap_resamples=0
+    )
+    row = table.loc[(2, "us", "trust", "")]
+    assert row["wilcoxon_p"] == pytest.approx(
+        alone.loc[(2, "trust", ""), "wilcoxon_p"], nan_ok=True
+    )
+    assert row["iqr"] == alone.loc[(2, "trust", ""), "iqr"]
+
+
+def test_subgroups_of_an_empty_frame(make_frame):
+    table = summarize_groups(make_frame({}))
+    assert table.empty and "masked" in table.columns
