@@ -53,6 +53,20 @@ def kendalls_w(ratings: np.ndarray, *, correct_ties: bool = True) -> KendallW:
     partial ranking cannot be ranked against complete ones.  W is NaN when fewer than 2
     complete raters or fewer than 2 objects remain, or when every rater tied every
     object (the denominator is 0).
+
+    Parameters
+    ----------
+    ratings
+        An m × n array: one row per rater (panelist), one column per object (item or
+        ranked option); ranks or ratings, NaN for missing.
+    correct_ties
+        Subtract the tie term m·ΣT in the denominator (Kendall's W_t).
+
+    Returns
+    -------
+    KendallW
+        ``w``, ``chi2``, ``df`` (n − 1), ``pvalue`` (upper tail of χ²), the numbers of
+        raters and objects used, and whether ties were corrected.
     """
     array = np.asarray(ratings, dtype=float)
     if array.ndim != 2:
@@ -105,8 +119,21 @@ def krippendorff_alpha(data: np.ndarray, *, level: str = "interval") -> float:
     example (4 observers × 12 units with missing values) gives .743 nominal,
     .815 ordinal, .849 interval and .797 ratio, as the ``krippendorff`` package.
 
-    Returns NaN when fewer than two pairable values exist or all pairable values are
-    equal (no variation: D_e = 0).
+    Ties need no special treatment: equal values coincide in the same cell of the
+    coincidence matrix; the ordinal metric uses the marginal counts of every value.
+
+    Parameters
+    ----------
+    data
+        A raters × units array (rows: panelists; columns: items), NaN for missing.
+    level
+        The level of measurement, one of :data:`LEVELS`.
+
+    Returns
+    -------
+    float
+        α ≤ 1; NaN when fewer than two pairable values exist or all pairable values are
+        equal (no variation: D_e = 0).
     """
     if level not in LEVELS:
         raise ValueError(f"unknown level {level!r}; choose one of {', '.join(LEVELS)}")

@@ -282,6 +282,19 @@ def bootstrap_median_ci(
     its (round, item, component) key, so a distribution's interval does not depend on
     which other items are in the frame or on row order.
 
+    Parameters
+    ----------
+    frame
+        A tidy frame (:mod:`analysis.frame`).
+    confidence
+        The interval's coverage c in (0, 1).
+    resamples
+        The number of bootstrap samples B (≥ 1).
+    seed
+        The study's seed; the same seed gives the same intervals.
+    quantile_method
+        The quantile method of each resample's median (the study's method).
+
     Returns
     -------
     pandas.DataFrame

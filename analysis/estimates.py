@@ -74,6 +74,13 @@ def aggregate_estimates(frame: pd.DataFrame, *, level: float = 80.0) -> pd.DataF
     interval is then the arithmetic mean of the standardised lowest, best and highest
     values (the IDEA protocol's equal-weight aggregation, Hemming et al. 2018).
 
+    Parameters
+    ----------
+    frame
+        A tidy frame; rows of numeric-estimate components are used.
+    level
+        The common confidence level in percent, in (0, 100].
+
     Returns
     -------
     pandas.DataFrame

@@ -50,7 +50,29 @@ def pool_probabilities(
     methods use the raw values.  Extremising moves small probabilities much further
     (with d = 2.5, 0.1 becomes about 0.004); show the pool beside the plain mean.
 
-    Returns NaN when no probability is given.
+    Parameters
+    ----------
+    probabilities
+        The panel's probabilities in [0, 1] (divide percentages by 100 first).
+    method
+        One of :data:`POOLING_METHODS`.
+    d
+        The extremizing factor, required by ``extremized`` (> 0); ``geometric_odds``
+        accepts ``None`` or 1.
+    trim
+        Share cut from each end by ``trimmed_mean``, in [0, 0.5).
+    clip
+        The clip applied before the logit, in (0, 0.5).
+
+    Returns
+    -------
+    float
+        The pooled probability; NaN when no probability is given.
+
+    Raises
+    ------
+    ValueError
+        For an unknown method, a probability outside [0, 1] or a bad setting.
     """
     if method not in POOLING_METHODS:
         raise ValueError(

@@ -122,3 +122,18 @@ def test_stability_does_not_depend_on_row_order(pairs, seed):
 def test_bad_zero_method_is_refused():
     with pytest.raises(ValueError, match="zero_method"):
         stability(_two_rounds([1], [2]), zero_method="drop")
+
+
+def test_r_wilcox_test_published_output_hollander_wolfe_depression_data():
+    # Hollander & Wolfe (1973, p. 29), the example of R's ?wilcox.test.  R 2.11.1, as
+    # quoted in Apache Commons Math's WilcoxonSignedRankTestTest:
+    # wilcox.test(x, y, paired = TRUE, exact = FALSE, correct = FALSE)
+    # -> V = 40, p-value = 0.03815
+    x = [1.83, 0.50, 1.62, 2.48, 1.68, 1.88, 1.55, 3.06, 1.30]
+    y = [0.878, 0.647, 0.598, 2.05, 1.06, 1.29, 1.06, 3.14, 1.29]
+    row = _row(y, x, correction=False)  # round 2 − round 1 = x − y
+    assert row["wilcoxon_v"] == 40
+    assert round(row["wilcoxon_p"], 5) == 0.03815
+    # R's default adds the continuity correction: z = (40 − 22.5 − 0.5) / √71.25.
+    corrected = _row(y, x)
+    assert corrected["wilcoxon_p"] == pytest.approx(2 * stats.norm.sf(17 / np.sqrt(71.25)))
