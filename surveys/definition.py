@@ -358,10 +358,14 @@ class _Reader:
                 f"{slug!r} is not a valid slug: 2–63 lower-case letters, digits and -",
             )
             slug = None
-        languages = self.get(study, "languages", path, list)
-        if languages is not None:
-            languages = self.language_list(languages, (*path, "languages"))
-        self.languages = tuple(languages or ("en",))
+        listed = self.get(study, "languages", path, list)
+        languages = self.language_list(listed, (*path, "languages")) if listed is not None else None
+        # After a bad list, go on with its valid codes so that one typo there does not
+        # turn every translation in the file into an "unknown field".
+        usable = [
+            code for code in listed or [] if isinstance(code, str) and LANGUAGE_PATTERN.match(code)
+        ]
+        self.languages = languages or tuple(dict.fromkeys(usable)) or ("en",)
         title = self.text(study, "title", path)
         introduction = self.text(study, "introduction", path, required=False)
         max_rounds = self.get(study, "max_rounds", path, int)
