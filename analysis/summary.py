@@ -13,7 +13,13 @@ from analysis.consensus import ConsensusRule, evaluate
 from analysis.describe import bootstrap_median_ci, describe_keys
 from analysis.estimates import aggregate_estimates
 from analysis.frame import KEY_COLUMNS
-from analysis.grouping import Prepared, distribution_groups, factorize_sorted, prepare
+from analysis.grouping import (
+    Prepared,
+    distribution_groups,
+    factorize_sorted,
+    prepare,
+    stable_argsort,
+)
 from analysis.pooling import DEFAULT_CLIP, normalise_scenarios, pooled_columns
 from analysis.quantiles import SortedGroups, check_quantile_method
 from analysis.scales import Scale
@@ -295,12 +301,31 @@ def _add_pooling(
     clip: float,
 ) -> None:
     """Pooled probabilities for probability and scenario-set rows; NaN elsewhere."""
-    pooled = pooled_columns(
-        data.values, data.codes, data.starts, data.counts, d=d, trim=trim, clip=clip
-    )
     probability = np.isin(item_kind, ["probability", "scenario_set"])
-    for column, values in pooled.items():
-        result[column] = np.where(probability, values, np.nan)
+    columns = ("pool_trimmed_mean", "pool_geometric_odds", "pool_extremized")
+    for column in columns:
+        result[column] = np.nan
+    if not probability.any():
+        return
+    # Only the probability groups' blocks, renumbered 0 … k − 1 in the same order.
+    selected = probability[data.codes]
+    renumber = np.cumsum(probability) - 1
+    counts = data.counts[probability]
+    starts = np.zeros(len(counts), dtype=np.int64)
+    np.cumsum(counts[:-1], out=starts[1:])
+    pooled = pooled_columns(
+        data.values[selected],
+        renumber[data.codes[selected]],
+        starts,
+        counts,
+        d=d,
+        trim=trim,
+        clip=clip,
+    )
+    for column in columns:
+        values = np.full(len(probability), np.nan)
+        values[probability] = pooled[column]
+        result[column] = values
 
 
 def _add_scenarios(result: pd.DataFrame, report: pd.DataFrame | None) -> None:
@@ -401,7 +426,7 @@ def _add_panel(
     row_scale = scale_of_item[item_codes]
     chosen = np.flatnonzero(single & (row_scale >= 0))
     combination = row_scale[chosen] * len(round_numbers) + round_codes[chosen]
-    order = np.argsort(combination, kind="stable")
+    order = stable_argsort(combination.astype(float))
     chosen, combination = chosen[order], combination[order]
     boundaries = np.flatnonzero(np.diff(combination)) + 1
     result_rounds = result.index.get_level_values("round").to_numpy()
