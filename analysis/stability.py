@@ -146,26 +146,31 @@ def paired_differences(
     values = prepared.values
     valid = ~np.isnan(values)
     round_codes, round_numbers = prepared.column("round")
-    key, _ = combine_codes(
-        [prepared.column("item"), prepared.column("component"), prepared.column("panelist")]
-    )
-    round_codes, key, values, group = round_codes[valid], key[valid], values[valid], group[valid]
+    per_key = [prepared.column("item"), prepared.column("component"), prepared.column("panelist")]
     rounds = len(round_numbers)
-    keys = int(key.max()) + 1 if key.size else 0
+    keys = int(np.prod([max(len(uniques), 1) for _, uniques in per_key], dtype=np.int64))
+    shape = tuple(max(len(uniques), 1) for _, uniques in per_key)
+    if rounds * keys <= dense_limit:
+        key = np.ravel_multi_index(tuple(codes for codes, _ in per_key), shape)
+    else:
+        key, _ = combine_codes(per_key)
+        keys = int(key.max()) + 1 if key.size else 0
+    round_codes, key, values, group = round_codes[valid], key[valid], values[valid], group[valid]
     differences: list[np.ndarray] = []
     groups: list[np.ndarray] = []
     if rounds * keys <= dense_limit:
-        table = np.full((rounds, keys), np.nan)
-        table[round_codes, key] = values
-        group_table = np.full((rounds, keys), -1, dtype=np.int64)
-        group_table[round_codes, key] = group
+        # Row of each (round, item, component, panelist) answer; −1 where there is none.
+        row_of = np.full((rounds, keys), -1, dtype=np.int64)
+        row_of[round_codes, key] = np.arange(key.size)
         # A loop over rounds (at most a handful), each step vectorised over all answers.
         for later in range(1, rounds):
             if round_numbers[later] != round_numbers[later - 1] + 1:
                 continue
-            both = ~np.isnan(table[later]) & ~np.isnan(table[later - 1])
-            differences.append(table[later, both] - table[later - 1, both])
-            groups.append(group_table[later, both])
+            current, previous = row_of[later], row_of[later - 1]
+            both = (current >= 0) & (previous >= 0)
+            current, previous = current[both], previous[both]
+            differences.append(values[current] - values[previous])
+            groups.append(group[current])
     else:
         order = np.lexsort((round_codes, key))
         earlier, later_rows = order[:-1], order[1:]

@@ -92,6 +92,7 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     # panel level (same value on every row of a round and scale)
     "panel_kendall_w",
     "panel_kendall_p",
+    "panel_kendall_raters",
     "panel_alpha",
     "panel_items",
     # settings that produced the row
@@ -144,10 +145,12 @@ def summarize_round(
     - ``kendall_*``: Kendall's W (tie-corrected) over the panelists' ranks of a
       ``ranking`` item's objects, on each of its rows;
     - ``panel_*``: panel-level agreement among the ``likert`` items sharing one scale in
-      the round: Kendall's W (tie-corrected; items as objects, panelists with an answer
-      to every such item as raters) and Krippendorff's alpha at ``panel_level`` (items
-      as units, all answers), with ``panel_items`` the number of items; missing for
-      other kinds or when fewer than two items share the scale;
+      the round: Kendall's W (tie-corrected; items as objects, the
+      ``panel_kendall_raters`` panelists with an answer to every such item as raters —
+      one "cannot judge" removes a panelist from W) and Krippendorff's alpha at
+      ``panel_level`` (items as units, all answers, which handles missing values), with
+      ``panel_items`` the number of items; missing for other kinds or when fewer than
+      two items share the scale;
     - ``quantile_method``: the method used, so every stored summary names it.
 
     Parameters
@@ -406,48 +409,56 @@ def _add_panel(
     level: str,
 ) -> None:
     """Panel-level Kendall's W and Krippendorff's alpha per round and likert scale."""
-    for column in ("panel_kendall_w", "panel_kendall_p", "panel_alpha", "panel_items"):
-        result[column] = np.nan
+    names = (
+        "panel_kendall_w",
+        "panel_kendall_p",
+        "panel_kendall_raters",
+        "panel_alpha",
+        "panel_items",
+    )
+    columns = {name: np.full(len(result), np.nan) for name in names}
     by_scale: dict[tuple[float | None, float | None, int | None], list[str]] = {}
     for key, scale in scales.items():
         if scale.kind == "likert":
             by_scale.setdefault((scale.minimum, scale.maximum, scale.options), []).append(key)
-    if not by_scale or len(prepared.tidy) == 0:
-        return
     item_codes, item_names = prepared.column("item")
     component_codes, component_names = prepared.column("component")
-    panelist_codes, panelists = prepared.column("panelist")
-    round_codes, round_numbers = prepared.column("round")
-    values = prepared.values
-    scale_of_item = np.full(len(item_names), -1, dtype=np.int64)
-    for index, keys in enumerate(by_scale.values()):
-        scale_of_item[np.isin(item_names, np.asarray(keys, dtype=object))] = index
-    single = np.isin(component_codes, np.flatnonzero(component_names == ""))
-    row_scale = scale_of_item[item_codes]
-    chosen = np.flatnonzero(single & (row_scale >= 0))
-    combination = row_scale[chosen] * len(round_numbers) + round_codes[chosen]
-    order = stable_argsort(combination.astype(float))
-    chosen, combination = chosen[order], combination[order]
-    boundaries = np.flatnonzero(np.diff(combination)) + 1
-    result_rounds = result.index.get_level_values("round").to_numpy()
-    result_items = result.index.get_level_values("item").to_numpy(dtype=object)
-    # One panelists × items matrix per (scale, round): a handful of vectorised steps.
-    for rows in np.split(chosen, boundaries):
-        if rows.size == 0:
-            continue
-        local_codes, local_items = factorize_sorted(item_codes[rows])
-        if len(local_items) < 2:
-            continue
-        matrix = np.full((len(panelists), len(local_items)), np.nan)
-        matrix[panelist_codes[rows], local_codes] = values[rows]
-        matrix = matrix[~np.isnan(matrix).all(axis=1)]
-        coefficient = kendalls_w(matrix, correct_ties=True)
-        alpha = krippendorff_alpha(matrix, level=level)
-        round_number = round_numbers[round_codes[rows[0]]]
-        mask = (result_rounds == round_number) & np.isin(result_items, item_names[local_items])
-        _set_kendall(result, mask, coefficient, "panel_kendall")
-        result.loc[mask, "panel_alpha"] = alpha
-        result.loc[mask, "panel_items"] = float(len(local_items))
+    blank = np.flatnonzero(component_names == "")
+    if by_scale and len(prepared.tidy) and blank.size:
+        panelist_codes, panelists = prepared.column("panelist")
+        round_codes, round_numbers = prepared.column("round")
+        values = prepared.values
+        scale_of_item = np.full(len(item_names), -1, dtype=np.int64)
+        for index, keys in enumerate(by_scale.values()):
+            scale_of_item[np.isin(item_names, np.asarray(keys, dtype=object))] = index
+        row_scale = scale_of_item[item_codes]
+        chosen = np.flatnonzero((component_codes == blank[0]) & (row_scale >= 0))
+        combination = row_scale[chosen] * len(round_numbers) + round_codes[chosen]
+        order = stable_argsort(combination.astype(float))
+        chosen, combination = chosen[order], combination[order]
+        boundaries = np.flatnonzero(np.diff(combination)) + 1
+        result_rounds = result.index.get_level_values("round").to_numpy()
+        result_items = result.index.get_level_values("item").to_numpy(dtype=object)
+        # One panelists × items matrix per (scale, round): a handful of vectorised steps.
+        for rows in np.split(chosen, boundaries):
+            if rows.size == 0:
+                continue
+            local_codes, local_items = factorize_sorted(item_codes[rows])
+            if len(local_items) < 2:
+                continue
+            matrix = np.full((len(panelists), len(local_items)), np.nan)
+            matrix[panelist_codes[rows], local_codes] = values[rows]
+            matrix = matrix[~np.isnan(matrix).all(axis=1)]
+            coefficient = kendalls_w(matrix, correct_ties=True)
+            round_number = round_numbers[round_codes[rows[0]]]
+            mask = (result_rounds == round_number) & np.isin(result_items, item_names[local_items])
+            columns["panel_kendall_w"][mask] = coefficient.w
+            columns["panel_kendall_p"][mask] = coefficient.pvalue
+            columns["panel_kendall_raters"][mask] = coefficient.raters
+            columns["panel_alpha"][mask] = krippendorff_alpha(matrix, level=level)
+            columns["panel_items"][mask] = len(local_items)
+    for name in names:
+        result[name] = columns[name]
 
 
 def summarize_groups(
