@@ -11,17 +11,25 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from surveys.definition import SCENARIO_TOTAL, ItemDefinition
+from surveys.definition import (
+    CONFIDENCE_RANGE,
+    ESTIMATE_COMPONENTS,
+    SCENARIO_TOTAL,
+    ItemDefinition,
+)
+from surveys.drafts import save_draft
 from surveys.errors import AnswerError, Conflict, InvalidAnswers
+from surveys.fields import component_field, rationale_field
 from surveys.models import Panelist, Response, ResponseStatus, Round, utcnow
-from surveys.rounds import open_round_of
+from surveys.rounds import open_round_of, previous_quartiles
 from surveys.studies import StoredItem, active_items
 
 log = logging.getLogger(__name__)
@@ -39,16 +47,6 @@ class ParsedAnswers:
     rationales: dict[str, str]
 
 
-def rationale_field(item_key: str) -> str:
-    """The form field holding an item's rationale."""
-    return f"rationale.{item_key}"
-
-
-def component_field(item_key: str, component: str) -> str:
-    """The form field holding one component (e.g. a scenario) of an item."""
-    return f"{item_key}.{component}"
-
-
 def parse_number(raw: str) -> float | None:
     """Read a number typed by a person: ``12``, ``12.5``, ``12,5`` or ``12.5 %``."""
     cleaned = raw.strip().rstrip("%").strip().replace(",", ".")
@@ -59,35 +57,88 @@ def parse_number(raw: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def parse_answers(items: list[ItemDefinition], form: Mapping[str, str]) -> ParsedAnswers:
+CANNOT_JUDGE = "cannot_judge"
+"""The value a likert input posts for "I can't judge this"."""
+
+Quartiles = Mapping[str, Mapping[str, tuple[float, float]]]
+"""Previous round's (q1, q3) by item key and component."""
+
+
+@dataclass(frozen=True)
+class AnswerRules:
+    """The study settings that change what counts as a complete, valid answer."""
+
+    cannot_judge: bool = False
+    #: "off", "optional" or "required" (see ``StudyDefinition.rationale_outside_iqr``).
+    rationale_outside_iqr: str = "off"
+    #: The previous round's quartiles; empty in round 1.
+    previous_quartiles: Quartiles = field(default_factory=dict)
+
+
+def parse_answers(
+    items: list[ItemDefinition], form: Mapping[str, str], rules: AnswerRules | None = None
+) -> ParsedAnswers:
     """Check every answer in ``form``; return them parsed or raise :class:`InvalidAnswers`.
 
     A blank answer means "not answered".  Every problem is reported, not only the first.
+    With ``rules.rationale_outside_iqr == "required"``, an answer outside the previous
+    round's interquartile range needs a rationale.
     """
+    rules = rules or AnswerRules()
     answers: dict[str, dict[str, Any]] = {}
     rationales: dict[str, str] = {}
     errors: list[AnswerError] = []
     for item in items:
-        answer = _parse_item(item, form, errors)
+        answer = _parse_item(item, form, errors, rules)
         if answer is not None:
             answers[item.key] = answer
-        rationale = (form.get(rationale_field(item.key)) or "").strip()
-        if rationale and item.rationale:
-            if len(rationale) > RATIONALE_MAX_LENGTH:
-                errors.append(
-                    AnswerError(
-                        rationale_field(item.key),
-                        "too_long",
-                        {"max": RATIONALE_MAX_LENGTH, "length": len(rationale)},
-                    )
+        field_name = rationale_field(item.key)
+        rationale = (form.get(field_name) or "").strip() if item.rationale else ""
+        if len(rationale) > RATIONALE_MAX_LENGTH:
+            errors.append(
+                AnswerError(
+                    field_name, "too_long", {"max": RATIONALE_MAX_LENGTH, "length": len(rationale)}
                 )
-            elif answer is None and not _has_errors_for(item.key, errors):
-                errors.append(AnswerError(rationale_field(item.key), "rationale_without_answer"))
-            else:
-                rationales[item.key] = rationale
+            )
+        elif rationale and answer is None and not _has_errors_for(item.key, errors):
+            errors.append(AnswerError(field_name, "rationale_without_answer"))
+        elif rationale:
+            rationales[item.key] = rationale
+        elif (
+            answer is not None
+            and item.rationale
+            and rules.rationale_outside_iqr == "required"
+            and outside_previous_iqr(item, answer, rules.previous_quartiles)
+        ):
+            errors.append(AnswerError(field_name, "rationale_required"))
     if errors:
         raise InvalidAnswers(errors)
     return ParsedAnswers(answers, rationales)
+
+
+def outside_previous_iqr(
+    item: ItemDefinition, answer: Mapping[str, Any], quartiles: Quartiles
+) -> bool:
+    """Whether ``answer`` lies outside the previous round's [q1, q3] for ``item``.
+
+    Single numbers are compared directly; a scenario set counts when any scenario is
+    outside its own range; a numeric estimate compares its best guess.  Rankings and
+    "can't judge" answers never count.
+    """
+    ranges = quartiles.get(item.key, {})
+    if not ranges or item.kind == "ranking":
+        return False
+    if "value" in answer:
+        values = {"": answer["value"]}
+    elif item.kind == "numeric_estimate":
+        values = {"best": answer["components"]["best"]}
+    else:
+        values = dict(answer.get("components", {}))
+    for component, value in values.items():
+        bounds = ranges.get(component)
+        if bounds is not None and not bounds[0] <= value <= bounds[1]:
+            return True
+    return False
 
 
 def _has_errors_for(key: str, errors: list[AnswerError]) -> bool:
@@ -96,11 +147,15 @@ def _has_errors_for(key: str, errors: list[AnswerError]) -> bool:
 
 
 def _parse_item(
-    item: ItemDefinition, form: Mapping[str, str], errors: list[AnswerError]
+    item: ItemDefinition, form: Mapping[str, str], errors: list[AnswerError], rules: AnswerRules
 ) -> dict[str, Any] | None:
     """Parse one item's inputs, appending problems to ``errors``."""
     if item.kind == "scenario_set":
         return _parse_scenarios(item, form, errors)
+    if item.kind == "numeric_estimate":
+        return _parse_estimate(item, form, errors)
+    if item.kind == "ranking":
+        return _parse_ranking(item, form, errors)
     raw = (form.get(item.key) or "").strip()
     if not raw:
         return None
@@ -112,6 +167,8 @@ def _parse_item(
             )
             return None
         return {"text": raw}
+    if item.kind == "likert" and rules.cannot_judge and raw == CANNOT_JUDGE:
+        return {CANNOT_JUDGE: True}
     value = parse_number(raw)
     if item.kind == "likert":
         assert item.scale is not None
@@ -136,6 +193,76 @@ def _parse_item(
         errors.append(AnswerError(item.key, "out_of_range", {"min": 0, "max": 100}))
         return None
     return {"value": value}
+
+
+def _parse_estimate(
+    item: ItemDefinition, form: Mapping[str, str], errors: list[AnswerError]
+) -> dict[str, Any] | None:
+    """Parse a numeric estimate: all four parts or none, lowest ≤ best ≤ highest,
+    confidence 50–100 %, each number within the item's bounds if it has any."""
+    raw = {
+        part: (form.get(component_field(item.key, part)) or "").strip()
+        for part in ESTIMATE_COMPONENTS
+    }
+    if not any(raw.values()):
+        return None
+    parts: dict[str, float] = {}
+    for part, text in raw.items():
+        name = component_field(item.key, part)
+        value = parse_number(text) if text else None
+        if not text:
+            errors.append(AnswerError(name, "estimate_missing"))
+        elif value is None:
+            errors.append(AnswerError(name, "not_a_number"))
+        elif part == "confidence" and not CONFIDENCE_RANGE[0] <= value <= CONFIDENCE_RANGE[1]:
+            errors.append(
+                AnswerError(
+                    name, "out_of_range", {"min": CONFIDENCE_RANGE[0], "max": CONFIDENCE_RANGE[1]}
+                )
+            )
+        elif (
+            part != "confidence"
+            and item.estimate_bounds is not None
+            and not item.estimate_bounds[0] <= value <= item.estimate_bounds[1]
+        ):
+            low, high = item.estimate_bounds
+            errors.append(AnswerError(name, "outside_bounds", {"min": low, "max": high}))
+        else:
+            parts[part] = value
+    if len(parts) != len(ESTIMATE_COMPONENTS):
+        return None
+    if not parts["lowest"] <= parts["best"] <= parts["highest"]:
+        errors.append(AnswerError(item.key, "estimate_order"))
+        return None
+    return {"components": parts}
+
+
+def _parse_ranking(
+    item: ItemDefinition, form: Mapping[str, str], errors: list[AnswerError]
+) -> dict[str, Any] | None:
+    """Parse a ranking: every option gets a different place 1..k, or none does."""
+    raw = {
+        option.key: (form.get(component_field(item.key, option.key)) or "").strip()
+        for option in item.options
+    }
+    if not any(raw.values()):
+        return None
+    places = len(item.options)
+    ranks: dict[str, int] = {}
+    for key, text in raw.items():
+        value = parse_number(text) if text else None
+        if value is None or not value.is_integer() or not 1 <= value <= places:
+            errors.append(
+                AnswerError(component_field(item.key, key), "rank_missing", {"max": places})
+            )
+        else:
+            ranks[key] = int(value)
+    if len(ranks) != places:
+        return None
+    if len(set(ranks.values())) != places:
+        errors.append(AnswerError(item.key, "rank_duplicate", {"max": places}))
+        return None
+    return {"components": ranks}
 
 
 def _parse_scenarios(
@@ -177,18 +304,36 @@ def _parse_scenarios(
     return {"components": components}
 
 
-def submit_responses(session: Session, panelist: Panelist, form: Mapping[str, str]) -> Round:
-    """Store a panelist's answers to the open round in one transaction.
+class RoundNotOpen(Conflict):
+    """No round is open: the answers were kept as a draft, not submitted."""
 
-    Submitting again while the round is open replaces the earlier submission: answers
-    given now overwrite, items left blank now are withdrawn.  Raises
-    :class:`InvalidAnswers` (nothing saved) or :class:`Conflict` when no round is open.
+
+class DeadlinePassed(Conflict):
+    """The round's deadline has passed: the answers were kept as a draft."""
+
+
+def submit_responses(
+    session: Session, panelist: Panelist, form: Mapping[str, str], *, now: datetime | None = None
+) -> Round:
+    """Submit a panelist's answers to the open round.
+
+    What was typed is first kept as the panelist's draft, whatever happens next.  Then,
+    in one transaction, answers given now overwrite earlier ones and items left blank
+    now are withdrawn.  Raises :class:`InvalidAnswers`, :class:`RoundNotOpen` or
+    :class:`DeadlinePassed`; in each case the draft holds everything typed.
     """
-    round_ = open_round_of(session, panelist.study)
+    now = now or utcnow()
+    study = panelist.study
+    round_ = open_round_of(session, study)
+    save_draft(session, panelist, form, now=now)
     if round_ is None:
-        raise Conflict("no round is open: your answers were not saved")
-    stored = active_items(panelist.study)
-    parsed = parse_answers([item.definition for item in stored], form)
+        raise RoundNotOpen("the round is closed; the answers were kept as a draft")
+    if round_.deadline is not None and now > round_.deadline:
+        raise DeadlinePassed("the deadline has passed; the answers were kept as a draft")
+    stored = active_items(study)
+    parsed = parse_answers(
+        [item.definition for item in stored], form, answer_rules(session, round_)
+    )
     existing = {
         response.item_id: response
         for response in session.execute(
@@ -197,7 +342,6 @@ def submit_responses(session: Session, panelist: Panelist, form: Mapping[str, st
             )
         ).scalars()
     }
-    now = utcnow()
     for item in stored:
         _store(session, panelist, round_, item, parsed, existing.get(item.id), now)
     try:
@@ -212,6 +356,16 @@ def submit_responses(session: Session, panelist: Panelist, form: Mapping[str, st
         round_.number,
     )
     return round_
+
+
+def answer_rules(session: Session, round_: Round) -> AnswerRules:
+    """The rules answers to ``round_`` must meet, from its study's settings."""
+    study = round_.study
+    return AnswerRules(
+        cannot_judge=study.cannot_judge,
+        rationale_outside_iqr=study.rationale_outside_iqr,
+        previous_quartiles=previous_quartiles(session, round_),
+    )
 
 
 def _store(

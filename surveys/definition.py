@@ -17,7 +17,14 @@ from typing import Any
 from analysis import CRITERIA, QUANTILE_METHODS, ConsensusRule, Criterion
 from surveys.toml_lines import LineIndex, Path
 
-KINDS: tuple[str, ...] = ("likert", "probability", "scenario_set", "open_text")
+KINDS: tuple[str, ...] = (
+    "likert",
+    "probability",
+    "scenario_set",
+    "numeric_estimate",
+    "ranking",
+    "open_text",
+)
 """Item kinds a definition may use."""
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
@@ -25,6 +32,13 @@ KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 LANGUAGE_PATTERN = re.compile(r"^[a-z]{2}$")
 DEFAULT_OPEN_TEXT_LENGTH = 2000
 SCENARIO_TOTAL = 100
+KINDS_WITHOUT_DEFAULT_RULE: tuple[str, ...] = ("numeric_estimate", "ranking")
+ESTIMATE_COMPONENTS: tuple[str, ...] = ("lowest", "highest", "best", "confidence")
+"""The four answers of a numeric estimate (IDEA protocol), in the order they are asked."""
+CONFIDENCE_RANGE = (50, 100)
+"""Confidence, in %, that the truth lies between the lowest and highest estimate."""
+RATIONALE_POLICIES: tuple[str, ...] = ("off", "optional", "required")
+DEFAULT_FEEDBACK_MIN_N = 3
 
 
 @dataclass(frozen=True)
@@ -71,11 +85,14 @@ class LikertScale:
 
 
 @dataclass(frozen=True)
-class Scenario:
-    """One of the mutually exclusive scenarios of a scenario set."""
+class Choice:
+    """A keyed text: a scenario of a scenario set, or an object of a ranking."""
 
     key: str
     text: LocalizedText
+
+
+Scenario = Choice
 
 
 @dataclass(frozen=True)
@@ -93,6 +110,9 @@ class ItemDefinition:
     - ``likert``: ``scale``;
     - ``probability``: a percentage 0–100;
     - ``scenario_set``: ``scenarios`` (at least two) whose percentages sum to 100;
+    - ``numeric_estimate``: lowest, highest, best guess and confidence (IDEA protocol),
+      optionally within ``estimate_bounds`` and with a ``unit``;
+    - ``ranking``: ``options`` (at least two) to put in order, 1 = first;
     - ``open_text``: ``max_length`` characters.
     """
 
@@ -106,6 +126,20 @@ class ItemDefinition:
     max_length: int | None = None
     consensus: ConsensusRule | None = None
     rationale: bool = True
+    options: tuple[Choice, ...] = ()
+    unit: LocalizedText | None = None
+    estimate_bounds: tuple[float, float] | None = None
+
+    @property
+    def components(self) -> tuple[str, ...]:
+        """The parts of one answer: ``("",)`` for a single number, else their keys."""
+        if self.kind == "scenario_set":
+            return tuple(scenario.key for scenario in self.scenarios)
+        if self.kind == "ranking":
+            return tuple(option.key for option in self.options)
+        if self.kind == "numeric_estimate":
+            return ESTIMATE_COMPONENTS
+        return ("",)
 
     @property
     def numeric(self) -> bool:
@@ -119,7 +153,9 @@ class ItemDefinition:
             return (self.scale.minimum, self.scale.maximum)
         if self.kind in ("probability", "scenario_set"):
             return (0.0, 100.0)
-        return None
+        if self.kind == "ranking":
+            return (1.0, float(len(self.options)))
+        return self.estimate_bounds
 
 
 @dataclass(frozen=True)
@@ -135,6 +171,10 @@ class ConsensusSettings:
             return None
         if item.consensus is not None:
             return item.consensus
+        if item.kind in KINDS_WITHOUT_DEFAULT_RULE:
+            # An IQR in rank places or in an estimate's own units means nothing in
+            # general; these kinds reach consensus only by a rule written for them.
+            return dict(self.by_kind).get(item.kind)
         return dict(self.by_kind).get(item.kind, self.default)
 
 
@@ -151,6 +191,13 @@ class StudyDefinition:
     items: tuple[ItemDefinition, ...]
     sections: tuple[Section, ...] = ()
     introduction: LocalizedText | None = None
+    #: Fewer answers than this to an item in a round and its feedback is withheld.
+    feedback_min_n: int = DEFAULT_FEEDBACK_MIN_N
+    #: Whether a rationale is asked for ("optional") or demanded ("required") when an
+    #: answer lies outside the previous round's interquartile range; "off" never asks.
+    rationale_outside_iqr: str = "optional"
+    #: Whether likert items offer "I can't judge this".
+    cannot_judge: bool = False
 
     @property
     def default_language(self) -> str:
@@ -349,7 +396,17 @@ class _Reader:
         self.table(
             study,
             path,
-            ("slug", "title", "introduction", "languages", "max_rounds", "quantile_method"),
+            (
+                "slug",
+                "title",
+                "introduction",
+                "languages",
+                "max_rounds",
+                "quantile_method",
+                "feedback_min_n",
+                "rationale_outside_iqr",
+                "cannot_judge",
+            ),
         )
         slug = self.get(study, "slug", path, str)
         if slug is not None and not SLUG_PATTERN.match(slug):
@@ -381,6 +438,20 @@ class _Reader:
                 f"unknown quantile method {quantile_method!r}; choose one of "
                 + ", ".join(QUANTILE_METHODS),
             )
+        feedback_min_n = self.get(
+            study, "feedback_min_n", path, int, required=False, default=DEFAULT_FEEDBACK_MIN_N
+        )
+        if feedback_min_n is not None and not 1 <= feedback_min_n <= 1000:
+            self.error((*path, "feedback_min_n"), "must be between 1 and 1000")
+        policy = self.get(
+            study, "rationale_outside_iqr", path, str, required=False, default="optional"
+        )
+        if policy not in RATIONALE_POLICIES:
+            self.error(
+                (*path, "rationale_outside_iqr"),
+                f"must be one of {', '.join(RATIONALE_POLICIES)}, not {policy!r}",
+            )
+        cannot_judge = self.get(study, "cannot_judge", path, bool, required=False, default=False)
         consensus = self.consensus_settings(root)
         sections = self.sections(root)
         items = self.items(root, {section.key for section in sections})
@@ -397,6 +468,9 @@ class _Reader:
             items=items,
             sections=sections,
             introduction=introduction,
+            feedback_min_n=feedback_min_n,
+            rationale_outside_iqr=policy,
+            cannot_judge=cannot_judge,
         )
 
     def language_list(self, languages: list[Any], path: Path) -> tuple[str, ...] | None:
@@ -529,11 +603,14 @@ class _Reader:
             "likert": ("scale", "labels"),
             "probability": (),
             "scenario_set": ("scenarios",),
+            "numeric_estimate": ("unit", "bounds"),
+            "ranking": ("options",),
             "open_text": ("max_length",),
         }
         if not isinstance(data, dict):
             self.error(path, f"must be a table, not {_type_name(data)}")
             return None
+        errors_before = len(self.errors)
         key = self.key(data, path, seen, "item")
         kind = self.get(data, "kind", path, str)
         if kind is not None and kind not in KINDS:
@@ -564,7 +641,12 @@ class _Reader:
         if kind == "likert":
             fields["scale"] = self.likert_scale(data, path)
         elif kind == "scenario_set":
-            fields["scenarios"] = self.scenarios(data, path)
+            fields["scenarios"] = self.choices(data, path, "scenarios", "scenario")
+        elif kind == "ranking":
+            fields["options"] = self.choices(data, path, "options", "option")
+        elif kind == "numeric_estimate":
+            fields["unit"] = self.text(data, "unit", path, required=False)
+            fields["estimate_bounds"] = self.estimate_bounds(data, path)
         elif kind == "open_text":
             max_length = self.get(
                 data, "max_length", path, int, required=False, default=DEFAULT_OPEN_TEXT_LENGTH
@@ -572,12 +654,7 @@ class _Reader:
             if max_length is not None and not 1 <= max_length <= 20000:
                 self.error((*path, "max_length"), "must be between 1 and 20000 characters")
             fields["max_length"] = max_length
-        if (
-            key is None
-            or kind is None
-            or text is None
-            or any(value is None for value in fields.values())
-        ):
+        if len(self.errors) > errors_before or key is None or kind is None or text is None:
             return None
         return ItemDefinition(
             key=key,
@@ -632,27 +709,47 @@ class _Reader:
             return None
         return LikertScale(minimum, maximum, tuple(labels))
 
-    def scenarios(self, data: dict[str, Any], path: Path) -> tuple[Scenario, ...] | None:
-        """Read ``[[items.scenarios]]``: at least two, each with a key and a text."""
-        scenarios_data = self.get(data, "scenarios", path, list)
-        if scenarios_data is None:
+    def choices(
+        self, data: dict[str, Any], path: Path, field: str, what: str
+    ) -> tuple[Choice, ...] | None:
+        """Read ``[[items.<field>]]``: at least two, each with a unique key and a text."""
+        choices_data = self.get(data, field, path, list)
+        if choices_data is None:
             return None
-        if len(scenarios_data) < 2:
-            self.error((*path, "scenarios"), "a scenario set needs at least two scenarios")
+        if len(choices_data) < 2:
+            owner = {"scenario": "a scenario set", "option": "a ranking"}[what]
+            self.error((*path, field), f"{owner} needs at least two {what}s")
             return None
-        scenarios: list[Scenario] = []
+        choices: list[Choice] = []
         seen: set[str] = set()
-        for index, scenario_data in enumerate(scenarios_data):
-            scenario_path = (*path, "scenarios", index)
-            if not isinstance(scenario_data, dict):
-                self.error(scenario_path, f"must be a table, not {_type_name(scenario_data)}")
+        for index, choice_data in enumerate(choices_data):
+            choice_path = (*path, field, index)
+            if not isinstance(choice_data, dict):
+                self.error(choice_path, f"must be a table, not {_type_name(choice_data)}")
                 continue
-            key = self.key(scenario_data, scenario_path, seen, "scenario")
-            self.table(scenario_data, scenario_path, ("key", "text"))
-            text = self.text(scenario_data, "text", scenario_path)
+            key = self.key(choice_data, choice_path, seen, what)
+            self.table(choice_data, choice_path, ("key", "text"))
+            text = self.text(choice_data, "text", choice_path)
             if key and text:
-                scenarios.append(Scenario(key, text))
-        return tuple(scenarios) if len(scenarios) == len(scenarios_data) else None
+                choices.append(Choice(key, text))
+        return tuple(choices) if len(choices) == len(choices_data) else None
+
+    def estimate_bounds(self, data: dict[str, Any], path: Path) -> tuple[float, float] | None:
+        """Read the optional ``bounds = { min = 0, max = 1000 }`` of a numeric estimate."""
+        if "bounds" not in data:
+            return None
+        bounds_path = (*path, "bounds")
+        bounds = self.table(data["bounds"], bounds_path, ("min", "max"))
+        if bounds is None:
+            return None
+        minimum = self.get(bounds, "min", bounds_path, (int, float))
+        maximum = self.get(bounds, "max", bounds_path, (int, float))
+        if minimum is None or maximum is None:
+            return None
+        if maximum <= minimum:
+            self.error((*bounds_path, "max"), f"must be greater than min ({minimum})")
+            return None
+        return (float(minimum), float(maximum))
 
 
 def _type_name(value: Any) -> str:

@@ -1,16 +1,20 @@
-"""What an expert's page shows: the open round's items, their saved answers, and the
-panel's result from the previous round beside their own previous answer."""
+"""What an expert's page shows: the open round's items, what they typed so far, and
+the panel's result from the previous round beside their own previous answer."""
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from surveys.answers import AnswerRules, answer_rules
 from surveys.definition import StudyDefinition
-from surveys.models import Panelist, Response, Round, RoundStatus
+from surveys.drafts import find_draft
+from surveys.models import Panelist, Response, Round, RoundStatus, utcnow
 from surveys.rounds import closed_summary, latest_round, open_round_of
 from surveys.studies import StoredItem, active_items, study_definition
 
@@ -19,13 +23,22 @@ from surveys.studies import StoredItem, active_items, study_definition
 class Feedback:
     """The panel's result on one item in the previous round, and the expert's answer.
 
-    ``statistics`` maps a component (``""`` for single-value items, else a scenario key)
-    to that distribution's summary row (n, median, q1, q3, iqr, consensus, …).
+    ``withheld`` is true when fewer panelists than the study's ``feedback_min_n``
+    answered the item: then no statistic, distribution or rationale is shown, since
+    so few answers could identify who gave them.
     """
 
     round_number: int
-    statistics: dict[str, dict[str, Any]]
-    own_answer: dict[str, Any] | None
+    withheld: bool
+    #: Summary row (n, median, q1, q3, iqr, consensus, …) by component ("" if single).
+    statistics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The panel's answers, sorted, by component: what the chart draws.
+    values: dict[str, list[float]] = field(default_factory=dict)
+    own_answer: dict[str, Any] | None = None
+    own_rationale: str | None = None
+    #: The panel's rationales, without pseudonyms, in an order shuffled per expert.
+    rationales: list[str] = field(default_factory=list)
+    cannot_judge: int = 0
 
 
 @dataclass(frozen=True)
@@ -48,11 +61,21 @@ class ExpertPage:
     round: Round | None
     last_round: Round | None
     items: list[ExpertItem] = field(default_factory=list)
+    #: What the expert typed and saved last, exactly as typed; None if nothing yet.
+    draft: dict[str, str] | None = None
+    draft_saved_at: datetime | None = None
+    submitted_at: datetime | None = None
+    rules: AnswerRules = field(default_factory=AnswerRules)
 
     @property
     def submitted(self) -> bool:
         """Whether the expert has submitted answers to the open round."""
-        return any(item.answer is not None for item in self.items)
+        return self.submitted_at is not None
+
+    @property
+    def deadline_passed(self) -> bool:
+        """Whether the open round's deadline is behind us."""
+        return bool(self.round and self.round.deadline and utcnow() > self.round.deadline)
 
 
 def expert_page(session: Session, panelist: Panelist) -> ExpertPage:
@@ -60,33 +83,39 @@ def expert_page(session: Session, panelist: Panelist) -> ExpertPage:
     study = panelist.study
     definition = study_definition(study)
     round_ = open_round_of(session, study)
-    page = ExpertPage(
-        definition, panelist.pseudonym, panelist.language, round_, latest_round(session, study)
-    )
+    last = latest_round(session, study)
     if round_ is None:
         # No answers to collect, but the items are listed so that a page refused
         # because the round closed can still show what the expert typed.
-        page.items.extend(ExpertItem(stored) for stored in active_items(study))
-        return page
+        draft = find_draft(session, panelist, last) if last else None
+        return ExpertPage(
+            definition,
+            panelist.pseudonym,
+            panelist.language,
+            None,
+            last,
+            [ExpertItem(stored) for stored in active_items(study)],
+            draft=draft.values["fields"] if draft else None,
+            draft_saved_at=draft.saved_at if draft else None,
+        )
     current = _answers(session, panelist, round_)
     previous_round = _previous_closed_round(session, round_)
     previous = _answers(session, panelist, previous_round) if previous_round else {}
     summary = closed_summary(session, study, previous_round.number) if previous_round else None
-    rows_by_item: dict[str, dict[str, dict[str, Any]]] = {}
-    if summary is not None:
-        for row in summary.statistics["rows"]:
-            rows_by_item.setdefault(row["item"], {})[row["component"]] = row
+    items = []
     for stored in active_items(study):
         response = current.get(stored.id)
         feedback = None
         if previous_round is not None and stored.definition.numeric:
-            own = previous.get(stored.id)
-            feedback = Feedback(
+            feedback = _feedback(
+                stored,
                 previous_round.number,
-                rows_by_item.get(stored.definition.key, {}),
-                own.answer if own else None,
+                summary.statistics if summary else {},
+                previous.get(stored.id),
+                definition.feedback_min_n,
+                seed=f"{panelist.pseudonym}:{round_.number}:{stored.definition.key}",
             )
-        page.items.append(
+        items.append(
             ExpertItem(
                 stored,
                 response.answer if response else None,
@@ -94,7 +123,52 @@ def expert_page(session: Session, panelist: Panelist) -> ExpertPage:
                 feedback,
             )
         )
-    return page
+    draft = find_draft(session, panelist, round_)
+    submitted = [response.submitted_at for response in current.values() if response.submitted_at]
+    return ExpertPage(
+        definition,
+        panelist.pseudonym,
+        panelist.language,
+        round_,
+        last,
+        items,
+        draft=draft.values["fields"] if draft else None,
+        draft_saved_at=draft.saved_at if draft else None,
+        submitted_at=max(submitted) if submitted else None,
+        rules=answer_rules(session, round_),
+    )
+
+
+def _feedback(
+    stored: StoredItem,
+    round_number: int,
+    summary: dict[str, Any],
+    own: Response | None,
+    min_n: int,
+    *,
+    seed: str,
+) -> Feedback:
+    """The previous round's feedback on one item, withheld below ``min_n`` answers."""
+    key = stored.definition.key
+    rows = {row["component"]: row for row in summary.get("rows", []) if row["item"] == key}
+    answered = max((row["n"] or 0 for row in rows.values()), default=0)
+    own_answer = own.answer if own else None
+    own_rationale = own.rationale if own else None
+    if answered < min_n:
+        return Feedback(round_number, True, own_answer=own_answer, own_rationale=own_rationale)
+    rationales = list(summary.get("rationales", {}).get(key, []))
+    # Shuffled per expert and item, but stable across reloads of the same page.
+    random.Random(seed).shuffle(rationales)  # noqa: S311 - an order, not a secret
+    return Feedback(
+        round_number,
+        False,
+        statistics=rows,
+        values=summary.get("distributions", {}).get(key, {}),
+        own_answer=own_answer,
+        own_rationale=own_rationale,
+        rationales=rationales,
+        cannot_judge=summary.get("cannot_judge", {}).get(key, 0),
+    )
 
 
 def _answers(session: Session, panelist: Panelist, round_: Round) -> dict[int, Response]:

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     DateTime,
     Enum,
@@ -111,6 +112,13 @@ class Study(Base):
     consensus: Mapped[dict[str, Any]]
     #: ``{"sections": [{"key": …, "title": {language: …}}, …]}``.
     sections: Mapped[dict[str, Any]]
+    #: Fewer answers than this to an item and the next round withholds its feedback.
+    feedback_min_n: Mapped[int] = mapped_column(Integer, default=3)
+    #: "off", "optional" or "required": asking for a rationale when an answer lies
+    #: outside the previous round's interquartile range.
+    rationale_outside_iqr: Mapped[str] = mapped_column(String(16), default="optional")
+    #: Whether likert items offer "I can't judge this".
+    cannot_judge: Mapped[bool] = mapped_column(Boolean, default=False)
     #: The definition file's text exactly as loaded, for provenance.
     source: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -125,7 +133,13 @@ class Study(Base):
         back_populates="study", order_by="Round.number", cascade="all, delete-orphan"
     )
 
-    __table_args__ = (CheckConstraint("max_rounds >= 1", name="max_rounds_positive"),)
+    __table_args__ = (
+        CheckConstraint("max_rounds >= 1", name="max_rounds_positive"),
+        CheckConstraint("feedback_min_n >= 1", name="feedback_min_n_positive"),
+        CheckConstraint(
+            "rationale_outside_iqr IN ('off', 'optional', 'required')", name="rationale_policy"
+        ),
+    )
 
 
 class Item(Base):
@@ -291,3 +305,23 @@ class RoundSummary(Base):
     statistics: Mapped[dict[str, Any]]
 
     round: Mapped[Round] = relationship(back_populates="summary")
+
+
+class Draft(Base):
+    """What an expert has typed in a round so far, exactly as typed, valid or not.
+
+    Saved on every autosave, "Save" and submission attempt, so that nothing typed is
+    ever lost: not by a closed tab, a refused answer, a passed deadline or a closed
+    round.  The submitted answers themselves are :class:`Response` rows.
+    """
+
+    __tablename__ = "draft"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="CASCADE"))
+    panelist_id: Mapped[int] = mapped_column(ForeignKey("panelist.id", ondelete="CASCADE"))
+    #: ``{"fields": {form field name: typed text}}``.
+    values: Mapped[dict[str, Any]]
+    saved_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("panelist_id", "round_id"),)

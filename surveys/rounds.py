@@ -95,12 +95,45 @@ def close_round(session: Session, study: Study) -> RoundSummary:
         round=round_,
         quantile_method=study.quantile_method,
         respondents=respondents,
-        statistics={"rows": summary_records(statistics)},
+        statistics={
+            "rows": summary_records(statistics),
+            "distributions": distributions(frame),
+            **panel_comments(session, round_),
+        },
     )
     session.add(summary)
     session.commit()
     log.info("closed round %d of %s (%d respondents)", round_.number, study.slug, respondents)
     return summary
+
+
+def distributions(frame: pd.DataFrame) -> dict[str, dict[str, list[float]]]:
+    """Every answer of the round, sorted, by item and component: what the next round's
+    charts draw.  Sorting drops the link between answers and panelists."""
+    result: dict[str, dict[str, list[float]]] = {}
+    valid = frame.dropna(subset=["value"])
+    for (item, component), values in valid.groupby(["item", "component"])["value"]:
+        result.setdefault(str(item), {})[str(component)] = sorted(float(v) for v in values)
+    return result
+
+
+def panel_comments(session: Session, round_: Round) -> dict[str, dict[str, Any]]:
+    """The round's rationales by item (without any pseudonym, in no meaningful order),
+    and how many panelists answered "I can't judge this" to each item."""
+    rows = session.execute(
+        select(Item.key, Response.answer, Response.rationale)
+        .join(Response.item)
+        .where(Response.round_id == round_.id, Response.status == ResponseStatus.SUBMITTED)
+        .order_by(Item.key, Response.rationale)
+    )
+    rationales: dict[str, list[str]] = {}
+    cannot_judge: dict[str, int] = {}
+    for key, answer, rationale in rows:
+        if rationale:
+            rationales.setdefault(key, []).append(rationale)
+        if answer.get("cannot_judge"):
+            cannot_judge[key] = cannot_judge.get(key, 0) + 1
+    return {"rationales": rationales, "cannot_judge": cannot_judge}
 
 
 def responses_frame(
@@ -120,6 +153,8 @@ def responses_frame(
     for pseudonym, group, number, key, answer in session.execute(query):
         if "value" in answer:
             records.append((pseudonym, group, number, key, "", float(answer["value"])))
+        elif answer.get("cannot_judge"):
+            records.append((pseudonym, group, number, key, "", math.nan))
         for component, value in answer.get("components", {}).items():
             records.append((pseudonym, group, number, key, component, float(value)))
     if not records:
@@ -145,6 +180,23 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and math.isnan(value):
         return None
     return value
+
+
+def previous_quartiles(
+    session: Session, round_: Round
+) -> dict[str, dict[str, tuple[float, float]]]:
+    """The quartiles (q1, q3) of the round before ``round_``, by item and component.
+
+    Empty in round 1, and for distributions whose quartiles are undefined.
+    """
+    summary = closed_summary(session, round_.study, round_.number - 1)
+    quartiles: dict[str, dict[str, tuple[float, float]]] = {}
+    if summary is None:
+        return quartiles
+    for row in summary.statistics["rows"]:
+        if row.get("q1") is not None and row.get("q3") is not None:
+            quartiles.setdefault(row["item"], {})[row["component"]] = (row["q1"], row["q3"])
+    return quartiles
 
 
 def closed_summary(session: Session, study: Study, number: int) -> RoundSummary | None:

@@ -6,11 +6,11 @@ from typing import Any
 
 from analysis import ConsensusRule, Criterion
 from surveys.definition import (
+    Choice,
     ConsensusSettings,
     ItemDefinition,
     LikertScale,
     LocalizedText,
-    Scenario,
     Section,
 )
 
@@ -90,10 +90,13 @@ def item_to_json(item: ItemDefinition) -> dict[str, Any]:
             "labels": {language: list(labels) for language, labels in item.scale.labels},
         }
     if item.scenarios:
-        data["scenarios"] = [
-            {"key": scenario.key, "text": text_to_json(scenario.text)}
-            for scenario in item.scenarios
-        ]
+        data["scenarios"] = _choices_to_json(item.scenarios)
+    if item.options:
+        data["options"] = _choices_to_json(item.options)
+    if item.unit is not None:
+        data["unit"] = text_to_json(item.unit)
+    if item.estimate_bounds is not None:
+        data["estimate_bounds"] = list(item.estimate_bounds)
     if item.max_length is not None:
         data["max_length"] = item.max_length
     return data
@@ -119,11 +122,23 @@ def item_from_json(key: str, kind: str, data: dict[str, Any]) -> ItemDefinition:
         section=data.get("section"),
         help=text_from_json(data.get("help")),
         scale=scale,
-        scenarios=tuple(
-            Scenario(s["key"], LocalizedText(tuple(s["text"].items())))
-            for s in data.get("scenarios", [])
-        ),
+        scenarios=_choices_from_json(data.get("scenarios", [])),
+        options=_choices_from_json(data.get("options", [])),
+        unit=text_from_json(data.get("unit")),
+        estimate_bounds=tuple(data["estimate_bounds"]) if data.get("estimate_bounds") else None,
         max_length=data.get("max_length"),
         consensus=rule_from_json(data["consensus"]) if data.get("consensus") else None,
         rationale=data.get("rationale", True),
+    )
+
+
+def _choices_to_json(choices: tuple[Choice, ...]) -> list[dict[str, Any]]:
+    """Scenarios or ranking options as ``[{"key": …, "text": {…}}]``."""
+    return [{"key": choice.key, "text": text_to_json(choice.text)} for choice in choices]
+
+
+def _choices_from_json(data: list[dict[str, Any]]) -> tuple[Choice, ...]:
+    """Inverse of :func:`_choices_to_json`."""
+    return tuple(
+        Choice(choice["key"], LocalizedText(tuple(choice["text"].items()))) for choice in data
     )

@@ -42,6 +42,9 @@ def load_study(session: Session, definition: StudyDefinition, source: str) -> St
         quantile_method=definition.quantile_method,
         consensus=consensus_to_json(definition.consensus),
         sections=sections_to_json(definition.sections),
+        feedback_min_n=definition.feedback_min_n,
+        rationale_outside_iqr=definition.rationale_outside_iqr,
+        cannot_judge=definition.cannot_judge,
         source=source,
     )
     study.items = [
@@ -99,4 +102,7 @@ def study_definition(study: Study) -> StudyDefinition:
         items=tuple(item.definition for item in active_items(study)),
         sections=sections_from_json(study.sections),
         introduction=text_from_json(study.introduction),
+        feedback_min_n=study.feedback_min_n,
+        rationale_outside_iqr=study.rationale_outside_iqr,
+        cannot_judge=study.cannot_judge,
     )

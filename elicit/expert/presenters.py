@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from surveys.answers import component_field, rationale_field
 from surveys.definition import ItemDefinition
 from surveys.expert import ExpertItem, ExpertPage
+from surveys.fields import component_field, rationale_field
 
 
 @dataclass(frozen=True)

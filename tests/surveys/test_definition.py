@@ -484,13 +484,15 @@ def test_invalid_key_pattern(key: str) -> None:
 
 
 def test_unknown_item_kind() -> None:
-    """The kind must be one of the four the service supports."""
+    """The kind must be one of those the service supports, all of them listed."""
     source = variant('kind = "probability"', 'kind = "slider"')
     error = only_error(source)
     assert_error(
         error, line_of(source, 'kind = "slider"'), "items.chance.kind", "unknown item kind 'slider'"
     )
-    assert "likert, probability, scenario_set, open_text" in error.message
+    assert (
+        "likert, probability, scenario_set, numeric_estimate, ranking, open_text" in error.message
+    )
 
 
 def test_unknown_section_reference() -> None:
