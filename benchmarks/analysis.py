@@ -94,14 +94,18 @@ def study_settings(items: int) -> tuple[dict[str, object], dict[str, object]]:
     return scales, rules
 
 
-def best_of(function: Callable[[], object], repeat: int) -> float:
-    """The fastest of ``repeat`` wall-clock timings of ``function()`` in seconds."""
-    timings = []
+def best_of_interleaved(functions: list[Callable[[], object]], repeat: int) -> list[float]:
+    """The fastest of ``repeat`` wall-clock timings of each function, in seconds.
+
+    The functions run in turn within each repetition.
+    """
+    best = [float("inf")] * len(functions)
     for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        timings.append(time.perf_counter() - start)
-    return min(timings)
+        for index, function in enumerate(functions):
+            start = time.perf_counter()
+            function()
+            best[index] = min(best[index], time.perf_counter() - start)
+    return best
 
 
 def main() -> None:
@@ -139,14 +143,22 @@ def main() -> None:
     def floor() -> pd.DataFrame:
         return frame.groupby(["round", "item"]).value.agg(["count", "mean", "median", "std"])
 
+    def floor_per_round() -> list[pd.DataFrame]:
+        return [
+            part.groupby(["round", "item"]).value.agg(["count", "mean", "median", "std"])
+            for part in closing_frames.values()
+        ]
+
     floor()  # warm caches and imports on both sides before timing
     close_every_round()
-    floor_seconds = best_of(floor, options.repeat)
-    closing_seconds = best_of(close_every_round, options.repeat)
-    at_once_seconds = best_of(all_rounds_at_once, options.repeat)
+    # Interleaved, so that a busy machine slows every measurement alike; best of each.
+    floor_seconds, at_once_seconds, closing_seconds, floor_per_round_seconds = best_of_interleaved(
+        [floor, all_rounds_at_once, close_every_round, floor_per_round], options.repeat
+    )
 
     tracemalloc.start()
     summaries = close_every_round()
+    all_rounds_at_once()
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
@@ -155,19 +167,22 @@ def main() -> None:
     rows = sum(len(summary) for summary in summaries)
     print(
         f"ratings: {ratings:,} ({options.panelists} panelists × {options.items} items × "
-        f"{options.rounds} rounds); summary rows: {rows:,}"
+        f"{options.rounds} rounds); summary rows: {rows:,}; best of {options.repeat}"
     )
-    print(f"floor groupby count/mean/median/std: {floor_seconds:8.3f} s")
+    print(f"floor groupby(round, item) count/mean/median/std: {floor_seconds:7.3f} s")
     print(
-        f"closing analysis, every round:       {closing_seconds:8.3f} s "
-        f"(ratio {closing_seconds / floor_seconds:.2f})"
+        f"closing analysis of every round, one call:       {at_once_seconds:7.3f} s  "
+        f"ratio {at_once_seconds / floor_seconds:5.2f}"
     )
     print(
-        f"all rounds in one call:              {at_once_seconds:8.3f} s "
-        f"(ratio {at_once_seconds / floor_seconds:.2f})"
+        f"closing analysis round by round ({options.rounds} calls, each "
+        f"given rounds r-1 and r): {closing_seconds:7.3f} s  "
+        f"ratio {closing_seconds / floor_seconds:5.2f} to the floor above, "
+        f"{closing_seconds / floor_per_round_seconds:5.2f} to the floor on the same "
+        f"{options.rounds} inputs ({floor_per_round_seconds:.3f} s)"
     )
-    print(f"peak traced Python memory during closing: {traced_peak / 2**20:8.1f} MiB")
-    print(f"peak resident set size of the process:    {max_rss:8.1f} MiB")
+    print(f"peak traced Python allocations: {traced_peak / 2**20:7.1f} MiB")
+    print(f"peak resident set size:         {max_rss:7.1f} MiB (whole process)")
 
 
 if __name__ == "__main__":
