@@ -309,6 +309,38 @@ def bootstrap_median_ci(
     prepared = prepare(frame)
     codes, key_frame = prepared.group(KEY_COLUMNS)
     data = SortedGroups.build(prepared.values, codes, len(key_frame))
+    low, high = bootstrap_sorted(
+        data,
+        key_frame,
+        confidence=confidence,
+        resamples=resamples,
+        seed=seed,
+        quantile_method=quantile_method,
+    )
+    return pd.DataFrame(
+        {"median_ci_low": low, "median_ci_high": high},
+        index=pd.MultiIndex.from_frame(key_frame),
+    )
+
+
+def bootstrap_sorted(
+    data: SortedGroups,
+    key_frame: pd.DataFrame,
+    *,
+    confidence: float,
+    resamples: int,
+    seed: int,
+    quantile_method: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`bootstrap_median_ci` on values already grouped and sorted.
+
+    ``key_frame`` holds each group's key, whose text seeds the group's generator.
+    """
+    check_quantile_method(quantile_method)
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), not {confidence}")
+    if resamples < 1:
+        raise ValueError(f"resamples must be at least 1, not {resamples}")
     low = np.full(len(key_frame), np.nan)
     high = np.full(len(key_frame), np.nan)
     tail = (1 - confidence) / 2
@@ -329,7 +361,4 @@ def bootstrap_median_ci(
             quantile_method,
         )
         low[group], high[group] = np.quantile(medians, [tail, 1 - tail])
-    return pd.DataFrame(
-        {"median_ci_low": low, "median_ci_high": high},
-        index=pd.MultiIndex.from_frame(key_frame),
-    )
+    return low, high

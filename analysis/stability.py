@@ -132,7 +132,9 @@ def paired_differences(
     prepared
         The encoded tidy frame.
     group
-        Each row's distribution code (see :func:`analysis.grouping.distribution_groups`).
+        Each row's distribution code (see :func:`analysis.grouping.distribution_groups`);
+        −1 for rows that are only an earlier half of a pair (their pairs as a later
+        row are dropped).
     dense_limit
         Largest rounds × (item, component, panelist) table to fill densely; beyond it the
         pairs are found by sorting instead (same result).
@@ -181,13 +183,19 @@ def paired_differences(
         groups.append(group[later_rows[paired]])
     if not differences:
         return np.zeros(0), np.zeros(0, dtype=np.int64)
-    return np.concatenate(differences), np.concatenate(groups)
+    difference, pair_group = np.concatenate(differences), np.concatenate(groups)
+    kept = pair_group >= 0
+    return difference[kept], pair_group[kept]
 
 
-def previous_distribution(key_frame: pd.DataFrame) -> np.ndarray:
-    """For each (round, item, component) row, the row of round − 1 with the same item and
-    component, or −1 when that distribution does not exist."""
-    index = pd.MultiIndex.from_frame(key_frame[["round", "item", "component"]])
+def previous_distribution(
+    key_frame: pd.DataFrame, reference: pd.DataFrame | None = None
+) -> np.ndarray:
+    """For each (round, item, component) row, the row of ``reference`` (default:
+    ``key_frame`` itself) holding round − 1 of the same item and component, or −1 when
+    that distribution does not exist."""
+    reference = key_frame if reference is None else reference
+    index = pd.MultiIndex.from_frame(reference[["round", "item", "component"]])
     earlier = pd.MultiIndex.from_arrays(
         [key_frame["round"].to_numpy() - 1, key_frame["item"], key_frame["component"]]
     )

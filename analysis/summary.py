@@ -10,7 +10,7 @@ import pandas as pd
 
 from analysis.agreement import KendallW, kendalls_w, krippendorff_alpha
 from analysis.consensus import ConsensusRule, evaluate
-from analysis.describe import bootstrap_median_ci, describe_keys
+from analysis.describe import bootstrap_sorted, describe_keys
 from analysis.estimates import aggregate_estimates
 from analysis.frame import KEY_COLUMNS
 from analysis.grouping import (
@@ -192,19 +192,27 @@ def summarize_round(
         raise ValueError(f"zero_method must be one of {', '.join(ZERO_METHODS)}")
     scales = dict(scales or {})
     prepared = prepare(frame)
+    current_rows = None
     if closing_round is not None:
-        keep = prepared.tidy["round"].isin([closing_round - 1, closing_round]).to_numpy()
-        prepared = prepared.subset(keep)
+        round_codes, round_numbers = prepared.column("round")
+        row_round = round_numbers[round_codes]
+        keep = (row_round == closing_round) | (row_round == closing_round - 1)
+        if not keep.all():
+            prepared = prepared.subset(keep)
+            row_round = row_round[keep]
+        current_rows = row_round == closing_round
     kinds = {key: scale.kind for key, scale in scales.items()}
     scenario_items = [key for key, kind in kinds.items() if kind == "scenario_set"]
     scenario_report = None
     if scenario_items:
         normalised, scenario_report = normalise_scenarios(prepared.tidy, scenario_items)
         prepared = prepared.with_values(normalised["value"].to_numpy(dtype=float))
-    tidy = prepared.tidy
+    # Everything but stability needs only the rounds being summarised.
+    summarised = prepared if current_rows is None else prepared.subset(current_rows)
+    tidy = summarised.tidy
 
-    codes, key_frame = distribution_groups(prepared)
-    data = SortedGroups.build(prepared.values, codes, len(key_frame))
+    codes, key_frame = distribution_groups(summarised)
+    data = SortedGroups.build(summarised.values, codes, len(key_frame))
     statistics = describe_keys(
         tidy,
         list(KEY_COLUMNS),
@@ -215,20 +223,32 @@ def summarize_round(
         data=data,
     )
     result = evaluate(statistics, data, rules=rules, scales=scales)
+    if current_rows is None:
+        all_codes, previous_keys, previous_statistics = codes, key_frame, statistics
+    else:
+        all_codes = np.full(len(current_rows), -1, dtype=np.int64)
+        all_codes[current_rows] = codes
+        previous_keys, previous_statistics = _location_and_spread(
+            prepared.subset(~current_rows), quantile_method
+        )
     result = _add_stability(
         result,
         prepared,
-        codes,
+        all_codes,
         key_frame,
+        previous_keys,
+        previous_statistics,
         rule=stability_rule or StabilityRule(),
         zero_method=zero_method,
         correction=correction,
         tolerance=change_tolerance,
     )
-    item_kind = pd.Series(
-        result.index.get_level_values("item").map(lambda key: kinds.get(key, "")),
-        index=result.index,
-    ).to_numpy(dtype=object)
+    item_kind = (
+        pd.Series(kinds, dtype=object)
+        .reindex(key_frame["item"].to_numpy(dtype=object))
+        .fillna("")
+        .to_numpy(dtype=object)
+    )
     _add_pooling(
         result,
         data,
@@ -240,23 +260,40 @@ def summarize_round(
     _add_scenarios(result, scenario_report)
     _add_estimates(result, tidy, kinds, estimate_level)
     _add_rankings(result, tidy, kinds)
-    _add_panel(result, prepared, scales, panel_level)
+    _add_panel(result, summarised, scales, panel_level)
     if bootstrap_resamples > 0:
-        intervals = bootstrap_median_ci(
-            tidy,
+        low, high = bootstrap_sorted(
+            data,
+            key_frame,
             confidence=confidence,
             resamples=bootstrap_resamples,
             seed=seed,
             quantile_method=quantile_method,
         )
-        result = result.join(intervals)
     else:
-        result["median_ci_low"] = np.nan
-        result["median_ci_high"] = np.nan
+        low = high = np.full(len(result), np.nan)
+    result["median_ci_low"] = low
+    result["median_ci_high"] = high
     result["quantile_method"] = quantile_method
-    if closing_round is not None:
-        result = result.loc[result.index.get_level_values("round") == closing_round]
     return result.loc[:, list(SUMMARY_COLUMNS)]
+
+
+def _location_and_spread(
+    prepared: Prepared, quantile_method: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Median, IQR and CV of every distribution (the previous round's, for changes)."""
+    codes, key_frame = distribution_groups(prepared)
+    data = SortedGroups.build(prepared.values, codes, len(key_frame))
+    statistics = describe_keys(
+        prepared.tidy,
+        list(KEY_COLUMNS),
+        quantile_method=quantile_method,
+        scales=None,
+        codes=codes,
+        key_frame=key_frame,
+        data=data,
+    )
+    return key_frame, statistics[["iqr", "cv", "median"]]
 
 
 def _add_stability(
@@ -264,16 +301,22 @@ def _add_stability(
     prepared: Prepared,
     codes: np.ndarray,
     key_frame: pd.DataFrame,
+    previous_keys: pd.DataFrame,
+    previous_statistics: pd.DataFrame,
     *,
     rule: StabilityRule,
     zero_method: str,
     correction: bool,
     tolerance: float,
 ) -> pd.DataFrame:
-    """Add the stability columns and the changes of IQR, CV and median (rows in the
-    order of ``key_frame``)."""
+    """Add the stability columns and the changes of IQR, CV and median.
+
+    ``codes`` gives each row of ``prepared`` its row of ``result`` (−1 for rows of the
+    previous round only); ``previous_keys`` and ``previous_statistics`` describe the
+    distributions the changes are measured from.
+    """
     difference, pair_group = paired_differences(prepared, codes)
-    previous = previous_distribution(key_frame)
+    previous = previous_distribution(key_frame, previous_keys)
     columns = stability_columns(
         difference,
         pair_group,
@@ -289,7 +332,9 @@ def _add_stability(
     has_previous = previous >= 0
     for column in ("iqr", "cv", "median"):
         current = result[column].to_numpy(dtype=float)
-        earlier = np.where(has_previous, current[np.maximum(previous, 0)], np.nan)
+        reference = previous_statistics[column].to_numpy(dtype=float)
+        earlier = np.full(len(current), np.nan)
+        earlier[has_previous] = reference[previous[has_previous]]
         result[f"{column}_change"] = current - earlier
     return result
 

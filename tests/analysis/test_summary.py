@@ -172,14 +172,21 @@ def test_estimates_are_on_every_component_row(rng):
     assert (rows["estimate_lowest"] <= rows["estimate_best"]).all()
 
 
-def test_closing_round_summarises_one_round_with_stability(rng):
+@pytest.mark.parametrize("closing", [1, 2, 3])
+def test_closing_round_summarises_one_round_with_stability(rng, closing):
     frame = _study(rng, rounds=3)
-    every = summarize_round(frame, rules={}, scales=SCALES, bootstrap_resamples=0)
-    closing = summarize_round(
-        frame, rules={}, scales=SCALES, bootstrap_resamples=0, closing_round=3
+    every = summarize_round(
+        frame, rules=dict.fromkeys(SCALES, RULE), scales=SCALES, bootstrap_resamples=50
     )
-    assert set(closing.index.get_level_values("round")) == {3}
-    pd.testing.assert_frame_equal(closing, every.loc[[3]].drop(columns=[]), check_index_type=False)
+    closed = summarize_round(
+        frame,
+        rules=dict.fromkeys(SCALES, RULE),
+        scales=SCALES,
+        bootstrap_resamples=50,
+        closing_round=closing,
+    )
+    assert set(closed.index.get_level_values("round")) == {closing}
+    pd.testing.assert_frame_equal(closed, every.loc[[closing]])
 
 
 def test_empty_frame_and_quantile_method_column(make_frame):
