@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, render_template
+from flask_babel import get_locale
 from flask_wtf.csrf import CSRFError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from elicit import config
-from elicit.extensions import babel, csrf, db, migrate
+from elicit.extensions import babel, csrf, db, limiter, migrate
 from elicit.i18n import select_locale
 
 MIGRATIONS_DIRECTORY = str(Path(__file__).resolve().parent.parent / "migrations")
@@ -34,6 +36,13 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=MIGRATIONS_DIRECTORY, render_as_batch=True)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    app.context_processor(lambda: {"language": str(get_locale())})
+    limiter.init_app(app)
+    if app.config["ELICIT_PROXY_HOPS"]:
+        hops = app.config["ELICIT_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops
+        )
 
 
 def register_blueprints(app: Flask) -> None:

@@ -12,6 +12,12 @@
     point at the local server (``http://127.0.0.1:PORT``).
 ``ELICIT_INSTANCE_PATH``
     Folder for the SQLite file and the generated key (default: Flask's instance folder).
+``ELICIT_RATELIMIT_STORAGE_URL``
+    Where rate-limit counters live (default ``memory://``, one process).  With several
+    workers or hosts, point them all at one Redis: ``redis://127.0.0.1:6379/0``.
+``ELICIT_PROXY_HOPS``
+    Number of reverse proxies in front of the service whose ``X-Forwarded-*`` headers
+    are trusted (default 0).  Rate limits key on the client address this reveals.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +52,19 @@ def load(instance_folder: str, overrides: Mapping[str, Any] | None = None) -> di
         folder.mkdir(parents=True, exist_ok=True)
         database_url = f"sqlite:///{folder / 'elicit.sqlite3'}"
     secret_key = overrides.pop("SECRET_KEY", None) or os.environ.get("ELICIT_SECRET_KEY")
+    base_url = (os.environ.get("ELICIT_BASE_URL") or "").rstrip("/") or None
     config: dict[str, Any] = {
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
         "SECRET_KEY": secret_key or stored_secret_key(folder),
-        "ELICIT_BASE_URL": (os.environ.get("ELICIT_BASE_URL") or "").rstrip("/") or None,
+        "ELICIT_BASE_URL": base_url,
+        "ELICIT_PROXY_HOPS": int(os.environ.get("ELICIT_PROXY_HOPS") or 0),
+        "RATELIMIT_STORAGE_URI": os.environ.get("ELICIT_RATELIMIT_STORAGE_URL") or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        # Failed link look-ups per client address: enough for typos, too few for guessing.
+        "ELICIT_LINK_LOOKUP_LIMIT": "10 per minute;50 per day",
+        # The session cookie is Secure whenever the public address is HTTPS.
+        "SESSION_COOKIE_SECURE": bool(base_url and base_url.startswith("https://")),
+        "PERMANENT_SESSION_LIFETIME": timedelta(days=30),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

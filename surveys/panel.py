@@ -169,8 +169,16 @@ def panelist_for_token(session: Session, token: str) -> Panelist:
     Raises :class:`NotFound` for an unknown token and :class:`AccessRevoked` for a
     withdrawn one.
     """
+    return panelist_for_token_hash(session, hash_token(token))
+
+
+def panelist_for_token_hash(session: Session, token_hash: str) -> Panelist:
+    """Return the panelist whose link hashes to ``token_hash`` (as kept in a session).
+
+    A reissued link changes the hash, so sessions opened with the old link end too.
+    """
     panelist = session.execute(
-        select(Panelist).where(Panelist.token_hash == hash_token(token))
+        select(Panelist).where(Panelist.token_hash == token_hash)
     ).scalar_one_or_none()
     if panelist is None:
         raise NotFound("this personal link is not valid")

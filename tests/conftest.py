@@ -177,13 +177,26 @@ def csrf_token(html: str) -> str:
     return match.group(1)
 
 
+def enter(client: FlaskClient, token: str, *, lang: str | None = None):
+    """Open a personal link: the token is exchanged for a session, then dropped."""
+    response = client.get(f"/e/{token}" + (f"?lang={lang}" if lang else ""))
+    assert response.status_code == 302, response.text
+    return response
+
+
 @pytest.fixture
 def post_answers(client: FlaskClient) -> Callable[..., object]:
-    """Fetch an expert page for its CSRF token, then post ``answers`` to it."""
+    """Open an expert's link, then post ``answers`` with the page's CSRF token.
 
-    def post(token: str, answers: dict[str, str], *, lang: str | None = None):
-        url = f"/e/{token}" + (f"?lang={lang}" if lang else "")
-        page = client.get(url)
-        return client.post(url, data={"csrf_token": csrf_token(page.text), **answers})
+    ``action`` is the button pressed: "submit" (the default), "review" or "save".
+    """
+
+    def post(token: str, answers: dict[str, str], *, lang: str | None = None, action=None):
+        enter(client, token, lang=lang)
+        page = client.get("/e/")
+        data = {"csrf_token": csrf_token(page.text), **answers}
+        if action:
+            data["action"] = action
+        return client.post("/e/", data=data)
 
     return post

@@ -12,6 +12,7 @@ class FeedbackParser(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.feedback: dict[tuple[str, str], dict[str, str]] = {}
+        self.withheld: set[str] = set()
         self._item: str | None = None
         self._component: str | None = None
 
@@ -20,6 +21,8 @@ class FeedbackParser(HTMLParser):
         if "data-feedback-item" in attributes:
             self._item = attributes["data-feedback-item"]
             self._component = None
+        if "data-withheld" in attributes and self._item is not None:
+            self.withheld.add(self._item)
         if "data-component" in attributes and self._item is not None:
             self._component = attributes["data-component"] or ""
             self.feedback[(self._item, self._component)] = {}
@@ -37,3 +40,10 @@ def parse_feedback(html: str) -> dict[tuple[str, str], dict[str, str]]:
     parser = FeedbackParser()
     parser.feed(html)
     return parser.feedback
+
+
+def withheld_items(html: str) -> set[str]:
+    """Items whose feedback the page withholds."""
+    parser = FeedbackParser()
+    parser.feed(html)
+    return parser.withheld

@@ -40,6 +40,28 @@ def describe_error(error: AnswerError) -> str:
             max=params["max"],
             length=params["length"],
         )
+    if error.code == "estimate_missing":
+        return gettext("Fill in this part of the estimate too.")
+    if error.code == "outside_bounds":
+        return gettext(
+            "Enter a number from %(min)s to %(max)s.",
+            min=format_decimal(params["min"]),
+            max=format_decimal(params["max"]),
+        )
+    if error.code == "estimate_order":
+        return gettext(
+            "Your lowest estimate must not exceed your best guess, and your best guess must "
+            "not exceed your highest estimate."
+        )
+    if error.code == "rank_missing":
+        return gettext("Give this option a place from 1 to %(max)s.", max=params["max"])
+    if error.code == "rank_duplicate":
+        return gettext("Give each option a different place from 1 to %(max)s.", max=params["max"])
+    if error.code == "rationale_required":
+        return gettext(
+            "Your answer lies outside the middle half of the panel's answers in the last "
+            "round: please explain why."
+        )
     if error.code == "rationale_without_answer":
         return gettext("Give an answer to go with this explanation, or clear the explanation.")
     return gettext("Check this answer.")

@@ -1,22 +1,35 @@
-"""Turn the domain's page data into what templates print (texts in one language)."""
+"""Turn the domain's page data into what templates print: texts in one language,
+sentences that state the feedback in words, and the charts."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import format_decimal, gettext
+from markupsafe import Markup
+
+from elicit.expert.charts import ChartLabels, distribution_svg
+from surveys.answers import CANNOT_JUDGE, ParsedAnswers, outside_previous_iqr, parse_answers
 from surveys.definition import ItemDefinition
-from surveys.expert import ExpertItem, ExpertPage
+from surveys.errors import InvalidAnswers
+from surveys.expert import ExpertItem, ExpertPage, Feedback
 from surveys.fields import component_field, rationale_field
+
+PERCENT_KINDS = ("probability", "scenario_set")
 
 
 @dataclass(frozen=True)
 class FeedbackLine:
     """One distribution of the previous round, ready to print."""
 
+    component: str
     label: str | None
     statistics: dict[str, Any] | None
     own: float | None
+    summary: str
+    chart: Markup | None = None
 
 
 @dataclass(frozen=True)
@@ -28,23 +41,43 @@ class ItemView:
     number: int
     text: str
     help: str | None
+    section_key: str | None
     section: str | None
     options: list[tuple[int, str]]
-    scenarios: list[tuple[str, str]]
+    choices: list[tuple[str, str]]
     max_length: int | None
     rationale: bool
-    feedback_round: int | None
-    feedback: list[FeedbackLine]
+    unit: str | None
+    estimate_bounds: tuple[float, float] | None
+    cannot_judge: bool
+    answered: bool
+    rationale_prompt: str | None
+    rationale_required: bool
+    #: ``{component: (q1, q3)}`` of the previous round, for the page's script.
+    quartiles: dict[str, tuple[float, float]] = field(default_factory=dict)
+    feedback_round: int | None = None
+    feedback_withheld: bool = False
+    feedback: list[FeedbackLine] = field(default_factory=list)
+    consensus: str | None = None
+    rationales: list[str] = field(default_factory=list)
+    own_rationale: str | None = None
+    cannot_judge_count: int = 0
 
 
-def item_views(page: ExpertPage, language: str) -> list[ItemView]:
-    """Every item of the page, in ``language``."""
+def number(value: float | None) -> str:
+    """A number in the page's language: ``4.5`` in English, ``4,5`` in Spanish."""
+    return "" if value is None else str(format_decimal(round(value, 2)))
+
+
+def item_views(page: ExpertPage, language: str, values: Mapping[str, str]) -> list[ItemView]:
+    """Every item of the page, in ``language``; ``values`` are the answers on screen."""
     fallback = page.definition.default_language
-    section_titles = {s.key: s.title.get(language, fallback) for s in page.definition.sections}
+    titles = {s.key: s.title.get(language, fallback) for s in page.definition.sections}
+    policy = page.rules.rationale_outside_iqr
     views = []
-    for number, item in enumerate(page.items, start=1):
+    for index, item in enumerate(page.items, start=1):
         definition = item.stored.definition
-        options = []
+        options: list[tuple[int, str]] = []
         if definition.scale is not None:
             labels = definition.scale.labels_in(language, fallback)
             options = list(
@@ -54,44 +87,261 @@ def item_views(page: ExpertPage, language: str) -> list[ItemView]:
                     strict=True,
                 )
             )
-        scenarios = [(s.key, s.text.get(language, fallback)) for s in definition.scenarios]
+        choices = [
+            (choice.key, choice.text.get(language, fallback))
+            for choice in definition.scenarios or definition.options
+        ]
+        quartiles = dict(page.rules.previous_quartiles.get(definition.key, {}))
+        outside = _outside(definition, values, page)
         views.append(
             ItemView(
                 key=definition.key,
                 kind=definition.kind,
-                number=number,
+                number=index,
                 text=definition.text.get(language, fallback),
                 help=definition.help.get(language, fallback) if definition.help else None,
-                section=section_titles.get(definition.section) if definition.section else None,
+                section_key=definition.section,
+                section=titles.get(definition.section) if definition.section else None,
                 options=options,
-                scenarios=scenarios,
+                choices=choices,
                 max_length=definition.max_length,
                 rationale=definition.rationale and definition.numeric,
-                feedback_round=item.feedback.round_number if item.feedback else None,
-                feedback=_feedback_lines(item, definition, scenarios),
+                unit=definition.unit.get(language, fallback) if definition.unit else None,
+                estimate_bounds=definition.estimate_bounds,
+                cannot_judge=page.definition.cannot_judge and definition.kind == "likert",
+                answered=is_answered(definition, values),
+                rationale_prompt=_rationale_prompt(policy, bool(quartiles)),
+                rationale_required=policy == "required" and outside,
+                quartiles=quartiles if definition.kind != "ranking" else {},
+                **_feedback_fields(item, definition, choices, options, language),
             )
         )
     return views
 
 
-def _feedback_lines(
-    item: ExpertItem, definition: ItemDefinition, scenarios: list[tuple[str, str]]
-) -> list[FeedbackLine]:
-    """The previous round's distributions of one item, with the expert's own answers."""
-    if item.feedback is None:
-        return []
-    own = item.feedback.own_answer or {}
-    if definition.kind == "scenario_set":
-        components = own.get("components", {})
-        return [
-            FeedbackLine(label, item.feedback.statistics.get(key), components.get(key))
-            for key, label in scenarios
+def _outside(definition: ItemDefinition, values: Mapping[str, str], page: ExpertPage) -> bool:
+    """Whether the answer on screen lies outside the previous round's IQR."""
+    try:
+        parsed = parse_answers([definition], dict(values))
+    except InvalidAnswers:
+        return False
+    answer = parsed.answers.get(definition.key)
+    return bool(answer) and outside_previous_iqr(
+        definition, answer or {}, page.rules.previous_quartiles
+    )
+
+
+def _rationale_prompt(policy: str, has_previous_round: bool) -> str | None:
+    """What the rationale box asks for, given the study's policy."""
+    if not has_previous_round or policy == "off":
+        return None
+    if policy == "required":
+        return gettext(
+            "If your answer lies outside the middle half of the panel's answers, explain why "
+            "(required)."
+        )
+    return gettext(
+        "If your answer lies outside the middle half of the panel's answers, please explain why."
+    )
+
+
+def _feedback_fields(
+    item: ExpertItem,
+    definition: ItemDefinition,
+    choices: list[tuple[str, str]],
+    options: list[tuple[int, str]],
+    language: str,
+) -> dict[str, Any]:
+    """The previous round's feedback on one item, ready for the template."""
+    feedback = item.feedback
+    if feedback is None:
+        return {}
+    fields: dict[str, Any] = {
+        "feedback_round": feedback.round_number,
+        "feedback_withheld": feedback.withheld,
+        "own_rationale": feedback.own_rationale,
+    }
+    if feedback.withheld:
+        return fields
+    own = feedback.own_answer or {}
+    parts: list[tuple[str, str | None]]
+    if definition.kind == "numeric_estimate":
+        parts = [
+            ("best", gettext("Best guess")),
+            ("lowest", gettext("Lowest")),
+            ("highest", gettext("Highest")),
+            ("confidence", gettext("Confidence (%)")),
         ]
-    return [FeedbackLine(None, item.feedback.statistics.get(""), own.get("value"))]
+    elif choices:
+        parts = [(key, label) for key, label in choices]
+    else:
+        parts = [("", None)]
+    lines = []
+    for position, (component, label) in enumerate(parts):
+        statistics = feedback.statistics.get(component)
+        own_value = (
+            own.get("value") if component == "" else own.get("components", {}).get(component)
+        )
+        chart = None
+        if (
+            statistics
+            and statistics.get("n")
+            and (position == 0 or definition.kind != "numeric_estimate")
+        ):
+            chart = _chart(
+                definition, feedback, component, statistics, own_value, options, label, item
+            )
+        lines.append(
+            FeedbackLine(
+                component=component,
+                label=label,
+                statistics=statistics,
+                own=own_value,
+                summary=_summary(definition, statistics, own_value, own, feedback.round_number),
+                chart=chart,
+            )
+        )
+    states = [line.statistics.get("consensus") for line in lines if line.statistics is not None]
+    consensus = None
+    if states and all(state is True for state in states):
+        consensus = gettext("The panel reached consensus on this item.")
+    elif any(state is False for state in states):
+        consensus = gettext("The panel has not reached consensus on this item yet.")
+    fields.update(
+        feedback=lines,
+        consensus=consensus,
+        rationales=feedback.rationales,
+        cannot_judge_count=feedback.cannot_judge,
+    )
+    return fields
+
+
+def _summary(
+    definition: ItemDefinition,
+    statistics: dict[str, Any] | None,
+    own_value: float | None,
+    own: dict[str, Any],
+    round_number: int,
+) -> str:
+    """The feedback in one or two sentences, so that it needs no chart to be read."""
+    unit = " %" if definition.kind in PERCENT_KINDS else ""
+    if not statistics or not statistics.get("n"):
+        panel = gettext("Nobody answered this in round %(number)s.", number=round_number)
+    else:
+        panel = gettext(
+            "Panel median %(median)s%(unit)s; the middle half of the panel answered between "
+            "%(q1)s%(unit)s and %(q3)s%(unit)s (%(n)s answers).",
+            median=number(statistics["median"]),
+            q1=number(statistics["q1"]),
+            q3=number(statistics["q3"]),
+            n=statistics["n"],
+            unit=unit,
+        )
+    if own_value is not None:
+        yours = gettext("Your answer: %(value)s%(unit)s.", value=number(own_value), unit=unit)
+    elif own.get(CANNOT_JUDGE):
+        yours = gettext("Your answer: you could not judge this.")
+    else:
+        yours = gettext("Your answer: you did not answer.")
+    return f"{panel} {yours}"
+
+
+def _chart(
+    definition: ItemDefinition,
+    feedback: Feedback,
+    component: str,
+    statistics: dict[str, Any],
+    own_value: float | None,
+    options: list[tuple[int, str]],
+    label: str | None,
+    item: ExpertItem,
+) -> Markup:
+    """The distribution of one component as an inline SVG chart."""
+    values = feedback.values.get(component, [])
+    discrete = definition.kind in ("likert", "ranking")
+    if definition.kind == "numeric_estimate":
+        low = min([*values, own_value] if own_value is not None else values)
+        high = max([*values, own_value] if own_value is not None else values)
+        padding = (high - low) * 0.05 or 1.0
+        minimum, maximum = low - padding, high + padding
+    else:
+        bounds = definition.bounds
+        assert bounds is not None
+        minimum, maximum = bounds
+    labels = ChartLabels(
+        title=gettext("Panel answers in round %(number)s", number=feedback.round_number)
+        + (f": {label}" if label else ""),
+        description=_summary(
+            definition, statistics, own_value, feedback.own_answer or {}, feedback.round_number
+        ),
+        median=gettext("median"),
+        iqr=gettext("middle half"),
+        own=gettext("your answer"),
+    )
+    return distribution_svg(
+        values,
+        minimum=minimum,
+        maximum=maximum,
+        discrete=discrete,
+        median=statistics.get("median"),
+        q1=statistics.get("q1"),
+        q3=statistics.get("q3"),
+        own=own_value,
+        labels=labels,
+        format_number=lambda value: number(value),
+        element_id=f"chart-{definition.key}-{component or 'value'}",
+    )
+
+
+def sections(views: list[ItemView]) -> list[tuple[str, str]]:
+    """(key, title) of each section that has items, in page order."""
+    seen: dict[str, str] = {}
+    for view in views:
+        if view.section_key and view.section:
+            seen.setdefault(view.section_key, view.section)
+    return list(seen.items())
+
+
+def is_answered(definition: ItemDefinition, values: Mapping[str, str]) -> bool:
+    """Whether every input of the item holds something."""
+    return all(
+        (values.get(component_field(definition.key, part)) or "").strip()
+        for part in definition.components
+    )
+
+
+def progress(views: list[ItemView], values: Mapping[str, str]) -> tuple[int, int]:
+    """(answered, total) items on the page."""
+    del values
+    return sum(1 for view in views if view.answered), len(views)
+
+
+def review_lists(
+    page: ExpertPage, parsed: ParsedAnswers, language: str
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Items still unanswered, and answers outside the panel's middle half without a
+    rationale, each as (field anchor, item text)."""
+    fallback = page.definition.default_language
+    unanswered, unexplained = [], []
+    for item in page.items:
+        definition = item.stored.definition
+        text = definition.text.get(language, fallback)
+        anchor = component_field(definition.key, definition.components[0])
+        answer = parsed.answers.get(definition.key)
+        if answer is None:
+            unanswered.append((anchor, text))
+        elif (
+            definition.rationale
+            and page.rules.rationale_outside_iqr != "off"
+            and definition.key not in parsed.rationales
+            and outside_previous_iqr(definition, answer, page.rules.previous_quartiles)
+        ):
+            unexplained.append((rationale_field(definition.key), text))
+    return unanswered, unexplained
 
 
 def form_values(page: ExpertPage) -> dict[str, str]:
-    """The saved answers of the open round as form field values."""
+    """The submitted answers of the open round as form field values."""
     values: dict[str, str] = {}
     for item in page.items:
         key = item.stored.definition.key
@@ -100,6 +350,8 @@ def form_values(page: ExpertPage) -> dict[str, str]:
             values[key] = format_plain(answer["value"])
         if "text" in answer:
             values[key] = answer["text"]
+        if answer.get(CANNOT_JUDGE):
+            values[key] = CANNOT_JUDGE
         for component, value in answer.get("components", {}).items():
             values[component_field(key, component)] = format_plain(value)
         if item.rationale:

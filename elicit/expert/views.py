@@ -1,24 +1,51 @@
-"""Expert pages: ``/e/<token>`` shows the open round and takes the expert's answers."""
+"""Expert pages.
+
+``/e/<token>`` is the personal link: the first visit exchanges the token for a session
+cookie and redirects to ``/e/``, so the token leaves the address bar, the history and
+any referrer.  ``/e/`` shows the open round; it posts back to itself to save a draft,
+review, or submit; ``/e/draft`` takes the page's autosaves.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
-from flask_babel import get_locale, gettext
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import format_datetime, get_locale, gettext
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from elicit.expert.messages import describe_error
-from elicit.expert.presenters import form_values, item_views
-from elicit.extensions import csrf, db
-from surveys.answers import submit_responses
+from elicit.expert.presenters import (
+    form_values,
+    item_views,
+    progress,
+    review_lists,
+    sections,
+)
+from elicit.extensions import csrf, db, limiter
+from elicit.i18n import LANGUAGE_NAMES, remember_requested_language
+from surveys.answers import DeadlinePassed, RoundNotOpen, parse_answers, submit_responses
+from surveys.drafts import save_draft
 from surveys.errors import AccessRevoked, Conflict, InvalidAnswers, NotFound
-from surveys.expert import expert_page
+from surveys.expert import ExpertPage, expert_page
 from surveys.models import Panelist
-from surveys.panel import panelist_for_token
+from surveys.panel import hash_token, panelist_for_token_hash
 
 blueprint = Blueprint("expert", __name__, url_prefix="/e")
+SESSION_KEY = "panelist"
 
 
 class AnswerForm(FlaskForm):
@@ -26,16 +53,41 @@ class AnswerForm(FlaskForm):
     the single place that knows what a valid answer is."""
 
 
-def _panelist(token: str) -> Panelist:
-    """Load the panelist owning ``token`` or stop with a page that says why."""
+@blueprint.before_request
+def keep_language_choice() -> None:
+    """Remember the language switch for the whole visit."""
+    remember_requested_language()
+
+
+def _lookup_failed(response: WerkzeugResponse) -> bool:
+    """Only unknown links count against the rate limit, not experts' own visits."""
+    return response.status_code == 404
+
+
+@blueprint.route("/<token>")
+@limiter.limit(lambda: current_app.config["ELICIT_LINK_LOOKUP_LIMIT"], deduct_when=_lookup_failed)
+def enter(token: str) -> WerkzeugResponse:
+    """Exchange a personal link's token for a session cookie, then drop the token."""
+    panelist = _load(hash_token(token))
+    session.clear()
+    session.permanent = True
+    session[SESSION_KEY] = panelist.token_hash
+    language = request.args.get("lang")
+    return redirect(url_for("expert.answer", lang=language))
+
+
+def _load(token_hash: str | None) -> Panelist:
+    """The panelist of a token hash, or a page that says why there is none."""
+    if not token_hash:
+        abort(401, gettext("Open your personal link again to continue."))
     try:
-        panelist = panelist_for_token(db.session, token)
+        panelist = panelist_for_token_hash(db.session, token_hash)
     except NotFound:
         abort(
             404,
             gettext(
-                "This personal link is not valid. Check that you copied all of "
-                "it, or ask the study team for a new one."
+                "This personal link is not valid. Check that you copied all of it, or ask "
+                "the study team for a new one."
             ),
         )
     except AccessRevoked:
@@ -46,41 +98,123 @@ def _panelist(token: str) -> Panelist:
     return panelist
 
 
-@blueprint.route("/<token>", methods=["GET", "POST"])
-@csrf.exempt  # checked by AnswerForm after the token, so a refusal can keep the answers
-def answer(token: str) -> str | tuple[str, int] | WerkzeugResponse:
-    """Show the open round's items; on POST, save the expert's answers."""
-    panelist = _panelist(token)
+def _current_panelist() -> Panelist:
+    """The panelist whose link opened this session."""
+    return _load(session.get(SESSION_KEY))
+
+
+@blueprint.route("/", methods=["GET", "POST"])
+@csrf.exempt  # checked by AnswerForm after the session, so a refusal keeps the answers
+def answer() -> str | tuple[str, int] | WerkzeugResponse:
+    """Show the open round; on POST save a draft, review, or submit."""
+    panelist = _current_panelist()
     form = AnswerForm()
-    if request.method == "POST":
-        typed = request.form.to_dict()
-        if not form.validate_on_submit():
-            message = gettext(
-                "Your page was open too long to be saved safely. Your answers "
-                "are still below: please submit them again."
-            )
-            return _render(panelist, form, typed, problems=[message]), 400
-        try:
-            round_ = submit_responses(db.session, panelist, typed)
-        except InvalidAnswers as error:
-            field_errors = {problem.field: describe_error(problem) for problem in error.errors}
-            return _render(panelist, form, typed, field_errors=field_errors), 422
-        except Conflict:
-            message = gettext(
-                "This round is closed, so your answers could not be saved. "
-                "They are still below; the study team can tell you what "
-                "happens next."
-            )
-            return _render(panelist, form, typed, problems=[message]), 409
-        flash(
-            gettext(
-                "Thank you: your answers to round %(number)s are saved. You can change "
-                "them until the round closes.",
-                number=round_.number,
-            )
+    if request.method == "GET":
+        return _render(panelist, form)
+    typed = {name: value for name, value in request.form.items() if name != "csrf_token"}
+    action = typed.pop("action", "submit")
+    if not form.validate_on_submit():
+        message = gettext(
+            "Your page was open too long to be saved safely. Your answers are still below: "
+            "please save or submit them again."
         )
-        return redirect(url_for("expert.answer", token=token, lang=request.args.get("lang")))
-    return _render(panelist, form)
+        return _render(panelist, form, typed, problems=[message]), 400
+    if action == "save":
+        try:
+            save_draft(db.session, panelist, typed)
+        except Conflict:
+            abort(409, gettext("The study has no round open yet."))
+        flash(gettext("Your draft is saved. Nothing is submitted until you choose Submit."))
+        return redirect(url_for("expert.answer"))
+    if action == "review":
+        return _review(panelist, form, typed)
+    return _submit(panelist, form, typed)
+
+
+def _review(panelist: Panelist, form: AnswerForm, typed: dict[str, str]) -> Any:
+    """Save the draft, then list unanswered items before the final submission."""
+    try:
+        save_draft(db.session, panelist, typed)
+    except Conflict:
+        abort(409, gettext("The study has no round open yet."))
+    page = expert_page(db.session, panelist)
+    if page.round is None:
+        return _closed(panelist, form, typed)
+    items = [item.stored.definition for item in page.items]
+    try:
+        parsed = parse_answers(items, typed, page.rules)
+    except InvalidAnswers as error:
+        return _render(panelist, form, typed, field_errors=_messages(error)), 422
+    language = str(get_locale())
+    unanswered, unexplained = review_lists(page, parsed, language)
+    return render_template(
+        "expert/review.html",
+        page=page,
+        language=language,
+        languages=LANGUAGE_NAMES,
+        form=form,
+        typed=typed,
+        unanswered=unanswered,
+        unexplained=unexplained,
+        answered=len(page.items) - len(unanswered),
+    )
+
+
+def _submit(panelist: Panelist, form: AnswerForm, typed: dict[str, str]) -> Any:
+    """Submit; on refusal show the page again with everything typed still there."""
+    try:
+        round_ = submit_responses(db.session, panelist, typed)
+    except InvalidAnswers as error:
+        return _render(panelist, form, typed, field_errors=_messages(error)), 422
+    except DeadlinePassed:
+        page = expert_page(db.session, panelist)
+        assert page.round is not None and page.round.deadline is not None
+        message = gettext(
+            "The deadline for this round (%(deadline)s) has passed, so your answers were not "
+            "submitted. They are kept as a draft; please contact the study team.",
+            deadline=format_datetime(page.round.deadline, "medium"),
+        )
+        return _render(panelist, form, typed, problems=[message]), 409
+    except RoundNotOpen:
+        return _closed(panelist, form, typed)
+    flash(
+        gettext(
+            "Thank you: your answers to round %(number)s are submitted. You can change them "
+            "until the round closes.",
+            number=round_.number,
+        )
+    )
+    return redirect(url_for("expert.answer"))
+
+
+def _closed(panelist: Panelist, form: AnswerForm, typed: dict[str, str]) -> tuple[str, int]:
+    """The round closed while the expert was answering: say so and keep their answers."""
+    message = gettext(
+        "This round is closed, so your answers could not be submitted. They are kept as a "
+        "draft and are still below; the study team can tell you what happens next."
+    )
+    return _render(panelist, form, typed, problems=[message]), 409
+
+
+@blueprint.route("/draft", methods=["POST"])
+def autosave() -> WerkzeugResponse | tuple[WerkzeugResponse, int]:
+    """Keep a draft sent by the page's script a few seconds after each change."""
+    panelist = _current_panelist()
+    typed = {name: value for name, value in request.form.items() if name != "csrf_token"}
+    typed.pop("action", None)
+    try:
+        draft = save_draft(db.session, panelist, typed)
+    except Conflict:
+        return jsonify(error=gettext("The study has no round open yet.")), 409
+    return jsonify(
+        saved_at=draft.saved_at.isoformat(),
+        message=gettext("Draft saved at %(time)s", time=format_datetime(draft.saved_at, "short")),
+    )
+
+
+def _messages(error: InvalidAnswers) -> dict[str, str]:
+    """Each problem worded for the expert, by field."""
+    return {problem.field: describe_error(problem) for problem in error.errors}
 
 
 def _render(
@@ -91,20 +225,21 @@ def _render(
     field_errors: dict[str, str] | None = None,
     problems: list[str] | None = None,
 ) -> str:
-    """Render the page, showing what the expert typed when a submission was refused."""
+    """Render the page: what was just typed, else the draft, else the submitted answers."""
     language = str(get_locale())
-    page = expert_page(db.session, panelist)
-    values: dict[str, Any] = typed if typed is not None else form_values(page)
+    page: ExpertPage = expert_page(db.session, panelist)
+    values: dict[str, Any] = typed if typed is not None else (page.draft or form_values(page))
+    views = item_views(page, language, values)
     return render_template(
         "expert/answer.html",
         page=page,
         language=language,
-        items=item_views(page, language),
+        languages=LANGUAGE_NAMES,
+        items=views,
+        progress=progress(views, values),
+        sections=sections(views),
         values=values,
         field_errors=field_errors or {},
         problems=problems or [],
         form=form,
-        action=url_for(
-            "expert.answer", token=request.view_args["token"], lang=request.args.get("lang")
-        ),
     )

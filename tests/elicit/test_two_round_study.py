@@ -10,7 +10,7 @@ import pytest
 from elicit.extensions import db
 from surveys.models import RoundStatus
 from surveys.rounds import close_round, open_round
-from tests.feedback_parser import parse_feedback
+from tests.feedback_parser import parse_feedback, withheld_items
 
 PANEL_SIZE = 12
 
@@ -29,6 +29,18 @@ def random_answers(rng: random.Random, definition) -> dict[str, str]:
             values = [first, second, 100 - first - second]
             for scenario, value in zip(item.scenarios, values, strict=True):
                 answers[f"{item.key}.{scenario.key}"] = str(value)
+        elif item.kind == "ranking":
+            places = list(range(1, len(item.options) + 1))
+            rng.shuffle(places)
+            for option, place in zip(item.options, places, strict=True):
+                answers[f"{item.key}.{option.key}"] = str(place)
+        elif item.kind == "numeric_estimate":
+            low = rng.randint(0, 40)
+            best = low + rng.randint(0, 30)
+            answers[f"{item.key}.lowest"] = str(low)
+            answers[f"{item.key}.best"] = str(best)
+            answers[f"{item.key}.highest"] = str(best + rng.randint(0, 50))
+            answers[f"{item.key}.confidence"] = str(rng.choice([50, 70, 80, 90]))
         elif item.kind == "open_text":
             answers[item.key] = f"Something about {rng.choice(['tariffs', 'fentanyl'])}."
         if item.numeric and rng.random() < 0.3:
@@ -65,10 +77,11 @@ def test_two_round_study(app, client, make_study, make_panel, post_answers, demo
                 continue
             item, _, component = field.partition(".")
             distributions.setdefault((item, component), []).append(float(value))
-    assert len(distributions) == 4 + 3 + 7 + 6  # drivers, scenarios, triggers, signposts
+    # drivers, ranking options, scenarios, triggers, estimate parts, signposts
+    assert len(distributions) == 4 + 5 + 3 + 7 + 4 + 6
 
     for link in links:
-        page = client.get(f"/e/{link.token}")
+        page = client.get(f"/e/{link.token}", follow_redirects=True)
         assert page.status_code == 200
         assert "Round 2 of at most 3" in page.text
         shown = parse_feedback(page.text)
@@ -91,12 +104,13 @@ def test_round_two_feedback_in_spanish(app, client, make_study, make_panel, post
         assert post_answers(link.token, {"trust_now": value}).status_code == 302
     close_round(db.session, study)
     open_round(db.session, study)
-    page = client.get(f"/e/{links[0].token}?lang=es")
+    page = client.get(f"/e/{links[0].token}?lang=es", follow_redirects=True)
     assert "¿Cuánta confianza existe hoy" in page.text
     assert "Muy baja" in page.text
     shown = parse_feedback(page.text)
     assert float(shown[("trust_now", "")]["median"]) == 3.0
     assert float(shown[("trust_now", "")]["own"]) == 2.0
-    # An item nobody answered says so instead of showing numbers.
-    assert "median" not in shown[("trust_horizon", "")]
-    assert shown[("trust_horizon", "")]["own"] == ""
+    # Items fewer than three panelists answered show no numbers at all.
+    assert ("trust_horizon", "") not in shown
+    assert "trust_horizon" in withheld_items(page.text)
+    assert "trust_now" not in withheld_items(page.text)

@@ -135,11 +135,22 @@ def test_demo_definition_validates() -> None:
     assert definition.slug == "us-mexico-intelligence"
     assert definition.languages == ("en", "es")
     assert definition.max_rounds == 3
-    assert len(definition.items) == 19
+    assert len(definition.items) == 21
     kinds = [item.kind for item in definition.items]
     assert kinds.count("likert") == 10
     assert kinds.count("probability") == 7
     assert kinds.count("open_text") == 1
+    assert kinds.count("ranking") == 1
+    assert kinds.count("numeric_estimate") == 1
+    assert definition.cannot_judge is True
+    assert definition.feedback_min_n == 3
+    (ranking,) = [item for item in definition.items if item.kind == "ranking"]
+    assert len(ranking.options) == 5
+    for option in ranking.options:
+        assert set(option.text.as_dict()) == {"en", "es"}, option.key
+    (estimate,) = [item for item in definition.items if item.kind == "numeric_estimate"]
+    assert estimate.unit is not None and set(estimate.unit.as_dict()) == {"en", "es"}
+    assert estimate.estimate_bounds == (0.0, 1000.0)
     for item in definition.items:
         texts = item.text.as_dict()
         assert set(texts) == {"en", "es"}, item.key
