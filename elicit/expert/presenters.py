@@ -183,11 +183,10 @@ def _feedback_fields(
             own.get("value") if component == "" else own.get("components", {}).get(component)
         )
         chart = None
-        if (
-            statistics
-            and statistics.get("n")
-            and (position == 0 or definition.kind != "numeric_estimate")
-        ):
+        charted = definition.kind != "ranking" and (
+            position == 0 or definition.kind != "numeric_estimate"
+        )
+        if statistics and statistics.get("n") and charted:
             chart = _chart(
                 definition, feedback, component, statistics, own_value, options, label, item
             )
@@ -341,11 +340,14 @@ def review_lists(
 
 
 def form_values(page: ExpertPage) -> dict[str, str]:
-    """The submitted answers of the open round as form field values."""
+    """The submitted answers of the open round as form field values; an item not yet
+    answered in this round starts from the expert's answer in the previous round,
+    which they keep or revise (the rationale starts empty: it is asked anew)."""
     values: dict[str, str] = {}
     for item in page.items:
         key = item.stored.definition.key
-        answer = item.answer or {}
+        previous = item.feedback.own_answer if item.feedback else None
+        answer = item.answer or previous or {}
         if "value" in answer:
             values[key] = format_plain(answer["value"])
         if "text" in answer:

@@ -119,9 +119,11 @@ def free_port() -> int:
 def fetch(url: str) -> str:
     """GET ``url``, waiting up to 30 s for the server to start listening."""
     deadline = time.monotonic() + 30
+    # The link sets a session cookie and redirects; keep the cookie like a browser.
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
     while True:
         try:
-            with urllib.request.urlopen(url, timeout=5) as response:
+            with opener.open(url, timeout=5) as response:
                 return response.read().decode()
         except OSError:
             assert time.monotonic() < deadline, f"nothing answered at {url}"
