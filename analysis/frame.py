@@ -76,7 +76,9 @@ def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     missing = [column for column in COLUMNS if column not in frame.columns]
     if missing:
         raise FrameError(f"missing column(s): {', '.join(missing)}")
-    result = frame.loc[:, list(COLUMNS)].copy()
+    # Whole columns are replaced below, never written into, so a shallow copy keeps the
+    # caller's frame intact (and costs nothing under copy-on-write).
+    result = frame.loc[:, list(COLUMNS)].copy(deep=False)
     try:
         result["value"] = pd.to_numeric(result["value"], errors="raise").astype("float64")
     except (TypeError, ValueError) as error:
