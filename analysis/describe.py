@@ -16,6 +16,8 @@ from analysis.quantiles import (
     SortedGroups,
     check_quantile_method,
     grouped_quantile,
+    interpolate,
+    order_statistics,
 )
 from analysis.scales import Scale, scale_columns
 
@@ -352,13 +354,11 @@ def bootstrap_sorted(
         sample = data.values[data.starts[group] : data.starts[group] + n]
         label = "\x1f".join(str(part) for part in key).encode()
         generator = np.random.default_rng([seed, zlib.crc32(label)])
-        draws = np.sort(sample[generator.integers(0, n, size=(resamples, n))], axis=1)
-        medians = grouped_quantile(
-            draws.ravel(),
-            np.arange(resamples, dtype=np.int64) * n,
-            np.full(resamples, n, dtype=np.int64),
-            0.5,
-            quantile_method,
-        )
+        draws = sample[generator.integers(0, n, size=(resamples, n))]
+        low_index, high_index, gamma = order_statistics(np.array([n]), 0.5, quantile_method)
+        # Only the two order statistics of the median are needed: partition, not sort.
+        kth = np.unique([low_index[0], high_index[0]])
+        draws.partition(kth, axis=1)
+        medians = interpolate(draws[:, low_index[0]], draws[:, high_index[0]], gamma[0])
         low[group], high[group] = np.quantile(medians, [tail, 1 - tail])
     return low, high

@@ -132,8 +132,22 @@ def grouped_quantile(
     present = counts > 0
     if not present.any():
         return result
-    n = counts[present]
     start = starts[present]
+    low, high, gamma = order_statistics(counts[present], probability, method)
+    result[present] = interpolate(values[start + low], values[start + high], gamma)
+    return result
+
+
+def order_statistics(
+    n: np.ndarray, probability: float, method: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which order statistics numpy's ``method`` combines for the p-quantile of n ≥ 1 values.
+
+    Returns zero-based indices (low, high) into the sorted sample and the weight γ of
+    ``high``; the quantile is :func:`interpolate` (x[low], x[high], γ).  Only these two
+    order statistics are needed, so a partial sort (``numpy.partition``) suffices.
+    """
+    n = np.asarray(n, dtype=np.int64)
     q = np.float64(probability)
     if method in ("inverted_cdf", "closest_observation"):
         if method == "inverted_cdf":
@@ -145,10 +159,8 @@ def grouped_quantile(
         previous = np.floor(index)
         gamma = index - previous
         position = np.where((gamma == 0) & take_previous_when_integral, previous, previous + 1)
-        position = np.clip(position.astype(np.int64), 0, None)
-        position = np.minimum(position, n - 1)
-        result[present] = values[start + position]
-        return result
+        position = np.minimum(np.clip(position.astype(np.int64), 0, None), n - 1)
+        return position, position, np.zeros(n.shape)
     if method == "linear":
         virtual = (n - 1) * q
     elif method == "averaged_inverted_cdf":
@@ -165,8 +177,10 @@ def grouped_quantile(
     above = virtual >= n - 1
     low = np.where(above, n - 1, np.where(below, 0, previous)).astype(np.int64)
     high = np.where(above, n - 1, np.where(below, 0, previous + 1)).astype(np.int64)
-    a = values[start + low]
-    b = values[start + high]
+    return low, high, gamma
+
+
+def interpolate(a: np.ndarray, b: np.ndarray, gamma: np.ndarray) -> np.ndarray:
+    """numpy's interpolation a + (b − a)·γ, computed as b − (b − a)·(1 − γ) for γ ≥ 0.5."""
     difference = b - a
-    result[present] = np.where(gamma >= 0.5, b - difference * (1 - gamma), a + difference * gamma)
-    return result
+    return np.where(gamma >= 0.5, b - difference * (1 - gamma), a + difference * gamma)
