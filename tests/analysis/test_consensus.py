@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analysis import CRITERIA, STATES, ConsensusRule, Criterion, Scale, consensus
 
@@ -164,3 +166,47 @@ def test_rule_and_evidence_are_text_for_the_report():
     row = _state([5, 5, 5], _rule(Criterion("iqr", {"max": 1})))
     assert row["rule"] == "all of: iqr <= 1"
     assert row["evidence"] == "iqr 0 <= 1: met"
+
+
+ALL_KINDS_RULE = ConsensusRule(
+    (
+        Criterion("iqr", {"max": 1}),
+        Criterion("share", {"low": 7, "high": 9, "min": 0.75}),
+        Criterion("cv", {"max": 0.5}),
+        Criterion("ad_mean", {"divisor": 6}),
+        Criterion("ad_median", {"divisor": 6}),
+        Criterion("rwg", {"min": 0.7}),
+        Criterion("rand_ucla"),
+        Criterion("split", {"min_share": 1 / 3}),
+    ),
+    combine="any",
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    ratings=st.lists(st.one_of(st.integers(1, 9).map(float), st.just(float("nan"))), max_size=15),
+    scaled=st.booleans(),
+)
+def test_every_criterion_on_any_input_gives_a_state_without_raising(ratings, scaled):
+    table = consensus(
+        frame_from({"item": ratings}),
+        rules={"item": ALL_KINDS_RULE},
+        scales={"item": NINE} if scaled else None,
+    )
+    if not ratings:
+        assert table.empty
+        return
+    row = table.loc[(1, "item", "")]
+    assert row["state"] in STATES
+    assert row["evidence"].count(";") == len(ALL_KINDS_RULE.criteria) - 1
+    if sum(1 for value in ratings if value == value) == 0:
+        assert row["state"] == "no_consensus"
+
+
+def test_identical_ratings_are_consensus_under_every_dispersion_criterion():
+    for criterion in ALL_KINDS_RULE.criteria[:7]:
+        if criterion.kind == "share":
+            continue
+        row = _state([8, 8, 8, 8], _rule(criterion))
+        assert row["state"] == "consensus", criterion.kind
