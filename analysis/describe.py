@@ -87,7 +87,7 @@ def describe(
       lowest option; a rating is counted at the nearest option, ratings outside the
       scale are not counted), or of :data:`HISTOGRAM_BINS` equal-width bins
       [lower, upper) over a continuous scale (the last bin includes the maximum);
-      ``None`` for an item without a scale.
+      missing (None or NaN) for an item without a scale.
 
     A distribution with no ratings has ``n = 0`` and NaN statistics.
 
@@ -150,8 +150,8 @@ def describe_keys(
     statistics["n_cannot_judge"] = missing.astype(np.int64)
     scale = scale_columns(key_frame["item"], scales)
     _scale_statistics(statistics, data, scale)
-    result = pd.DataFrame(statistics, index=pd.MultiIndex.from_frame(key_frame))
-    return result.loc[:, list(DESCRIBE_COLUMNS)]
+    index = pd.MultiIndex.from_arrays([key_frame[key].to_numpy() for key in keys], names=list(keys))
+    return pd.DataFrame({column: statistics[column] for column in DESCRIBE_COLUMNS}, index=index)
 
 
 def _moments(data: SortedGroups, groups: int, method: str) -> dict[str, np.ndarray]:

@@ -147,7 +147,14 @@ def stable_argsort(values: np.ndarray) -> np.ndarray:
 
 
 def factorize_sorted(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Codes 0 … k − 1 of ``values`` in sorted order of the k distinct values."""
+    """Codes 0 … k − 1 of ``values`` in sorted order of the k distinct values.
+
+    ``values`` must hold no missing value (the tidy frame's key columns never do) and
+    be mutually comparable (all strings or all numbers); the result equals
+    ``numpy.unique(values, return_inverse=True)`` reversed, without its sort of all
+    rows: distinct values are found by hashing (or a presence table for small integers)
+    and only they are sorted.
+    """
     array = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
     if array.dtype.kind not in "iufb":
         array = array.astype(object)
