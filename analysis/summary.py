@@ -18,7 +18,6 @@ from analysis.grouping import (
     distribution_groups,
     factorize_sorted,
     prepare,
-    stable_argsort,
 )
 from analysis.pooling import DEFAULT_CLIP, normalise_scenarios, pooled_columns
 from analysis.quantiles import SortedGroups, check_quantile_method
@@ -485,15 +484,11 @@ def _add_panel(
         row_scale = scale_of_item[item_codes]
         chosen = np.flatnonzero((component_codes == blank[0]) & (row_scale >= 0))
         combination = row_scale[chosen] * len(round_numbers) + round_codes[chosen]
-        order = stable_argsort(combination.astype(float))
-        chosen, combination = chosen[order], combination[order]
-        boundaries = np.flatnonzero(np.diff(combination)) + 1
         result_rounds = result.index.get_level_values("round").to_numpy()
         result_items = result.index.get_level_values("item").to_numpy(dtype=object)
         # One panelists × items matrix per (scale, round): a handful of vectorised steps.
-        for rows in np.split(chosen, boundaries):
-            if rows.size == 0:
-                continue
+        for value in np.flatnonzero(np.bincount(combination)):
+            rows = chosen[combination == value]
             local_codes, local_items = factorize_sorted(item_codes[rows])
             if len(local_items) < 2:
                 continue
