@@ -8,7 +8,9 @@ from typing import Any
 
 from flask import Flask, Response, render_template
 from flask_babel import get_locale
+from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from elicit import config
@@ -57,9 +59,19 @@ def register_errorhandlers(app: Flask) -> None:
 
     def render_error(error: Any) -> tuple[str, int]:
         code = getattr(error, "code", 500) or 500
-        return render_template("error.html", code=code, error=error), code
+        # Our own descriptions are written for people and translated; the libraries'
+        # defaults (Werkzeug, Flask-WTF, Flask-Limiter) are neither, so they are not shown.
+        description = getattr(error, "description", None)
+        own = (
+            isinstance(error, HTTPException)
+            and not isinstance(error, CSRFError | RateLimitExceeded)
+            and description != type(error).description
+        )
+        return render_template(
+            "error.html", code=code, description=description if own else None
+        ), code
 
-    for code in (400, 403, 404, 405, 409, 413, 422, 429, 500):
+    for code in (400, 401, 403, 404, 405, 409, 413, 422, 429, 500):
         app.register_error_handler(code, render_error)
     app.register_error_handler(CSRFError, render_error)
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask_babel import format_decimal, gettext
+from flask_babel import format_decimal, gettext, ngettext
 from markupsafe import Markup
 
 from elicit.expert.charts import ChartLabels, distribution_svg
@@ -227,13 +227,15 @@ def _summary(
     if not statistics or not statistics.get("n"):
         panel = gettext("Nobody answered this in round %(number)s.", number=round_number)
     else:
-        panel = gettext(
+        panel = ngettext(
             "Panel median %(median)s%(unit)s; the middle half of the panel answered between "
-            "%(q1)s%(unit)s and %(q3)s%(unit)s (%(n)s answers).",
+            "%(q1)s%(unit)s and %(q3)s%(unit)s (%(num)s answer).",
+            "Panel median %(median)s%(unit)s; the middle half of the panel answered between "
+            "%(q1)s%(unit)s and %(q3)s%(unit)s (%(num)s answers).",
+            statistics["n"],
             median=number(statistics["median"]),
             q1=number(statistics["q1"]),
             q3=number(statistics["q3"]),
-            n=statistics["n"],
             unit=unit,
         )
     if own_value is not None:

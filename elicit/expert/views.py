@@ -70,6 +70,7 @@ def enter(token: str) -> WerkzeugResponse:
     """Exchange a personal link's token for a session cookie, then drop the token."""
     panelist = _load(hash_token(token))
     session.clear()
+    remember_requested_language()  # the switch outlives the exchange
     session.permanent = True
     session[SESSION_KEY] = panelist.token_hash
     language = request.args.get("lang")

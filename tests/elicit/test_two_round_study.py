@@ -81,7 +81,7 @@ def test_two_round_study(app, client, make_study, make_panel, post_answers, demo
     assert len(distributions) == 4 + 5 + 3 + 7 + 4 + 6
 
     for link in links:
-        page = client.get(f"/e/{link.token}", follow_redirects=True)
+        page = client.get(f"/e/{link.token}?lang=en", follow_redirects=True)
         assert page.status_code == 200
         assert "Round 2 of at most 3" in page.text
         shown = parse_feedback(page.text)
