@@ -406,7 +406,7 @@ def _add_estimates(
     """Broadcast the aggregated numeric-estimate intervals onto their items' rows."""
     keys = [key for key, kind in kinds.items() if kind == "numeric_estimate"]
     columns = {"estimate_lowest": "lowest", "estimate_best": "best", "estimate_highest": "highest"}
-    rows = tidy.loc[tidy["item"].isin(keys).to_numpy()]
+    rows = tidy.loc[tidy["item"].isin(keys).to_numpy()] if keys else tidy.iloc[:0]
     if rows.empty:
         for column in columns:
             result[column] = np.nan
@@ -425,7 +425,7 @@ def _add_rankings(result: pd.DataFrame, tidy: pd.DataFrame, kinds: Mapping[str, 
     for column in ("kendall_w", "kendall_chi2", "kendall_df", "kendall_p"):
         result[column] = np.nan
     keys = [key for key, kind in kinds.items() if kind == "ranking"]
-    rows = tidy.loc[tidy["item"].isin(keys).to_numpy()]
+    rows = tidy.loc[tidy["item"].isin(keys).to_numpy()] if keys else tidy.iloc[:0]
     if rows.empty:
         return
     rounds = result.index.get_level_values("round").to_numpy()
