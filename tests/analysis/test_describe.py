@@ -176,6 +176,8 @@ def test_shift_and_scale_behave_as_defined(ratings, shift, factor):
         assert row[column] == pytest.approx(factor * base[column] + shift, abs=1e-9)
     for column in ("sd", "iqr", "mad", "ad_mean", "ad_median"):
         assert row[column] == pytest.approx(factor * base[column], abs=1e-9, nan_ok=True)
+    if shift == 0:  # the coefficient of variation is scale-free
+        assert row["cv"] == pytest.approx(base["cv"], rel=1e-9, nan_ok=True)
 
 
 @settings(max_examples=60, deadline=None)
