@@ -219,3 +219,36 @@ def test_bootstrap_of_empty_and_single_values():
     table = bootstrap_median_ci(frame, resamples=50)
     assert tuple(table.loc[(1, "one", "")]) == (4.0, 4.0)
     assert table.loc[(1, "none", "")].isna().all()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    groups=st.lists(
+        st.lists(
+            st.one_of(
+                st.integers(-3, 3).map(float),
+                st.floats(min_value=-100, max_value=100, allow_nan=False),
+            ),
+            max_size=20,
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    method=st.sampled_from(QUANTILE_METHODS),
+)
+def test_mad_without_sorting_equals_numpy_on_the_deviations(groups, method):
+    from analysis.describe import median_absolute_deviation
+    from analysis.quantiles import SortedGroups
+
+    values = np.array([value for group in groups for value in group], dtype=float)
+    codes = np.array([index for index, group in enumerate(groups) for _ in group], dtype=int)
+    data = SortedGroups.build(values, codes, len(groups))
+    median = data.quantile(0.5, method)
+    mad = median_absolute_deviation(data, median, method)
+    for index, group in enumerate(groups):
+        if not group:
+            assert np.isnan(mad[index])
+            continue
+        sample = np.array(group)
+        centre = np.quantile(sample, 0.5, method=method)
+        assert mad[index] == np.quantile(np.abs(sample - centre), 0.5, method=method)
