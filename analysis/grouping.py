@@ -136,13 +136,23 @@ def group_order(values: np.ndarray, codes: np.ndarray, groups: int) -> np.ndarra
 
 
 def stable_argsort(values: np.ndarray) -> np.ndarray:
-    """``np.argsort(values, kind="stable")``, by radix sort when values allow it."""
+    """``np.argsort(values, kind="stable")``, by radix sort when values allow it.
+
+    The radix path is taken only when every value times 1 or 2 is an integer of
+    magnitude below 2⁵⁰ and the range fits 16 bits: then the shifted integers are exact
+    and order the values exactly as the float sort does.
+    """
     if values.size:
-        low = values.min()
         for factor in (1.0, 2.0):
-            scaled = (values - low) * factor
-            if scaled.max() < 2**16 and np.array_equal(scaled, np.rint(scaled)):
-                return np.argsort(scaled.astype(np.uint16), kind="stable")
+            scaled = values * factor
+            low = scaled.min()
+            high = scaled.max()
+            if (
+                high - low < 2**16
+                and max(abs(low), abs(high)) < 2**50
+                and np.array_equal(scaled, np.rint(scaled))
+            ):
+                return np.argsort((scaled - low).astype(np.uint16), kind="stable")
     return np.argsort(values, kind="stable")
 
 

@@ -74,3 +74,21 @@ def test_unknown_method_and_probability_are_refused():
         grouped_quantile(np.array([1.0]), np.array([0]), np.array([1]), 0.5, "type7")
     with pytest.raises(ValueError, match="probability"):
         grouped_quantile(np.array([1.0]), np.array([0]), np.array([1]), 1.5)
+
+
+def test_tiny_differences_are_never_merged_by_the_integer_sort():
+    # 1 + 2.7e-74 == 1 in floating point: shifting before checking would lose the order.
+    values = np.array([-1.0, 2.706323850748952e-74, 0.0])
+    data = SortedGroups.build(values, np.zeros(3, dtype=int), 1)
+    assert data.values.tolist() == sorted(values.tolist())
+
+
+@settings(max_examples=100, deadline=None)
+@given(values=st.lists(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False), max_size=30))
+def test_stable_argsort_equals_numpy(values):
+    from analysis.grouping import stable_argsort
+
+    array = np.array(values, dtype=float)
+    assert stable_argsort(array).tolist() == np.argsort(array, kind="stable").tolist()
+    doubled = np.round(array) / 2
+    assert stable_argsort(doubled).tolist() == np.argsort(doubled, kind="stable").tolist()
