@@ -1,4 +1,8 @@
-"""A live server of the test app and Debian's chromium driven by Playwright."""
+"""A live server of the test app and Debian's chromium driven by Playwright.
+
+Every page a test opens is watched: a JavaScript error, an unhandled exception or a
+Content-Security-Policy refusal in the browser fails the test.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from tests.conftest import _test_app
+from tests.e2e.support import BrowserErrors
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -58,9 +63,40 @@ def browser():
 
 
 @pytest.fixture
-def page(browser):
-    """A fresh browser page (own cookies) per test."""
-    context = browser.new_context()
-    page = context.new_page()
-    yield page
-    context.close()
+def browser_errors() -> Iterator[BrowserErrors]:
+    """Collects the JavaScript errors of every page a test opens; any fails the test."""
+    errors = BrowserErrors()
+    yield errors
+    errors.check()
+
+
+@pytest.fixture
+def new_page(browser, browser_errors: BrowserErrors):
+    """Open a watched page in a fresh browser context (own cookies: another device)."""
+    contexts = []
+
+    def open_page(**context_options):
+        context = browser.new_context(**context_options)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        browser_errors.watch(page)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page):
+    """A fresh, watched browser page (own cookies) per test."""
+    return new_page()
+
+
+@pytest.fixture
+def artifacts(tmp_path: Path) -> Path:
+    """Where a test writes screenshots; see :func:`tests.e2e.support.save_screenshot`."""
+    directory = tmp_path / "artifacts"
+    directory.mkdir()
+    return directory
