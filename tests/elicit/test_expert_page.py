@@ -348,9 +348,7 @@ def test_review_lists_unanswered_items_before_submitting(client, post_answers, e
     assert saved_answers() == {}  # reviewing submits nothing
     # The review page carries the answers to the final submission.
     token = csrf_token(response.text)
-    final = client.post(
-        "/e/", data={"csrf_token": token, "trust_now": "4", "action": "submit"}
-    )
+    final = client.post("/e/", data={"csrf_token": token, "trust_now": "4", "action": "submit"})
     assert final.status_code == 302
     assert saved_answers() == {"trust_now": {"value": 4}}
 
@@ -470,9 +468,7 @@ def test_rationales_are_shuffled_per_expert_and_stable(
     assert len({tuple(o) for o in orders}) > 1  # not one order for everybody
 
 
-def test_rationale_required_outside_the_previous_iqr(
-    client, make_study, make_panel, post_answers
-):
+def test_rationale_required_outside_the_previous_iqr(client, make_study, make_panel, post_answers):
     source = demo_source().replace(
         'rationale_outside_iqr = "optional"', 'rationale_outside_iqr = "required"'
     )
