@@ -42,10 +42,12 @@ PLOT_RIGHT = 306.0
 PLOT_TOP = 18.0  # top of the tallest bar; its count label sits just above
 LINE_TOP = 6.0  # where the IQR band, median and own-answer lines start
 AXIS_Y = 86.0
-TICK_FONT = 10
-LABEL_FONT = 9
-COUNT_FONT = 9
-LEGEND_FONT = 10
+# Drawn 320 units wide but shown as narrow as ~260 px on a 320 px phone: text below
+# about 13 units would render under 11 px there (found by the 320 px browser test).
+TICK_FONT = 14
+LABEL_FONT = 13
+COUNT_FONT = 13
+LEGEND_FONT = 13
 MAX_BINS = 100
 
 #: Average advance of a glyph as a fraction of the font size. Generous for sans-serif
@@ -254,7 +256,7 @@ def distribution_svg(
         body.extend(_tick_marks([scale.x(o) for o in options]))
         body.extend(ticks)
         if option_labels:
-            row_y += 12
+            row_y += 17
             body.extend(option_labels(row_y))
     else:
         middle = (domain[0] + domain[1]) / 2
@@ -273,7 +275,7 @@ def distribution_svg(
         legend_entries.append(("median", labels.median))
     if own_at is not None:
         legend_entries.append(("own", labels.own))
-    legend, bottom = _legend(legend_entries, row_y + 18)
+    legend, bottom = _legend(legend_entries, row_y + 22)
     body.extend(legend)
 
     height = bottom + 6
@@ -481,7 +483,7 @@ def _legend(entries: list[tuple[str, str]], first_baseline: float) -> tuple[list
     for kind, text in entries:
         width = 14 + 4 + _text_width(text, LEGEND_FONT)
         if x > PLOT_LEFT and x + width > PLOT_RIGHT:
-            x, baseline = PLOT_LEFT, baseline + 14
+            x, baseline = PLOT_LEFT, baseline + LEGEND_FONT + 5
         middle = baseline - LEGEND_FONT / 3
         if kind == "iqr":
             elements.append(

@@ -49,10 +49,6 @@ class BrowserErrors:
             location = (message.location or {}).get("url", "")
             if message.text.startswith(DOCUMENT_STATUS) and location == page.url:
                 return
-            # The app serves no favicon; chromium's automatic request for one 404s.  Not
-            # a script error, and reported to the app's authors separately.
-            if message.text.startswith(DOCUMENT_STATUS) and location.endswith("/favicon.ico"):
-                return
             self.errors.append(f"{page.url}: console error from {location}: {message.text}")
 
         page.on("console", console)
