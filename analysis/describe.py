@@ -123,7 +123,7 @@ def describe(
 
 
 def describe_keys(
-    tidy: pd.DataFrame,
+    tidy: pd.DataFrame | None,
     keys: Sequence[str],
     *,
     quantile_method: str,
@@ -131,17 +131,26 @@ def describe_keys(
     codes: np.ndarray | None = None,
     key_frame: pd.DataFrame | None = None,
     data: SortedGroups | None = None,
+    values: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """:func:`describe` of an already validated frame, grouped by any ``keys``.
 
     ``codes`` and ``key_frame`` may carry a grouping already computed with
     :func:`analysis.grouping.group_codes` on the same keys, and ``data`` the values
-    sorted within those groups.
+    sorted within those groups, and ``values`` the value column (then ``tidy`` may be
+    ``None``).
     """
     if codes is None or key_frame is None:
+        if tidy is None:
+            raise ValueError("describe_keys needs the tidy frame or codes and key_frame")
         codes, key_frame = group_codes(tidy, list(keys))
     groups = len(key_frame)
-    raw = tidy["value"].to_numpy(dtype=float)
+    if values is not None:
+        raw = values
+    elif tidy is not None:
+        raw = tidy["value"].to_numpy(dtype=float)
+    else:
+        raise ValueError("describe_keys needs the tidy frame or the values")
     missing = np.bincount(codes[np.isnan(raw)], minlength=groups)
     if data is None:
         data = SortedGroups.build(raw, codes, groups)

@@ -7,8 +7,6 @@ panelist × item matrices are then built from those integers in linear time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-
 import numpy as np
 import pandas as pd
 
@@ -20,25 +18,56 @@ Codes = tuple[np.ndarray, np.ndarray]
 ENCODED_COLUMNS: tuple[str, ...] = ("panelist", "round", "item", "component")
 
 
-@dataclass(frozen=True)
 class Prepared:
     """A validated tidy frame with the integer codes of its key columns.
 
+    Selecting rows (:meth:`subset`) or replacing values (:meth:`with_values`) keeps the
+    codes and values as arrays; the pandas frame of the selection is only built when
+    :attr:`tidy` is read.
+
     Attributes
     ----------
-    tidy
-        The normalised frame (see :func:`analysis.frame.validate_frame`).
     codes
         Column name → (code of each row, sorted distinct values).
     """
 
-    tidy: pd.DataFrame
-    codes: dict[str, Codes]
+    def __init__(
+        self,
+        source: pd.DataFrame,
+        codes: dict[str, Codes],
+        *,
+        rows: np.ndarray | None = None,
+        values: np.ndarray | None = None,
+        replaced: bool = False,
+    ) -> None:
+        self._source = source
+        self._rows = rows
+        self._replaced = replaced  # values differ from the source's value column
+        self.codes = codes
+        if values is None:
+            values = source["value"].to_numpy(dtype=float)
+            if rows is not None:
+                values = values[rows]
+        self._values = values
+        self._tidy: pd.DataFrame | None = None
 
     @property
     def values(self) -> np.ndarray:
         """The ``value`` column as floats."""
-        return self.tidy["value"].to_numpy(dtype=float)
+        return self._values
+
+    @property
+    def tidy(self) -> pd.DataFrame:
+        """The normalised frame of these rows (see :func:`analysis.frame.validate_frame`)."""
+        if self._tidy is None:
+            tidy = self._source if self._rows is None else self._source.iloc[self._rows]
+            if self._replaced:
+                tidy = tidy.assign(value=self._values)
+            self._tidy = tidy
+        return self._tidy
+
+    def __len__(self) -> int:
+        return len(self._values)
 
     def column(self, name: str) -> Codes:
         """Codes of column ``name``, factorising it on first use."""
@@ -48,7 +77,7 @@ class Prepared:
 
     def group(self, keys: tuple[str, ...] | list[str]) -> tuple[np.ndarray, pd.DataFrame]:
         """Group code of every row by ``keys`` and the key values of every group."""
-        if len(self.tidy) == 0:
+        if len(self) == 0:
             return np.zeros(0, dtype=np.int64), pd.DataFrame({key: self.tidy[key] for key in keys})
         per_key = [self.column(key) for key in keys]
         codes, positions = combine_codes(per_key)
@@ -62,16 +91,29 @@ class Prepared:
 
     def subset(self, mask: np.ndarray) -> Prepared:
         """The rows selected by a boolean ``mask``, codes kept consistent."""
+        selected = np.flatnonzero(mask)
+        rows = selected if self._rows is None else self._rows[selected]
         codes = {
-            name: (row_codes[mask], uniques) for name, (row_codes, uniques) in self.codes.items()
+            name: (row_codes[selected], uniques)
+            for name, (row_codes, uniques) in self.codes.items()
         }
-        return Prepared(tidy=self.tidy.loc[mask], codes=codes)
+        return Prepared(
+            self._source,
+            codes,
+            rows=rows,
+            values=self._values[selected],
+            replaced=self._replaced,
+        )
 
     def with_values(self, values: np.ndarray) -> Prepared:
         """The same rows with another ``value`` column (e.g. normalised scenarios)."""
-        tidy = self.tidy.copy()
-        tidy["value"] = values
-        return replace(self, tidy=tidy, codes=dict(self.codes))
+        return Prepared(
+            self._source,
+            dict(self.codes),
+            rows=self._rows,
+            values=np.asarray(values, dtype=float),
+            replaced=True,
+        )
 
 
 def prepare(frame: pd.DataFrame) -> Prepared:
@@ -84,7 +126,7 @@ def prepare(frame: pd.DataFrame) -> Prepared:
     """
     tidy = normalise_frame(frame)
     codes = {name: factorize_sorted(tidy[name]) for name in ENCODED_COLUMNS}
-    prepared = Prepared(tidy=tidy, codes=codes)
+    prepared = Prepared(tidy, codes)
     if len(tidy):
         row_codes = _row_keys([codes[name] for name in ENCODED_COLUMNS])
         if _has_repeats(row_codes):
@@ -211,5 +253,5 @@ def combine_codes(
 
 def group_codes(frame: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
     """Code every row of an already valid ``frame`` by ``keys`` (lexicographic order)."""
-    prepared = Prepared(tidy=frame, codes={})
+    prepared = Prepared(frame, {})
     return prepared.group(keys)

@@ -214,18 +214,18 @@ def summarize_round(
         prepared = prepared.with_values(normalised["value"].to_numpy(dtype=float))
     # Everything but stability needs only the rounds being summarised.
     summarised = prepared if current_rows is None else prepared.subset(current_rows)
-    tidy = summarised.tidy
 
     codes, key_frame = distribution_groups(summarised)
     data = SortedGroups.build(summarised.values, codes, len(key_frame))
     statistics = describe_keys(
-        tidy,
+        None,
         list(KEY_COLUMNS),
         quantile_method=quantile_method,
         scales=scales,
         codes=codes,
         key_frame=key_frame,
         data=data,
+        values=summarised.values,
     )
     result = evaluate(statistics, data, rules=rules, scales=scales)
     if current_rows is None:
@@ -263,8 +263,8 @@ def summarize_round(
         clip=probability_clip,
     )
     _add_scenarios(result, scenario_report)
-    _add_estimates(result, tidy, kinds, estimate_level)
-    _add_rankings(result, tidy, kinds)
+    _add_estimates(result, summarised, kinds, estimate_level)
+    _add_rankings(result, summarised, kinds)
     _add_panel(result, summarised, scales, panel_level)
     if bootstrap_resamples > 0:
         low, high = bootstrap_sorted(
@@ -286,19 +286,27 @@ def summarize_round(
 def _location_and_spread(
     prepared: Prepared, quantile_method: str
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Median, IQR and CV of every distribution (the previous round's, for changes)."""
+    """Median, IQR and CV of every distribution (the previous round's, for changes),
+    defined as in :func:`analysis.describe`."""
     codes, key_frame = distribution_groups(prepared)
     data = SortedGroups.build(prepared.values, codes, len(key_frame))
-    statistics = describe_keys(
-        prepared.tidy,
-        list(KEY_COLUMNS),
-        quantile_method=quantile_method,
-        scales=None,
-        codes=codes,
-        key_frame=key_frame,
-        data=data,
+    n = data.counts
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.bincount(data.codes, weights=data.values, minlength=len(n)) / n
+        deviation = data.values - mean[data.codes]
+        variance = np.bincount(data.codes, weights=deviation * deviation, minlength=len(n))
+        sd = np.sqrt(variance / (n - 1))
+        sd[n < 2] = np.nan
+        cv = sd / mean
+    cv[mean == 0] = np.nan
+    statistics = pd.DataFrame(
+        {
+            "iqr": data.quantile(0.75, quantile_method) - data.quantile(0.25, quantile_method),
+            "cv": cv,
+            "median": data.quantile(0.5, quantile_method),
+        }
     )
-    return key_frame, statistics[["iqr", "cv", "median"]]
+    return key_frame, statistics
 
 
 def _add_stability(
@@ -401,12 +409,12 @@ def _add_scenarios(result: pd.DataFrame, report: pd.DataFrame | None) -> None:
 
 
 def _add_estimates(
-    result: pd.DataFrame, tidy: pd.DataFrame, kinds: Mapping[str, str], level: float
+    result: pd.DataFrame, prepared: Prepared, kinds: Mapping[str, str], level: float
 ) -> None:
     """Broadcast the aggregated numeric-estimate intervals onto their items' rows."""
     keys = [key for key, kind in kinds.items() if kind == "numeric_estimate"]
     columns = {"estimate_lowest": "lowest", "estimate_best": "best", "estimate_highest": "highest"}
-    rows = tidy.loc[tidy["item"].isin(keys).to_numpy()] if keys else tidy.iloc[:0]
+    rows = _rows_of_items(prepared, keys)
     if rows.empty:
         for column in columns:
             result[column] = np.nan
@@ -420,12 +428,21 @@ def _add_estimates(
         result[column] = aligned[source].to_numpy(dtype=float)
 
 
-def _add_rankings(result: pd.DataFrame, tidy: pd.DataFrame, kinds: Mapping[str, str]) -> None:
+def _rows_of_items(prepared: Prepared, keys: list[str]) -> pd.DataFrame:
+    """The tidy rows of the given items (an empty frame when there are none)."""
+    item_codes, item_names = prepared.column("item")
+    wanted = np.isin(item_names, np.asarray(keys, dtype=object))
+    if not wanted.any():
+        return pd.DataFrame(columns=["panelist", "round", "item", "component", "value"])
+    return prepared.subset(wanted[item_codes]).tidy
+
+
+def _add_rankings(result: pd.DataFrame, prepared: Prepared, kinds: Mapping[str, str]) -> None:
     """Kendall's W of every ranking item and round, on the item's rows."""
     for column in ("kendall_w", "kendall_chi2", "kendall_df", "kendall_p"):
         result[column] = np.nan
     keys = [key for key, kind in kinds.items() if kind == "ranking"]
-    rows = tidy.loc[tidy["item"].isin(keys).to_numpy()] if keys else tidy.iloc[:0]
+    rows = _rows_of_items(prepared, keys)
     if rows.empty:
         return
     rounds = result.index.get_level_values("round").to_numpy()
@@ -474,7 +491,7 @@ def _add_panel(
     item_codes, item_names = prepared.column("item")
     component_codes, component_names = prepared.column("component")
     blank = np.flatnonzero(component_names == "")
-    if by_scale and len(prepared.tidy) and blank.size:
+    if by_scale and len(prepared) and blank.size:
         panelist_codes, panelists = prepared.column("panelist")
         round_codes, round_numbers = prepared.column("round")
         values = prepared.values
