@@ -52,3 +52,27 @@ def test_only_the_latest_round_counts_and_empty_input_does_not_stop():
     assert not stopping_decision(summaries.iloc[:0]).stop
     with pytest.raises(ValueError, match="max_rounds"):
         stopping_decision(summaries, max_rounds=0)
+
+
+def test_summaries_read_back_from_json_records(make_frame):
+    # The domain stores summary rows as JSON (NaN and NA as null) and reads them back.
+    import json
+
+    from analysis import ConsensusRule, Criterion, summarize_round
+
+    frame = pd.concat(
+        [make_frame({"a": [3, 3, 4], "b": [1, 5, 3]}, round_number=r) for r in (1, 2)],
+        ignore_index=True,
+    )
+    rule = ConsensusRule((Criterion("iqr", {"max": 0.5}),))
+    table = summarize_round(frame, rules={"a": rule}, bootstrap_resamples=0)
+    records = json.loads(
+        table.reset_index()
+        .astype(object)
+        .where(table.reset_index().notna(), None)
+        .to_json(orient="records")
+    )
+    restored = pd.DataFrame(records).set_index(["round", "item", "component"])
+    decision = stopping_decision(restored, max_rounds=5)
+    assert decision.stop  # both items answered identically in round 2: stable
+    assert decision.items["status"].to_dict() == {"a": "consensus", "b": "stable"}
