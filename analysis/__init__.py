@@ -20,7 +20,7 @@ from analysis.frame import COLUMNS, FrameError, empty_frame, validate_frame
 from analysis.pooling import POOLING_METHODS, normalise_scenarios, pool_probabilities
 from analysis.quantiles import QUANTILE_METHODS
 from analysis.scales import KINDS, PROBABILITY_SCALE, Scale
-from analysis.stability import ZERO_METHODS, StabilityRule, stability
+from analysis.stability import WILCOXON_METHODS, ZERO_METHODS, StabilityRule, stability
 from analysis.stopping import StoppingDecision, stopping_decision
 from analysis.summary import SUMMARY_COLUMNS, summarize_groups, summarize_round
 
@@ -36,6 +36,7 @@ __all__ = [
     "QUANTILE_METHODS",
     "STATES",
     "SUMMARY_COLUMNS",
+    "WILCOXON_METHODS",
     "ZERO_METHODS",
     "ConsensusRule",
     "Criterion",

@@ -19,6 +19,10 @@ from analysis.grouping import (
 ZERO_METHODS: tuple[str, ...] = ("wilcox", "pratt", "zsplit")
 """How the Wilcoxon test treats zero differences (scipy's names)."""
 
+WILCOXON_METHODS: tuple[str, ...] = ("auto", "asymptotic")
+"""``auto``: R's ``wilcox.test`` default (exact when n < 50 without ties or zeros,
+otherwise the normal approximation); ``asymptotic``: always the normal approximation."""
+
 STABILITY_COLUMNS: tuple[str, ...] = (
     "n_paired",
     "changed_share",
@@ -54,6 +58,7 @@ def stability(
     *,
     zero_method: str = "wilcox",
     correction: bool = True,
+    method: str = "auto",
     tolerance: float = 0.0,
     rule: StabilityRule | None = None,
 ) -> pd.DataFrame:
@@ -65,23 +70,26 @@ def stability(
     - ``n_paired``: number of pairs;
     - ``changed_share``: share of pairs with |dᵢ| > ``tolerance``;
     - ``wilcoxon_v``, ``wilcoxon_z``, ``wilcoxon_p``: the paired Wilcoxon signed-rank
-      test by the normal approximation.  V = W⁺ is the sum of the mid-ranks of |dᵢ| over
-      positive dᵢ (what R's ``wilcox.test(x_r, x_{r−1}, paired = TRUE)`` reports as V;
-      scipy's two-sided statistic is min(W⁺, W⁻)).  With n the number of ranked
-      differences, z = (V − n(n + 1)/4 − c) / σ, σ² = n(n + 1)(2n + 1)/24 −
-      Σ(t³ − t)/48 over tie groups t, continuity correction c = sign(V − n(n + 1)/4)/2
-      when ``correction``, two-sided p = 2Φ(−|z|).  ``zero_method``: ``"wilcox"`` drops
-      zero differences before ranking (R's behaviour), ``"pratt"`` ranks them and then
-      drops them (Cureton's variance adjustment), ``"zsplit"`` splits their ranks
-      between W⁺ and W⁻.
+      test (Wilcoxon 1945; Hollander & Wolfe 1973, §3.1).  V = W⁺ is the sum of the
+      mid-ranks of |dᵢ| over positive dᵢ (what R's ``wilcox.test(x_r, x_{r−1},
+      paired = TRUE)`` reports as V; scipy's two-sided statistic is min(W⁺, W⁻)).  With n
+      the number of ranked differences, z = (V − n(n + 1)/4 − c) / σ,
+      σ² = n(n + 1)(2n + 1)/24 − Σ(t³ − t)/48 over tie groups t, continuity correction
+      c = sign(V − n(n + 1)/4)/2 when ``correction``; the normal approximation's
+      two-sided p = 2Φ(−|z|).  ``zero_method``: ``"wilcox"`` drops zero differences
+      before ranking (R's behaviour), ``"pratt"`` ranks them and then drops them
+      (Cureton's variance adjustment), ``"zsplit"`` splits their ranks between W⁺ and
+      W⁻.  p is NaN when no difference is non-zero.
 
-    This is exactly ``scipy.stats.wilcoxon(method="asymptotic", correction=True,
-    zero_method="wilcox")``, which is what R's ``wilcox.test(paired = TRUE)`` computes
-    whenever there are ties or zero differences or n ≥ 50 (R then uses the normal
-    approximation with continuity correction).  For small samples without ties R (and
-    scipy's ``method="auto"``) uses the exact distribution instead; Likert ratings
-    between rounds almost always contain ties and zeros, so the asymptotic test is the
-    default and the only one computed here.  p is NaN when no difference is non-zero.
+    ``method="auto"`` (the default) reproduces R's ``wilcox.test(paired = TRUE)`` with
+    its defaults: the exact null distribution of W⁺ when n < 50 and there are neither
+    ties nor zero differences (p = min(1, 2·P(W⁺ ≥ V)) for V above n(n + 1)/4, else
+    min(1, 2·P(W⁺ ≤ V))), otherwise the normal approximation with continuity
+    correction.  ``method="asymptotic"`` always uses the normal approximation, which
+    is exactly ``scipy.stats.wilcoxon(method="asymptotic", correction=True,
+    zero_method="wilcox")``; scipy's own ``method="auto"`` differs from R by switching
+    to a permutation test for small samples with ties.  ``z`` is always the normal
+    statistic.
 
     Parameters
     ----------
@@ -89,6 +97,8 @@ def stability(
         A tidy frame holding at least two rounds.
     zero_method
         One of :data:`ZERO_METHODS`.
+    method
+        One of :data:`WILCOXON_METHODS`.
     correction
         Apply the continuity correction (R's ``correct = TRUE``).
     tolerance
@@ -105,6 +115,8 @@ def stability(
     """
     if zero_method not in ZERO_METHODS:
         raise ValueError(f"zero_method must be one of {', '.join(ZERO_METHODS)}")
+    if method not in WILCOXON_METHODS:
+        raise ValueError(f"method must be one of {', '.join(WILCOXON_METHODS)}")
     prepared = prepare(frame)
     group, key_frame = distribution_groups(prepared)
     difference, pair_group = paired_differences(prepared, group)
@@ -115,6 +127,7 @@ def stability(
         previous,
         zero_method=zero_method,
         correction=correction,
+        method=method,
         tolerance=tolerance,
         rule=rule or StabilityRule(),
     )
@@ -211,6 +224,7 @@ def stability_columns(
     correction: bool,
     tolerance: float,
     rule: StabilityRule,
+    method: str = "auto",
 ) -> dict[str, np.ndarray | pd.api.extensions.ExtensionArray]:
     """The :data:`STABILITY_COLUMNS` and ``stable`` for every distribution.
 
@@ -222,7 +236,7 @@ def stability_columns(
     changed = np.bincount(
         pair_group, weights=(np.abs(difference) > tolerance).astype(float), minlength=groups
     )
-    v, z, p = wilcoxon_grouped(difference, pair_group, groups, zero_method, correction)
+    v, z, p = wilcoxon_grouped(difference, pair_group, groups, zero_method, correction, method)
     has_pairs = n_paired > 0
     with np.errstate(invalid="ignore", divide="ignore"):
         changed_share = changed / n_paired
@@ -248,11 +262,15 @@ def wilcoxon_grouped(
     groups: int,
     zero_method: str = "wilcox",
     correction: bool = True,
+    method: str = "auto",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Asymptotic Wilcoxon signed-rank test of many groups of paired differences.
+    """Wilcoxon signed-rank test of many groups of paired differences.
 
     Returns (V = W⁺, z, two-sided p) per group code; see :func:`stability`.
     """
+    if method not in WILCOXON_METHODS:
+        raise ValueError(f"method must be one of {', '.join(WILCOXON_METHODS)}")
+    zeros_in_group = np.bincount(codes, weights=(difference == 0).astype(float), minlength=groups)
     zero = difference == 0
     if zero_method == "wilcox":
         keep = ~zero
@@ -280,7 +298,39 @@ def wilcoxon_grouped(
         if correction:
             z = z - np.sign(z) * 0.5 / se
     p = 2 * stats.norm.sf(np.abs(z))
+    if method == "auto":
+        tied = np.bincount(tie_codes, weights=(tie_sizes > 1).astype(float), minlength=groups)
+        exact = (count > 0) & (count < 50) & (tied == 0) & (zeros_in_group == 0)
+        if exact.any():
+            p[exact] = _exact_signed_rank_p(v[exact], count[exact].astype(np.int64))
     return v, z, p
+
+
+def _exact_signed_rank_p(v: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Two-sided exact p of V = W⁺ without ties, as R's ``wilcox.test``: with F the null
+    distribution of W⁺ for n differences, p = min(1, 2·P(W⁺ ≥ V)) when
+    V > n(n + 1)/4, else min(1, 2·P(W⁺ ≤ V))."""
+    p = np.empty(len(v))
+    statistic = np.rint(v).astype(np.int64)
+    # One null distribution per distinct n (at most 49 of them).
+    for size in np.unique(n):
+        rows = n == size
+        cumulative = np.cumsum(_signed_rank_counts(int(size))) / 2.0**size
+        at_most = cumulative[statistic[rows]]
+        below = np.where(statistic[rows] > 0, cumulative[np.maximum(statistic[rows] - 1, 0)], 0)
+        one_sided = np.where(v[rows] > size * (size + 1) / 4, 1 - below, at_most)
+        p[rows] = np.minimum(1.0, 2 * one_sided)
+    return p
+
+
+def _signed_rank_counts(n: int) -> np.ndarray:
+    """Number of subsets of {1, …, n} with each sum 0 … n(n + 1)/2 (exact in int64 for
+    n < 63): the null distribution of W⁺ times 2ⁿ."""
+    counts = np.zeros(n * (n + 1) // 2 + 1, dtype=np.int64)
+    counts[0] = 1
+    for rank in range(1, n + 1):
+        counts[rank:] = counts[rank:] + counts[:-rank].copy()
+    return counts
 
 
 def _grouped_mid_ranks(

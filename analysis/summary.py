@@ -23,6 +23,7 @@ from analysis.pooling import DEFAULT_CLIP, normalise_scenarios, pooled_columns
 from analysis.quantiles import SortedGroups, check_quantile_method
 from analysis.scales import Scale
 from analysis.stability import (
+    WILCOXON_METHODS,
     ZERO_METHODS,
     StabilityRule,
     paired_differences,
@@ -110,6 +111,7 @@ def summarize_round(
     stability_rule: StabilityRule | None = None,
     zero_method: str = "wilcox",
     correction: bool = True,
+    wilcoxon_method: str = "auto",
     change_tolerance: float = 0.0,
     extremizing_factor: float = 2.5,
     probability_clip: float = DEFAULT_CLIP,
@@ -169,8 +171,9 @@ def summarize_round(
     closing_round
         Summarise only this round (the previous one is still used for stability);
         ``None`` summarises every round in ``frame``.
-    stability_rule, zero_method, correction, change_tolerance
-        Passed to :func:`analysis.stability`.
+    stability_rule, zero_method, correction, wilcoxon_method, change_tolerance
+        Passed to :func:`analysis.stability` (``wilcoxon_method`` as its ``method``:
+        ``"auto"`` gives R's ``wilcox.test`` p-values).
     extremizing_factor, probability_clip, trim
         Pooling settings (see :func:`analysis.pool_probabilities`); the default d = 2.5
         lies in the range of factors estimated by Satopää et al. (2014) and Baron et
@@ -193,6 +196,8 @@ def summarize_round(
     check_quantile_method(quantile_method)
     if zero_method not in ZERO_METHODS:
         raise ValueError(f"zero_method must be one of {', '.join(ZERO_METHODS)}")
+    if wilcoxon_method not in WILCOXON_METHODS:
+        raise ValueError(f"wilcoxon_method must be one of {', '.join(WILCOXON_METHODS)}")
     if panel_level not in LEVELS:
         raise ValueError(f"panel_level must be one of {', '.join(LEVELS)}")
     scales = dict(scales or {})
@@ -246,6 +251,7 @@ def summarize_round(
         rule=stability_rule or StabilityRule(),
         zero_method=zero_method,
         correction=correction,
+        method=wilcoxon_method,
         tolerance=change_tolerance,
     )
     item_kind = (
@@ -320,6 +326,7 @@ def _add_stability(
     rule: StabilityRule,
     zero_method: str,
     correction: bool,
+    method: str,
     tolerance: float,
 ) -> pd.DataFrame:
     """Add the stability columns and the changes of IQR, CV and median.
@@ -336,6 +343,7 @@ def _add_stability(
         previous,
         zero_method=zero_method,
         correction=correction,
+        method=method,
         tolerance=tolerance,
         rule=rule,
     )

@@ -39,7 +39,7 @@ pairs = st.lists(st.tuples(st.integers(1, 7), st.integers(1, 7)), min_size=1, ma
 def test_wilcoxon_equals_scipy_asymptotic(pairs, zero_method, correction):
     before = np.array([a for a, _ in pairs], dtype=float)
     after = np.array([b for _, b in pairs], dtype=float)
-    row = _row(before, after, zero_method=zero_method, correction=correction)
+    row = _row(before, after, zero_method=zero_method, correction=correction, method="asymptotic")
     differences = after - before
     ranked = differences[differences != 0] if zero_method == "wilcox" else differences
     with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -69,7 +69,7 @@ def test_v_is_r_wilcox_test_v_and_the_p_value_follows_r_formula():
     sigma = np.sqrt(n * (n + 1) * (2 * n + 1) / 24 - (ties**3 - ties).sum() / 48)
     z = v - n * (n + 1) / 4
     z = (z - np.sign(z) * 0.5) / sigma
-    row = _row(before, after)
+    row = _row(before, after)  # ties and zeros: R (and "auto") use the normal approximation
     assert row["wilcoxon_v"] == v
     assert row["wilcoxon_p"] == pytest.approx(2 * stats.norm.sf(abs(z)))
     assert row["n_paired"] == 10
@@ -131,9 +131,51 @@ def test_r_wilcox_test_published_output_hollander_wolfe_depression_data():
     # -> V = 40, p-value = 0.03815
     x = [1.83, 0.50, 1.62, 2.48, 1.68, 1.88, 1.55, 3.06, 1.30]
     y = [0.878, 0.647, 0.598, 2.05, 1.06, 1.29, 1.06, 3.14, 1.29]
-    row = _row(y, x, correction=False)  # round 2 − round 1 = x − y
+    row = _row(y, x, correction=False, method="asymptotic")  # round 2 − round 1 = x − y
     assert row["wilcoxon_v"] == 40
     assert round(row["wilcoxon_p"], 5) == 0.03815
-    # R's default adds the continuity correction: z = (40 − 22.5 − 0.5) / √71.25.
-    corrected = _row(y, x)
+    # With the continuity correction: z = (40 − 22.5 − 0.5) / √71.25.
+    corrected = _row(y, x, method="asymptotic")
     assert corrected["wilcoxon_p"] == pytest.approx(2 * stats.norm.sf(17 / np.sqrt(71.25)))
+    # R's defaults (no ties, n < 50: exact): wilcox.test(x, y, paired = TRUE)
+    # -> V = 40, p-value = 0.03906 (same source); R's ?wilcox.test example with
+    # alternative = "greater" gives p = 0.01953, half of it.
+    exact = _row(y, x)
+    assert exact["wilcoxon_v"] == 40
+    assert round(exact["wilcoxon_p"], 5) == 0.03906
+    assert exact["wilcoxon_p"] == pytest.approx(2 * 0.01953, abs=1e-5)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    differences=st.lists(
+        st.integers(-1000, 1000).filter(lambda value: value != 0),
+        min_size=1,
+        max_size=49,
+        unique_by=abs,
+    )
+)
+def test_auto_is_exact_without_ties_like_r_and_scipy(differences):
+    after = np.array(differences, dtype=float) + 2000
+    before = np.full(len(differences), 2000.0)
+    row = _row(before, after)
+    reference = stats.wilcoxon(after, before, method="exact")
+    assert row["wilcoxon_p"] == pytest.approx(reference.pvalue, rel=1e-12)
+
+
+def test_auto_switches_to_the_normal_approximation_with_ties_zeros_or_n_fifty():
+    tied = _row([0, 0, 0], [1, 1, 2])
+    assert tied["wilcoxon_p"] == pytest.approx(
+        _row([0, 0, 0], [1, 1, 2], method="asymptotic")["wilcoxon_p"]
+    )
+    zero = _row([0, 0, 0], [1, 2, 0])
+    assert zero["wilcoxon_p"] == pytest.approx(
+        _row([0, 0, 0], [1, 2, 0], method="asymptotic")["wilcoxon_p"]
+    )
+    many = np.arange(1, 51, dtype=float)
+    large = _row(np.zeros(50), many)
+    assert large["wilcoxon_p"] == pytest.approx(
+        _row(np.zeros(50), many, method="asymptotic")["wilcoxon_p"]
+    )
+    with pytest.raises(ValueError, match="method"):
+        _row([1], [2], method="exact")
