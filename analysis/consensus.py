@@ -44,7 +44,11 @@ CRITERIA: Mapping[str, tuple[str, ...]] = {
 """Known criterion kinds and the (numeric, all required) parameters each one takes.
 
 - ``iqr``: IQR ≤ ``max`` (item units, study quantile method).
-- ``share``: share of valid ratings with ``low`` ≤ x ≤ ``high`` is ≥ ``min`` (0–1).
+- ``share``: share of valid ratings with ``low`` ≤ x ≤ ``high`` is ≥ ``min`` (0–1);
+  percent agreement, the most common definition (Diamond et al. 2014, J Clin Epidemiol
+  67:401, median threshold 75 %); "cannot judge" answers are not in the denominator.
+- ``iqr`` ≤ 1 on 4–5-point scales and ``cv`` ≤ 0.5 are the thresholds von der Gracht
+  (2012, Technol Forecast Soc Change 79:1525) reports as common.
 - ``cv``: CV = sd / mean ≤ ``max``.
 - ``ad_mean`` / ``ad_median``: AD index about the mean / median ≤ h·A / ``divisor``
   (Burke & Dunlap 2002 use divisor 6; A options with step h).
