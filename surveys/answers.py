@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,12 +25,13 @@ from surveys.definition import (
     SCENARIO_TOTAL,
     ItemDefinition,
 )
-from surveys.drafts import save_draft
+from surveys.drafts import save_draft, stage_draft
 from surveys.errors import AnswerError, Conflict, InvalidAnswers
 from surveys.fields import component_field, rationale_field
 from surveys.models import Panelist, Response, ResponseStatus, Round, utcnow
 from surveys.rounds import open_round_of, previous_quartiles
 from surveys.studies import StoredItem, active_items
+from surveys.upsert import upsert
 
 log = logging.getLogger(__name__)
 
@@ -317,33 +318,31 @@ def submit_responses(
 ) -> Round:
     """Submit a panelist's answers to the open round.
 
-    What was typed is first kept as the panelist's draft, whatever happens next.  Then,
-    in one transaction, answers given now overwrite earlier ones and items left blank
-    now are withdrawn.  Raises :class:`InvalidAnswers`, :class:`RoundNotOpen` or
-    :class:`DeadlinePassed`; in each case the draft holds everything typed.
+    What was typed is kept as the panelist's draft whatever happens.  In the same
+    transaction, answers given now overwrite earlier ones and items left blank now are
+    withdrawn.  Raises :class:`InvalidAnswers`, :class:`RoundNotOpen` or
+    :class:`DeadlinePassed`; in each case the draft is committed, holding everything
+    typed, and nothing else changes.
     """
     now = now or utcnow()
     study = panelist.study
     round_ = open_round_of(session, study)
-    save_draft(session, panelist, form, now=now)
     if round_ is None:
+        save_draft(session, panelist, form, now=now)
         raise RoundNotOpen("the round is closed; the answers were kept as a draft")
-    if round_.deadline is not None and now > round_.deadline:
-        raise DeadlinePassed("the deadline has passed; the answers were kept as a draft")
     stored = active_items(study)
-    parsed = parse_answers(
-        [item.definition for item in stored], form, answer_rules(session, round_)
-    )
-    existing = {
-        response.item_id: response
-        for response in session.execute(
-            select(Response).where(
-                Response.panelist_id == panelist.id, Response.round_id == round_.id
-            )
-        ).scalars()
-    }
-    for item in stored:
-        _store(session, panelist, round_, item, parsed, existing.get(item.id), now)
+    stage_draft(session, panelist, round_, form, stored, now)
+    if round_.deadline is not None and now > round_.deadline:
+        session.commit()
+        raise DeadlinePassed("the deadline has passed; the answers were kept as a draft")
+    try:
+        parsed = parse_answers(
+            [item.definition for item in stored], form, answer_rules(session, round_)
+        )
+    except InvalidAnswers:
+        session.commit()
+        raise
+    _store(session, panelist, round_, stored, parsed, now)
     try:
         session.commit()
     except IntegrityError:
@@ -358,6 +357,48 @@ def submit_responses(
     return round_
 
 
+def _store(
+    session: Session,
+    panelist: Panelist,
+    round_: Round,
+    stored: list[StoredItem],
+    parsed: ParsedAnswers,
+    now: datetime,
+) -> None:
+    """Upsert the answered items' responses and withdraw the others, in two statements."""
+    rows = [
+        {
+            "round_id": round_.id,
+            "panelist_id": panelist.id,
+            "item_id": item.id,
+            "item_version": item.version,
+            "answer": parsed.answers[item.definition.key],
+            "rationale": parsed.rationales.get(item.definition.key),
+            "status": ResponseStatus.SUBMITTED,
+            "created_at": now,
+            "updated_at": now,
+            "submitted_at": now,
+        }
+        for item in stored
+        if item.definition.key in parsed.answers
+    ]
+    upsert(
+        session,
+        Response,
+        rows,
+        conflict=("panelist_id", "round_id", "item_id"),
+        update=("item_version", "answer", "rationale", "status", "updated_at", "submitted_at"),
+    )
+    answered = [row["item_id"] for row in rows]
+    session.execute(
+        delete(Response).where(
+            Response.panelist_id == panelist.id,
+            Response.round_id == round_.id,
+            Response.item_id.not_in(answered),
+        )
+    )
+
+
 def answer_rules(session: Session, round_: Round) -> AnswerRules:
     """The rules answers to ``round_`` must meet, from its study's settings."""
     study = round_.study
@@ -366,29 +407,3 @@ def answer_rules(session: Session, round_: Round) -> AnswerRules:
         rationale_outside_iqr=study.rationale_outside_iqr,
         previous_quartiles=previous_quartiles(session, round_),
     )
-
-
-def _store(
-    session: Session,
-    panelist: Panelist,
-    round_: Round,
-    item: StoredItem,
-    parsed: ParsedAnswers,
-    response: Response | None,
-    now: Any,
-) -> None:
-    """Create, update or withdraw the response to one item."""
-    answer = parsed.answers.get(item.definition.key)
-    if answer is None:
-        if response is not None:
-            session.delete(response)
-        return
-    if response is None:
-        response = Response(panelist=panelist, round=round_, item_id=item.id)
-        session.add(response)
-    response.item_version = item.version
-    response.answer = answer
-    response.rationale = parsed.rationales.get(item.definition.key)
-    response.status = ResponseStatus.SUBMITTED
-    response.submitted_at = now
-    response.updated_at = now

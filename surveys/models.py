@@ -120,7 +120,7 @@ class Study(Base):
     #: Whether likert items offer "I can't judge this".
     cannot_judge: Mapped[bool] = mapped_column(Boolean, default=False)
     #: The definition file's text exactly as loaded, for provenance.
-    source: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text, deferred=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     items: Mapped[list[Item]] = relationship(

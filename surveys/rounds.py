@@ -189,8 +189,10 @@ def previous_quartiles(
 
     Empty in round 1, and for distributions whose quartiles are undefined.
     """
-    summary = closed_summary(session, round_.study, round_.number - 1)
     quartiles: dict[str, dict[str, tuple[float, float]]] = {}
+    if round_.number == 1:
+        return quartiles
+    summary = closed_summary(session, round_.study, round_.number - 1)
     if summary is None:
         return quartiles
     for row in summary.statistics["rows"]:

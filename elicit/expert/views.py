@@ -204,12 +204,12 @@ def autosave() -> WerkzeugResponse | tuple[WerkzeugResponse, int]:
     typed = {name: value for name, value in request.form.items() if name != "csrf_token"}
     typed.pop("action", None)
     try:
-        draft = save_draft(db.session, panelist, typed)
+        saved_at = save_draft(db.session, panelist, typed)
     except Conflict:
         return jsonify(error=gettext("The study has no round open yet.")), 409
     return jsonify(
-        saved_at=draft.saved_at.isoformat(),
-        message=gettext("Draft saved at %(time)s", time=format_datetime(draft.saved_at, "short")),
+        saved_at=saved_at.isoformat(),
+        message=gettext("Draft saved at %(time)s", time=format_datetime(saved_at, "short")),
     )
 
 

@@ -12,6 +12,7 @@ import pytest
 import redis
 
 from elicit import create_app
+from elicit.extensions import db
 from tests.conftest import BASE_URL
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -28,19 +29,24 @@ def redis_prefix():
     connection.close()
 
 
-def worker(database_url: str, prefix: str):
-    """One of several identically configured workers sharing a Redis store."""
-    return create_app(
+@pytest.fixture
+def worker(database_url: str, redis_prefix: str):
+    """A worker of the site whose rate-limit counts live in Redis."""
+    served = create_app(
         {
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": database_url,
             "SECRET_KEY": "test",
             "ELICIT_BASE_URL": BASE_URL,
             "RATELIMIT_STORAGE_URI": REDIS_URL,
-            "RATELIMIT_KEY_PREFIX": prefix,
+            "RATELIMIT_KEY_PREFIX": redis_prefix,
             "ELICIT_LINK_LOOKUP_LIMIT": "4 per minute",
         }
-    ).test_client()
+    )
+    yield served.test_client()
+    with served.app_context():
+        db.session.remove()
+        db.engine.dispose()
 
 
 OTHER_WORKER = """
@@ -69,11 +75,11 @@ def lookup_in_another_process(database_url: str, prefix: str, token: str) -> int
 
 
 def test_workers_share_the_failed_lookup_count_through_redis(
-    app, database_url, make_study, make_panel, redis_prefix
+    app, database_url, make_study, make_panel, redis_prefix, worker
 ):
     study = make_study()
     (link,) = make_panel(study, 1)
-    client = worker(database_url, redis_prefix)
+    client = worker
     assert client.get(f"/e/{link.token}").status_code == 302  # a real link costs nothing
     for _ in range(3):
         assert client.get("/e/wrong-token").status_code == 404
