@@ -17,7 +17,7 @@ from surveys.definition import InvalidDefinition, load_definition_file
 from surveys.demo import ensure_demo
 from surveys.errors import DomainError
 from surveys.panel import InvalidPanel, add_panelists, parse_panel_csv
-from surveys.rounds import close_round, open_round
+from surveys.rounds import close_round, open_round, stopping_recommendation
 from surveys.studies import get_study, load_study
 
 
@@ -120,15 +120,22 @@ def open_round_command(slug: str) -> None:
 def close_round_command(slug: str) -> None:
     """Close the open round and store its summary."""
     try:
-        summary = close_round(db.session, get_study(db.session, slug))
+        study = get_study(db.session, slug)
+        summary = close_round(db.session, study)
     except DomainError as error:
         _fail(error)
-    consensus = sum(1 for row in summary.statistics["rows"] if row.get("consensus"))
+    rows = summary.statistics["rows"]
+    consensus = sum(1 for row in rows if row.get("state") == "consensus")
+    dissensus = sum(1 for row in rows if row.get("state") == "dissensus")
     click.echo(
         f"round {summary.round.number} of {slug} is closed: {summary.respondents} "
-        f"respondent(s), {consensus} of {len(summary.statistics['rows'])} distributions "
-        "at consensus"
+        f"respondent(s); of {len(rows)} distributions {consensus} at consensus, "
+        f"{dissensus} in dissensus (quantiles: {summary.quantile_method})"
     )
+    decision = stopping_recommendation(db.session, study)
+    if decision is not None:
+        verdict = "stop" if decision.stop else "continue"
+        click.echo(f"stopping rule: {verdict}: {decision.reason}")
 
 
 @click.command("demo")

@@ -528,7 +528,11 @@ class _Reader:
                 criteria.append(criterion)
         if len(criteria) != len(criteria_data):
             return None
-        return ConsensusRule(tuple(criteria), combine)
+        try:
+            return ConsensusRule(tuple(criteria), combine)
+        except ValueError as error:  # e.g. only a dissensus detector, nothing to agree on
+            self.error((*path, "criteria"), str(error))
+            return None
 
     def criterion(self, data: Any, path: Path) -> Criterion | None:
         """Read one ``{ kind = …, <parameters> }`` criterion."""

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import analysis
+from surveys.definition import StudyDefinition
 from surveys.errors import Conflict
 from surveys.models import (
     Item,
@@ -72,20 +73,31 @@ def open_round(session: Session, study: Study, *, deadline: datetime | None = No
 
 
 def close_round(session: Session, study: Study) -> RoundSummary:
-    """Close the open round and store its summary (statistics and consensus per item)."""
+    """Close the open round and store its summary.
+
+    The summary holds, per item and component, every statistic of
+    :func:`analysis.summarize_round` (descriptives, consensus state and the rule's
+    numbers, stability against the previous round for the panelists who answered both,
+    pooled probabilities, aggregated estimates, Kendall's W for rankings), the same per
+    subgroup with groups smaller than the study's ``feedback_min_n`` masked, the sorted
+    answers the next round's charts draw, and the panel's rationales without pseudonyms.
+    """
     round_ = open_round_of(session, study)
     if round_ is None:
         raise Conflict("no round is open")
     round_.status = RoundStatus.CLOSED
     round_.closed_at = utcnow()
-    frame = responses_frame(session, study, round_numbers=[round_.number])
+    number = round_.number
+    frame = responses_frame(session, study, round_numbers=[number - 1, number])
     definition = study_definition(study)
-    rules = {}
-    for item in definition.items:
-        rule = definition.consensus.rule_for(item)
-        if rule is not None:
-            rules[item.key] = rule
-    statistics = analysis.summarize_round(frame, rules=rules, quantile_method=study.quantile_method)
+    settings: dict[str, Any] = {
+        "rules": consensus_rules(definition),
+        "quantile_method": study.quantile_method,
+        "scales": analysis_scales(definition),
+        "closing_round": number,
+    }
+    statistics = analysis.summarize_round(frame, **settings)
+    groups = analysis.summarize_groups(frame, min_group_size=study.feedback_min_n, **settings)
     respondents = session.execute(
         select(func.count(func.distinct(Response.panelist_id))).where(
             Response.round_id == round_.id, Response.status == ResponseStatus.SUBMITTED
@@ -97,14 +109,66 @@ def close_round(session: Session, study: Study) -> RoundSummary:
         respondents=respondents,
         statistics={
             "rows": summary_records(statistics),
-            "distributions": distributions(frame),
+            "groups": summary_records(groups.loc[groups.index.get_level_values("round") == number]),
+            "distributions": distributions(frame[frame["round"] == number]),
             **panel_comments(session, round_),
         },
     )
     session.add(summary)
     session.commit()
-    log.info("closed round %d of %s (%d respondents)", round_.number, study.slug, respondents)
+    log.info("closed round %d of %s (%d respondents)", number, study.slug, respondents)
     return summary
+
+
+def consensus_rules(definition: StudyDefinition) -> dict[str, analysis.ConsensusRule]:
+    """The consensus rule deciding each item that has one."""
+    rules = {}
+    for item in definition.items:
+        rule = definition.consensus.rule_for(item)
+        if rule is not None:
+            rules[item.key] = rule
+    return rules
+
+
+def analysis_scales(definition: StudyDefinition) -> dict[str, analysis.Scale]:
+    """Each numeric item's scale as the analysis needs it (bounds, number of options)."""
+    scales: dict[str, analysis.Scale] = {}
+    for item in definition.items:
+        if item.kind == "likert" and item.scale is not None:
+            scales[item.key] = analysis.Scale(
+                minimum=item.scale.minimum, maximum=item.scale.maximum
+            )
+        elif item.kind == "probability":
+            scales[item.key] = analysis.PROBABILITY_SCALE
+        elif item.kind == "scenario_set":
+            scales[item.key] = analysis.Scale(kind="scenario_set", minimum=0, maximum=100)
+        elif item.kind == "ranking":
+            places = len(item.options)
+            scales[item.key] = analysis.Scale(
+                kind="ranking", minimum=1, maximum=places, options=places
+            )
+        elif item.kind == "numeric_estimate":
+            low, high = item.estimate_bounds or (None, None)
+            scales[item.key] = analysis.Scale(kind="numeric_estimate", minimum=low, maximum=high)
+    return scales
+
+
+def stopping_recommendation(session: Session, study: Study) -> analysis.StoppingDecision | None:
+    """Whether the study should stop after its closed rounds, and why, item by item
+    (:func:`analysis.stopping_decision`); ``None`` before the first round closes."""
+    summaries = session.execute(
+        select(Round.number, RoundSummary.statistics)
+        .join(RoundSummary.round)
+        .where(Round.study_id == study.id)
+        .order_by(Round.number)
+    ).all()
+    rows = [
+        {**row, "round": number} for number, statistics in summaries for row in statistics["rows"]
+    ]
+    if not rows:
+        return None
+    frame = pd.DataFrame(rows).set_index(["round", "item", "component"])
+    return analysis.stopping_decision(frame, max_rounds=study.max_rounds)
 
 
 def distributions(frame: pd.DataFrame) -> dict[str, dict[str, list[float]]]:

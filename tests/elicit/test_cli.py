@@ -104,6 +104,9 @@ def test_round_open_and_close(app, make_study, make_panel, post_answers):
     closed = runner.invoke(args=["round", "close", study.slug])
     assert closed.exit_code == 0, closed.output
     assert "round 1 of us-mexico-intelligence is closed: 0 respondent(s)" in closed.output
+    assert "(quantiles: linear)" in closed.output
+    # Nobody answered, so there is nothing to base a stopping recommendation on.
+    assert "stopping rule" not in closed.output
     db.session.expire_all()
     assert latest_round(db.session, study).status == RoundStatus.CLOSED
     assert runner.invoke(args=["round", "open", "no-such-study"]).exit_code == 1
