@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from surveys.errors import AccessRevoked, DomainError, NotFound
 from surveys.models import Panelist, RosterEntry, Study, utcnow
@@ -177,9 +177,16 @@ def panelist_for_token_hash(session: Session, token_hash: str) -> Panelist:
 
     A reissued link changes the hash, so sessions opened with the old link end too.
     """
-    panelist = session.execute(
-        select(Panelist).where(Panelist.token_hash == token_hash)
-    ).scalar_one_or_none()
+    # The study and its items come in the same round trip: every expert page needs them.
+    panelist = (
+        session.execute(
+            select(Panelist)
+            .where(Panelist.token_hash == token_hash)
+            .options(joinedload(Panelist.study).joinedload(Study.items))
+        )
+        .unique()
+        .scalar_one_or_none()
+    )
     if panelist is None:
         raise NotFound("this personal link is not valid")
     if panelist.revoked_at is not None:
