@@ -58,7 +58,7 @@ def test_subgroup_rows_mask_small_groups_and_what_would_reveal_them(
     study = make_study()  # feedback_min_n = 3
     groups = ("a",) * 5 + ("b",) * 4 + ("small",) * 2
     links = make_panel(study, len(groups), groups=groups)
-    values = [1, 2, 3, 4, 5] + [2, 2, 4, 4] + [5, 5]
+    values = [1, 2, 3, 4, 5, 2, 2, 4, 4, 5, 5]  # a: 1-5, b: 2 2 4 4, small: 5 5
     summary = run_round(study, links, post_answers, values)
     rows = {r["group"]: r for r in summary.statistics["groups"] if r["item"] == "trust_now"}
     assert rows["a"]["n"] == 5
