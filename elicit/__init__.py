@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from elicit import config
-from elicit.extensions import babel, csrf, db, limiter, migrate
+from elicit.extensions import babel, csrf, db, limiter, login_manager, migrate
 from elicit.i18n import select_locale
 
 MIGRATIONS_DIRECTORY = str(Path(__file__).resolve().parent.parent / "migrations")
@@ -40,6 +40,7 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     app.context_processor(lambda: {"language": str(get_locale())})
     limiter.init_app(app)
+    login_manager.init_app(app)
     if app.config["ELICIT_PROXY_HOPS"]:
         hops = app.config["ELICIT_PROXY_HOPS"]
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
@@ -50,8 +51,10 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """Mount each audience's blueprint."""
     from elicit.expert.views import blueprint as expert
+    from elicit.facilitate.views import blueprint as facilitate
 
     app.register_blueprint(expert)
+    app.register_blueprint(facilitate)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -94,7 +97,7 @@ def register_security_headers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     """Add the project's CLI commands to ``elicit`` (Flask's CLI)."""
-    from elicit.commands import demo_command, panel_cli, round_cli, study_cli
+    from elicit.commands import demo_command, panel_cli, round_cli, study_cli, user_cli
 
-    for command in (study_cli, panel_cli, round_cli, demo_command):
+    for command in (study_cli, panel_cli, round_cli, user_cli, demo_command):
         app.cli.add_command(command)

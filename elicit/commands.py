@@ -13,9 +13,11 @@ from werkzeug.serving import run_simple
 
 from elicit.config import DEFAULT_BASE_URL
 from elicit.extensions import db
+from surveys.accounts import create_user, find_user, grant_access
 from surveys.definition import InvalidDefinition, load_definition_file
 from surveys.demo import ensure_demo
 from surveys.errors import DomainError
+from surveys.models import Role
 from surveys.panel import InvalidPanel, add_panelists, parse_panel_csv
 from surveys.rounds import close_round, open_round, stopping_recommendation
 from surveys.studies import get_study, load_study
@@ -136,6 +138,45 @@ def close_round_command(slug: str) -> None:
     if decision is not None:
         verdict = "stop" if decision.stop else "continue"
         click.echo(f"stopping rule: {verdict}: {decision.reason}")
+
+
+@click.group("user", help="Console accounts (facilitators and researchers).")
+def user_cli() -> None:
+    """Group of user commands."""
+
+
+@user_cli.command("create")
+@click.argument("email")
+@click.option("--role", type=click.Choice([role.value for role in Role]), required=True)
+@with_appcontext
+def create_user_command(email: str, role: str) -> None:
+    """Create an account; the password is asked for (or read from standard input)."""
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    try:
+        user = create_user(db.session, email, password, role)
+    except DomainError as error:
+        _fail(error)
+    click.echo(f"created {user.role.value} {user.email}")
+
+
+@user_cli.command("grant")
+@click.argument("email")
+@click.argument("slug")
+@with_appcontext
+def grant_command(email: str, slug: str) -> None:
+    """Make a user a member of a study."""
+    user = find_user(db.session, email)
+    if user is None:
+        _fail(DomainError(f"no user has the email {email}"))
+    try:
+        study = get_study(db.session, slug)
+    except DomainError as error:
+        _fail(error)
+    grant_access(db.session, user, study)
+    click.echo(f"{user.email} is a member of {study.slug}")
 
 
 @click.command("demo")

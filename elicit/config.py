@@ -65,6 +65,9 @@ def load(instance_folder: str, overrides: Mapping[str, Any] | None = None) -> di
         # The session cookie is Secure whenever the public address is HTTPS.
         "SESSION_COOKIE_SECURE": bool(base_url and base_url.startswith("https://")),
         "PERMANENT_SESSION_LIFETIME": timedelta(days=30),
+        # A console login lasts a working day, however long the cookie lives.
+        "ELICIT_LOGIN_LIFETIME": timedelta(hours=8),
+        "ELICIT_LOGIN_LIMIT": "5 per minute;30 per hour",
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -119,6 +119,10 @@ class Study(Base):
     rationale_outside_iqr: Mapped[str] = mapped_column(String(16), default="optional")
     #: Whether likert items offer "I can't judge this".
     cannot_judge: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: "standard": the console shows who has submitted, never anyone's answers by name;
+    #: "blind": the console shows only counts and pseudonyms.  Chosen at creation, it
+    #: can be raised to "blind" but never lowered.
+    anonymity: Mapped[str] = mapped_column(String(16), default="standard")
     #: The definition file's text exactly as loaded, for provenance.
     source: Mapped[str] = mapped_column(Text, deferred=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -139,6 +143,7 @@ class Study(Base):
         CheckConstraint(
             "rationale_outside_iqr IN ('off', 'optional', 'required')", name="rationale_policy"
         ),
+        CheckConstraint("anonymity IN ('standard', 'blind')", name="anonymity_level"),
     )
 
 
@@ -325,3 +330,75 @@ class Draft(Base):
     saved_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (UniqueConstraint("panelist_id", "round_id"),)
+
+
+class Role(enum.StrEnum):
+    """What a console user may do on the studies they are a member of."""
+
+    FACILITATOR = "facilitator"
+    RESEARCHER = "researcher"
+
+
+class User(Base):
+    """A facilitator or researcher who logs in to the console.  Experts are not users."""
+
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Lower-cased; the login name.
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    #: A salted, slow hash (Werkzeug's scrypt) of the password; never the password.
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(
+        Enum(
+            Role,
+            name="user_role",
+            native_enum=False,
+            length=16,
+            values_callable=lambda roles: [role.value for role in roles],
+            create_constraint=True,
+            validate_strings=True,
+        )
+    )
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+
+
+class Membership(Base):
+    """A user's access to one study; a user sees and acts only on their studies."""
+
+    __tablename__ = "membership"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True
+    )
+    study_id: Mapped[int] = mapped_column(
+        ForeignKey("study.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="memberships")
+    study: Mapped[Study] = relationship()
+
+
+class AuditEvent(Base):
+    """One facilitator action: who, when, what, on which study."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int | None] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"))
+    #: Kept as text too, so the log survives the account's deletion.
+    user_email: Mapped[str | None] = mapped_column(String(320))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    #: A stable verb such as ``round.open``.
+    action: Mapped[str] = mapped_column(String(63))
+    #: What the action concerned, without any panelist's name or email.
+    details: Mapped[dict[str, Any]]
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_audit_event_study_at", "study_id", "at"),)

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import analysis
+from surveys import audit
 from surveys.definition import StudyDefinition
 from surveys.errors import Conflict
 from surveys.models import (
@@ -24,6 +25,7 @@ from surveys.models import (
     RoundStatus,
     RoundSummary,
     Study,
+    User,
     utcnow,
 )
 from surveys.studies import study_definition
@@ -45,8 +47,14 @@ def latest_round(session: Session, study: Study) -> Round | None:
     ).scalar_one_or_none()
 
 
-def open_round(session: Session, study: Study, *, deadline: datetime | None = None) -> Round:
-    """Open the study's next round.
+def open_round(
+    session: Session,
+    study: Study,
+    *,
+    deadline: datetime | None = None,
+    actor: User | None = None,
+) -> Round:
+    """Open the study's next round; ``actor`` is the console user, if any (audited).
 
     Refused while a round is open or when the study's maximum number of rounds has
     been reached.  The database also guarantees at most one open round per study.
@@ -63,6 +71,14 @@ def open_round(session: Session, study: Study, *, deadline: datetime | None = No
         study=study, number=number, status=RoundStatus.OPEN, opened_at=utcnow(), deadline=deadline
     )
     session.add(round_)
+    audit.record(
+        session,
+        "round.open",
+        study=study,
+        user=actor,
+        round=number,
+        deadline=deadline.isoformat() if deadline else None,
+    )
     try:
         session.commit()
     except IntegrityError:
@@ -72,8 +88,8 @@ def open_round(session: Session, study: Study, *, deadline: datetime | None = No
     return round_
 
 
-def close_round(session: Session, study: Study) -> RoundSummary:
-    """Close the open round and store its summary.
+def close_round(session: Session, study: Study, *, actor: User | None = None) -> RoundSummary:
+    """Close the open round and store its summary; ``actor`` is audited.
 
     The summary holds, per item and component, every statistic of
     :func:`analysis.summarize_round` (descriptives, consensus state and the rule's
@@ -85,8 +101,42 @@ def close_round(session: Session, study: Study) -> RoundSummary:
     round_ = open_round_of(session, study)
     if round_ is None:
         raise Conflict("no round is open")
+    statistics = round_statistics(session, study, round_)
     round_.status = RoundStatus.CLOSED
     round_.closed_at = utcnow()
+    summary = RoundSummary(
+        round=round_,
+        quantile_method=study.quantile_method,
+        respondents=statistics.pop("respondents"),
+        statistics=statistics,
+    )
+    session.add(summary)
+    audit.record(
+        session,
+        "round.close",
+        study=study,
+        user=actor,
+        round=round_.number,
+        respondents=summary.respondents,
+    )
+    session.commit()
+    log.info(
+        "closed round %d of %s (%d respondents)", round_.number, study.slug, summary.respondents
+    )
+    return summary
+
+
+def preview_close(session: Session, study: Study) -> dict[str, Any]:
+    """What closing the open round would store, computed now and stored nowhere."""
+    round_ = open_round_of(session, study)
+    if round_ is None:
+        raise Conflict("no round is open")
+    return round_statistics(session, study, round_)
+
+
+def round_statistics(session: Session, study: Study, round_: Round) -> dict[str, Any]:
+    """The summary of ``round_`` as it stands (see :func:`close_round`), with the number
+    of respondents under ``"respondents"``."""
     number = round_.number
     frame = responses_frame(session, study, round_numbers=[number - 1, number])
     definition = study_definition(study)
@@ -103,21 +153,14 @@ def close_round(session: Session, study: Study) -> RoundSummary:
             Response.round_id == round_.id, Response.status == ResponseStatus.SUBMITTED
         )
     ).scalar_one()
-    summary = RoundSummary(
-        round=round_,
-        quantile_method=study.quantile_method,
-        respondents=respondents,
-        statistics={
-            "rows": summary_records(statistics),
-            "groups": summary_records(groups.loc[groups.index.get_level_values("round") == number]),
-            "distributions": distributions(frame[frame["round"] == number]),
-            **panel_comments(session, round_),
-        },
-    )
-    session.add(summary)
-    session.commit()
-    log.info("closed round %d of %s (%d respondents)", number, study.slug, respondents)
-    return summary
+    this_round = groups.index.get_level_values("round") == number
+    return {
+        "respondents": respondents,
+        "rows": summary_records(statistics),
+        "groups": summary_records(groups.loc[this_round]),
+        "distributions": distributions(frame[frame["round"] == number]),
+        **panel_comments(session, round_),
+    }
 
 
 def consensus_rules(definition: StudyDefinition) -> dict[str, analysis.ConsensusRule]:

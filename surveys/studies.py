@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from surveys import audit
 from surveys.definition import ItemDefinition, StudyDefinition
 from surveys.errors import Conflict, NotFound
-from surveys.models import Item, Study
+from surveys.models import Item, Membership, Study, User
 from surveys.serialization import (
     consensus_from_json,
     consensus_to_json,
@@ -24,13 +25,25 @@ from surveys.serialization import (
 
 log = logging.getLogger(__name__)
 
+ANONYMITY_LEVELS: tuple[str, ...] = ("standard", "blind")
 
-def load_study(session: Session, definition: StudyDefinition, source: str) -> Study:
+
+def load_study(
+    session: Session,
+    definition: StudyDefinition,
+    source: str,
+    *,
+    actor: User | None = None,
+    anonymity: str = "standard",
+) -> Study:
     """Create a study and its items from a validated definition.
 
+    ``actor``, the console user loading it, becomes its first member and is audited.
     Raises :class:`Conflict` when a study with the same slug exists already: loading is
     not an update, since items of a running study change only through curation.
     """
+    if anonymity not in ANONYMITY_LEVELS:
+        raise Conflict(f"anonymity must be one of {', '.join(ANONYMITY_LEVELS)}")
     if find_study(session, definition.slug) is not None:
         raise Conflict(f"a study with the slug {definition.slug!r} is already loaded")
     study = Study(
@@ -46,12 +59,25 @@ def load_study(session: Session, definition: StudyDefinition, source: str) -> St
         rationale_outside_iqr=definition.rationale_outside_iqr,
         cannot_judge=definition.cannot_judge,
         source=source,
+        anonymity=anonymity,
     )
     study.items = [
         Item(key=item.key, kind=item.kind, position=position, version=1, spec=item_to_json(item))
         for position, item in enumerate(definition.items)
     ]
     session.add(study)
+    if actor is not None:
+        session.flush()
+        session.add(Membership(user_id=actor.id, study_id=study.id))
+    session.flush()
+    audit.record(
+        session,
+        "study.load",
+        study=study,
+        user=actor,
+        items=len(study.items),
+        anonymity=anonymity,
+    )
     session.commit()
     log.info("loaded study %s with %d items", study.slug, len(study.items))
     return study

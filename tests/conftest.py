@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from elicit import create_app
 from elicit.config import normalise_database_url
-from elicit.extensions import db
+from elicit.extensions import db, limiter
 from surveys.definition import parse_definition
 from surveys.demo import demo_source
 from surveys.models import Base, Study
@@ -29,7 +29,7 @@ from surveys.panel import IssuedLink, NewPanelist, add_panelists
 from surveys.studies import load_study
 
 BASE_URL = "http://elicit.test"
-CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+CSRF_PATTERN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
 def pytest_report_header() -> str:
@@ -111,6 +111,7 @@ def app(database_url: str, _schema: None) -> Iterator[Flask]:
     domain calls a test makes itself."""
     application = _test_app(database_url)
     with application.app_context():
+        limiter.reset()  # counts kept in process memory must not leak between tests
         yield application
         db.session.rollback()
         for table in reversed(Base.metadata.sorted_tables):
@@ -200,3 +201,29 @@ def post_answers(client: FlaskClient) -> Callable[..., object]:
         return client.post("/e/", data=data)
 
     return post
+
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def make_user(app: Flask):
+    """Create a console user (facilitator by default), optionally a member of studies."""
+    from surveys.accounts import create_user, grant_access
+
+    def make(email: str, role: str = "facilitator", studies=()):
+        user = create_user(db.session, email, PASSWORD, role)
+        for study in studies:
+            grant_access(db.session, user, study)
+        return user
+
+    return make
+
+
+def log_in(client: FlaskClient, email: str, password: str = PASSWORD):
+    """Log in to the console through its form."""
+    page = client.get("/console/login")
+    return client.post(
+        "/console/login",
+        data={"csrf_token": csrf_token(page.text), "email": email, "password": password},
+    )

@@ -1,0 +1,1 @@
+"""The facilitator's console: accounts, studies, rounds and their results."""

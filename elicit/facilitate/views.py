@@ -1,0 +1,133 @@
+"""Console pages: log in, list one's studies, follow a study, open and close rounds.
+
+Each view: load (404 if missing or not a member) → authorise → validate the form →
+one call into ``surveys`` → flash and redirect, or render.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import login_required, login_user, logout_user
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from elicit.extensions import db, limiter
+from elicit.facilitate.access import console_user, study_for
+from elicit.facilitate.forms import ConfirmForm, LoginForm, OpenRoundForm
+from elicit.facilitate.login import start_session
+from surveys.accounts import authenticate, studies_of
+from surveys.audit import study_log
+from surveys.errors import Conflict
+from surveys.progress import study_progress
+from surveys.rounds import close_round, open_round, preview_close, stopping_recommendation
+
+blueprint = Blueprint("facilitate", __name__, url_prefix="/console")
+
+
+def _failed_login(response: WerkzeugResponse) -> bool:
+    """Only refused logins count against the limit."""
+    return request.method == "POST" and response.status_code == 401
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["ELICIT_LOGIN_LIMIT"], deduct_when=_failed_login)
+def login() -> Any:
+    """Log in with email and password."""
+    form = LoginForm()
+    if form.validate_on_submit():
+        account = authenticate(db.session, form.email.data or "", form.password.data or "")
+        if account is not None:
+            login_user(start_session(account))
+            return redirect(url_for("facilitate.studies"))
+        form.password.errors = [gettext("The email or the password is not right.")]
+        return render_template("facilitate/login.html", form=form), 401
+    status = 422 if request.method == "POST" else 200
+    return render_template("facilitate/login.html", form=form), status
+
+
+@blueprint.route("/logout", methods=["POST"])
+@login_required
+def logout() -> WerkzeugResponse:
+    """End the console session."""
+    logout_user()
+    flash(gettext("You are logged out."))
+    return redirect(url_for("facilitate.login"))
+
+
+@blueprint.route("/")
+@login_required
+def studies() -> str:
+    """The studies the user is a member of, with their status."""
+    user = console_user()
+    rows = [(study, study_progress(db.session, study)) for study in studies_of(db.session, user)]
+    return render_template("facilitate/studies.html", rows=rows)
+
+
+@blueprint.route("/studies/<slug>")
+@login_required
+def study(slug: str) -> str:
+    """A study's rounds, response rate, results so far, recommendation and audit log."""
+    current = study_for(slug)
+    return render_template(
+        "facilitate/study.html",
+        study=current,
+        progress=study_progress(db.session, current),
+        decision=stopping_recommendation(db.session, current),
+        log=study_log(db.session, current),
+        open_form=OpenRoundForm(),
+        can_change=console_user().role == "facilitator",
+    )
+
+
+@blueprint.route("/studies/<slug>/rounds/open", methods=["POST"])
+@login_required
+def open_next_round(slug: str) -> Any:
+    """Open the study's next round."""
+    current = study_for(slug, change=True)
+    form = OpenRoundForm()
+    if not form.validate_on_submit():
+        abort(
+            400,
+            "; ".join(
+                f"{form[name].label.text}: {', '.join(errors)}"
+                for name, errors in form.errors.items()
+            ),
+        )
+    deadline = form.deadline.data.replace(tzinfo=UTC) if form.deadline.data else None
+    try:
+        round_ = open_round(db.session, current, deadline=deadline, actor=console_user())
+    except Conflict as error:
+        flash(gettext("The round could not be opened: %(reason)s", reason=str(error)))
+        return redirect(url_for("facilitate.study", slug=slug)), 303
+    flash(gettext("Round %(number)s is open.", number=round_.number))
+    return redirect(url_for("facilitate.study", slug=slug)), 303
+
+
+@blueprint.route("/studies/<slug>/rounds/close", methods=["GET", "POST"])
+@login_required
+def close_current_round(slug: str) -> Any:
+    """Preview the open round's summary; closing needs a confirmation."""
+    current = study_for(slug, change=True)
+    form = ConfirmForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        try:
+            summary = close_round(db.session, current, actor=console_user())
+        except Conflict as error:
+            flash(gettext("The round could not be closed: %(reason)s", reason=str(error)))
+            return redirect(url_for("facilitate.study", slug=slug)), 303
+        flash(
+            gettext(
+                "Round %(number)s is closed and its summary stored.", number=summary.round.number
+            )
+        )
+        return redirect(url_for("facilitate.study", slug=slug)), 303
+    try:
+        preview = preview_close(db.session, current)
+    except Conflict:
+        abort(409, gettext("No round is open."))
+    return render_template("facilitate/close.html", study=current, preview=preview, form=form)

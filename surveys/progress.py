@@ -1,0 +1,82 @@
+"""Where a study stands: its rounds and the open round's response rate, overall and by
+group.  Counts only: nothing here names a panelist."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from surveys.models import Panelist, Response, ResponseStatus, Round, Study
+from surveys.rounds import open_round_of
+
+
+@dataclass(frozen=True)
+class GroupRate:
+    """Panelists of one group and how many of them have submitted."""
+
+    group: str
+    panelists: int
+    submitted: int
+
+    @property
+    def rate(self) -> float:
+        """Share who submitted (0 when the group is empty)."""
+        return self.submitted / self.panelists if self.panelists else 0.0
+
+
+@dataclass(frozen=True)
+class StudyProgress:
+    """A study's rounds and the open round's response rate."""
+
+    rounds: list[Round]
+    open_round: Round | None
+    panelists: int
+    submitted: int
+    by_group: list[GroupRate] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        """Share of the panel that has submitted to the open round."""
+        return self.submitted / self.panelists if self.panelists else 0.0
+
+
+def study_progress(session: Session, study: Study) -> StudyProgress:
+    """Count the panel and, for the open round, who has submitted, per group."""
+    rounds = list(
+        session.execute(
+            select(Round).where(Round.study_id == study.id).order_by(Round.number)
+        ).scalars()
+    )
+    current = open_round_of(session, study)
+    panel = dict(
+        session.execute(
+            select(Panelist.group, func.count(Panelist.id))
+            .where(Panelist.study_id == study.id, Panelist.revoked_at.is_(None))
+            .group_by(Panelist.group)
+        ).all()
+    )
+    submitted: dict[str, int] = {}
+    if current is not None:
+        submitted = dict(
+            session.execute(
+                select(Panelist.group, func.count(func.distinct(Response.panelist_id)))
+                .join(Response.panelist)
+                .where(
+                    Response.round_id == current.id,
+                    Response.status == ResponseStatus.SUBMITTED,
+                )
+                .group_by(Panelist.group)
+            ).all()
+        )
+    by_group = [
+        GroupRate(group, count, submitted.get(group, 0)) for group, count in sorted(panel.items())
+    ]
+    return StudyProgress(
+        rounds=rounds,
+        open_round=current,
+        panelists=sum(panel.values()),
+        submitted=sum(submitted.values()),
+        by_group=by_group,
+    )

@@ -1,0 +1,114 @@
+"""Every route × every kind of visitor gets the status its rule says.
+
+The routes come from the app's URL map: a new route without a rule here fails
+``test_every_route_has_a_rule``, so nothing is added without deciding who may use it.
+Every request comes from a fresh session of its visitor and carries a valid CSRF token,
+so the status shows what the visitor may do, not how the form was filled.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from elicit.extensions import db
+from surveys.rounds import open_round
+from tests.conftest import csrf_token, enter, log_in
+
+VISITORS = ("anonymous", "expert", "other_facilitator", "researcher", "facilitator")
+
+#: (endpoint, method) → expected status per visitor, in the order of VISITORS.
+EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
+    # The personal link is itself the credential: it works for whoever holds it.
+    ("expert.enter", "GET"): (302, 302, 302, 302, 302),
+    ("expert.answer", "GET"): (401, 200, 401, 401, 401),
+    # An empty submission is a valid one (every item may be left unanswered).
+    ("expert.answer", "POST"): (401, 302, 401, 401, 401),
+    ("expert.autosave", "POST"): (401, 200, 401, 401, 401),
+    ("facilitate.login", "GET"): (200, 200, 200, 200, 200),
+    ("facilitate.login", "POST"): (422, 422, 422, 422, 422),  # no email, no password
+    ("facilitate.logout", "POST"): (302, 302, 302, 302, 302),
+    ("facilitate.studies", "GET"): (302, 302, 200, 200, 200),
+    ("facilitate.study", "GET"): (302, 302, 404, 200, 200),
+    # Round 1 is open already: the facilitator is told so and sent back (303).
+    ("facilitate.open_next_round", "POST"): (302, 302, 404, 403, 303),
+    ("facilitate.close_current_round", "GET"): (302, 302, 404, 403, 200),
+    ("facilitate.close_current_round", "POST"): (302, 302, 404, 403, 303),
+}
+PUBLIC = {"static"}
+
+
+def routes(app):
+    """(endpoint, method, rule) for every route of the app but static files."""
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in PUBLIC:
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield rule.endpoint, method, rule
+
+
+def test_every_route_has_a_rule(app):
+    missing = [
+        (endpoint, method)
+        for endpoint, method, _ in routes(app)
+        if (endpoint, method) not in EXPECTED
+    ]
+    assert missing == [], f"routes without an authorisation rule: {missing}"
+    stale = set(EXPECTED) - {(endpoint, method) for endpoint, method, _ in routes(app)}
+    assert stale == set(), f"rules for routes that no longer exist: {stale}"
+
+
+@pytest.fixture
+def world(app, make_study, make_panel, make_user):
+    """A running study with one expert, a member facilitator and researcher, and a
+    facilitator of another study."""
+    study = make_study()
+    other = make_study(study.source.replace('slug = "us-mexico-intelligence"', 'slug = "other"'))
+    (link,) = make_panel(study, 1)
+    open_round(db.session, study)
+    make_user("lead@example.org", studies=[study])
+    make_user("analyst@example.org", role="researcher", studies=[study])
+    make_user("rival@example.org", studies=[other])
+    return {"slug": study.slug, "token": link.token}
+
+
+def visit_as(client, visitor, world):
+    """Give ``client`` the session of ``visitor``."""
+    emails = {
+        "other_facilitator": "rival@example.org",
+        "researcher": "analyst@example.org",
+        "facilitator": "lead@example.org",
+    }
+    if visitor == "expert":
+        enter(client, world["token"])
+    elif visitor in emails:
+        assert log_in(client, emails[visitor]).status_code == 302
+
+
+@pytest.mark.parametrize("visitor", VISITORS)
+def test_each_visitor_gets_the_expected_status_everywhere(app, database_url, world, visitor):
+    from flask import url_for
+
+    from tests.conftest import _test_app
+
+    served = _test_app(database_url)
+    index = VISITORS.index(visitor)
+    wrong = []
+    for endpoint, method, rule in routes(app):
+        client = served.test_client()  # a fresh session for every request
+        visit_as(client, visitor, world)
+        token = csrf_token(client.get("/console/login").text)
+        with app.test_request_context():
+            url = url_for(endpoint, **{name: world[name] for name in rule.arguments})
+        response = client.open(
+            url,
+            method=method,
+            data={"csrf_token": token} if method == "POST" else None,
+            headers={"X-CSRFToken": token},
+        )
+        expected = EXPECTED[(endpoint, method)][index]
+        if response.status_code != expected:
+            wrong.append(f"{method} {url}: {response.status_code}, expected {expected}")
+    with served.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    assert wrong == [], "\n".join(wrong)

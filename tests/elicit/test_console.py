@@ -1,0 +1,157 @@
+"""The facilitator's console: accounts, sessions, study access, rounds, audit log."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from elicit.extensions import db
+from surveys.models import AuditEvent, RoundStatus
+from surveys.rounds import latest_round
+from tests.conftest import PASSWORD, csrf_token, log_in
+
+SLUG = "us-mexico-intelligence"
+
+
+@pytest.fixture
+def study(make_study):
+    """The demo study, not started."""
+    return make_study()
+
+
+def test_login_and_logout(client, study, make_user):
+    make_user("lead@example.org", studies=[study])
+    assert client.get("/console/").status_code == 302  # to the login page
+    response = log_in(client, "Lead@Example.org")
+    assert response.status_code == 302
+    page = client.get("/console/")
+    assert page.status_code == 200
+    assert "U.S.–Mexico intelligence cooperation" in page.text
+    token = csrf_token(page.text)
+    assert client.post("/console/logout", data={"csrf_token": token}).status_code == 302
+    assert client.get("/console/").status_code == 302
+
+
+def test_wrong_password_and_unknown_email_get_the_same_answer(client, study, make_user):
+    make_user("lead@example.org", studies=[study])
+    wrong = log_in(client, "lead@example.org", "not the password")
+    unknown = log_in(client, "nobody@example.org", PASSWORD)
+    assert wrong.status_code == unknown.status_code == 401
+    assert "The email or the password is not right." in wrong.text
+    assert "The email or the password is not right." in unknown.text
+
+
+def test_failed_logins_are_rate_limited(client, study, make_user):
+    make_user("lead@example.org", studies=[study])
+    for _ in range(5):
+        assert log_in(client, "lead@example.org", "guess").status_code == 401
+    refused = client.get("/console/login")
+    assert refused.status_code == 429
+    assert "Too many attempts" in refused.text
+
+
+def test_console_sessions_expire(app, client, study, make_user):
+    make_user("lead@example.org", studies=[study])
+    log_in(client, "lead@example.org")
+    assert client.get("/console/").status_code == 200
+    with client.session_transaction() as session:
+        session["login_at"] -= timedelta(hours=9).total_seconds()
+    assert client.get("/console/").status_code == 302
+
+
+def test_changing_the_password_ends_sessions(client, study, make_user):
+    from werkzeug.security import generate_password_hash
+
+    user = make_user("lead@example.org", studies=[study])
+    log_in(client, "lead@example.org")
+    user.password_hash = generate_password_hash("another long password")
+    db.session.commit()
+    assert client.get("/console/").status_code == 302
+
+
+def test_users_see_only_their_studies(client, make_study, make_user):
+    mine = make_study()
+    other_source = mine.source.replace('slug = "us-mexico-intelligence"', 'slug = "other-study"')
+    other = make_study(other_source)
+    make_user("lead@example.org", studies=[mine])
+    make_user("rival@example.org", studies=[other])
+    log_in(client, "lead@example.org")
+    listing = client.get("/console/").text
+    assert "us-mexico-intelligence" in listing
+    assert "other-study" not in listing
+    assert client.get("/console/studies/other-study").status_code == 404
+
+
+def test_facilitator_opens_and_closes_rounds_and_the_audit_log_says_so(
+    client, study, make_user, make_panel, post_answers
+):
+    make_user("lead@example.org", studies=[study])
+    links = make_panel(study, 3)
+    log_in(client, "lead@example.org")
+    page = client.get(f"/console/studies/{SLUG}")
+    opened = client.post(
+        f"/console/studies/{SLUG}/rounds/open",
+        data={"csrf_token": csrf_token(page.text), "deadline": "2099-01-31T18:00"},
+    )
+    assert opened.status_code == 303
+    db.session.expire_all()
+    round_one = latest_round(db.session, study)
+    assert round_one.status == RoundStatus.OPEN
+    assert round_one.deadline.isoformat() == "2099-01-31T18:00:00+00:00"
+    for value, link in zip(("2", "3", "4"), links, strict=True):
+        post_answers(link.token, {"trust_now": value})
+    log_in(client, "lead@example.org")
+    overview = client.get(f"/console/studies/{SLUG}").text
+    assert "3</strong> of 3" in overview  # response rate
+    preview = client.get(f"/console/studies/{SLUG}/rounds/close")
+    assert preview.status_code == 200
+    assert "3 panelists have submitted." in preview.text
+    assert '<th scope="row">trust_now</th><td>3</td>' in preview.text
+    assert latest_round(db.session, study).status == RoundStatus.OPEN  # preview only
+    closed = client.post(
+        f"/console/studies/{SLUG}/rounds/close", data={"csrf_token": csrf_token(preview.text)}
+    )
+    assert closed.status_code == 303
+    db.session.expire_all()
+    assert latest_round(db.session, study).status == RoundStatus.CLOSED
+    events = db.session.execute(db.select(AuditEvent).order_by(AuditEvent.id)).scalars().all()
+    assert [(event.action, event.user_email) for event in events] == [
+        ("study.load", None),
+        ("round.open", "lead@example.org"),
+        ("round.close", "lead@example.org"),
+    ]
+    log_page = client.get(f"/console/studies/{SLUG}").text
+    assert "round.close" in log_page and "lead@example.org" in log_page
+    assert "Stopping rule" in log_page
+
+
+def test_researchers_read_but_do_not_change(client, study, make_user):
+    make_user("analyst@example.org", role="researcher", studies=[study])
+    log_in(client, "analyst@example.org")
+    page = client.get(f"/console/studies/{SLUG}")
+    assert page.status_code == 200
+    assert "Open round 1" not in page.text
+    refused = client.post(
+        f"/console/studies/{SLUG}/rounds/open", data={"csrf_token": csrf_token(page.text)}
+    )
+    assert refused.status_code == 403
+    assert latest_round(db.session, study) is None
+
+
+def test_user_create_reads_the_password_from_standard_input(app, study):
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=["user", "create", "new@example.org", "--role", "researcher"],
+        input="a sufficiently long password\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "created researcher new@example.org" in result.output
+    short = runner.invoke(
+        args=["user", "create", "other@example.org", "--role", "facilitator"], input="short\n"
+    )
+    assert short.exit_code == 1
+    assert "at least 12 characters" in short.output
+    granted = runner.invoke(args=["user", "grant", "new@example.org", SLUG])
+    assert granted.exit_code == 0
+    assert "new@example.org is a member of us-mexico-intelligence" in granted.output
