@@ -9,7 +9,7 @@ tests all go through :func:`parse_answers`.
 from __future__ import annotations
 
 import logging
-import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -48,14 +48,30 @@ class ParsedAnswers:
     rationales: dict[str, str]
 
 
+NUMBER_PATTERN = re.compile(r"-?\d+(?:[.,]\d+)?", re.ASCII)
+AMBIGUOUS_PATTERN = re.compile(r"-?\d{1,3}[.,]\d{3}", re.ASCII)
+LARGEST_NUMBER = 1e12
+
+
 def parse_number(raw: str) -> float | None:
-    """Read a number typed by a person: ``12``, ``12.5``, ``12,5`` or ``12.5 %``."""
-    cleaned = raw.strip().rstrip("%").strip().replace(",", ".")
-    try:
-        value = float(cleaned)
-    except ValueError:
+    """Read a number typed by a person: ``12``, ``12.5``, ``12,5`` or ``12.5 %``.
+
+    One decimal separator, point or comma, is accepted; ``1,000`` and ``1.000`` are
+    refused (see :func:`ambiguous_number`), as are exponents, other digits and
+    magnitudes beyond 10¹², which no elicitation asks for and JSON cannot always hold.
+    """
+    cleaned = raw.strip().rstrip("%").strip()
+    if not NUMBER_PATTERN.fullmatch(cleaned) or ambiguous_number(raw):
         return None
-    return value if math.isfinite(value) else None
+    value = float(cleaned.replace(",", "."))
+    return value if abs(value) <= LARGEST_NUMBER else None
+
+
+def ambiguous_number(raw: str) -> bool:
+    """Whether ``raw`` reads differently by locale: ``1,000`` is a thousand in English
+    and one in Spanish, so a single separator followed by exactly three digits is
+    refused rather than guessed."""
+    return bool(AMBIGUOUS_PATTERN.fullmatch(raw.strip().rstrip("%").strip()))
 
 
 CANNOT_JUDGE = "cannot_judge"
@@ -142,6 +158,11 @@ def outside_previous_iqr(
     return False
 
 
+def _number_problem(raw: str) -> str:
+    """The error code for text that is not a number we accept."""
+    return "ambiguous_number" if ambiguous_number(raw) else "not_a_number"
+
+
 def _has_errors_for(key: str, errors: list[AnswerError]) -> bool:
     """Whether an item's own inputs already have an error."""
     return any(error.field == key or error.field.startswith(f"{key}.") for error in errors)
@@ -188,7 +209,7 @@ def _parse_item(
             return None
         return {"value": int(value)}
     if value is None:
-        errors.append(AnswerError(item.key, "not_a_number"))
+        errors.append(AnswerError(item.key, _number_problem(raw)))
         return None
     if not 0 <= value <= 100:
         errors.append(AnswerError(item.key, "out_of_range", {"min": 0, "max": 100}))
@@ -214,7 +235,7 @@ def _parse_estimate(
         if not text:
             errors.append(AnswerError(name, "estimate_missing"))
         elif value is None:
-            errors.append(AnswerError(name, "not_a_number"))
+            errors.append(AnswerError(name, _number_problem(text)))
         elif part == "confidence" and not CONFIDENCE_RANGE[0] <= value <= CONFIDENCE_RANGE[1]:
             errors.append(
                 AnswerError(
@@ -285,7 +306,7 @@ def _parse_scenarios(
             continue
         value = parse_number(text)
         if value is None:
-            errors.append(AnswerError(field, "not_a_number"))
+            errors.append(AnswerError(field, _number_problem(text)))
             failed = True
         elif not 0 <= value <= 100:
             errors.append(AnswerError(field, "out_of_range", {"min": 0, "max": 100}))
@@ -312,6 +333,10 @@ class RoundNotOpen(Conflict):
 class DeadlinePassed(Conflict):
     """The round's deadline has passed: the answers were kept as a draft."""
 
+    def __init__(self, deadline: datetime) -> None:
+        super().__init__("the deadline has passed; the answers were kept as a draft")
+        self.deadline = deadline
+
 
 def submit_responses(
     session: Session, panelist: Panelist, form: Mapping[str, str], *, now: datetime | None = None
@@ -326,7 +351,7 @@ def submit_responses(
     """
     now = now or utcnow()
     study = panelist.study
-    round_ = open_round_of(session, study)
+    round_ = open_round_of(session, study, lock="share")
     if round_ is None:
         save_draft(session, panelist, form, now=now)
         raise RoundNotOpen("the round is closed; the answers were kept as a draft")
@@ -334,7 +359,7 @@ def submit_responses(
     stage_draft(session, panelist, round_, form, stored, now)
     if round_.deadline is not None and now > round_.deadline:
         session.commit()
-        raise DeadlinePassed("the deadline has passed; the answers were kept as a draft")
+        raise DeadlinePassed(round_.deadline)
     try:
         parsed = parse_answers(
             [item.definition for item in stored], form, answer_rules(session, round_)
@@ -347,6 +372,7 @@ def submit_responses(
         session.commit()
     except IntegrityError:
         session.rollback()
+        save_draft(session, panelist, form, now=now)  # the draft went with the rollback
         raise Conflict("your answers were being saved twice at once; please submit again") from None
     log.info(
         "panelist %s submitted %d answers in round %d",

@@ -8,6 +8,7 @@ README ("Study definition files"); ``surveys/definitions/`` holds a complete exa
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ KINDS: tuple[str, ...] = (
 """Item kinds a definition may use."""
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+RESERVED_KEYS: frozenset[str] = frozenset({"action", "csrf_token", "rationale", "lang"})
+"""Item keys that would collide with the answer form's own fields."""
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 LANGUAGE_PATTERN = re.compile(r"^[a-z]{2}$")
 DEFAULT_OPEN_TEXT_LENGTH = 2000
@@ -378,6 +381,12 @@ class _Reader:
         if key in seen:
             self.error((*path, "key"), f"duplicate {what} key {key!r}")
             return None
+        if what == "item" and key in RESERVED_KEYS:
+            self.error(
+                (*path, "key"),
+                f"{key!r} is reserved for the answer form; choose another key",
+            )
+            return None
         seen.add(key)
         self._labels[path] = key
         return key
@@ -637,7 +646,7 @@ class _Reader:
         consensus = None
         if "consensus" in data:
             consensus_path = (*path, "consensus")
-            if self.table(data["consensus"], consensus_path, ("combine", "criteria")):
+            if self.table(data["consensus"], consensus_path, ("combine", "criteria")) is not None:
                 consensus = self.rule(data["consensus"], consensus_path)
             if kind == "open_text":
                 self.error(consensus_path, "open-text items have no consensus rule")
@@ -749,6 +758,9 @@ class _Reader:
         minimum = self.get(bounds, "min", bounds_path, (int, float))
         maximum = self.get(bounds, "max", bounds_path, (int, float))
         if minimum is None or maximum is None:
+            return None
+        if not (math.isfinite(minimum) and math.isfinite(maximum)):
+            self.error(bounds_path, "min and max must be finite numbers")
             return None
         if maximum <= minimum:
             self.error((*bounds_path, "max"), f"must be greater than min ({minimum})")

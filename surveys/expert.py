@@ -147,13 +147,16 @@ def _feedback(
     min_n: int,
     *,
     seed: str,
-) -> Feedback:
-    """The previous round's feedback on one item, withheld below ``min_n`` answers."""
+) -> Feedback | None:
+    """The previous round's feedback on one item, withheld below ``min_n`` answers;
+    ``None`` for an item the previous round had no answer to at all."""
     key = stored.definition.key
     rows = {row["component"]: row for row in summary.get("rows", []) if row["item"] == key}
     answered = max((row["n"] or 0 for row in rows.values()), default=0)
     own_answer = own.answer if own else None
     own_rationale = own.rationale if own else None
+    if not rows and own is None:
+        return None  # new in this round (curated), or nobody at all answered it
     if answered < min_n:
         return Feedback(round_number, True, own_answer=own_answer, own_rationale=own_rationale)
     rationales = list(summary.get("rationales", {}).get(key, []))
@@ -169,6 +172,20 @@ def _feedback(
         rationales=rationales,
         cannot_judge=summary.get("cannot_judge", {}).get(key, 0),
     )
+
+
+def item_state(feedback: Feedback) -> str | None:
+    """One state for the whole item from its distributions' states: dissensus if any
+    part is split, consensus if every part agrees, else no consensus; ``None`` when the
+    item has no rule (or no statistics)."""
+    states = [row.get("state") for row in feedback.statistics.values() if row.get("state")]
+    if not states:
+        return None
+    if "dissensus" in states:
+        return "dissensus"
+    if all(state == "consensus" for state in states):
+        return "consensus"
+    return "no_consensus"
 
 
 def _answers(session: Session, panelist: Panelist, round_: Round) -> dict[int, Response]:

@@ -33,11 +33,18 @@ from surveys.studies import study_definition
 log = logging.getLogger(__name__)
 
 
-def open_round_of(session: Session, study: Study) -> Round | None:
-    """Return the study's open round, if any."""
-    return session.execute(
-        select(Round).where(Round.study_id == study.id, Round.status == RoundStatus.OPEN)
-    ).scalar_one_or_none()
+def open_round_of(session: Session, study: Study, *, lock: str | None = None) -> Round | None:
+    """Return the study's open round, if any.
+
+    ``lock="update"`` (closing) or ``"share"`` (submitting) locks the round's row until
+    the transaction ends, so that a submission and the closing of its round cannot
+    interleave: a submission either lands before the close and is counted, or waits and
+    then finds the round closed.  (SQLite serialises writers by itself.)
+    """
+    query = select(Round).where(Round.study_id == study.id, Round.status == RoundStatus.OPEN)
+    if lock is not None:
+        query = query.with_for_update(read=lock == "share")
+    return session.execute(query).scalar_one_or_none()
 
 
 def latest_round(session: Session, study: Study) -> Round | None:
@@ -98,7 +105,7 @@ def close_round(session: Session, study: Study, *, actor: User | None = None) ->
     subgroup with groups smaller than the study's ``feedback_min_n`` masked, the sorted
     answers the next round's charts draw, and the panel's rationales without pseudonyms.
     """
-    round_ = open_round_of(session, study)
+    round_ = open_round_of(session, study, lock="update")
     if round_ is None:
         raise Conflict("no round is open")
     statistics = round_statistics(session, study, round_)
@@ -284,7 +291,7 @@ def _plain(value: Any) -> Any:
         return None
     if hasattr(value, "item"):
         value = value.item()
-    if isinstance(value, float) and math.isnan(value):
+    if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
 
@@ -294,7 +301,8 @@ def previous_quartiles(
 ) -> dict[str, dict[str, tuple[float, float]]]:
     """The quartiles (q1, q3) of the round before ``round_``, by item and component.
 
-    Empty in round 1, and for distributions whose quartiles are undefined.
+    Empty in round 1; absent for distributions whose quartiles are undefined or rest on
+    fewer answers than the study's ``feedback_min_n``.
     """
     quartiles: dict[str, dict[str, tuple[float, float]]] = {}
     if round_.number == 1:
@@ -302,7 +310,12 @@ def previous_quartiles(
     summary = closed_summary(session, round_.study, round_.number - 1)
     if summary is None:
         return quartiles
+    minimum = round_.study.feedback_min_n
     for row in summary.statistics["rows"]:
+        # Quartiles of too few answers would reveal them, directly or through the
+        # rationale they demand: the same minimum as for the feedback applies.
+        if (row.get("n") or 0) < minimum:
+            continue
         if row.get("q1") is not None and row.get("q3") is not None:
             quartiles.setdefault(row["item"], {})[row["component"]] = (row["q1"], row["q3"])
     return quartiles

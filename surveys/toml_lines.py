@@ -41,16 +41,11 @@ class LineIndex:
         self._lines: dict[Path, int] = {}
         array_counts: dict[Path, int] = {}
         current: Path = ()
-        open_string: str | None = None
-        bracket_depth = 0
-        for number, line in enumerate(source.splitlines(), start=1):
-            if open_string is not None:
-                if line.count(open_string) % 2 == 1:
-                    open_string = None
-                continue
-            stripped = line.split("#", 1)[0] if '"' not in line and "'" not in line else line
-            if bracket_depth == 0:
-                if match := _ARRAY_HEADER.match(stripped):
+        depth = 0  # open brackets and braces of a value that spans lines
+        for number, line in enumerate(_scan(source), start=1):
+            code, masked, starts_in_string = line
+            if not starts_in_string and depth == 0:
+                if match := _ARRAY_HEADER.match(code):
                     names = _split_key(match.group(1))
                     prefix = self._resolve(names[:-1], array_counts)
                     array_path = (*prefix, names[-1])
@@ -60,19 +55,23 @@ class LineIndex:
                     self._lines.setdefault(array_path, number)
                     self._lines[current] = number
                     continue
-                if match := _TABLE_HEADER.match(stripped):
+                if match := _TABLE_HEADER.match(code):
                     current = self._resolve(_split_key(match.group(1)), array_counts)
                     self._lines.setdefault(current, number)
                     continue
-                if match := _KEY_VALUE.match(stripped):
+                if match := _KEY_VALUE.match(code):
                     parts = _split_key(match.group(1))
                     # A dotted key (``text.en = …``) also defines its parent tables here.
                     for end in range(1, len(parts) + 1):
                         self._lines.setdefault((*current, *parts[:end]), number)
-            for quote in ('"""', "'''"):
-                if stripped.count(quote) % 2 == 1:
-                    open_string = quote
-            bracket_depth = max(0, bracket_depth + _bracket_balance(stripped))
+            depth = max(
+                0,
+                depth
+                + masked.count("[")
+                + masked.count("{")
+                - masked.count("]")
+                - masked.count("}"),
+            )
 
     @staticmethod
     def _resolve(names: Sequence[str], array_counts: dict[Path, int]) -> Path:
@@ -93,20 +92,51 @@ class LineIndex:
         return 1
 
 
-def _bracket_balance(line: str) -> int:
-    """Count ``[`` minus ``]`` outside strings and comments, for multi-line arrays."""
-    balance = 0
-    quote: str | None = None
-    for character in line:
-        if quote:
-            if character == quote:
+def _scan(source: str) -> list[tuple[str, str, bool]]:
+    """Lex ``source`` just enough to know, for each line: its text without a trailing
+    comment, the same with every string's content blanked (for counting brackets), and
+    whether the line starts inside a multi-line string.
+
+    Follows TOML's four string forms, backslash escapes in basic strings and ``#``
+    comments, so that quotes, brackets or ``#`` inside strings and comments mislead
+    nothing.
+    """
+    lines: list[tuple[str, str, bool]] = []
+    quote: str | None = None  # the delimiter of the string we are in
+    for line in source.splitlines():
+        starts_in_string = quote is not None and len(quote) == 3
+        if quote is not None and len(quote) == 1:
+            quote = None  # a one-line string never continues on the next line
+        code, masked = [], []
+        index = 0
+        while index < len(line):
+            character = line[index]
+            if quote is None:
+                if character == "#":
+                    break
+                if character in "\"'":
+                    quote = character * 3 if line.startswith(character * 3, index) else character
+                    code.append(quote)
+                    masked.append(quote)
+                    index += len(quote)
+                    continue
+                code.append(character)
+                masked.append(character)
+                index += 1
+                continue
+            if quote[0] == '"' and character == "\\":
+                code.append(line[index : index + 2])
+                masked.append("  "[: len(line[index : index + 2])])
+                index += 2
+                continue
+            if line.startswith(quote, index):
+                code.append(quote)
+                masked.append(quote)
+                index += len(quote)
                 quote = None
-        elif character in "\"'":
-            quote = character
-        elif character == "#":
-            break
-        elif character in "[{":
-            balance += 1
-        elif character in "]}":
-            balance -= 1
-    return balance
+                continue
+            code.append(character)
+            masked.append(" ")
+            index += 1
+        lines.append(("".join(code), "".join(masked), starts_in_string))
+    return lines

@@ -22,6 +22,11 @@ def describe_error(error: AnswerError) -> str:
         )
     if error.code == "not_a_number":
         return gettext("Enter a number, for example 25 or 12.5.")
+    if error.code == "ambiguous_number":
+        return gettext(
+            "Write the number without a thousands separator, for example 1000, or with "
+            "one decimal separator, for example 12.5."
+        )
     if error.code == "out_of_range":
         return gettext(
             "Enter a percentage from %(min)s to %(max)s.", min=params["min"], max=params["max"]

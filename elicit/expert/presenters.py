@@ -14,7 +14,7 @@ from elicit.expert.charts import ChartLabels, distribution_svg
 from surveys.answers import CANNOT_JUDGE, ParsedAnswers, outside_previous_iqr, parse_answers
 from surveys.definition import ItemDefinition
 from surveys.errors import InvalidAnswers
-from surveys.expert import ExpertItem, ExpertPage, Feedback
+from surveys.expert import ExpertItem, ExpertPage, Feedback, item_state
 from surveys.fields import component_field, rationale_field
 
 PERCENT_KINDS = ("probability", "scenario_set")
@@ -200,19 +200,25 @@ def _feedback_fields(
                 chart=chart,
             )
         )
-    states = [line.statistics.get("consensus") for line in lines if line.statistics is not None]
-    consensus = None
-    if states and all(state is True for state in states):
-        consensus = gettext("The panel reached consensus on this item.")
-    elif any(state is False for state in states):
-        consensus = gettext("The panel has not reached consensus on this item yet.")
     fields.update(
         feedback=lines,
-        consensus=consensus,
+        consensus=_consensus_sentence(feedback),
         rationales=feedback.rationales,
         cannot_judge_count=feedback.cannot_judge,
     )
     return fields
+
+
+def _consensus_sentence(feedback: Feedback) -> str | None:
+    """The item's consensus state (:func:`surveys.expert.item_state`) in words."""
+    state = item_state(feedback)
+    if state == "consensus":
+        return gettext("The panel reached consensus on this item.")
+    if state == "dissensus":
+        return gettext("The panel is divided on this item: its answers split into camps.")
+    if state == "no_consensus":
+        return gettext("The panel has not reached consensus on this item yet.")
+    return None
 
 
 def _summary(

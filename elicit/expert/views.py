@@ -167,17 +167,21 @@ def _submit(panelist: Panelist, form: AnswerForm, typed: dict[str, str]) -> Any:
         round_ = submit_responses(db.session, panelist, typed)
     except InvalidAnswers as error:
         return _render(panelist, form, typed, field_errors=_messages(error)), 422
-    except DeadlinePassed:
-        page = expert_page(db.session, panelist)
-        assert page.round is not None and page.round.deadline is not None
+    except DeadlinePassed as passed:
         message = gettext(
-            "The deadline for this round (%(deadline)s) has passed, so your answers were not "
-            "submitted. They are kept as a draft; please contact the study team.",
-            deadline=format_datetime(page.round.deadline, "medium"),
+            "The deadline for this round (%(deadline)s UTC) has passed, so your answers were "
+            "not submitted. They are kept as a draft; please contact the study team.",
+            deadline=format_datetime(passed.deadline, "medium"),
         )
         return _render(panelist, form, typed, problems=[message]), 409
     except RoundNotOpen:
         return _closed(panelist, form, typed)
+    except Conflict:
+        message = gettext(
+            "Your answers were being saved twice at the same moment, so this copy was not "
+            "submitted. They are still below: please submit them again."
+        )
+        return _render(panelist, form, typed, problems=[message]), 409
     flash(
         gettext(
             "Thank you: your answers to round %(number)s are submitted. You can change them "

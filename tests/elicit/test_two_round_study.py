@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import random
 
 import numpy as np
 import pytest
+from babel.numbers import format_decimal
 
 from elicit.extensions import db
 from surveys.models import RoundStatus
@@ -46,6 +48,11 @@ def random_answers(rng: random.Random, definition) -> dict[str, str]:
         if item.numeric and rng.random() < 0.3:
             answers[f"rationale.{item.key}"] = "Because of recent events."
     return answers
+
+
+def plain(value: float) -> str:
+    """A number as an English page prints it: at most two decimals, thousands grouped."""
+    return format_decimal(round(value, 2), locale="en")
 
 
 def expected_statistics(values: list[float]) -> dict[str, float]:
@@ -94,6 +101,15 @@ def test_two_round_study(app, client, make_study, make_panel, post_answers, demo
             assert int(line["n"]) == PANEL_SIZE
             field = f"{item}.{component}" if component else item
             assert float(line["own"]) == float(given[link.token][field])
+            if not component:  # and the sentence the expert reads says the same
+                unit = " %" if item.startswith("trigger_") else ""
+                words = (
+                    f"Panel median {plain(expected['median'])}{unit}; the middle half of the "
+                    f"panel answered between {plain(expected['q1'])}{unit} and "
+                    f"{plain(expected['q3'])}{unit} ({PANEL_SIZE} answers). "
+                    f"Your answer: {plain(float(given[link.token][field]))}{unit}."
+                )
+                assert words in html.unescape(page.text), (item, words)
 
 
 def test_round_two_feedback_in_spanish(app, client, make_study, make_panel, post_answers):
@@ -101,7 +117,10 @@ def test_round_two_feedback_in_spanish(app, client, make_study, make_panel, post
     links = make_panel(study, 3)
     open_round(db.session, study)
     for value, link in zip(("2", "3", "5"), links, strict=True):
-        assert post_answers(link.token, {"trust_now": value}).status_code == 302
+        answers = {"trust_now": value}
+        if value == "2":
+            answers["trust_horizon"] = "4"  # the only answer to this item
+        assert post_answers(link.token, answers).status_code == 302
     close_round(db.session, study)
     open_round(db.session, study)
     page = client.get(f"/e/{links[0].token}?lang=es", follow_redirects=True)
@@ -110,7 +129,10 @@ def test_round_two_feedback_in_spanish(app, client, make_study, make_panel, post
     shown = parse_feedback(page.text)
     assert float(shown[("trust_now", "")]["median"]) == 3.0
     assert float(shown[("trust_now", "")]["own"]) == 2.0
-    # Items fewer than three panelists answered show no numbers at all.
+    # Items fewer than three panelists answered show no numbers at all...
     assert ("trust_horizon", "") not in shown
     assert "trust_horizon" in withheld_items(page.text)
     assert "trust_now" not in withheld_items(page.text)
+    assert 'data-q1-value="4' not in page.text  # ...not even the quartiles behind them
+    # An item nobody answered has no feedback block at all.
+    assert 'data-feedback-item="agenda_now"' not in page.text
