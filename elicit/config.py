@@ -88,14 +88,23 @@ def normalise_database_url(url: str) -> str:
 
 
 def stored_secret_key(folder: Path) -> str:
-    """Read the instance folder's secret key, creating it on first use."""
+    """Read the instance folder's secret key, creating it on first use.
+
+    The key is written to a temporary file and linked into place in one step, so that
+    workers starting together never read a half-written key: one link wins, the others
+    read what it wrote.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / SECRET_KEY_FILE
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(descriptor, "w") as file:
-        key = secrets.token_hex(32)
-        file.write(key)
-    return key
+    if not path.exists():
+        temporary = folder / f".{SECRET_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_hex(32))
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another worker was first; use its key
+        finally:
+            temporary.unlink()
+    return path.read_text().strip()
