@@ -168,6 +168,9 @@ class Item(Base):
     retired_reason: Mapped[str | None] = mapped_column(Text)
 
     study: Mapped[Study] = relationship(back_populates="items")
+    versions: Mapped[list[ItemVersion]] = relationship(
+        order_by="ItemVersion.version", cascade="all, delete-orphan"
+    )
 
     __table_args__ = (
         UniqueConstraint("study_id", "key"),
@@ -192,6 +195,8 @@ class Panelist(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     revoked_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: When the panelist last opened their page: "opened" in the per-round status.
+    last_seen_at: Mapped[datetime | None]
 
     study: Mapped[Study] = relationship(back_populates="panelists")
     roster: Mapped[RosterEntry] = relationship(
@@ -402,3 +407,53 @@ class AuditEvent(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (Index("ix_audit_event_study_at", "study_id", "at"),)
+
+
+class ItemVersion(Base):
+    """Every wording an item has had.  ``Item.spec`` is the current one; a response
+    records the version its panelist saw (``Response.item_version``)."""
+
+    __tablename__ = "item_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    #: The item definition as JSON, as in ``Item.spec``.
+    spec: Mapped[dict[str, Any]]
+    #: Why the wording changed (or "loaded" / "added" for the first version).
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("item_id", "version"),)
+
+
+class OutboxMessage(Base):
+    """An invitation or reminder to one panelist, in their language.
+
+    Written before anything is sent, with a unique ``idempotency_key`` (e.g.
+    ``invitation:<round id>:<panelist id>``): a retried send finds the message already
+    there and never mails anyone twice.  Without SMTP configured, the outbox is where
+    messages wait for the facilitator to deliver them by hand.
+    """
+
+    __tablename__ = "outbox_message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"))
+    panelist_id: Mapped[int] = mapped_column(ForeignKey("panelist.id", ondelete="CASCADE"))
+    round_id: Mapped[int | None] = mapped_column(ForeignKey("round.id", ondelete="CASCADE"))
+    #: "invitation" or "reminder".
+    kind: Mapped[str] = mapped_column(String(16))
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    language: Mapped[str] = mapped_column(String(8))
+    recipient: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    #: The last delivery error, if sending failed (it can be retried).
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('invitation', 'reminder')", name="message_kind"),
+    )

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from surveys import audit
 from surveys.definition import ItemDefinition, StudyDefinition
 from surveys.errors import Conflict, NotFound
-from surveys.models import Item, Membership, Study, User
+from surveys.models import Item, ItemVersion, Membership, Study, User
 from surveys.serialization import (
     consensus_from_json,
     consensus_to_json,
@@ -62,7 +62,14 @@ def load_study(
         anonymity=anonymity,
     )
     study.items = [
-        Item(key=item.key, kind=item.kind, position=position, version=1, spec=item_to_json(item))
+        Item(
+            key=item.key,
+            kind=item.kind,
+            position=position,
+            version=1,
+            spec=item_to_json(item),
+            versions=[ItemVersion(version=1, spec=item_to_json(item), note="loaded")],
+        )
         for position, item in enumerate(definition.items)
     ]
     session.add(study)
