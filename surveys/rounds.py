@@ -95,6 +95,32 @@ def open_round(
     return round_
 
 
+def extend_deadline(
+    session: Session, study: Study, deadline: datetime, *, actor: User | None = None
+) -> Round:
+    """Move the open round's deadline later (it cannot move earlier: experts planned by it)."""
+    round_ = open_round_of(session, study)
+    if round_ is None:
+        raise Conflict("no round is open")
+    if deadline <= utcnow():
+        raise Conflict("the deadline must lie in the future")
+    if round_.deadline is not None and deadline <= round_.deadline:
+        raise Conflict("a deadline can only be extended, not brought forward")
+    previous = round_.deadline
+    round_.deadline = deadline
+    audit.record(
+        session,
+        "round.extend_deadline",
+        study=study,
+        user=actor,
+        round=round_.number,
+        previous=previous.isoformat() if previous else None,
+        deadline=deadline.isoformat(),
+    )
+    session.commit()
+    return round_
+
+
 def close_round(session: Session, study: Study, *, actor: User | None = None) -> RoundSummary:
     """Close the open round and store its summary; ``actor`` is audited.
 

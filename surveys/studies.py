@@ -112,13 +112,18 @@ class StoredItem:
     definition: ItemDefinition
 
 
-def active_items(study: Study) -> list[StoredItem]:
-    """The study's items that are not retired, in their order of appearance."""
+def all_items(study: Study) -> list[StoredItem]:
+    """Every item of the study, retired ones included, in their order of appearance."""
     return [
         StoredItem(item.id, item.version, item_from_json(item.key, item.kind, item.spec))
         for item in study.items
-        if item.retired_at is None
     ]
+
+
+def active_items(study: Study) -> list[StoredItem]:
+    """The study's items that are not retired, in their order of appearance."""
+    retired = {item.id for item in study.items if item.retired_at is not None}
+    return [stored for stored in all_items(study) if stored.id not in retired]
 
 
 def study_definition(study: Study) -> StudyDefinition:

@@ -131,3 +131,7 @@ def close_current_round(slug: str) -> Any:
     except Conflict:
         abort(409, gettext("No round is open."))
     return render_template("facilitate/close.html", study=current, preview=preview, form=form)
+
+
+# Routes defined in their own modules, on this blueprint.
+from elicit.facilitate import results as _results_routes  # noqa: E402, F401

@@ -33,6 +33,10 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("facilitate.open_next_round", "POST"): (302, 302, 404, 403, 303),
     ("facilitate.close_current_round", "GET"): (302, 302, 404, 403, 200),
     ("facilitate.close_current_round", "POST"): (302, 302, 404, 403, 303),
+    # results and deadline (issue 5)
+    ("facilitate.results", "GET"): (302, 302, 404, 200, 200),
+    # No new deadline in the form: refused as incomplete once access is granted.
+    ("facilitate.move_deadline", "POST"): (302, 302, 404, 403, 400),
 }
 PUBLIC = {"static"}
 

@@ -1,0 +1,145 @@
+"""Console pages for results: each item's distribution in each round and the
+convergence of its median and IQR, with consensus and stability; the deadline."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import format_decimal, get_locale, gettext
+from flask_login import login_required
+from markupsafe import Markup
+
+from elicit.expert.charts import ChartLabels, distribution_svg
+from elicit.extensions import db
+from elicit.facilitate.access import console_user, study_for
+from elicit.facilitate.charts import convergence_svg
+from elicit.facilitate.forms import OpenRoundForm
+from elicit.facilitate.views import blueprint
+from surveys.errors import Conflict
+from surveys.results import ItemResults, RoundResult, study_results
+from surveys.rounds import extend_deadline
+from surveys.studies import study_definition
+
+
+def _number(value: float) -> str:
+    """A statistic in the page's language."""
+    return str(format_decimal(round(value, 2)))
+
+
+@blueprint.route("/studies/<slug>/results")
+@login_required
+def results(slug: str) -> str:
+    """Every item, round by round: distribution, median, IQR, consensus, stability."""
+    study = study_for(slug)
+    language = str(get_locale())
+    definition = study_definition(study)
+    bounds = {item.key: item.bounds for item in definition.items}
+    items = [
+        (entry, _charts(entry, bounds.get(entry.key)))
+        for entry in study_results(db.session, study, language)
+    ]
+    return render_template("facilitate/results.html", study=study, items=items)
+
+
+def _charts(entry: ItemResults, bounds: tuple[float, float] | None) -> dict[str, Any]:
+    """Per component: one distribution chart per round and the convergence chart."""
+    charts: dict[str, Any] = {}
+    for component, history in entry.components.items():
+        low, high = bounds or _observed_range(history)
+        charts[component] = {
+            "rounds": [_distribution(entry, component, result, low, high) for result in history],
+            "convergence": convergence_svg(
+                [
+                    (
+                        r.round,
+                        r.statistics.get("median"),
+                        r.statistics.get("q1"),
+                        r.statistics.get("q3"),
+                    )
+                    for r in history
+                ],
+                minimum=low,
+                maximum=high,
+                title=gettext("Median and interquartile range by round"),
+                description=" ".join(
+                    gettext(
+                        "Round %(number)s: median %(median)s, IQR %(q1)s to %(q3)s.",
+                        number=r.round,
+                        median=_number(r.statistics["median"]),
+                        q1=_number(r.statistics["q1"]),
+                        q3=_number(r.statistics["q3"]),
+                    )
+                    for r in history
+                    if r.statistics.get("median") is not None
+                ),
+                round_label=lambda number: gettext("R%(number)s", number=number),
+                element_id=f"convergence-{entry.key}-{component or 'value'}",
+                format_number=_number,
+            ),
+        }
+    return charts
+
+
+def _observed_range(history: list[RoundResult]) -> tuple[float, float]:
+    """The span of every answer over the rounds (for kinds without fixed bounds)."""
+    values = [value for result in history for value in result.values] or [0.0, 1.0]
+    low, high = min(values), max(values)
+    padding = (high - low) * 0.05 or 1.0
+    return low - padding, high + padding
+
+
+def _distribution(
+    entry: ItemResults, component: str, result: RoundResult, low: float, high: float
+) -> Markup:
+    """One round's distribution of one component."""
+    statistics = result.statistics
+    return distribution_svg(
+        result.values,
+        minimum=low,
+        maximum=high,
+        discrete=entry.kind in ("likert", "ranking"),
+        median=statistics.get("median"),
+        q1=statistics.get("q1"),
+        q3=statistics.get("q3"),
+        own=None,
+        labels=ChartLabels(
+            title=gettext("Round %(number)s", number=result.round),
+            description=gettext(
+                "%(n)s answers in round %(number)s.",
+                n=statistics.get("n") or 0,
+                number=result.round,
+            ),
+            median=gettext("median"),
+            iqr=gettext("middle half"),
+            own="",
+        ),
+        format_number=_number,
+        element_id=f"distribution-{entry.key}-{component or 'value'}-{result.round}",
+    )
+
+
+@blueprint.route("/studies/<slug>/rounds/deadline", methods=["POST"])
+@login_required
+def move_deadline(slug: str) -> Any:
+    """Extend the open round's deadline."""
+    study = study_for(slug, change=True)
+    form = OpenRoundForm()
+    if not form.validate_on_submit() or form.deadline.data is None:
+        abort(400, gettext("Give the new deadline as a date and time."))
+    try:
+        round_ = extend_deadline(
+            db.session, study, form.deadline.data.replace(tzinfo=UTC), actor=console_user()
+        )
+    except Conflict as error:
+        flash(gettext("The deadline could not be changed: %(reason)s", reason=str(error)))
+        return redirect(url_for("facilitate.study", slug=slug)), 303
+    flash(
+        gettext(
+            "Round %(number)s now closes on %(date)s UTC.",
+            number=round_.number,
+            date=round_.deadline.strftime("%Y-%m-%d %H:%M") if round_.deadline else "",
+        )
+    )
+    return redirect(url_for("facilitate.study", slug=slug)), 303

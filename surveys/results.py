@@ -1,0 +1,68 @@
+"""A study's results across its closed rounds, item by item, for the console.
+
+Read from the stored round summaries only: what the panel saw is what the facilitator
+sees, and nothing here is recomputed or joined to a person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from surveys.models import Round, RoundSummary, Study
+from surveys.studies import all_items
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    """One distribution of one item in one closed round."""
+
+    round: int
+    statistics: dict[str, Any]
+    values: list[float]
+
+
+@dataclass(frozen=True)
+class ItemResults:
+    """An item's distributions, round after round, by component (``""`` if single)."""
+
+    key: str
+    kind: str
+    text: str
+    retired: bool
+    components: dict[str, list[RoundResult]] = field(default_factory=dict)
+
+
+def study_results(session: Session, study: Study, language: str) -> list[ItemResults]:
+    """Every numeric item's stored summaries over the closed rounds, in item order."""
+    summaries = session.execute(
+        select(Round.number, RoundSummary.statistics)
+        .join(RoundSummary.round)
+        .where(Round.study_id == study.id)
+        .order_by(Round.number)
+    ).all()
+    fallback = study.languages["codes"][0]
+    retired = {item.id for item in study.items if item.retired_at is not None}
+    results = []
+    for stored in all_items(study):
+        definition = stored.definition
+        if not definition.numeric:
+            continue
+        entry = ItemResults(
+            key=definition.key,
+            kind=definition.kind,
+            text=definition.text.get(language, fallback),
+            retired=stored.id in retired,
+        )
+        for number, statistics in summaries:
+            values = statistics.get("distributions", {}).get(definition.key, {})
+            for row in statistics["rows"]:
+                if row["item"] == definition.key:
+                    entry.components.setdefault(row["component"], []).append(
+                        RoundResult(number, row, values.get(row["component"], []))
+                    )
+        results.append(entry)
+    return results
