@@ -241,20 +241,77 @@ def load_definition_file(path: str | FilePath) -> StudyDefinition:
 
 def parse_definition(source: str, *, name: str = "<study>") -> StudyDefinition:
     """Validate TOML ``source``; raise :class:`InvalidDefinition` listing every problem."""
-    try:
-        data = tomllib.loads(source)
-    except tomllib.TOMLDecodeError as error:
-        line = getattr(error, "lineno", None) or _line_from_message(str(error))
-        message = getattr(error, "msg", None) or re.sub(r"\s*\(at .*\)$", "", str(error))
-        raise InvalidDefinition(
-            [DefinitionError(name, line, "syntax", f"not valid TOML: {message}")]
-        ) from None
+    data = _load_toml(source, name)
     reader = _Reader(name, LineIndex(source))
     definition = reader.study(data)
     if reader.errors:
         raise InvalidDefinition(sorted(reader.errors, key=lambda error: error.line))
     assert definition is not None
     return definition
+
+
+def _load_toml(source: str, name: str) -> dict[str, Any]:
+    """Parse TOML ``source``; raise :class:`InvalidDefinition` on a syntax error."""
+    try:
+        return tomllib.loads(source)
+    except tomllib.TOMLDecodeError as error:
+        line = getattr(error, "lineno", None) or _line_from_message(str(error))
+        message = getattr(error, "msg", None) or re.sub(r"\s*\(at .*\)$", "", str(error))
+        raise InvalidDefinition(
+            [DefinitionError(name, line, "syntax", f"not valid TOML: {message}")]
+        ) from None
+
+
+def _only(data: dict[str, Any], key: str, name: str, example: str) -> None:
+    """Refuse a document holding anything but the table ``key``."""
+    others = [other for other in data if other != key]
+    if key not in data or others:
+        raise InvalidDefinition(
+            [DefinitionError(name, 1, others[0] if others else key, f"write only {example}")]
+        )
+
+
+def parse_item(
+    source: str,
+    *,
+    languages: tuple[str, ...],
+    section_keys: frozenset[str] | set[str] = frozenset(),
+    taken_keys: frozenset[str] | set[str] = frozenset(),
+    name: str = "<item>",
+) -> ItemDefinition:
+    """Validate one ``[[items]]`` table written as TOML, as in a definition file.
+
+    Texts must be given in each of the study's ``languages``; a ``section`` must be one
+    of ``section_keys``; the key must not be one of ``taken_keys``.  Raises
+    :class:`InvalidDefinition` listing every problem with its line.
+    """
+    data = _load_toml(source, name)
+    _only(data, "items", name, "one [[items]] table")
+    if not isinstance(data["items"], list) or len(data["items"]) != 1:
+        raise InvalidDefinition(
+            [DefinitionError(name, 1, "items", "write exactly one [[items]] table")]
+        )
+    reader = _Reader(name, LineIndex(source))
+    reader.languages = languages
+    item = reader.item(data["items"][0], ("items", 0), set(taken_keys), set(section_keys))
+    if reader.errors or item is None:
+        raise InvalidDefinition(sorted(reader.errors, key=lambda error: error.line))
+    return item
+
+
+def parse_consensus(source: str, *, name: str = "<consensus>") -> ConsensusSettings:
+    """Validate a ``[consensus]`` table (with its ``by_kind`` overrides) written as TOML.
+
+    The same reader as for a whole definition file checks it.  Raises
+    :class:`InvalidDefinition` listing every problem with its line.
+    """
+    data = _load_toml(source, name)
+    _only(data, "consensus", name, "the [consensus] table and its [consensus.by_kind.…] tables")
+    reader = _Reader(name, LineIndex(source))
+    settings = reader.consensus_settings(data)
+    if reader.errors or settings is None:
+        raise InvalidDefinition(sorted(reader.errors, key=lambda error: error.line))
+    return settings
 
 
 def _line_from_message(message: str) -> int:
@@ -807,5 +864,7 @@ __all__ = [
     "Section",
     "StudyDefinition",
     "load_definition_file",
+    "parse_consensus",
     "parse_definition",
+    "parse_item",
 ]

@@ -19,6 +19,21 @@ class Conflict(DomainError):
     """The request contradicts the current state (e.g. a round is already open)."""
 
 
+class InvalidValues(DomainError):
+    """Some values given to a use case are not acceptable; nothing was changed.
+
+    ``errors`` maps each field to the messages about it.
+    """
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__(
+            "; ".join(
+                f"{field}: {message}" for field, messages in errors.items() for message in messages
+            )
+        )
+        self.errors = errors
+
+
 class AccessRevoked(DomainError):
     """The personal link was withdrawn by the facilitator."""
 

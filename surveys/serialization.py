@@ -142,3 +142,93 @@ def _choices_from_json(data: list[dict[str, Any]]) -> tuple[Choice, ...]:
     return tuple(
         Choice(choice["key"], LocalizedText(tuple(choice["text"].items()))) for choice in data
     )
+
+
+# -- TOML, for people to edit (``tomllib`` reads TOML but cannot write it) ---------------
+
+
+def toml_string(text: str) -> str:
+    """``text`` as a TOML basic string, every special character escaped."""
+    escaped = []
+    for character in text:
+        if character in '"\\':
+            escaped.append("\\" + character)
+        elif character == "\n":
+            escaped.append("\\n")
+        elif character == "\t":
+            escaped.append("\\t")
+        elif ord(character) < 0x20 or ord(character) == 0x7F:
+            escaped.append(f"\\u{ord(character):04X}")
+        else:
+            escaped.append(character)
+    return '"' + "".join(escaped) + '"'
+
+
+def _toml_number(value: float) -> str:
+    """A number as TOML: whole numbers without a fraction, others as Python writes them."""
+    if isinstance(value, int) or (float(value).is_integer() and abs(value) < 2**53):
+        return str(int(value))
+    return repr(float(value))
+
+
+def _toml_rule(rule: ConsensusRule) -> list[str]:
+    """A rule's ``combine`` and ``criteria`` lines."""
+    criteria = ", ".join(
+        "{ "
+        + ", ".join(
+            [f"kind = {toml_string(c.kind)}"]
+            + [f"{name} = {_toml_number(value)}" for name, value in c.params.items()]
+        )
+        + " }"
+        for c in rule.criteria
+    )
+    return [f"combine = {toml_string(rule.combine)}", f"criteria = [{criteria}]"]
+
+
+def consensus_to_toml(settings: ConsensusSettings) -> str:
+    """The ``[consensus]`` table of a definition file, as :func:`parse_consensus` reads it."""
+    lines = ["[consensus]", *_toml_rule(settings.default)]
+    for kind, rule in settings.by_kind:
+        lines += ["", f"[consensus.by_kind.{kind}]", *_toml_rule(rule)]
+    return "\n".join(lines) + "\n"
+
+
+def _toml_texts(name: str, text: LocalizedText | None) -> list[str]:
+    """``name.<language> = "…"`` lines, one per language."""
+    if text is None:
+        return []
+    return [f"{name}.{language} = {toml_string(value)}" for language, value in text.values]
+
+
+def item_to_toml(item: ItemDefinition) -> str:
+    """One ``[[items]]`` table as in a definition file, as :func:`parse_item` reads it.
+
+    Writes the shapes the definition format uses for items: dotted per-language texts,
+    inline tables for the scale, bounds and consensus rule, and ``[[items.scenarios]]``
+    or ``[[items.options]]`` sub-tables last (TOML puts them after the item's own keys).
+    """
+    lines = ["[[items]]", f"key = {toml_string(item.key)}", f"kind = {toml_string(item.kind)}"]
+    if item.section is not None:
+        lines.append(f"section = {toml_string(item.section)}")
+    lines += _toml_texts("text", item.text)
+    lines += _toml_texts("help", item.help)
+    if item.scale is not None:
+        lines.append(f"scale = {{ min = {item.scale.minimum}, max = {item.scale.maximum} }}")
+        for language, labels in item.scale.labels:
+            listed = ", ".join(toml_string(label) for label in labels)
+            lines.append(f"labels.{language} = [{listed}]")
+    lines += _toml_texts("unit", item.unit)
+    if item.estimate_bounds is not None:
+        low, high = item.estimate_bounds
+        lines.append(f"bounds = {{ min = {_toml_number(low)}, max = {_toml_number(high)} }}")
+    if item.max_length is not None:
+        lines.append(f"max_length = {item.max_length}")
+    if not item.rationale:
+        lines.append("rationale = false")
+    if item.consensus is not None:
+        lines.append("consensus = { " + ", ".join(_toml_rule(item.consensus)) + " }")
+    for field, choices in (("scenarios", item.scenarios), ("options", item.options)):
+        for choice in choices:
+            lines += ["", f"[[items.{field}]]", f"key = {toml_string(choice.key)}"]
+            lines += _toml_texts("text", choice.text)
+    return "\n".join(lines) + "\n"
