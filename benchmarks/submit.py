@@ -78,44 +78,6 @@ DEFAULT_THREADS = 4
 
 
 # --------------------------------------------------------------------------------------
-# Answers (the logic of tests/elicit/test_two_round_study.py::random_answers)
-# --------------------------------------------------------------------------------------
-
-
-def random_answers(rng: random.Random, definition: Any) -> dict[str, str]:
-    """A full, valid set of answers for the demo study, as an expert would type them."""
-    answers: dict[str, str] = {}
-    for item in definition.items:
-        if item.kind == "likert":
-            answers[item.key] = str(rng.randint(item.scale.minimum, item.scale.maximum))
-        elif item.kind == "probability":
-            answers[item.key] = str(rng.randint(0, 100))
-        elif item.kind == "scenario_set":
-            first = rng.randint(0, 100)
-            second = rng.randint(0, 100 - first)
-            values = [first, second, 100 - first - second]
-            for scenario, value in zip(item.scenarios, values, strict=True):
-                answers[f"{item.key}.{scenario.key}"] = str(value)
-        elif item.kind == "ranking":
-            places = list(range(1, len(item.options) + 1))
-            rng.shuffle(places)
-            for option, place in zip(item.options, places, strict=True):
-                answers[f"{item.key}.{option.key}"] = str(place)
-        elif item.kind == "numeric_estimate":
-            low = rng.randint(0, 40)
-            best = low + rng.randint(0, 30)
-            answers[f"{item.key}.lowest"] = str(low)
-            answers[f"{item.key}.best"] = str(best)
-            answers[f"{item.key}.highest"] = str(best + rng.randint(0, 50))
-            answers[f"{item.key}.confidence"] = str(rng.choice([50, 70, 80, 90]))
-        elif item.kind == "open_text":
-            answers[item.key] = f"Something about {rng.choice(['tariffs', 'fentanyl'])}."
-        if item.numeric and rng.random() < 0.3:
-            answers[f"rationale.{item.key}"] = "Because of recent events."
-    return answers
-
-
-# --------------------------------------------------------------------------------------
 # The load client (runs in its own process)
 # --------------------------------------------------------------------------------------
 
@@ -364,6 +326,7 @@ def prepare_study(database_url: str, secret_key: str, experts: int, seed: int) -
     from surveys.definition import parse_definition
     from surveys.demo import demo_source, ensure_demo
     from surveys.rounds import open_round_of
+    from surveys.simulation import simulated_answers
     from surveys.studies import find_study
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": secret_key})
@@ -378,7 +341,7 @@ def prepare_study(database_url: str, secret_key: str, experts: int, seed: int) -
         round_id = round_.id
         db.session.remove()
         db.engine.dispose()
-    jobs = [(link.token, random_answers(rng, definition)) for link in demo.links]
+    jobs = [(link.token, simulated_answers(rng, definition)) for link in demo.links]
     items = list(definition.items)
     expected = {token: len(parse_answers(items, form).answers) for token, form in jobs}
     return Setup(jobs, expected, round_id)

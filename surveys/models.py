@@ -76,6 +76,21 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar = {datetime: UTCDateTime(), dict[str, Any]: JSON}
 
 
+def enum_column(enumeration: type[enum.StrEnum], name: str) -> Any:
+    """A column holding one of ``enumeration``'s values as text, checked by the database."""
+    return mapped_column(
+        Enum(
+            enumeration,
+            name=name,
+            native_enum=False,
+            length=16,
+            values_callable=lambda members: [member.value for member in members],
+            create_constraint=True,
+            validate_strings=True,
+        )
+    )
+
+
 class RoundStatus(enum.StrEnum):
     """A round's life: drafted, then open for answers, then closed for good."""
 
@@ -228,17 +243,7 @@ class Round(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     study_id: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"))
     number: Mapped[int] = mapped_column(Integer)
-    status: Mapped[RoundStatus] = mapped_column(
-        Enum(
-            RoundStatus,
-            name="round_status",
-            native_enum=False,
-            length=16,
-            values_callable=lambda statuses: [status.value for status in statuses],
-            create_constraint=True,
-            validate_strings=True,
-        )
-    )
+    status: Mapped[RoundStatus] = enum_column(RoundStatus, "round_status")
     opened_at: Mapped[datetime | None]
     #: The deadline announced to the panel, if any.
     deadline: Mapped[datetime | None]
@@ -277,17 +282,7 @@ class Response(Base):
     #: ``{"text": "…"}`` depending on the item's kind.
     answer: Mapped[dict[str, Any]]
     rationale: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[ResponseStatus] = mapped_column(
-        Enum(
-            ResponseStatus,
-            name="response_status",
-            native_enum=False,
-            length=16,
-            values_callable=lambda statuses: [status.value for status in statuses],
-            create_constraint=True,
-            validate_strings=True,
-        )
-    )
+    status: Mapped[ResponseStatus] = enum_column(ResponseStatus, "response_status")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     submitted_at: Mapped[datetime | None]
@@ -354,17 +349,7 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     #: A salted, slow hash (Werkzeug's scrypt) of the password; never the password.
     password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[Role] = mapped_column(
-        Enum(
-            Role,
-            name="user_role",
-            native_enum=False,
-            length=16,
-            values_callable=lambda roles: [role.value for role in roles],
-            create_constraint=True,
-            validate_strings=True,
-        )
-    )
+    role: Mapped[Role] = enum_column(Role, "user_role")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -454,6 +439,4 @@ class OutboxMessage(Base):
     #: The last delivery error, if sending failed (it can be retried).
     error: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (
-        CheckConstraint("kind IN ('invitation', 'reminder')", name="message_kind"),
-    )
+    __table_args__ = (CheckConstraint("kind IN ('invitation', 'reminder')", name="message_kind"),)

@@ -175,7 +175,8 @@ def test_results_page_shows_each_round_and_the_convergence(
     page = client.get(f"/console/studies/{SLUG}/results").text
     section = page[page.index('id="result-trust_now"') :]
     section = section[: section.index("</section>")]
-    # Round 1: 1 2 4 5 -> median 3, Q1 1.75, Q3 4.25 (type 7); round 2: 3 3 4 4 -> median 3.5, Q1 3, Q3 4.
+    # Round 1: 1 2 4 5 -> median 3, Q1 1.75, Q3 4.25 (type 7);
+    # round 2: 3 3 4 4 -> median 3.5, Q1 3, Q3 4.
     assert '<tr data-round="1"><th scope="row">1</th><td>4</td>' in section
     assert "<td>1.75–4.25</td>" in section
     assert "<td>3–4</td>" in section

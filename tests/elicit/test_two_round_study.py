@@ -12,42 +12,10 @@ from babel.numbers import format_decimal
 from elicit.extensions import db
 from surveys.models import RoundStatus
 from surveys.rounds import close_round, open_round
+from surveys.simulation import simulated_answers
 from tests.feedback_parser import parse_feedback, withheld_items
 
 PANEL_SIZE = 12
-
-
-def random_answers(rng: random.Random, definition) -> dict[str, str]:
-    """A full, valid set of answers for the demo study, as an expert would type them."""
-    answers: dict[str, str] = {}
-    for item in definition.items:
-        if item.kind == "likert":
-            answers[item.key] = str(rng.randint(item.scale.minimum, item.scale.maximum))
-        elif item.kind == "probability":
-            answers[item.key] = str(rng.randint(0, 100))
-        elif item.kind == "scenario_set":
-            first = rng.randint(0, 100)
-            second = rng.randint(0, 100 - first)
-            values = [first, second, 100 - first - second]
-            for scenario, value in zip(item.scenarios, values, strict=True):
-                answers[f"{item.key}.{scenario.key}"] = str(value)
-        elif item.kind == "ranking":
-            places = list(range(1, len(item.options) + 1))
-            rng.shuffle(places)
-            for option, place in zip(item.options, places, strict=True):
-                answers[f"{item.key}.{option.key}"] = str(place)
-        elif item.kind == "numeric_estimate":
-            low = rng.randint(0, 40)
-            best = low + rng.randint(0, 30)
-            answers[f"{item.key}.lowest"] = str(low)
-            answers[f"{item.key}.best"] = str(best)
-            answers[f"{item.key}.highest"] = str(best + rng.randint(0, 50))
-            answers[f"{item.key}.confidence"] = str(rng.choice([50, 70, 80, 90]))
-        elif item.kind == "open_text":
-            answers[item.key] = f"Something about {rng.choice(['tariffs', 'fentanyl'])}."
-        if item.numeric and rng.random() < 0.3:
-            answers[f"rationale.{item.key}"] = "Because of recent events."
-    return answers
 
 
 def plain(value: float) -> str:
@@ -66,7 +34,7 @@ def test_two_round_study(app, client, make_study, make_panel, post_answers, demo
     links = make_panel(study, PANEL_SIZE)
     round_one = open_round(db.session, study)
     rng = random.Random(20261127)
-    given = {link.token: random_answers(rng, demo_definition) for link in links}
+    given = {link.token: simulated_answers(rng, demo_definition) for link in links}
 
     for link in links:
         response = post_answers(link.token, given[link.token])
