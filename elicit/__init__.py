@@ -97,7 +97,14 @@ def register_security_headers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     """Add the project's CLI commands to ``elicit`` (Flask's CLI)."""
-    from elicit.commands import demo_command, panel_cli, round_cli, study_cli, user_cli
+    from elicit.commands import (
+        demo_command,
+        export_command,
+        panel_cli,
+        round_cli,
+        study_cli,
+        user_cli,
+    )
 
-    for command in (study_cli, panel_cli, round_cli, user_cli, demo_command):
+    for command in (study_cli, panel_cli, round_cli, user_cli, export_command, demo_command):
         app.cli.add_command(command)

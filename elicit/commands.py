@@ -17,6 +17,7 @@ from surveys.accounts import create_user, find_user, grant_access
 from surveys.definition import InvalidDefinition, load_definition_file
 from surveys.demo import ensure_demo
 from surveys.errors import DomainError
+from surveys.exports import export_tables, write_csv, write_json, write_xlsx
 from surveys.models import Role
 from surveys.panel import InvalidPanel, add_panelists, parse_panel_csv
 from surveys.rounds import close_round, open_round, stopping_recommendation
@@ -138,6 +139,44 @@ def close_round_command(slug: str) -> None:
     if decision is not None:
         verdict = "stop" if decision.stop else "continue"
         click.echo(f"stopping rule: {verdict}: {decision.reason}")
+
+
+@click.command("export")
+@click.argument("slug")
+@click.option(
+    "--format",
+    "format_name",
+    type=click.Choice(["csv", "xlsx", "json"]),
+    required=True,
+    help="csv: a folder of CSV files with reproduce.py; xlsx: a workbook; json: one file.",
+)
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(),
+    help="The folder (csv) or file (xlsx, json) to write.",
+)
+@with_appcontext
+def export_command(slug: str, format_name: str, out: str) -> None:
+    """Export a study's responses, summaries, items, codebook and methods."""
+    try:
+        tables = export_tables(db.session, get_study(db.session, slug))
+    except DomainError as error:
+        _fail(error)
+    path = Path(out)
+    if format_name == "csv":
+        if path.exists() and not path.is_dir():
+            _fail(DomainError(f"{out} is a file; give a folder for the CSV export"))
+        write_csv(tables, path)
+    elif format_name == "xlsx":
+        write_xlsx(tables, path)
+    else:
+        write_json(tables, path)
+    click.echo(
+        f"exported {slug} as {format_name} to {out}: {len(tables.responses)} response row(s), "
+        f"{len(tables.summaries)} summary row(s)"
+    )
 
 
 @click.group("user", help="Console accounts (facilitators and researchers).")

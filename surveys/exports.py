@@ -1,0 +1,835 @@
+"""Tidy, pseudonymous exports of a study for researchers: CSV, Excel and JSON.
+
+:func:`export_tables` gathers six tables from the database; the writers put them in a
+folder of CSV files (with ``settings.json``, the reproduction script and a README), an
+Excel workbook (one sheet per table) or one JSON document.
+
+What an export never holds, at any anonymity level: a panelist's name or email (the
+roster is never read here), an access token or its hash, a console user.  Panelists
+appear only by their pseudonym, group and language.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import inspect
+import io
+import json
+import math
+import zipfile
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, fields, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import analysis
+from surveys.definition import ItemDefinition, LocalizedText
+from surveys.models import Item, ItemVersion, Panelist, Response, Round, RoundSummary, Study, utcnow
+from surveys.rounds import analysis_scales, consensus_rules
+from surveys.serialization import item_from_json, rule_to_json
+from surveys.studies import study_definition
+
+TABLES: tuple[str, ...] = ("responses", "summaries", "subgroups", "items", "codebook", "methods")
+"""The tables of an export, in the order files and sheets are written."""
+
+REPRODUCE_SCRIPT = Path(__file__).with_name("reproduce.py")
+"""The reproduction script shipped as ``reproduce.py`` with every CSV export."""
+
+RESPONSE_COLUMNS: dict[str, tuple[str, str]] = {
+    "study": ("text", "The study's slug."),
+    "round": ("integer", "Round number, from 1."),
+    "item": ("text", "The item's stable key (see the items table)."),
+    "item_version": ("integer", "The version of the item's wording the panelist answered."),
+    "item_kind": (
+        "text",
+        "likert, probability, scenario_set, numeric_estimate, ranking or open_text.",
+    ),
+    "pseudonym": ("text", "The panelist's random pseudonym, stable across rounds."),
+    "group": ("text", "The panelist's subgroup for analysis; empty when unknown."),
+    "language": ("text", "The panelist's preferred language code."),
+    "component": (
+        "text",
+        "Which part of a multi-value answer the row holds: empty for likert and "
+        "probability; the scenario key of a scenario set; lowest, highest, best or "
+        "confidence of a numeric estimate; the option key of a ranking (value = rank, "
+        "1 = first).",
+    ),
+    "value": (
+        "number",
+        "The number answered (percent for probabilities and scenarios); empty for open "
+        "text and for 'cannot judge'.",
+    ),
+    "text": ("text", "The answer to an open-text item; empty otherwise."),
+    "cannot_judge": ("boolean", "True when the panelist answered 'I can't judge this'."),
+    "rationale": (
+        "text",
+        "The panelist's reason for the answer, if given (repeated on every component row).",
+    ),
+    "status": (
+        "text",
+        "submitted, or draft (saved but not submitted, e.g. after the round closed); only "
+        "submitted answers enter the statistics.",
+    ),
+    "created_at": ("datetime (ISO 8601, UTC)", "When the answer was first saved."),
+    "updated_at": ("datetime (ISO 8601, UTC)", "When the answer last changed."),
+    "submitted_at": ("datetime (ISO 8601, UTC)", "When the answer was submitted; empty if not."),
+}
+
+KEY_COLUMN_DESCRIPTIONS: dict[str, tuple[str, str]] = {
+    "round": ("integer", "Round number the statistics describe."),
+    "group": ("text", "The subgroup the row describes (empty: panelists without a group)."),
+    "item": ("text", "The item's stable key."),
+    "component": ("text", "The part of a multi-value item (as in responses); empty otherwise."),
+}
+
+STATISTIC_COLUMNS: dict[str, tuple[str, str]] = {
+    "n": ("integer", "Number of ratings (submitted, not 'cannot judge')."),
+    "n_cannot_judge": ("integer", "Number of 'cannot judge' answers."),
+    "mean": ("number", "Mean of the ratings."),
+    "sd": ("number", "Standard deviation with n − 1; empty when n < 2."),
+    "median": ("number", "Median (0.5 quantile under the quantile method)."),
+    "q1": ("number", "First quartile (0.25 quantile under the quantile method)."),
+    "q3": ("number", "Third quartile (0.75 quantile under the quantile method)."),
+    "iqr": ("number", "Interquartile range q3 − q1."),
+    "min": ("number", "Smallest rating."),
+    "max": ("number", "Largest rating."),
+    "cv": ("number", "Coefficient of variation sd / mean (sd with n − 1)."),
+    "mad": ("number", "Median absolute deviation from the median, unscaled."),
+    "ad_mean": ("number", "Average deviation from the mean (Burke et al. 1999)."),
+    "ad_median": ("number", "Average deviation from the median (Burke et al. 1999)."),
+    "rwg": ("number", "Within-group agreement rwg (James, Demaree & Wolf 1984), truncated at 0."),
+    "share": ("number", "Share of ratings inside the scale's agreement band, ends included."),
+    "p30": ("number", "0.30 quantile."),
+    "p70": ("number", "0.70 quantile."),
+    "histogram": ("JSON text", "Counts per scale option, or per equal-width bin."),
+    "median_ci_low": ("number", "Lower end of the seeded percentile-bootstrap CI of the median."),
+    "median_ci_high": (
+        "number",
+        "Upper end of the seeded percentile-bootstrap CI of the median.",
+    ),
+    "ipr": ("number", "RAND/UCLA interpercentile range p70 − p30 on the 1–9 scale."),
+    "asymmetry_index": ("number", "RAND/UCLA asymmetry index |5 − (p30 + p70) / 2|."),
+    "ipras": ("number", "RAND/UCLA IPRAS = 2.35 + 1.5 × asymmetry index."),
+    "rand_ucla": ("text", "RAND/UCLA verdict: agreement, indeterminate or disagreement."),
+    "consensus": ("boolean", "Whether the item's consensus rule holds."),
+    "state": ("text", "consensus, no_consensus or dissensus."),
+    "rule": ("text", "The consensus rule applied, in words."),
+    "evidence": ("text", "Each criterion's value, threshold and verdict."),
+    "n_paired": ("integer", "Panelists who answered both this and the previous round."),
+    "changed_share": ("number", "Share of paired panelists who changed their answer."),
+    "wilcoxon_v": ("number", "Paired Wilcoxon signed-rank statistic V = W⁺ (as R)."),
+    "wilcoxon_z": ("number", "Normal-approximation z of the Wilcoxon test."),
+    "wilcoxon_p": ("number", "Two-sided p-value of the paired Wilcoxon test."),
+    "iqr_change": ("number", "IQR minus the previous round's IQR."),
+    "cv_change": ("number", "CV minus the previous round's CV."),
+    "median_change": ("number", "Median minus the previous round's median."),
+    "stable": ("boolean", "Whether the stability rule holds against the previous round."),
+    "pool_trimmed_mean": ("number", "Trimmed-mean pool of probabilities (percent)."),
+    "pool_geometric_odds": ("number", "Geometric mean of odds pool (percent)."),
+    "pool_extremized": ("number", "Extremised log-odds pool (percent)."),
+    "scenario_sets_normalised": (
+        "number",
+        "Scenario sets rescaled to sum to 100 before any statistic.",
+    ),
+    "scenario_sets_unusable": ("number", "Scenario sets that could not be normalised."),
+    "scenario_mean_total": ("number", "Mean total of the scenario sets as answered."),
+    "estimate_lowest": ("number", "Panel's lowest value, intervals standardised (IDEA)."),
+    "estimate_best": ("number", "Panel's best guess (IDEA protocol)."),
+    "estimate_highest": ("number", "Panel's highest value, intervals standardised (IDEA)."),
+    "kendall_w": ("number", "Kendall's W of a ranking item (tie-corrected)."),
+    "kendall_chi2": ("number", "χ² of Kendall's W."),
+    "kendall_df": ("number", "Degrees of freedom of the χ²."),
+    "kendall_p": ("number", "p-value of Kendall's W."),
+    "panel_kendall_w": ("number", "Kendall's W over the likert items sharing this scale."),
+    "panel_kendall_p": ("number", "p-value of the panel-level Kendall's W."),
+    "panel_kendall_raters": ("number", "Panelists counted in the panel-level W."),
+    "panel_alpha": ("number", "Krippendorff's alpha over the likert items sharing this scale."),
+    "panel_items": ("number", "Number of items in the panel-level coefficients."),
+    "quantile_method": ("text", "numpy quantile method (Hyndman & Fan type) used."),
+    "masked": (
+        "boolean",
+        "True when the group's statistics are withheld (too few ratings, or secondary "
+        "suppression); the statistics are then empty.",
+    ),
+}
+
+SUMMARY_TABLE_COLUMNS: list[str] = ["round", "item", "component", *analysis.SUMMARY_COLUMNS]
+SUBGROUP_TABLE_COLUMNS: list[str] = [
+    "round",
+    "group",
+    "item",
+    "component",
+    *analysis.SUMMARY_COLUMNS,
+    "masked",
+]
+
+ITEM_COLUMNS: dict[str, tuple[str, str]] = {
+    "item": ("text", "The item's stable key."),
+    "kind": ("text", "The item's kind."),
+    "position": ("integer", "Order of appearance in the study, from 0."),
+    "version": ("integer", "Version of the wording (1 = as loaded)."),
+    "current": ("boolean", "Whether this is the wording in use now."),
+    "version_note": ("text", "Why the wording changed."),
+    "version_created_at": ("datetime (ISO 8601, UTC)", "When this version was made."),
+    "language": ("text", "Language of the texts on this row."),
+    "section": ("text", "The section the item belongs to."),
+    "text": ("text", "The question as asked."),
+    "help": ("text", "Help text shown with the question."),
+    "scale_min": ("number", "Lowest point of a likert scale."),
+    "scale_max": ("number", "Highest point of a likert scale."),
+    "labels": ("text", "Scale labels, 'value=label' separated by ' | '."),
+    "choices": ("text", "Scenarios or ranking options, 'key=text' separated by ' | '."),
+    "unit": ("text", "Unit of a numeric estimate."),
+    "bounds": ("text", "Allowed range of a numeric estimate, 'min–max'."),
+    "consensus_rule": ("text", "The item's own consensus rule, if any."),
+    "retired_at": ("datetime (ISO 8601, UTC)", "When the item was retired; empty if active."),
+    "retired_reason": ("text", "Why the item was retired."),
+}
+
+CODEBOOK_COLUMNS: dict[str, tuple[str, str]] = {
+    "entry": ("text", "column (a column of a table) or item (an item of the study)."),
+    "table": ("text", "The table the column belongs to (responses for item entries)."),
+    "column": ("text", "The column's name, or the item's key."),
+    "type": ("text", "The column's type, or the item's kind."),
+    "description": ("text", "What the column holds, or the item's text."),
+    "scale_min": ("number", "Item entries: lowest scale point or bound."),
+    "scale_max": ("number", "Item entries: highest scale point or bound."),
+    "components": ("text", "Item entries: the component keys its answers use."),
+}
+
+METHODS_COLUMNS: dict[str, tuple[str, str]] = {
+    "key": ("text", "The setting or definition."),
+    "value": ("text", "Its value, as written."),
+}
+
+
+@dataclass(frozen=True)
+class ExportTables:
+    """Everything an export holds; each table a DataFrame, ``settings`` JSON-ready."""
+
+    study: str
+    responses: pd.DataFrame
+    summaries: pd.DataFrame
+    subgroups: pd.DataFrame
+    items: pd.DataFrame
+    codebook: pd.DataFrame
+    methods: pd.DataFrame
+    #: What ``reproduce.py`` needs: per closed round its quantile method, rules and
+    #: scales, and every other parameter of :func:`analysis.summarize_round`.
+    settings: dict[str, Any]
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The tables by name, in the order of :data:`TABLES`."""
+        return {name: getattr(self, name) for name in TABLES}
+
+
+def export_tables(session: Session, study: Study) -> ExportTables:
+    """Gather the export of ``study``: responses, summaries, subgroups, items, codebook,
+    methods and the reproduction settings."""
+    languages = list(study.languages["codes"])
+    summaries = _stored_summaries(session, study)
+    settings = reproduction_settings(session, study)
+    responses = _responses(session, study)
+    return ExportTables(
+        study=study.slug,
+        responses=responses,
+        summaries=_summary_table(summaries, "rows"),
+        subgroups=_summary_table(summaries, "groups"),
+        items=_items(study, languages),
+        codebook=_codebook(study, languages),
+        methods=_methods(study, summaries, settings),
+        settings=settings,
+    )
+
+
+# -- responses ---------------------------------------------------------------------------
+
+
+def _responses(session: Session, study: Study) -> pd.DataFrame:
+    """Every response (draft or submitted) in long format: one row per number."""
+    query = (
+        select(
+            Round.number,
+            Item.key,
+            Item.kind,
+            Response.item_version,
+            Panelist.pseudonym,
+            Panelist.group,
+            Panelist.language,
+            Response.answer,
+            Response.rationale,
+            Response.status,
+            Response.created_at,
+            Response.updated_at,
+            Response.submitted_at,
+        )
+        .join(Response.round)
+        .join(Response.item)
+        .join(Response.panelist)
+        .where(Round.study_id == study.id)
+        .order_by(Round.number, Item.position, Panelist.pseudonym)
+    )
+    records = []
+    for row in session.execute(query):
+        (number, key, kind, version, pseudonym, group, language, answer, *rest) = row
+        rationale, status, created, updated, submitted = rest
+        common = {
+            "study": study.slug,
+            "round": number,
+            "item": key,
+            "item_version": version,
+            "item_kind": kind,
+            "pseudonym": pseudonym,
+            "group": group,
+            "language": language,
+        }
+        tail = {
+            "rationale": rationale,
+            "status": str(status.value if hasattr(status, "value") else status),
+            "created_at": created,
+            "updated_at": updated,
+            "submitted_at": submitted,
+        }
+        for component, value, text, cannot_judge in _answer_rows(answer):
+            records.append(
+                {
+                    **common,
+                    "component": component,
+                    "value": value,
+                    "text": text,
+                    "cannot_judge": cannot_judge,
+                    **tail,
+                }
+            )
+    frame = pd.DataFrame.from_records(records, columns=list(RESPONSE_COLUMNS))
+    frame["round"] = frame["round"].astype("int64")
+    frame["item_version"] = frame["item_version"].astype("int64")
+    frame["value"] = frame["value"].astype(float)
+    frame["cannot_judge"] = frame["cannot_judge"].astype(bool)
+    for column in ("created_at", "updated_at", "submitted_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame
+
+
+def _answer_rows(answer: dict[str, Any]) -> list[tuple[str, float | None, str | None, bool]]:
+    """(component, value, text, cannot judge) rows of one stored answer, as
+    :func:`surveys.rounds.responses_frame` reads it."""
+    rows: list[tuple[str, float | None, str | None, bool]] = []
+    if "value" in answer:
+        rows.append(("", float(answer["value"]), None, False))
+    elif answer.get("cannot_judge"):
+        rows.append(("", None, None, True))
+    for component, value in answer.get("components", {}).items():
+        rows.append((str(component), float(value), None, False))
+    if "text" in answer:
+        rows.append(("", None, str(answer["text"]), False))
+    return rows
+
+
+# -- summaries ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _StoredSummary:
+    number: int
+    closed_at: datetime | None
+    summary: RoundSummary
+
+
+def _stored_summaries(session: Session, study: Study) -> list[_StoredSummary]:
+    """Every closed round's stored summary, in round order."""
+    rows = session.execute(
+        select(Round.number, Round.closed_at, RoundSummary)
+        .join(RoundSummary.round)
+        .where(Round.study_id == study.id)
+        .order_by(Round.number)
+    ).all()
+    return [_StoredSummary(number, closed_at, summary) for number, closed_at, summary in rows]
+
+
+def _summary_table(summaries: list[_StoredSummary], part: str) -> pd.DataFrame:
+    """The stored rows (``"rows"``) or subgroup rows (``"groups"``) of every round."""
+    columns = SUBGROUP_TABLE_COLUMNS if part == "groups" else SUMMARY_TABLE_COLUMNS
+    records = []
+    for stored in summaries:
+        for row in stored.summary.statistics.get(part, []):
+            record = dict(row)
+            record["round"] = stored.number
+            record.setdefault("quantile_method", stored.summary.quantile_method)
+            records.append(record)
+    frame = pd.DataFrame.from_records(records, columns=columns)
+    if not frame.empty:
+        frame["round"] = frame["round"].astype("int64")
+    return frame
+
+
+# -- reproduction settings ------------------------------------------------------------------
+
+
+def reproduction_settings(session: Session, study: Study) -> dict[str, Any]:
+    """The settings each closed round's summary was computed with, as JSON.
+
+    Rules and scales are those of the items in use when the round closed: an item
+    retired before the close is left out, and each item is read in the last version
+    made before the close, as :func:`surveys.rounds.round_statistics` saw them.  The
+    other parameters of :func:`analysis.summarize_round` are its defaults, which
+    :func:`surveys.rounds.round_statistics` uses.
+    """
+    definition = study_definition(study)
+    rounds = []
+    for stored in _stored_summaries(session, study):
+        items = _items_at(study, stored.closed_at)
+        at_close = replace(definition, items=tuple(items))
+        rounds.append(
+            {
+                "round": stored.number,
+                "quantile_method": stored.summary.quantile_method,
+                "rules": {
+                    key: rule_to_json(rule) for key, rule in consensus_rules(at_close).items()
+                },
+                "scales": {
+                    key: _scale_to_json(scale) for key, scale in analysis_scales(at_close).items()
+                },
+            }
+        )
+    return {
+        "study": study.slug,
+        "software_version": software_version(),
+        "feedback_min_n": study.feedback_min_n,
+        "parameters": summarize_round_parameters(),
+        "bootstrap": "included: median_ci_low and median_ci_high are seeded and checked",
+        "rounds": rounds,
+    }
+
+
+def _items_at(study: Study, moment: datetime | None) -> list[ItemDefinition]:
+    """The study's items in use at ``moment``, each in its version of that moment."""
+    result = []
+    for item in study.items:
+        if item.retired_at is not None and (moment is None or item.retired_at <= moment):
+            continue
+        spec = item.spec
+        if moment is not None:
+            earlier = [version for version in item.versions if version.created_at <= moment]
+            if earlier:
+                spec = earlier[-1].spec
+        result.append(item_from_json(item.key, item.kind, spec))
+    return result
+
+
+def _scale_to_json(scale: analysis.Scale) -> dict[str, Any]:
+    """A :class:`analysis.Scale` as JSON (the inverse is in ``reproduce.py``)."""
+    data = asdict(scale)
+    data["band"] = list(scale.band) if scale.band is not None else None
+    return data
+
+
+def summarize_round_parameters() -> dict[str, Any]:
+    """The defaults of :func:`analysis.summarize_round` that round summaries use."""
+    chosen_per_round = {"frame", "rules", "quantile_method", "scales", "closing_round"}
+    parameters: dict[str, Any] = {}
+    for name, parameter in inspect.signature(analysis.summarize_round).parameters.items():
+        if name in chosen_per_round:
+            continue
+        parameters[name] = parameter.default
+    rule = parameters.get("stability_rule") or analysis.StabilityRule()
+    parameters["stability_rule"] = {
+        field.name: getattr(rule, field.name) for field in fields(analysis.StabilityRule)
+    }
+    return parameters
+
+
+def software_version() -> str:
+    """The installed version of elicit."""
+    try:
+        return importlib.metadata.version("elicit")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+# -- items and codebook --------------------------------------------------------------------
+
+
+def _text(text: LocalizedText | None, language: str) -> str | None:
+    """``text`` in ``language``, or ``None``."""
+    if text is None:
+        return None
+    return dict(text.values).get(language)
+
+
+def _labels(definition: ItemDefinition, language: str) -> str | None:
+    """'value=label | …' of a likert scale in ``language``."""
+    if definition.scale is None:
+        return None
+    labels = dict(definition.scale.labels).get(language)
+    if not labels:
+        return None
+    start = definition.scale.minimum
+    return " | ".join(f"{start + offset}={label}" for offset, label in enumerate(labels))
+
+
+def _choices(definition: ItemDefinition, language: str) -> str | None:
+    """'key=text | …' of the scenarios or ranking options in ``language``."""
+    choices = definition.scenarios or definition.options
+    if not choices:
+        return None
+    return " | ".join(f"{choice.key}={_text(choice.text, language) or ''}" for choice in choices)
+
+
+def _items(study: Study, languages: list[str]) -> pd.DataFrame:
+    """Every item, every version of its wording, in every language."""
+    records = []
+    for item in study.items:
+        versions: Iterable[ItemVersion] = item.versions or []
+        specs: list[tuple[int, dict[str, Any], str | None, datetime | None]] = [
+            (v.version, v.spec, v.note, v.created_at) for v in versions
+        ]
+        if not specs:
+            specs = [(item.version, item.spec, None, None)]
+        for version, spec, note, created in specs:
+            definition = item_from_json(item.key, item.kind, spec)
+            bounds = definition.estimate_bounds
+            for language in languages:
+                records.append(
+                    {
+                        "item": item.key,
+                        "kind": item.kind,
+                        "position": item.position,
+                        "version": version,
+                        "current": version == item.version,
+                        "version_note": note,
+                        "version_created_at": created,
+                        "language": language,
+                        "section": definition.section,
+                        "text": _text(definition.text, language),
+                        "help": _text(definition.help, language),
+                        "scale_min": definition.scale.minimum if definition.scale else None,
+                        "scale_max": definition.scale.maximum if definition.scale else None,
+                        "labels": _labels(definition, language),
+                        "choices": _choices(definition, language),
+                        "unit": _text(definition.unit, language),
+                        "bounds": f"{bounds[0]:g}–{bounds[1]:g}" if bounds else None,
+                        "consensus_rule": definition.consensus.describe()
+                        if definition.consensus
+                        else None,
+                        "retired_at": item.retired_at,
+                        "retired_reason": item.retired_reason,
+                    }
+                )
+    frame = pd.DataFrame.from_records(records, columns=list(ITEM_COLUMNS))
+    for column in ("version_created_at", "retired_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame
+
+
+def _codebook(study: Study, languages: list[str]) -> pd.DataFrame:
+    """One row per column of every table, then one row per item with its scale."""
+    per_language = [
+        f"{name}_{language}" for name in ("text", "labels", "choices") for language in languages
+    ]
+    described = {
+        "responses": RESPONSE_COLUMNS,
+        "summaries": {**KEY_COLUMN_DESCRIPTIONS, **STATISTIC_COLUMNS},
+        "subgroups": {**KEY_COLUMN_DESCRIPTIONS, **STATISTIC_COLUMNS},
+        "items": ITEM_COLUMNS,
+        "codebook": {
+            **CODEBOOK_COLUMNS,
+            **{
+                name: (
+                    "text",
+                    f"Item entries: {name.rsplit('_', 1)[0]} in {name.rsplit('_', 1)[1]}.",
+                )
+                for name in per_language
+            },
+        },
+        "methods": METHODS_COLUMNS,
+    }
+    columns_of = {
+        "responses": list(RESPONSE_COLUMNS),
+        "summaries": SUMMARY_TABLE_COLUMNS,
+        "subgroups": SUBGROUP_TABLE_COLUMNS,
+        "items": list(ITEM_COLUMNS),
+        "codebook": [*CODEBOOK_COLUMNS, *per_language],
+        "methods": list(METHODS_COLUMNS),
+    }
+    records: list[dict[str, Any]] = []
+    for table in TABLES:
+        for column in columns_of[table]:
+            kind, description = described[table][column]
+            records.append(
+                {
+                    "entry": "column",
+                    "table": table,
+                    "column": column,
+                    "type": kind,
+                    "description": description,
+                }
+            )
+    default_language = languages[0]
+    for item in study.items:
+        definition = item_from_json(item.key, item.kind, item.spec)
+        low: float | None = None
+        high: float | None = None
+        if definition.scale is not None:
+            low, high = definition.scale.minimum, definition.scale.maximum
+        elif definition.bounds is not None:
+            low, high = definition.bounds
+        record: dict[str, Any] = {
+            "entry": "item",
+            "table": "responses",
+            "column": item.key,
+            "type": item.kind,
+            "description": _text(definition.text, default_language),
+            "scale_min": low,
+            "scale_max": high,
+            "components": " | ".join(c for c in definition.components if c) or None,
+        }
+        for language in languages:
+            record[f"text_{language}"] = _text(definition.text, language)
+            record[f"labels_{language}"] = _labels(definition, language)
+            record[f"choices_{language}"] = _choices(definition, language)
+        records.append(record)
+    return pd.DataFrame.from_records(records, columns=[*CODEBOOK_COLUMNS, *per_language])
+
+
+# -- methods -----------------------------------------------------------------------------
+
+DEFINITIONS: dict[str, str] = {
+    "definition.ratings": (
+        "Only submitted answers count; 'cannot judge' is excluded from every statistic and "
+        "counted in n_cannot_judge; open text carries no number."
+    ),
+    "definition.quantiles": (
+        "median, q1, q3, p30, p70: sample quantiles under the quantile method (Hyndman & Fan "
+        "1996, numpy's method names); iqr = q3 − q1."
+    ),
+    "definition.dispersion": "sd and cv use n − 1 (as R and pandas); cv = sd / mean.",
+    "definition.consensus": (
+        "Each item's rule (its own, its kind's or the study default) is evaluated on the "
+        "round's statistics: consensus, no_consensus, or dissensus (a split criterion)."
+    ),
+    "definition.stability": (
+        "Against the previous round, over panelists who answered both: stable when fewer "
+        "than max_changed_share changed their answer; paired Wilcoxon signed-rank test "
+        "(V = W⁺ as R's wilcox.test) with the zero method and correction given here."
+    ),
+    "definition.scenarios": (
+        "Scenario sets are rescaled to sum to 100 per panelist before any statistic."
+    ),
+    "definition.pooling": (
+        "Probabilities: mean (linear pool), median, trimmed mean, geometric mean of odds and "
+        "extremised log-odds with factor extremizing_factor, after clipping to "
+        "[probability_clip, 1 − probability_clip]."
+    ),
+    "definition.estimates": (
+        "Numeric estimates (IDEA protocol): intervals standardised to estimate_level percent "
+        "by linear extrapolation around the best guess, then averaged."
+    ),
+    "definition.subgroups": (
+        "Subgroup rows: the same statistics within each group; a group with fewer than "
+        "feedback_min_n ratings is masked (masked = True, statistics empty), and the smallest "
+        "visible group of a distribution with one masked group is masked too."
+    ),
+    "definition.bootstrap": (
+        "median_ci_low / median_ci_high: percentile bootstrap of the median with "
+        "bootstrap_resamples resamples at the given confidence, seeded with seed; included "
+        "in reproduce.py's check."
+    ),
+    "definition.reproduce": (
+        "reproduce.py recomputes every summary row from responses.csv with settings.json "
+        "and compares every statistic (tolerance 1e-9, missing equals missing)."
+    ),
+}
+
+
+def _methods(
+    study: Study, summaries: list[_StoredSummary], settings: dict[str, Any]
+) -> pd.DataFrame:
+    """Key/value rows: the settings and definitions a methods section reports."""
+    definition = study_definition(study)
+    method = study.quantile_method
+    rows: list[tuple[str, Any]] = [
+        ("study", study.slug),
+        ("exported_at", utcnow().isoformat()),
+        ("software_version", settings["software_version"]),
+        ("quantile_method", method),
+        ("hyndman_fan_type", analysis.QUANTILE_METHODS.index(method) + 1),
+        ("consensus_rule.default", definition.consensus.default.describe()),
+    ]
+    rows += [
+        (f"consensus_rule.{kind}", rule.describe()) for kind, rule in definition.consensus.by_kind
+    ]
+    for item in all_item_definitions(study):
+        if item.consensus is not None:
+            rows.append((f"consensus_rule.item.{item.key}", item.consensus.describe()))
+    rows += [
+        ("feedback_min_n", study.feedback_min_n),
+        ("rationale_outside_iqr", study.rationale_outside_iqr),
+        ("cannot_judge_offered", study.cannot_judge),
+        ("anonymity", study.anonymity),
+        ("max_rounds", study.max_rounds),
+        ("languages", ", ".join(study.languages["codes"])),
+        ("rounds_closed", len(summaries)),
+    ]
+    rows += [(f"round.{s.number}.quantile_method", s.summary.quantile_method) for s in summaries]
+    rows += [(f"round.{s.number}.respondents", s.summary.respondents) for s in summaries]
+    for name, value in settings["parameters"].items():
+        rows.append((f"parameter.{name}", json.dumps(value)))
+    rows.append(("bootstrap", settings["bootstrap"]))
+    rows += list(DEFINITIONS.items())
+    return pd.DataFrame(
+        {"key": [key for key, _ in rows], "value": [str(value) for _, value in rows]}
+    )
+
+
+def all_item_definitions(study: Study) -> list[ItemDefinition]:
+    """Every item's current definition, retired ones included."""
+    return [item_from_json(item.key, item.kind, item.spec) for item in study.items]
+
+
+# -- writers -----------------------------------------------------------------------------
+
+
+def _as_text_timestamps(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every timestamp column as ISO 8601 text (missing stays missing)."""
+    result = frame.copy()
+    for column in result.columns:
+        if isinstance(result[column].dtype, pd.DatetimeTZDtype):
+            result[column] = [
+                None if pd.isna(value) else value.isoformat() for value in result[column]
+            ]
+    return result
+
+
+README = """\
+Export of the elicit study {study} (elicit {version}).
+
+responses.csv   every answer in long format: one row per number, open text in `text`
+summaries.csv   every statistic stored when each round closed, per item and component
+subgroups.csv   the same per subgroup; small groups masked (masked = True, values empty)
+items.csv       every item, every version of its wording, in every language
+codebook.csv    every column of every table, then every item with its scale and labels
+methods.csv     quantile method, consensus rules, software version and definitions
+settings.json   the settings reproduce.py recomputes the summaries with
+reproduce.py    run `python reproduce.py` here, with elicit's `analysis` package
+                importable: it recomputes every summary from responses.csv and checks
+                each statistic (PASS / FAIL)
+
+No name, email or access link of any panelist is in this export; panelists appear only
+by pseudonym, group and language.
+"""
+
+
+def write_csv(tables: ExportTables, folder: Path | str) -> list[Path]:
+    """Write one CSV per table, ``settings.json``, ``reproduce.py`` and ``README.txt``
+    into ``folder`` (created if needed); return the files written."""
+    target = Path(folder)
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, payload in _csv_files(tables).items():
+        path = target / name
+        path.write_bytes(payload)
+        written.append(path)
+    return written
+
+
+def write_csv_zip(tables: ExportTables, stream: io.BufferedIOBase | io.BytesIO) -> None:
+    """Write the files of :func:`write_csv` as a zip archive into ``stream``."""
+    with zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, payload in _csv_files(tables).items():
+            archive.writestr(f"{tables.study}/{name}", payload)
+
+
+def _csv_files(tables: ExportTables) -> dict[str, bytes]:
+    """The CSV export's files by name."""
+    files = {
+        f"{name}.csv": _as_text_timestamps(frame).to_csv(index=False).encode("utf-8")
+        for name, frame in tables.tables().items()
+    }
+    files["settings.json"] = (json.dumps(tables.settings, indent=2) + "\n").encode("utf-8")
+    files["reproduce.py"] = REPRODUCE_SCRIPT.read_bytes()
+    files["README.txt"] = README.format(
+        study=tables.study, version=tables.settings["software_version"]
+    ).encode("utf-8")
+    return files
+
+
+def write_xlsx(tables: ExportTables, path: Path | str | io.BytesIO) -> None:
+    """Write an Excel workbook with one sheet per table (methods last).
+
+    Text is written as text: a rationale starting with "=" does not become a formula,
+    and characters that Excel cannot store are dropped.
+    """
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        for name, frame in tables.tables().items():
+            sheet = _as_text_timestamps(frame).map(
+                lambda value: (
+                    ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+                )
+            )
+            sheet.to_excel(writer, sheet_name=name, index=False)
+        for worksheet in writer.book.worksheets:
+            for row in worksheet.iter_rows():
+                for cell in row:
+                    if cell.data_type == "f":
+                        cell.data_type = "s"
+
+
+def write_json(tables: ExportTables, path: Path | str | io.BytesIO) -> None:
+    """Write one JSON document: ``{"study", "settings", <table>: [records…]}``.
+
+    Missing values are ``null``; timestamps ISO 8601 text in UTC.
+    """
+    document: dict[str, Any] = {"study": tables.study, "settings": tables.settings}
+    for name, frame in tables.tables().items():
+        document[name] = [
+            {key: _json_value(value) for key, value in record.items()}
+            for record in _as_text_timestamps(frame).to_dict(orient="records")
+        ]
+    payload = (json.dumps(document, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+    if isinstance(path, io.BytesIO):
+        path.write(payload)
+    else:
+        Path(path).write_bytes(payload)
+
+
+def _json_value(value: Any) -> Any:
+    """A cell as a plain JSON value: NaN and NA become ``None``."""
+    if value is None or value is pd.NA:
+        return None
+    if hasattr(value, "item") and not isinstance(value, str):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+FORMATS: dict[str, tuple[str, str]] = {
+    "csv": ("application/zip", "zip"),
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
+    "json": ("application/json", "json"),
+}
+"""Each export format's media type and file extension (CSV downloads as a zip)."""
+
+
+def export_file(tables: ExportTables, format_name: str) -> tuple[bytes, str, str]:
+    """One downloadable file of the export: (content, media type, file name).
+
+    Raises ``KeyError`` for an unknown format.
+    """
+    media_type, extension = FORMATS[format_name]
+    buffer = io.BytesIO()
+    if format_name == "csv":
+        write_csv_zip(tables, buffer)
+    elif format_name == "xlsx":
+        write_xlsx(tables, buffer)
+    else:
+        write_json(tables, buffer)
+    return buffer.getvalue(), media_type, f"{tables.study}-export.{extension}"

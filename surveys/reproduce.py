@@ -1,0 +1,204 @@
+"""Recompute a study's round summaries from its exported responses and compare.
+
+Shipped as ``reproduce.py`` in every CSV export of an elicit study.  Run it in the
+export's folder, with the ``analysis`` package of elicit importable (``pip install
+elicit`` of the version named in ``methods.csv``)::
+
+    python reproduce.py
+
+It rebuilds the tidy frame of :mod:`analysis.frame` from ``responses.csv`` (submitted
+answers only, "cannot judge" as a missing value, open text left out), calls
+:func:`analysis.summarize_round` for every closed round with the settings written to
+``settings.json`` (quantile method, consensus rules, item scales and every other
+parameter), and checks that each statistic in ``summaries.csv`` equals the recomputed
+one: numbers within 1e-9 (relative to the larger magnitude when above 1), missing
+equal to missing, text and true/false exactly.  The bootstrap confidence interval of
+the median (``median_ci_low``, ``median_ci_high``) is included: it is seeded (see
+``seed`` in ``settings.json``), so it reproduces exactly.
+
+Prints ``PASS`` and exits 0 when every value matches; prints each mismatch, then
+``FAIL``, and exits 1 otherwise.  This file imports nothing of elicit but ``analysis``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+import analysis
+
+TOLERANCE = 1e-9
+KEYS = ("round", "item", "component")
+
+
+def tidy_frame(responses: pd.DataFrame) -> pd.DataFrame:
+    """The tidy frame of :mod:`analysis.frame` from the exported long responses."""
+    submitted = responses[responses["status"] == "submitted"]
+    cannot_judge = submitted["cannot_judge"].astype(str).str.lower() == "true"
+    numeric = submitted[submitted["value"].notna() | cannot_judge]
+    frame = pd.DataFrame(
+        {
+            "panelist": numeric["pseudonym"].astype(str),
+            "group": numeric["group"].fillna("").astype(str),
+            "round": numeric["round"].astype("int64"),
+            "item": numeric["item"].astype(str),
+            "component": numeric["component"].fillna("").astype(str),
+            "value": pd.to_numeric(numeric["value"]).astype(float),
+        }
+    )
+    if frame.empty:
+        return analysis.empty_frame()
+    return frame.reset_index(drop=True)
+
+
+def read_responses(path: Path) -> pd.DataFrame:
+    """``responses.csv``, with empty cells missing and every text kept as written."""
+    return pd.read_csv(
+        path,
+        keep_default_na=False,
+        na_values={"value": [""]},
+        dtype={"pseudonym": str, "group": str, "item": str, "component": str, "status": str},
+    )
+
+
+def read_summaries(path: Path) -> pd.DataFrame:
+    """``summaries.csv``, with the key columns as text."""
+    return pd.read_csv(path, dtype={"item": str, "component": str}, keep_default_na=False)
+
+
+def round_settings(settings: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments of :func:`analysis.summarize_round` for one round."""
+    rules = {
+        key: analysis.ConsensusRule(
+            tuple(
+                analysis.Criterion(
+                    criterion["kind"],
+                    {name: value for name, value in criterion.items() if name != "kind"},
+                )
+                for criterion in rule["criteria"]
+            ),
+            rule["combine"],
+        )
+        for key, rule in entry["rules"].items()
+    }
+    scales = {
+        key: analysis.Scale(
+            kind=scale["kind"],
+            minimum=scale["minimum"],
+            maximum=scale["maximum"],
+            options=scale["options"],
+            band=tuple(scale["band"]) if scale["band"] is not None else None,
+        )
+        for key, scale in entry["scales"].items()
+    }
+    parameters = dict(settings["parameters"])
+    parameters["stability_rule"] = analysis.StabilityRule(**parameters["stability_rule"])
+    return {
+        "rules": rules,
+        "quantile_method": entry["quantile_method"],
+        "scales": scales,
+        "closing_round": entry["round"],
+        **parameters,
+    }
+
+
+def recompute(frame: pd.DataFrame, settings: dict[str, Any]) -> pd.DataFrame:
+    """Every closed round's summary, recomputed, as one frame with the key columns."""
+    parts = []
+    for entry in settings["rounds"]:
+        number = entry["round"]
+        rounds = frame[frame["round"].isin([number - 1, number])]
+        summary = analysis.summarize_round(rounds, **round_settings(settings, entry))
+        parts.append(summary.reset_index())
+    if not parts:
+        return pd.DataFrame(columns=[*KEYS, *analysis.SUMMARY_COLUMNS])
+    return pd.concat(parts, ignore_index=True)
+
+
+def plain(value: Any) -> Any:
+    """A cell as ``None``, ``bool``, ``float`` or ``str``, however it was read or made."""
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, bool):
+        return value
+    if hasattr(value, "item") and not isinstance(value, str):
+        value = value.item()
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return None if math.isnan(value) else float(value)
+    text = str(value)
+    if text == "":
+        return None
+    if text in ("True", "False"):
+        return text == "True"
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return None if math.isnan(number) else number
+
+
+def equal(exported: Any, recomputed: Any) -> bool:
+    """Whether two cells agree: numbers within the tolerance, missing equals missing."""
+    left, right = plain(exported), plain(recomputed)
+    if isinstance(left, float) and isinstance(right, float):
+        return abs(left - right) <= TOLERANCE * max(1.0, abs(left), abs(right))
+    return left == right and type(left) is type(right)
+
+
+def compare(exported: pd.DataFrame, recomputed: pd.DataFrame) -> list[str]:
+    """Every difference between the exported and the recomputed summaries, in words."""
+    problems = []
+    exported = exported.copy()
+    recomputed = recomputed.copy()
+    for frame in (exported, recomputed):
+        frame["round"] = frame["round"].astype("int64")
+        frame["item"] = frame["item"].astype(str)
+        frame["component"] = frame["component"].fillna("").astype(str)
+    left = exported.set_index(list(KEYS))
+    right = recomputed.set_index(list(KEYS))
+    for key in left.index.difference(right.index):
+        problems.append(f"{key}: exported but not recomputed")
+    for key in right.index.difference(left.index):
+        problems.append(f"{key}: recomputed but not exported")
+    columns = [column for column in analysis.SUMMARY_COLUMNS if column in left.columns]
+    missing = [column for column in analysis.SUMMARY_COLUMNS if column not in left.columns]
+    problems += [f"column {column!r} is missing from summaries.csv" for column in missing]
+    for key in left.index.intersection(right.index):
+        for column in columns:
+            mine, theirs = left.at[key, column], right.at[key, column]
+            if not equal(mine, theirs):
+                problems.append(
+                    f"{key} {column}: exported {plain(mine)!r}, recomputed {plain(theirs)!r}"
+                )
+    return problems
+
+
+def main(folder: Path) -> int:
+    """Check the export in ``folder``; print the verdict; return the exit status."""
+    settings = json.loads((folder / "settings.json").read_text(encoding="utf-8"))
+    frame = tidy_frame(read_responses(folder / "responses.csv"))
+    exported = read_summaries(folder / "summaries.csv")
+    problems = compare(exported, recompute(frame, settings))
+    checked = len(exported) * len(analysis.SUMMARY_COLUMNS)
+    if problems:
+        for problem in problems:
+            print(problem)
+        print(f"FAIL: {len(problems)} difference(s) in {checked} exported statistics")
+        return 1
+    print(
+        f"PASS: {checked} statistics of {len(exported)} summary rows in "
+        f"{len(settings['rounds'])} round(s) equal their recomputation "
+        f"(analysis {settings.get('software_version', '?')})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent))
