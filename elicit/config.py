@@ -15,6 +15,14 @@
 ``ELICIT_RATELIMIT_STORAGE_URL``
     Where rate-limit counters live (default ``memory://``, one process).  With several
     workers or hosts, point them all at one Redis: ``redis://127.0.0.1:6379/0``.
+``ELICIT_SMTP_URL``
+    Mail server for invitations and reminders, e.g.
+    ``smtp://user:password@mail.example.org:587?starttls=1`` (user and password
+    percent-encoded; ``starttls=1`` upgrades the connection).  When unset, messages wait
+    in the console's outbox, with their links, for the facilitator to send by hand.
+``ELICIT_MAIL_FROM``
+    Sender address of those messages (default: the SMTP user, else
+    ``elicit@<SMTP host>``).
 ``ELICIT_PROXY_HOPS``
     Number of reverse proxies in front of the service whose ``X-Forwarded-*`` headers
     are trusted (default 0).  Rate limits key on the client address this reveals.
@@ -57,6 +65,8 @@ def load(instance_folder: str, overrides: Mapping[str, Any] | None = None) -> di
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
         "SECRET_KEY": secret_key or stored_secret_key(folder),
         "ELICIT_BASE_URL": base_url,
+        "ELICIT_SMTP_URL": os.environ.get("ELICIT_SMTP_URL") or None,
+        "ELICIT_MAIL_FROM": os.environ.get("ELICIT_MAIL_FROM") or None,
         "ELICIT_PROXY_HOPS": int(os.environ.get("ELICIT_PROXY_HOPS") or 0),
         "RATELIMIT_STORAGE_URI": os.environ.get("ELICIT_RATELIMIT_STORAGE_URL") or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,

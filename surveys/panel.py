@@ -10,12 +10,26 @@ import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
+from surveys import audit
 from surveys.errors import AccessRevoked, DomainError, NotFound
-from surveys.models import Panelist, RosterEntry, Study, utcnow
+from surveys.models import (
+    Draft,
+    OutboxMessage,
+    Panelist,
+    Response,
+    ResponseStatus,
+    RosterEntry,
+    Round,
+    Study,
+    User,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +68,16 @@ class IssuedLink:
 
 
 class InvalidPanel(DomainError):
-    """Rows of a panel file are malformed or duplicated; nothing was added."""
+    """Rows of a panel file (or one entry) are malformed or duplicated; nothing was added.
 
-    def __init__(self, errors: list[str]) -> None:
+    ``errors`` are readable lines; ``fields`` maps each field of a single entry
+    (``name``, ``email``, ``group``, ``language``) to its problems.
+    """
+
+    def __init__(self, errors: list[str], fields: dict[str, list[str]] | None = None) -> None:
         super().__init__("\n".join(errors))
         self.errors = errors
+        self.fields = fields or {}
 
 
 def hash_token(token: str) -> str:
@@ -84,39 +103,85 @@ def parse_panel_csv(text: str, languages: Iterable[str]) -> list[NewPanelist]:
     seen: set[str] = set()
     for row in reader:
         line = reader.line_num
-        name = (row.get("name") or "").strip()
-        email = (row.get("email") or "").strip().lower()
-        group = (row.get("group") or "").strip()
-        language = (row.get("language") or "").strip().lower() or languages[0]
-        problems = []
-        if not name:
-            problems.append("name: is empty")
-        elif len(name) > NAME_MAX_LENGTH:
-            problems.append(f"name: is longer than {NAME_MAX_LENGTH} characters")
-        if len(email) > EMAIL_MAX_LENGTH:
-            problems.append(f"email: is longer than {EMAIL_MAX_LENGTH} characters")
-        elif not EMAIL_PATTERN.match(email):
-            problems.append(f"email: {email!r} is not an email address")
-        elif email in seen:
-            problems.append(f"email: {email} appears twice in the file")
-        if not GROUP_PATTERN.match(group):
-            problems.append(f"group: {group!r} may hold only letters, digits, _ and -")
-        if language not in languages:
-            problems.append(f"language: {language!r} is not one of {', '.join(languages)}")
-        errors.extend(f"line {line}: {problem}" for problem in problems)
-        seen.add(email)
+        entry = _normalise(
+            NewPanelist(
+                row.get("name") or "",
+                row.get("email") or "",
+                row.get("group") or "",
+                row.get("language") or "",
+            ),
+            languages,
+        )
+        problems = _problems(entry, languages, seen)
+        errors.extend(f"line {line}: {field}: {problem}" for field, problem in problems)
+        seen.add(entry.email)
         if not problems:
-            rows.append(NewPanelist(name, email, group, language))
+            rows.append(entry)
     if errors:
         raise InvalidPanel(errors)
     return rows
 
 
-def add_panelists(session: Session, study: Study, entries: list[NewPanelist]) -> list[IssuedLink]:
+def _normalise(entry: NewPanelist, languages: list[str]) -> NewPanelist:
+    """Trim every field, lower-case the email and language; no language means the first."""
+    return NewPanelist(
+        name=entry.name.strip(),
+        email=entry.email.strip().lower(),
+        group=entry.group.strip(),
+        language=entry.language.strip().lower() or languages[0],
+    )
+
+
+def _problems(entry: NewPanelist, languages: list[str], seen: set[str]) -> list[tuple[str, str]]:
+    """(field, problem) for everything wrong with one normalised entry."""
+    problems = []
+    if not entry.name:
+        problems.append(("name", "is empty"))
+    elif len(entry.name) > NAME_MAX_LENGTH:
+        problems.append(("name", f"is longer than {NAME_MAX_LENGTH} characters"))
+    if len(entry.email) > EMAIL_MAX_LENGTH:
+        problems.append(("email", f"is longer than {EMAIL_MAX_LENGTH} characters"))
+    elif not EMAIL_PATTERN.match(entry.email):
+        problems.append(("email", f"{entry.email!r} is not an email address"))
+    elif entry.email in seen:
+        problems.append(("email", f"{entry.email} appears twice in the file"))
+    if not GROUP_PATTERN.match(entry.group):
+        problems.append(("group", f"{entry.group!r} may hold only letters, digits, _ and -"))
+    if entry.language not in languages:
+        problems.append(("language", f"{entry.language!r} is not one of {', '.join(languages)}"))
+    return problems
+
+
+def add_panelist(
+    session: Session, study: Study, entry: NewPanelist, actor: User | None = None
+) -> IssuedLink:
+    """Add one expert, validated as a row of a panel file is; return their link (once).
+
+    Raises :class:`InvalidPanel` whose ``fields`` name each bad field.
+    """
+    languages = list(study.languages["codes"])
+    entry = _normalise(entry, languages)
+    problems = _problems(entry, languages, set())
+    if problems:
+        fields: dict[str, list[str]] = {}
+        for field, problem in problems:
+            fields.setdefault(field, []).append(problem)
+        raise InvalidPanel([f"{field}: {problem}" for field, problem in problems], fields)
+    try:
+        (link,) = add_panelists(session, study, [entry], actor=actor)
+    except InvalidPanel as error:  # already on the panel
+        raise InvalidPanel(error.errors, {"email": ["is already on the panel"]}) from None
+    return link
+
+
+def add_panelists(
+    session: Session, study: Study, entries: list[NewPanelist], actor: User | None = None
+) -> list[IssuedLink]:
     """Add experts to a study's panel, each with a random pseudonym and personal link.
 
     An email already on the panel is refused (the whole batch is, so that links are
-    never half-issued).  The returned tokens are stored only as hashes.
+    never half-issued).  The returned tokens are stored only as hashes.  ``actor`` is
+    audited with the number of panelists added (and the pseudonym, for one).
     """
     existing = set(
         session.execute(
@@ -143,24 +208,155 @@ def add_panelists(session: Session, study: Study, entries: list[NewPanelist]) ->
         )
         session.add(panelist)
         issued.append(IssuedLink(pseudonym, token))
+    audit.record(
+        session,
+        "panel.add",
+        study=study,
+        user=actor,
+        count=len(issued),
+        # In a blind study the actor knows whom they added: naming the pseudonym would
+        # join the two.
+        pseudonym=issued[0].pseudonym if len(issued) == 1 and study.anonymity != "blind" else None,
+    )
     session.commit()
     log.info("added %d panelists to %s", len(issued), study.slug)
     return issued
 
 
-def reissue_link(session: Session, panelist: Panelist) -> IssuedLink:
+def reissue_link(session: Session, panelist: Panelist, actor: User | None = None) -> IssuedLink:
     """Replace a panelist's link with a new one; the old link stops working."""
+    link = new_token(panelist)
+    panelist.revoked_at = None
+    audit.record(
+        session, "panel.reissue", study=panelist.study, user=actor, pseudonym=panelist.pseudonym
+    )
+    session.commit()
+    return link
+
+
+def new_token(panelist: Panelist) -> IssuedLink:
+    """Give ``panelist`` a fresh token (in the caller's transaction) and return it."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
     panelist.token_hash = hash_token(token)
-    panelist.revoked_at = None
-    session.commit()
     return IssuedLink(panelist.pseudonym, token)
 
 
-def revoke_link(session: Session, panelist: Panelist) -> None:
+def revoke_link(session: Session, panelist: Panelist, actor: User | None = None) -> None:
     """Withdraw a panelist's link."""
     panelist.revoked_at = utcnow()
+    audit.record(
+        session, "panel.revoke", study=panelist.study, user=actor, pseudonym=panelist.pseudonym
+    )
     session.commit()
+
+
+VISIT_GRANULARITY = timedelta(minutes=1)
+"""A visit within a minute of the last recorded one is not written again."""
+
+
+def note_visit(session: Session, panelist: Panelist) -> None:
+    """Record that the panelist's page was shown ("opened" in the per-round status).
+
+    Writes (and commits) only when the stored time is more than a minute old, so that
+    reloading the page costs no write.
+    """
+    now = utcnow()
+    if panelist.last_seen_at is None or now - panelist.last_seen_at > VISIT_GRANULARITY:
+        panelist.last_seen_at = now
+        session.commit()
+
+
+def panelist_by_pseudonym(session: Session, study: Study, pseudonym: str) -> Panelist:
+    """The study's panelist called ``pseudonym``; :class:`NotFound` if there is none."""
+    panelist = session.execute(
+        select(Panelist).where(Panelist.study_id == study.id, Panelist.pseudonym == pseudonym)
+    ).scalar_one_or_none()
+    if panelist is None:
+        raise NotFound(f"no panelist {pseudonym} in this study")
+    return panelist
+
+
+@dataclass(frozen=True)
+class RoundStatusOfPanelist:
+    """Where one panelist stands in one round."""
+
+    round_number: int
+    invited: bool
+    opened: bool
+    draft: bool
+    submitted: bool
+
+
+@dataclass(frozen=True)
+class PanelistStatus:
+    """A panelist as the console lists them: pseudonym, group, language, link state and
+    their status in each round (oldest first).  No name, no email, no answer."""
+
+    pseudonym: str
+    group: str
+    language: str
+    revoked: bool
+    rounds: list[RoundStatusOfPanelist]
+
+
+def panel_status(session: Session, study: Study) -> list[PanelistStatus]:
+    """Each panelist's status in every round that has been opened, by pseudonym.
+
+    - invited: an invitation for the round is in the outbox (sent or not);
+    - opened: the panelist's page was last shown at or after the round opened (so, for
+      an earlier round, a later visit also counts: only the latest visit is kept);
+    - draft: a draft is saved for the round;
+    - submitted: at least one submitted response in the round.
+    """
+    rounds = [
+        round_
+        for round_ in session.execute(
+            select(Round).where(Round.study_id == study.id).order_by(Round.number)
+        ).scalars()
+        if round_.opened_at is not None
+    ]
+    panelists = list(
+        session.execute(
+            select(Panelist).where(Panelist.study_id == study.id).order_by(Panelist.pseudonym)
+        ).scalars()
+    )
+    round_ids = [round_.id for round_ in rounds]
+    invited = _pairs(
+        session,
+        select(OutboxMessage.round_id, OutboxMessage.panelist_id).where(
+            OutboxMessage.study_id == study.id, OutboxMessage.kind == "invitation"
+        ),
+    )
+    drafts = _pairs(
+        session, select(Draft.round_id, Draft.panelist_id).where(Draft.round_id.in_(round_ids))
+    )
+    submitted = _pairs(
+        session,
+        select(Response.round_id, Response.panelist_id)
+        .where(Response.round_id.in_(round_ids), Response.status == ResponseStatus.SUBMITTED)
+        .distinct(),
+    )
+    return [
+        PanelistStatus(
+            pseudonym=panelist.pseudonym,
+            group=panelist.group,
+            language=panelist.language,
+            revoked=panelist.revoked_at is not None,
+            rounds=[
+                RoundStatusOfPanelist(
+                    round_number=round_.number,
+                    invited=(round_.id, panelist.id) in invited,
+                    opened=panelist.last_seen_at is not None
+                    and round_.opened_at is not None
+                    and panelist.last_seen_at >= round_.opened_at,
+                    draft=(round_.id, panelist.id) in drafts,
+                    submitted=(round_.id, panelist.id) in submitted,
+                )
+                for round_ in rounds
+            ],
+        )
+        for panelist in panelists
+    ]
 
 
 def panelist_for_token(session: Session, token: str) -> Panelist:
@@ -192,6 +388,11 @@ def panelist_for_token_hash(session: Session, token_hash: str) -> Panelist:
     if panelist.revoked_at is not None:
         raise AccessRevoked("this personal link has been withdrawn")
     return panelist
+
+
+def _pairs(session: Session, statement: Any) -> set[tuple[Any, Any]]:
+    """The (round id, panelist id) rows of ``statement`` as a set of plain tuples."""
+    return {(first, second) for first, second in session.execute(statement)}
 
 
 def _new_pseudonym(taken: set[str]) -> str:

@@ -42,7 +42,7 @@ from surveys.drafts import save_draft
 from surveys.errors import AccessRevoked, Conflict, InvalidAnswers, NotFound
 from surveys.expert import ExpertPage, expert_page
 from surveys.models import Panelist
-from surveys.panel import hash_token, panelist_for_token_hash
+from surveys.panel import hash_token, note_visit, panelist_for_token_hash
 
 blueprint = Blueprint("expert", __name__, url_prefix="/e")
 SESSION_KEY = "panelist"
@@ -232,6 +232,7 @@ def _render(
 ) -> str:
     """Render the page: what was just typed, else the draft, else the submitted answers."""
     language = str(get_locale())
+    note_visit(db.session, panelist)
     page: ExpertPage = expert_page(db.session, panelist)
     values: dict[str, Any] = typed if typed is not None else (page.draft or form_values(page))
     views = item_views(page, language, values)

@@ -37,8 +37,18 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("facilitate.results", "GET"): (302, 302, 404, 200, 200),
     # No new deadline in the form: refused as incomplete once access is granted.
     ("facilitate.move_deadline", "POST"): (302, 302, 404, 403, 400),
-    # exports (issue 6): researchers export too
-    ("facilitate.export", "GET"): (302, 302, 404, 200, 200),
+    # panel and messaging (issue 5)
+    ("facilitate.panel", "GET"): (302, 302, 404, 200, 200),
+    # An empty form or no file: the page again with the fields' errors.
+    ("facilitate.add_to_panel", "POST"): (302, 302, 404, 403, 422),
+    ("facilitate.import_panel", "POST"): (302, 302, 404, 403, 422),
+    ("facilitate.revoke_panelist", "POST"): (302, 302, 404, 403, 303),
+    # A standard study: the new link is shown on the page that answers.
+    ("facilitate.reissue_panelist", "POST"): (302, 302, 404, 403, 200),
+    ("facilitate.send_invitations", "POST"): (302, 302, 404, 403, 303),
+    ("facilitate.send_reminders", "POST"): (302, 302, 404, 403, 303),
+    ("facilitate.send_outbox", "POST"): (302, 302, 404, 403, 303),
+    ("facilitate.outbox_page", "GET"): (302, 302, 404, 200, 200),
 }
 PUBLIC = {"static"}
 
@@ -74,7 +84,7 @@ def world(app, make_study, make_panel, make_user):
     make_user("lead@example.org", studies=[study])
     make_user("analyst@example.org", role="researcher", studies=[study])
     make_user("rival@example.org", studies=[other])
-    return {"slug": study.slug, "token": link.token, "fmt": "json"}
+    return {"slug": study.slug, "token": link.token, "pseudonym": link.pseudonym}
 
 
 def visit_as(client, visitor, world):

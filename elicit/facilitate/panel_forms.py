@@ -1,0 +1,30 @@
+"""Forms of the panel pages (Flask-WTF: every one carries a CSRF token).
+
+Only presence is checked here; what a valid panelist is, ``surveys.panel`` decides.
+"""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import EmailField, SelectField, StringField
+from wtforms.validators import DataRequired, Optional
+
+
+class PanelistForm(FlaskForm):
+    """One panelist: name, email, group and language."""
+
+    name = StringField(lazy_gettext("Name"), validators=[DataRequired()])
+    email = EmailField(lazy_gettext("Email"), validators=[DataRequired()])
+    group = StringField(lazy_gettext("Group (optional)"), validators=[Optional()])
+    language = SelectField(lazy_gettext("Language"), choices=[])
+
+
+class ImportPanelForm(FlaskForm):
+    """A CSV file with the columns name, email, group, language."""
+
+    file = FileField(
+        lazy_gettext("Panel file (CSV: name, email, group, language)"),
+        validators=[FileRequired(lazy_gettext("Choose a CSV file."))],
+    )

@@ -1,0 +1,511 @@
+"""Invitations and reminders: written to the outbox first, then delivered by SMTP if
+configured.
+
+The outbox (:class:`~surveys.models.OutboxMessage`) makes sending idempotent.  Every
+message has a unique ``idempotency_key`` and is inserted with ``ON CONFLICT DO
+NOTHING``: a repeated click, a retried request or two facilitators at once find the
+message already there and skip it (never retry it), so nobody gets the same message twice.
+
+- Invitation: ``invitation:{round id}:{panelist id}``, one per panelist and round.
+- Reminder: ``reminder:{round id}:{panelist id}:{n}`` where ``n`` is the reminder batch.
+  Batch rule: the first reminders of a round are batch 1; a click counts as the same
+  batch as the latest one while that batch's first message is less than
+  :data:`REMINDER_BATCH_WINDOW` old (so a repeated click reminds nobody twice, and only
+  adds panelists the batch missed), and starts batch ``n + 1`` after that.
+
+Links.  Tokens are kept only as hashes, so a message cannot repeat an existing link:
+composing an invitation issues the panelist a new link (:func:`surveys.panel.new_token`)
+and puts it in the body, which invalidates the previous link (and sessions opened with
+it).  A reminder carries a new link only to a panelist who has not opened the round yet;
+one who has is told to continue with the link they used, so that no one's open page is
+cut off mid-answer.
+
+Delivery.  With SMTP settings, :func:`deliver` sends each unsent message and stamps
+``sent_at``; a failure is stored in ``error`` and retried on the next delivery; a message
+with ``sent_at`` is never sent again.  After sending, the token in the stored body is
+replaced by ``[link sent]``, so no working link stays in the database.  Without SMTP the
+messages stay unsent in the outbox *with* their links, because the outbox is then the
+delivery channel: the facilitator copies each message and sends it by hand.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import secrets
+import smtplib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from surveys import audit
+from surveys.errors import Conflict
+from surveys.models import (
+    OutboxMessage,
+    Panelist,
+    Response,
+    ResponseStatus,
+    Round,
+    RoundStatus,
+    Study,
+    User,
+    utcnow,
+)
+from surveys.panel import TOKEN_BYTES, IssuedLink, hash_token
+
+log = logging.getLogger(__name__)
+
+REMINDER_BATCH_WINDOW = timedelta(hours=12)
+"""Reminders queued within this time of a batch's first message belong to that batch."""
+
+DELIVERY_LEASE = timedelta(minutes=10)
+"""A message claimed for delivery by a worker that then died is retried after this."""
+
+CLAIM_PREFIX = "in delivery since "
+LINK_PATTERN = re.compile(r"/e/[A-Za-z0-9_-]{20,}")
+REDACTED_LINK = "/e/[link sent]"
+
+TEMPLATES: dict[str, dict[str, str]] = {
+    "en": {
+        "invitation_subject": "Invitation: round {round} of “{title}”",
+        "invitation_body": (
+            "Dear {name},\n\n"
+            "Round {round} of the study “{title}” is open{deadline}.\n\n"
+            "Your personal link (keep it to yourself; it replaces any link sent before):\n"
+            "{link}\n\n"
+            "Your answers are anonymous to the other experts.\n\n"
+            "Thank you,\nThe study team\n"
+        ),
+        "reminder_subject": "Reminder: round {round} of “{title}”",
+        "reminder_body": (
+            "Dear {name},\n\n"
+            "Round {round} of the study “{title}” is still open{deadline}, and we have not "
+            "received your answers yet.\n\n"
+            "{access}\n\n"
+            "Thank you,\nThe study team\n"
+        ),
+        "new_link": ("Your personal link (it replaces any link sent before):\n{link}"),
+        "same_link": (
+            "Please continue with the personal link you used before; your draft is kept."
+        ),
+        "deadline": " until {deadline} (UTC)",
+    },
+    "es": {
+        "invitation_subject": "Invitación: ronda {round} de «{title}»",
+        "invitation_body": (
+            "Estimado/a {name}:\n\n"
+            "La ronda {round} del estudio «{title}» está abierta{deadline}.\n\n"
+            "Su enlace personal (no lo comparta; sustituye a cualquier enlace anterior):\n"
+            "{link}\n\n"
+            "Sus respuestas son anónimas para los demás expertos.\n\n"
+            "Gracias,\nEl equipo del estudio\n"
+        ),
+        "reminder_subject": "Recordatorio: ronda {round} de «{title}»",
+        "reminder_body": (
+            "Estimado/a {name}:\n\n"
+            "La ronda {round} del estudio «{title}» sigue abierta{deadline} y aún no hemos "
+            "recibido sus respuestas.\n\n"
+            "{access}\n\n"
+            "Gracias,\nEl equipo del estudio\n"
+        ),
+        "new_link": ("Su enlace personal (sustituye a cualquier enlace anterior):\n{link}"),
+        "same_link": ("Continúe con el enlace personal que ya utilizó; su borrador se conserva."),
+        "deadline": " hasta el {deadline} (UTC)",
+    },
+}
+"""Message texts per language; a language without texts gets English."""
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where and how to send mail (built by the web layer from its configuration)."""
+
+    host: str
+    port: int
+    sender: str
+    username: str | None = None
+    password: str | None = None
+    starttls: bool = False
+
+
+def queue_invitations(
+    session: Session, study: Study, round_: Round, base_url: str, actor: User | None = None
+) -> list[OutboxMessage]:
+    """Write an invitation to ``round_`` for every panelist with a valid link, once.
+
+    Each new invitation carries a newly issued link (the previous one stops working).
+    Returns the messages added by this call; those already queued are skipped.
+    """
+    _require_open(round_)
+    panelists = _panelists(session, study)
+    added = [
+        message
+        for panelist in panelists
+        if (
+            message := _queue(
+                session,
+                study,
+                round_,
+                panelist,
+                "invitation",
+                f"invitation:{round_.id}:{panelist.id}",
+                base_url,
+                new_link=True,
+            )
+        )
+        is not None
+    ]
+    audit.record(
+        session,
+        "messages.invite",
+        study=study,
+        user=actor,
+        round=round_.number,
+        queued=len(added),
+        skipped=len(panelists) - len(added),
+    )
+    session.commit()
+    return added
+
+
+def queue_reminders(
+    session: Session, study: Study, round_: Round, base_url: str, actor: User | None = None
+) -> list[OutboxMessage]:
+    """Write a reminder to every panelist with a valid link who has not submitted to the
+    open ``round_``, in their language, at most once per batch (see the module docstring).
+
+    Returns the messages added by this call.
+    """
+    _require_open(round_)
+    batch = _reminder_batch(session, round_)
+    submitted = set(
+        session.execute(
+            select(Response.panelist_id).where(
+                Response.round_id == round_.id, Response.status == ResponseStatus.SUBMITTED
+            )
+        ).scalars()
+    )
+    targets = [p for p in _panelists(session, study) if p.id not in submitted]
+    added = []
+    for panelist in targets:
+        opened = (
+            panelist.last_seen_at is not None
+            and round_.opened_at is not None
+            and panelist.last_seen_at >= round_.opened_at
+        )
+        message = _queue(
+            session,
+            study,
+            round_,
+            panelist,
+            "reminder",
+            f"reminder:{round_.id}:{panelist.id}:{batch}",
+            base_url,
+            new_link=not opened,
+        )
+        if message is not None:
+            added.append(message)
+    audit.record(
+        session,
+        "messages.remind",
+        study=study,
+        user=actor,
+        round=round_.number,
+        batch=batch,
+        queued=len(added),
+    )
+    session.commit()
+    return added
+
+
+def resend_invitation(
+    session: Session,
+    study: Study,
+    round_: Round,
+    panelist: Panelist,
+    base_url: str,
+    actor: User | None = None,
+) -> OutboxMessage | None:
+    """Issue ``panelist`` a new link and queue it in a fresh invitation to ``round_``.
+
+    This is how a blind study reissues a link: the facilitator never sees it, the
+    system mails it.  The key ``invitation:{round}:{panelist}:resend:{k}`` counts the
+    invitations already queued, so two clicks at once queue one message.  A withdrawn
+    link is restored.  Returns the message, or ``None`` if a simultaneous click won.
+    """
+    _require_open(round_)
+    count = session.execute(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(
+            OutboxMessage.round_id == round_.id,
+            OutboxMessage.panelist_id == panelist.id,
+            OutboxMessage.kind == "invitation",
+        )
+    ).scalar_one()
+    message = _queue(
+        session,
+        study,
+        round_,
+        panelist,
+        "invitation",
+        f"invitation:{round_.id}:{panelist.id}:resend:{count}",
+        base_url,
+        new_link=True,
+    )
+    if message is not None:
+        panelist.revoked_at = None
+    audit.record(
+        session,
+        "messages.resend_invitation",
+        study=study,
+        user=actor,
+        round=round_.number,
+        pseudonym=panelist.pseudonym,
+    )
+    session.commit()
+    return message
+
+
+def deliver(session: Session, messages: Iterable[OutboxMessage], smtp: SmtpSettings | None) -> int:
+    """Send the unsent ``messages`` by SMTP; return how many were sent.
+
+    Without ``smtp`` nothing is sent: the messages wait in the outbox.  Each message is
+    first claimed (a compare-and-set on ``error``) so two deliveries at once never both
+    send it; it is then sent, stamped ``sent_at``, its link redacted, and committed on
+    its own.  A failure is stored in ``error`` and the message is retried next time.
+    The only window for a duplicate is a crash after the server accepted a message and
+    before the commit that follows.
+    """
+    if smtp is None:
+        return 0
+    pending = [message for message in messages if message.sent_at is None]
+    if not pending:
+        return 0
+    try:
+        connection = _connect(smtp)
+    except (OSError, smtplib.SMTPException) as error:
+        for message in pending:
+            message.error = _describe(error)
+        session.commit()
+        log.warning("SMTP connection failed: %s", error)
+        return 0
+    sent = 0
+    try:
+        for message in pending:
+            if not _claim(session, message):
+                continue
+            try:
+                connection.send_message(_email(message, smtp.sender))
+            except (OSError, smtplib.SMTPException) as error:
+                message.error = _describe(error)
+                session.commit()
+                continue
+            message.sent_at = utcnow()
+            message.error = None
+            message.body = LINK_PATTERN.sub(REDACTED_LINK, message.body)
+            session.commit()
+            sent += 1
+    finally:
+        with contextlib.suppress(OSError, smtplib.SMTPException):
+            connection.quit()
+    return sent
+
+
+def unsent_messages(session: Session, study: Study) -> list[OutboxMessage]:
+    """The study's messages not sent yet, oldest first."""
+    return list(
+        session.execute(
+            select(OutboxMessage)
+            .where(OutboxMessage.study_id == study.id, OutboxMessage.sent_at.is_(None))
+            .order_by(OutboxMessage.id)
+        ).scalars()
+    )
+
+
+def outbox(session: Session, study: Study) -> list[OutboxMessage]:
+    """Every message of the study, ordered by recipient then kind and time.
+
+    Ordered by recipient rather than by creation, so that the order does not follow the
+    panel's order and cannot be matched against the pseudonym list.
+    """
+    return list(
+        session.execute(
+            select(OutboxMessage)
+            .where(OutboxMessage.study_id == study.id)
+            .order_by(OutboxMessage.recipient, OutboxMessage.created_at, OutboxMessage.id)
+        ).scalars()
+    )
+
+
+def _require_open(round_: Round) -> None:
+    """Messages invite to an open round only."""
+    if round_.status != RoundStatus.OPEN:
+        raise Conflict(f"round {round_.number} is not open")
+
+
+def _panelists(session: Session, study: Study) -> list[Panelist]:
+    """Panelists whose link is not withdrawn, in a fixed order (locks in one order)."""
+    return list(
+        session.execute(
+            select(Panelist)
+            .where(Panelist.study_id == study.id, Panelist.revoked_at.is_(None))
+            .order_by(Panelist.id)
+        ).scalars()
+    )
+
+
+def _reminder_batch(session: Session, round_: Round) -> int:
+    """The batch number for reminders queued now (see the module docstring)."""
+    rows = session.execute(
+        select(OutboxMessage.idempotency_key, OutboxMessage.created_at).where(
+            OutboxMessage.round_id == round_.id, OutboxMessage.kind == "reminder"
+        )
+    ).all()
+    if not rows:
+        return 1
+    first_of: dict[int, datetime] = {}
+    for key, created_at in rows:
+        number = int(key.rsplit(":", 1)[1])
+        if number not in first_of or created_at < first_of[number]:
+            first_of[number] = created_at
+    latest = max(first_of)
+    return latest if utcnow() - first_of[latest] < REMINDER_BATCH_WINDOW else latest + 1
+
+
+def _queue(
+    session: Session,
+    study: Study,
+    round_: Round,
+    panelist: Panelist,
+    kind: str,
+    key: str,
+    base_url: str,
+    *,
+    new_link: bool,
+) -> OutboxMessage | None:
+    """Insert one message unless its key exists; issue a new link only if it is inserted."""
+    exists = session.execute(
+        select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)
+    ).first()
+    if exists is not None:
+        return None
+    language = panelist.language if panelist.language in TEMPLATES else "en"
+    texts = TEMPLATES[language]
+    titles = study.title
+    title = titles.get(language) or next(iter(titles.values()), "")
+    deadline = (
+        texts["deadline"].format(deadline=round_.deadline.strftime("%Y-%m-%d %H:%M"))
+        if round_.deadline
+        else ""
+    )
+    link = IssuedLink(panelist.pseudonym, secrets.token_urlsafe(TOKEN_BYTES)) if new_link else None
+    fields = {
+        "name": panelist.roster.name,
+        "round": round_.number,
+        "title": title,
+        "deadline": deadline,
+        "link": link.url(base_url) if link else "",
+    }
+    if kind == "reminder":
+        access = texts["new_link" if link else "same_link"].format(**fields)
+        body = texts["reminder_body"].format(access=access, **fields)
+    else:
+        body = texts["invitation_body"].format(**fields)
+    values: dict[str, Any] = {
+        "study_id": study.id,
+        "panelist_id": panelist.id,
+        "round_id": round_.id,
+        "kind": kind,
+        "idempotency_key": key,
+        "language": language,
+        "recipient": panelist.roster.email,
+        "subject": texts[f"{kind}_subject"].format(**fields)[:300],
+        "body": body,
+        "created_at": utcnow(),
+    }
+    # The key decides: a message queued meanwhile by another request makes this insert
+    # do nothing, and the new link is then dropped (the panelist's token is changed only
+    # after the insert succeeds), so the link in the queued message stays the valid one.
+    inserted = session.execute(_insert_once(session).values(values)).scalar_one_or_none()
+    if inserted is None:
+        return None
+    if link is not None:
+        panelist.token_hash = hash_token(link.token)
+    return session.get(OutboxMessage, inserted)
+
+
+def _insert_once(session: Session) -> Any:
+    """``INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING id``."""
+    dialect = session.connection().dialect.name
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    return (
+        module.insert(OutboxMessage)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(OutboxMessage.id)
+    )
+
+
+def _claim(session: Session, message: OutboxMessage) -> bool:
+    """Mark ``message`` as being delivered, unless it is sent or another delivery holds
+    a live claim on it; commit the claim."""
+    seen = message.error
+    if message.sent_at is not None:
+        return False
+    if seen is not None and seen.startswith(CLAIM_PREFIX):
+        claimed_at = datetime.fromisoformat(seen.removeprefix(CLAIM_PREFIX))
+        if utcnow() - claimed_at < DELIVERY_LEASE:
+            return False
+    claim = CLAIM_PREFIX + utcnow().isoformat()
+    result: Any = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message.id,
+            OutboxMessage.sent_at.is_(None),
+            OutboxMessage.error.is_not_distinct_from(seen),
+        )
+        .values(error=claim)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    if result.rowcount != 1:
+        return False
+    session.refresh(message)  # so that clearing the claim below is seen as a change
+    return True
+
+
+def _connect(smtp: SmtpSettings) -> smtplib.SMTP:
+    """Open an SMTP connection, with STARTTLS and login as configured."""
+    connection = smtplib.SMTP(smtp.host, smtp.port, timeout=30)
+    try:
+        if smtp.starttls:
+            connection.starttls()
+        if smtp.username:
+            connection.login(smtp.username, smtp.password or "")
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def _email(message: OutboxMessage, sender: str) -> EmailMessage:
+    """The outbox message as an email."""
+    email = EmailMessage()
+    email["From"] = sender
+    email["To"] = message.recipient
+    email["Subject"] = message.subject
+    email["Content-Language"] = message.language
+    email.set_content(message.body)
+    return email
+
+
+def _describe(error: BaseException) -> str:
+    """A delivery error as stored in the outbox."""
+    return f"{type(error).__name__}: {error}"[:2000]

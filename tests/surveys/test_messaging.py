@@ -1,0 +1,456 @@
+"""Invitations and reminders: idempotent queueing, targeting, languages, SMTP delivery,
+and the panel's per-round status.
+
+Delivery is tested against a real SMTP exchange with a small server written here (a
+socket server speaking just enough SMTP), on the real test database: no mocks.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import socketserver
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from email import message_from_bytes, policy
+
+import pytest
+
+from elicit.extensions import db
+from surveys.answers import submit_responses
+from surveys.drafts import save_draft
+from surveys.errors import NotFound
+from surveys.messaging import (
+    CLAIM_PREFIX,
+    SmtpSettings,
+    deliver,
+    queue_invitations,
+    queue_reminders,
+    resend_invitation,
+    unsent_messages,
+)
+from surveys.models import AuditEvent, OutboxMessage, Panelist, utcnow
+from surveys.panel import (
+    InvalidPanel,
+    NewPanelist,
+    add_panelist,
+    note_visit,
+    panel_status,
+    panelist_for_token,
+)
+from surveys.rounds import close_round, open_round
+
+BASE_URL = "http://elicit.test"
+LINK = re.compile(r"http://elicit\.test/e/([A-Za-z0-9_-]+)")
+
+
+class SmtpHandler(socketserver.StreamRequestHandler):
+    """One SMTP session: EHLO, MAIL, RCPT, DATA, RSET, QUIT."""
+
+    def reply(self, line: str) -> None:
+        """Send one reply line."""
+        self.wfile.write(line.encode() + b"\r\n")
+
+    def handle(self) -> None:
+        """Answer commands until QUIT; keep each accepted message on the server."""
+        server: SmtpServer = self.server  # type: ignore[assignment]
+        self.reply("220 test.invalid ESMTP")
+        recipients: list[str] = []
+        while line := self.rfile.readline():
+            command = line.decode().rstrip("\r\n")
+            verb = command[:4].upper()
+            if verb in {"EHLO", "HELO"}:
+                self.reply("250 test.invalid")
+            elif verb == "MAIL":
+                recipients = []
+                self.reply("250 OK")
+            elif verb == "RCPT":
+                address = command.split(":", 1)[1].strip().strip("<>")
+                if address in server.refused:
+                    self.reply("550 no such user")
+                else:
+                    recipients.append(address)
+                    self.reply("250 OK")
+            elif verb == "DATA":
+                self.reply("354 go ahead")
+                data = b""
+                while (chunk := self.rfile.readline()) != b".\r\n":
+                    data += chunk[1:] if chunk.startswith(b"..") else chunk
+                server.received.append(
+                    (recipients, message_from_bytes(data, policy=policy.default))
+                )
+                self.reply("250 queued")
+            elif verb == "QUIT":
+                self.reply("221 bye")
+                return
+            else:
+                self.reply("250 OK")
+
+
+class SmtpServer(socketserver.ThreadingTCPServer):
+    """Keeps what it received; refuses the addresses in ``refused``."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), SmtpHandler)
+        self.received: list[tuple[list[str], object]] = []
+        self.refused: set[str] = set()
+
+    def recipients(self) -> list[str]:
+        """Every recipient of every message accepted, in order."""
+        return [address for addresses, _ in self.received for address in addresses]
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A running SMTP server on a free local port."""
+    server = SmtpServer()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def smtp(smtp_server) -> SmtpSettings:
+    """Settings pointing at the test server."""
+    return SmtpSettings(host="127.0.0.1", port=smtp_server.server_address[1], sender="d@x.org")
+
+
+@pytest.fixture
+def running(make_study, make_panel):
+    """The demo study (English and Spanish) with four panelists and round 1 open."""
+    study = make_study()
+    links = make_panel(study, 4)  # languages alternate en, es, en, es
+    round_ = open_round(db.session, study)
+    panelists = [panelist_for_token(db.session, link.token) for link in links]
+    return study, round_, panelists, links
+
+
+def messages() -> list[OutboxMessage]:
+    """Every message in the outbox, oldest first."""
+    return list(db.session.execute(db.select(OutboxMessage).order_by(OutboxMessage.id)).scalars())
+
+
+def token_in(body: str) -> str:
+    """The personal link's token in a message body."""
+    match = LINK.search(body)
+    assert match, body
+    return match.group(1)
+
+
+# -- invitations ---------------------------------------------------------------------
+
+
+def test_invitations_are_queued_once_per_panelist_in_their_language(running):
+    study, round_, panelists, _links = running
+    first = queue_invitations(db.session, study, round_, BASE_URL)
+    again = queue_invitations(db.session, study, round_, BASE_URL)
+    assert len(first) == 4
+    assert again == []
+    queued = messages()
+    assert len(queued) == 4
+    assert {message.idempotency_key for message in queued} == {
+        f"invitation:{round_.id}:{panelist.id}" for panelist in panelists
+    }
+    for message, panelist in zip(queued, panelists, strict=True):
+        assert message.panelist_id == panelist.id
+        assert message.language == panelist.language
+        assert message.recipient == panelist.roster.email
+        assert message.sent_at is None
+    assert [message.subject.split(":")[0] for message in queued] == [
+        "Invitation",
+        "Invitación",
+        "Invitation",
+        "Invitación",
+    ]
+    assert "Dear Expert Number0" in queued[0].body
+    assert "Estimado/a Expert Number1" in queued[1].body
+
+
+def test_an_invitation_carries_a_new_link_and_the_old_one_stops_working(running):
+    study, round_, _panelists, links = running
+    queue_invitations(db.session, study, round_, BASE_URL)
+    for message, link in zip(messages(), links, strict=True):
+        assert panelist_for_token(db.session, token_in(message.body)).id == message.panelist_id
+        with pytest.raises(NotFound):
+            panelist_for_token(db.session, link.token)
+
+
+def test_withdrawn_panelists_are_not_invited(running):
+    from surveys.panel import revoke_link
+
+    study, round_, panelists, _ = running
+    revoke_link(db.session, panelists[0])
+    queue_invitations(db.session, study, round_, BASE_URL)
+    assert panelists[0].id not in {message.panelist_id for message in messages()}
+    assert len(messages()) == 3
+
+
+def test_an_insert_that_meets_an_existing_key_is_skipped_and_keeps_that_link(running):
+    """What a simultaneous second request sees: the key exists, nothing changes."""
+    study, round_, _panelists, _ = running
+    queue_invitations(db.session, study, round_, BASE_URL)
+    tokens = {message.panelist_id: token_in(message.body) for message in messages()}
+    assert queue_invitations(db.session, study, round_, BASE_URL) == []
+    for panelist_id, token in tokens.items():
+        assert panelist_for_token(db.session, token).id == panelist_id
+
+
+# -- delivery ------------------------------------------------------------------------
+
+
+def test_without_smtp_messages_wait_in_the_outbox_with_their_links(running):
+    study, round_, _, _ = running
+    queue_invitations(db.session, study, round_, BASE_URL)
+    assert deliver(db.session, unsent_messages(db.session, study), None) == 0
+    for message in messages():
+        assert message.sent_at is None
+        assert message.error is None
+        assert LINK.search(message.body)
+
+
+def test_a_real_smtp_exchange_sends_each_message_once_and_redacts_the_link(
+    running, smtp_server, smtp
+):
+    study, round_, panelists, _ = running
+    queue_invitations(db.session, study, round_, BASE_URL)
+    stored_tokens = [token_in(message.body) for message in messages()]
+    assert deliver(db.session, unsent_messages(db.session, study), smtp) == 4
+    assert smtp_server.recipients() == [panelist.roster.email for panelist in panelists]
+    for (_, email), token in zip(smtp_server.received, stored_tokens, strict=True):
+        assert email["From"] == "d@x.org"
+        assert email["Subject"].startswith(("Invitation", "Invitación"))
+        assert token in email.get_content()  # the expert gets the working link
+    for message in messages():
+        assert message.sent_at is not None
+        assert message.error is None
+        assert "/e/[link sent]" in message.body
+        assert not LINK.search(message.body)  # no working token stays in the database
+    # Sending again, with the same or with all messages, mails nobody twice.
+    assert deliver(db.session, messages(), smtp) == 0
+    queue_invitations(db.session, study, round_, BASE_URL)
+    assert deliver(db.session, unsent_messages(db.session, study), smtp) == 0
+    assert len(smtp_server.received) == 4
+
+
+def test_a_crash_between_insert_and_smtp_then_a_retry_sends_once(running, smtp_server, smtp):
+    study, round_, _, _ = running
+    # The request queued the messages, then died before delivering them.
+    queue_invitations(db.session, study, round_, BASE_URL)
+    # The facilitator clicks again: nothing new is queued, the waiting messages go out.
+    assert queue_invitations(db.session, study, round_, BASE_URL) == []
+    assert deliver(db.session, unsent_messages(db.session, study), smtp) == 4
+    assert queue_invitations(db.session, study, round_, BASE_URL) == []
+    assert deliver(db.session, unsent_messages(db.session, study), smtp) == 0
+    assert len(smtp_server.received) == 4
+    assert len(set(smtp_server.recipients())) == 4
+
+
+def test_a_claimed_message_is_left_to_its_worker_until_the_claim_expires(
+    running, smtp_server, smtp
+):
+    study, round_, _, _ = running
+    queue_invitations(db.session, study, round_, BASE_URL)
+    first, second, *_ = messages()
+    # Another worker is delivering ``first`` right now; ``second``'s worker died long ago.
+    first.error = CLAIM_PREFIX + utcnow().isoformat()
+    second.error = CLAIM_PREFIX + (utcnow() - timedelta(hours=1)).isoformat()
+    db.session.commit()
+    assert deliver(db.session, unsent_messages(db.session, study), smtp) == 3
+    assert first.recipient not in smtp_server.recipients()
+    assert second.recipient in smtp_server.recipients()
+
+
+def test_an_smtp_failure_is_stored_and_retried_next_time(running, smtp_server, smtp):
+    study, round_, panelists, _ = running
+    refused = panelists[1].roster.email
+    smtp_server.refused.add(refused)
+    queue_invitations(db.session, study, round_, BASE_URL)
+    assert deliver(db.session, unsent_messages(db.session, study), smtp) == 3
+    (failed,) = unsent_messages(db.session, study)
+    assert failed.recipient == refused
+    assert "SMTPRecipientsRefused" in (failed.error or "")
+    assert LINK.search(failed.body)  # not sent: the link is kept for the retry
+    smtp_server.refused.clear()
+    assert deliver(db.session, unsent_messages(db.session, study), smtp) == 1
+    assert failed.sent_at is not None and failed.error is None
+    assert sorted(smtp_server.recipients()) == sorted(p.roster.email for p in panelists)
+
+
+def test_an_unreachable_server_is_recorded_on_every_message(running):
+    study, round_, _, _ = running
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    queue_invitations(db.session, study, round_, BASE_URL)
+    settings = SmtpSettings(host="127.0.0.1", port=port, sender="d@x.org")
+    assert deliver(db.session, unsent_messages(db.session, study), settings) == 0
+    assert all(message.error and message.sent_at is None for message in messages())
+
+
+# -- reminders -----------------------------------------------------------------------
+
+
+def test_reminders_go_only_to_those_who_have_not_submitted_in_their_language(running):
+    study, round_, panelists, _ = running
+    submit_responses(db.session, panelists[0], {"trust_now": "3"})
+    save_draft(db.session, panelists[1], {"trust_now": "2"})  # a draft is not a submission
+    queue_invitations(db.session, study, round_, BASE_URL)
+    reminders = queue_reminders(db.session, study, round_, BASE_URL)
+    assert sorted(message.panelist_id for message in reminders) == sorted(
+        panelist.id for panelist in panelists[1:]
+    )
+    for message in reminders:
+        panelist = db.session.get(Panelist, message.panelist_id)
+        assert message.language == panelist.language
+        expected = "Recordatorio" if panelist.language == "es" else "Reminder"
+        assert message.subject.startswith(expected)
+        assert message.idempotency_key == f"reminder:{round_.id}:{panelist.id}:1"
+
+
+def test_a_repeated_reminder_click_in_the_same_batch_sends_nothing_more(running):
+    study, round_, panelists, _ = running
+    assert len(queue_reminders(db.session, study, round_, BASE_URL)) == 4
+    assert queue_reminders(db.session, study, round_, BASE_URL) == []
+    # Half a day later a new click is a new batch.
+    for message in messages():
+        message.created_at = utcnow() - timedelta(hours=13)
+    db.session.commit()
+    submit_responses(db.session, panelists[2], {"trust_now": "3"})
+    second = queue_reminders(db.session, study, round_, BASE_URL)
+    assert len(second) == 3
+    assert all(message.idempotency_key.endswith(":2") for message in second)
+    assert queue_reminders(db.session, study, round_, BASE_URL) == []
+
+
+def test_a_reminder_carries_a_new_link_only_to_who_has_not_opened_the_round(running):
+    study, round_, panelists, links = running
+    note_visit(db.session, panelists[0])  # their page is open: keep their link
+    reminders = {m.panelist_id: m for m in queue_reminders(db.session, study, round_, BASE_URL)}
+    assert not LINK.search(reminders[panelists[0].id].body)
+    assert "continue with the personal link" in reminders[panelists[0].id].body
+    assert panelist_for_token(db.session, links[0].token).id == panelists[0].id
+    assert LINK.search(reminders[panelists[2].id].body)
+    with pytest.raises(NotFound):
+        panelist_for_token(db.session, links[2].token)
+
+
+def test_messages_need_an_open_round(running):
+    from surveys.errors import Conflict
+
+    study, round_, _, _ = running
+    close_round(db.session, study)
+    with pytest.raises(Conflict):
+        queue_invitations(db.session, study, round_, BASE_URL)
+    with pytest.raises(Conflict):
+        queue_reminders(db.session, study, round_, BASE_URL)
+
+
+def test_resending_an_invitation_issues_a_new_link_once_per_click(running):
+    study, round_, panelists, _links = running
+    queue_invitations(db.session, study, round_, BASE_URL)
+    message = resend_invitation(db.session, study, round_, panelists[0], BASE_URL)
+    assert message is not None
+    assert message.idempotency_key == f"invitation:{round_.id}:{panelists[0].id}:resend:1"
+    assert panelist_for_token(db.session, token_in(message.body)).id == panelists[0].id
+
+
+# -- panel status and the audit log --------------------------------------------------
+
+
+def test_panel_status_per_round(running):
+    study, round_, panelists, _ = running
+    queue_invitations(db.session, study, round_, BASE_URL)
+    note_visit(db.session, panelists[0])
+    note_visit(db.session, panelists[1])
+    save_draft(db.session, panelists[1], {"trust_now": "2"})
+    submit_responses(db.session, panelists[2], {"trust_now": "3"})
+    by_pseudonym = {row.pseudonym: row for row in panel_status(db.session, study)}
+    states = [by_pseudonym[panelist.pseudonym].rounds[0] for panelist in panelists]
+    assert [(s.invited, s.opened, s.draft, s.submitted) for s in states] == [
+        (True, True, False, False),
+        (True, True, True, False),
+        (True, False, True, True),  # submitting keeps the typed draft too
+        (True, False, False, False),
+    ]
+    assert {s.round_number for s in states} == {1}
+    # Round 2: nobody invited or seen since it opened; a visit before it opened is old.
+    close_round(db.session, study)
+    open_round(db.session, study)
+    for row in panel_status(db.session, study):
+        assert len(row.rounds) == 2
+        second = row.rounds[1]
+        assert (second.invited, second.opened, second.draft, second.submitted) == (
+            False,
+            False,
+            False,
+            False,
+        )
+
+
+def test_a_visit_is_written_at_most_once_a_minute(running):
+    _, _, panelists, _ = running
+    panelist = panelists[0]
+    note_visit(db.session, panelist)
+    first = panelist.last_seen_at
+    note_visit(db.session, panelist)
+    assert panelist.last_seen_at == first
+    panelist.last_seen_at = utcnow() - timedelta(minutes=2)
+    db.session.commit()
+    note_visit(db.session, panelist)
+    assert panelist.last_seen_at > first - timedelta(minutes=1)
+
+
+def test_adding_one_panelist_validates_each_field(make_study):
+    study = make_study()
+    with pytest.raises(InvalidPanel) as caught:
+        add_panelist(db.session, study, NewPanelist("", "not-an-email", "a b", "fr"))
+    assert set(caught.value.fields) == {"name", "email", "group", "language"}
+    link = add_panelist(db.session, study, NewPanelist(" Ana ", "Ana@X.org", "g", ""))
+    panelist = panelist_for_token(db.session, link.token)
+    assert (panelist.roster.email, panelist.language) == ("ana@x.org", "en")
+    with pytest.raises(InvalidPanel) as duplicate:
+        add_panelist(db.session, study, NewPanelist("Ana", "ana@x.org", "", "en"))
+    assert duplicate.value.fields == {"email": ["is already on the panel"]}
+
+
+def test_panel_actions_are_audited_without_names_or_emails(running, make_user):
+    from surveys.panel import reissue_link, revoke_link
+
+    study, round_, panelists, _ = running
+    user = make_user("lead@example.org", studies=[study])
+    add_panelist(db.session, study, NewPanelist("Ana Secret", "ana@x.org", "", "en"), user)
+    revoke_link(db.session, panelists[0], actor=user)
+    reissue_link(db.session, panelists[0], actor=user)
+    queue_invitations(db.session, study, round_, BASE_URL, actor=user)
+    queue_reminders(db.session, study, round_, BASE_URL, actor=user)
+    events = list(db.session.execute(db.select(AuditEvent)).scalars())
+    actions = [event.action for event in events if event.user_id == user.id]
+    assert actions == [
+        "panel.add",
+        "panel.revoke",
+        "panel.reissue",
+        "messages.invite",
+        "messages.remind",
+    ]
+    text = repr([(event.action, event.details) for event in events])
+    for panelist in panelists:
+        assert panelist.roster.name not in text
+        assert panelist.roster.email not in text
+    assert "Ana Secret" not in text and "ana@x.org" not in text
+
+
+def test_a_blind_study_does_not_audit_the_pseudonym_of_an_added_person(make_study):
+    study = make_study()
+    study.anonymity = "blind"
+    db.session.commit()
+    link = add_panelist(db.session, study, NewPanelist("Ana", "ana@x.org", "", "en"))
+    (event,) = db.session.execute(
+        db.select(AuditEvent).where(AuditEvent.action == "panel.add")
+    ).scalars()
+    assert link.pseudonym not in repr(event.details)
