@@ -37,6 +37,8 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("facilitate.results", "GET"): (302, 302, 404, 200, 200),
     # No new deadline in the form: refused as incomplete once access is granted.
     ("facilitate.move_deadline", "POST"): (302, 302, 404, 403, 400),
+    # exports (issue 6): researchers export too
+    ("facilitate.export", "GET"): (302, 302, 404, 200, 200),
     # panel and messaging (issue 5)
     ("facilitate.panel", "GET"): (302, 302, 404, 200, 200),
     # An empty form or no file: the page again with the fields' errors.
@@ -84,7 +86,7 @@ def world(app, make_study, make_panel, make_user):
     make_user("lead@example.org", studies=[study])
     make_user("analyst@example.org", role="researcher", studies=[study])
     make_user("rival@example.org", studies=[other])
-    return {"slug": study.slug, "token": link.token, "pseudonym": link.pseudonym}
+    return {"slug": study.slug, "token": link.token, "pseudonym": link.pseudonym, "fmt": "json"}
 
 
 def visit_as(client, visitor, world):
