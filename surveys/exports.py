@@ -18,7 +18,7 @@ import json
 import math
 import zipfile
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,8 +30,8 @@ from sqlalchemy.orm import Session
 import analysis
 from surveys.definition import ItemDefinition, LocalizedText
 from surveys.models import Item, ItemVersion, Panelist, Response, Round, RoundSummary, Study, utcnow
-from surveys.rounds import analysis_scales, consensus_rules
-from surveys.serialization import item_from_json, rule_to_json
+from surveys.rounds import analysis_scales, consensus_rules, settings_record
+from surveys.serialization import item_from_json
 from surveys.studies import study_definition
 
 TABLES: tuple[str, ...] = ("responses", "summaries", "subgroups", "items", "codebook", "methods")
@@ -374,33 +374,32 @@ def _summary_table(summaries: list[_StoredSummary], part: str) -> pd.DataFrame:
 def reproduction_settings(session: Session, study: Study) -> dict[str, Any]:
     """The settings each closed round's summary was computed with, as JSON.
 
-    Rules and scales are those of the items in use when the round closed: an item
-    retired before the close is left out, and each item is read in the last version
-    made before the close, as :func:`surveys.rounds.round_statistics` saw them.  The
-    other parameters of :func:`analysis.summarize_round` are its defaults, which
+    Summaries store their settings (quantile method, consensus rules, scales, the
+    subgroup minimum) since this export was written; for older summaries they are
+    rebuilt from the study: the items in use when the round closed (an item retired
+    before the close is left out), each in the last version made before the close,
+    with the study's current consensus settings.  The other parameters of
+    :func:`analysis.summarize_round` are its defaults, which
     :func:`surveys.rounds.round_statistics` uses.
     """
     definition = study_definition(study)
     rounds = []
     for stored in _stored_summaries(session, study):
-        items = _items_at(study, stored.closed_at)
-        at_close = replace(definition, items=tuple(items))
-        rounds.append(
-            {
-                "round": stored.number,
-                "quantile_method": stored.summary.quantile_method,
-                "rules": {
-                    key: rule_to_json(rule) for key, rule in consensus_rules(at_close).items()
+        recorded = stored.summary.statistics.get("settings")
+        if recorded is None:
+            at_close = replace(definition, items=tuple(_items_at(study, stored.closed_at)))
+            recorded = settings_record(
+                {
+                    "quantile_method": stored.summary.quantile_method,
+                    "rules": consensus_rules(at_close),
+                    "scales": analysis_scales(at_close),
                 },
-                "scales": {
-                    key: _scale_to_json(scale) for key, scale in analysis_scales(at_close).items()
-                },
-            }
-        )
+                min_group_size=study.feedback_min_n,
+            )
+        rounds.append({"round": stored.number, **recorded})
     return {
         "study": study.slug,
         "software_version": software_version(),
-        "feedback_min_n": study.feedback_min_n,
         "parameters": summarize_round_parameters(),
         "bootstrap": "included: median_ci_low and median_ci_high are seeded and checked",
         "rounds": rounds,
@@ -420,13 +419,6 @@ def _items_at(study: Study, moment: datetime | None) -> list[ItemDefinition]:
                 spec = earlier[-1].spec
         result.append(item_from_json(item.key, item.kind, spec))
     return result
-
-
-def _scale_to_json(scale: analysis.Scale) -> dict[str, Any]:
-    """A :class:`analysis.Scale` as JSON (the inverse is in ``reproduce.py``)."""
-    data = asdict(scale)
-    data["band"] = list(scale.band) if scale.band is not None else None
-    return data
 
 
 def summarize_round_parameters() -> dict[str, Any]:

@@ -7,14 +7,15 @@ elicit`` of the version named in ``methods.csv``)::
     python reproduce.py
 
 It rebuilds the tidy frame of :mod:`analysis.frame` from ``responses.csv`` (submitted
-answers only, "cannot judge" as a missing value, open text left out), calls
-:func:`analysis.summarize_round` for every closed round with the settings written to
-``settings.json`` (quantile method, consensus rules, item scales and every other
-parameter), and checks that each statistic in ``summaries.csv`` equals the recomputed
-one: numbers within 1e-9 (relative to the larger magnitude when above 1), missing
-equal to missing, text and true/false exactly.  The bootstrap confidence interval of
-the median (``median_ci_low``, ``median_ci_high``) is included: it is seeded (see
-``seed`` in ``settings.json``), so it reproduces exactly.
+answers only, "cannot judge" as a missing value, open text left out), recomputes every
+closed round with the settings written to ``settings.json`` (quantile method,
+consensus rules, item scales, the subgroup minimum and every other parameter) through
+:func:`analysis.summarize_round` and :func:`analysis.summarize_groups`, and checks
+that each statistic in ``summaries.csv`` and ``subgroups.csv`` (the ``masked`` flag
+included) equals the recomputed one: numbers within 1e-9 (relative to the larger
+magnitude when above 1), missing equal to missing, text and true/false exactly.  The
+bootstrap confidence interval of the median (``median_ci_low``, ``median_ci_high``) is
+included: it is seeded (see ``seed`` in ``settings.json``), so it reproduces exactly.
 
 Prints ``PASS`` and exits 0 when every value matches; prints each mismatch, then
 ``FAIL``, and exits 1 otherwise.  This file imports nothing of elicit but ``analysis``.
@@ -34,6 +35,7 @@ import analysis
 
 TOLERANCE = 1e-9
 KEYS = ("round", "item", "component")
+GROUP_KEYS = ("round", "group", "item", "component")
 
 
 def tidy_frame(responses: pd.DataFrame) -> pd.DataFrame:
@@ -67,8 +69,10 @@ def read_responses(path: Path) -> pd.DataFrame:
 
 
 def read_summaries(path: Path) -> pd.DataFrame:
-    """``summaries.csv``, with the key columns as text."""
-    return pd.read_csv(path, dtype={"item": str, "component": str}, keep_default_na=False)
+    """``summaries.csv`` or ``subgroups.csv``, with the key columns as text."""
+    return pd.read_csv(
+        path, dtype={"group": str, "item": str, "component": str}, keep_default_na=False
+    )
 
 
 def round_settings(settings: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
@@ -107,17 +111,23 @@ def round_settings(settings: dict[str, Any], entry: dict[str, Any]) -> dict[str,
     }
 
 
-def recompute(frame: pd.DataFrame, settings: dict[str, Any]) -> pd.DataFrame:
-    """Every closed round's summary, recomputed, as one frame with the key columns."""
-    parts = []
+def recompute(frame: pd.DataFrame, settings: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every closed round's summary and subgroup rows, recomputed, with the key columns."""
+    parts, groups = [], []
     for entry in settings["rounds"]:
         number = entry["round"]
         rounds = frame[frame["round"].isin([number - 1, number])]
-        summary = analysis.summarize_round(rounds, **round_settings(settings, entry))
+        arguments = round_settings(settings, entry)
+        summary = analysis.summarize_round(rounds, **arguments)
         parts.append(summary.reset_index())
+        grouped = analysis.summarize_groups(
+            rounds, min_group_size=entry["min_group_size"], **arguments
+        ).reset_index()
+        groups.append(grouped[grouped["round"] == number])
     if not parts:
-        return pd.DataFrame(columns=[*KEYS, *analysis.SUMMARY_COLUMNS])
-    return pd.concat(parts, ignore_index=True)
+        empty = pd.DataFrame(columns=[*KEYS, *analysis.SUMMARY_COLUMNS])
+        return empty, empty.assign(group=[], masked=[])
+    return pd.concat(parts, ignore_index=True), pd.concat(groups, ignore_index=True)
 
 
 def plain(value: Any) -> Any:
@@ -152,30 +162,34 @@ def equal(exported: Any, recomputed: Any) -> bool:
     return left == right and type(left) is type(right)
 
 
-def compare(exported: pd.DataFrame, recomputed: pd.DataFrame) -> list[str]:
-    """Every difference between the exported and the recomputed summaries, in words."""
+def compare(
+    exported: pd.DataFrame, recomputed: pd.DataFrame, keys: tuple[str, ...], table: str
+) -> list[str]:
+    """Every difference between exported and recomputed rows of ``table``, in words."""
     problems = []
     exported = exported.copy()
     recomputed = recomputed.copy()
     for frame in (exported, recomputed):
         frame["round"] = frame["round"].astype("int64")
-        frame["item"] = frame["item"].astype(str)
-        frame["component"] = frame["component"].fillna("").astype(str)
-    left = exported.set_index(list(KEYS))
-    right = recomputed.set_index(list(KEYS))
+        for key in keys[1:]:
+            frame[key] = frame[key].fillna("").astype(str)
+    left = exported.set_index(list(keys))
+    right = recomputed.set_index(list(keys))
     for key in left.index.difference(right.index):
-        problems.append(f"{key}: exported but not recomputed")
+        problems.append(f"{table} {key}: exported but not recomputed")
     for key in right.index.difference(left.index):
-        problems.append(f"{key}: recomputed but not exported")
-    columns = [column for column in analysis.SUMMARY_COLUMNS if column in left.columns]
-    missing = [column for column in analysis.SUMMARY_COLUMNS if column not in left.columns]
-    problems += [f"column {column!r} is missing from summaries.csv" for column in missing]
+        problems.append(f"{table} {key}: recomputed but not exported")
+    expected = [*analysis.SUMMARY_COLUMNS, *(["masked"] if "group" in keys else [])]
+    columns = [column for column in expected if column in left.columns]
+    missing = [column for column in expected if column not in left.columns]
+    problems += [f"column {column!r} is missing from {table}.csv" for column in missing]
     for key in left.index.intersection(right.index):
         for column in columns:
             mine, theirs = left.at[key, column], right.at[key, column]
             if not equal(mine, theirs):
                 problems.append(
-                    f"{key} {column}: exported {plain(mine)!r}, recomputed {plain(theirs)!r}"
+                    f"{table} {key} {column}: exported {plain(mine)!r}, "
+                    f"recomputed {plain(theirs)!r}"
                 )
     return problems
 
@@ -185,15 +199,19 @@ def main(folder: Path) -> int:
     settings = json.loads((folder / "settings.json").read_text(encoding="utf-8"))
     frame = tidy_frame(read_responses(folder / "responses.csv"))
     exported = read_summaries(folder / "summaries.csv")
-    problems = compare(exported, recompute(frame, settings))
-    checked = len(exported) * len(analysis.SUMMARY_COLUMNS)
+    exported_groups = read_summaries(folder / "subgroups.csv")
+    summaries, groups = recompute(frame, settings)
+    problems = compare(exported, summaries, KEYS, "summaries")
+    problems += compare(exported_groups, groups, GROUP_KEYS, "subgroups")
+    checked = (len(exported) + len(exported_groups)) * len(analysis.SUMMARY_COLUMNS)
     if problems:
         for problem in problems:
             print(problem)
         print(f"FAIL: {len(problems)} difference(s) in {checked} exported statistics")
         return 1
     print(
-        f"PASS: {checked} statistics of {len(exported)} summary rows in "
+        f"PASS: {checked} statistics of {len(exported)} summary and "
+        f"{len(exported_groups)} subgroup rows in "
         f"{len(settings['rounds'])} round(s) equal their recomputation "
         f"(analysis {settings.get('software_version', '?')})"
     )

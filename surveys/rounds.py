@@ -28,6 +28,7 @@ from surveys.models import (
     User,
     utcnow,
 )
+from surveys.serialization import rule_to_json
 from surveys.studies import study_definition
 
 log = logging.getLogger(__name__)
@@ -189,10 +190,33 @@ def round_statistics(session: Session, study: Study, round_: Round) -> dict[str,
     this_round = groups.index.get_level_values("round") == number
     return {
         "respondents": respondents,
+        "settings": settings_record(settings, min_group_size=study.feedback_min_n),
         "rows": summary_records(statistics),
         "groups": summary_records(groups.loc[this_round]),
         "distributions": distributions(frame[frame["round"] == number]),
         **panel_comments(session, round_),
+    }
+
+
+def settings_record(settings: dict[str, Any], *, min_group_size: int) -> dict[str, Any]:
+    """The settings a summary was computed with, as JSON, stored with it so that an
+    export can recompute it even after the study's rules or items have changed."""
+    return {
+        "quantile_method": settings["quantile_method"],
+        "rules": {key: rule_to_json(rule) for key, rule in settings["rules"].items()},
+        "scales": {key: scale_to_json(scale) for key, scale in settings["scales"].items()},
+        "min_group_size": min_group_size,
+    }
+
+
+def scale_to_json(scale: analysis.Scale) -> dict[str, Any]:
+    """An :class:`analysis.Scale` as ``{"kind", "minimum", "maximum", "options", "band"}``."""
+    return {
+        "kind": scale.kind,
+        "minimum": scale.minimum,
+        "maximum": scale.maximum,
+        "options": scale.options,
+        "band": list(scale.band) if scale.band is not None else None,
     }
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from elicit.extensions import db
 from surveys.exports import TABLES, export_file, export_tables, write_csv, write_json, write_xlsx
-from surveys.models import Panelist, Response
+from surveys.models import Panelist
 from surveys.panel import NewPanelist, add_panelists
 from surveys.rounds import close_round, open_round
 from surveys.studies import study_definition
@@ -297,10 +297,95 @@ def test_a_study_without_rounds_exports_empty_tables(app, make_study, tmp_path):
     write_json(tables, tmp_path / "empty.json")
 
 
-def test_draft_answers_are_exported_but_not_reproduced(finished_study, tmp_path):
-    study, _, _ = finished_study
-    response = db.session.execute(db.select(Response).limit(1)).scalar_one()
-    response.status = "draft"
-    db.session.commit()
+def test_reproduction_survives_changed_rules_and_items_between_rounds(
+    app, make_study, post_answers, tmp_path
+):
+    from surveys.curation import add_item, retire_item, reword_item
+    from surveys.settings import update_settings
+
+    study = make_study()
+    links = add_panelists(
+        db.session,
+        study,
+        [NewPanelist(f"Panelist {i}", f"p{i}@example.org", "", "en") for i in range(5)],
+    )
+    rng = random.Random(11)
+    open_round(db.session, study)
+    for link in links:
+        answers = random_answers(rng, study_definition(study))
+        assert post_answers(link.token, answers).status_code == 302
+    close_round(db.session, study)
+    # Between rounds: new rules, a reworded item, a retired one and a new one.
+    update_settings(
+        db.session,
+        study,
+        {"consensus": '[consensus]\ncombine = "all"\ncriteria = [{ kind = "iqr", max = 0.5 }]\n'},
+    )
+    reword_item(
+        db.session,
+        study,
+        "trust_now",
+        '[[items]]\nkey = "trust_now"\nkind = "likert"\nsection = "drivers"\n'
+        "scale = { min = 1, max = 5 }\n"
+        'text.en = "Trust today, reworded?"\ntext.es = "¿Confianza hoy?"\n'
+        'labels.en = ["1", "2", "3", "4", "5"]\nlabels.es = ["1", "2", "3", "4", "5"]\n',
+        note="clearer",
+    )
+    retire_item(db.session, study, "agenda_now", "consensus reached")
+    add_item(
+        db.session,
+        study,
+        '[[items]]\nkey = "new_trigger"\nkind = "probability"\nsection = "triggers"\n'
+        'text.en = "A new trigger?"\ntext.es = "¿Un nuevo detonante?"\n',
+    )
+    open_round(db.session, study)
+    for link in links:
+        answers = random_answers(rng, study_definition(study))
+        assert post_answers(link.token, answers).status_code == 302
+    close_round(db.session, study)
+
     tables = export_tables(db.session, study)
-    assert (tables.responses["status"] == "draft").any()
+    round_one, round_two = tables.settings["rounds"]
+    assert round_one["rules"]["trust_now"]["criteria"][0]["max"] == 1
+    assert round_two["rules"]["trust_now"]["criteria"][0]["max"] == 0.5
+    assert "agenda_now" in round_one["scales"] and "agenda_now" not in round_two["scales"]
+    versions = tables.items[
+        (tables.items["item"] == "trust_now") & (tables.items["language"] == "en")
+    ]
+    assert versions["version"].tolist() == [1, 2]
+    assert versions["text"].iloc[1] == "Trust today, reworded?"
+    assert versions["version_note"].iloc[1] == "clearer"
+    retired = tables.items[tables.items["item"] == "agenda_now"]
+    assert (retired["retired_reason"] == "consensus reached").all()
+    answered = tables.responses[tables.responses["item"] == "trust_now"]
+    assert set(zip(answered["round"], answered["item_version"], strict=True)) == {(1, 1), (2, 2)}
+    folder = tmp_path / "csv"
+    write_csv(tables, folder)
+    result = _run_reproduce(folder)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_summaries_stored_before_their_settings_are_reproduced_too(finished_study, tmp_path):
+    study, _, _ = finished_study
+    for round_ in study.rounds:  # as closed before summaries recorded their settings
+        statistics = dict(round_.summary.statistics)
+        del statistics["settings"]
+        round_.summary.statistics = statistics
+    db.session.commit()
+    folder = tmp_path / "csv"
+    write_csv(export_tables(db.session, study), folder)
+    result = _run_reproduce(folder)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_tampered_subgroup_row_fails(finished_study, tmp_path):
+    study, _, _ = finished_study
+    folder = tmp_path / "csv"
+    write_csv(export_tables(db.session, study), folder)
+    groups = pd.read_csv(folder / "subgroups.csv", keep_default_na=False, dtype=str)
+    row = groups.index[groups["masked"] == "True"][0]
+    groups.loc[row, "masked"] = "False"
+    groups.to_csv(folder / "subgroups.csv", index=False)
+    result = _run_reproduce(folder)
+    assert result.returncode == 1
+    assert "masked: exported False, recomputed True" in result.stdout
