@@ -51,6 +51,21 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("facilitate.send_reminders", "POST"): (302, 302, 404, 403, 303),
     ("facilitate.send_outbox", "POST"): (302, 302, 404, 403, 303),
     ("facilitate.outbox_page", "GET"): (302, 302, 404, 200, 200),
+    # studies, settings and items (issue 5)
+    ("facilitate.new_study", "GET"): (302, 302, 200, 403, 200),
+    # Neither a file nor a pasted text: the page again with the field's error.
+    ("facilitate.new_study", "POST"): (302, 302, 422, 403, 422),
+    # The demo's slug is taken by the world's study: the facilitator is told so (303).
+    ("facilitate.create_demo", "POST"): (302, 302, 303, 403, 303),
+    ("facilitate.study_settings", "GET"): (302, 302, 404, 403, 200),
+    # An empty form: the page again with every field's error.
+    ("facilitate.study_settings", "POST"): (302, 302, 404, 403, 422),
+    ("facilitate.items", "GET"): (302, 302, 404, 200, 200),
+    ("facilitate.add_new_item", "GET"): (302, 302, 404, 403, 200),
+    ("facilitate.add_new_item", "POST"): (302, 302, 404, 403, 422),
+    ("facilitate.reword", "GET"): (302, 302, 404, 403, 200),
+    ("facilitate.reword", "POST"): (302, 302, 404, 403, 422),
+    ("facilitate.retire", "POST"): (302, 302, 404, 403, 422),
 }
 PUBLIC = {"static"}
 
@@ -86,7 +101,13 @@ def world(app, make_study, make_panel, make_user):
     make_user("lead@example.org", studies=[study])
     make_user("analyst@example.org", role="researcher", studies=[study])
     make_user("rival@example.org", studies=[other])
-    return {"slug": study.slug, "token": link.token, "pseudonym": link.pseudonym, "fmt": "json"}
+    return {
+        "slug": study.slug,
+        "key": "trust_now",
+        "token": link.token,
+        "pseudonym": link.pseudonym,
+        "fmt": "json",
+    }
 
 
 def visit_as(client, visitor, world):

@@ -1,0 +1,81 @@
+"""Forms of the pages that shape a study: create it, change its settings, curate items."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from analysis import QUANTILE_METHODS
+from surveys.definition import RATIONALE_POLICIES
+from surveys.settings import FEEDBACK_MIN_N_LIMIT, MAX_ROUNDS_LIMIT
+
+ANONYMITY_CHOICES = [
+    SelectChoice("standard", lazy_gettext("Standard: the console shows who has submitted")),
+    SelectChoice("blind", lazy_gettext("Blind: the console shows only counts and pseudonyms")),
+]
+RATIONALE_LABELS = {
+    "off": lazy_gettext("Never ask"),
+    "optional": lazy_gettext("Ask (optional)"),
+    "required": lazy_gettext("Require"),
+}
+
+
+class NewStudyForm(FlaskForm):
+    """A definition file, uploaded or pasted, and the anonymity level."""
+
+    definition = FileField(lazy_gettext("Definition file (TOML)"))
+    source = TextAreaField(lazy_gettext("Or paste the definition"), validators=[Optional()])
+    anonymity = SelectField(
+        lazy_gettext("Anonymity"), choices=ANONYMITY_CHOICES, default="standard"
+    )
+
+
+class DemoStudyForm(FlaskForm):
+    """Create the demo study, at the chosen anonymity level."""
+
+    anonymity = SelectField(
+        lazy_gettext("Anonymity"), choices=ANONYMITY_CHOICES, default="standard"
+    )
+
+
+class SettingsForm(FlaskForm):
+    """A study's settings; the consensus rule as the TOML of its ``[consensus]`` table."""
+
+    quantile_method = SelectField(
+        lazy_gettext("Quantile method"),
+        choices=[SelectChoice(method, method) for method in QUANTILE_METHODS],
+    )
+    feedback_min_n = IntegerField(
+        lazy_gettext("Minimum number of answers for feedback"),
+        validators=[InputRequired(), NumberRange(min=1, max=FEEDBACK_MIN_N_LIMIT)],
+    )
+    rationale_outside_iqr = SelectField(
+        lazy_gettext("Rationale for answers outside the panel's interquartile range"),
+        choices=[SelectChoice(policy, RATIONALE_LABELS[policy]) for policy in RATIONALE_POLICIES],
+    )
+    max_rounds = IntegerField(
+        lazy_gettext("Maximum number of rounds"),
+        validators=[InputRequired(), NumberRange(min=1, max=MAX_ROUNDS_LIMIT)],
+    )
+    cannot_judge = BooleanField(lazy_gettext("Likert items offer “I can't judge this”"))
+    anonymity = SelectField(lazy_gettext("Anonymity"), choices=ANONYMITY_CHOICES)
+    consensus = TextAreaField(lazy_gettext("Consensus rule (TOML)"), validators=[DataRequired()])
+
+
+class ItemForm(FlaskForm):
+    """One item as a ``[[items]]`` TOML table, and why it is added or reworded."""
+
+    item = TextAreaField(lazy_gettext("Item (TOML)"), validators=[DataRequired()])
+    note = StringField(
+        lazy_gettext("Note for the history (optional)"), validators=[Optional(), Length(max=500)]
+    )
+
+
+class RetireForm(FlaskForm):
+    """Why an item is retired."""
+
+    reason = StringField(lazy_gettext("Reason"), validators=[DataRequired(), Length(max=500)])
