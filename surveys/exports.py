@@ -670,6 +670,15 @@ def _methods(
     ]
     rows += [(f"round.{s.number}.quantile_method", s.summary.quantile_method) for s in summaries]
     rows += [(f"round.{s.number}.respondents", s.summary.respondents) for s in summaries]
+    for stored in summaries:
+        applied = sorted(
+            {row["rule"] for row in stored.summary.statistics.get("rows", []) if row.get("rule")}
+        )
+        rows.append((f"round.{stored.number}.consensus_rules", " | ".join(applied)))
+    rows += [
+        (f"round.{entry['round']}.min_group_size", entry["min_group_size"])
+        for entry in settings["rounds"]
+    ]
     for name, value in settings["parameters"].items():
         rows.append((f"parameter.{name}", json.dumps(value)))
     rows.append(("bootstrap", settings["bootstrap"]))
