@@ -276,6 +276,20 @@ def panelist_by_pseudonym(session: Session, study: Study, pseudonym: str) -> Pan
     return panelist
 
 
+def roster_by_pseudonym(session: Session, study: Study) -> dict[str, tuple[str, str]]:
+    """Pseudonym → (name, email) for the study's panel.
+
+    Only for the people a standard study's facilitator may see; a blind study's console
+    never calls it.
+    """
+    rows = session.execute(
+        select(Panelist.pseudonym, RosterEntry.name, RosterEntry.email)
+        .join(RosterEntry)
+        .where(Panelist.study_id == study.id)
+    )
+    return {pseudonym: (name, email) for pseudonym, name, email in rows}
+
+
 @dataclass(frozen=True)
 class RoundStatusOfPanelist:
     """Where one panelist stands in one round."""

@@ -5,6 +5,8 @@ Routes of the ``facilitate`` blueprint.  Anonymity decides what a page may show:
 - ``standard``: the panel page lists names and emails beside pseudonyms and statuses
   (who has submitted), never an answer; the outbox shows recipients and, without SMTP,
   the messages themselves, never a pseudonym.
+- Researchers see what a blind study shows, at either level: they work with
+  pseudonymous data only.
 - ``blind``: no page shows a name or an email.  The panel page lists pseudonyms and
   statuses; personal links are never shown (the system mails them: reissuing a link
   sends a new invitation); the outbox shows counts only, so a blind study needs SMTP.
@@ -39,7 +41,7 @@ from surveys.messaging import (
     resend_invitation,
     unsent_messages,
 )
-from surveys.models import Study
+from surveys.models import Role, Study
 from surveys.panel import (
     InvalidPanel,
     IssuedLink,
@@ -51,6 +53,7 @@ from surveys.panel import (
     parse_panel_csv,
     reissue_link,
     revoke_link,
+    roster_by_pseudonym,
 )
 from surveys.rounds import open_round_of
 
@@ -95,6 +98,7 @@ def _panel_page(
         "facilitate/panel.html",
         study=study,
         blind=study.anonymity == BLIND,
+        people=_shows_people(study),
         statuses=panel_status(db.session, study),
         roster=_roster(study),
         open_round=open_round_of(db.session, study),
@@ -107,14 +111,19 @@ def _panel_page(
     )
 
 
+def _shows_people(study: Study) -> bool:
+    """Whether this visitor may see names and emails: a facilitator of a standard study.
+
+    Researchers work with pseudonymous data only, whatever the level.
+    """
+    return study.anonymity != BLIND and console_user().role == Role.FACILITATOR
+
+
 def _roster(study: Study) -> dict[str, tuple[str, str]]:
-    """Pseudonym → (name, email), empty for a blind study."""
-    if study.anonymity == BLIND:
+    """Pseudonym → (name, email), empty when the visitor may not see people."""
+    if not _shows_people(study):
         return {}
-    return {
-        panelist.pseudonym: (panelist.roster.name, panelist.roster.email)
-        for panelist in study.panelists
-    }
+    return roster_by_pseudonym(db.session, study)
 
 
 def _panelist_form(study: Study) -> PanelistForm:
@@ -313,6 +322,7 @@ def outbox_page(slug: str) -> str:
     current = study_for(slug)
     messages = outbox(db.session, current)
     blind = current.anonymity == BLIND
+    people = _shows_people(current)
     counts = Counter(
         (message.kind, "sent" if message.sent_at else ("failed" if message.error else "waiting"))
         for message in messages
@@ -321,9 +331,10 @@ def outbox_page(slug: str) -> str:
         "facilitate/outbox.html",
         study=current,
         blind=blind,
-        messages=[] if blind else messages,
+        people=people,
+        messages=messages if people else [],
         counts=sorted(counts.items()),
         mail=smtp_settings(current_app.config) is not None,
         form=ConfirmForm(),
-        can_change=console_user().role == "facilitator",
+        can_change=console_user().role == Role.FACILITATOR,
     )

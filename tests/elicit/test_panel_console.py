@@ -349,3 +349,20 @@ def test_a_standard_study_shows_names_only_on_the_panel_page_apart_from_answers(
             assert not any(value in text for value in hidden), url
             shown_answers += ANSWER in text
     assert shown_answers >= 1  # the answer is shown somewhere, never beside a name
+
+
+def test_researchers_see_no_names_or_emails_even_in_a_standard_study(
+    client, study, make_panel, make_user
+):
+    make_panel(study, 2)
+    open_round(db.session, study)
+    make_user("analyst@example.org", role="researcher", studies=[study])
+    log_in(client, "lead@example.org")
+    post(client, f"/console/studies/{SLUG}/invitations")
+    log_in(client, "analyst@example.org")
+    hidden = names_and_emails(study)
+    for url in (PANEL, OUTBOX):
+        text = client.get(url).text
+        assert not any(value in text for value in hidden), url
+        assert not TOKEN.search(text)
+    assert pseudonyms(study)[0] in client.get(PANEL).text
