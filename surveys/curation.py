@@ -26,6 +26,7 @@ from surveys.models import (
     ResponseStatus,
     Round,
     RoundStatus,
+    RoundSummary,
     Study,
     User,
     utcnow,
@@ -279,3 +280,27 @@ def open_text_answers(session: Session, study: Study) -> list[OpenTextAnswers]:
             )
         )
     return result
+
+
+def latest_states(session: Session, study: Study) -> tuple[int | None, dict[str, str]]:
+    """The latest closed round's number and each item's consensus state in its summary.
+
+    An item of several components (a scenario set, a ranking) shows their states joined,
+    e.g. ``"consensus, no_consensus"``, when they differ.  Helps decide what to retire.
+    """
+    row = session.execute(
+        select(Round.number, RoundSummary.statistics)
+        .join(RoundSummary, RoundSummary.round_id == Round.id)
+        .where(Round.study_id == study.id, Round.status == RoundStatus.CLOSED)
+        .order_by(Round.number.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None, {}
+    number, statistics = row
+    states: dict[str, list[str]] = {}
+    for record in statistics.get("rows", []):
+        state = record.get("state")
+        if state and state not in states.setdefault(record["item"], []):
+            states[record["item"]].append(state)
+    return number, {key: ", ".join(values) for key, values in states.items() if values}

@@ -28,6 +28,7 @@ from surveys.curation import (
     add_item,
     find_item,
     item_history,
+    latest_states,
     open_text_answers,
     retire_item,
     reword_item,
@@ -207,10 +208,13 @@ def _texts(definition: Any) -> list[tuple[str, str]]:
 def _render_items(study: Study, retire_errors: dict[str, list[str]] | None = None, status=200):
     """The items page: each item's state and history, with the forms that change it."""
     history = item_history(db.session, study)
+    latest_round, states = latest_states(db.session, study)
     return render_template(
         "facilitate/items.html",
         study=study,
         history=history,
+        latest_round=latest_round,
+        states=states,
         texts=_texts,
         item_toml=item_to_toml,
         round_open=open_round_of(db.session, study) is not None,

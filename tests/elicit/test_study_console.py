@@ -349,6 +349,7 @@ def test_a_retired_item_leaves_the_next_round(client, study, make_panel, post_an
     )
     assert retired.status_code == 303
     listing = client.get(f"/console/studies/{SLUG}/items").text
+    assert "Consensus in round 1" in items.text
     assert "reached consensus in round 1" in listing
     assert "Retire trust_now" not in listing
     open_round(db.session, study)

@@ -11,6 +11,7 @@ from surveys.answers import submit_responses
 from surveys.curation import (
     add_item,
     item_history,
+    latest_states,
     open_text_answers,
     retire_item,
     reword_item,
@@ -173,3 +174,23 @@ def test_open_text_answers_of_the_latest_closed_round_carry_no_author(study, mak
     assert answers.key == "missing_factors"
     assert answers.round == 1
     assert answers.answers == ("Alpha: fentanyl precursors.", "Zeta: cyberattacks.")
+
+
+def test_latest_states_tell_which_items_reached_consensus(study, make_panel):
+    links = make_panel(study, 3)
+    assert latest_states(db.session, study) == (None, {})
+    open_round(db.session, study)
+    for link, (trust, rift) in zip(links, [("3", "10"), ("4", "50"), ("4", "90")], strict=True):
+        answers = {
+            "trust_now": trust,
+            "scenarios.status_quo": str(100 - int(rift)),
+            "scenarios.rift": rift,
+            "scenarios.renewal": "0",
+        }
+        submit_responses(db.session, panelist_for_token(db.session, link.token), answers)
+    close_round(db.session, study)
+    number, states = latest_states(db.session, study)
+    assert number == 1
+    assert states["trust_now"] == "consensus"
+    assert "consensus" in states["scenarios"] and states["scenarios"] != "consensus"
+    assert "missing_factors" not in states
