@@ -366,3 +366,9 @@ def test_researchers_see_no_names_or_emails_even_in_a_standard_study(
         assert not any(value in text for value in hidden), url
         assert not TOKEN.search(text)
     assert pseudonyms(study)[0] in client.get(PANEL).text
+
+
+def test_the_study_page_leads_to_the_panel_and_the_outbox(client, study):
+    log_in(client, "lead@example.org")
+    page = client.get(f"/console/studies/{SLUG}").text
+    assert f'href="{PANEL}"' in page and f'href="{OUTBOX}"' in page
