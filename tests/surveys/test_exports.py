@@ -22,6 +22,7 @@ from surveys.exports import TABLES, export_file, export_tables, write_csv, write
 from surveys.models import Panelist
 from surveys.panel import NewPanelist, add_panelists
 from surveys.rounds import close_round, open_round
+from surveys.simulation import simulated_answers
 from surveys.studies import study_definition
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -34,39 +35,6 @@ NAMES = [
     ("Hortensia Blackwood", "hortensia@covert.example"),
 ]
 GROUPS = ("us_official", "mx_official", "academic")
-
-
-def random_answers(rng: random.Random, definition) -> dict[str, str]:
-    """A full, valid set of answers to the demo study, as an expert would type them."""
-    answers: dict[str, str] = {}
-    for item in definition.items:
-        if item.kind == "likert":
-            answers[item.key] = str(rng.randint(item.scale.minimum, item.scale.maximum))
-        elif item.kind == "probability":
-            answers[item.key] = str(rng.randint(0, 100))
-        elif item.kind == "scenario_set":
-            first = rng.randint(0, 100)
-            second = rng.randint(0, 100 - first)
-            values = [first, second, 100 - first - second]
-            for scenario, value in zip(item.scenarios, values, strict=True):
-                answers[f"{item.key}.{scenario.key}"] = str(value)
-        elif item.kind == "ranking":
-            places = list(range(1, len(item.options) + 1))
-            rng.shuffle(places)
-            for option, place in zip(item.options, places, strict=True):
-                answers[f"{item.key}.{option.key}"] = str(place)
-        elif item.kind == "numeric_estimate":
-            low = rng.randint(0, 40)
-            best = low + rng.randint(0, 30)
-            answers[f"{item.key}.lowest"] = str(low)
-            answers[f"{item.key}.best"] = str(best)
-            answers[f"{item.key}.highest"] = str(best + rng.randint(0, 50))
-            answers[f"{item.key}.confidence"] = str(rng.choice([50, 70, 80, 90]))
-        elif item.kind == "open_text":
-            answers[item.key] = f"Something about {rng.choice(['tariffs', 'fentanyl'])}."
-        if item.numeric and rng.random() < 0.3:
-            answers[f"rationale.{item.key}"] = "Because of recent events."
-    return answers
 
 
 @pytest.fixture
@@ -89,7 +57,7 @@ def finished_study(app, make_study, post_answers):
         open_round(db.session, study)
         given[number] = {}
         for index, link in enumerate(links):
-            answers = random_answers(rng, definition)
+            answers = simulated_answers(rng, definition)
             if number == 1 and index == 0:
                 answers["trust_now"] = "cannot_judge"
                 answers["rationale.trust_horizon"] = '=HYPERLINK("x") with\x0b odd text'
@@ -314,7 +282,7 @@ def test_reproduction_survives_changed_rules_and_items_between_rounds(
     rng = random.Random(11)
     open_round(db.session, study)
     for link in links:
-        answers = random_answers(rng, study_definition(study))
+        answers = simulated_answers(rng, study_definition(study))
         assert post_answers(link.token, answers).status_code == 302
     close_round(db.session, study)
     # Between rounds: new rules, a reworded item, a retired one and a new one.
@@ -342,7 +310,7 @@ def test_reproduction_survives_changed_rules_and_items_between_rounds(
     )
     open_round(db.session, study)
     for link in links:
-        answers = random_answers(rng, study_definition(study))
+        answers = simulated_answers(rng, study_definition(study))
         assert post_answers(link.token, answers).status_code == 302
     close_round(db.session, study)
 
