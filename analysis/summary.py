@@ -10,7 +10,7 @@ import pandas as pd
 
 from analysis.agreement import LEVELS, KendallW, kendalls_w, krippendorff_alpha
 from analysis.consensus import ConsensusRule, evaluate
-from analysis.describe import bootstrap_sorted, describe_keys
+from analysis.describe import DESCRIBE_COLUMNS, bootstrap_sorted, describe_keys
 from analysis.estimates import aggregate_estimates
 from analysis.frame import KEY_COLUMNS
 from analysis.grouping import (
@@ -32,26 +32,7 @@ from analysis.stability import (
 )
 
 SUMMARY_COLUMNS: tuple[str, ...] = (
-    # describe
-    "n",
-    "n_cannot_judge",
-    "mean",
-    "sd",
-    "median",
-    "q1",
-    "q3",
-    "iqr",
-    "min",
-    "max",
-    "cv",
-    "mad",
-    "ad_mean",
-    "ad_median",
-    "rwg",
-    "share",
-    "p30",
-    "p70",
-    "histogram",
+    *DESCRIBE_COLUMNS,
     "median_ci_low",
     "median_ci_high",
     # consensus
