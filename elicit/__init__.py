@@ -10,10 +10,11 @@ from flask import Flask, Response, render_template
 from flask_babel import get_locale
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from elicit import config
+from elicit.api.core import http_error_as_problem, is_api_request
 from elicit.extensions import babel, csrf, db, limiter, login_manager, migrate
 from elicit.i18n import select_locale
 
@@ -50,18 +51,25 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Mount each audience's blueprint."""
+    from elicit.api import routes as _api_routes  # noqa: F401 (declares the API's routes)
+    from elicit.api.core import blueprint as api
     from elicit.expert.views import blueprint as expert
     from elicit.facilitate.views import blueprint as facilitate
 
     app.register_blueprint(expert)
     app.register_blueprint(facilitate)
+    app.register_blueprint(api)
 
 
 def register_errorhandlers(app: Flask) -> None:
     """Render errors as pages that say what happened, with the right status."""
 
-    def render_error(error: Any) -> tuple[str, int]:
+    def render_error(error: Any) -> Any:
         code = getattr(error, "code", 500) or 500
+        if is_api_request():
+            return http_error_as_problem(
+                error if isinstance(error, HTTPException) else InternalServerError()
+            )
         # Our own descriptions are written for people and translated; the libraries'
         # defaults (Werkzeug, Flask-WTF, Flask-Limiter) are neither, so they are not shown.
         description = getattr(error, "description", None)
@@ -103,8 +111,17 @@ def register_commands(app: Flask) -> None:
         panel_cli,
         round_cli,
         study_cli,
+        token_cli,
         user_cli,
     )
 
-    for command in (study_cli, panel_cli, round_cli, user_cli, export_command, demo_command):
+    for command in (
+        study_cli,
+        panel_cli,
+        round_cli,
+        user_cli,
+        token_cli,
+        export_command,
+        demo_command,
+    ):
         app.cli.add_command(command)

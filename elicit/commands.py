@@ -14,11 +14,12 @@ from werkzeug.serving import run_simple
 from elicit.config import DEFAULT_BASE_URL
 from elicit.extensions import db
 from surveys.accounts import create_user, find_user, grant_access
+from surveys.api_tokens import SCOPES, create_token, revoke_token, tokens_of
 from surveys.definition import InvalidDefinition, load_definition_file
 from surveys.demo import ensure_demo
 from surveys.errors import DomainError
 from surveys.exports import export_tables, write_csv, write_json, write_xlsx
-from surveys.models import Role
+from surveys.models import Role, User
 from surveys.panel import InvalidPanel, add_panelists, parse_panel_csv
 from surveys.rounds import close_round, open_round, stopping_recommendation
 from surveys.studies import get_study, load_study
@@ -216,6 +217,67 @@ def grant_command(email: str, slug: str) -> None:
         _fail(error)
     grant_access(db.session, user, study)
     click.echo(f"{user.email} is a member of {study.slug}")
+
+
+@click.group("token", help="API tokens (bearer tokens for /api/v1).")
+def token_cli() -> None:
+    """Group of token commands."""
+
+
+def _user_or_fail(email: str) -> User:
+    user = find_user(db.session, email)
+    if user is None:
+        _fail(DomainError(f"no user has the email {email}"))
+    assert user is not None
+    return user
+
+
+@token_cli.command("create")
+@click.argument("email")
+@click.option("--name", default="command line", show_default=True, help="What it is for.")
+@click.option("--scope", type=click.Choice(SCOPES), default="read", show_default=True)
+@click.option("--expires-in-days", type=int, default=None, help="Default: never expires.")
+@with_appcontext
+def create_token_command(email: str, name: str, scope: str, expires_in_days: int | None) -> None:
+    """Create a token for a user and print it (once: only its hash is kept)."""
+    user = _user_or_fail(email)
+    try:
+        issued = create_token(db.session, user, name, scope, expires_in_days=expires_in_days)
+    except DomainError as error:
+        _fail(error)
+    click.echo(issued.secret)
+
+
+@token_cli.command("list")
+@click.argument("email")
+@with_appcontext
+def list_tokens_command(email: str) -> None:
+    """List a user's tokens: id, prefix, name, scope, created, last used, state."""
+    for token in tokens_of(db.session, _user_or_fail(email)):
+        state = (
+            "revoked"
+            if token.revoked_at
+            else "expires "
+            + (token.expires_at.isoformat(timespec="minutes") if token.expires_at else "never")
+        )
+        used = token.last_used_at.isoformat(timespec="minutes") if token.last_used_at else "never"
+        click.echo(
+            f"{token.id}\t{token.prefix}…\t{token.name}\t{token.scope}\t"
+            f"created {token.created_at.isoformat(timespec='minutes')}\tused {used}\t{state}"
+        )
+
+
+@token_cli.command("revoke")
+@click.argument("email")
+@click.argument("token_id", type=int)
+@with_appcontext
+def revoke_token_command(email: str, token_id: int) -> None:
+    """Revoke one of a user's tokens, by the id ``token list`` shows."""
+    try:
+        token = revoke_token(db.session, _user_or_fail(email), token_id)
+    except DomainError as error:
+        _fail(error)
+    click.echo(f"revoked {token.prefix}… ({token.name})")
 
 
 @click.command("demo")

@@ -78,6 +78,8 @@ def load(instance_folder: str, overrides: Mapping[str, Any] | None = None) -> di
         # A console login lasts a working day, however long the cookie lives.
         "ELICIT_LOGIN_LIFETIME": timedelta(hours=8),
         "ELICIT_LOGIN_LIMIT": "5 per minute;30 per hour",
+        # Refused API tokens per client address.
+        "ELICIT_API_AUTH_LIMIT": "20 per minute;200 per day",
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -24,12 +24,22 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 import analysis
 from surveys.definition import ItemDefinition, LocalizedText
-from surveys.models import Item, ItemVersion, Panelist, Response, Round, RoundSummary, Study, utcnow
+from surveys.models import (
+    Item,
+    ItemVersion,
+    Panelist,
+    Response,
+    ResponseStatus,
+    Round,
+    RoundSummary,
+    Study,
+    utcnow,
+)
 from surveys.rounds import analysis_scales, consensus_rules, settings_record
 from surveys.serialization import item_from_json
 from surveys.studies import study_definition
@@ -250,9 +260,9 @@ def export_tables(session: Session, study: Study) -> ExportTables:
 # -- responses ---------------------------------------------------------------------------
 
 
-def _responses(session: Session, study: Study) -> pd.DataFrame:
-    """Every response (draft or submitted) in long format: one row per number."""
-    query = (
+def _response_query(study: Study) -> Select[Any]:
+    """Every response of ``study`` with what its export row needs, in a stable order."""
+    return (
         select(
             Round.number,
             Item.key,
@@ -274,31 +284,68 @@ def _responses(session: Session, study: Study) -> pd.DataFrame:
         .where(Round.study_id == study.id)
         .order_by(Round.number, Item.position, Panelist.pseudonym)
     )
+
+
+def _response_record(study: Study, row: Any) -> dict[str, Any]:
+    """One response as a record: the export's columns but the answer's, and under
+    ``"values"`` its (component, value, text, cannot judge) rows."""
+    (number, key, kind, version, pseudonym, group, language, answer, *rest) = row
+    rationale, status, created, updated, submitted = rest
+    return {
+        "study": study.slug,
+        "round": number,
+        "item": key,
+        "item_version": version,
+        "item_kind": kind,
+        "pseudonym": pseudonym,
+        "group": group,
+        "language": language,
+        "values": _answer_rows(answer),
+        "rationale": rationale,
+        "status": str(status.value if hasattr(status, "value") else status),
+        "created_at": created,
+        "updated_at": updated,
+        "submitted_at": submitted,
+    }
+
+
+def response_page(
+    session: Session,
+    study: Study,
+    *,
+    round_number: int | None = None,
+    status: str | None = None,
+    offset: int = 0,
+    limit: int = 100,
+) -> tuple[int, list[dict[str, Any]]]:
+    """(total, records) of one page of the study's responses, in the export's order;
+    each record as :func:`_response_record` makes it.  For the API's paged reads."""
+    query = _response_query(study)
+    if round_number is not None:
+        query = query.where(Round.number == round_number)
+    if status is not None:
+        query = query.where(Response.status == ResponseStatus(status))
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    # The key order alone could tie (never for one study: a panelist answers an item once
+    # per round), so the row id makes pages disjoint whatever the database.
+    rows = session.execute(query.order_by(Response.id).offset(offset).limit(limit))
+    return total, [_response_record(study, row) for row in rows]
+
+
+def _responses(session: Session, study: Study) -> pd.DataFrame:
+    """Every response (draft or submitted) in long format: one row per number."""
     records = []
-    for row in session.execute(query):
-        (number, key, kind, version, pseudonym, group, language, answer, *rest) = row
-        rationale, status, created, updated, submitted = rest
-        common = {
-            "study": study.slug,
-            "round": number,
-            "item": key,
-            "item_version": version,
-            "item_kind": kind,
-            "pseudonym": pseudonym,
-            "group": group,
-            "language": language,
-        }
+    for row in session.execute(_response_query(study)):
+        record = _response_record(study, row)
+        values = record.pop("values")
         tail = {
-            "rationale": rationale,
-            "status": str(status.value if hasattr(status, "value") else status),
-            "created_at": created,
-            "updated_at": updated,
-            "submitted_at": submitted,
+            name: record.pop(name)
+            for name in ("rationale", "status", "created_at", "updated_at", "submitted_at")
         }
-        for component, value, text, cannot_judge in _answer_rows(answer):
+        for component, value, text, cannot_judge in values:
             records.append(
                 {
-                    **common,
+                    **record,
                     "component": component,
                     "value": value,
                     "text": text,

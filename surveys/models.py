@@ -440,3 +440,35 @@ class OutboxMessage(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (CheckConstraint("kind IN ('invitation', 'reminder')", name="message_kind"),)
+
+
+class ApiToken(Base):
+    """A bearer token for the JSON API, acting as its user on the user's studies.
+
+    Only the SHA-256 of the token is stored (it carries 256 random bits, so no salt or
+    stretching is needed); ``prefix`` is its first characters, shown so that its owner
+    can tell tokens apart.  ``scope`` "read" allows only reading; "write" allows every
+    action the user's role allows.
+    """
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    #: What the token is for, in its owner's words ("analysis notebook").
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    scope: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: After this moment the token is refused; ``None``: it does not expire.
+    expires_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("scope IN ('read', 'write')", name="token_scope"),
+        Index("ix_api_token_user_id", "user_id"),
+    )

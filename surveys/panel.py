@@ -122,6 +122,30 @@ def parse_panel_csv(text: str, languages: Iterable[str]) -> list[NewPanelist]:
     return rows
 
 
+def check_entries(entries: Iterable[NewPanelist], languages: Iterable[str]) -> list[NewPanelist]:
+    """Normalise and check entries given one by one (as the API sends them).
+
+    The rules of a panel file apply.  Raises :class:`InvalidPanel` whose ``fields`` are
+    keyed ``<index>.<field>`` (from 0) for every bad field of every entry.
+    """
+    languages = list(languages)
+    fields: dict[str, list[str]] = {}
+    checked: list[NewPanelist] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(entries):
+        entry = _normalise(entry, languages)
+        for field, problem in _problems(entry, languages, seen):
+            fields.setdefault(f"{index}.{field}", []).append(problem)
+        seen.add(entry.email)
+        checked.append(entry)
+    if fields:
+        raise InvalidPanel(
+            [f"{where}: {problem}" for where, problems in fields.items() for problem in problems],
+            fields,
+        )
+    return checked
+
+
 def _normalise(entry: NewPanelist, languages: list[str]) -> NewPanelist:
     """Trim every field, lower-case the email and language; no language means the first."""
     return NewPanelist(
@@ -137,6 +161,8 @@ def _problems(entry: NewPanelist, languages: list[str], seen: set[str]) -> list[
     problems = []
     if not entry.name:
         problems.append(("name", "is empty"))
+    elif any(ord(character) < 32 for character in entry.name):
+        problems.append(("name", "must not contain control characters or line breaks"))
     elif len(entry.name) > NAME_MAX_LENGTH:
         problems.append(("name", f"is longer than {NAME_MAX_LENGTH} characters"))
     if len(entry.email) > EMAIL_MAX_LENGTH:

@@ -138,3 +138,4 @@ from elicit.facilitate import design as _design_routes  # noqa: E402, F401
 from elicit.facilitate import exports as _export_routes  # noqa: E402, F401
 from elicit.facilitate import panel as _panel_routes  # noqa: E402, F401
 from elicit.facilitate import results as _results_routes  # noqa: E402, F401
+from elicit.facilitate import tokens as _token_routes  # noqa: E402, F401

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from elicit.extensions import db
+from surveys.api_tokens import create_token
 from surveys.rounds import open_round
 from tests.conftest import csrf_token, enter, log_in
 
@@ -66,6 +67,29 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("facilitate.reword", "GET"): (302, 302, 404, 403, 200),
     ("facilitate.reword", "POST"): (302, 302, 404, 403, 422),
     ("facilitate.retire", "POST"): (302, 302, 404, 403, 422),
+    # API tokens (issue 6): each user manages their own.
+    ("facilitate.api_tokens", "GET"): (302, 302, 200, 200, 200),
+    # No name for the token: the page again with the field's error.
+    ("facilitate.api_tokens", "POST"): (302, 302, 422, 422, 422),
+    # The token is the lead facilitator's: nobody else's list holds it.
+    ("facilitate.revoke_api_token", "POST"): (302, 302, 404, 404, 303),
+    # The API reads no session cookie: without a bearer token everyone is refused
+    # (tests/elicit/test_api.py checks what each token may do).
+    ("api.get_openapi", "GET"): (200, 200, 200, 200, 200),
+    ("api.get_me", "GET"): (401, 401, 401, 401, 401),
+    ("api.list_studies", "GET"): (401, 401, 401, 401, 401),
+    ("api.create_study", "POST"): (401, 401, 401, 401, 401),
+    ("api.get_study", "GET"): (401, 401, 401, 401, 401),
+    ("api.list_items", "GET"): (401, 401, 401, 401, 401),
+    ("api.list_panelists", "GET"): (401, 401, 401, 401, 401),
+    ("api.add_to_panel", "POST"): (401, 401, 401, 401, 401),
+    ("api.list_rounds", "GET"): (401, 401, 401, 401, 401),
+    ("api.get_round", "GET"): (401, 401, 401, 401, 401),
+    ("api.open_next_round", "POST"): (401, 401, 401, 401, 401),
+    ("api.close_open_round", "POST"): (401, 401, 401, 401, 401),
+    ("api.get_summary", "GET"): (401, 401, 401, 401, 401),
+    ("api.list_responses", "GET"): (401, 401, 401, 401, 401),
+    ("api.export", "GET"): (401, 401, 401, 401, 401),
 }
 PUBLIC = {"static"}
 
@@ -98,7 +122,7 @@ def world(app, make_study, make_panel, make_user):
     other = make_study(study.source.replace('slug = "us-mexico-intelligence"', 'slug = "other"'))
     (link,) = make_panel(study, 1)
     open_round(db.session, study)
-    make_user("lead@example.org", studies=[study])
+    lead = make_user("lead@example.org", studies=[study])
     make_user("analyst@example.org", role="researcher", studies=[study])
     make_user("rival@example.org", studies=[other])
     return {
@@ -107,6 +131,8 @@ def world(app, make_study, make_panel, make_user):
         "token": link.token,
         "pseudonym": link.pseudonym,
         "fmt": "json",
+        "number": 1,
+        "token_id": create_token(db.session, lead, "notebook").token.id,
     }
 
 

@@ -1,0 +1,488 @@
+"""The API's routes.  Each: authorise (by its declaration) → load the study (404 if the
+user is not a member) → validate → one call into ``surveys`` → a model as JSON."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from flask import Response, current_app, g, request, send_file, url_for
+
+from elicit.api import schemas
+from elicit.api.core import (
+    ApiError,
+    api_study,
+    api_user,
+    json_body,
+    operation,
+    query_arguments,
+    respond,
+)
+from elicit.api.openapi import openapi_document
+from elicit.extensions import db
+from surveys.accounts import studies_of
+from surveys.definition import InvalidDefinition, parse_definition
+from surveys.errors import Conflict
+from surveys.exports import FORMATS, export_file, export_tables, response_page
+from surveys.models import Item, Panelist, Role, Round, RoundStatus, Study
+from surveys.panel import InvalidPanel, NewPanelist, add_panelists, check_entries, panel_status
+from surveys.rounds import close_round, closed_summary, open_round
+from surveys.studies import find_study, load_study
+from surveys.toml_lines import LineIndex
+
+#: Keys of a response record that the API does not repeat in each response (the study
+#: is in the URL) or that it shapes itself.
+EXTRA = ("study", "values")
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _round(round_: Round) -> schemas.RoundOut:
+    return schemas.RoundOut(
+        number=round_.number,
+        status=round_.status.value,
+        opened_at=round_.opened_at,
+        deadline=round_.deadline,
+        closed_at=round_.closed_at,
+        respondents=round_.summary.respondents if round_.summary is not None else None,
+    )
+
+
+def _study(study: Study) -> schemas.StudyOut:
+    return schemas.StudyOut(
+        slug=study.slug,
+        title=study.title,
+        languages=list(study.languages["codes"]),
+        anonymity=study.anonymity,  # type: ignore[arg-type]
+        max_rounds=study.max_rounds,
+        quantile_method=study.quantile_method,
+        feedback_min_n=study.feedback_min_n,
+        rationale_outside_iqr=study.rationale_outside_iqr,  # type: ignore[arg-type]
+        consensus=study.consensus,
+        created_at=study.created_at,
+        panelists=sum(1 for panelist in study.panelists if panelist.revoked_at is None),
+        rounds=[_round(round_) for round_ in study.rounds],
+    )
+
+
+def _item(item: Item) -> schemas.ItemOut:
+    return schemas.ItemOut(
+        key=item.key,
+        kind=item.kind,
+        position=item.position,
+        version=item.version,
+        spec=item.spec,
+        retired_at=item.retired_at,
+        retired_reason=item.retired_reason,
+        versions=[
+            schemas.ItemVersionOut(
+                version=version.version,
+                spec=version.spec,
+                note=version.note,
+                created_at=version.created_at,
+            )
+            for version in item.versions
+        ],
+    )
+
+
+def _summary(study: Study, number: int) -> schemas.SummaryOut:
+    summary = closed_summary(db.session, study, number)
+    if summary is None:
+        raise ApiError(404, f"Round {number} of {study.slug!r} does not exist or is not closed.")
+    statistics = summary.statistics
+    return schemas.SummaryOut(
+        round=number,
+        closed_at=summary.round.closed_at,
+        quantile_method=summary.quantile_method,
+        respondents=summary.respondents,
+        settings=statistics.get("settings", {}),
+        rows=statistics.get("rows", []),
+        groups=statistics.get("groups", []),
+        distributions=statistics.get("distributions", {}),
+        rationales=statistics.get("rationales", {}),
+        cannot_judge=statistics.get("cannot_judge", {}),
+    )
+
+
+def _base_url() -> str:
+    """Where personal links point: the configured public address, else this host."""
+    return str(current_app.config["ELICIT_BASE_URL"] or request.host_url)
+
+
+def _study_location(study: Study) -> str:
+    return url_for("api.get_study", slug=study.slug)
+
+
+# -- the document and the caller -------------------------------------------------------------
+
+
+@operation(
+    "GET",
+    "/openapi.json",
+    summary="This API's OpenAPI 3.1 document",
+    tag="account",
+    scope=None,
+)
+def get_openapi() -> Response:
+    """The OpenAPI 3.1 document describing every operation of the API."""
+    response = current_app.json.response(openapi_document())
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@operation("GET", "/me", summary="The token's user", tag="account", returns=schemas.Me)
+def get_me() -> Response:
+    """Who the token acts for, its scope and when it expires."""
+    token = g.api_token
+    return respond(
+        schemas.Me(
+            email=token.user.email,
+            role=token.user.role.value,
+            token_name=token.name,
+            scope=token.scope,
+            token_expires_at=token.expires_at,
+        )
+    )
+
+
+# -- studies ---------------------------------------------------------------------------------
+
+
+@operation("GET", "/studies", summary="Your studies", tag="studies", returns=schemas.StudyList)
+def list_studies() -> Response:
+    """The studies the token's user is a member of, newest first."""
+    studies = studies_of(db.session, api_user())
+    return respond(schemas.StudyList(studies=[_study(study) for study in studies]))
+
+
+@operation(
+    "POST",
+    "/studies",
+    summary="Load a study definition",
+    tag="studies",
+    returns=schemas.StudyOut,
+    status=201,
+    body=schemas.NewStudy,
+    scope="write",
+    role=Role.FACILITATOR,
+    errors=(409,),
+)
+def create_study() -> Response:
+    """Load a study from the TOML text of a study file; the caller becomes its member.
+
+    A definition with problems is refused with 422, every problem listed with its line;
+    a slug already taken, with 409.
+    """
+    new = json_body(schemas.NewStudy)
+    try:
+        definition = parse_definition(new.definition, name="definition")
+    except InvalidDefinition as invalid:
+        raise ApiError(
+            422,
+            f"The definition has {len(invalid.errors)} problem(s); nothing was loaded.",
+            problems=[
+                schemas.DefinitionProblem(line=error.line, field=error.field, message=error.message)
+                for error in invalid.errors
+            ],
+        ) from None
+    if find_study(db.session, definition.slug) is not None:
+        line = LineIndex(new.definition).line_of(("study", "slug"))
+        raise ApiError(
+            409,
+            f"A study with the slug {definition.slug!r} exists already; choose another slug.",
+            problems=[
+                schemas.DefinitionProblem(line=line, field="study.slug", message="is already taken")
+            ],
+        )
+    study = load_study(
+        db.session, definition, new.definition, actor=api_user(), anonymity=new.anonymity
+    )
+    return respond(_study(study), 201, Location=_study_location(study))
+
+
+@operation("GET", "/studies/<slug>", summary="A study", tag="studies", returns=schemas.StudyOut)
+def get_study(slug: str) -> Response:
+    """A study's settings, panel size and rounds."""
+    return respond(_study(api_study(slug)))
+
+
+@operation(
+    "GET",
+    "/studies/<slug>/items",
+    summary="A study's items",
+    tag="studies",
+    returns=schemas.ItemList,
+)
+def list_items(slug: str) -> Response:
+    """Every item with its current definition and all earlier wordings."""
+    study = api_study(slug)
+    return respond(schemas.ItemList(items=[_item(item) for item in study.items]))
+
+
+@operation(
+    "GET",
+    "/studies/<slug>/panelists",
+    summary="The panel, by pseudonym",
+    tag="studies",
+    returns=schemas.PanelistList,
+)
+def list_panelists(slug: str) -> Response:
+    """Each panelist's pseudonym, group, language and status per round; never a name."""
+    study = api_study(slug)
+    return respond(
+        schemas.PanelistList(
+            panelists=[
+                schemas.PanelistOut(
+                    pseudonym=status.pseudonym,
+                    group=status.group,
+                    language=status.language,
+                    revoked=status.revoked,
+                    rounds=[
+                        schemas.PanelistRound(
+                            round=entry.round_number,
+                            invited=entry.invited,
+                            opened=entry.opened,
+                            draft=entry.draft,
+                            submitted=entry.submitted,
+                        )
+                        for entry in status.rounds
+                    ],
+                )
+                for status in panel_status(db.session, study)
+            ]
+        )
+    )
+
+
+@operation(
+    "POST",
+    "/studies/<slug>/panelists",
+    summary="Add panelists; their links are returned once",
+    tag="studies",
+    returns=schemas.IssuedLinks,
+    status=201,
+    body=schemas.NewPanelists,
+    scope="write",
+    role=Role.FACILITATOR,
+    errors=(404,),
+)
+def add_to_panel(slug: str) -> Response:
+    """Add experts (all or none).  The answer holds each one's personal link; only its
+    hash is stored, so it cannot be shown again (a new one can be issued in the
+    console)."""
+    study = api_study(slug)
+    new = json_body(schemas.NewPanelists)
+    try:
+        entries = check_entries(
+            (
+                NewPanelist(entry.name, entry.email, entry.group, entry.language)
+                for entry in new.panelists
+            ),
+            study.languages["codes"],
+        )
+        links = add_panelists(db.session, study, entries, actor=api_user())
+    except InvalidPanel as invalid:
+        errors = {f"panelists.{where}": problems for where, problems in invalid.fields.items()}
+        raise ApiError(
+            422,
+            "Some panelists are not acceptable; none was added.",
+            errors=errors or {"panelists": invalid.errors},
+        ) from None
+    by_pseudonym = {
+        panelist.pseudonym: panelist
+        for panelist in db.session.query(Panelist).filter(
+            Panelist.study_id == study.id,
+            Panelist.pseudonym.in_([link.pseudonym for link in links]),
+        )
+    }
+    base_url = _base_url()
+    return respond(
+        schemas.IssuedLinks(
+            panelists=[
+                schemas.IssuedLink(
+                    pseudonym=link.pseudonym,
+                    group=by_pseudonym[link.pseudonym].group,
+                    language=by_pseudonym[link.pseudonym].language,
+                    link=link.url(base_url),
+                )
+                for link in links
+            ]
+        ),
+        201,
+    )
+
+
+# -- rounds ----------------------------------------------------------------------------------
+
+
+@operation(
+    "GET",
+    "/studies/<slug>/rounds",
+    summary="A study's rounds",
+    tag="rounds",
+    returns=schemas.RoundList,
+)
+def list_rounds(slug: str) -> Response:
+    """Every round with its state and dates."""
+    study = api_study(slug)
+    return respond(schemas.RoundList(rounds=[_round(round_) for round_ in study.rounds]))
+
+
+def _find_round(study: Study, number: int) -> Round:
+    for round_ in study.rounds:
+        if round_.number == number:
+            return round_
+    raise ApiError(404, f"The study {study.slug!r} has no round {number}.")
+
+
+@operation(
+    "GET",
+    "/studies/<slug>/rounds/<int:number>",
+    summary="One round",
+    tag="rounds",
+    returns=schemas.RoundOut,
+)
+def get_round(slug: str, number: int) -> Response:
+    """One round's state and dates."""
+    return respond(_round(_find_round(api_study(slug), number)))
+
+
+@operation(
+    "POST",
+    "/studies/<slug>/rounds",
+    summary="Open the next round",
+    tag="rounds",
+    returns=schemas.RoundOut,
+    status=201,
+    body=schemas.OpenRound,
+    scope="write",
+    role=Role.FACILITATOR,
+    errors=(404, 409),
+)
+def open_next_round(slug: str) -> Response:
+    """Open the study's next round, with an optional deadline.  Refused (409) while a
+    round is open, once the study's last round has been held, or for a past deadline."""
+    study = api_study(slug)
+    options = json_body(schemas.OpenRound)
+    if options.deadline is not None and options.deadline.tzinfo is None:
+        raise ApiError(
+            422,
+            "Some fields are not acceptable; nothing was changed.",
+            errors={"deadline": ["must carry a time zone, e.g. 2027-01-31T17:00:00Z"]},
+        )
+    round_ = open_round(db.session, study, deadline=options.deadline, actor=api_user())
+    return respond(
+        _round(round_),
+        201,
+        Location=url_for("api.get_round", slug=study.slug, number=round_.number),
+    )
+
+
+@operation(
+    "POST",
+    "/studies/<slug>/rounds/<int:number>/close",
+    summary="Close the open round and store its summary",
+    tag="rounds",
+    returns=schemas.SummaryOut,
+    scope="write",
+    role=Role.FACILITATOR,
+    errors=(404, 409),
+)
+def close_open_round(slug: str, number: int) -> Response:
+    """Close round ``number``, which must be the open round, and return the summary
+    stored for it (every statistic, consensus and stability per item)."""
+    study = api_study(slug)
+    round_ = _find_round(study, number)
+    if round_.status != RoundStatus.OPEN:
+        raise Conflict(f"round {number} is {round_.status.value}, not open")
+    close_round(db.session, study, actor=api_user())
+    return respond(_summary(study, number))
+
+
+@operation(
+    "GET",
+    "/studies/<slug>/rounds/<int:number>/summary",
+    summary="A closed round's summary",
+    tag="rounds",
+    returns=schemas.SummaryOut,
+    errors=(404,),
+)
+def get_summary(slug: str, number: int) -> Response:
+    """What closing the round stored: per item and component every statistic of the
+    analysis (descriptives, consensus state and the rule's numbers, stability against
+    the previous round), subgroup rows with small groups masked, and the rationales."""
+    return respond(_summary(api_study(slug), number))
+
+
+# -- data ------------------------------------------------------------------------------------
+
+
+@operation(
+    "GET",
+    "/studies/<slug>/responses",
+    summary="Responses, a page at a time",
+    tag="data",
+    returns=schemas.ResponsePage,
+    query=schemas.ResponseQuery,
+)
+def list_responses(slug: str) -> Response:
+    """Every response (drafts included unless ``status`` says otherwise) under its
+    panelist's pseudonym, in the export's order, ``per_page`` at a time."""
+    study = api_study(slug)
+    query = query_arguments(schemas.ResponseQuery)
+    total, records = response_page(
+        db.session,
+        study,
+        round_number=query.round,
+        status=query.status,
+        offset=(query.page - 1) * query.per_page,
+        limit=query.per_page,
+    )
+    following: str | None = None
+    if query.page * query.per_page < total:
+        arguments: dict[str, Any] = query.model_dump(exclude_none=True)
+        arguments["page"] = query.page + 1
+        following = url_for("api.list_responses", slug=slug, **arguments)
+    return respond(
+        schemas.ResponsePage(
+            responses=[
+                schemas.ResponseOut(
+                    **{key: value for key, value in record.items() if key not in EXTRA},
+                    values=[
+                        schemas.AnswerValue(
+                            component=component, value=value, text=text, cannot_judge=cannot
+                        )
+                        for component, value, text, cannot in record["values"]
+                    ],
+                )
+                for record in records
+            ],
+            page=query.page,
+            per_page=query.per_page,
+            total=total,
+            next=following,
+        )
+    )
+
+
+@operation(
+    "GET",
+    "/studies/<slug>/export/<fmt>",
+    summary="The study's export as a file",
+    tag="data",
+    errors=(404,),
+    files={media: f"The {name} export" for name, (media, _) in FORMATS.items()},
+)
+def export(slug: str, fmt: str) -> Response:
+    """The export the console and ``elicit export`` make: responses, summaries,
+    subgroups, items, codebook and methods (CSV as a zip with ``reproduce.py``)."""
+    study = api_study(slug)
+    if fmt not in FORMATS:
+        raise ApiError(404, f"There is no export format {fmt!r}; use csv, xlsx or json.")
+    content, media_type, name = export_file(export_tables(db.session, study), fmt)
+    response = send_file(
+        io.BytesIO(content), mimetype=media_type, as_attachment=True, download_name=name
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,286 @@
+"""What the API accepts and returns, as pydantic models.
+
+The same models validate request bodies (so a bad field is named in the 422 answer),
+serialise responses, and give the OpenAPI document its JSON Schemas (draft 2020-12,
+the dialect of OpenAPI 3.1): the document cannot say something the API does not do.
+No model has a field for a panelist's name, email or link token, except
+:class:`NewPanelist` (what a facilitator sends) and :class:`IssuedLink` (the link,
+returned once when it is created).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from surveys.api_tokens import SCOPES
+
+Scope = Literal["read", "write"]
+assert set(SCOPES) == {"read", "write"}
+
+
+def _printable(value: str) -> str:
+    """Refuse control characters (NUL cannot even be stored by PostgreSQL)."""
+    if any(ord(character) < 32 and character not in "\t\n\r" for character in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_printable)]
+
+
+class Model(BaseModel):
+    """Base of every API model: unknown fields in a request are an error, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- errors --------------------------------------------------------------------------------
+
+
+class DefinitionProblem(Model):
+    """One problem of a study definition, at a line of its TOML source."""
+
+    line: int
+    field: str
+    message: str
+
+
+class Problem(Model):
+    """An error (RFC 9457 problem details): ``detail`` says what went wrong and what to do."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    #: Field → messages, for a request whose values were refused.
+    errors: dict[str, list[str]] | None = None
+    #: For a study definition that does not validate: every problem with its line.
+    problems: list[DefinitionProblem] | None = None
+
+
+# -- the caller ------------------------------------------------------------------------------
+
+
+class Me(Model):
+    """The token's user and what the token allows."""
+
+    email: str
+    role: Literal["facilitator", "researcher"]
+    token_name: str
+    scope: Scope
+    token_expires_at: datetime | None
+
+
+# -- studies and items ---------------------------------------------------------------------
+
+
+class RoundOut(Model):
+    """A round: its state and dates, and, once closed, how many panelists submitted."""
+
+    number: int
+    status: Literal["draft", "open", "closed"]
+    opened_at: datetime | None
+    deadline: datetime | None
+    closed_at: datetime | None
+    respondents: int | None = Field(description="Panelists who submitted; set once closed.")
+
+
+class StudyOut(Model):
+    """A study's identity and settings, and where it stands."""
+
+    slug: str
+    title: dict[str, str] = Field(description="Title by language code.")
+    languages: list[str]
+    anonymity: Literal["standard", "blind"]
+    max_rounds: int
+    quantile_method: str
+    feedback_min_n: int
+    rationale_outside_iqr: Literal["off", "optional", "required"]
+    consensus: dict[str, Any] = Field(description="The consensus rules, as loaded.")
+    created_at: datetime
+    panelists: int = Field(description="Panelists whose link is not revoked.")
+    rounds: list[RoundOut]
+
+
+class StudyList(Model):
+    """The studies the token's user is a member of."""
+
+    studies: list[StudyOut]
+
+
+class ItemVersionOut(Model):
+    """One wording of an item; responses record the version their panelist saw."""
+
+    version: int
+    spec: dict[str, Any] = Field(description="Texts in every language, scale, rule.")
+    note: str | None
+    created_at: datetime
+
+
+class ItemOut(Model):
+    """An item with its current definition and every earlier wording."""
+
+    key: str
+    kind: str
+    position: int
+    version: int
+    spec: dict[str, Any]
+    retired_at: datetime | None
+    retired_reason: str | None
+    versions: list[ItemVersionOut]
+
+
+class ItemList(Model):
+    """A study's items in their order of appearance, retired ones included."""
+
+    items: list[ItemOut]
+
+
+class RoundList(Model):
+    """A study's rounds in order."""
+
+    rounds: list[RoundOut]
+
+
+class SummaryOut(Model):
+    """What closing a round stored: per item and component every statistic, the
+    subgroup rows (small groups masked), the sorted answers and the rationales."""
+
+    round: int
+    closed_at: datetime | None
+    quantile_method: str
+    respondents: int
+    settings: dict[str, Any]
+    rows: list[dict[str, Any]]
+    groups: list[dict[str, Any]]
+    distributions: dict[str, dict[str, list[float]]]
+    rationales: dict[str, list[str]]
+    cannot_judge: dict[str, int]
+
+
+# -- responses -----------------------------------------------------------------------------
+
+
+class AnswerValue(Model):
+    """One number or text of an answer; multi-value kinds have one per component."""
+
+    component: str
+    value: float | None
+    text: str | None
+    cannot_judge: bool
+
+
+class ResponseOut(Model):
+    """One panelist's response to one item in one round, under their pseudonym."""
+
+    round: int
+    item: str
+    item_version: int
+    item_kind: str
+    pseudonym: str
+    group: str
+    language: str
+    values: list[AnswerValue]
+    rationale: str | None
+    status: Literal["draft", "submitted"]
+    created_at: datetime
+    updated_at: datetime
+    submitted_at: datetime | None
+
+
+class ResponsePage(Model):
+    """One page of responses; ``next`` is the URL of the following page, if any."""
+
+    responses: list[ResponseOut]
+    page: int
+    per_page: int
+    total: int
+    next: str | None
+
+
+class ResponseQuery(Model):
+    """Which responses, and which page of them."""
+
+    round: int | None = Field(default=None, ge=1, le=1000, description="Only this round.")
+    status: Literal["draft", "submitted"] | None = None
+    page: int = Field(default=1, ge=1, le=1_000_000)
+    per_page: int = Field(default=100, ge=1, le=1000)
+
+
+# -- writes --------------------------------------------------------------------------------
+
+
+class NewStudy(Model):
+    """A study definition (the TOML text of a study file) to load."""
+
+    definition: Text = Field(min_length=1, max_length=1_000_000)
+    anonymity: Literal["standard", "blind"] = "standard"
+
+
+class NewPanelist(Model):
+    """An expert to add.  Their name and email go to the roster and are never returned."""
+
+    name: Text = Field(min_length=1, max_length=200)
+    email: Text = Field(min_length=3, max_length=320)
+    group: Text = Field(default="", max_length=63)
+    language: Text = Field(default="", max_length=8, description="Empty: the study's first.")
+
+
+class NewPanelists(Model):
+    """Experts to add, all or none."""
+
+    panelists: list[NewPanelist] = Field(min_length=1, max_length=5000)
+
+
+class IssuedLink(Model):
+    """A new panelist's pseudonym and personal link.  Shown this once: only a hash of
+    the link is kept."""
+
+    pseudonym: str
+    group: str
+    language: str
+    link: str
+
+
+class IssuedLinks(Model):
+    """The links of the panelists just added, in the order they were sent."""
+
+    panelists: list[IssuedLink]
+
+
+class PanelistRound(Model):
+    """Where a panelist stands in one opened round."""
+
+    round: int
+    invited: bool
+    opened: bool
+    draft: bool
+    submitted: bool
+
+
+class PanelistOut(Model):
+    """A panelist as the API shows them: pseudonym, subgroup, language, link state and
+    their status in every opened round."""
+
+    pseudonym: str
+    group: str
+    language: str
+    revoked: bool
+    rounds: list[PanelistRound]
+
+
+class PanelistList(Model):
+    """The study's panel, without names or emails."""
+
+    panelists: list[PanelistOut]
+
+
+class OpenRound(Model):
+    """Options for opening the next round."""
+
+    deadline: datetime | None = Field(
+        default=None, description="When answers are due; must be in the future, with zone."
+    )
