@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from surveys.models import Panelist, Response, ResponseStatus, Round, Study
+from surveys.models import Panelist, Response, ResponseStatus, Round, RoundSummary, Study
 from surveys.rounds import open_round_of
 
 
@@ -80,3 +80,32 @@ def study_progress(session: Session, study: Study) -> StudyProgress:
         submitted=sum(submitted.values()),
         by_group=by_group,
     )
+
+
+@dataclass(frozen=True)
+class RoundState:
+    """A round and, once closed, how many panelists submitted to it."""
+
+    round: Round
+    respondents: int | None
+
+
+def round_states(session: Session, study: Study) -> list[RoundState]:
+    """Every round of the study in order, with its stored respondent count, in one query
+    (the summaries' statistics, which can be large, are not loaded)."""
+    rows = session.execute(
+        select(Round, RoundSummary.respondents)
+        .outerjoin(RoundSummary, RoundSummary.round_id == Round.id)
+        .where(Round.study_id == study.id)
+        .order_by(Round.number)
+    ).all()
+    return [RoundState(round_, respondents) for round_, respondents in rows]
+
+
+def panel_size(session: Session, study: Study) -> int:
+    """Panelists of the study whose link is not revoked."""
+    return session.execute(
+        select(func.count(Panelist.id)).where(
+            Panelist.study_id == study.id, Panelist.revoked_at.is_(None)
+        )
+    ).scalar_one()

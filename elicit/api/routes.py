@@ -24,8 +24,9 @@ from surveys.accounts import studies_of
 from surveys.definition import InvalidDefinition, parse_definition
 from surveys.errors import Conflict
 from surveys.exports import FORMATS, export_file, export_tables, response_page
-from surveys.models import Item, Panelist, Role, Round, RoundStatus, Study
+from surveys.models import Item, Role, RoundStatus, Study
 from surveys.panel import InvalidPanel, NewPanelist, add_panelists, check_entries, panel_status
+from surveys.progress import RoundState, panel_size, round_states
 from surveys.rounds import close_round, closed_summary, open_round
 from surveys.studies import find_study, load_study
 from surveys.toml_lines import LineIndex
@@ -37,15 +38,20 @@ EXTRA = ("study", "values")
 # -- helpers -------------------------------------------------------------------------------
 
 
-def _round(round_: Round) -> schemas.RoundOut:
+def _round(state: RoundState) -> schemas.RoundOut:
+    round_ = state.round
     return schemas.RoundOut(
         number=round_.number,
         status=round_.status.value,
         opened_at=round_.opened_at,
         deadline=round_.deadline,
         closed_at=round_.closed_at,
-        respondents=round_.summary.respondents if round_.summary is not None else None,
+        respondents=state.respondents,
     )
+
+
+def _rounds(study: Study) -> list[schemas.RoundOut]:
+    return [_round(state) for state in round_states(db.session, study)]
 
 
 def _study(study: Study) -> schemas.StudyOut:
@@ -60,8 +66,8 @@ def _study(study: Study) -> schemas.StudyOut:
         rationale_outside_iqr=study.rationale_outside_iqr,  # type: ignore[arg-type]
         consensus=study.consensus,
         created_at=study.created_at,
-        panelists=sum(1 for panelist in study.panelists if panelist.revoked_at is None),
-        rounds=[_round(round_) for round_ in study.rounds],
+        panelists=panel_size(db.session, study),
+        rounds=_rounds(study),
     )
 
 
@@ -289,24 +295,18 @@ def add_to_panel(slug: str) -> Response:
             "Some panelists are not acceptable; none was added.",
             errors=errors or {"panelists": invalid.errors},
         ) from None
-    by_pseudonym = {
-        panelist.pseudonym: panelist
-        for panelist in db.session.query(Panelist).filter(
-            Panelist.study_id == study.id,
-            Panelist.pseudonym.in_([link.pseudonym for link in links]),
-        )
-    }
     base_url = _base_url()
+    # add_panelists issues the links in the order of the entries.
     return respond(
         schemas.IssuedLinks(
             panelists=[
                 schemas.IssuedLink(
                     pseudonym=link.pseudonym,
-                    group=by_pseudonym[link.pseudonym].group,
-                    language=by_pseudonym[link.pseudonym].language,
+                    group=entry.group,
+                    language=entry.language,
                     link=link.url(base_url),
                 )
-                for link in links
+                for entry, link in zip(entries, links, strict=True)
             ]
         ),
         201,
@@ -326,13 +326,13 @@ def add_to_panel(slug: str) -> Response:
 def list_rounds(slug: str) -> Response:
     """Every round with its state and dates."""
     study = api_study(slug)
-    return respond(schemas.RoundList(rounds=[_round(round_) for round_ in study.rounds]))
+    return respond(schemas.RoundList(rounds=_rounds(study)))
 
 
-def _find_round(study: Study, number: int) -> Round:
-    for round_ in study.rounds:
-        if round_.number == number:
-            return round_
+def _find_round(study: Study, number: int) -> RoundState:
+    for state in round_states(db.session, study):
+        if state.round.number == number:
+            return state
     raise ApiError(404, f"The study {study.slug!r} has no round {number}.")
 
 
@@ -373,7 +373,7 @@ def open_next_round(slug: str) -> Response:
         )
     round_ = open_round(db.session, study, deadline=options.deadline, actor=api_user())
     return respond(
-        _round(round_),
+        _round(RoundState(round_, None)),
         201,
         Location=url_for("api.get_round", slug=study.slug, number=round_.number),
     )
@@ -393,7 +393,7 @@ def close_open_round(slug: str, number: int) -> Response:
     """Close round ``number``, which must be the open round, and return the summary
     stored for it (every statistic, consensus and stability per item)."""
     study = api_study(slug)
-    round_ = _find_round(study, number)
+    round_ = _find_round(study, number).round
     if round_.status != RoundStatus.OPEN:
         raise Conflict(f"round {number} is {round_.status.value}, not open")
     close_round(db.session, study, actor=api_user())
