@@ -29,6 +29,8 @@ KINDS: tuple[str, ...] = (
 """Item kinds a definition may use."""
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+#: Slugs that name pages of the console (``/console/studies/new``), not studies.
+RESERVED_SLUGS = frozenset({"new"})
 RESERVED_KEYS: frozenset[str] = frozenset({"action", "csrf_token", "rationale", "lang"})
 """Item keys that would collide with the answer form's own fields."""
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -480,6 +482,9 @@ class _Reader:
                 (*path, "slug"),
                 f"{slug!r} is not a valid slug: 2–63 lower-case letters, digits and -",
             )
+            slug = None
+        elif slug in RESERVED_SLUGS:
+            self.error((*path, "slug"), f"{slug!r} is reserved by the console; choose another")
             slug = None
         listed = self.get(study, "languages", path, list)
         languages = self.language_list(listed, (*path, "languages")) if listed is not None else None

@@ -357,6 +357,12 @@ def test_invalid_slug(slug: str) -> None:
     )
 
 
+def test_a_slug_the_console_uses_is_refused() -> None:
+    """/console/studies/new is the page that creates a study: no study may be "new"."""
+    source = variant('slug = "mini-study"', 'slug = "new"')
+    assert_error(only_error(source), line_of(source, "slug ="), "study.slug", "'new' is reserved")
+
+
 @pytest.mark.parametrize("max_rounds", [0, -1, 21])
 def test_max_rounds_out_of_range(max_rounds: int) -> None:
     """A study has between 1 and 20 rounds."""
