@@ -17,6 +17,7 @@ from elicit import config
 from elicit.api.core import http_error_as_problem, is_api_request
 from elicit.extensions import babel, csrf, db, limiter, login_manager, migrate
 from elicit.i18n import select_locale
+from elicit.logs import redact_personal_links
 
 MIGRATIONS_DIRECTORY = str(Path(__file__).resolve().parent.parent / "migrations")
 
@@ -30,6 +31,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     register_errorhandlers(app)
     register_security_headers(app)
     register_commands(app)
+    redact_personal_links()
     return app
 
 
