@@ -40,6 +40,9 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("facilitate.move_deadline", "POST"): (302, 302, 404, 403, 400),
     # exports (issue 6): researchers export too
     ("facilitate.export", "GET"): (302, 302, 404, 200, 200),
+    # the study report (issue 6): members read it, researchers included
+    ("facilitate.report", "GET"): (302, 302, 404, 200, 200),
+    ("facilitate.download_report", "GET"): (302, 302, 404, 200, 200),
     # panel and messaging (issue 5)
     ("facilitate.panel", "GET"): (302, 302, 404, 200, 200),
     # An empty form or no file: the page again with the fields' errors.

@@ -1,0 +1,70 @@
+"""The study report: a console page that prints cleanly to PDF, and the same report as
+one self-contained HTML file to download (its stylesheet inlined, its plots ``data:``
+images), which opens anywhere without the server or the internet.
+
+Members of the study may read it, researchers included: reporting is reading.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Response, current_app, render_template
+from flask_babel import format_decimal, get_locale
+from flask_login import login_required
+from markupsafe import Markup
+
+from elicit.extensions import db
+from elicit.facilitate.access import study_for
+from elicit.facilitate.report_plots import report_plots
+from elicit.facilitate.views import blueprint
+from surveys.models import Study
+from surveys.report import study_report
+
+#: The stylesheets the downloaded report carries inline, in order.
+STYLESHEETS = ("elicit.css",)
+
+
+def _number(value: float) -> str:
+    """A number in the page's language, up to two decimals."""
+    return str(format_decimal(round(value, 2)))
+
+
+def _context(study: Study) -> dict[str, Any]:
+    """The report of ``study`` in the page's language and its plots."""
+    report = study_report(db.session, study, str(get_locale()))
+    return {"study": study, "report": report, "plots": report_plots(report, _number)}
+
+
+@blueprint.route("/studies/<slug>/report")
+@login_required
+def report(slug: str) -> str:
+    """The study's report: methods, consensus, stability, pooled probabilities and
+    every item's plots and tables."""
+    return render_template("facilitate/report.html", standalone=False, **_context(study_for(slug)))
+
+
+@blueprint.route("/studies/<slug>/report/download")
+@login_required
+def download_report(slug: str) -> Response:
+    """The report as one HTML file that needs nothing else to open or print."""
+    study = study_for(slug)
+    page = render_template(
+        "facilitate/report_download.html",
+        standalone=True,
+        stylesheet=_inline_stylesheet(),
+        **_context(study),
+    )
+    response = Response(page, mimetype="text/html")
+    response.headers["Content-Disposition"] = f'attachment; filename="{study.slug}-report.html"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _inline_stylesheet() -> Markup:
+    """The app's own stylesheets as the text of a ``<style>`` element."""
+    folder = Path(current_app.static_folder or "")
+    css = "\n".join((folder / name).read_text(encoding="utf-8") for name in STYLESHEETS)
+    # Our own files, read from the package: no "</style>" can end the element early.
+    return Markup(css.replace("</", "<\\/"))  # noqa: S704
