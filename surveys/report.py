@@ -6,7 +6,8 @@ subgroups, methods, reproduction settings) and :func:`surveys.results.study_resu
 (each item's stored rows and sorted answers, round after round); the recommendation is
 :func:`surveys.rounds.stopping_recommendation` and the current panel
 :func:`surveys.progress.study_progress`.  Only what no summary stores is counted here:
-the panel of each round and its respondents, by group.
+the panel of each round and its respondents, by group, and the answers to open-text
+items (from the export's responses).
 
 The report is for the study's members, researchers included, and may be passed on to
 reviewers, so it holds no name, email, access token or pseudonym: panelists appear only

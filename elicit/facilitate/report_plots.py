@@ -24,11 +24,16 @@ internet.  Each plot has a caption and alt text that gives its numbers in words.
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import itertools
+import json
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import matplotlib
@@ -99,17 +104,74 @@ class Plot:
 
 def report_plots(report: StudyReport, number: Format = plain_number) -> dict[str, dict[str, Plot]]:
     """Every plot of the report, by item key and kind: ``distribution`` and
-    ``convergence`` for each summarised item, ``pooled`` for each scenario set."""
+    ``convergence`` for each summarised item, ``pooled`` for each scenario set.
+
+    Plots already drawn from the same data in the same language are reused (see
+    :func:`_drawn`): the download right after the page, or a reload, draws nothing.
+    """
     plots: dict[str, dict[str, Plot]] = {}
+    # The plots' words depend on the language and on how numbers are written.
+    context = [report.language, f"{number.__module__}.{number.__qualname__}"]
     for item in report.items:
+        data = _item_data(item)
         plots[item.key] = {
-            "distribution": distribution_plot(item, number),
-            "convergence": convergence_plot(item, number),
+            "distribution": _drawn(context, data, partial(distribution_plot, item, number)),
+            "convergence": _drawn(context, data, partial(convergence_plot, item, number)),
         }
         if item.kind == "scenario_set":
-            rows = report.pooled[report.pooled["item"] == item.key]
-            plots[item.key]["pooled"] = pooled_plot(item, rows.to_dict("records"), number)
+            rows = report.pooled[report.pooled["item"] == item.key].to_dict("records")
+            plots[item.key]["pooled"] = _drawn(
+                context, [data, rows], partial(pooled_plot, item, rows, number)
+            )
     return plots
+
+
+#: Plots drawn lately, by a digest of everything they show.  Drawing a report's plots
+#: takes seconds; this keeps the last few reports' plots in each worker process.  A
+#: worker that has not drawn a plot yet simply draws it: nothing depends on the cache.
+_DRAWN: OrderedDict[str, Plot] = OrderedDict()
+_DRAWN_LIMIT = 400
+_DRAWN_LOCK = threading.Lock()
+
+
+def _drawn(context: list[str], data: Any, draw: partial[Plot]) -> Plot:
+    """The plot ``draw`` makes of ``data`` in ``context`` (language, number format):
+    from the cache, or drawn now."""
+    key = [context, draw.func.__name__, data]
+    digest = hashlib.sha256(
+        json.dumps(key, sort_keys=True, default=repr).encode("utf-8")
+    ).hexdigest()
+    with _DRAWN_LOCK:
+        if digest in _DRAWN:
+            _DRAWN.move_to_end(digest)
+            return _DRAWN[digest]
+    plot = draw()
+    with _DRAWN_LOCK:
+        _DRAWN[digest] = plot
+        while len(_DRAWN) > _DRAWN_LIMIT:
+            _DRAWN.popitem(last=False)
+    return plot
+
+
+def _item_data(item: ReportItem) -> list[Any]:
+    """Everything the plots of ``item`` draw or say, as JSON-ready data."""
+    return [
+        item.key,
+        item.kind,
+        sorted(item.labels.items()),
+        item.component_texts,
+        item.bounds,
+        [
+            [
+                component,
+                [
+                    [entry.round, entry.statistics, entry.values, entry.histogram]
+                    for entry in history
+                ],
+            ]
+            for component, history in item.components.items()
+        ],
+    ]
 
 
 # -- shared ----------------------------------------------------------------------------

@@ -18,6 +18,9 @@ pytestmark = pytest.mark.e2e
 
 RESEARCHER = "analyst@example.org"
 BLOCKING = {"serious", "critical"}
+#: Drawing some forty plots takes seconds on a busy machine: more than the pages'
+#: default 10 s may pass before the report has arrived.
+REPORT_TIMEOUT = 90_000
 
 PLOTS = """() => Array.from(document.querySelectorAll("img.report-plot")).map(image =>
   [image.dataset.plot, image.dataset.item, image.complete && image.naturalWidth > 0])"""
@@ -31,6 +34,7 @@ def words(text: str) -> str:
 
 def loaded_plots(page) -> set[tuple[str, str]]:
     """(kind, item) of every plot image on the page, all of them loaded and drawn."""
+    page.wait_for_load_state("load")
     page.wait_for_function(ALL_LOADED)
     plots = page.evaluate(PLOTS)
     broken = [(kind, item) for kind, item, ok in plots if not ok]
@@ -50,7 +54,11 @@ def test_report_prints_to_pdf_with_every_plot(live_server, page, new_page, make_
     page.get_by_role("button", name="Log in").click()
     serve_axe(page, live_server)
     page.goto(f"{live_server}/console/studies/{run.study.slug}")
-    page.get_by_role("link", name="Study report (print or download)").click()
+    with page.expect_navigation(timeout=REPORT_TIMEOUT):
+        page.get_by_role("link", name="Study report (print or download)").click(
+            timeout=REPORT_TIMEOUT
+        )
+    page.wait_for_load_state("load", timeout=REPORT_TIMEOUT)
     assert page.url == f"{live_server}/console/studies/{run.study.slug}/report"
     assert loaded_plots(page) == expected
 
@@ -94,9 +102,11 @@ def test_the_downloaded_report_opens_on_its_own(
     page.get_by_label("Email").fill(RESEARCHER)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    page.goto(f"{live_server}/console/studies/{run.study.slug}/report")
-    with page.expect_download() as download:
-        page.get_by_role("link", name="Download this report as one HTML file").click()
+    page.goto(f"{live_server}/console/studies/{run.study.slug}/report", timeout=REPORT_TIMEOUT)
+    with page.expect_download(timeout=REPORT_TIMEOUT) as download:
+        page.get_by_role("link", name="Download this report as one HTML file").click(
+            timeout=REPORT_TIMEOUT
+        )
     assert download.value.suggested_filename == f"{run.study.slug}-report.html"
     saved = tmp_path / "report.html"
     download.value.save_as(saved)

@@ -7,13 +7,19 @@ from __future__ import annotations
 
 import base64
 import re
+from dataclasses import replace
 from html.parser import HTMLParser
 from xml.etree import ElementTree
 
 import pytest
 
 from elicit.extensions import db
-from elicit.facilitate.report_plots import convergence_plot, distribution_plot, pooled_plot
+from elicit.facilitate.report_plots import (
+    convergence_plot,
+    distribution_plot,
+    pooled_plot,
+    report_plots,
+)
 from surveys.report import study_report
 from surveys.rounds import open_round
 from tests.conftest import log_in
@@ -116,6 +122,14 @@ def test_plots_are_reproducible_byte_for_byte(app, finished):
         for draw in (distribution_plot, convergence_plot):
             assert draw(scenarios).svg == draw(scenarios).svg
         assert pooled_plot(scenarios, rows).svg == pooled_plot(scenarios, rows).svg
+        # Plots of the same data in the same language are drawn once, then reused.
+        one_item = replace(report, items=[scenarios])
+        first, second = report_plots(one_item), report_plots(one_item)
+        assert set(first[scenarios.key]) == {"distribution", "convergence", "pooled"}
+        plots, again = first[scenarios.key], second[scenarios.key]
+        assert all(plots[kind] is again[kind] for kind in plots)
+        spanish = report_plots(replace(one_item, language="es"))
+        assert spanish[scenarios.key]["pooled"] is not first[scenarios.key]["pooled"]
 
 
 def test_the_download_is_one_self_contained_file_in_the_chosen_language(app, client, finished):
