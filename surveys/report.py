@@ -222,7 +222,8 @@ class RoundFacts:
 
 @dataclass(frozen=True)
 class ReportMethods:
-    """What a methods section states (CREDES: Jünger et al. 2017): settings as used."""
+    """What a methods section states (CREDES: Jünger et al. 2017): the study's settings
+    now; what each closed round was computed with is in its :class:`RoundFacts`."""
 
     software_version: str
     quantile_method: str
@@ -272,6 +273,7 @@ class StudyReport:
     stability: pd.DataFrame
     #: Pools of every probability and scenario set (:data:`POOLED_COLUMNS`).
     pooled: pd.DataFrame
+    #: The retired items among :attr:`items`.
     retired: list[ReportItem] = field(default_factory=list)
 
     @property
