@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete
+import sqlalchemy
+from sqlalchemy import JSON, bindparam, delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,13 +25,14 @@ from surveys.definition import (
     ESTIMATE_COMPONENTS,
     SCENARIO_TOTAL,
     ItemDefinition,
+    StudyDefinition,
 )
-from surveys.drafts import save_draft, stage_draft
+from surveys.drafts import draft_values, save_draft, stage_draft
 from surveys.errors import AnswerError, Conflict, InvalidAnswers
 from surveys.fields import component_field, rationale_field
-from surveys.models import Panelist, Response, ResponseStatus, Round, utcnow
+from surveys.models import Panelist, Response, ResponseStatus, Round, UTCDateTime, utcnow
 from surveys.rounds import open_round_of, previous_quartiles
-from surveys.studies import StoredItem, active_items
+from surveys.snapshots import StudySnapshot, study_snapshot
 from surveys.upsert import upsert
 
 log = logging.getLogger(__name__)
@@ -93,7 +95,7 @@ class AnswerRules:
 
 
 def parse_answers(
-    items: list[ItemDefinition], form: Mapping[str, str], rules: AnswerRules | None = None
+    items: Sequence[ItemDefinition], form: Mapping[str, str], rules: AnswerRules | None = None
 ) -> ParsedAnswers:
     """Check every answer in ``form``; return them parsed or raise :class:`InvalidAnswers`.
 
@@ -339,7 +341,12 @@ class DeadlinePassed(Conflict):
 
 
 def submit_responses(
-    session: Session, panelist: Panelist, form: Mapping[str, str], *, now: datetime | None = None
+    session: Session,
+    panelist: Panelist,
+    form: Mapping[str, str],
+    *,
+    now: datetime | None = None,
+    study: StudySnapshot | None = None,
 ) -> Round:
     """Submit a panelist's answers to the open round.
 
@@ -347,32 +354,34 @@ def submit_responses(
     transaction, answers given now overwrite earlier ones and items left blank now are
     withdrawn.  Raises :class:`InvalidAnswers`, :class:`RoundNotOpen` or
     :class:`DeadlinePassed`; in each case the draft is committed, holding everything
-    typed, and nothing else changes.
+    typed, and nothing else changes.  ``study`` is the panelist's study if the caller
+    has it already (it saves a query).
     """
     now = now or utcnow()
-    study = panelist.study
+    study = study or study_snapshot(session, panelist.study_id)
     round_ = open_round_of(session, study, lock="share")
     if round_ is None:
-        save_draft(session, panelist, form, now=now)
+        save_draft(session, panelist, form, now=now, study=study)
         raise RoundNotOpen("the round is closed; the answers were kept as a draft")
-    stored = active_items(study)
-    stage_draft(session, panelist, round_, form, stored, now)
     if round_.deadline is not None and now > round_.deadline:
+        stage_draft(session, panelist, round_, form, study.fields, now)
         session.commit()
         raise DeadlinePassed(round_.deadline)
     try:
         parsed = parse_answers(
-            [item.definition for item in stored], form, answer_rules(session, round_)
+            study.definition.items, form, answer_rules(session, round_, study.definition)
         )
     except InvalidAnswers:
+        stage_draft(session, panelist, round_, form, study.fields, now)
         session.commit()
         raise
-    _store(session, panelist, round_, stored, parsed, now)
     try:
+        _store(session, panelist, round_, study, form, parsed, now)
         session.commit()
     except IntegrityError:
         session.rollback()
-        save_draft(session, panelist, form, now=now)  # the draft went with the rollback
+        # The draft went with the rollback.
+        save_draft(session, panelist, form, now=now, study=study)
         raise Conflict("your answers were being saved twice at once; please submit again") from None
     log.info(
         "panelist %s submitted %d answers in round %d",
@@ -383,53 +392,111 @@ def submit_responses(
     return round_
 
 
+# A submission on PostgreSQL, in one statement: the draft, the answered items' responses
+# upserted from one JSON parameter, and the others withdrawn.  One round trip instead of
+# three, and one parameter to encode instead of ten per item: the row-by-row upsert was
+# the largest cost of a submission.  (The parts do not touch the same rows, so they can
+# run as one statement; SQLite, which has no DML in WITH, takes the three statements.)
+_SUBMISSION_POSTGRESQL = sqlalchemy.text(
+    """
+    WITH incoming AS (
+        SELECT * FROM json_to_recordset(:responses)
+            AS r(item_id integer, item_version integer, answer json, rationale text)
+    ), withdrawn AS (
+        DELETE FROM response
+        WHERE panelist_id = :panelist_id AND round_id = :round_id
+            AND item_id NOT IN (SELECT item_id FROM incoming)
+    ), draft AS (
+        INSERT INTO draft (round_id, panelist_id, "values", saved_at)
+        VALUES (:round_id, :panelist_id, :draft, :now)
+        ON CONFLICT (panelist_id, round_id)
+        DO UPDATE SET "values" = excluded."values", saved_at = excluded.saved_at
+    )
+    INSERT INTO response (round_id, panelist_id, item_id, item_version, answer, rationale,
+                          status, created_at, updated_at, submitted_at)
+    SELECT :round_id, :panelist_id, item_id, item_version, answer, rationale,
+           :status, :now, :now, :now
+    FROM incoming
+    ON CONFLICT (panelist_id, round_id, item_id) DO UPDATE SET
+        item_version = excluded.item_version, answer = excluded.answer,
+        rationale = excluded.rationale, status = excluded.status,
+        updated_at = excluded.updated_at, submitted_at = excluded.submitted_at
+    """
+).bindparams(
+    bindparam("responses", type_=JSON()),
+    bindparam("draft", type_=JSON()),
+    bindparam("now", type_=UTCDateTime()),
+)
+
+
 def _store(
     session: Session,
     panelist: Panelist,
     round_: Round,
-    stored: list[StoredItem],
+    study: StudySnapshot,
+    form: Mapping[str, str],
     parsed: ParsedAnswers,
     now: datetime,
 ) -> None:
-    """Upsert the answered items' responses and withdraw the others, in two statements."""
-    rows = [
-        {
-            "round_id": round_.id,
-            "panelist_id": panelist.id,
-            "item_id": item.id,
-            "item_version": item.version,
-            "answer": parsed.answers[item.definition.key],
-            "rationale": parsed.rationales.get(item.definition.key),
-            "status": ResponseStatus.SUBMITTED,
-            "created_at": now,
-            "updated_at": now,
-            "submitted_at": now,
-        }
-        for item in stored
-        if item.definition.key in parsed.answers
-    ]
+    """Write the draft, upsert the answered items' responses and withdraw the others."""
+    answered = [item for item in study.items if item.definition.key in parsed.answers]
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            _SUBMISSION_POSTGRESQL,
+            {
+                "round_id": round_.id,
+                "panelist_id": panelist.id,
+                "responses": [
+                    {
+                        "item_id": item.id,
+                        "item_version": item.version,
+                        "answer": parsed.answers[item.definition.key],
+                        "rationale": parsed.rationales.get(item.definition.key),
+                    }
+                    for item in answered
+                ],
+                "draft": {"fields": draft_values(form, study.fields)},
+                "status": ResponseStatus.SUBMITTED.value,
+                "now": now,
+            },
+        )
+        return
+    stage_draft(session, panelist, round_, form, study.fields, now)
     upsert(
         session,
         Response,
-        rows,
+        [
+            {
+                "round_id": round_.id,
+                "panelist_id": panelist.id,
+                "item_id": item.id,
+                "item_version": item.version,
+                "answer": parsed.answers[item.definition.key],
+                "rationale": parsed.rationales.get(item.definition.key),
+                "status": ResponseStatus.SUBMITTED,
+                "created_at": now,
+                "updated_at": now,
+                "submitted_at": now,
+            }
+            for item in answered
+        ],
         conflict=("panelist_id", "round_id", "item_id"),
         update=("item_version", "answer", "rationale", "status", "updated_at", "submitted_at"),
     )
-    answered = [row["item_id"] for row in rows]
     session.execute(
         delete(Response).where(
             Response.panelist_id == panelist.id,
             Response.round_id == round_.id,
-            Response.item_id.not_in(answered),
+            Response.item_id.not_in([item.id for item in answered]),
         )
     )
 
 
-def answer_rules(session: Session, round_: Round) -> AnswerRules:
+def answer_rules(session: Session, round_: Round, definition: StudyDefinition) -> AnswerRules:
     """The rules answers to ``round_`` must meet, from its study's settings."""
-    study = round_.study
     return AnswerRules(
-        cannot_judge=study.cannot_judge,
-        rationale_outside_iqr=study.rationale_outside_iqr,
-        previous_quartiles=previous_quartiles(session, round_),
+        cannot_judge=definition.cannot_judge,
+        rationale_outside_iqr=definition.rationale_outside_iqr,
+        previous_quartiles=previous_quartiles(session, round_, definition.feedback_min_n),
     )

@@ -3,29 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from surveys.errors import Conflict
-from surveys.fields import component_field, rationale_field
 from surveys.models import Draft, Panelist, Round, utcnow
 from surveys.rounds import latest_round, open_round_of
-from surveys.studies import StoredItem, active_items
+from surveys.snapshots import StudySnapshot, study_snapshot
 from surveys.upsert import upsert
 
 DRAFT_VALUE_MAX_LENGTH = 20000
 
 
-def draft_fields(items: list[StoredItem]) -> set[str]:
-    """Every form field name a page with ``items`` can post."""
-    names: set[str] = set()
-    for stored in items:
-        item = stored.definition
-        names.add(rationale_field(item.key))
-        names.update(component_field(item.key, part) for part in item.components)
-    return names
+def draft_values(form: Mapping[str, str], fields: AbstractSet[str]) -> dict[str, str]:
+    """What a draft keeps of a posted form: the page's own ``fields``, each cut at
+    20,000 characters."""
+    return {
+        name: str(value)[:DRAFT_VALUE_MAX_LENGTH]
+        for name, value in form.items()
+        if name in fields and value is not None
+    }
 
 
 def stage_draft(
@@ -33,19 +33,10 @@ def stage_draft(
     panelist: Panelist,
     round_: Round,
     form: Mapping[str, str],
-    items: list[StoredItem],
+    fields: AbstractSet[str],
     now: datetime,
 ) -> None:
-    """Write what was typed as the panelist's draft for ``round_``, without committing.
-
-    Only the page's own fields are kept, each cut at 20,000 characters.
-    """
-    known = draft_fields(items)
-    values = {
-        name: str(value)[:DRAFT_VALUE_MAX_LENGTH]
-        for name, value in form.items()
-        if name in known and value is not None
-    }
+    """Write what was typed as the panelist's draft for ``round_``, without committing."""
     upsert(
         session,
         Draft,
@@ -53,7 +44,7 @@ def stage_draft(
             {
                 "panelist_id": panelist.id,
                 "round_id": round_.id,
-                "values": {"fields": values},
+                "values": {"fields": draft_values(form, fields)},
                 "saved_at": now,
             }
         ],
@@ -63,19 +54,25 @@ def stage_draft(
 
 
 def save_draft(
-    session: Session, panelist: Panelist, form: Mapping[str, str], *, now: datetime | None = None
+    session: Session,
+    panelist: Panelist,
+    form: Mapping[str, str],
+    *,
+    now: datetime | None = None,
+    study: StudySnapshot | None = None,
 ) -> datetime:
     """Keep what the panelist typed, valid or not, for the open round; return when.
 
     With no round open, the draft is kept with the latest round, so that answers typed
-    while a round was closing are still there for the study team.
+    while a round was closing are still there for the study team.  ``study`` is the
+    panelist's study if the caller has it already (it saves a query).
     """
-    study = panelist.study
+    study = study or study_snapshot(session, panelist.study_id)
     round_ = open_round_of(session, study) or latest_round(session, study)
     if round_ is None:
         raise Conflict("the study has no round yet")
     now = now or utcnow()
-    stage_draft(session, panelist, round_, form, active_items(study), now)
+    stage_draft(session, panelist, round_, form, study.fields, now)
     session.commit()
     return now
 

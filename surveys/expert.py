@@ -8,15 +8,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from surveys.answers import AnswerRules, answer_rules
 from surveys.definition import StudyDefinition
 from surveys.drafts import find_draft
-from surveys.models import Panelist, Response, Round, RoundStatus, utcnow
+from surveys.errors import AccessRevoked, NotFound
+from surveys.models import Panelist, Response, Round, RoundStatus, Study, utcnow
 from surveys.rounds import closed_summary, latest_round, open_round_of
-from surveys.studies import StoredItem, active_items, study_definition
+from surveys.snapshots import REVISION_COLUMNS, StudySnapshot, snapshot_for_revision, study_snapshot
+from surveys.studies import StoredItem
 
 
 @dataclass(frozen=True)
@@ -78,10 +80,38 @@ class ExpertPage:
         return bool(self.round and self.round.deadline and utcnow() > self.round.deadline)
 
 
-def expert_page(session: Session, panelist: Panelist) -> ExpertPage:
-    """Assemble the page for ``panelist``: the open round, or the study's state if none."""
-    study = panelist.study
-    definition = study_definition(study)
+def expert_for_token_hash(session: Session, token_hash: str) -> tuple[Panelist, StudySnapshot]:
+    """The panelist whose link hashes to ``token_hash`` (as kept in a session cookie),
+    and their study's snapshot: what every expert request starts with, in one query.
+
+    Raises :class:`NotFound` for an unknown link and :class:`AccessRevoked` for a
+    withdrawn one, as :func:`surveys.panel.panelist_for_token_hash` does.
+    """
+    row = session.execute(_EXPERT, {"token_hash": token_hash}).one_or_none()
+    if row is None:
+        raise NotFound("this personal link is not valid")
+    panelist = row[0]
+    if panelist.revoked_at is not None:
+        raise AccessRevoked("this personal link has been withdrawn")
+    return panelist, snapshot_for_revision(session, panelist.study_id, tuple(row)[1:])
+
+
+_EXPERT = (
+    select(Panelist, *REVISION_COLUMNS)
+    .join(Study, Study.id == Panelist.study_id)
+    .where(Panelist.token_hash == bindparam("token_hash"))
+)
+
+
+def expert_page(
+    session: Session, panelist: Panelist, study: StudySnapshot | None = None
+) -> ExpertPage:
+    """Assemble the page for ``panelist``: the open round, or the study's state if none.
+
+    ``study`` is the panelist's study if the caller has it already (it saves a query).
+    """
+    study = study or study_snapshot(session, panelist.study_id)
+    definition = study.definition
     round_ = open_round_of(session, study)
     last = latest_round(session, study)
     if round_ is None:
@@ -94,7 +124,7 @@ def expert_page(session: Session, panelist: Panelist) -> ExpertPage:
             panelist.language,
             None,
             last,
-            [ExpertItem(stored) for stored in active_items(study)],
+            [ExpertItem(stored) for stored in study.items],
             draft=draft.values["fields"] if draft else None,
             draft_saved_at=draft.saved_at if draft else None,
         )
@@ -103,7 +133,7 @@ def expert_page(session: Session, panelist: Panelist) -> ExpertPage:
     previous = _answers(session, panelist, previous_round) if previous_round else {}
     summary = closed_summary(session, study, previous_round.number) if previous_round else None
     items = []
-    for stored in active_items(study):
+    for stored in study.items:
         response = current.get(stored.id)
         feedback = None
         if previous_round is not None and stored.definition.numeric:
@@ -135,7 +165,7 @@ def expert_page(session: Session, panelist: Panelist) -> ExpertPage:
         draft=draft.values["fields"] if draft else None,
         draft_saved_at=draft.saved_at if draft else None,
         submitted_at=max(submitted) if submitted else None,
-        rules=answer_rules(session, round_),
+        rules=answer_rules(session, round_, definition),
     )
 
 

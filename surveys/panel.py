@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from surveys import audit
 from surveys.errors import AccessRevoked, DomainError, NotFound
@@ -412,17 +412,12 @@ def panelist_for_token_hash(session: Session, token_hash: str) -> Panelist:
     """Return the panelist whose link hashes to ``token_hash`` (as kept in a session).
 
     A reissued link changes the hash, so sessions opened with the old link end too.
+    (Expert requests use :func:`surveys.expert.expert_for_token_hash`, which brings
+    the study's snapshot in the same query.)
     """
-    # The study and its items come in the same round trip: every expert page needs them.
-    panelist = (
-        session.execute(
-            select(Panelist)
-            .where(Panelist.token_hash == token_hash)
-            .options(joinedload(Panelist.study).joinedload(Study.items))
-        )
-        .unique()
-        .scalar_one_or_none()
-    )
+    panelist = session.execute(
+        select(Panelist).where(Panelist.token_hash == token_hash)
+    ).scalar_one_or_none()
     if panelist is None:
         raise NotFound("this personal link is not valid")
     if panelist.revoked_at is not None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import math
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,7 +34,18 @@ from surveys.studies import study_definition
 log = logging.getLogger(__name__)
 
 
-def open_round_of(session: Session, study: Study, *, lock: str | None = None) -> Round | None:
+class StudyIdentity(Protocol):
+    """What the round look-ups need of a study: its id.  A :class:`Study` row, or the
+    parsed snapshot that expert requests use instead of loading one."""
+
+    @property
+    def id(self) -> int:
+        """The study's row id."""
+
+
+def open_round_of(
+    session: Session, study: StudyIdentity, *, lock: str | None = None
+) -> Round | None:
     """Return the study's open round, if any.
 
     ``lock="update"`` (closing) or ``"share"`` (submitting) locks the round's row until
@@ -42,13 +53,21 @@ def open_round_of(session: Session, study: Study, *, lock: str | None = None) ->
     interleave: a submission either lands before the close and is counted, or waits and
     then finds the round closed.  (SQLite serialises writers by itself.)
     """
-    query = select(Round).where(Round.study_id == study.id, Round.status == RoundStatus.OPEN)
-    if lock is not None:
-        query = query.with_for_update(read=lock == "share")
-    return session.execute(query).scalar_one_or_none()
+    return session.execute(_OPEN_ROUND[lock], {"study_id": study.id}).scalar_one_or_none()
 
 
-def latest_round(session: Session, study: Study) -> Round | None:
+# Built once: every expert request asks for the open round.
+_OPEN_ROUND_QUERY = select(Round).where(
+    Round.study_id == bindparam("study_id"), Round.status == RoundStatus.OPEN
+)
+_OPEN_ROUND = {
+    None: _OPEN_ROUND_QUERY,
+    "share": _OPEN_ROUND_QUERY.with_for_update(read=True),
+    "update": _OPEN_ROUND_QUERY.with_for_update(),
+}
+
+
+def latest_round(session: Session, study: StudyIdentity) -> Round | None:
     """Return the study's highest-numbered round, if any."""
     return session.execute(
         select(Round).where(Round.study_id == study.id).order_by(Round.number.desc()).limit(1)
@@ -347,20 +366,20 @@ def _plain(value: Any) -> Any:
 
 
 def previous_quartiles(
-    session: Session, round_: Round
+    session: Session, round_: Round, feedback_min_n: int | None = None
 ) -> dict[str, dict[str, tuple[float, float]]]:
     """The quartiles (q1, q3) of the round before ``round_``, by item and component.
 
     Empty in round 1; absent for distributions whose quartiles are undefined or rest on
-    fewer answers than the study's ``feedback_min_n``.
+    fewer answers than the study's ``feedback_min_n`` (read from the study unless given).
     """
     quartiles: dict[str, dict[str, tuple[float, float]]] = {}
     if round_.number == 1:
         return quartiles
-    summary = closed_summary(session, round_.study, round_.number - 1)
+    summary = _closed_summary(session, round_.study_id, round_.number - 1)
     if summary is None:
         return quartiles
-    minimum = round_.study.feedback_min_n
+    minimum = round_.study.feedback_min_n if feedback_min_n is None else feedback_min_n
     for row in summary.statistics["rows"]:
         # Quartiles of too few answers would reveal them, directly or through the
         # rationale they demand: the same minimum as for the feedback applies.
@@ -371,10 +390,15 @@ def previous_quartiles(
     return quartiles
 
 
-def closed_summary(session: Session, study: Study, number: int) -> RoundSummary | None:
+def closed_summary(session: Session, study: StudyIdentity, number: int) -> RoundSummary | None:
     """Return the summary of round ``number`` of ``study``, if that round is closed."""
+    return _closed_summary(session, study.id, number)
+
+
+def _closed_summary(session: Session, study_id: int, number: int) -> RoundSummary | None:
+    """Return the summary of round ``number`` of study ``study_id``, if it is closed."""
     return session.execute(
         select(RoundSummary)
         .join(RoundSummary.round)
-        .where(Round.study_id == study.id, Round.number == number)
+        .where(Round.study_id == study_id, Round.number == number)
     ).scalar_one_or_none()

@@ -25,7 +25,9 @@ from flask import (
 )
 from flask_babel import format_datetime, get_locale, gettext
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import validate_csrf
 from werkzeug.wrappers import Response as WerkzeugResponse
+from wtforms.validators import ValidationError
 
 from elicit.expert.messages import describe_error
 from elicit.expert.presenters import (
@@ -40,9 +42,10 @@ from elicit.i18n import LANGUAGE_NAMES, remember_requested_language
 from surveys.answers import DeadlinePassed, RoundNotOpen, parse_answers, submit_responses
 from surveys.drafts import save_draft
 from surveys.errors import AccessRevoked, Conflict, InvalidAnswers, NotFound
-from surveys.expert import ExpertPage, expert_page
+from surveys.expert import ExpertPage, expert_for_token_hash, expert_page
 from surveys.models import Panelist
-from surveys.panel import hash_token, note_visit, panelist_for_token_hash
+from surveys.panel import hash_token, note_visit
+from surveys.snapshots import StudySnapshot
 
 blueprint = Blueprint("expert", __name__, url_prefix="/e")
 SESSION_KEY = "panelist"
@@ -68,7 +71,7 @@ def _lookup_failed(response: WerkzeugResponse) -> bool:
 @limiter.limit(lambda: current_app.config["ELICIT_LINK_LOOKUP_LIMIT"], deduct_when=_lookup_failed)
 def enter(token: str) -> WerkzeugResponse:
     """Exchange a personal link's token for a session cookie, then drop the token."""
-    panelist = _load(hash_token(token))
+    panelist, _ = _load(hash_token(token))
     session.clear()
     remember_requested_language()  # the switch outlives the exchange
     session.permanent = True
@@ -77,12 +80,13 @@ def enter(token: str) -> WerkzeugResponse:
     return redirect(url_for("expert.answer", lang=language))
 
 
-def _load(token_hash: str | None) -> Panelist:
-    """The panelist of a token hash, or a page that says why there is none."""
+def _load(token_hash: str | None) -> tuple[Panelist, StudySnapshot]:
+    """The panelist of a token hash and their study, or a page that says why there is
+    none."""
     if not token_hash:
         abort(401, gettext("Open your personal link again to continue."))
     try:
-        panelist = panelist_for_token_hash(db.session, token_hash)
+        panelist, study = expert_for_token_hash(db.session, token_hash)
     except NotFound:
         abort(
             404,
@@ -96,56 +100,68 @@ def _load(token_hash: str | None) -> Panelist:
             403, gettext("This personal link has been withdrawn. Ask the study team for a new one.")
         )
     g.panelist_language = panelist.language
-    return panelist
+    return panelist, study
 
 
-def _current_panelist() -> Panelist:
-    """The panelist whose link opened this session."""
+def _current_expert() -> tuple[Panelist, StudySnapshot]:
+    """The panelist whose link opened this session, and their study."""
     return _load(session.get(SESSION_KEY))
 
 
 @blueprint.route("/", methods=["GET", "POST"])
-@csrf.exempt  # checked by AnswerForm after the session, so a refusal keeps the answers
+@csrf.exempt  # checked below after the session, so that a refusal keeps the answers
 def answer() -> str | tuple[str, int] | WerkzeugResponse:
     """Show the open round; on POST save a draft, review, or submit."""
-    panelist = _current_panelist()
-    form = AnswerForm()
+    panelist, study = _current_expert()
     if request.method == "GET":
-        return _render(panelist, form)
+        return _render(panelist, study)
     typed = {name: value for name, value in request.form.items() if name != "csrf_token"}
     action = typed.pop("action", "submit")
-    if not form.validate_on_submit():
+    if not _csrf_token_valid():
         message = gettext(
             "Your page was open too long to be saved safely. Your answers are still below: "
             "please save or submit them again."
         )
-        return _render(panelist, form, typed, problems=[message]), 400
+        return _render(panelist, study, typed, problems=[message]), 400
     if action == "save":
         try:
-            save_draft(db.session, panelist, typed)
+            save_draft(db.session, panelist, typed, study=study)
         except Conflict:
             abort(409, gettext("The study has no round open yet."))
         flash(gettext("Your draft is saved. Nothing is submitted until you choose Submit."))
         return redirect(url_for("expert.answer"))
     if action == "review":
-        return _review(panelist, form, typed)
-    return _submit(panelist, form, typed)
+        return _review(panelist, study, typed)
+    return _submit(panelist, study, typed)
 
 
-def _review(panelist: Panelist, form: AnswerForm, typed: dict[str, str]) -> Any:
+def _csrf_token_valid() -> bool:
+    """Whether the post carries this session's CSRF token (as ``AnswerForm`` would
+    check it, without building the form: that also signs a fresh token, which a
+    submission answered by a redirect never shows)."""
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return True
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError:
+        return False
+    return True
+
+
+def _review(panelist: Panelist, study: StudySnapshot, typed: dict[str, str]) -> Any:
     """Save the draft, then list unanswered items before the final submission."""
     try:
-        save_draft(db.session, panelist, typed)
+        save_draft(db.session, panelist, typed, study=study)
     except Conflict:
         abort(409, gettext("The study has no round open yet."))
-    page = expert_page(db.session, panelist)
+    page = expert_page(db.session, panelist, study)
     if page.round is None:
-        return _closed(panelist, form, typed)
+        return _closed(panelist, study, typed)
     items = [item.stored.definition for item in page.items]
     try:
         parsed = parse_answers(items, typed, page.rules)
     except InvalidAnswers as error:
-        return _render(panelist, form, typed, field_errors=_messages(error)), 422
+        return _render(panelist, study, typed, field_errors=_messages(error)), 422
     language = str(get_locale())
     unanswered, unexplained = review_lists(page, parsed, language)
     return render_template(
@@ -153,7 +169,7 @@ def _review(panelist: Panelist, form: AnswerForm, typed: dict[str, str]) -> Any:
         page=page,
         language=language,
         languages=LANGUAGE_NAMES,
-        form=form,
+        form=AnswerForm(),
         typed=typed,
         unanswered=unanswered,
         unexplained=unexplained,
@@ -161,27 +177,27 @@ def _review(panelist: Panelist, form: AnswerForm, typed: dict[str, str]) -> Any:
     )
 
 
-def _submit(panelist: Panelist, form: AnswerForm, typed: dict[str, str]) -> Any:
+def _submit(panelist: Panelist, study: StudySnapshot, typed: dict[str, str]) -> Any:
     """Submit; on refusal show the page again with everything typed still there."""
     try:
-        round_ = submit_responses(db.session, panelist, typed)
+        round_ = submit_responses(db.session, panelist, typed, study=study)
     except InvalidAnswers as error:
-        return _render(panelist, form, typed, field_errors=_messages(error)), 422
+        return _render(panelist, study, typed, field_errors=_messages(error)), 422
     except DeadlinePassed as passed:
         message = gettext(
             "The deadline for this round (%(deadline)s UTC) has passed, so your answers were "
             "not submitted. They are kept as a draft; please contact the study team.",
             deadline=format_datetime(passed.deadline, "medium"),
         )
-        return _render(panelist, form, typed, problems=[message]), 409
+        return _render(panelist, study, typed, problems=[message]), 409
     except RoundNotOpen:
-        return _closed(panelist, form, typed)
+        return _closed(panelist, study, typed)
     except Conflict:
         message = gettext(
             "Your answers were being saved twice at the same moment, so this copy was not "
             "submitted. They are still below: please submit them again."
         )
-        return _render(panelist, form, typed, problems=[message]), 409
+        return _render(panelist, study, typed, problems=[message]), 409
     flash(
         gettext(
             "Thank you: your answers to round %(number)s are submitted. You can change them "
@@ -192,23 +208,23 @@ def _submit(panelist: Panelist, form: AnswerForm, typed: dict[str, str]) -> Any:
     return redirect(url_for("expert.answer"))
 
 
-def _closed(panelist: Panelist, form: AnswerForm, typed: dict[str, str]) -> tuple[str, int]:
+def _closed(panelist: Panelist, study: StudySnapshot, typed: dict[str, str]) -> tuple[str, int]:
     """The round closed while the expert was answering: say so and keep their answers."""
     message = gettext(
         "This round is closed, so your answers could not be submitted. They are kept as a "
         "draft and are still below; the study team can tell you what happens next."
     )
-    return _render(panelist, form, typed, problems=[message]), 409
+    return _render(panelist, study, typed, problems=[message]), 409
 
 
 @blueprint.route("/draft", methods=["POST"])
 def autosave() -> WerkzeugResponse | tuple[WerkzeugResponse, int]:
     """Keep a draft sent by the page's script a few seconds after each change."""
-    panelist = _current_panelist()
+    panelist, study = _current_expert()
     typed = {name: value for name, value in request.form.items() if name != "csrf_token"}
     typed.pop("action", None)
     try:
-        saved_at = save_draft(db.session, panelist, typed)
+        saved_at = save_draft(db.session, panelist, typed, study=study)
     except Conflict:
         return jsonify(error=gettext("The study has no round open yet.")), 409
     return jsonify(
@@ -224,7 +240,7 @@ def _messages(error: InvalidAnswers) -> dict[str, str]:
 
 def _render(
     panelist: Panelist,
-    form: AnswerForm,
+    study: StudySnapshot,
     typed: dict[str, str] | None = None,
     *,
     field_errors: dict[str, str] | None = None,
@@ -233,7 +249,7 @@ def _render(
     """Render the page: what was just typed, else the draft, else the submitted answers."""
     language = str(get_locale())
     note_visit(db.session, panelist)
-    page: ExpertPage = expert_page(db.session, panelist)
+    page: ExpertPage = expert_page(db.session, panelist, study)
     values: dict[str, Any] = typed if typed is not None else (page.draft or form_values(page))
     views = item_views(page, language, values)
     return render_template(
@@ -247,5 +263,5 @@ def _render(
         values=values,
         field_errors=field_errors or {},
         problems=problems or [],
-        form=form,
+        form=AnswerForm(),
     )
