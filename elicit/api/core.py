@@ -134,12 +134,14 @@ def operation(
         path = _CONVERTER.sub(lambda match: "{" + match.group(2) + "}", rule)
         names = [match.group(2) for match in _CONVERTER.finditer(rule)]
         statuses = set(errors)
+        if names:  # an unknown study (or not the user's), round or format
+            statuses.add(404)
         if scope is not None:
             statuses |= {401, 429}
             if scope == "write" or role is not None:
                 statuses.add(403)
         if body is not None:
-            statuses |= {400, 415, 422}
+            statuses |= {400, 413, 415, 422}  # 413: over MAX_CONTENT_LENGTH
         if query is not None:
             statuses.add(422)
         OPERATIONS.append(

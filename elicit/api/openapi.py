@@ -99,7 +99,10 @@ def _operation(operation: Operation) -> dict[str, Any]:
         success["content"] = _json(operation.returns)
     elif operation.files:
         success["content"] = {
-            media: {"schema": {"type": "string", "contentMediaType": media}}
+            # A JSON file is a JSON document (clients parse it), the others bytes.
+            media: {"schema": {"type": "object"}}
+            if media == "application/json"
+            else {"schema": {"type": "string", "contentMediaType": media}}
             for media in operation.files
         }
     responses: dict[str, Any] = {str(operation.status): success}

@@ -290,6 +290,15 @@ def add_to_panel(slug: str) -> Response:
         links = add_panelists(db.session, study, entries, actor=api_user())
     except InvalidPanel as invalid:
         errors = {f"panelists.{where}": problems for where, problems in invalid.fields.items()}
+        if not errors:  # already on the panel: say which entries, without their emails
+            errors = {
+                "panelists": [
+                    f"panelists.{index}.email is already on the panel"
+                    for index, entry in enumerate(entries)
+                    if any(f" {entry.email} " in f" {error} " for error in invalid.errors)
+                ]
+                or ["an email is already on the panel"]
+            }
         raise ApiError(
             422,
             "Some panelists are not acceptable; none was added.",
