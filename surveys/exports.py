@@ -34,7 +34,6 @@ from surveys.models import (
     ItemVersion,
     Panelist,
     Response,
-    ResponseStatus,
     Round,
     RoundSummary,
     Study,
@@ -314,7 +313,6 @@ def response_page(
     study: Study,
     *,
     round_number: int | None = None,
-    status: str | None = None,
     offset: int = 0,
     limit: int = 100,
 ) -> tuple[int, list[dict[str, Any]]]:
@@ -323,8 +321,6 @@ def response_page(
     query = _response_query(study)
     if round_number is not None:
         query = query.where(Round.number == round_number)
-    if status is not None:
-        query = query.where(Response.status == ResponseStatus(status))
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     # The key order alone could tie (never for one study: a panelist answers an item once
     # per round), so the row id makes pages disjoint whatever the database.

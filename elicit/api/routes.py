@@ -436,15 +436,15 @@ def get_summary(slug: str, number: int) -> Response:
     query=schemas.ResponseQuery,
 )
 def list_responses(slug: str) -> Response:
-    """Every response (drafts included unless ``status`` says otherwise) under its
-    panelist's pseudonym, in the export's order, ``per_page`` at a time."""
+    """Every submitted response under its panelist's pseudonym, in the export's order,
+    ``per_page`` at a time.  (What an expert has typed but not submitted is a draft,
+    which belongs to the expert and is not a response.)"""
     study = api_study(slug)
     query = query_arguments(schemas.ResponseQuery)
     total, records = response_page(
         db.session,
         study,
         round_number=query.round,
-        status=query.status,
         offset=(query.page - 1) * query.per_page,
         limit=query.per_page,
     )

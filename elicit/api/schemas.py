@@ -205,7 +205,6 @@ class ResponseQuery(Model):
     """Which responses, and which page of them."""
 
     round: int | None = Field(default=None, ge=1, le=1000, description="Only this round.")
-    status: Literal["draft", "submitted"] | None = None
     page: int = Field(default=1, ge=1, le=1_000_000)
     per_page: int = Field(default=100, ge=1, le=1000)
 

@@ -419,7 +419,7 @@ def _every_get(api: Api, slug: str) -> None:
                 api.get(url, status=404)  # no summary yet
             elif url.endswith("/responses"):
                 api.pages(f"{url}?per_page=9")
-                api.pages(f"{url}?per_page=50&round=2&status=draft")
+                api.pages(f"{url}?per_page=50&round=2")
             else:
                 api.get(url)
 
