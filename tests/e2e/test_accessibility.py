@@ -4,6 +4,7 @@ pages an expert sees: both languages, feedback, errors, review, an invalid link.
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from elicit.extensions import db
 from surveys.rounds import close_round, open_round
@@ -49,7 +50,9 @@ def test_expert_pages_have_no_serious_accessibility_violations(
     page.locator('[id="field-driver_ranking.trade"]').select_option("1")
     page.locator('button[name="action"][value="review"]').click()
     # The summary takes the focus, names the problems and links to each field.
-    page.wait_for_function("document.activeElement.id === 'error-summary'")
+    # (expect(), not wait_for_function: a string predicate is evaluated with eval, which
+    # the page's Content-Security-Policy rightly refuses once polling starts.)
+    expect(page.locator("#error-summary")).to_be_focused()
     assert "add up to 95 %" in page.locator("#error-summary").inner_text()
     targets = page.locator("#error-summary a").evaluate_all(
         "links => links.map(a => [a.hash, !!document.getElementById(a.hash.slice(1))])"

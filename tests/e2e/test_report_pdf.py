@@ -35,7 +35,12 @@ def words(text: str) -> str:
 def loaded_plots(page) -> set[tuple[str, str]]:
     """(kind, item) of every plot image on the page, all of them loaded and drawn."""
     page.wait_for_load_state("load")
-    page.wait_for_function(ALL_LOADED)
+    # Polled from here: wait_for_function may evaluate its predicate with eval, which
+    # the page's Content-Security-Policy refuses.
+    for _ in range(100):
+        if page.evaluate(ALL_LOADED):
+            break
+        page.wait_for_timeout(100)
     plots = page.evaluate(PLOTS)
     broken = [(kind, item) for kind, item, ok in plots if not ok]
     assert not broken, f"plots that did not load: {broken}"
