@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy
-from sqlalchemy import JSON, bindparam, delete
+from sqlalchemy import JSON, bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,10 +30,19 @@ from surveys.definition import (
 from surveys.drafts import draft_values, save_draft, stage_draft
 from surveys.errors import AnswerError, Conflict, InvalidAnswers
 from surveys.fields import component_field, rationale_field
-from surveys.models import Panelist, Response, ResponseStatus, Round, UTCDateTime, utcnow
-from surveys.rounds import open_round_of, previous_quartiles
-from surveys.snapshots import StudySnapshot, study_snapshot
+from surveys.models import (
+    Panelist,
+    Response,
+    ResponseStatus,
+    Round,
+    RoundStatus,
+    UTCDateTime,
+    utcnow,
+)
+from surveys.rounds import previous_quartiles
+from surveys.snapshots import StudySnapshot
 from surveys.upsert import upsert
+from surveys.visit import Visit, visit_of
 
 log = logging.getLogger(__name__)
 
@@ -342,26 +351,29 @@ class DeadlinePassed(Conflict):
 
 def submit_responses(
     session: Session,
-    panelist: Panelist,
+    who: Panelist | Visit,
     form: Mapping[str, str],
     *,
     now: datetime | None = None,
-    study: StudySnapshot | None = None,
 ) -> Round:
-    """Submit a panelist's answers to the open round.
+    """Submit a panelist's answers (or their visit's) to the open round.
 
     What was typed is kept as the panelist's draft whatever happens.  In the same
     transaction, answers given now overwrite earlier ones and items left blank now are
     withdrawn.  Raises :class:`InvalidAnswers`, :class:`RoundNotOpen` or
     :class:`DeadlinePassed`; in each case the draft is committed, holding everything
-    typed, and nothing else changes.  ``study`` is the panelist's study if the caller
-    has it already (it saves a query).
+    typed, and nothing else changes.
+
+    The round is locked (shared) and checked to be still open in the statement that
+    stores the answers, so that a submission and the closing of its round cannot
+    interleave: a submission either lands before the close and is counted, or waits
+    and then finds the round closed.
     """
     now = now or utcnow()
-    study = study or study_snapshot(session, panelist.study_id)
-    round_ = open_round_of(session, study, lock="share")
+    visit = visit_of(session, who)
+    panelist, study, round_ = visit.panelist, visit.study, visit.open_round
     if round_ is None:
-        save_draft(session, panelist, form, now=now, study=study)
+        save_draft(session, visit, form, now=now)
         raise RoundNotOpen("the round is closed; the answers were kept as a draft")
     if round_.deadline is not None and now > round_.deadline:
         stage_draft(session, panelist, round_, form, study.fields, now)
@@ -376,13 +388,15 @@ def submit_responses(
         session.commit()
         raise
     try:
-        _store(session, panelist, round_, study, form, parsed, now)
+        still_open = _store(session, panelist, round_, study, form, parsed, now)
         session.commit()
     except IntegrityError:
         session.rollback()
         # The draft went with the rollback.
-        save_draft(session, panelist, form, now=now, study=study)
+        save_draft(session, visit, form, now=now)
         raise Conflict("your answers were being saved twice at once; please submit again") from None
+    if not still_open:
+        raise RoundNotOpen("the round closed meanwhile; the answers were kept as a draft")
     log.info(
         "panelist %s submitted %d answers in round %d",
         panelist.pseudonym,
@@ -392,41 +406,49 @@ def submit_responses(
     return round_
 
 
-# A submission on PostgreSQL, in one statement: the draft, the answered items' responses
-# upserted from one JSON parameter, and the others withdrawn.  One round trip instead of
-# three, and one parameter to encode instead of ten per item: the row-by-row upsert was
-# the largest cost of a submission.  (The parts do not touch the same rows, so they can
-# run as one statement; SQLite, which has no DML in WITH, takes the three statements.)
+# A submission on PostgreSQL, in one statement: lock the round (shared, as closing it
+# locks it exclusively) and check that it is still open; keep the draft; if the round
+# is open, upsert the answered items' responses from one JSON parameter and withdraw
+# the others.  One round trip instead of four, and one parameter to encode instead of
+# ten per item: the row-by-row upsert was the largest cost of a submission.  (The parts
+# do not touch the same rows, so they can run as one statement; SQLite, which has no
+# DML in WITH, takes several statements.)
 _SUBMISSION_POSTGRESQL = sqlalchemy.text(
     """
-    WITH incoming AS (
+    WITH open_round AS (
+        SELECT id FROM round WHERE id = :round_id AND status = 'open' FOR SHARE
+    ), incoming AS (
         SELECT * FROM json_to_recordset(:responses)
             AS r(item_id integer, item_version integer, answer json, rationale text)
+        WHERE EXISTS (SELECT FROM open_round)
     ), withdrawn AS (
         DELETE FROM response
-        WHERE panelist_id = :panelist_id AND round_id = :round_id
+        WHERE panelist_id = :panelist_id AND round_id = (SELECT id FROM open_round)
             AND item_id NOT IN (SELECT item_id FROM incoming)
     ), draft AS (
         INSERT INTO draft (round_id, panelist_id, "values", saved_at)
         VALUES (:round_id, :panelist_id, :draft, :now)
         ON CONFLICT (panelist_id, round_id)
         DO UPDATE SET "values" = excluded."values", saved_at = excluded.saved_at
+    ), stored AS (
+        INSERT INTO response (round_id, panelist_id, item_id, item_version, answer,
+                              rationale, status, created_at, updated_at, submitted_at)
+        SELECT :round_id, :panelist_id, item_id, item_version, answer, rationale,
+               :status, :now, :now, :now
+        FROM incoming
+        ON CONFLICT (panelist_id, round_id, item_id) DO UPDATE SET
+            item_version = excluded.item_version, answer = excluded.answer,
+            rationale = excluded.rationale, status = excluded.status,
+            updated_at = excluded.updated_at, submitted_at = excluded.submitted_at
     )
-    INSERT INTO response (round_id, panelist_id, item_id, item_version, answer, rationale,
-                          status, created_at, updated_at, submitted_at)
-    SELECT :round_id, :panelist_id, item_id, item_version, answer, rationale,
-           :status, :now, :now, :now
-    FROM incoming
-    ON CONFLICT (panelist_id, round_id, item_id) DO UPDATE SET
-        item_version = excluded.item_version, answer = excluded.answer,
-        rationale = excluded.rationale, status = excluded.status,
-        updated_at = excluded.updated_at, submitted_at = excluded.submitted_at
+    SELECT count(*) FROM open_round
     """
 ).bindparams(
     bindparam("responses", type_=JSON()),
     bindparam("draft", type_=JSON()),
     bindparam("now", type_=UTCDateTime()),
 )
+_ROUND_STATUS = select(Round.status).where(Round.id == bindparam("round_id"))
 
 
 def _store(
@@ -437,12 +459,13 @@ def _store(
     form: Mapping[str, str],
     parsed: ParsedAnswers,
     now: datetime,
-) -> None:
-    """Write the draft, upsert the answered items' responses and withdraw the others."""
+) -> bool:
+    """Write the draft; if ``round_`` is still open, upsert the answered items'
+    responses and withdraw the others.  Return whether it was open."""
     answered = [item for item in study.items if item.definition.key in parsed.answers]
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        connection.execute(
+        still_open = connection.execute(
             _SUBMISSION_POSTGRESQL,
             {
                 "round_id": round_.id,
@@ -460,9 +483,13 @@ def _store(
                 "status": ResponseStatus.SUBMITTED.value,
                 "now": now,
             },
-        )
-        return
+        ).scalar_one()
+        return bool(still_open)
+    # SQLite: the draft's write takes the database's write lock, so no round can close
+    # between the check that follows and the commit.
     stage_draft(session, panelist, round_, form, study.fields, now)
+    if connection.execute(_ROUND_STATUS, {"round_id": round_.id}).scalar() != RoundStatus.OPEN:
+        return False
     upsert(
         session,
         Response,
@@ -491,6 +518,7 @@ def _store(
             Response.item_id.not_in([item.id for item in answered]),
         )
     )
+    return True
 
 
 def answer_rules(session: Session, round_: Round, definition: StudyDefinition) -> AnswerRules:

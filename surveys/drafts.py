@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from surveys.errors import Conflict
 from surveys.models import Draft, Panelist, Round, utcnow
-from surveys.rounds import latest_round, open_round_of
-from surveys.snapshots import StudySnapshot, study_snapshot
+from surveys.rounds import latest_round
 from surveys.upsert import upsert
+from surveys.visit import Visit, visit_of
 
 DRAFT_VALUE_MAX_LENGTH = 20000
 
@@ -55,24 +55,23 @@ def stage_draft(
 
 def save_draft(
     session: Session,
-    panelist: Panelist,
+    who: Panelist | Visit,
     form: Mapping[str, str],
     *,
     now: datetime | None = None,
-    study: StudySnapshot | None = None,
 ) -> datetime:
-    """Keep what the panelist typed, valid or not, for the open round; return when.
+    """Keep what a panelist (or their visit) typed, valid or not, for the open round;
+    return when.
 
     With no round open, the draft is kept with the latest round, so that answers typed
-    while a round was closing are still there for the study team.  ``study`` is the
-    panelist's study if the caller has it already (it saves a query).
+    while a round was closing are still there for the study team.
     """
-    study = study or study_snapshot(session, panelist.study_id)
-    round_ = open_round_of(session, study) or latest_round(session, study)
+    visit = visit_of(session, who)
+    round_ = visit.open_round or latest_round(session, visit.study)
     if round_ is None:
         raise Conflict("the study has no round yet")
     now = now or utcnow()
-    stage_draft(session, panelist, round_, form, study.fields, now)
+    stage_draft(session, visit.panelist, round_, form, visit.study.fields, now)
     session.commit()
     return now
 

@@ -8,17 +8,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from surveys.answers import AnswerRules, answer_rules
 from surveys.definition import StudyDefinition
 from surveys.drafts import find_draft
-from surveys.errors import AccessRevoked, NotFound
-from surveys.models import Panelist, Response, Round, RoundStatus, Study, utcnow
-from surveys.rounds import closed_summary, latest_round, open_round_of
-from surveys.snapshots import REVISION_COLUMNS, StudySnapshot, snapshot_for_revision, study_snapshot
+from surveys.models import Panelist, Response, Round, RoundStatus, utcnow
+from surveys.rounds import closed_summary, latest_round
 from surveys.studies import StoredItem
+from surveys.visit import Visit, visit_of
 
 
 @dataclass(frozen=True)
@@ -80,40 +79,14 @@ class ExpertPage:
         return bool(self.round and self.round.deadline and utcnow() > self.round.deadline)
 
 
-def expert_for_token_hash(session: Session, token_hash: str) -> tuple[Panelist, StudySnapshot]:
-    """The panelist whose link hashes to ``token_hash`` (as kept in a session cookie),
-    and their study's snapshot: what every expert request starts with, in one query.
-
-    Raises :class:`NotFound` for an unknown link and :class:`AccessRevoked` for a
-    withdrawn one, as :func:`surveys.panel.panelist_for_token_hash` does.
-    """
-    row = session.execute(_EXPERT, {"token_hash": token_hash}).one_or_none()
-    if row is None:
-        raise NotFound("this personal link is not valid")
-    panelist = row[0]
-    if panelist.revoked_at is not None:
-        raise AccessRevoked("this personal link has been withdrawn")
-    return panelist, snapshot_for_revision(session, panelist.study_id, tuple(row)[1:])
-
-
-_EXPERT = (
-    select(Panelist, *REVISION_COLUMNS)
-    .join(Study, Study.id == Panelist.study_id)
-    .where(Panelist.token_hash == bindparam("token_hash"))
-)
-
-
-def expert_page(
-    session: Session, panelist: Panelist, study: StudySnapshot | None = None
-) -> ExpertPage:
-    """Assemble the page for ``panelist``: the open round, or the study's state if none.
-
-    ``study`` is the panelist's study if the caller has it already (it saves a query).
-    """
-    study = study or study_snapshot(session, panelist.study_id)
+def expert_page(session: Session, who: Panelist | Visit) -> ExpertPage:
+    """Assemble the page for a panelist (or their visit): the open round, or the
+    study's state if none."""
+    visit = visit_of(session, who)
+    panelist, study, round_ = visit.panelist, visit.study, visit.open_round
     definition = study.definition
-    round_ = open_round_of(session, study)
-    last = latest_round(session, study)
+    # An open round is always the latest: the next opens only once it is closed.
+    last = round_ or latest_round(session, study)
     if round_ is None:
         # No answers to collect, but the items are listed so that a page refused
         # because the round closed can still show what the expert typed.

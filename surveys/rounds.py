@@ -48,15 +48,16 @@ def open_round_of(
 ) -> Round | None:
     """Return the study's open round, if any.
 
-    ``lock="update"`` (closing) or ``"share"`` (submitting) locks the round's row until
-    the transaction ends, so that a submission and the closing of its round cannot
+    ``lock="update"`` (closing) or ``"share"`` locks the round's row until the
+    transaction ends.  A submission takes the shared lock in the statement that stores
+    it (``surveys.answers``), so that a submission and the closing of its round cannot
     interleave: a submission either lands before the close and is counted, or waits and
     then finds the round closed.  (SQLite serialises writers by itself.)
     """
     return session.execute(_OPEN_ROUND[lock], {"study_id": study.id}).scalar_one_or_none()
 
 
-# Built once: every expert request asks for the open round.
+# Built once: many requests ask for the open round.
 _OPEN_ROUND_QUERY = select(Round).where(
     Round.study_id == bindparam("study_id"), Round.status == RoundStatus.OPEN
 )

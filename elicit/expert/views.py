@@ -42,10 +42,9 @@ from elicit.i18n import LANGUAGE_NAMES, remember_requested_language
 from surveys.answers import DeadlinePassed, RoundNotOpen, parse_answers, submit_responses
 from surveys.drafts import save_draft
 from surveys.errors import AccessRevoked, Conflict, InvalidAnswers, NotFound
-from surveys.expert import ExpertPage, expert_for_token_hash, expert_page
-from surveys.models import Panelist
+from surveys.expert import ExpertPage, expert_page
 from surveys.panel import hash_token, note_visit
-from surveys.snapshots import StudySnapshot
+from surveys.visit import Visit, visit_for_token_hash, visit_of
 
 blueprint = Blueprint("expert", __name__, url_prefix="/e")
 SESSION_KEY = "panelist"
@@ -62,6 +61,13 @@ def keep_language_choice() -> None:
     remember_requested_language()
 
 
+@limiter.request_filter
+def _session_page() -> bool:
+    """An expert's own pages are never rate-limited (only link look-ups are): saying so
+    spares their requests, submissions included, the resolution of limits."""
+    return request.endpoint in ("expert.answer", "expert.autosave")
+
+
 def _lookup_failed(response: WerkzeugResponse) -> bool:
     """Only unknown links count against the rate limit, not experts' own visits."""
     return response.status_code == 404
@@ -71,7 +77,7 @@ def _lookup_failed(response: WerkzeugResponse) -> bool:
 @limiter.limit(lambda: current_app.config["ELICIT_LINK_LOOKUP_LIMIT"], deduct_when=_lookup_failed)
 def enter(token: str) -> WerkzeugResponse:
     """Exchange a personal link's token for a session cookie, then drop the token."""
-    panelist, _ = _load(hash_token(token))
+    panelist = _load(hash_token(token)).panelist
     session.clear()
     remember_requested_language()  # the switch outlives the exchange
     session.permanent = True
@@ -80,13 +86,12 @@ def enter(token: str) -> WerkzeugResponse:
     return redirect(url_for("expert.answer", lang=language))
 
 
-def _load(token_hash: str | None) -> tuple[Panelist, StudySnapshot]:
-    """The panelist of a token hash and their study, or a page that says why there is
-    none."""
+def _load(token_hash: str | None) -> Visit:
+    """The visit of a token hash's panelist, or a page that says why there is none."""
     if not token_hash:
         abort(401, gettext("Open your personal link again to continue."))
     try:
-        panelist, study = expert_for_token_hash(db.session, token_hash)
+        visit = visit_for_token_hash(db.session, token_hash)
     except NotFound:
         abort(
             404,
@@ -99,12 +104,12 @@ def _load(token_hash: str | None) -> tuple[Panelist, StudySnapshot]:
         abort(
             403, gettext("This personal link has been withdrawn. Ask the study team for a new one.")
         )
-    g.panelist_language = panelist.language
-    return panelist, study
+    g.panelist_language = visit.panelist.language
+    return visit
 
 
-def _current_expert() -> tuple[Panelist, StudySnapshot]:
-    """The panelist whose link opened this session, and their study."""
+def _current_visit() -> Visit:
+    """The visit of the panelist whose link opened this session."""
     return _load(session.get(SESSION_KEY))
 
 
@@ -112,9 +117,9 @@ def _current_expert() -> tuple[Panelist, StudySnapshot]:
 @csrf.exempt  # checked below after the session, so that a refusal keeps the answers
 def answer() -> str | tuple[str, int] | WerkzeugResponse:
     """Show the open round; on POST save a draft, review, or submit."""
-    panelist, study = _current_expert()
+    visit = _current_visit()
     if request.method == "GET":
-        return _render(panelist, study)
+        return _render(visit)
     typed = {name: value for name, value in request.form.items() if name != "csrf_token"}
     action = typed.pop("action", "submit")
     if not _csrf_token_valid():
@@ -122,17 +127,17 @@ def answer() -> str | tuple[str, int] | WerkzeugResponse:
             "Your page was open too long to be saved safely. Your answers are still below: "
             "please save or submit them again."
         )
-        return _render(panelist, study, typed, problems=[message]), 400
+        return _render(visit, typed, problems=[message]), 400
     if action == "save":
         try:
-            save_draft(db.session, panelist, typed, study=study)
+            save_draft(db.session, visit, typed)
         except Conflict:
             abort(409, gettext("The study has no round open yet."))
         flash(gettext("Your draft is saved. Nothing is submitted until you choose Submit."))
         return redirect(url_for("expert.answer"))
     if action == "review":
-        return _review(panelist, study, typed)
-    return _submit(panelist, study, typed)
+        return _review(visit, typed)
+    return _submit(visit, typed)
 
 
 def _csrf_token_valid() -> bool:
@@ -148,20 +153,20 @@ def _csrf_token_valid() -> bool:
     return True
 
 
-def _review(panelist: Panelist, study: StudySnapshot, typed: dict[str, str]) -> Any:
+def _review(visit: Visit, typed: dict[str, str]) -> Any:
     """Save the draft, then list unanswered items before the final submission."""
     try:
-        save_draft(db.session, panelist, typed, study=study)
+        save_draft(db.session, visit, typed)
     except Conflict:
         abort(409, gettext("The study has no round open yet."))
-    page = expert_page(db.session, panelist, study)
+    page = expert_page(db.session, visit)
     if page.round is None:
-        return _closed(panelist, study, typed)
+        return _closed(visit, typed)
     items = [item.stored.definition for item in page.items]
     try:
         parsed = parse_answers(items, typed, page.rules)
     except InvalidAnswers as error:
-        return _render(panelist, study, typed, field_errors=_messages(error)), 422
+        return _render(visit, typed, field_errors=_messages(error)), 422
     language = str(get_locale())
     unanswered, unexplained = review_lists(page, parsed, language)
     return render_template(
@@ -177,27 +182,27 @@ def _review(panelist: Panelist, study: StudySnapshot, typed: dict[str, str]) -> 
     )
 
 
-def _submit(panelist: Panelist, study: StudySnapshot, typed: dict[str, str]) -> Any:
+def _submit(visit: Visit, typed: dict[str, str]) -> Any:
     """Submit; on refusal show the page again with everything typed still there."""
     try:
-        round_ = submit_responses(db.session, panelist, typed, study=study)
+        round_ = submit_responses(db.session, visit, typed)
     except InvalidAnswers as error:
-        return _render(panelist, study, typed, field_errors=_messages(error)), 422
+        return _render(visit, typed, field_errors=_messages(error)), 422
     except DeadlinePassed as passed:
         message = gettext(
             "The deadline for this round (%(deadline)s UTC) has passed, so your answers were "
             "not submitted. They are kept as a draft; please contact the study team.",
             deadline=format_datetime(passed.deadline, "medium"),
         )
-        return _render(panelist, study, typed, problems=[message]), 409
+        return _render(visit, typed, problems=[message]), 409
     except RoundNotOpen:
-        return _closed(panelist, study, typed)
+        return _closed(visit, typed)
     except Conflict:
         message = gettext(
             "Your answers were being saved twice at the same moment, so this copy was not "
             "submitted. They are still below: please submit them again."
         )
-        return _render(panelist, study, typed, problems=[message]), 409
+        return _render(visit, typed, problems=[message]), 409
     flash(
         gettext(
             "Thank you: your answers to round %(number)s are submitted. You can change them "
@@ -208,23 +213,24 @@ def _submit(panelist: Panelist, study: StudySnapshot, typed: dict[str, str]) -> 
     return redirect(url_for("expert.answer"))
 
 
-def _closed(panelist: Panelist, study: StudySnapshot, typed: dict[str, str]) -> tuple[str, int]:
+def _closed(visit: Visit, typed: dict[str, str]) -> tuple[str, int]:
     """The round closed while the expert was answering: say so and keep their answers."""
     message = gettext(
         "This round is closed, so your answers could not be submitted. They are kept as a "
         "draft and are still below; the study team can tell you what happens next."
     )
-    return _render(panelist, study, typed, problems=[message]), 409
+    # The visit began while the round was open: the page shows the study as it is now.
+    return _render(visit_of(db.session, visit.panelist), typed, problems=[message]), 409
 
 
 @blueprint.route("/draft", methods=["POST"])
 def autosave() -> WerkzeugResponse | tuple[WerkzeugResponse, int]:
     """Keep a draft sent by the page's script a few seconds after each change."""
-    panelist, study = _current_expert()
+    visit = _current_visit()
     typed = {name: value for name, value in request.form.items() if name != "csrf_token"}
     typed.pop("action", None)
     try:
-        saved_at = save_draft(db.session, panelist, typed, study=study)
+        saved_at = save_draft(db.session, visit, typed)
     except Conflict:
         return jsonify(error=gettext("The study has no round open yet.")), 409
     return jsonify(
@@ -239,8 +245,7 @@ def _messages(error: InvalidAnswers) -> dict[str, str]:
 
 
 def _render(
-    panelist: Panelist,
-    study: StudySnapshot,
+    visit: Visit,
     typed: dict[str, str] | None = None,
     *,
     field_errors: dict[str, str] | None = None,
@@ -248,8 +253,8 @@ def _render(
 ) -> str:
     """Render the page: what was just typed, else the draft, else the submitted answers."""
     language = str(get_locale())
-    note_visit(db.session, panelist)
-    page: ExpertPage = expert_page(db.session, panelist, study)
+    note_visit(db.session, visit.panelist)
+    page: ExpertPage = expert_page(db.session, visit)
     values: dict[str, Any] = typed if typed is not None else (page.draft or form_values(page))
     views = item_views(page, language, values)
     return render_template(

@@ -6,11 +6,11 @@ import pytest
 from sqlalchemy import create_engine, select, update
 
 from elicit.extensions import db
-from surveys.answers import submit_responses
+from surveys.answers import RoundNotOpen, submit_responses
 from surveys.curation import add_item, retire_item, reword_item
 from surveys.demo import demo_source
 from surveys.drafts import find_draft
-from surveys.expert import expert_for_token_hash, expert_page
+from surveys.expert import expert_page
 from surveys.models import Item, Response
 from surveys.panel import hash_token, panelist_for_token
 from surveys.rounds import close_round, open_round
@@ -18,6 +18,7 @@ from surveys.serialization import item_to_json, item_to_toml
 from surveys.settings import update_settings
 from surveys.snapshots import study_snapshot
 from surveys.studies import active_items, study_definition
+from surveys.visit import visit_for_token_hash
 
 NEW_ITEM = """\
 [[items]]
@@ -63,15 +64,18 @@ def test_snapshot_is_the_study_as_loaded_and_is_reused_until_it_changes(study):
     assert study_snapshot(db.session, study.id) is first
 
 
-def test_expert_lookup_brings_the_current_snapshot(study, make_panel):
+def test_a_visit_brings_the_current_snapshot_and_the_open_round(study, make_panel):
     (link,) = make_panel(study, 1)
-    panelist, snapshot = expert_for_token_hash(db.session, hash_token(link.token))
-    assert panelist.pseudonym == link.pseudonym
-    assert snapshot is study_snapshot(db.session, study.id)
+    visit = visit_for_token_hash(db.session, hash_token(link.token))
+    assert visit.panelist.pseudonym == link.pseudonym
+    assert visit.study is study_snapshot(db.session, study.id)
+    assert visit.open_round is None
     retire_item(db.session, study, "trust_now", "consensus", None)
-    _, after = expert_for_token_hash(db.session, hash_token(link.token))
-    assert after is not snapshot
-    assert "trust_now" not in [stored.definition.key for stored in after.items]
+    round_ = open_round(db.session, study)
+    after = visit_for_token_hash(db.session, hash_token(link.token))
+    assert after.study is not visit.study
+    assert "trust_now" not in [stored.definition.key for stored in after.study.items]
+    assert after.open_round is round_
 
 
 def test_reworded_item_is_shown_and_answered_in_its_new_version(study, make_panel):
@@ -170,3 +174,17 @@ def test_a_study_loaded_again_is_not_mistaken_for_the_deleted_one(make_study):
     second = make_study(demo_source().replace("today between", "at present between"))
     text = item(study_snapshot(db.session, second.id), "trust_now").definition.text.get("en")
     assert "at present between" in text
+
+
+def test_a_round_closed_after_the_visit_began_keeps_the_submission_as_a_draft(study, make_panel):
+    """The visit saw the round open; it closed before the answers were stored."""
+    (link,) = make_panel(study, 1)
+    round_ = open_round(db.session, study)
+    visit = visit_for_token_hash(db.session, hash_token(link.token))
+    assert visit.open_round is round_
+    close_round(db.session, study)
+    with pytest.raises(RoundNotOpen):
+        submit_responses(db.session, visit, {"trust_now": "3", "rationale.trust_now": "Why."})
+    assert stored_versions("trust_now") == []
+    draft = find_draft(db.session, visit.panelist, round_)
+    assert draft.values["fields"] == {"trust_now": "3", "rationale.trust_now": "Why."}
