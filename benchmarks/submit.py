@@ -18,11 +18,15 @@ acknowledged with a 302 must have a submitted response for every item they answe
 each acknowledged insert must have its row.  A lost acknowledgement makes the exit code 1;
 timing targets are only reported (the machine is shared and noisy).
 
-Run: ``.venv/bin/python benchmarks/submit.py [--experts 400 --concurrency 32
---duration 60 --workers 4 --threads 4]``.  Needs PostgreSQL (``--admin-url``) and,
-for the rate limiter shared by the workers, Redis (``--redis-url``).  The benchmark
-database (``--database``, default ``elicit_bench``) is dropped and recreated at the
-start and dropped at the end.
+While each endpoint is measured, the client also reads the CPU time of the serving
+gunicorn workers, of the benchmark database's PostgreSQL backends and of itself, and
+prints it per request: where the machine's cores went.
+
+Run: ``.venv/bin/python benchmarks/submit.py [--experts 1000 --concurrency 32
+--duration 60 --workers 4 --threads 4 --reuse-port]``.  Needs PostgreSQL
+(``--admin-url``) and, for the rate limiter shared by the workers, Redis
+(``--redis-url``).  The benchmark database (``--database``, default ``elicit_bench``)
+is dropped and recreated at the start and dropped at the end.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -56,25 +61,31 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 SESSION_COOKIE = "session"
+FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
 
 # Targets of issue 4, at 32 concurrent connections.
 TARGET_RATIO = 0.4
 TARGET_P99_MS = 250.0
 
-# Gunicorn configuration.  2 cores; a request is Python (CPU) plus PostgreSQL round trips
-# on loopback.  gthread keeps HTTP keep-alive (the sync worker closes every connection,
-# which halved the bare endpoint's rate here) and lets a worker overlap one request's
-# wait on PostgreSQL with another's Python.  Tried on this machine (shared, load
-# average 8-11 during the runs, so single figures vary by ±50 %), 32 connections:
-#   gthread 4 × 4: bare 300-570/s, elicit 32-38/s  <- default: best bare, elicit as good
-#   gthread 2 × 8: bare 425/s,     elicit 38/s
-#   gthread 4 × 2: bare 270/s,     elicit 24/s
-#   sync 4:        bare 230/s,     elicit 27-45/s (reconnect per request)
-#   sync 3 / 8:    bare 130-175/s, elicit 16-20/s
-# The ratio stayed at 0.07-0.12 whatever the configuration: the gap is in the app.
+# Gunicorn configuration, the same for both servers and the one recommended for a
+# 2-core host.  A request is Python (CPU) plus PostgreSQL round trips on loopback.
+# - gthread keeps HTTP keep-alive (the sync worker closes every connection, which
+#   halved the bare endpoint's rate here) and lets a worker overlap one request's wait
+#   on PostgreSQL with another's Python.
+# - 4 workers × 4 threads: no more threads per worker than SQLAlchemy keeps pooled
+#   connections (5); with 8 or 16 threads the extra connections were opened and closed
+#   request by request (2 × 8: elicit 136/s, 2 × 16: 122/s, against 4 × 4: 144/s and
+#   219/s when the machine was quiet).  Worker counts from 4 × 2 to 8 × 1 changed the
+#   CPU per request by less than the noise.
+# - --reuse-port: every worker listens on a socket of its own and the kernel spreads new
+#   connections over them.  On one shared socket the worker that wakes first accepts
+#   them: under load all 32 of the client's keep-alive connections were seen on one
+#   worker (a quarter of the server's threads, one interpreter lock), p99 1.3 s; with
+#   separate sockets 9/9/9/5.
 DEFAULT_WORKER_CLASS = "gthread"
 DEFAULT_WORKERS = 4
 DEFAULT_THREADS = 4
+DEFAULT_REUSE_PORT = True
 
 
 # --------------------------------------------------------------------------------------
@@ -95,6 +106,9 @@ class LoadResult:
     elapsed_s: float = 0.0
     prepare_errors: list[tuple[int, str]] = field(default_factory=list)
     prepare_s: float = 0.0
+    #: CPU seconds spent during the measured phase, by whom: "server" (the gunicorn
+    #: workers), "postgresql" (the benchmark database's backends), "client".
+    cpu_s: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -112,6 +126,12 @@ class LoadSpec:
     timeout_s: float
     warmup: int
     slices: int
+    #: The gunicorn workers of each server, and the benchmark database (libpq URL and
+    #: name), whose CPU time the client reads around each measured turn.
+    elicit_pids: tuple[int, ...] = ()
+    bare_pids: tuple[int, ...] = ()
+    database_url: str = ""
+    database: str = ""
 
 
 def run_load(spec: LoadSpec) -> tuple[LoadResult, LoadResult]:
@@ -148,12 +168,12 @@ async def _drive(spec: LoadSpec) -> tuple[LoadResult, LoadResult]:
         prepared = await _prepare_experts(elicit_http, spec, elicit)
         elicit.prepare_s = time.perf_counter() - started
         submit = _submitter(elicit_http, spec, prepared)
-        insert = _inserter(bare_http, spec.bare_url, spec.inserts)
+        insert = _inserter(bare_http, spec.bare_url, _encoded(spec.inserts))
         experts = [index for index in range(len(spec.experts)) if index in prepared]
         inserts = list(range(len(spec.inserts)))
         # Warm-up requests (first DB connections, code paths) are verified, not timed.
-        await _run_pool(inserts[: spec.warmup], insert, spec, bare, spec.duration_s, False)
-        await _run_pool(experts[: spec.warmup], submit, spec, elicit, spec.duration_s, False)
+        await _run_pool(inserts[: spec.warmup], insert, spec, bare, spec.duration_s, None)
+        await _run_pool(experts[: spec.warmup], submit, spec, elicit, spec.duration_s, None)
         # The machine is shared and its load changes by the second: the two endpoints
         # take turns, slice by slice, so that both see the same conditions on average.
         cap = spec.duration_s / (2 * spec.slices)
@@ -162,9 +182,47 @@ async def _drive(spec: LoadSpec) -> tuple[LoadResult, LoadResult]:
             _slices(experts[spec.warmup :], spec.slices),
             strict=True,
         ):
-            await _run_pool(bare_slice, insert, spec, bare, cap, True)
-            await _run_pool(elicit_slice, submit, spec, elicit, cap, True)
+            await _run_pool(bare_slice, insert, spec, bare, cap, spec.bare_pids)
+            await _run_pool(elicit_slice, submit, spec, elicit, cap, spec.elicit_pids)
     return elicit, bare
+
+
+def _encoded(jobs: list[tuple[int, dict[str, str]]]) -> list[bytes]:
+    """Each job's form, URL-encoded once before the timed phase (for either endpoint,
+    so that the client spends its CPU on sending requests, not on building them)."""
+    return [urllib.parse.urlencode(form).encode() for _, form in jobs]
+
+
+def _process_cpu_s(pid: int) -> float:
+    """CPU time (user + system) of a process so far, 0 if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _database_backends(spec: LoadSpec) -> list[int]:
+    """Process ids of the PostgreSQL backends serving the benchmark database."""
+    if not spec.database_url or not sys.platform.startswith("linux"):
+        return []
+    import psycopg
+
+    with psycopg.connect(spec.database_url, autocommit=True) as connection:
+        rows = connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (spec.database,),
+        ).fetchall()
+    return [int(pid) for (pid,) in rows]
+
+
+def _cpu_snapshot(spec: LoadSpec, server_pids: tuple[int, ...]) -> dict[str, dict[int, float]]:
+    """CPU seconds so far of the server's workers and the database's backends, by pid."""
+    return {
+        "server": {pid: _process_cpu_s(pid) for pid in server_pids},
+        "postgresql": {pid: _process_cpu_s(pid) for pid in _database_backends(spec)},
+    }
 
 
 async def _run_pool(
@@ -173,10 +231,17 @@ async def _run_pool(
     spec: LoadSpec,
     result: LoadResult,
     cap_s: float,
-    record: bool,
+    record_pids: tuple[int, ...] | None,
 ) -> None:
-    """Send ``indexes`` through ``spec.concurrency`` connections, for ``cap_s`` at most."""
+    """Send ``indexes`` through ``spec.concurrency`` connections, for ``cap_s`` at most.
+
+    With ``record_pids`` (the serving gunicorn workers; None for an untimed run) the
+    latencies, the elapsed time and the CPU time of server, database and client count.
+    """
+    record = record_pids is not None
     queue = list(reversed(indexes))
+    before = _cpu_snapshot(spec, record_pids) if record_pids is not None else {}
+    client_before = time.process_time()
     started = time.perf_counter()
     deadline = started + cap_s
 
@@ -202,8 +267,16 @@ async def _run_pool(
 
     await asyncio.gather(*(worker() for _ in range(spec.concurrency)))
     result.not_attempted += len(queue)
-    if record:
+    if record_pids is not None:
         result.elapsed_s += time.perf_counter() - started
+        result.cpu_s["client"] = result.cpu_s.get("client", 0.0) + (
+            time.process_time() - client_before
+        )
+        after = _cpu_snapshot(spec, record_pids)
+        for who, pids in after.items():
+            # A backend that connected during the turn counts from zero.
+            spent = sum(cpu - before[who].get(pid, 0.0) for pid, cpu in pids.items())
+            result.cpu_s[who] = result.cpu_s.get(who, 0.0) + spent
 
 
 def _cookie(response: Any, current: str | None) -> str | None:
@@ -213,7 +286,8 @@ def _cookie(response: Any, current: str | None) -> str | None:
 
 
 async def _prepare_experts(http: Any, spec: LoadSpec, result: LoadResult) -> dict[int, Any]:
-    """Open every expert's link and page (untimed); return ``{index: (cookie, csrf)}``."""
+    """Open every expert's link and page (untimed); return ``{index: (headers, body)}``
+    for the measured POST, its form (CSRF token included) already encoded."""
     prepared: dict[int, Any] = {}
     semaphore = asyncio.Semaphore(spec.concurrency)
 
@@ -237,7 +311,9 @@ async def _prepare_experts(http: Any, spec: LoadSpec, result: LoadResult) -> dic
                 match = CSRF_PATTERN.search(page)
                 if match is None:
                     raise RuntimeError("no CSRF token on the page")
-                prepared[index] = (cookie, match.group(1))
+                form = {"csrf_token": match.group(1), **spec.experts[index][1]}
+                headers = {"Cookie": f"{SESSION_COOKIE}={cookie}", **FORM_HEADERS}
+                prepared[index] = (headers, urllib.parse.urlencode(form).encode())
             except Exception as error:
                 result.prepare_errors.append((index, f"{type(error).__name__}: {error}"))
 
@@ -249,13 +325,9 @@ def _submitter(http: Any, spec: LoadSpec, prepared: dict[int, Any]) -> Any:
     """``send(index)``: the measured POST of one expert's full round."""
 
     async def send(index: int) -> str | None:
-        cookie, csrf = prepared[index]
-        form = {"csrf_token": csrf, **spec.experts[index][1]}
+        headers, body = prepared[index]
         async with http.post(
-            f"{spec.elicit_url}/e/",
-            data=form,
-            headers={"Cookie": f"{SESSION_COOKIE}={cookie}"},
-            allow_redirects=False,
+            f"{spec.elicit_url}/e/", data=body, headers=headers, allow_redirects=False
         ) as response:
             await response.read()
             return None if response.status == 302 else f"HTTP {response.status}"
@@ -263,11 +335,13 @@ def _submitter(http: Any, spec: LoadSpec, prepared: dict[int, Any]) -> Any:
     return send
 
 
-def _inserter(http: Any, base_url: str, jobs: list[Any]) -> Any:
+def _inserter(http: Any, base_url: str, bodies: list[bytes]) -> Any:
     """``send(index)``: one bare insert."""
 
     async def send(index: int) -> str | None:
-        async with http.post(f"{base_url}/insert", data=jobs[index][1]) as response:
+        async with http.post(
+            f"{base_url}/insert", data=bodies[index], headers=FORM_HEADERS
+        ) as response:
             await response.read()
             return None if response.status == 204 else f"HTTP {response.status}"
 
@@ -405,6 +479,7 @@ class Server:
             "60",
             "--error-logfile",
             str(self.log_path),
+            *(["--reuse-port"] if args.reuse_port else []),
             target,
         ]
         with self.log_path.open("ab") as log:
@@ -435,6 +510,18 @@ class Server:
         command = self.process.args
         assert isinstance(command, list)
         return int(command[command.index("--workers") + 1])
+
+    def worker_pids(self) -> tuple[int, ...]:
+        """The process ids of the master's workers (Linux ``/proc``; empty elsewhere)."""
+        pids = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.process.pid:
+                pids.append(int(stat.parent.name))
+        return tuple(sorted(pids))
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -511,6 +598,21 @@ def print_figures(row: Figures, unit: str) -> None:
     )
 
 
+def print_cpu(name: str, result: LoadResult) -> None:
+    """CPU milliseconds per measured request, by whom: where the machine's cores went."""
+    measured = len(result.latencies_ms)
+    if not measured or not result.cpu_s:
+        return
+    parts = {who: 1000 * seconds / measured for who, seconds in result.cpu_s.items()}
+    total = sum(parts.values())
+    busy = 100 * sum(result.cpu_s.values()) / result.elapsed_s / (os.cpu_count() or 1)
+    print(
+        f"  {name} CPU per request: "
+        + ", ".join(f"{who} {ms:.2f} ms" for who, ms in parts.items())
+        + f"; total {total:.2f} ms (these use {busy:.0f} % of the {os.cpu_count()} CPUs)"
+    )
+
+
 def print_errors(name: str, result: LoadResult, limit: int = 5) -> None:
     for index, problem in (result.prepare_errors + result.errors)[:limit]:
         print(f"  {name} error (request {index}): {problem}")
@@ -523,7 +625,7 @@ def print_errors(name: str, result: LoadResult, limit: int = 5) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--experts", type=int, default=400, help="simulated experts (count cap)")
+    parser.add_argument("--experts", type=int, default=1000, help="simulated experts (count cap)")
     parser.add_argument("--inserts", type=int, default=None, help="bare inserts (default 10×)")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument(
@@ -535,6 +637,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
     parser.add_argument("--threads", type=int, default=DEFAULT_THREADS)
     parser.add_argument("--worker-class", default=DEFAULT_WORKER_CLASS, choices=["gthread", "sync"])
+    parser.add_argument(
+        "--reuse-port", action=argparse.BooleanOptionalAction, default=DEFAULT_REUSE_PORT
+    )
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--database", default="elicit_bench")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/1")
@@ -560,7 +665,8 @@ def main(argv: list[str] | None = None) -> int:
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     print(
-        f"gunicorn {args.worker_class} {args.workers} workers × {args.threads} threads; "
+        f"gunicorn {args.worker_class} {args.workers} workers × {args.threads} threads"
+        f"{', reuse-port' if args.reuse_port else ''}; "
         f"{args.concurrency} connections; {args.experts} experts, {inserts} inserts, "
         f"measured phases capped at {args.duration:.0f} s in {args.slices} turns each; "
         f"{os.cpu_count()} CPUs",
@@ -595,6 +701,10 @@ def main(argv: list[str] | None = None) -> int:
                 timeout_s=args.timeout,
                 warmup=args.warmup,
                 slices=args.slices,
+                elicit_pids=servers[1].worker_pids(),
+                bare_pids=servers[0].worker_pids(),
+                database_url=database_url.replace("postgresql+psycopg://", "postgresql://"),
+                database=args.database,
             )
             with ProcessPoolExecutor(max_workers=1, mp_context=context) as client:
                 elicit, bare = client.submit(run_load, spec).result()
@@ -627,8 +737,10 @@ def main(argv: list[str] | None = None) -> int:
         f"(GET link + GET page, untimed) in {elicit.prepare_s:.1f} s"
     )
     print_figures(submitted, "submissions")
+    print_cpu("elicit", elicit)
     print_errors("elicit", elicit)
     print_figures(floor, "inserts")
+    print_cpu("bare", bare)
     print_errors("bare", bare)
     print(f"ratio (submissions/s ÷ inserts/s): {ratio:.2f}")
     print(
