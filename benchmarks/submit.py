@@ -22,9 +22,10 @@ While each endpoint is measured, the client also reads the CPU time of the servi
 gunicorn workers, of the benchmark database's PostgreSQL backends and of itself, and
 prints it per request: where the machine's cores went.
 
-Run: ``.venv/bin/python benchmarks/submit.py [--experts 1000 --concurrency 32
---duration 60 --workers 4 --threads 4 --reuse-port]``.  Needs PostgreSQL
-(``--admin-url``) and, for the rate limiter shared by the workers, Redis
+Run: ``.venv/bin/python benchmarks/submit.py [--experts 3000 --concurrency 32
+--duration 60]``; both servers use ``gunicorn.conf.py``, the settings elicit ships
+(``--worker-class``, ``--workers``, ``--threads`` and ``--reuse-port`` override them).
+Needs PostgreSQL (``--admin-url``) and, for the rate limiter shared by the workers, Redis
 (``--redis-url``).  The benchmark database (``--database``, default ``elicit_bench``)
 is dropped and recreated at the start and dropped at the end.
 """
@@ -37,6 +38,7 @@ import multiprocessing
 import os
 import random
 import re
+import runpy
 import shutil
 import signal
 import subprocess
@@ -67,25 +69,26 @@ FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
 TARGET_RATIO = 0.4
 TARGET_P99_MS = 250.0
 
-# Gunicorn configuration, the same for both servers and the one recommended for a
-# 2-core host.  A request is Python (CPU) plus PostgreSQL round trips on loopback.
-# - gthread keeps HTTP keep-alive (the sync worker closes every connection, which
-#   halved the bare endpoint's rate here) and lets a worker overlap one request's wait
-#   on PostgreSQL with another's Python.
-# - 4 workers × 4 threads: no more threads per worker than SQLAlchemy keeps pooled
-#   connections (5); with 8 or 16 threads the extra connections were opened and closed
-#   request by request (2 × 8: elicit 136/s, 2 × 16: 122/s, against 4 × 4: 144/s and
-#   219/s when the machine was quiet).  Worker counts from 4 × 2 to 8 × 1 changed the
-#   CPU per request by less than the noise.
-# - --reuse-port: every worker listens on a socket of its own and the kernel spreads new
-#   connections over them.  On one shared socket the worker that wakes first accepts
-#   them: under load all 32 of the client's keep-alive connections were seen on one
-#   worker (a quarter of the server's threads, one interpreter lock), p99 1.3 s; with
-#   separate sockets 9/9/9/5.
-DEFAULT_WORKER_CLASS = "gthread"
-DEFAULT_WORKERS = 4
-DEFAULT_THREADS = 4
-DEFAULT_REUSE_PORT = True
+# Both servers run with the settings elicit ships, ``gunicorn.conf.py`` (sync workers,
+# 2 × cores + 1, one shared socket), so that the figures are those of a real deployment;
+# --worker-class, --workers, --threads and --reuse-port override them for experiments.
+# On this 2-core machine, 32 connections, 1500–3000 experts, quiet machine (2026-11-27):
+#
+#   gthread 4 × 4, reuse-port      279 subs/s  p50 102 ms  p99 275 ms  ratio 0.45
+#   gthread 8 × 2, reuse-port      284 subs/s  p50  99 ms  p99 282 ms  ratio 0.46
+#   gthread 2 × 8, reuse-port      272 subs/s  p50 106 ms  p99 401 ms  ratio 0.39
+#   gthread 4 × 4, shared socket   353 subs/s  p50  82 ms  p99 206 ms  ratio 0.45
+#   sync 5 (the shipped setting)   314 subs/s  p50 101 ms  p99 155 ms  ratio 0.46
+#   sync 8                         336 subs/s  p50  93 ms  p99 128 ms  ratio 0.46
+#
+# A gthread worker keeps each keep-alive connection it accepted, however busy it is:
+# with reuse-port the kernel spreads connections unevenly (9/9/9/5 was seen), with one
+# shared socket whichever worker wakes first takes them (all 32 on one worker was seen
+# in an earlier session: p99 1.3 s), so latency depends on the connection's luck.  A sync
+# worker accepts only when idle: one first-come, first-served queue for all workers.
+# (The sync worker closes each connection after its answer; the client keeps 32
+# requests in flight all the same, opening a connection for each.)
+GUNICORN_CONF = ROOT / "gunicorn.conf.py"
 
 
 # --------------------------------------------------------------------------------------
@@ -459,26 +462,25 @@ class Server:
     def __init__(self, target: str, port: int, args: argparse.Namespace, env: dict[str, str]):
         self.log_path = Path(tempfile.mkstemp(prefix="elicit-bench-gunicorn-", suffix=".log")[1])
         self.url = f"http://127.0.0.1:{port}"
+        overrides = {
+            "--worker-class": args.worker_class,
+            "--workers": args.workers,
+            "--threads": args.threads,
+        }
+        self.workers = args.workers or shipped_setting("workers")
         command = [
             str(VENV_BIN / "gunicorn"),
-            "--worker-class",
-            args.worker_class,
-            "--workers",
-            str(args.workers),
-            "--threads",
-            str(args.threads),
+            "--config",
+            str(GUNICORN_CONF),
             "--bind",
             f"127.0.0.1:{port}",
             "--chdir",
             str(ROOT),
             "--backlog",
             "2048",
-            "--keep-alive",
-            "30",
-            "--timeout",
-            "60",
             "--error-logfile",
             str(self.log_path),
+            *[part for flag, value in overrides.items() if value for part in (flag, str(value))],
             *(["--reuse-port"] if args.reuse_port else []),
             target,
         ]
@@ -501,15 +503,10 @@ class Server:
             except OSError:
                 time.sleep(0.2)
                 continue
-            if self.log().count("Booting worker") >= self._workers():
+            if self.log().count("Booting worker") >= self.workers:
                 return
             time.sleep(0.2)
         raise RuntimeError(f"gunicorn did not answer within {timeout_s} s:\n{self.log()}")
-
-    def _workers(self) -> int:
-        command = self.process.args
-        assert isinstance(command, list)
-        return int(command[command.index("--workers") + 1])
 
     def worker_pids(self) -> tuple[int, ...]:
         """The process ids of the master's workers (Linux ``/proc``; empty elsewhere)."""
@@ -536,6 +533,25 @@ class Server:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         self.log_path.unlink(missing_ok=True)
+
+
+def shipped_setting(name: str) -> Any:
+    """A setting of ``gunicorn.conf.py`` as gunicorn computes it on this machine."""
+    return runpy.run_path(str(GUNICORN_CONF))[name]
+
+
+def describe_servers(args: argparse.Namespace) -> str:
+    """The gunicorn settings both servers run with, for the first line of the output."""
+    worker_class = args.worker_class or shipped_setting("worker_class")
+    workers = args.workers or shipped_setting("workers")
+    threads = f" × {args.threads} threads" if args.threads else ""
+    reuse = ", reuse-port" if args.reuse_port else ", one shared socket"
+    source = (
+        "gunicorn.conf.py"
+        if not (args.worker_class or args.workers or args.threads)
+        else ("gunicorn.conf.py with overrides")
+    )
+    return f"gunicorn {worker_class} {workers} workers{threads}{reuse} ({source})"
 
 
 def free_port() -> int:
@@ -625,7 +641,7 @@ def print_errors(name: str, result: LoadResult, limit: int = 5) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--experts", type=int, default=1000, help="simulated experts (count cap)")
+    parser.add_argument("--experts", type=int, default=3000, help="simulated experts (count cap)")
     parser.add_argument("--inserts", type=int, default=None, help="bare inserts (default 10×)")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument(
@@ -634,12 +650,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=10.0, help="per request, seconds")
     parser.add_argument("--slices", type=int, default=4, help="turns taken by each endpoint")
     parser.add_argument("--warmup", type=int, default=32, help="untimed requests per endpoint")
-    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
-    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS)
-    parser.add_argument("--worker-class", default=DEFAULT_WORKER_CLASS, choices=["gthread", "sync"])
+    parser.add_argument("--workers", type=int, default=None, help="default: gunicorn.conf.py")
+    parser.add_argument("--threads", type=int, default=None, help="default: gunicorn.conf.py")
     parser.add_argument(
-        "--reuse-port", action=argparse.BooleanOptionalAction, default=DEFAULT_REUSE_PORT
+        "--worker-class", choices=["gthread", "sync"], help="default: gunicorn.conf.py"
     )
+    parser.add_argument("--reuse-port", action="store_true", help="a socket per worker")
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--database", default="elicit_bench")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/1")
@@ -665,8 +681,7 @@ def main(argv: list[str] | None = None) -> int:
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     print(
-        f"gunicorn {args.worker_class} {args.workers} workers × {args.threads} threads"
-        f"{', reuse-port' if args.reuse_port else ''}; "
+        f"{describe_servers(args)}; "
         f"{args.concurrency} connections; {args.experts} experts, {inserts} inserts, "
         f"measured phases capped at {args.duration:.0f} s in {args.slices} turns each; "
         f"{os.cpu_count()} CPUs",

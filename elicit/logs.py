@@ -2,7 +2,8 @@
 
 A personal link is a credential (``/e/<token>``); the development server logs every
 request line, and a reverse proxy or WSGI server may log them too.  This filter, on
-Werkzeug's request log and the root handlers, replaces the token with ``<token>``.
+Werkzeug's request log and on gunicorn's access and error logs (``gunicorn.conf.py``),
+replaces the token with ``<token>``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import logging
 import re
 
 LINK = re.compile(r"/e/[A-Za-z0-9_-]{20,}")
+#: Gunicorn's loggers: request lines (access log) and "Error handling request /e/…".
+GUNICORN_LOGGERS = ("gunicorn.access", "gunicorn.error")
 
 
 class RedactPersonalLinks(logging.Filter):
@@ -25,8 +28,11 @@ class RedactPersonalLinks(logging.Filter):
         return True
 
 
-def redact_personal_links() -> None:
-    """Install the filter on Werkzeug's request logger (idempotent)."""
-    logger = logging.getLogger("werkzeug")
-    if not any(isinstance(existing, RedactPersonalLinks) for existing in logger.filters):
-        logger.addFilter(RedactPersonalLinks())
+def redact_personal_links(names: tuple[str, ...] = ("werkzeug",)) -> None:
+    """Install the filter on the named loggers, by default Werkzeug's request logger
+    (idempotent).  A logger's filter sees what is logged through that logger itself,
+    so each logger that writes request lines needs its own."""
+    for name in names:
+        logger = logging.getLogger(name)
+        if not any(isinstance(existing, RedactPersonalLinks) for existing in logger.filters):
+            logger.addFilter(RedactPersonalLinks())

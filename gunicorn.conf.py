@@ -1,0 +1,51 @@
+"""Gunicorn settings for serving elicit: ``gunicorn`` (or ``gunicorn wsgi:app``) run
+from this folder reads them; a command-line flag overrides any of them.
+
+Measured with ``benchmarks/submit.py`` (32 experts submitting at once on a 2-core
+machine; see ``benchmarks/README.md``), these settings are the ones that keep an
+expert's wait short and even:
+
+- **Synchronous workers on one shared socket.**  A request is CPU-bound Python plus a
+  few quick round trips to PostgreSQL.  A sync worker accepts a connection only when it
+  is idle, so the kernel's accept queue is one first-come, first-served queue for all
+  workers: no request waits behind a busy worker while another is free.  With threaded
+  workers (gthread) each keep-alive connection stays with the worker that accepted it,
+  whatever that worker's load: 4 workers × 4 threads gave p99 275 ms against 128–155 ms
+  here, at the same throughput.
+- **2 × cores + 1 workers**, gunicorn's own rule: enough that the cores stay busy
+  while some workers wait on the database.
+- A sync worker holds a slow client for the whole upload, so serve behind a reverse
+  proxy that buffers requests and responses (nginx does by default) and terminates TLS.
+- **timeout 120 s**: sending invitations runs in the facilitator's request, one SMTP
+  message after another; a worker is restarted only if a request takes longer.  Sending
+  resumes where it stopped (the outbox's *Retry*), never twice.
+- Personal links (``/e/<token>``) are credentials: the access and error logs write
+  ``/e/<token>`` instead (``elicit.logs``).  The access log is off unless
+  ``--access-logfile`` is given.
+"""
+
+from __future__ import annotations
+
+import os
+
+from elicit.logs import GUNICORN_LOGGERS, redact_personal_links
+
+
+def _cores() -> int:
+    """The CPUs this process may run on (a container's limit, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+wsgi_app = "wsgi:app"
+worker_class = "sync"
+workers = 2 * _cores() + 1
+timeout = 120
+graceful_timeout = 30
+
+
+def on_starting(server: object) -> None:
+    """Before the workers fork: keep personal links out of gunicorn's own logs."""
+    redact_personal_links(GUNICORN_LOGGERS)
