@@ -16,9 +16,9 @@ expert's wait short and even:
   while some workers wait on the database.
 - A sync worker holds a slow client for the whole upload, so serve behind a reverse
   proxy that buffers requests and responses (nginx does by default) and terminates TLS.
-- **timeout 120 s**: sending invitations runs in the facilitator's request, one SMTP
-  message after another; a worker is restarted only if a request takes longer.  Sending
-  resumes where it stopped (the outbox's *Retry*), never twice.
+- **timeout 120 s**, twice the time a facilitator's request may spend sending
+  invitations by SMTP (``ELICIT_DELIVERY_BUDGET``, 60 s; the rest wait in the outbox for
+  "Send unsent messages").  A worker is restarted only if a request takes longer.
 - Personal links (``/e/<token>``) are credentials: the access and error logs write
   ``/e/<token>`` instead (``elicit.logs``).  The access log is off unless
   ``--access-logfile`` is given.

@@ -80,6 +80,10 @@ def load(instance_folder: str, overrides: Mapping[str, Any] | None = None) -> di
         "ELICIT_LOGIN_LIMIT": "5 per minute;30 per hour",
         # Refused API tokens per client address.
         "ELICIT_API_AUTH_LIMIT": "20 per minute;200 per day",
+        # Sending invitations stops beginning new messages after this long, so the
+        # request answers well within gunicorn's worker timeout (gunicorn.conf.py, 120 s);
+        # the rest wait in the outbox for "Send unsent messages".
+        "ELICIT_DELIVERY_BUDGET": timedelta(seconds=60),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

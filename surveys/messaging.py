@@ -35,6 +35,7 @@ import logging
 import re
 import secrets
 import smtplib
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -274,7 +275,13 @@ def resend_invitation(
     return message
 
 
-def deliver(session: Session, messages: Iterable[OutboxMessage], smtp: SmtpSettings | None) -> int:
+def deliver(
+    session: Session,
+    messages: Iterable[OutboxMessage],
+    smtp: SmtpSettings | None,
+    *,
+    budget: timedelta | None = None,
+) -> int:
     """Send the unsent ``messages`` by SMTP; return how many were sent.
 
     Without ``smtp`` nothing is sent: the messages wait in the outbox.  Each message is
@@ -283,6 +290,11 @@ def deliver(session: Session, messages: Iterable[OutboxMessage], smtp: SmtpSetti
     its own.  A failure is stored in ``error`` and the message is retried next time.
     The only window for a duplicate is a crash after the server accepted a message and
     before the commit that follows.
+
+    With a ``budget``, no further message is begun once that much time has passed since
+    the first (at least one is always attempted, so repeated calls make progress): a web
+    request can then answer well before its server's worker timeout, and the messages
+    not begun stay unsent, unclaimed, for the next delivery.
     """
     if smtp is None:
         return 0
@@ -298,8 +310,11 @@ def deliver(session: Session, messages: Iterable[OutboxMessage], smtp: SmtpSetti
         log.warning("SMTP connection failed: %s", error)
         return 0
     sent = 0
+    stop_at = None if budget is None else time.monotonic() + budget.total_seconds()
     try:
-        for message in pending:
+        for position, message in enumerate(pending):
+            if position and stop_at is not None and time.monotonic() >= stop_at:
+                break
             if not _claim(session, message):
                 continue
             try:

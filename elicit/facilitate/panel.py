@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 from flask_login import login_required
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -271,7 +271,7 @@ def _send(slug: str, *, reminders: bool) -> WerkzeugResponse:
         flash(gettext("Nothing was queued: %(reason)s", reason=str(error)))
         return redirect(url_for("facilitate.panel", slug=slug), 303)
     smtp = smtp_settings(current_app.config)
-    sent = deliver(db.session, unsent_messages(db.session, current), smtp)
+    sent = _deliver_unsent(current, smtp)
     flash(
         gettext(
             "%(queued)s new message(s) queued for round %(number)s; %(sent)s sent.",
@@ -282,7 +282,34 @@ def _send(slug: str, *, reminders: bool) -> WerkzeugResponse:
     )
     if smtp is None:
         flash(gettext("No mail server is configured: the messages wait in the outbox."))
+    else:
+        _say_what_waits(current)
     return redirect(url_for("facilitate.outbox_page", slug=slug), 303)
+
+
+def _deliver_unsent(current: Study, smtp: SmtpSettings | None) -> int:
+    """Deliver the study's unsent messages for as long as a request may take
+    (``ELICIT_DELIVERY_BUDGET``); return how many were sent."""
+    return deliver(
+        db.session,
+        unsent_messages(db.session, current),
+        smtp,
+        budget=current_app.config["ELICIT_DELIVERY_BUDGET"],
+    )
+
+
+def _say_what_waits(current: Study) -> None:
+    """Tell the facilitator how many messages are still unsent, if any: stopped by the
+    time budget, or refused by the mail server."""
+    waiting = len(unsent_messages(db.session, current))
+    if waiting:
+        flash(
+            ngettext(
+                "%(num)s message is not sent yet: choose “Send unsent messages” to send it.",
+                "%(num)s messages are not sent yet: choose “Send unsent messages” to send them.",
+                waiting,
+            )
+        )
 
 
 @blueprint.route("/studies/<slug>/invitations", methods=["POST"])
@@ -310,8 +337,9 @@ def send_outbox(slug: str) -> WerkzeugResponse:
     if smtp is None:
         flash(gettext("No mail server is configured: the messages wait in the outbox."))
     else:
-        sent = deliver(db.session, unsent_messages(db.session, current), smtp)
+        sent = _deliver_unsent(current, smtp)
         flash(gettext("%(sent)s message(s) sent.", sent=sent))
+        _say_what_waits(current)
     return redirect(url_for("facilitate.outbox_page", slug=slug), 303)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import timedelta
 
 import pytest
 
@@ -256,6 +257,43 @@ def test_with_smtp_configured_invitations_are_mailed_once(
     assert not TOKEN.search(outbox)
     db.session.expire_all()
     assert all("[link sent]" in m.body for m in db.session.query(OutboxMessage))
+    with served.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_messages_past_the_delivery_budget_wait_and_the_facilitator_is_told(
+    database_url,
+    study,
+    make_panel,
+    smtp_server,  # noqa: F811
+):
+    make_panel(study, 3)
+    open_round(db.session, study)
+    served = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SECRET_KEY": "test-secret-key-not-for-production",
+            "ELICIT_BASE_URL": "http://elicit.test",
+            "ELICIT_SMTP_URL": f"smtp://127.0.0.1:{smtp_server.server_address[1]}",
+            "ELICIT_MAIL_FROM": "delphi@x.org",
+            "ELICIT_DELIVERY_BUDGET": timedelta(0),  # spent at once: one message per request
+        }
+    )
+    client = served.test_client()
+    log_in(client, "lead@example.org")
+    sent = post(client, f"/console/studies/{SLUG}/invitations", follow_redirects=True)
+    assert "3 new message(s) queued for round 1; 1 sent." in sent.text
+    assert "2 messages are not sent yet: choose “Send unsent messages” to send them." in sent.text
+    assert len(smtp_server.received) == 1
+    again = post(client, f"{OUTBOX}/send", page=OUTBOX, follow_redirects=True)
+    assert "1 message(s) sent." in again.text
+    assert "1 message is not sent yet" in again.text
+    last = post(client, f"{OUTBOX}/send", page=OUTBOX, follow_redirects=True)
+    assert "not sent yet" not in last.text
+    assert len(smtp_server.received) == 3
+    assert len(set(smtp_server.recipients())) == 3  # nobody twice
     with served.app_context():
         db.session.remove()
         db.engine.dispose()

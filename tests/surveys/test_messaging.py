@@ -282,6 +282,30 @@ def test_an_smtp_failure_is_stored_and_retried_next_time(running, smtp_server, s
     assert sorted(smtp_server.recipients()) == sorted(p.roster.email for p in panelists)
 
 
+def test_a_spent_budget_stops_beginning_messages_and_leaves_the_rest_unclaimed(
+    running, smtp_server, smtp
+):
+    study, round_, panelists, _ = running
+    queue_invitations(db.session, study, round_, BASE_URL)
+    # A budget already spent: each delivery sends the one message it always attempts.
+    for remaining in (3, 2, 1, 0):
+        assert (
+            deliver(db.session, unsent_messages(db.session, study), smtp, budget=timedelta(0)) == 1
+        )
+        waiting = unsent_messages(db.session, study)
+        assert len(waiting) == remaining
+        assert all(message.error is None for message in waiting)  # not claimed, not failed
+    assert sorted(smtp_server.recipients()) == sorted(p.roster.email for p in panelists)
+    # A budget the delivery fits in sends everything at once.
+    close_round(db.session, study)
+    queue_invitations(db.session, study, open_round(db.session, study), BASE_URL)
+    assert (
+        deliver(db.session, unsent_messages(db.session, study), smtp, budget=timedelta(minutes=1))
+        == 4
+    )
+    assert len(smtp_server.received) == 8
+
+
 def test_an_unreachable_server_is_recorded_on_every_message(running):
     study, round_, _, _ = running
     with socket.socket() as probe:  # a port nobody listens on
