@@ -292,12 +292,14 @@ def deliver(
     before the commit that follows.
 
     With a ``budget``, no further message is begun once that much time has passed since
-    the first (at least one is always attempted, so repeated calls make progress): a web
-    request can then answer well before its server's worker timeout, and the messages
-    not begun stay unsent, unclaimed, for the next delivery.
+    the delivery began, connecting included (at least one message is always attempted,
+    so repeated calls make progress): a web request can then answer well before its
+    server's worker timeout, and the messages not begun stay unsent and unclaimed for
+    the next delivery.
     """
     if smtp is None:
         return 0
+    stop_at = None if budget is None else time.monotonic() + budget.total_seconds()
     pending = [message for message in messages if message.sent_at is None]
     if not pending:
         return 0
@@ -310,7 +312,6 @@ def deliver(
         log.warning("SMTP connection failed: %s", error)
         return 0
     sent = 0
-    stop_at = None if budget is None else time.monotonic() + budget.total_seconds()
     try:
         for position, message in enumerate(pending):
             if position and stop_at is not None and time.monotonic() >= stop_at:
