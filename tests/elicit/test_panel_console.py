@@ -230,26 +230,45 @@ def test_invitations_go_to_the_outbox_once_and_reminders_only_to_non_submitters(
     )
 
 
+@pytest.fixture
+def mailing_client(database_url, smtp_server):  # noqa: F811
+    """A console client, logged in as the facilitator, of an app that mails through the
+    test SMTP server; call it with extra configuration."""
+    apps = []
+
+    def make(**config):
+        served = create_app(
+            {
+                "TESTING": True,
+                "SQLALCHEMY_DATABASE_URI": database_url,
+                "SECRET_KEY": "test-secret-key-not-for-production",
+                "ELICIT_BASE_URL": "http://elicit.test",
+                "ELICIT_SMTP_URL": f"smtp://127.0.0.1:{smtp_server.server_address[1]}",
+                "ELICIT_MAIL_FROM": "delphi@x.org",
+                **config,
+            }
+        )
+        apps.append(served)
+        client = served.test_client()
+        log_in(client, "lead@example.org")
+        return client
+
+    yield make
+    for served in apps:
+        with served.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
 def test_with_smtp_configured_invitations_are_mailed_once(
-    database_url,
     study,
     make_panel,
+    mailing_client,
     smtp_server,  # noqa: F811
 ):
     make_panel(study, 2)
     open_round(db.session, study)
-    served = create_app(
-        {
-            "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "SECRET_KEY": "test-secret-key-not-for-production",
-            "ELICIT_BASE_URL": "http://elicit.test",
-            "ELICIT_SMTP_URL": f"smtp://127.0.0.1:{smtp_server.server_address[1]}",
-            "ELICIT_MAIL_FROM": "delphi@x.org",
-        }
-    )
-    client = served.test_client()
-    log_in(client, "lead@example.org")
+    client = mailing_client()
     for _ in range(2):
         assert post(client, f"/console/studies/{SLUG}/invitations").status_code == 303
     assert len(smtp_server.received) == 2
@@ -257,32 +276,18 @@ def test_with_smtp_configured_invitations_are_mailed_once(
     assert not TOKEN.search(outbox)
     db.session.expire_all()
     assert all("[link sent]" in m.body for m in db.session.query(OutboxMessage))
-    with served.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 def test_messages_past_the_delivery_budget_wait_and_the_facilitator_is_told(
-    database_url,
     study,
     make_panel,
+    mailing_client,
     smtp_server,  # noqa: F811
 ):
     make_panel(study, 3)
     open_round(db.session, study)
-    served = create_app(
-        {
-            "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "SECRET_KEY": "test-secret-key-not-for-production",
-            "ELICIT_BASE_URL": "http://elicit.test",
-            "ELICIT_SMTP_URL": f"smtp://127.0.0.1:{smtp_server.server_address[1]}",
-            "ELICIT_MAIL_FROM": "delphi@x.org",
-            "ELICIT_DELIVERY_BUDGET": timedelta(0),  # spent at once: one message per request
-        }
-    )
-    client = served.test_client()
-    log_in(client, "lead@example.org")
+    # A budget spent at once: each request sends the one message it always attempts.
+    client = mailing_client(ELICIT_DELIVERY_BUDGET=timedelta(0))
     sent = post(client, f"/console/studies/{SLUG}/invitations", follow_redirects=True)
     assert "3 new message(s) queued for round 1; 1 sent." in sent.text
     assert "2 messages are not sent yet: choose “Send unsent messages” to send them." in sent.text
@@ -294,9 +299,6 @@ def test_messages_past_the_delivery_budget_wait_and_the_facilitator_is_told(
     assert "not sent yet" not in last.text
     assert len(smtp_server.received) == 3
     assert len(set(smtp_server.recipients())) == 3  # nobody twice
-    with served.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 # -- anonymity -----------------------------------------------------------------------
