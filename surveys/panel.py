@@ -412,7 +412,7 @@ def panelist_for_token_hash(session: Session, token_hash: str) -> Panelist:
     """Return the panelist whose link hashes to ``token_hash`` (as kept in a session).
 
     A reissued link changes the hash, so sessions opened with the old link end too.
-    (Expert requests use :func:`surveys.expert.expert_for_token_hash`, which brings
+    (Expert requests use :func:`surveys.visit.visit_for_token_hash`, which brings
     the study's snapshot in the same query.)
     """
     panelist = session.execute(

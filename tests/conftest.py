@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -29,6 +32,16 @@ from surveys.panel import IssuedLink, NewPanelist, add_panelists
 from surveys.studies import load_study
 
 BASE_URL = "http://elicit.test"
+REPOSITORY = Path(__file__).resolve().parents[1]
+#: An item to add to the demo study in mid-study (curation tests).
+NEW_ITEM = """\
+[[items]]
+key = "trigger_cyberattack"
+kind = "probability"
+section = "triggers"
+text.en = "A major cyberattack on Mexican infrastructure is attributed to a cartel."
+text.es = "Un gran ciberataque contra la infraestructura mexicana se atribuye a un cártel."
+"""
 CSRF_PATTERN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
@@ -226,4 +239,18 @@ def log_in(client: FlaskClient, email: str, password: str = PASSWORD):
     return client.post(
         "/console/login",
         data={"csrf_token": csrf_token(page.text), "email": email, "password": password},
+    )
+
+
+def run_reproduce(folder: Path) -> subprocess.CompletedProcess[str]:
+    """Run an export's ``reproduce.py`` as a researcher would, in the unpacked export
+    folder, with only the repository on the import path."""
+    return subprocess.run(
+        [sys.executable, "reproduce.py"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(REPOSITORY), "PATH": "/usr/bin:/bin"},
+        timeout=300,
+        check=False,
     )

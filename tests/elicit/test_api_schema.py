@@ -195,7 +195,7 @@ def call_and_validate(case):
     The token goes as an explicit header, so that Schemathesis knows it was given, not
     generated (its ``ignored_auth`` check then resends the request without it and with a
     wrong one, expecting a refusal).  The coverage cases, made before any test runs,
-    carry an empty placeholder token: they get the test's tokens in turn.
+    carry an empty token: they get the test's tokens in turn.
     """
     header = case.headers.get("Authorization")
     if header is None:

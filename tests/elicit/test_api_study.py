@@ -19,8 +19,6 @@ import io
 import json
 import math
 import random
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -37,9 +35,8 @@ from surveys.demo import demo_source
 from surveys.exports import TABLES
 from surveys.panel import hash_token
 from surveys.simulation import simulated_answers
-from tests.conftest import BASE_URL, csrf_token, enter
+from tests.conftest import BASE_URL, csrf_token, enter, run_reproduce
 
-REPOSITORY = Path(__file__).resolve().parents[2]
 GROUPS = ("us_official", "mx_official", "academic")
 #: Twelve panelists whose names and emails occur nowhere else (checked below).
 PANEL = [
@@ -320,15 +317,7 @@ def test_a_three_round_study_run_through_the_api(api, client, tmp_path):
                 assert row["value"].tolist() == [float(typed)], (number, pseudonym, field)
 
     # The shipped script recomputes every summary from the exported responses.
-    result = subprocess.run(  # as a researcher runs it, in the unpacked export
-        [sys.executable, "reproduce.py"],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        env={"PYTHONPATH": str(REPOSITORY), "PATH": "/usr/bin:/bin"},
-        timeout=300,
-        check=False,
-    )
+    result = run_reproduce(folder)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "PASS" in result.stdout and "FAIL" not in result.stdout, result.stdout
 

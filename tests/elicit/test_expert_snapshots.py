@@ -12,16 +12,8 @@ from surveys.rounds import close_round, open_round
 from surveys.serialization import item_to_toml
 from surveys.settings import update_settings
 from surveys.studies import active_items
-from tests.conftest import enter
+from tests.conftest import NEW_ITEM, enter
 
-NEW_ITEM = """\
-[[items]]
-key = "trigger_cyberattack"
-kind = "probability"
-section = "triggers"
-text.en = "A major cyberattack on Mexican infrastructure is attributed to a cartel."
-text.es = "Un gran ciberataque contra la infraestructura mexicana se atribuye a un cártel."
-"""
 OLD_TEXT = "How much trust is there today between"
 NEW_TEXT = "How much trust is there at present between"
 

@@ -14,17 +14,9 @@ from surveys.demo import demo_source
 from surveys.models import Item, Membership, Response, Study
 from surveys.rounds import close_round, open_round
 from surveys.studies import find_study
-from tests.conftest import csrf_token, enter, log_in
+from tests.conftest import NEW_ITEM, csrf_token, enter, log_in
 
 SLUG = "us-mexico-intelligence"
-NEW_ITEM = """\
-[[items]]
-key = "trigger_cyberattack"
-kind = "probability"
-section = "triggers"
-text.en = "A major cyberattack on Mexican infrastructure is attributed to a cartel."
-text.es = "Un gran ciberataque contra la infraestructura mexicana se atribuye a un cártel."
-"""
 
 
 def listing_line(html: str, number: int) -> str:

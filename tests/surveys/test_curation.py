@@ -24,15 +24,7 @@ from surveys.panel import panelist_for_token
 from surveys.rounds import close_round, open_round
 from surveys.serialization import item_to_toml
 from surveys.studies import active_items
-
-NEW_ITEM = """\
-[[items]]
-key = "trigger_cyberattack"
-kind = "probability"
-section = "triggers"
-text.en = "A major cyberattack on Mexican infrastructure is attributed to a cartel."
-text.es = "Un gran ciberataque contra la infraestructura mexicana se atribuye a un cártel."
-"""
+from tests.conftest import NEW_ITEM
 
 
 @pytest.fixture

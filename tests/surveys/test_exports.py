@@ -8,10 +8,7 @@ import io
 import json
 import math
 import random
-import subprocess
-import sys
 import zipfile
-from pathlib import Path
 
 import openpyxl
 import pandas as pd
@@ -24,8 +21,8 @@ from surveys.panel import NewPanelist, add_panelists
 from surveys.rounds import close_round, open_round
 from surveys.simulation import simulated_answers
 from surveys.studies import study_definition
+from tests.conftest import run_reproduce
 
-REPOSITORY = Path(__file__).resolve().parents[2]
 NAMES = [
     ("Zelda Quixote", "zelda.quixote@nowhere.example"),
     ("Barnaby Fitzwilliam", "barnaby.f@hidden.example"),
@@ -197,23 +194,11 @@ def test_csv_xlsx_and_json_read_back(finished_study, tmp_path):
     assert judged and all(r["value"] is None for r in judged)
 
 
-def _run_reproduce(folder: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # the script as a researcher runs it, in the export folder
-        [sys.executable, "reproduce.py"],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        env={"PYTHONPATH": str(REPOSITORY), "PATH": "/usr/bin:/bin"},
-        timeout=300,
-        check=False,
-    )
-
-
 def test_the_shipped_script_reproduces_the_summaries_and_catches_a_change(finished_study, tmp_path):
     study, _, _ = finished_study
     folder = tmp_path / "csv"
     write_csv(export_tables(db.session, study), folder)
-    result = _run_reproduce(folder)
+    result = run_reproduce(folder)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "PASS" in result.stdout
 
@@ -221,7 +206,7 @@ def test_the_shipped_script_reproduces_the_summaries_and_catches_a_change(finish
     row = summaries.index[(summaries["item"] == "trust_horizon") & (summaries["round"] == "2")][0]
     summaries.loc[row, "median"] = str(float(summaries.loc[row, "median"]) + 0.5)
     summaries.to_csv(folder / "summaries.csv", index=False)
-    result = _run_reproduce(folder)
+    result = run_reproduce(folder)
     assert result.returncode == 1
     assert "FAIL" in result.stdout
     assert "'trust_horizon', '') median" in result.stdout
@@ -261,7 +246,7 @@ def test_a_study_without_rounds_exports_empty_tables(app, make_study, tmp_path):
     assert list(tables.summaries.columns)[:3] == ["round", "item", "component"]
     folder = tmp_path / "csv"
     write_csv(tables, folder)
-    result = _run_reproduce(folder)
+    result = run_reproduce(folder)
     assert result.returncode == 0, result.stdout + result.stderr
     write_xlsx(tables, tmp_path / "empty.xlsx")
     write_json(tables, tmp_path / "empty.json")
@@ -331,7 +316,7 @@ def test_reproduction_survives_changed_rules_and_items_between_rounds(
     assert set(zip(answered["round"], answered["item_version"], strict=True)) == {(1, 1), (2, 2)}
     folder = tmp_path / "csv"
     write_csv(tables, folder)
-    result = _run_reproduce(folder)
+    result = run_reproduce(folder)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -344,7 +329,7 @@ def test_summaries_stored_before_their_settings_are_reproduced_too(finished_stud
     db.session.commit()
     folder = tmp_path / "csv"
     write_csv(export_tables(db.session, study), folder)
-    result = _run_reproduce(folder)
+    result = run_reproduce(folder)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -356,6 +341,6 @@ def test_a_tampered_subgroup_row_fails(finished_study, tmp_path):
     row = groups.index[groups["masked"] == "True"][0]
     groups.loc[row, "masked"] = "False"
     groups.to_csv(folder / "subgroups.csv", index=False)
-    result = _run_reproduce(folder)
+    result = run_reproduce(folder)
     assert result.returncode == 1
     assert "masked: exported False, recomputed True" in result.stdout

@@ -19,15 +19,7 @@ from surveys.settings import update_settings
 from surveys.snapshots import study_snapshot
 from surveys.studies import active_items, study_definition
 from surveys.visit import visit_for_token_hash
-
-NEW_ITEM = """\
-[[items]]
-key = "trigger_cyberattack"
-kind = "probability"
-section = "triggers"
-text.en = "A major cyberattack on Mexican infrastructure is attributed to a cartel."
-text.es = "Un gran ciberataque contra la infraestructura mexicana se atribuye a un cártel."
-"""
+from tests.conftest import NEW_ITEM
 
 
 @pytest.fixture
