@@ -8,7 +8,11 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 
+from surveys.database import configure_connections
 from surveys.models import Base
+
+# SQLite in WAL mode with a busy timeout, on every engine (see surveys.database).
+configure_connections()
 
 # Objects stay readable after a commit instead of being reloaded attribute by attribute:
 # a request commits once and is over, and the reloads doubled a submission's queries.

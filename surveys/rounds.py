@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import pandas as pd
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -152,9 +152,7 @@ def close_round(session: Session, study: Study, *, actor: User | None = None) ->
     subgroup with groups smaller than the study's ``feedback_min_n`` masked, the sorted
     answers the next round's charts draw, and the panel's rationales without pseudonyms.
     """
-    round_ = open_round_of(session, study, lock="update")
-    if round_ is None:
-        raise Conflict("no round is open")
+    round_ = _claim_open_round(session, study)
     statistics = round_statistics(session, study, round_)
     round_.status = RoundStatus.CLOSED
     round_.closed_at = utcnow()
@@ -178,6 +176,34 @@ def close_round(session: Session, study: Study, *, actor: User | None = None) ->
         "closed round %d of %s (%d respondents)", round_.number, study.slug, summary.respondents
     )
     return summary
+
+
+def _claim_open_round(session: Session, study: Study) -> Round:
+    """Lock the study's open round for closing, until the transaction ends.
+
+    From here to the commit no submission to the round can be stored and no other
+    close can begin, so the summary, its ``respondents`` and its rationales are all
+    read from the same answers.  On PostgreSQL the round's row is locked
+    (``FOR UPDATE``; a submission takes it ``FOR SHARE``).  SQLite has no row locks
+    and ignores ``FOR UPDATE``: there the close first *writes* to the round, which
+    takes the database's write lock, and only the closer whose write still finds the
+    round open goes on (see :mod:`surveys.database`).  Raises :class:`Conflict` when
+    no round is open, or when another close got there first.
+    """
+    round_ = open_round_of(session, study, lock="update")
+    if round_ is not None and session.connection().dialect.name == "sqlite":
+        claimed = session.execute(
+            update(Round)
+            .where(Round.id == round_.id, Round.status == RoundStatus.OPEN)
+            .values(status=RoundStatus.OPEN)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:  # closed by another close since it was read
+            session.rollback()
+            round_ = None
+    if round_ is None:
+        raise Conflict("no round is open")
+    return round_
 
 
 def preview_close(session: Session, study: Study) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from elicit.extensions import db
 from surveys.answers import RoundNotOpen, submit_responses
+from surveys.database import SQLITE_BUSY_TIMEOUT_MS
 from surveys.models import Draft, Response
 from surveys.panel import hash_token
 from surveys.rounds import close_round, open_round
@@ -48,7 +49,7 @@ def test_closing_waits_for_a_submission_in_progress(make_study, make_panel, data
         submitting.close()
         engine.dispose()
         if db.engine.dialect.name == "sqlite":
-            db.session.execute(text("PRAGMA busy_timeout = 5000"))
+            db.session.execute(text(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}"))
     summary = close_round(db.session, study)
     assert summary.respondents == 1
 
