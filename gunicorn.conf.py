@@ -19,8 +19,9 @@ expert's wait short and even:
 - **timeout 120 s**, twice the time a facilitator's request may spend sending
   invitations by SMTP (``ELICIT_DELIVERY_BUDGET``, 60 s; the rest wait in the outbox for
   "Send unsent messages").  A worker is restarted only if a request takes longer.
-- Personal links (``/e/<token>``) are credentials: the access and error logs write
-  ``/e/<token>`` instead (``elicit.logs``).  The access log is off unless
+- Personal links (``/e/<token>``) and API tokens are credentials: every log record of
+  the process, gunicorn's access and error logs included, writes ``/e/<token>`` and
+  ``elicit_<token>`` instead (``elicit.logs``).  The access log is off unless
   ``--access-logfile`` is given.
 """
 
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import os
 
-from elicit.logs import GUNICORN_LOGGERS, redact_personal_links
+from elicit.logs import redact_personal_links
 
 
 def _cores() -> int:
@@ -47,5 +48,6 @@ graceful_timeout = 30
 
 
 def on_starting(server: object) -> None:
-    """Before the workers fork: keep personal links out of gunicorn's own logs."""
-    redact_personal_links(GUNICORN_LOGGERS)
+    """Before the workers fork: keep personal links and tokens out of every log record,
+    gunicorn's own included (the workers inherit it)."""
+    redact_personal_links()

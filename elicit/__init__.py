@@ -17,13 +17,14 @@ from elicit import config
 from elicit.api.core import http_error_as_problem, is_api_request
 from elicit.extensions import babel, csrf, db, limiter, login_manager, migrate
 from elicit.i18n import select_locale
-from elicit.logs import redact_personal_links
+from elicit.logs import keep_values_out_of_database_errors, redact_personal_links
 
 MIGRATIONS_DIRECTORY = str(Path(__file__).resolve().parent.parent / "migrations")
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application; ``test_config`` overrides settings read from the environment."""
+    redact_personal_links()  # first, so that nothing this process logs escapes it
     app = Flask(__name__, instance_path=config.instance_path(), instance_relative_config=True)
     app.config.from_mapping(config.load(app.instance_path, test_config))
     register_extensions(app)
@@ -31,13 +32,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     register_errorhandlers(app)
     register_security_headers(app)
     register_commands(app)
-    redact_personal_links()
     return app
 
 
 def register_extensions(app: Flask) -> None:
     """Bind the extensions to ``app``."""
     db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            keep_values_out_of_database_errors(engine)
     migrate.init_app(app, db, directory=MIGRATIONS_DIRECTORY, render_as_batch=True)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)

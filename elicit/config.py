@@ -84,7 +84,9 @@ def load(instance_folder: str, overrides: Mapping[str, Any] | None = None) -> di
         # request answers well within gunicorn's worker timeout (gunicorn.conf.py, 120 s);
         # the rest wait in the outbox for "Send unsent messages".
         "ELICIT_DELIVERY_BUDGET": timedelta(seconds=60),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # No error message (a log line, a CLI traceback, an error page) may carry a
+        # statement's parameters: answers, rationales, emails.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
