@@ -41,6 +41,7 @@ from surveys.models import (
 )
 from surveys.rounds import previous_quartiles
 from surveys.snapshots import StudySnapshot
+from surveys.text import clean_typed_form
 from surveys.upsert import upsert
 from surveys.visit import Visit, visit_of
 
@@ -358,7 +359,8 @@ def submit_responses(
 ) -> Round:
     """Submit a panelist's answers (or their visit's) to the open round.
 
-    What was typed is kept as the panelist's draft whatever happens.  In the same
+    What was typed is kept as the panelist's draft whatever happens, without the
+    control characters that no database should store (:mod:`surveys.text`).  In the same
     transaction, answers given now overwrite earlier ones and items left blank now are
     withdrawn.  Raises :class:`InvalidAnswers`, :class:`RoundNotOpen` or
     :class:`DeadlinePassed`; in each case the draft is committed, holding everything
@@ -370,6 +372,7 @@ def submit_responses(
     and then finds the round closed.
     """
     now = now or utcnow()
+    form = clean_typed_form(form)
     visit = visit_of(session, who)
     panelist, study, round_ = visit.panelist, visit.study, visit.open_round
     if round_ is None:

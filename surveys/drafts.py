@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from surveys.errors import Conflict
 from surveys.models import Draft, Panelist, Round, utcnow
 from surveys.rounds import latest_round
+from surveys.text import clean_typed_form
 from surveys.upsert import upsert
 from surveys.visit import Visit, visit_of
 
@@ -61,11 +62,12 @@ def save_draft(
     now: datetime | None = None,
 ) -> datetime:
     """Keep what a panelist (or their visit) typed, valid or not, for the open round;
-    return when.
+    return when.  Control characters are removed first (:mod:`surveys.text`).
 
     With no round open, the draft is kept with the latest round, so that answers typed
     while a round was closing are still there for the study team.
     """
+    form = clean_typed_form(form)
     visit = visit_of(session, who)
     round_ = visit.open_round or latest_round(session, visit.study)
     if round_ is None:

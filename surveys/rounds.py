@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -192,7 +193,7 @@ def _claim_open_round(session: Session, study: Study) -> Round:
     """
     round_ = open_round_of(session, study, lock="update")
     if round_ is not None and session.connection().dialect.name == "sqlite":
-        claimed = session.execute(
+        claimed: CursorResult[Any] = session.execute(  # type: ignore[assignment]
             update(Round)
             .where(Round.id == round_.id, Round.status == RoundStatus.OPEN)
             .values(status=RoundStatus.OPEN)

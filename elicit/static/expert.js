@@ -35,12 +35,22 @@
       headers: { "X-CSRFToken": csrf ? csrf.value : "" }
     }).then(function (response) {
       return response.json().then(function (body) {
-        if (!response.ok) { throw new Error(body.error || response.status); }
+        if (!response.ok) {
+          /* The server says why (session ended, database busy); a busy database is
+             tried again after the delay it asks for. */
+          if (response.status === 503) { retryLater(body.retry_after); }
+          throw { server: body.error };
+        }
         if (status) { status.textContent = body.message; }
       });
-    }).catch(function () {
-      if (status) { status.textContent = texts.failed; }
+    }).catch(function (error) {
+      /* Only the server's own (translated) words, never the browser's. */
+      if (status) { status.textContent = (error && error.server) || texts.failed; }
     });
+  }
+  function retryLater(seconds) {
+    clearTimeout(timer);
+    timer = setTimeout(autosave, 1000 * Math.min(Math.max(Number(seconds) || 30, 5), 120));
   }
   function changed() {
     clearTimeout(timer);
