@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, render_template
+from flask import Flask, Response, render_template, request
 from flask_babel import get_locale
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
@@ -60,10 +60,12 @@ def register_blueprints(app: Flask) -> None:
     from elicit.api.core import blueprint as api
     from elicit.expert.views import blueprint as expert
     from elicit.facilitate.views import blueprint as facilitate
+    from elicit.health import blueprint as health
 
     app.register_blueprint(expert)
     app.register_blueprint(facilitate)
     app.register_blueprint(api)
+    app.register_blueprint(health)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -93,10 +95,17 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_security_headers(app: Flask) -> None:
-    """Headers that keep personal links out of referrers and scripts out of pages."""
+    """Headers that keep personal links out of referrers, scripts out of pages, and
+    pages out of caches."""
 
     @app.after_request
     def add_headers(response: Response) -> Response:
+        # Any dynamic page may show a one-time secret (a new link, a new API token) or
+        # answers, so none is stored by a browser or proxy unless its view declared it
+        # public (the OpenAPI document); send_file's default "no-cache" would still let
+        # a download be stored.  Static files keep their own caching.
+        if request.endpoint != "static" and not response.cache_control.public:
+            response.headers["Cache-Control"] = "no-store"
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -13,7 +14,15 @@ from werkzeug.serving import run_simple
 
 from elicit.config import DEFAULT_BASE_URL
 from elicit.extensions import db
-from surveys.accounts import create_user, find_user, grant_access
+from surveys.accounts import (
+    activate_user,
+    create_user,
+    deactivate_user,
+    find_user,
+    grant_access,
+    revoke_sessions,
+    set_password,
+)
 from surveys.api_tokens import SCOPES, create_token, revoke_token, tokens_of
 from surveys.definition import InvalidDefinition, load_definition_file
 from surveys.demo import ensure_demo
@@ -185,18 +194,26 @@ def user_cli() -> None:
     """Group of user commands."""
 
 
+def _read_password() -> str:
+    """A password asked for twice on a terminal, or read from standard input's first line."""
+    if sys.stdin.isatty():
+        return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+    return sys.stdin.readline().rstrip("\n")
+
+
+def _login_lifetime() -> timedelta:
+    """The console login lifetime, to count the sessions that were still live."""
+    return current_app.config["ELICIT_LOGIN_LIFETIME"]  # type: ignore[no-any-return]
+
+
 @user_cli.command("create")
 @click.argument("email")
 @click.option("--role", type=click.Choice([role.value for role in Role]), required=True)
 @with_appcontext
 def create_user_command(email: str, role: str) -> None:
     """Create an account; the password is asked for (or read from standard input)."""
-    if sys.stdin.isatty():
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    else:
-        password = sys.stdin.readline().rstrip("\n")
     try:
-        user = create_user(db.session, email, password, role)
+        user = create_user(db.session, email, _read_password(), role)
     except DomainError as error:
         _fail(error)
     click.echo(f"created {user.role.value} {user.email}")
@@ -217,6 +234,50 @@ def grant_command(email: str, slug: str) -> None:
         _fail(error)
     grant_access(db.session, user, study)
     click.echo(f"{user.email} is a member of {study.slug}")
+
+
+@user_cli.command("password")
+@click.argument("email")
+@with_appcontext
+def set_password_command(email: str) -> None:
+    """Set a user's password (asked for, or read from standard input) and end every
+    console session of theirs."""
+    user = _user_or_fail(email)
+    try:
+        ended = set_password(db.session, user, _read_password(), lifetime=_login_lifetime())
+    except DomainError as error:
+        _fail(error)
+    click.echo(f"set a new password for {user.email}; ended {ended} console session(s)")
+
+
+@user_cli.command("deactivate")
+@click.argument("email")
+@with_appcontext
+def deactivate_command(email: str) -> None:
+    """Shut a user out: end their console sessions, refuse their logins and API tokens."""
+    user = _user_or_fail(email)
+    ended = deactivate_user(db.session, user, lifetime=_login_lifetime())
+    click.echo(f"deactivated {user.email}; ended {ended} console session(s)")
+
+
+@user_cli.command("activate")
+@click.argument("email")
+@with_appcontext
+def activate_command(email: str) -> None:
+    """Let a deactivated user log in again (their unrevoked API tokens work again)."""
+    user = _user_or_fail(email)
+    activate_user(db.session, user)
+    click.echo(f"activated {user.email}")
+
+
+@user_cli.command("logout")
+@click.argument("email")
+@with_appcontext
+def logout_command(email: str) -> None:
+    """End every console session of a user; the account keeps working."""
+    user = _user_or_fail(email)
+    ended = revoke_sessions(db.session, user, lifetime=_login_lifetime())
+    click.echo(f"ended {ended} console session(s) of {user.email}")
 
 
 @click.group("token", help="API tokens (bearer tokens for /api/v1).")

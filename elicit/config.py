@@ -69,6 +69,11 @@ def load(instance_folder: str, overrides: Mapping[str, Any] | None = None) -> di
         "ELICIT_MAIL_FROM": os.environ.get("ELICIT_MAIL_FROM") or None,
         "ELICIT_PROXY_HOPS": int(os.environ.get("ELICIT_PROXY_HOPS") or 0),
         "RATELIMIT_STORAGE_URI": os.environ.get("ELICIT_RATELIMIT_STORAGE_URL") or "memory://",
+        # Should the store (Redis) become unreachable, each process counts limits in its
+        # own memory until it answers again, instead of refusing every request that has
+        # a limit; Flask-Limiter logs the change once, and /readyz reports "degraded".
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
         "RATELIMIT_HEADERS_ENABLED": True,
         # Failed link look-ups per client address: enough for typos, too few for guessing.
         "ELICIT_LINK_LOOKUP_LIMIT": "10 per minute;50 per day",
@@ -94,6 +99,18 @@ def load(instance_folder: str, overrides: Mapping[str, Any] | None = None) -> di
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
     }
     config.update(overrides)
+    if str(config["RATELIMIT_STORAGE_URI"]).startswith(("redis", "rediss")):
+        # An unreachable store costs a request at most a second, not the system's
+        # TCP timeout.
+        config.setdefault(
+            "RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 1, "socket_timeout": 1}
+        )
+    url = str(config["SQLALCHEMY_DATABASE_URI"])
+    if url.startswith("postgresql") and "connect_timeout" not in url:
+        # An unreachable server fails a request (503) in seconds, within any proxy's
+        # patience, instead of after the system's TCP timeout.
+        options = config["SQLALCHEMY_ENGINE_OPTIONS"] = dict(config["SQLALCHEMY_ENGINE_OPTIONS"])
+        options["connect_args"] = {"connect_timeout": 5, **options.get("connect_args", {})}
     return config
 
 

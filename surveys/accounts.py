@@ -1,16 +1,26 @@
-"""Console accounts: creating users, checking passwords, and who may see which study."""
+"""Console accounts: creating users, checking and changing passwords, deactivating
+accounts, and who may see which study.
+
+Whatever should shut a person out of the console ends their sessions in the same
+transaction: a password change (by them or by an administrator), a deactivation, or
+an administrator's revocation.  Each is recorded in the audit log, never with a
+password.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from surveys import audit
+from surveys.console_sessions import end_sessions_of
 from surveys.errors import Conflict, DomainError
-from surveys.models import Membership, Role, Study, User
+from surveys.models import Membership, Role, SessionEnd, Study, User
 
 log = logging.getLogger(__name__)
 
@@ -25,13 +35,22 @@ class InvalidAccount(DomainError):
     """The email, password or role given for an account is not acceptable."""
 
 
+class WrongPassword(InvalidAccount):
+    """The current password, asked for before changing it, is not the user's."""
+
+
+def _check_new_password(password: str) -> None:
+    """Refuse a password shorter than :data:`MIN_PASSWORD_LENGTH`."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidAccount(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+
+
 def create_user(session: Session, email: str, password: str, role: Role | str) -> User:
     """Create a console user; the password is stored only as a salted scrypt hash."""
     email = email.strip().lower()
     if not EMAIL_PATTERN.match(email):
         raise InvalidAccount(f"{email!r} is not an email address")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidAccount(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    _check_new_password(password)
     try:
         role = Role(role)
     except ValueError:
@@ -85,3 +104,84 @@ def studies_of(session: Session, user: User) -> list[Study]:
             .order_by(Study.created_at.desc())
         ).scalars()
     )
+
+
+def change_password(
+    session: Session, user: User, current_password: str, new_password: str, *, lifetime: timedelta
+) -> int:
+    """Change ``user``'s own password, after checking the current one, and end every
+    console session of theirs (the caller starts a new one for the browser that asked).
+
+    ``lifetime`` is the login lifetime, to count the sessions that were live.  Raises
+    :class:`WrongPassword` or :class:`InvalidAccount` (too short), changing nothing.
+    Returns how many live sessions were ended.
+    """
+    if not check_password_hash(user.password_hash, current_password):
+        raise WrongPassword("the current password is not right")
+    _check_new_password(new_password)
+    user.password_hash = generate_password_hash(new_password)
+    ended = end_sessions_of(session, user, SessionEnd.PASSWORD_CHANGED, lifetime=lifetime)
+    audit.record(session, "user.password_change", study=None, user=user, sessions_ended=ended)
+    session.commit()
+    log.info("user %d changed their password", user.id)
+    return ended
+
+
+def set_password(session: Session, user: User, password: str, *, lifetime: timedelta) -> int:
+    """Set ``user``'s password as an administrator (no current password needed) and end
+    every console session of theirs; returns how many live sessions were ended."""
+    _check_new_password(password)
+    user.password_hash = generate_password_hash(password)
+    ended = end_sessions_of(session, user, SessionEnd.PASSWORD_SET, lifetime=lifetime)
+    # The administrator acts from the command line, not as a console user.
+    audit.record(
+        session,
+        "user.password_set",
+        study=None,
+        user=None,
+        account=user.email,
+        sessions_ended=ended,
+    )
+    session.commit()
+    log.info("an administrator set a new password for user %d", user.id)
+    return ended
+
+
+def deactivate_user(session: Session, user: User, *, lifetime: timedelta) -> int:
+    """Shut ``user`` out: no login, no console session, no API token (tokens are
+    refused while their user is inactive, and work again if the account is activated).
+
+    Idempotent; returns how many live sessions were ended.
+    """
+    user.active = False
+    ended = end_sessions_of(session, user, SessionEnd.DEACTIVATED, lifetime=lifetime)
+    audit.record(
+        session, "user.deactivate", study=None, user=None, account=user.email, sessions_ended=ended
+    )
+    session.commit()
+    log.info("deactivated user %d", user.id)
+    return ended
+
+
+def activate_user(session: Session, user: User) -> None:
+    """Let a deactivated user log in again (idempotent); no old session comes back."""
+    user.active = True
+    audit.record(session, "user.activate", study=None, user=None, account=user.email)
+    session.commit()
+    log.info("activated user %d", user.id)
+
+
+def revoke_sessions(session: Session, user: User, *, lifetime: timedelta) -> int:
+    """End every console session of ``user`` (an administrator's "log out everywhere");
+    the account itself keeps working.  Returns how many live sessions were ended."""
+    ended = end_sessions_of(session, user, SessionEnd.REVOKED, lifetime=lifetime)
+    audit.record(
+        session,
+        "user.sessions_revoke",
+        study=None,
+        user=None,
+        account=user.email,
+        sessions_ended=ended,
+    )
+    session.commit()
+    return ended

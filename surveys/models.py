@@ -472,3 +472,51 @@ class ApiToken(Base):
         CheckConstraint("scope IN ('read', 'write')", name="token_scope"),
         Index("ix_api_token_user_id", "user_id"),
     )
+
+
+class SessionEnd(enum.StrEnum):
+    """Why a console session ended before its lifetime ran out."""
+
+    #: The user logged out.
+    LOGOUT = "logout"
+    #: The user changed their own password (every session of theirs ends).
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105 (a reason, not a secret)
+    #: An administrator set a new password (``elicit user password``).
+    PASSWORD_SET = "password_set"  # noqa: S105 (a reason, not a secret)
+    #: An administrator deactivated the account (``elicit user deactivate``).
+    DEACTIVATED = "deactivated"
+    #: An administrator ended the user's sessions (``elicit user logout``).
+    REVOKED = "revoked"
+
+
+class ConsoleSession(Base):
+    """One console login, from the moment it starts until it is ended or expires.
+
+    The browser's signed session cookie carries a random secret; only its SHA-256 is
+    stored, as for API tokens and personal links.  A session is live while it is not
+    revoked, its user is active and it is younger than the login lifetime, all checked
+    on every request: ending the row ends every copy of the cookie at once.
+    """
+
+    __tablename__ = "console_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    #: SHA-256 of the secret the cookie carries; the secret itself is never stored.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The login; the session expires a login lifetime after it.
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The last request made with the session, written at most once a minute.
+    last_seen_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    #: Why it was revoked; ``None`` while it is not.
+    revoked_reason: Mapped[SessionEnd | None] = enum_column(SessionEnd, "session_end")
+
+    user: Mapped[User] = relationship()
+
+    __table_args__ = (
+        Index("ix_console_session_user_id", "user_id"),
+        CheckConstraint(
+            "(revoked_at IS NULL) = (revoked_reason IS NULL)", name="revocation_has_reason"
+        ),
+    )

@@ -5,7 +5,9 @@ from __future__ import annotations
 from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, EmailField, PasswordField
-from wtforms.validators import DataRequired, Optional
+from wtforms.validators import DataRequired, EqualTo, Length, Optional
+
+from surveys.accounts import MIN_PASSWORD_LENGTH
 
 
 class LoginForm(FlaskForm):
@@ -13,6 +15,32 @@ class LoginForm(FlaskForm):
 
     email = EmailField(lazy_gettext("Email"), validators=[DataRequired()])
     password = PasswordField(lazy_gettext("Password"), validators=[DataRequired()])
+
+
+class ChangePasswordForm(FlaskForm):
+    """One's current password, then the new one twice (a typo would lock one out)."""
+
+    current_password = PasswordField(lazy_gettext("Current password"), validators=[DataRequired()])
+    new_password = PasswordField(
+        lazy_gettext("New password"),
+        validators=[
+            DataRequired(),
+            Length(
+                min=MIN_PASSWORD_LENGTH,
+                # WTForms puts the minimum in.
+                message=lazy_gettext("The new password must have at least %(min)d characters."),
+            ),
+        ],
+    )
+    confirm_password = PasswordField(
+        lazy_gettext("New password again"),
+        validators=[
+            DataRequired(),
+            EqualTo(
+                "new_password", message=lazy_gettext("The two new passwords are not the same.")
+            ),
+        ],
+    )
 
 
 class OpenRoundForm(FlaskForm):

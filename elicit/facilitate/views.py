@@ -9,16 +9,33 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext
-from flask_login import login_required, login_user, logout_user
+from flask_login import login_required
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from elicit.extensions import db, limiter
 from elicit.facilitate.access import console_user, study_for
-from elicit.facilitate.forms import ConfirmForm, LoginForm, OpenRoundForm
-from elicit.facilitate.login import start_session
-from surveys.accounts import authenticate, studies_of
+from elicit.facilitate.forms import ChangePasswordForm, ConfirmForm, LoginForm, OpenRoundForm
+from elicit.facilitate.login import log_in, log_out
+from surveys.accounts import (
+    MIN_PASSWORD_LENGTH,
+    InvalidAccount,
+    WrongPassword,
+    authenticate,
+    studies_of,
+)
+from surveys.accounts import change_password as change_account_password
 from surveys.audit import study_log
 from surveys.errors import Conflict
 from surveys.progress import study_progress
@@ -40,7 +57,7 @@ def login() -> Any:
     if form.validate_on_submit():
         account = authenticate(db.session, form.email.data or "", form.password.data or "")
         if account is not None:
-            login_user(start_session(account))
+            log_in(account)
             return redirect(url_for("facilitate.studies"))
         form.password.errors = [gettext("The email or the password is not right.")]
         return render_template("facilitate/login.html", form=form), 401
@@ -51,10 +68,54 @@ def login() -> Any:
 @blueprint.route("/logout", methods=["POST"])
 @login_required
 def logout() -> WerkzeugResponse:
-    """End the console session."""
-    logout_user()
+    """End the console session on the server: a copy of the cookie stops working too."""
+    log_out()
     flash(gettext("You are logged out."))
     return redirect(url_for("facilitate.login"))
+
+
+def _wrong_current_password(response: WerkzeugResponse) -> bool:
+    """Only a wrong current password counts against the limit: the page must not let a
+    borrowed session guess the password."""
+    return bool(g.get("wrong_current_password"))
+
+
+@blueprint.route("/password", methods=["GET", "POST"])
+@login_required
+@limiter.limit(
+    lambda: current_app.config["ELICIT_LOGIN_LIMIT"], deduct_when=_wrong_current_password
+)
+def change_password() -> Any:
+    """Change one's own password.  Every session of the user ends; this browser is
+    given a new one, so that a copy of its old cookie stops working too."""
+    form = ChangePasswordForm()
+    if not form.is_submitted():
+        return _password_page(form)
+    if form.validate():
+        account = console_user()
+        try:
+            change_account_password(
+                db.session,
+                account,
+                form.current_password.data or "",
+                form.new_password.data or "",
+                lifetime=current_app.config["ELICIT_LOGIN_LIFETIME"],
+            )
+        except WrongPassword:
+            g.wrong_current_password = True
+            form.current_password.errors = [gettext("The current password is not right.")]
+        except InvalidAccount as error:
+            form.new_password.errors = [str(error)]
+        else:
+            log_in(account)
+            flash(gettext("Your password is changed. Every other session of yours has ended."))
+            return redirect(url_for("facilitate.change_password"), 303)
+    return _password_page(form), 422
+
+
+def _password_page(form: ChangePasswordForm) -> str:
+    """The change-password page with ``form`` and its errors."""
+    return render_template("facilitate/password.html", form=form, min_length=MIN_PASSWORD_LENGTH)
 
 
 @blueprint.route("/")

@@ -28,6 +28,9 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("facilitate.login", "GET"): (200, 200, 200, 200, 200),
     ("facilitate.login", "POST"): (422, 422, 422, 422, 422),  # no email, no password
     ("facilitate.logout", "POST"): (302, 302, 302, 302, 302),
+    # Each user changes their own password; an empty form gets the fields' errors.
+    ("facilitate.change_password", "GET"): (302, 302, 200, 200, 200),
+    ("facilitate.change_password", "POST"): (302, 302, 422, 422, 422),
     ("facilitate.studies", "GET"): (302, 302, 200, 200, 200),
     ("facilitate.study", "GET"): (302, 302, 404, 200, 200),
     # Round 1 is open already: the facilitator is told so and sent back (303).
