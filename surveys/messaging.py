@@ -269,7 +269,8 @@ def resend_invitation(
         study=study,
         user=actor,
         round=round_.number,
-        pseudonym=panelist.pseudonym,
+        # The internal id, never the pseudonym: the actor named this person by email.
+        panelist=panelist.id,
     )
     session.commit()
     return message

@@ -8,12 +8,12 @@ import io
 import logging
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from surveys import audit
@@ -234,16 +234,9 @@ def add_panelists(
         )
         session.add(panelist)
         issued.append(IssuedLink(pseudonym, token))
-    audit.record(
-        session,
-        "panel.add",
-        study=study,
-        user=actor,
-        count=len(issued),
-        # In a blind study the actor knows whom they added: naming the pseudonym would
-        # join the two.
-        pseudonym=issued[0].pseudonym if len(issued) == 1 and study.anonymity != "blind" else None,
-    )
+    # No pseudonym: the actor knows whom they added, and the audit log is shown to
+    # every member of the study.
+    audit.record(session, "panel.add", study=study, user=actor, count=len(issued))
     session.commit()
     log.info("added %d panelists to %s", len(issued), study.slug)
     return issued
@@ -253,9 +246,7 @@ def reissue_link(session: Session, panelist: Panelist, actor: User | None = None
     """Replace a panelist's link with a new one; the old link stops working."""
     link = new_token(panelist)
     panelist.revoked_at = None
-    audit.record(
-        session, "panel.reissue", study=panelist.study, user=actor, pseudonym=panelist.pseudonym
-    )
+    audit.record(session, "panel.reissue", study=panelist.study, user=actor, panelist=panelist.id)
     session.commit()
     return link
 
@@ -270,9 +261,7 @@ def new_token(panelist: Panelist) -> IssuedLink:
 def revoke_link(session: Session, panelist: Panelist, actor: User | None = None) -> None:
     """Withdraw a panelist's link."""
     panelist.revoked_at = utcnow()
-    audit.record(
-        session, "panel.revoke", study=panelist.study, user=actor, pseudonym=panelist.pseudonym
-    )
+    audit.record(session, "panel.revoke", study=panelist.study, user=actor, panelist=panelist.id)
     session.commit()
 
 
@@ -292,6 +281,37 @@ def note_visit(session: Session, panelist: Panelist) -> None:
         session.commit()
 
 
+def panelist_by_id(session: Session, study: Study, panelist_id: int) -> Panelist:
+    """The study's panelist with row id ``panelist_id``; :class:`NotFound` if none.
+
+    The console's actions on a named person use this id, never the pseudonym: the id
+    appears in no export, API answer or page beside a pseudonym, so a page that shows
+    names does not show which pseudonym is whose (not even in a form's address).
+    """
+    panelist = session.execute(
+        select(Panelist).where(Panelist.study_id == study.id, Panelist.id == panelist_id)
+    ).scalar_one_or_none()
+    if panelist is None:
+        raise NotFound("no such panelist in this study")
+    return panelist
+
+
+def panelist_by_email(session: Session, study: Study, email: str) -> Panelist:
+    """The study's panelist whose roster email is ``email`` (case-insensitive).
+
+    How a blind study's facilitator acts on one person (send a new link, withdraw
+    one): they know the person, never the pseudonym, and the answer names none.
+    """
+    panelist = session.execute(
+        select(Panelist)
+        .join(RosterEntry)
+        .where(Panelist.study_id == study.id, RosterEntry.email == email.strip().lower())
+    ).scalar_one_or_none()
+    if panelist is None:
+        raise NotFound("nobody on the panel has this email address")
+    return panelist
+
+
 def panelist_by_pseudonym(session: Session, study: Study, pseudonym: str) -> Panelist:
     """The study's panelist called ``pseudonym``; :class:`NotFound` if there is none."""
     panelist = session.execute(
@@ -302,18 +322,19 @@ def panelist_by_pseudonym(session: Session, study: Study, pseudonym: str) -> Pan
     return panelist
 
 
-def roster_by_pseudonym(session: Session, study: Study) -> dict[str, tuple[str, str]]:
-    """Pseudonym → (name, email) for the study's panel.
+def roster_by_id(session: Session, study: Study) -> dict[int, tuple[str, str]]:
+    """Panelist id → (name, email) for the study's panel.
 
     Only for the people a standard study's facilitator may see; a blind study's console
-    never calls it.
+    never calls it.  Keyed by the row id, not the pseudonym, so that nothing which
+    shows names needs a pseudonym.
     """
     rows = session.execute(
-        select(Panelist.pseudonym, RosterEntry.name, RosterEntry.email)
+        select(Panelist.id, RosterEntry.name, RosterEntry.email)
         .join(RosterEntry)
         .where(Panelist.study_id == study.id)
     )
-    return {pseudonym: (name, email) for pseudonym, name, email in rows}
+    return {panelist_id: (name, email) for panelist_id, name, email in rows}
 
 
 @dataclass(frozen=True)
@@ -332,6 +353,9 @@ class PanelistStatus:
     """A panelist as the console lists them: pseudonym, group, language, link state and
     their status in each round (oldest first).  No name, no email, no answer."""
 
+    #: The row id: what the console's actions on a named person use (never shown
+    #: beside the pseudonym).
+    panelist_id: int
     pseudonym: str
     group: str
     language: str
@@ -378,6 +402,7 @@ def panel_status(session: Session, study: Study) -> list[PanelistStatus]:
     )
     return [
         PanelistStatus(
+            panelist_id=panelist.id,
             pseudonym=panelist.pseudonym,
             group=panelist.group,
             language=panelist.language,
@@ -397,6 +422,114 @@ def panel_status(session: Session, study: Study) -> list[PanelistStatus]:
         )
         for panelist in panelists
     ]
+
+
+@dataclass(frozen=True)
+class RoundCounts:
+    """How many panelists stand where in one round (each counted at every step they
+    reached: a submitted panelist was also invited and opened the page)."""
+
+    round_number: int
+    invited: int
+    opened: int
+    draft: int
+    submitted: int
+
+
+@dataclass(frozen=True)
+class GroupCount:
+    """How many panelists one subgroup has; ``group`` is ``None`` for the row that
+    gathers every group smaller than the study's minimum group size."""
+
+    group: str | None
+    panelists: int
+    #: Submitted panelists of this group in each opened round, oldest first.
+    submitted: list[int]
+
+
+@dataclass(frozen=True)
+class PanelCounts:
+    """The panel as counts only: what a blind study shows instead of a list of
+    pseudonyms, which would reveal a newly added person's pseudonym to anyone who
+    compares it before and after the addition."""
+
+    panelists: int
+    active: int
+    rounds: list[RoundCounts]
+    groups: list[GroupCount]
+    min_group_size: int
+
+
+def panel_counts(statuses: Sequence[PanelistStatus], *, min_group_size: int) -> PanelCounts:
+    """Count :func:`panel_status` rows by round and by group.
+
+    A group with fewer than ``min_group_size`` panelists (the study's
+    ``feedback_min_n``, the minimum that subgroup statistics use) is not named: its
+    counts join one row (``group=None``), so that nobody alone or nearly alone in a
+    group can be singled out by it.  When only one group would be small, it is still
+    shown under ``None`` only: the row reveals its size, never its name.
+    """
+    rounds: list[RoundCounts] = []
+    if statuses:
+        for index, first in enumerate(statuses[0].rounds):
+            entries = [status.rounds[index] for status in statuses]
+            rounds.append(
+                RoundCounts(
+                    round_number=first.round_number,
+                    invited=sum(entry.invited for entry in entries),
+                    opened=sum(entry.opened for entry in entries),
+                    draft=sum(entry.draft for entry in entries),
+                    submitted=sum(entry.submitted for entry in entries),
+                )
+            )
+    by_group: dict[str, list[PanelistStatus]] = {}
+    for status in statuses:
+        by_group.setdefault(status.group, []).append(status)
+    shown: list[GroupCount] = []
+    small: list[PanelistStatus] = []
+    for group in sorted(by_group):
+        members = by_group[group]
+        if len(members) < min_group_size:
+            small.extend(members)
+            continue
+        shown.append(_group_count(group, members))
+    if small:
+        shown.append(_group_count(None, small))
+    return PanelCounts(
+        panelists=len(statuses),
+        active=sum(not status.revoked for status in statuses),
+        rounds=rounds,
+        groups=shown,
+        min_group_size=min_group_size,
+    )
+
+
+def _group_count(group: str | None, members: list[PanelistStatus]) -> GroupCount:
+    """One :class:`GroupCount` row."""
+    rounds = len(members[0].rounds)
+    return GroupCount(
+        group=group,
+        panelists=len(members),
+        submitted=[
+            sum(member.rounds[index].submitted for member in members) for index in range(rounds)
+        ],
+    )
+
+
+def small_groups(session: Session, study: Study) -> set[str]:
+    """The study's groups with fewer panelists than its minimum group size
+    (``feedback_min_n``): labels that single people out, masked in a blind study
+    wherever a pseudonym is shown beside a group."""
+    rows = session.execute(
+        select(Panelist.group, func.count())
+        .where(Panelist.study_id == study.id)
+        .group_by(Panelist.group)
+    )
+    return {group for group, count in rows if count < study.feedback_min_n}
+
+
+MASKED_GROUP = "(masked)"
+"""What a blind study shows instead of a group label that would single people out."""
 
 
 def panelist_for_token(session: Session, token: str) -> Panelist:

@@ -25,7 +25,14 @@ from surveys.definition import InvalidDefinition, parse_definition
 from surveys.errors import Conflict
 from surveys.exports import FORMATS, export_file, export_tables, response_page
 from surveys.models import Item, Role, RoundStatus, Study
-from surveys.panel import InvalidPanel, NewPanelist, add_panelists, check_entries, panel_status
+from surveys.panel import (
+    InvalidPanel,
+    NewPanelist,
+    add_panelists,
+    check_entries,
+    panel_counts,
+    panel_status,
+)
 from surveys.progress import RoundState, panel_size, round_states
 from surveys.rounds import close_round, closed_summary, open_round
 from surveys.studies import find_study, load_study
@@ -234,10 +241,34 @@ def list_items(slug: str) -> Response:
     returns=schemas.PanelistList,
 )
 def list_panelists(slug: str) -> Response:
-    """Each panelist's pseudonym, group, language and status per round; never a name."""
+    """The panel as counts by round and group and, in a standard study, each
+    panelist's pseudonym, group, language and status per round; never a name."""
     study = api_study(slug)
+    statuses = panel_status(db.session, study)
+    counts = panel_counts(statuses, min_group_size=study.feedback_min_n)
     return respond(
         schemas.PanelistList(
+            counts=schemas.PanelCountsOut(
+                panelists=counts.panelists,
+                active=counts.active,
+                rounds=[
+                    schemas.RoundCountsOut(
+                        round=entry.round_number,
+                        invited=entry.invited,
+                        opened=entry.opened,
+                        draft=entry.draft,
+                        submitted=entry.submitted,
+                    )
+                    for entry in counts.rounds
+                ],
+                groups=[
+                    schemas.GroupCountOut(
+                        group=entry.group, panelists=entry.panelists, submitted=entry.submitted
+                    )
+                    for entry in counts.groups
+                ],
+                min_group_size=counts.min_group_size,
+            ),
             panelists=[
                 schemas.PanelistOut(
                     pseudonym=status.pseudonym,
@@ -255,8 +286,8 @@ def list_panelists(slug: str) -> Response:
                         for entry in status.rounds
                     ],
                 )
-                for status in panel_status(db.session, study)
-            ]
+                for status in ([] if study.anonymity == "blind" else statuses)
+            ],
         )
     )
 
@@ -264,7 +295,7 @@ def list_panelists(slug: str) -> Response:
 @operation(
     "POST",
     "/studies/<slug>/panelists",
-    summary="Add panelists; their links are returned once",
+    summary="Add panelists; in a standard study their links are returned once",
     tag="studies",
     returns=schemas.IssuedLinks,
     status=201,
@@ -305,18 +336,21 @@ def add_to_panel(slug: str) -> Response:
             errors=errors or {"panelists": invalid.errors},
         ) from None
     base_url = _base_url()
-    # add_panelists issues the links in the order of the entries.
+    # add_panelists issues the links in the order of the entries.  A blind study's
+    # links are mailed by the system only: none is answered, not even by position.
+    shown = [] if study.anonymity == "blind" else list(enumerate(zip(entries, links, strict=True)))
     return respond(
         schemas.IssuedLinks(
+            added=len(links),
             panelists=[
                 schemas.IssuedLink(
-                    pseudonym=link.pseudonym,
+                    index=index,
                     group=entry.group,
                     language=entry.language,
                     link=link.url(base_url),
                 )
-                for entry, link in zip(entries, links, strict=True)
-            ]
+                for index, (entry, link) in shown
+            ],
         ),
         201,
     )

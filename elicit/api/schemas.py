@@ -235,18 +235,22 @@ class NewPanelists(Model):
 
 
 class IssuedLink(Model):
-    """A new panelist's pseudonym and personal link.  Shown this once: only a hash of
-    the link is kept."""
+    """A new panelist's personal link, by the position of their entry in the request.
+    Shown this once: only a hash of the link is kept.  No pseudonym: the caller knows
+    who each entry is, and the pseudonym would join that person to their answers."""
 
-    pseudonym: str
+    index: int = Field(description="The entry's position in the request, from 0.")
     group: str
     language: str
     link: str
 
 
 class IssuedLinks(Model):
-    """The links of the panelists just added, in the order they were sent."""
+    """How many panelists were added and, in a standard study, their links in the
+    order they were sent.  A blind study answers no link at all (the system mails
+    them with the invitations), so nothing joins a person to their link."""
 
+    added: int
     panelists: list[IssuedLink]
 
 
@@ -271,9 +275,41 @@ class PanelistOut(Model):
     rounds: list[PanelistRound]
 
 
-class PanelistList(Model):
-    """The study's panel, without names or emails."""
+class RoundCountsOut(Model):
+    """How many panelists reached each step of one opened round."""
 
+    round: int
+    invited: int
+    opened: int
+    draft: int
+    submitted: int
+
+
+class GroupCountOut(Model):
+    """A subgroup's size and its submissions per opened round; ``group`` is null for
+    the row gathering every group smaller than ``min_group_size``."""
+
+    group: str | None
+    panelists: int
+    submitted: list[int]
+
+
+class PanelCountsOut(Model):
+    """The panel as counts."""
+
+    panelists: int
+    active: int = Field(description="Panelists whose link is valid.")
+    rounds: list[RoundCountsOut]
+    groups: list[GroupCountOut]
+    min_group_size: int
+
+
+class PanelistList(Model):
+    """The study's panel, without names or emails: counts, and in a standard study
+    each panelist by pseudonym.  A blind study lists no pseudonym (``panelists`` is
+    empty): a list compared before and after adding one person would reveal theirs."""
+
+    counts: PanelCountsOut
     panelists: list[PanelistOut]
 
 

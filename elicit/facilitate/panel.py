@@ -1,15 +1,21 @@
 """Console pages for the panel, invitations, reminders and the outbox.
 
-Routes of the ``facilitate`` blueprint.  Anonymity decides what a page may show:
+Routes of the ``facilitate`` blueprint.  Anonymity decides what a page may show, and
+one rule holds at every level: **no page that shows a person (a name, an email) shows
+a pseudonym**, not even in a form's address, so that nobody joins the people they know
+to the pseudonymous answers in the exports by reading the console.
 
-- ``standard``: the panel page lists names and emails beside pseudonyms and statuses
-  (who has submitted), never an answer; the outbox shows recipients and, without SMTP,
-  the messages themselves, never a pseudonym.
-- Researchers see what a blind study shows, at either level: they work with
-  pseudonymous data only.
-- ``blind``: no page shows a name or an email.  The panel page lists pseudonyms and
-  statuses; personal links are never shown (the system mails them: reissuing a link
-  sends a new invitation); the outbox shows counts only, so a blind study needs SMTP.
+- ``standard``, facilitator: the panel page lists names and emails with each person's
+  status per round (who has submitted), never a pseudonym and never an answer; actions
+  on a person name them by an internal id that no export or API answer holds.  The
+  outbox shows recipients and, without SMTP, the messages themselves.
+- ``standard``, researcher: pseudonyms, groups and statuses; no names.
+- ``blind``, everyone: no list of the panel at all, only counts by round, status and
+  group (groups smaller than the study's minimum group size gathered in one row): a
+  list of pseudonyms compared before and after adding one person would reveal theirs.
+  A facilitator acts on one person by their email (send a new link, withdraw one); the
+  answer names no pseudonym.  Personal links are never shown (the system mails them);
+  the outbox shows counts only, so a blind study needs SMTP.
 
 A personal link is shown once, on the page answering the request that created it.
 """
@@ -29,7 +35,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from elicit.extensions import db
 from elicit.facilitate.access import console_user, study_for
 from elicit.facilitate.forms import ConfirmForm
-from elicit.facilitate.panel_forms import ImportPanelForm, PanelistForm
+from elicit.facilitate.panel_forms import ImportPanelForm, PanelistForm, PersonForm
 from elicit.facilitate.views import blueprint
 from surveys.errors import Conflict, NotFound
 from surveys.messaging import (
@@ -41,19 +47,21 @@ from surveys.messaging import (
     resend_invitation,
     unsent_messages,
 )
-from surveys.models import Role, Study
+from surveys.models import Panelist, Role, Study
 from surveys.panel import (
     InvalidPanel,
     IssuedLink,
     NewPanelist,
     add_panelist,
     add_panelists,
+    panel_counts,
     panel_status,
-    panelist_by_pseudonym,
+    panelist_by_email,
+    panelist_by_id,
     parse_panel_csv,
     reissue_link,
     revoke_link,
-    roster_by_pseudonym,
+    roster_by_id,
 )
 from surveys.rounds import open_round_of
 
@@ -92,19 +100,25 @@ def _panel_page(
     add_form: PanelistForm | None = None,
     import_form: ImportPanelForm | None = None,
     import_errors: list[str] | None = None,
+    person_form: PersonForm | None = None,
 ) -> str:
     """The panel page, with the given forms (as filled in) or empty ones."""
+    blind = study.anonymity == BLIND
+    statuses = panel_status(db.session, study)
     return render_template(
         "facilitate/panel.html",
         study=study,
-        blind=study.anonymity == BLIND,
+        blind=blind,
         people=_shows_people(study),
-        statuses=panel_status(db.session, study),
+        # A blind study's page gets counts only: no list it could be compared by.
+        statuses=[] if blind else statuses,
+        counts=panel_counts(statuses, min_group_size=study.feedback_min_n),
         roster=_roster(study),
         open_round=open_round_of(db.session, study),
         add_form=add_form or _panelist_form(study),
         import_form=import_form or ImportPanelForm(),
         import_errors=import_errors or [],
+        person_form=person_form or PersonForm(),
         action_form=ConfirmForm(),
         can_change=console_user().role == "facilitator",
         mail=smtp_settings(current_app.config) is not None,
@@ -119,11 +133,11 @@ def _shows_people(study: Study) -> bool:
     return study.anonymity != BLIND and console_user().role == Role.FACILITATOR
 
 
-def _roster(study: Study) -> dict[str, tuple[str, str]]:
-    """Pseudonym → (name, email), empty when the visitor may not see people."""
+def _roster(study: Study) -> dict[int, tuple[str, str]]:
+    """Panelist id → (name, email), empty when the visitor may not see people."""
     if not _shows_people(study):
         return {}
-    return roster_by_pseudonym(db.session, study)
+    return roster_by_id(db.session, study)
 
 
 def _panelist_form(study: Study) -> PanelistForm:
@@ -140,10 +154,7 @@ def _links_page(study: Study, links: list[IssuedLink], names: list[str]) -> str:
         "facilitate/links.html",
         study=study,
         blind=study.anonymity == BLIND,
-        rows=[
-            (name, link.pseudonym, link.url(base_url))
-            for name, link in zip(names, links, strict=True)
-        ],
+        rows=[(name, link.url(base_url)) for name, link in zip(names, links, strict=True)],
     )
 
 
@@ -198,48 +209,72 @@ def import_panel(slug: str) -> Any:
     return _links_page(current, links, [entry.name for entry in entries])
 
 
-def _panelist_or_404(study: Study, pseudonym: str) -> Any:
-    """The study's panelist called ``pseudonym``."""
+def _named_panelist(study: Study, panelist_id: int) -> Panelist:
+    """The panelist of a standard study's row, by the id its actions carry."""
+    if study.anonymity == BLIND:
+        abort(404)  # a blind study's page lists nobody; it acts by email
     try:
-        return panelist_by_pseudonym(db.session, study, pseudonym)
+        return panelist_by_id(db.session, study, panelist_id)
     except NotFound:
-        abort(
-            404, gettext("There is no panelist %(pseudonym)s in this study.", pseudonym=pseudonym)
-        )
+        abort(404, gettext("There is no such panelist in this study."))
 
 
-@blueprint.route("/studies/<slug>/panel/<pseudonym>/revoke", methods=["POST"])
+@blueprint.route("/studies/<slug>/panel/<int:panelist_id>/revoke", methods=["POST"])
 @login_required
-def revoke_panelist(slug: str, pseudonym: str) -> Any:
-    """Withdraw a panelist's link."""
+def revoke_panelist(slug: str, panelist_id: int) -> Any:
+    """Withdraw a panelist's link (a standard study's row)."""
     current = study_for(slug, change=True)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    revoke_link(db.session, _panelist_or_404(current, pseudonym), actor=console_user())
-    flash(gettext("The link of %(pseudonym)s is withdrawn.", pseudonym=pseudonym))
+    panelist = _named_panelist(current, panelist_id)
+    revoke_link(db.session, panelist, actor=console_user())
+    flash(gettext("The link of %(name)s is withdrawn.", name=panelist.roster.name))
     return redirect(url_for("facilitate.panel", slug=slug)), 303
 
 
-@blueprint.route("/studies/<slug>/panel/<pseudonym>/reissue", methods=["POST"])
+@blueprint.route("/studies/<slug>/panel/<int:panelist_id>/reissue", methods=["POST"])
 @login_required
-def reissue_panelist(slug: str, pseudonym: str) -> Any:
-    """Give a panelist a new link: shown once, or in a blind study mailed by the system."""
+def reissue_panelist(slug: str, panelist_id: int) -> Any:
+    """Give a panelist a new link, shown once (a standard study's row)."""
     current = study_for(slug, change=True)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    panelist = _panelist_or_404(current, pseudonym)
+    panelist = _named_panelist(current, panelist_id)
+    link = reissue_link(db.session, panelist, actor=console_user())
+    return _links_page(current, [link], [panelist.roster.name])
+
+
+@blueprint.route("/studies/<slug>/panel/person", methods=["POST"])
+@login_required
+def act_on_person(slug: str) -> Any:
+    """A blind study's actions on one person, named by their email: send them a new
+    link (with a new invitation to the open round) or withdraw their link.  Nothing
+    in the answer names a pseudonym."""
+    current = study_for(slug, change=True)
+    form = PersonForm()
+    if not form.validate_on_submit():
+        return _panel_page(current, person_form=form), 422
+    try:
+        panelist = panelist_by_email(db.session, current, form.email.data or "")
+    except NotFound:
+        form.email.errors = [gettext("Nobody on the panel has this email address.")]
+        return _panel_page(current, person_form=form), 422
+    if form.action.data == "revoke":
+        revoke_link(db.session, panelist, actor=console_user())
+        flash(gettext("The link of that person is withdrawn."))
+        return redirect(url_for("facilitate.panel", slug=slug)), 303
     if current.anonymity != BLIND:
         link = reissue_link(db.session, panelist, actor=console_user())
         return _links_page(current, [link], [panelist.roster.name])
     round_ = open_round_of(db.session, current)
     if round_ is None:
-        flash(
+        form.email.errors = [
             gettext(
                 "In a blind study a new link is sent by the system with an invitation, "
                 "so a round must be open first."
             )
-        )
-        return redirect(url_for("facilitate.panel", slug=slug)), 303
+        ]
+        return _panel_page(current, person_form=form), 409
     message = resend_invitation(
         db.session, current, round_, panelist, _base_url(), actor=console_user()
     )
@@ -247,9 +282,8 @@ def reissue_panelist(slug: str, pseudonym: str) -> Any:
         deliver(db.session, [message], smtp_settings(current_app.config))
     flash(
         gettext(
-            "%(pseudonym)s has a new link, sent with a new invitation; the old link no "
-            "longer works.",
-            pseudonym=pseudonym,
+            "That person has a new link, sent with a new invitation; their old link no "
+            "longer works."
         )
     )
     return redirect(url_for("facilitate.panel", slug=slug)), 303

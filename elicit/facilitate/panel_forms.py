@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import EmailField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Optional
 
 
@@ -27,4 +28,18 @@ class ImportPanelForm(FlaskForm):
     file = FileField(
         lazy_gettext("Panel file (CSV: name, email, group, language)"),
         validators=[FileRequired(lazy_gettext("Choose a CSV file."))],
+    )
+
+
+class PersonForm(FlaskForm):
+    """One person on a blind study's panel, named by their email, and what to do: send
+    them a new link, or withdraw theirs."""
+
+    email = EmailField(lazy_gettext("Email of the panelist"), validators=[DataRequired()])
+    action = SelectField(
+        lazy_gettext("Action"),
+        choices=[
+            SelectChoice("reissue", lazy_gettext("Send a new link (the old one stops working)")),
+            SelectChoice("revoke", lazy_gettext("Withdraw the link")),
+        ],
     )

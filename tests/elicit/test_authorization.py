@@ -12,6 +12,7 @@ import pytest
 
 from elicit.extensions import db
 from surveys.api_tokens import create_token
+from surveys.panel import panelist_by_pseudonym
 from surveys.rounds import open_round
 from tests.conftest import csrf_token, enter, log_in
 
@@ -25,6 +26,8 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     # An empty submission is a valid one (every item may be left unanswered).
     ("expert.answer", "POST"): (401, 302, 401, 401, 401),
     ("expert.autosave", "POST"): (401, 200, 401, 401, 401),
+    # No personal link pasted: the page that keeps what was typed asks for it.
+    ("expert.resume", "POST"): (401, 401, 401, 401, 401),
     ("facilitate.login", "GET"): (200, 200, 200, 200, 200),
     ("facilitate.login", "POST"): (422, 422, 422, 422, 422),  # no email, no password
     ("facilitate.logout", "POST"): (302, 302, 302, 302, 302),
@@ -54,6 +57,8 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("facilitate.revoke_panelist", "POST"): (302, 302, 404, 403, 303),
     # A standard study: the new link is shown on the page that answers.
     ("facilitate.reissue_panelist", "POST"): (302, 302, 404, 403, 200),
+    # No email given: the panel page again with the field's error.
+    ("facilitate.act_on_person", "POST"): (302, 302, 404, 403, 422),
     ("facilitate.send_invitations", "POST"): (302, 302, 404, 403, 303),
     ("facilitate.send_reminders", "POST"): (302, 302, 404, 403, 303),
     ("facilitate.send_outbox", "POST"): (302, 302, 404, 403, 303),
@@ -136,6 +141,7 @@ def world(app, make_study, make_panel, make_user):
         "key": "trust_now",
         "token": link.token,
         "pseudonym": link.pseudonym,
+        "panelist_id": panelist_by_pseudonym(db.session, study, link.pseudonym).id,
         "fmt": "json",
         "number": 1,
         "token_id": create_token(db.session, lead, "notebook").token.id,
