@@ -264,6 +264,22 @@ def test_a_wrong_current_password_gets_a_field_message(client, other_client, lea
     assert is_logged_in(other_client)  # nothing changed, nothing ended
 
 
+def test_guessing_the_current_password_is_rate_limited(client, lead):
+    log_in(client, EMAIL)
+    for attempt in range(5):
+        assert change_password(client, f"guess number {attempt}", NEW_PASSWORD).status_code == 422
+    refused = client.get("/console/password")
+    assert refused.status_code == 429
+    assert authenticate(db.session, EMAIL, PASSWORD) is not None
+
+
+def test_only_a_wrong_current_password_counts_against_the_limit(client, lead):
+    log_in(client, EMAIL)
+    for _ in range(6):
+        assert change_password(client, PASSWORD, "short").status_code == 422
+    assert client.get("/console/password").status_code == 200
+
+
 def test_a_too_short_new_password_gets_a_field_message(client, lead):
     log_in(client, EMAIL)
     short = "x" * (MIN_PASSWORD_LENGTH - 1)
