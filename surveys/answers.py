@@ -400,12 +400,9 @@ def submit_responses(
         raise Conflict("your answers were being saved twice at once; please submit again") from None
     if not still_open:
         raise RoundNotOpen("the round closed meanwhile; the answers were kept as a draft")
-    log.info(
-        "panelist %s submitted %d answers in round %d",
-        panelist.pseudonym,
-        len(parsed.answers),
-        round_.number,
-    )
+    # No pseudonym: beside the access log's addresses and times, it would join a
+    # person's connection to their pseudonymous answers.
+    log.info("a panelist submitted %d answers in round %d", len(parsed.answers), round_.number)
     return round_
 
 
