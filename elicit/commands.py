@@ -91,7 +91,11 @@ def panel_cli() -> None:
 )
 @with_appcontext
 def add_panel(slug: str, csv_path: str) -> None:
-    """Add panelists; print pseudonym,link for each (links are shown only this once)."""
+    """Add panelists; print email,link for each (links are shown only this once).
+
+    No pseudonym is printed: beside the email it would join the person to their
+    answers.  A blind study's links are never printed: the system mails them.
+    """
     try:
         study = get_study(db.session, slug)
         entries = parse_panel_csv(
@@ -104,10 +108,16 @@ def add_panel(slug: str, csv_path: str) -> None:
         sys.exit(1)
     except DomainError as error:
         _fail(error)
+    if study.anonymity == "blind":
+        click.echo(
+            f"added {len(links)} panelist(s) to {slug}; this study is blind, so their links "
+            "are sent only with the invitations"
+        )
+        return
     base_url = current_app.config["ELICIT_BASE_URL"] or DEFAULT_BASE_URL
-    click.echo("pseudonym,link")
-    for link in links:
-        click.echo(f"{link.pseudonym},{link.url(base_url)}")
+    click.echo("email,link")
+    for entry, link in zip(entries, links, strict=True):
+        click.echo(f"{entry.email},{link.url(base_url)}")
 
 
 @click.group("round", help="Open and close rounds.")

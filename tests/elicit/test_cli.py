@@ -22,7 +22,8 @@ from surveys.studies import get_study
 from tests.conftest import BASE_URL
 
 ELICIT = str(Path(sys.executable).with_name("elicit"))
-LINK = re.compile(r"^(P-[A-Z2-9]{6}),(" + re.escape(BASE_URL) + r"/e/([A-Za-z0-9_-]{43,}))$")
+LINK = re.compile(r"^([^,@]+@[^,]+),(" + re.escape(BASE_URL) + r"/e/([A-Za-z0-9_-]{43,}))$")
+PSEUDONYM = re.compile(r"P-[A-Z2-9]{6}")
 
 
 def test_study_load_prints_the_slug(app, tmp_path):
@@ -62,11 +63,12 @@ def test_panel_add_prints_one_link_per_new_panelist(app, make_study, tmp_path):
     )
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
-    assert lines[0] == "pseudonym,link"
+    assert lines[0] == "email,link"
     matches = [LINK.match(line) for line in lines[1:]]
     assert all(matches) and len(matches) == 2
+    assert not PSEUDONYM.search(result.output)  # beside an email it would name them
     stored = {
-        row.pseudonym: row.token_hash for row in db.session.execute(select(Panelist)).scalars()
+        row.roster.email: row.token_hash for row in db.session.execute(select(Panelist)).scalars()
     }
     for match in matches:
         assert stored[match.group(1)] == hash_token(match.group(3))
@@ -77,6 +79,69 @@ def test_panel_add_prints_one_link_per_new_panelist(app, make_study, tmp_path):
     assert again.exit_code == 1
     assert "ana@example.org is already on the panel" in again.output
     assert db.session.execute(select(func.count(Panelist.id))).scalar_one() == 2
+
+
+def test_panel_add_to_a_blind_study_prints_no_link_and_no_pseudonym(app, make_study, tmp_path):
+    study = make_study()
+    study.anonymity = "blind"
+    db.session.commit()
+    panel = tmp_path / "panel.csv"
+    panel.write_text("name,email,group,language\nAna Ruiz,ana@example.org,a,es\n", "utf-8")
+    result = app.test_cli_runner().invoke(args=["panel", "add", study.slug, "--csv", str(panel)])
+    assert result.exit_code == 0, result.output
+    assert "added 1 panelist(s)" in result.output
+    assert "/e/" not in result.output and not PSEUDONYM.search(result.output)
+
+
+def test_two_closes_at_once_from_the_command_line(
+    app, make_study, make_panel, post_answers, database_url
+):
+    """Two ``elicit round close`` processes at once: one closes the round, the other
+    says that no round is open and exits 1, without a traceback."""
+    study = make_study()
+    links = make_panel(study, 3)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["round", "open", study.slug]).exit_code == 0
+    for link in links:
+        post_answers(link.token, {"trust_now": "3", "rationale.trust_now": "secret reason"})
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("ELICIT_")}
+    environment["ELICIT_DATABASE_URL"] = database_url
+    environment["ELICIT_SECRET_KEY"] = "test"
+    closes = [
+        subprocess.Popen(
+            [ELICIT, "round", "close", study.slug],
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    results = sorted((close.wait(timeout=120), *close.communicate()) for close in closes)
+    (ok, ok_out, ok_err), (refused, _refused_out, refused_err) = results
+    assert (ok, refused) == (0, 1), results
+    assert "is closed: 3 respondent(s)" in ok_out
+    assert refused_err.strip() == "error: no round is open"
+    assert "Traceback" not in ok_err + refused_err and "secret reason" not in refused_err
+
+
+def test_an_unreachable_database_ends_a_command_with_one_line(tmp_path):
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("ELICIT_")}
+    environment["ELICIT_DATABASE_URL"] = "postgresql://postgres@127.0.0.1:1/nothing"
+    environment["ELICIT_INSTANCE_PATH"] = str(tmp_path)
+    result = subprocess.run(
+        [ELICIT, "round", "close", "any-study"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(
+        "Error: the database is unreachable or busy, nothing was changed"
+    )
 
 
 def test_panel_add_reports_bad_rows_by_line(app, make_study, tmp_path):
