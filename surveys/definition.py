@@ -8,6 +8,7 @@ README ("Study definition files"); ``surveys/definitions/`` holds a complete exa
 
 from __future__ import annotations
 
+import datetime
 import math
 import re
 import tomllib
@@ -44,6 +45,71 @@ CONFIDENCE_RANGE = (50, 100)
 """Confidence, in %, that the truth lies between the lowest and highest estimate."""
 RATIONALE_POLICIES: tuple[str, ...] = ("off", "optional", "required")
 DEFAULT_FEEDBACK_MIN_N = 3
+
+
+# -- limits ----------------------------------------------------------------------------------
+# Every limit a definition is held to, in one place with its reason.  A study is read by
+# people on every page it reaches (an expert on a phone, a facilitator in the console, a
+# researcher in the report), so each limit keeps one of those pages usable; the README
+# lists them ("Study definition files") and a test checks that it does.
+
+#: Characters in a whole definition: the console shows a refused file line by line and
+#: the API reads it in one request body (whose own limit is the same).
+SIZE_LIMIT = 1_000_000
+#: Brackets and braces open at once inside one value.  The deepest value a study needs
+#: is a per-item consensus rule (3 levels); ``tomllib`` recurses once per level, so a
+#: value 100,000 deep would exhaust Python's stack.
+NESTING_LIMIT = 10
+#: Digits of one integer as written: Python refuses to read more than 4,300, and no
+#: number of a study needs more than 16 (see :data:`NUMBER_LIMIT`).
+DIGIT_LIMIT = 100
+#: The largest magnitude of any number (bounds, consensus thresholds, scale ends):
+#: answers are stored as double-precision floats, exact for whole numbers to 2^53 ≈ 9·10^15.
+NUMBER_LIMIT = 10**15
+#: Languages of a study: every text is written once per language, and the language
+#: switch of the expert page lists them all.
+LANGUAGE_LIMIT = 10
+#: Sections: each is a heading of the expert page and of the report.
+SECTION_LIMIT = 50
+#: Items of a study, added ones included: an expert answers every item of a round on
+#: one page, and the report draws each of them.
+ITEM_LIMIT = 200
+#: Scenarios of one scenario set: an expert splits 100 % among them by hand.
+SCENARIO_LIMIT = 12
+#: Options of one ranking: an expert puts every option in order by hand.
+RANKING_OPTION_LIMIT = 15
+#: Points of a likert scale (the options shown side by side on a phone).
+LIKERT_OPTION_LIMIT = 11
+
+
+@dataclass(frozen=True)
+class TextRule:
+    """How long a kind of text may be, and whether it may hold several paragraphs."""
+
+    #: Characters after surrounding white space is removed.
+    max_length: int
+    #: Texts of several paragraphs keep line feeds and tabs; every other text is one
+    #: line, because it becomes a heading, a label, a table cell, a plot title or the
+    #: subject of an email, where a line break breaks the layout or the message.
+    paragraphs: bool = False
+
+
+TEXT_RULES: dict[str, TextRule] = {
+    #: In the subject of every invitation and at the top of every page.
+    "study_title": TextRule(200),
+    "introduction": TextRule(10_000, paragraphs=True),
+    "section_title": TextRule(200),
+    #: A question: the legend of its fieldset, a report heading, a plot title.
+    "item_text": TextRule(1_000),
+    "help": TextRule(4_000, paragraphs=True),
+    #: A scenario of a scenario set or an option of a ranking: one row of a table.
+    "choice_text": TextRule(500),
+    #: A label of a likert point: shown under each point on a phone.
+    "label": TextRule(100),
+    #: The unit of a numeric estimate, written after each number.
+    "unit": TextRule(50),
+}
+"""The rule for each kind of text of a definition."""
 
 
 @dataclass(frozen=True)
@@ -243,8 +309,8 @@ def load_definition_file(path: str | FilePath) -> StudyDefinition:
 
 def parse_definition(source: str, *, name: str = "<study>") -> StudyDefinition:
     """Validate TOML ``source``; raise :class:`InvalidDefinition` listing every problem."""
-    data = _load_toml(source, name)
-    reader = _Reader(name, LineIndex(source))
+    data, lines = _load_toml(source, name)
+    reader = _Reader(name, lines)
     definition = reader.study(data)
     if reader.errors:
         raise InvalidDefinition(sorted(reader.errors, key=lambda error: error.line))
@@ -252,16 +318,60 @@ def parse_definition(source: str, *, name: str = "<study>") -> StudyDefinition:
     return definition
 
 
-def _load_toml(source: str, name: str) -> dict[str, Any]:
-    """Parse TOML ``source``; raise :class:`InvalidDefinition` on a syntax error."""
+def _load_toml(source: str, name: str) -> tuple[dict[str, Any], LineIndex]:
+    """Parse TOML ``source`` and index its lines; raise :class:`InvalidDefinition` on a
+    syntax error or on a file ``tomllib`` must not be given (see :func:`_unreadable`)."""
+    if len(source) > SIZE_LIMIT:
+        raise InvalidDefinition(
+            [
+                DefinitionError(
+                    name,
+                    1,
+                    "definition",
+                    f"has {len(source):,} characters; a definition holds at most {SIZE_LIMIT:,}",
+                )
+            ]
+        )
+    lines = LineIndex(source)
+    if problem := _unreadable(source, lines, name):
+        raise InvalidDefinition([problem])
     try:
-        return tomllib.loads(source)
+        return tomllib.loads(source), lines
     except tomllib.TOMLDecodeError as error:
         line = getattr(error, "lineno", None) or _line_from_message(str(error))
         message = getattr(error, "msg", None) or re.sub(r"\s*\(at .*\)$", "", str(error))
         raise InvalidDefinition(
             [DefinitionError(name, line, "syntax", f"not valid TOML: {message}")]
         ) from None
+    except (RecursionError, ValueError, OverflowError) as error:
+        # The checks above keep tomllib from these; should another shape reach them,
+        # the file is still refused as a problem, never as a crash.
+        raise InvalidDefinition(
+            [DefinitionError(name, 1, "syntax", f"cannot be read: {_shown(str(error))}")]
+        ) from None
+
+
+def _unreadable(source: str, lines: LineIndex, name: str) -> DefinitionError | None:
+    """The first thing in ``source`` that ``tomllib`` or the database cannot take, as a
+    problem on its line: a surrogate code point (no UTF-8 for it, so it cannot be
+    stored; a JSON body can carry one), values nested deeper than :data:`NESTING_LIMIT`
+    (``tomllib`` recurses per level), or a number longer than :data:`DIGIT_LIMIT`."""
+
+    def problem(line: int, message: str) -> DefinitionError:
+        path = lines.path_at(line)
+        return DefinitionError(name, line, _render_path(path, {}) if path else "syntax", message)
+
+    if surrogate := _SURROGATE.search(source):
+        line = source.count("\n", 0, surrogate.start()) + 1
+        code = ord(surrogate.group(0))
+        return problem(line, f"holds U+{code:04X}, a surrogate code point, which is not text")
+    if (deep := lines.first_line_deeper_than(NESTING_LIMIT)) is not None:
+        return problem(
+            deep, f"nests values more than {NESTING_LIMIT} levels deep; no study needs that"
+        )
+    if (long := lines.first_line_with_more_digits_than(DIGIT_LIMIT)) is not None:
+        return problem(long, f"writes a number with more than {DIGIT_LIMIT} digits")
+    return None
 
 
 def _only(data: dict[str, Any], key: str, name: str, example: str) -> None:
@@ -284,17 +394,23 @@ def parse_item(
     """Validate one ``[[items]]`` table written as TOML, as in a definition file.
 
     Texts must be given in each of the study's ``languages``; a ``section`` must be one
-    of ``section_keys``; the key must not be one of ``taken_keys``.  Raises
+    of ``section_keys``; the key must not be one of ``taken_keys``, the keys of the
+    study's items (so a study with :data:`ITEM_LIMIT` of them takes no more).  Raises
     :class:`InvalidDefinition` listing every problem with its line.
     """
-    data = _load_toml(source, name)
+    data, lines = _load_toml(source, name)
     _only(data, "items", name, "one [[items]] table")
     if not isinstance(data["items"], list) or len(data["items"]) != 1:
         raise InvalidDefinition(
             [DefinitionError(name, 1, "items", "write exactly one [[items]] table")]
         )
-    reader = _Reader(name, LineIndex(source))
+    reader = _Reader(name, lines)
     reader.languages = languages
+    if len(taken_keys) >= ITEM_LIMIT:
+        reader.error(
+            ("items",),
+            f"a study holds at most {ITEM_LIMIT} items; this one has {len(taken_keys)}",
+        )
     item = reader.item(data["items"][0], ("items", 0), set(taken_keys), set(section_keys))
     if reader.errors or item is None:
         raise InvalidDefinition(sorted(reader.errors, key=lambda error: error.line))
@@ -307,9 +423,9 @@ def parse_consensus(source: str, *, name: str = "<consensus>") -> ConsensusSetti
     The same reader as for a whole definition file checks it.  Raises
     :class:`InvalidDefinition` listing every problem with its line.
     """
-    data = _load_toml(source, name)
+    data, lines = _load_toml(source, name)
     _only(data, "consensus", name, "the [consensus] table and its [consensus.by_kind.…] tables")
-    reader = _Reader(name, LineIndex(source))
+    reader = _Reader(name, lines)
     settings = reader.consensus_settings(data)
     if reader.errors or settings is None:
         raise InvalidDefinition(sorted(reader.errors, key=lambda error: error.line))
@@ -345,14 +461,7 @@ class _Reader:
 
     def field_name(self, path: Path) -> str:
         """Render ``path`` for people: array elements by their key when they have one."""
-        rendered = ""
-        for end, part in enumerate(path, start=1):
-            if isinstance(part, int):
-                label = self._labels.get(path[:end])
-                rendered += f".{label}" if label else f"[{part + 1}]"
-            else:
-                rendered += f".{part}" if rendered else part
-        return rendered
+        return _render_path(path, self._labels)
 
     # -- typed access ----------------------------------------------------------------
 
@@ -390,12 +499,20 @@ class _Reader:
             expected = kind.__name__ if isinstance(kind, type) else "number"
             self.error((*path, key), f"must be {_article(expected)}, not {_type_name(value)}")
             return default
+        if isinstance(value, float) and not math.isfinite(value):
+            self.error((*path, key), f"must be a finite number, not {value}")
+            return default
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        if numeric and abs(value) > NUMBER_LIMIT:
+            self.error((*path, key), "must be between -10^15 and 10^15")
+            return default
         return value
 
     def text(
-        self, data: dict[str, Any], key: str, path: Path, *, required: bool = True
+        self, data: dict[str, Any], key: str, path: Path, rule: str, *, required: bool = True
     ) -> LocalizedText | None:
-        """Read a text given per language: ``{ en = "…", es = "…" }``."""
+        """Read a text given per language, ``{ en = "…", es = "…" }``, held to the
+        :data:`TEXT_RULES` entry ``rule``."""
         value = data.get(key, _MISSING)
         if value is _MISSING:
             if required:
@@ -421,9 +538,16 @@ class _Reader:
                 self.error((*text_path, language), f"must be a string, not {_type_name(text)}")
             elif not text.strip():
                 self.error((*text_path, language), "must not be empty")
-            else:
+            elif self.checked(text.strip(), (*text_path, language), rule):
                 pairs.append((language, text.strip()))
         return LocalizedText(tuple(pairs)) if len(pairs) == len(self.languages) else None
+
+    def checked(self, text: str, path: Path, rule: str) -> bool:
+        """Whether ``text`` keeps :data:`TEXT_RULES` ``[rule]``; report it if not."""
+        problem = text_problem(text, TEXT_RULES[rule])
+        if problem is not None:
+            self.error(path, problem)
+        return problem is None
 
     def key(self, data: dict[str, Any], path: Path, seen: set[str], what: str) -> str | None:
         """Read a stable ``key``: lower case, unique among its siblings."""
@@ -433,17 +557,17 @@ class _Reader:
         if not KEY_PATTERN.match(key):
             self.error(
                 (*path, "key"),
-                f"{key!r} is not a valid key: use lower-case letters, digits and _, "
+                f"{_shown(key)} is not a valid key: use lower-case letters, digits and _, "
                 "starting with a letter",
             )
             return None
         if key in seen:
-            self.error((*path, "key"), f"duplicate {what} key {key!r}")
+            self.error((*path, "key"), f"duplicate {what} key {_shown(key)}")
             return None
         if what == "item" and key in RESERVED_KEYS:
             self.error(
                 (*path, "key"),
-                f"{key!r} is reserved for the answer form; choose another key",
+                f"{_shown(key)} is reserved for the answer form; choose another key",
             )
             return None
         seen.add(key)
@@ -480,11 +604,13 @@ class _Reader:
         if slug is not None and not SLUG_PATTERN.match(slug):
             self.error(
                 (*path, "slug"),
-                f"{slug!r} is not a valid slug: 2–63 lower-case letters, digits and -",
+                f"{_shown(slug)} is not a valid slug: 2–63 lower-case letters, digits and -",
             )
             slug = None
         elif slug in RESERVED_SLUGS:
-            self.error((*path, "slug"), f"{slug!r} is reserved by the console; choose another")
+            self.error(
+                (*path, "slug"), f"{_shown(slug)} is reserved by the console; choose another"
+            )
             slug = None
         listed = self.get(study, "languages", path, list)
         languages = self.language_list(listed, (*path, "languages")) if listed is not None else None
@@ -493,9 +619,9 @@ class _Reader:
         usable = [
             code for code in listed or [] if isinstance(code, str) and LANGUAGE_PATTERN.match(code)
         ]
-        self.languages = languages or tuple(dict.fromkeys(usable)) or ("en",)
-        title = self.text(study, "title", path)
-        introduction = self.text(study, "introduction", path, required=False)
+        self.languages = languages or tuple(dict.fromkeys(usable))[:LANGUAGE_LIMIT] or ("en",)
+        title = self.text(study, "title", path, "study_title")
+        introduction = self.text(study, "introduction", path, "introduction", required=False)
         max_rounds = self.get(study, "max_rounds", path, int)
         if max_rounds is not None and not 1 <= max_rounds <= 20:
             self.error((*path, "max_rounds"), f"must be between 1 and 20, not {max_rounds}")
@@ -506,7 +632,7 @@ class _Reader:
         if quantile_method not in QUANTILE_METHODS:
             self.error(
                 (*path, "quantile_method"),
-                f"unknown quantile method {quantile_method!r}; choose one of "
+                f"unknown quantile method {_shown(quantile_method)}; choose one of "
                 + ", ".join(QUANTILE_METHODS),
             )
         feedback_min_n = self.get(
@@ -520,12 +646,12 @@ class _Reader:
         if policy not in RATIONALE_POLICIES:
             self.error(
                 (*path, "rationale_outside_iqr"),
-                f"must be one of {', '.join(RATIONALE_POLICIES)}, not {policy!r}",
+                f"must be one of {', '.join(RATIONALE_POLICIES)}, not {_shown(policy)}",
             )
         cannot_judge = self.get(study, "cannot_judge", path, bool, required=False, default=False)
         consensus = self.consensus_settings(root)
-        sections = self.sections(root)
-        items = self.items(root, {section.key for section in sections})
+        sections, section_keys = self.sections(root)
+        items = self.items(root, section_keys)
         if self.errors:
             return None
         assert slug and title and max_rounds and consensus
@@ -549,12 +675,17 @@ class _Reader:
         if not languages:
             self.error(path, 'list at least one language, e.g. ["en", "es"]')
             return None
+        if len(languages) > LANGUAGE_LIMIT:
+            self.error(
+                path, f"a study has at most {LANGUAGE_LIMIT} languages, not {len(languages)}"
+            )
+            return None
         result = []
         for language in languages:
             if not isinstance(language, str) or not LANGUAGE_PATTERN.match(language):
-                self.error(path, f"{language!r} is not a two-letter language code")
+                self.error(path, f"{_shown(language)} is not a two-letter language code")
             elif language in result:
-                self.error(path, f"language {language!r} is listed twice")
+                self.error(path, f"language {_shown(language)} is listed twice")
             else:
                 result.append(language)
         return tuple(result) if len(result) == len(languages) else None
@@ -572,7 +703,7 @@ class _Reader:
         for kind, rule_data in overrides.items():
             kind_path = (*path, "by_kind", kind)
             if kind not in KINDS or kind == "open_text":
-                self.error(kind_path, f"{kind!r} is not a numeric item kind")
+                self.error(kind_path, f"{_shown(kind)} is not a numeric item kind")
                 continue
             if self.table(rule_data, kind_path, ("combine", "criteria")) is not None:
                 rule = self.rule(rule_data, kind_path)
@@ -584,7 +715,7 @@ class _Reader:
         """Read ``combine`` and ``criteria = [{ kind = "iqr", max = 1 }, …]``."""
         combine = self.get(data, "combine", path, str, required=False, default="all")
         if combine not in ("all", "any"):
-            self.error((*path, "combine"), f'must be "all" or "any", not {combine!r}')
+            self.error((*path, "combine"), f'must be "all" or "any", not {_shown(combine)}')
             return None
         criteria_data = self.get(data, "criteria", path, list)
         if criteria_data is None:
@@ -618,7 +749,7 @@ class _Reader:
         if kind not in CRITERIA:
             self.error(
                 (*path, "kind"),
-                f"unknown consensus criterion {kind!r}; choose one of " + ", ".join(CRITERIA),
+                f"unknown consensus criterion {_shown(kind)}; choose one of " + ", ".join(CRITERIA),
             )
             return None
         names = CRITERIA[kind]
@@ -637,9 +768,14 @@ class _Reader:
             self.error(path, str(error))
             return None
 
-    def sections(self, root: dict[str, Any]) -> tuple[Section, ...]:
-        """Read ``[[sections]]``."""
+    def sections(self, root: dict[str, Any]) -> tuple[tuple[Section, ...], set[str]]:
+        """Read ``[[sections]]``; return them with every valid key, those of sections
+        with another problem included (so that their items raise no second problem)."""
         data = self.get(root, "sections", (), list, required=False, default=[])
+        if len(data) > SECTION_LIMIT:
+            self.error(
+                ("sections",), f"a study has at most {SECTION_LIMIT} sections, not {len(data)}"
+            )
         sections: list[Section] = []
         seen: set[str] = set()
         for index, section_data in enumerate(data):
@@ -649,10 +785,10 @@ class _Reader:
                 continue
             key = self.key(section_data, path, seen, "section")
             self.table(section_data, path, ("key", "title"))
-            title = self.text(section_data, "title", path)
+            title = self.text(section_data, "title", path, "section_title")
             if key and title:
                 sections.append(Section(key, title))
-        return tuple(sections)
+        return tuple(sections), seen
 
     def items(self, root: dict[str, Any], section_keys: set[str]) -> tuple[ItemDefinition, ...]:
         """Read ``[[items]]``."""
@@ -661,6 +797,8 @@ class _Reader:
             return ()
         if not data:
             self.error(("items",), "a study needs at least one item")
+        if len(data) > ITEM_LIMIT:
+            self.error(("items",), f"a study holds at most {ITEM_LIMIT} items, not {len(data)}")
         items: list[ItemDefinition] = []
         seen: set[str] = set()
         for index, item_data in enumerate(data):
@@ -690,7 +828,8 @@ class _Reader:
         kind = self.get(data, "kind", path, str)
         if kind is not None and kind not in KINDS:
             self.error(
-                (*path, "kind"), f"unknown item kind {kind!r}; choose one of " + ", ".join(KINDS)
+                (*path, "kind"),
+                f"unknown item kind {_shown(kind)}; choose one of " + ", ".join(KINDS),
             )
             kind = None
         self.table(
@@ -699,11 +838,11 @@ class _Reader:
             common
             + (by_kind[kind] if kind else tuple(f for fields in by_kind.values() for f in fields)),
         )
-        text = self.text(data, "text", path)
-        help_text = self.text(data, "help", path, required=False)
+        text = self.text(data, "text", path, "item_text")
+        help_text = self.text(data, "help", path, "help", required=False)
         section = self.get(data, "section", path, str, required=False)
         if section is not None and section not in section_keys:
-            self.error((*path, "section"), f"no section has the key {section!r}")
+            self.error((*path, "section"), f"no section has the key {_shown(section)}")
         rationale = self.get(data, "rationale", path, bool, required=False, default=True)
         consensus = None
         if "consensus" in data:
@@ -720,7 +859,7 @@ class _Reader:
         elif kind == "ranking":
             fields["options"] = self.choices(data, path, "options", "option")
         elif kind == "numeric_estimate":
-            fields["unit"] = self.text(data, "unit", path, required=False)
+            fields["unit"] = self.text(data, "unit", path, "unit", required=False)
             fields["estimate_bounds"] = self.estimate_bounds(data, path)
         elif kind == "open_text":
             max_length = self.get(
@@ -755,8 +894,8 @@ class _Reader:
         if maximum <= minimum:
             self.error((*scale_path, "max"), f"must be greater than min ({minimum})")
             return None
-        if maximum - minimum + 1 > 11:
-            self.error(scale_path, "a likert scale has at most 11 options")
+        if maximum - minimum + 1 > LIKERT_OPTION_LIMIT:
+            self.error(scale_path, f"a likert scale has at most {LIKERT_OPTION_LIMIT} options")
             return None
         options = maximum - minimum + 1
         labels_data = self.get(data, "labels", path, dict)
@@ -778,7 +917,10 @@ class _Reader:
                     f"has {len(values)} labels but the scale {minimum}–{maximum} "
                     f"has {options} options",
                 )
-            else:
+            elif all(
+                self.checked(value.strip(), (*labels_path, language, index), "label")
+                for index, value in enumerate(values)
+            ):
                 labels.append((language, tuple(value.strip() for value in values)))
         if len(labels) != len(self.languages):
             return None
@@ -791,9 +933,15 @@ class _Reader:
         choices_data = self.get(data, field, path, list)
         if choices_data is None:
             return None
+        owner = {"scenario": "a scenario set", "option": "a ranking"}[what]
         if len(choices_data) < 2:
-            owner = {"scenario": "a scenario set", "option": "a ranking"}[what]
             self.error((*path, field), f"{owner} needs at least two {what}s")
+            return None
+        limit = {"scenario": SCENARIO_LIMIT, "option": RANKING_OPTION_LIMIT}[what]
+        if len(choices_data) > limit:
+            self.error(
+                (*path, field), f"{owner} has at most {limit} {what}s, not {len(choices_data)}"
+            )
             return None
         choices: list[Choice] = []
         seen: set[str] = set()
@@ -804,7 +952,7 @@ class _Reader:
                 continue
             key = self.key(choice_data, choice_path, seen, what)
             self.table(choice_data, choice_path, ("key", "text"))
-            text = self.text(choice_data, "text", choice_path)
+            text = self.text(choice_data, "text", choice_path, "choice_text")
             if key and text:
                 choices.append(Choice(key, text))
         return tuple(choices) if len(choices) == len(choices_data) else None
@@ -839,8 +987,71 @@ def _type_name(value: Any) -> str:
         str: "a string",
         list: "a list",
         dict: "a table",
+        datetime.datetime: "a date and time",
+        datetime.date: "a date",
+        datetime.time: "a time of day",
     }
-    return names.get(type(value), type(value).__name__)
+    return names.get(type(value), "a value of another kind")
+
+
+#: Characters that end a line for ``str.splitlines`` (and so for people reading a text).
+_LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+#: Control characters (Unicode category Cc: C0, DEL and C1) and the two Unicode
+#: separators, which are line breaks too.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def text_problem(text: str, rule: TextRule) -> str | None:
+    """What is wrong with ``text`` under ``rule``, or ``None``.
+
+    A text is at most ``rule.max_length`` characters long.  A one-line text holds no
+    line break and no control character: it becomes a heading, a table cell, a plot
+    title or an email subject.  A text of paragraphs may hold line feeds and tabs, and
+    no other control character (a carriage return or U+2028 would be a second, unseen
+    kind of line break).  NUL, which PostgreSQL cannot store in text, is refused by both.
+    """
+    if len(text) > rule.max_length:
+        return f"has {len(text):,} characters; at most {rule.max_length:,} characters"
+    for match in _CONTROLS.finditer(text):
+        character = match.group(0)
+        if rule.paragraphs and character in "\n\t":
+            continue
+        where = f"U+{ord(character):04X} at character {match.start() + 1}"
+        if not rule.paragraphs and character in _LINE_BREAKS:
+            return f"must be written on one line; it has a line break ({where})"
+        return f"must not hold a control character or line separator ({where})"
+    return None
+
+
+def _render_path(path: Path, labels: dict[Path, str]) -> str:
+    """Render ``path`` for people: array elements by their key when they have one,
+    keys that are not plain words quoted with their control characters escaped (a
+    field name is printed by the CLI, where an escape sequence would act)."""
+    rendered = ""
+    for end, part in enumerate(path, start=1):
+        if isinstance(part, int):
+            label = labels.get(path[:end])
+            rendered += f".{label}" if label else f"[{part + 1}]"
+        else:
+            name = part if _PLAIN_KEY.match(part) else _quoted(part)
+            rendered += f".{name}" if rendered else name
+    return rendered
+
+
+def _quoted(text: str, limit: int = 40) -> str:
+    """``text`` as Python quotes it (every unprintable character escaped), cut at
+    ``limit`` characters so that a hostile value cannot flood a message."""
+    return repr(text[:limit]) + ("…" if len(text) > limit else "")
+
+
+def _shown(value: Any) -> str:
+    """A value quoted back in a message, escaped and cut short as by :func:`_quoted`."""
+    if isinstance(value, str):
+        return _quoted(value)
+    shown = repr(value)
+    return shown if len(shown) <= 40 else shown[:40] + "…"
 
 
 def _article(name: str) -> str:
@@ -858,7 +1069,18 @@ def _article(name: str) -> str:
 
 
 __all__ = [
+    "DIGIT_LIMIT",
+    "ITEM_LIMIT",
     "KINDS",
+    "LANGUAGE_LIMIT",
+    "LIKERT_OPTION_LIMIT",
+    "NESTING_LIMIT",
+    "NUMBER_LIMIT",
+    "RANKING_OPTION_LIMIT",
+    "SCENARIO_LIMIT",
+    "SECTION_LIMIT",
+    "SIZE_LIMIT",
+    "TEXT_RULES",
     "ConsensusSettings",
     "DefinitionError",
     "InvalidDefinition",
@@ -868,8 +1090,10 @@ __all__ = [
     "Scenario",
     "Section",
     "StudyDefinition",
+    "TextRule",
     "load_definition_file",
     "parse_consensus",
     "parse_definition",
     "parse_item",
+    "text_problem",
 ]

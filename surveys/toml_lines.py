@@ -5,11 +5,17 @@ must still point at a line.  This scanner reads the source line by line, follows
 headers (``[a.b]``) and arrays of tables (``[[items]]``), and records the line of every
 ``key = value``.  Values written inline (``scale = { min = 1 }``) or across lines map to
 the line of their key, which is where a person would look.
+
+The same pass measures what ``tomllib`` cannot be trusted with (it recurses once per
+nested bracket and refuses integers of more than 4,300 digits by raising errors that
+carry no line): how deeply each line nests its values and how long its numbers are, so
+that the loader can refuse such a file *before* reading it, naming the line and the key.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Sequence
 
 PathPart = str | int
@@ -21,6 +27,9 @@ _ARRAY_HEADER = re.compile(rf"^\s*\[\[\s*({_DOTTED})\s*\]\]")
 _TABLE_HEADER = re.compile(rf"^\s*\[\s*({_DOTTED})\s*\]")
 _KEY_VALUE = re.compile(rf"^\s*({_DOTTED})\s*=")
 _PART = re.compile(_BARE_OR_QUOTED)
+#: A run of digits as a TOML number writes them (``_`` may separate digits).
+_DIGITS = re.compile(r"[0-9](?:_?[0-9])*")
+_BRACKETS = re.compile(r"[\[\]{}]")
 
 
 def _split_key(dotted: str) -> list[str]:
@@ -39,11 +48,22 @@ class LineIndex:
 
     def __init__(self, source: str) -> None:
         self._lines: dict[Path, int] = {}
+        #: Lines that start a header or a ``key = value``, in order, with its path.
+        self._starts: list[int] = []
+        self._start_paths: list[Path] = []
+        #: Per line: the deepest nesting of brackets and braces reached on it, and the
+        #: most digits of one number written on it (outside strings and comments).
+        self.depths: list[int] = []
+        self.digits: list[int] = []
         array_counts: dict[Path, int] = {}
         current: Path = ()
         depth = 0  # open brackets and braces of a value that spans lines
         for number, line in enumerate(_scan(source), start=1):
             code, masked, starts_in_string = line
+            self.depths.append(_deepest(masked, depth))
+            self.digits.append(
+                max((len(run) - run.count("_") for run in _DIGITS.findall(masked)), default=0)
+            )
             if not starts_in_string and depth == 0:
                 if match := _ARRAY_HEADER.match(code):
                     names = _split_key(match.group(1))
@@ -54,16 +74,19 @@ class LineIndex:
                     current = (*array_path, index)
                     self._lines.setdefault(array_path, number)
                     self._lines[current] = number
+                    self._start(number, current)
                     continue
                 if match := _TABLE_HEADER.match(code):
                     current = self._resolve(_split_key(match.group(1)), array_counts)
                     self._lines.setdefault(current, number)
+                    self._start(number, current)
                     continue
                 if match := _KEY_VALUE.match(code):
                     parts = _split_key(match.group(1))
                     # A dotted key (``text.en = …``) also defines its parent tables here.
                     for end in range(1, len(parts) + 1):
                         self._lines.setdefault((*current, *parts[:end]), number)
+                    self._start(number, (*current, *parts))
             depth = max(
                 0,
                 depth
@@ -72,6 +95,28 @@ class LineIndex:
                 - masked.count("]")
                 - masked.count("}"),
             )
+
+    def _start(self, number: int, path: Path) -> None:
+        """Record that line ``number`` begins the header or key ``path``."""
+        self._starts.append(number)
+        self._start_paths.append(path)
+
+    def path_at(self, line: int) -> Path:
+        """The key written on ``line``, or of the value that spans it (``()`` if none).
+
+        Lines inside a value written across lines belong to the key that opened it,
+        which is where a problem found on them is reported.
+        """
+        position = bisect_right(self._starts, line)
+        return self._start_paths[position - 1] if position else ()
+
+    def first_line_deeper_than(self, limit: int) -> int | None:
+        """The first line on which values nest more than ``limit`` levels, if any."""
+        return next((n for n, depth in enumerate(self.depths, start=1) if depth > limit), None)
+
+    def first_line_with_more_digits_than(self, limit: int) -> int | None:
+        """The first line with a number of more than ``limit`` digits, if any."""
+        return next((n for n, digits in enumerate(self.digits, start=1) if digits > limit), None)
 
     @staticmethod
     def _resolve(names: Sequence[str], array_counts: dict[Path, int]) -> Path:
@@ -90,6 +135,19 @@ class LineIndex:
             if line is not None:
                 return line
         return 1
+
+
+def _deepest(masked: str, depth: int) -> int:
+    """The deepest nesting reached along ``masked`` (a line with strings blanked), from
+    ``depth`` levels already open at its start."""
+    deepest = depth
+    for match in _BRACKETS.finditer(masked):
+        if match.group(0) in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth = max(0, depth - 1)
+    return deepest
 
 
 def _scan(source: str) -> list[tuple[str, str, bool]]:

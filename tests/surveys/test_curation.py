@@ -47,10 +47,19 @@ def test_item_to_toml_round_trips_every_demo_item(demo_definition):
 
 def test_item_to_toml_escapes_what_toml_must_escape(demo_definition):
     item = demo_definition.items[0]
-    tricky = 'He said "no" \\ then\tleft.\nNew line # not a comment'
-    odd = type(item)(**{**item.__dict__, "text": type(item.text)((("en", tricky), ("es", "é")))})
+    tricky = 'He said "no" \\ then left # not a comment'
+    # Only a text of paragraphs (help) may hold a tab and a line break.
+    paragraphs = tricky + "\tthen\nNew line"
+    odd = type(item)(
+        **{
+            **item.__dict__,
+            "text": type(item.text)((("en", tricky), ("es", "é"))),
+            "help": type(item.text)((("en", paragraphs), ("es", "é"))),
+        }
+    )
     back = parse_item(item_to_toml(odd), languages=("en", "es"), section_keys={"drivers"})
     assert back.text.get("en") == tricky
+    assert back.help is not None and back.help.get("en") == paragraphs
 
 
 def test_add_item_appends_version_one_and_audits(study):
