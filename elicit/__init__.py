@@ -10,16 +10,20 @@ from flask import Flask, Response, render_template, request
 from flask_babel import get_locale
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from elicit import config
-from elicit.api.core import http_error_as_problem, is_api_request
+from elicit.api.core import ApiError, http_error_as_problem, is_api_request, problem_response
+from elicit.converters import DatabaseInteger
 from elicit.extensions import babel, csrf, db, limiter, login_manager, migrate
 from elicit.i18n import select_locale
 from elicit.logs import keep_values_out_of_database_errors, redact_personal_links
 
 MIGRATIONS_DIRECTORY = str(Path(__file__).resolve().parent.parent / "migrations")
+#: What a request that found the database unreachable is told to wait (503).
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -27,12 +31,21 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     redact_personal_links()  # first, so that nothing this process logs escapes it
     app = Flask(__name__, instance_path=config.instance_path(), instance_relative_config=True)
     app.config.from_mapping(config.load(app.instance_path, test_config))
+    register_converters(app)
+    # Before the extensions: response hooks run in reverse order, so these headers are
+    # set after Flask-Limiter's, which would round a 503's Retry-After down.
+    register_response_headers(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
-    register_security_headers(app)
     register_commands(app)
     return app
+
+
+def register_converters(app: Flask) -> None:
+    """URL converters, before any route is declared (a route compiles its converters
+    when it is added): ``<int:…>`` stays within the database's integers."""
+    app.url_map.converters["int"] = DatabaseInteger
 
 
 def register_extensions(app: Flask) -> None:
@@ -93,10 +106,28 @@ def register_errorhandlers(app: Flask) -> None:
         app.register_error_handler(code, render_error)
     app.register_error_handler(CSRFError, render_error)
 
+    def database_unavailable(error: OperationalError | InterfaceError) -> Any:
+        # The connection failed or broke (or SQLite's file is locked): a moment's
+        # outage, not a fault of the request, so the client is asked to retry.  (Expert
+        # pages have their own handler, which keeps what the expert typed.)
+        cause = str(error.orig or error).strip().splitlines()[0:1]
+        app.logger.warning("The database cannot be reached: %s", " ".join(cause))
+        # Retry-After: set on every 503 (register_response_headers).
+        if is_api_request():
+            return problem_response(
+                ApiError(
+                    503, "The database cannot be reached just now; try again in a few seconds."
+                )
+            )
+        return render_template("error.html", code=503, description=None), 503
 
-def register_security_headers(app: Flask) -> None:
-    """Headers that keep personal links out of referrers, scripts out of pages, and
-    pages out of caches."""
+    app.register_error_handler(OperationalError, database_unavailable)
+    app.register_error_handler(InterfaceError, database_unavailable)
+
+
+def register_response_headers(app: Flask) -> None:
+    """Headers that keep personal links out of referrers, scripts out of pages, pages
+    out of caches, and tell a client when to retry."""
 
     @app.after_request
     def add_headers(response: Response) -> Response:
@@ -106,6 +137,8 @@ def register_security_headers(app: Flask) -> None:
         # a download be stored.  Static files keep their own caching.
         if request.endpoint != "static" and not response.cache_control.public:
             response.headers["Cache-Control"] = "no-store"
+        if response.status_code == 503:  # the database is unreachable (or not ready)
+            response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")

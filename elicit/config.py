@@ -14,7 +14,8 @@
     Folder for the SQLite file and the generated key (default: Flask's instance folder).
 ``ELICIT_RATELIMIT_STORAGE_URL``
     Where rate-limit counters live (default ``memory://``, one process).  With several
-    workers or hosts, point them all at one Redis: ``redis://127.0.0.1:6379/0``.
+    workers or hosts, point them all at one Redis: ``redis://127.0.0.1:6379/0``.  While
+    it cannot be reached, each process counts in its own memory (``/readyz``: degraded).
 ``ELICIT_SMTP_URL``
     Mail server for invitations and reminders, e.g.
     ``smtp://user:password@mail.example.org:587?starttls=1`` (user and password
@@ -25,7 +26,9 @@
     ``elicit@<SMTP host>``).
 ``ELICIT_PROXY_HOPS``
     Number of reverse proxies in front of the service whose ``X-Forwarded-*`` headers
-    are trusted (default 0).  Rate limits key on the client address this reveals.
+    are trusted (default 0).  Rate limits key on the client address this reveals; with
+    0 behind a proxy they would key on the proxy, so ``X-Forwarded-For`` arriving then
+    is warned about (once per process, and on ``/readyz``).
 """
 
 from __future__ import annotations

@@ -126,8 +126,8 @@ def operation(
     """Declare an API route (Flask ``rule``) and its OpenAPI description.
 
     ``scope`` is the token scope the route needs (``None``: no token at all); ``role``
-    the user role.  Every authenticated route may answer 401 and 429; ``errors`` lists
-    the other error statuses it may answer.
+    the user role.  Every authenticated route may answer 401, 429 and 503; ``errors``
+    lists the other error statuses it may answer.
     """
 
     def register(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -136,8 +136,8 @@ def operation(
         statuses = set(errors)
         if names:  # an unknown study (or not the user's), round or format
             statuses.add(404)
-        if scope is not None:
-            statuses |= {401, 429}
+        if scope is not None:  # 503: the database (which tokens live in) is unreachable
+            statuses |= {401, 429, 503}
             if scope == "write" or role is not None:
                 statuses.add(403)
         if body is not None:
@@ -256,7 +256,12 @@ def json_body(model: type[ModelT]) -> ModelT:
     """The request's JSON body validated as ``model``; 415, 400 or 422 otherwise."""
     if not request.is_json:
         raise ApiError(415, "Send the body as JSON, with 'Content-Type: application/json'.")
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        # Python's parser recurses once per level of nesting (a 2 MB body may nest a
+        # million levels deep); no request of this API nests more than a few.
+        raise ApiError(400, "The body is nested too deeply to be a request of this API.") from None
     if data is None:
         raise ApiError(400, "The body is not valid JSON.")
     try:

@@ -12,6 +12,7 @@ from pydantic.json_schema import models_json_schema
 
 from elicit.api.core import OPERATIONS, PROBLEM_JSON, Operation
 from elicit.api.schemas import Problem
+from elicit.converters import DATABASE_INTEGER_MAX
 from surveys.exports import software_version
 
 REF = "#/components/schemas/{model}"
@@ -84,7 +85,8 @@ def _operation(operation: Operation) -> dict[str, Any]:
             "in": "path",
             "required": True,
             "description": description,
-            "schema": {"type": kind, "minimum": 0}
+            # Larger numbers match no route (elicit.converters): 404.
+            "schema": {"type": kind, "minimum": 0, "maximum": DATABASE_INTEGER_MAX}
             if kind == "integer"
             else {"type": kind, "enum": ["csv", "xlsx", "json"]}
             if name == "fmt"

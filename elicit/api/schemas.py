@@ -14,7 +14,9 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
+from elicit.deadlines import MAX_YEARS_AHEAD, in_utc, latest_deadline
 from surveys.api_tokens import SCOPES
 
 Scope = Literal["read", "write"]
@@ -313,9 +315,28 @@ class PanelistList(Model):
     panelists: list[PanelistOut]
 
 
+def _deadline_in_range(value: datetime | None) -> datetime | None:
+    """A deadline with its zone, in UTC, at most :data:`MAX_YEARS_AHEAD` years ahead
+    (whether it lies in the future, the domain judges: 409)."""
+    if value is None:
+        return None
+    if value.utcoffset() is None:
+        raise PydanticCustomError(
+            "deadline_zone", "must carry a time zone, e.g. 2027-01-31T17:00:00Z"
+        )
+    utc = in_utc(value)
+    if utc is None or utc > latest_deadline():
+        raise PydanticCustomError(
+            "deadline_range", f"must be at most {MAX_YEARS_AHEAD} years ahead"
+        )
+    return utc
+
+
 class OpenRound(Model):
     """Options for opening the next round."""
 
-    deadline: datetime | None = Field(
-        default=None, description="When answers are due; must be in the future, with zone."
+    deadline: Annotated[datetime | None, AfterValidator(_deadline_in_range)] = Field(
+        default=None,
+        description="When answers are due, with its zone; in the future and at most "
+        f"{MAX_YEARS_AHEAD} years ahead.  Stored and answered in UTC.",
     )

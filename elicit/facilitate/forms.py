@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext
+from datetime import UTC
+
+from flask_babel import gettext, lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, EmailField, PasswordField
-from wtforms.validators import DataRequired, EqualTo, Length, Optional
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 
+from elicit.deadlines import MAX_YEARS_AHEAD, latest_deadline
 from surveys.accounts import MIN_PASSWORD_LENGTH
 
 
@@ -43,11 +46,23 @@ class ChangePasswordForm(FlaskForm):
     )
 
 
+def _deadline_within_reach(form: FlaskForm, field: DateTimeLocalField) -> None:
+    """Refuse a deadline (UTC) more than ``MAX_YEARS_AHEAD`` years ahead: a typo, and
+    beyond year 9999 one that no date can hold.  A past one is the domain's refusal."""
+    if field.data is not None and field.data.replace(tzinfo=UTC) > latest_deadline():
+        raise ValidationError(
+            gettext("The deadline must be at most %(years)d years ahead.", years=MAX_YEARS_AHEAD)
+        )
+
+
 class OpenRoundForm(FlaskForm):
-    """Open the next round, optionally with a deadline (UTC)."""
+    """Open the next round, optionally with a deadline (UTC); also the form that
+    extends the open round's deadline."""
 
     deadline = DateTimeLocalField(
-        lazy_gettext("Deadline (UTC, optional)"), format="%Y-%m-%dT%H:%M", validators=[Optional()]
+        lazy_gettext("Deadline (UTC, optional)"),
+        format="%Y-%m-%dT%H:%M",
+        validators=[Optional(), _deadline_within_reach],
     )
 
 

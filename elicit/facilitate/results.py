@@ -127,6 +127,8 @@ def move_deadline(slug: str) -> Any:
     study = study_for(slug, change=True)
     form = OpenRoundForm()
     if not form.validate_on_submit() or form.deadline.data is None:
+        if form.deadline.errors:  # a date out of range or malformed: say which field
+            abort(422, f"{form.deadline.label.text}: {' '.join(form.deadline.errors)}")
         abort(400, gettext("Give the new deadline as a date and time."))
     try:
         round_ = extend_deadline(

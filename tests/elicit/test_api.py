@@ -306,11 +306,13 @@ def test_rounds_open_and_close_with_conflicts_as_409(client, lead):
     rounds = "/api/v1/studies/us-mexico-intelligence/rounds"
     past = client.post(rounds, json={"deadline": "2001-01-01T00:00:00Z"}, headers=headers)
     assert past.status_code == 409 and "future" in past.json["detail"]
-    naive = client.post(rounds, json={"deadline": "2099-01-01T00:00:00"}, headers=headers)
+    next_year = utcnow().year + 1  # a deadline may lie at most 5 years ahead
+    naive = client.post(rounds, json={"deadline": f"{next_year}-01-01T00:00:00"}, headers=headers)
     assert naive.status_code == 422 and "deadline" in naive.json["errors"]
-    opened = client.post(rounds, json={"deadline": "2099-01-01T17:00:00Z"}, headers=headers)
+    opened = client.post(rounds, json={"deadline": f"{next_year}-01-01T17:00:00Z"}, headers=headers)
     assert opened.status_code == 201
-    assert opened.json["status"] == "open" and opened.json["deadline"].startswith("2099-01-01T17")
+    assert opened.json["status"] == "open"
+    assert opened.json["deadline"].startswith(f"{next_year}-01-01T17")
     assert opened.headers["Location"] == rounds + "/1"
     assert client.post(rounds, json={}, headers=headers).status_code == 409
     assert client.get(rounds + "/1/summary", headers=headers).status_code == 404

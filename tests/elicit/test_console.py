@@ -12,6 +12,7 @@ from surveys.rounds import latest_round
 from tests.conftest import PASSWORD, csrf_token, log_in
 
 SLUG = "us-mexico-intelligence"
+NEXT_YEAR = utcnow().year + 1  # a deadline may lie at most 5 years ahead
 
 
 @pytest.fixture
@@ -96,13 +97,13 @@ def test_facilitator_opens_and_closes_rounds_and_the_audit_log_says_so(
     page = client.get(f"/console/studies/{SLUG}")
     opened = client.post(
         f"/console/studies/{SLUG}/rounds/open",
-        data={"csrf_token": csrf_token(page.text), "deadline": "2099-01-31T18:00"},
+        data={"csrf_token": csrf_token(page.text), "deadline": f"{NEXT_YEAR}-01-31T18:00"},
     )
     assert opened.status_code == 303
     db.session.expire_all()
     round_one = latest_round(db.session, study)
     assert round_one.status == RoundStatus.OPEN
-    assert round_one.deadline.isoformat() == "2099-01-31T18:00:00+00:00"
+    assert round_one.deadline.isoformat() == f"{NEXT_YEAR}-01-31T18:00:00+00:00"
     for value, link in zip(("2", "3", "4"), links, strict=True):
         post_answers(link.token, {"trust_now": value})
     log_in(client, "lead@example.org")
