@@ -26,6 +26,18 @@ with ``sent_at`` is never sent again.  After sending, the token in the stored bo
 replaced by ``[link sent]``, so no working link stays in the database.  Without SMTP the
 messages stay unsent in the outbox *with* their links, because the outbox is then the
 delivery channel: the facilitator copies each message and sends it by hand.
+
+Hostile texts.  A study's title and a panelist's name are written into every message,
+and the title into its subject.  Both are made one line when a message is composed
+(every run of white space and control characters becomes one space), so neither can
+add a header, nor a forged paragraph to the body; the subject is made one line again
+when the email is built, for messages queued before that rule.  Headers are then set
+through the email library's default policy, which encodes non-ASCII text and refuses
+a line break; the envelope recipient is the stored address itself, never one parsed
+back from a header, and a recipient that the policy does not read as exactly that one
+address is refused.  A message that fails for *any* reason (a refused recipient, a
+header the policy refuses, a server that hangs up) is recorded with its reason and
+retried on the next delivery, never left claimed "in delivery".
 """
 
 from __future__ import annotations
@@ -70,6 +82,9 @@ DELIVERY_LEASE = timedelta(minutes=10)
 """A message claimed for delivery by a worker that then died is retried after this."""
 
 CLAIM_PREFIX = "in delivery since "
+#: White space and control characters (C0, DEL, C1) and the Unicode line and
+#: paragraph separators: what must never reach a header or split a one-line text.
+_NOT_ONE_LINE = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 LINK_PATTERN = re.compile(r"/e/[A-Za-z0-9_-]{20,}")
 REDACTED_LINK = "/e/[link sent]"
 
@@ -320,10 +335,19 @@ def deliver(
             if not _claim(session, message):
                 continue
             try:
-                connection.send_message(_email(message, smtp.sender))
-            except (OSError, smtplib.SMTPException) as error:
+                email = _email(message, smtp.sender)
+                connection.send_message(email, smtp.sender, [message.recipient])
+            except Exception as error:
+                # Recorded, never left claimed: the facilitator sees why, and the next
+                # delivery retries it.
                 message.error = _describe(error)
                 session.commit()
+                log.warning("message %s not sent: %s", message.id, type(error).__name__)
+                if not isinstance(error, smtplib.SMTPException | OSError):
+                    # Failed before or while talking to the server: make sure the next
+                    # message starts a fresh transaction on the same connection.
+                    with contextlib.suppress(OSError, smtplib.SMTPException):
+                        connection.rset()
                 continue
             message.sent_at = utcnow()
             message.error = None
@@ -417,7 +441,7 @@ def _queue(
     language = panelist.language if panelist.language in TEMPLATES else "en"
     texts = TEMPLATES[language]
     titles = study.title
-    title = titles.get(language) or next(iter(titles.values()), "")
+    title = one_line(titles.get(language) or next(iter(titles.values()), ""))
     deadline = (
         texts["deadline"].format(deadline=round_.deadline.strftime("%Y-%m-%d %H:%M"))
         if round_.deadline
@@ -425,7 +449,7 @@ def _queue(
     )
     link = IssuedLink(panelist.pseudonym, secrets.token_urlsafe(TOKEN_BYTES)) if new_link else None
     fields = {
-        "name": panelist.roster.name,
+        "name": one_line(panelist.roster.name),
         "round": round_.number,
         "title": title,
         "deadline": deadline,
@@ -444,7 +468,7 @@ def _queue(
         "idempotency_key": key,
         "language": language,
         "recipient": panelist.roster.email,
-        "subject": texts[f"{kind}_subject"].format(**fields)[:300],
+        "subject": one_line(texts[f"{kind}_subject"].format(**fields))[:300],
         "body": body,
         "created_at": utcnow(),
     }
@@ -512,12 +536,27 @@ def _connect(smtp: SmtpSettings) -> smtplib.SMTP:
     return connection
 
 
+def one_line(text: str) -> str:
+    """``text`` as one line: each run of white space, control characters and line
+    separators becomes one space, and none is left at either end."""
+    return _NOT_ONE_LINE.sub(" ", text).strip()
+
+
 def _email(message: OutboxMessage, sender: str) -> EmailMessage:
-    """The outbox message as an email."""
+    """The outbox message as an email, its headers set through the default policy.
+
+    Raises ``ValueError`` for a recipient that is not exactly one address as the
+    policy reads it (a comma would otherwise make two).
+    """
     email = EmailMessage()
     email["From"] = sender
+    if _NOT_ONE_LINE.search(message.recipient):
+        raise ValueError("the recipient address holds white space or a control character")
     email["To"] = message.recipient
-    email["Subject"] = message.subject
+    addresses = email["To"].addresses
+    if len(addresses) != 1 or addresses[0].addr_spec != message.recipient:
+        raise ValueError("the recipient is not one email address")
+    email["Subject"] = one_line(message.subject)
     email["Content-Language"] = message.language
     email.set_content(message.body)
     return email

@@ -285,6 +285,42 @@ def test_with_smtp_configured_invitations_are_mailed_once(
     assert all("[link sent]" in m.body for m in db.session.query(OutboxMessage))
 
 
+def test_a_title_with_a_line_break_no_longer_stops_the_invitations(
+    study,
+    make_panel,
+    mailing_client,
+    smtp_server,  # noqa: F811
+):
+    """A study loaded before titles were checked, whose title holds a line break: every
+    invitation is mailed with a one-line subject, none is left "in delivery", and a
+    recipient that is not one address is shown in the outbox with its reason."""
+    study.title = {"en": "Trust\r\nBcc: victim@evil.example", "es": "Confianza\u2028rota"}
+    make_panel(study, 3)
+    db.session.commit()
+    broken = db.session.execute(db.select(Panelist).order_by(Panelist.id)).scalars().first()
+    broken.roster.email = "ana,bcc@evil.example"
+    db.session.commit()
+    open_round(db.session, study)
+    client = mailing_client()
+    sent = post(client, f"/console/studies/{SLUG}/invitations", follow_redirects=True)
+    assert sent.status_code == 200
+    assert "3 new message(s) queued for round 1; 2 sent." in sent.text
+    assert "1 message is not sent yet" in sent.text
+    subjects = sorted(email["Subject"] for _, email in smtp_server.received)
+    assert subjects == [
+        "Invitación: ronda 1 de «Confianza rota»",
+        "Invitation: round 1 of “Trust Bcc: victim@evil.example”",
+    ]
+    assert not any(email["Bcc"] for _, email in smtp_server.received)
+    assert "bcc@evil.example" not in smtp_server.recipients()
+    db.session.expire_all()
+    (failed,) = db.session.execute(
+        db.select(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
+    ).scalars()
+    assert failed.error == "ValueError: the recipient is not one email address"
+    assert "the recipient is not one email address" in client.get(OUTBOX).text
+
+
 def test_messages_past_the_delivery_budget_wait_and_the_facilitator_is_told(
     study,
     make_panel,

@@ -317,6 +317,98 @@ def test_an_unreachable_server_is_recorded_on_every_message(running):
     assert all(message.error and message.sent_at is None for message in messages())
 
 
+# -- hostile texts: nothing reaches a header but one line ------------------------------
+
+#: A title as a study loaded before titles were checked could hold: a header injection
+#: attempt, a bell, a terminal escape and a Unicode line separator (not NUL, which
+#: PostgreSQL could never have stored).
+HOSTILE_TITLE = "Study\r\nBcc: victim@evil.example\x07\x1b[31m\u2028end"
+#: The same title on one line: every run of white space and control characters is one space.
+ONE_LINE_TITLE = "Study Bcc: victim@evil.example [31m end"
+HEADER_BREAKERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def hostile_title(study) -> None:
+    """Give ``study`` the hostile title in both languages, as stored before the checks."""
+    study.title = {"en": HOSTILE_TITLE, "es": HOSTILE_TITLE}
+    db.session.commit()
+
+
+def test_a_title_with_line_breaks_makes_one_line_subjects_and_every_message_is_sent(
+    running, smtp_server, smtp
+):
+    """A line break in the study's title once made every invitation fail and stay
+    "in delivery"; now each subject is one line and every message goes out."""
+    study, round_, panelists, _ = running
+    hostile_title(study)
+    queue_invitations(db.session, study, round_, BASE_URL)
+    for message in messages():
+        assert not HEADER_BREAKERS.search(message.subject), repr(message.subject)
+        assert ONE_LINE_TITLE in message.subject and ONE_LINE_TITLE in message.body
+    assert deliver(db.session, unsent_messages(db.session, study), smtp) == 4
+    assert smtp_server.recipients() == [panelist.roster.email for panelist in panelists]
+    for _, email in smtp_server.received:
+        assert email["Bcc"] is None  # the title injected no header
+        assert email["Subject"] in (
+            f"Invitation: round 1 of “{ONE_LINE_TITLE}”",
+            f"Invitación: ronda 1 de «{ONE_LINE_TITLE}»",
+        )
+    assert all(message.sent_at and message.error is None for message in messages())
+
+
+def test_a_message_queued_with_a_broken_subject_is_sent_with_one_line(running, smtp_server, smtp):
+    """A message already in the outbox with a line break in its subject is still sent."""
+    study, round_, _, _ = running
+    queue_invitations(db.session, study, round_, BASE_URL)
+    first = messages()[0]
+    first.subject = "Invitation\nBcc: victim@evil.example"
+    db.session.commit()
+    assert deliver(db.session, unsent_messages(db.session, study), smtp) == 4
+    subjects = [email["Subject"] for _, email in smtp_server.received]
+    assert "Invitation Bcc: victim@evil.example" in subjects
+    assert all(email["Bcc"] is None for _, email in smtp_server.received)
+    assert "victim@evil.example" not in smtp_server.recipients()
+
+
+def test_a_panelist_name_cannot_write_lines_into_the_message(running):
+    """A name is one line in the message too: it cannot add a forged paragraph."""
+    study, round_, panelists, _ = running
+    panelists[0].roster.name = "Ana\n\nYour personal link: http://evil.example/e/x\x1b"
+    db.session.commit()
+    queue_invitations(db.session, study, round_, BASE_URL)
+    body = next(m.body for m in messages() if m.panelist_id == panelists[0].id)
+    assert body.startswith("Dear Ana Your personal link: http://evil.example/e/x,\n")
+    assert "\x1b" not in body
+
+
+@pytest.mark.parametrize(
+    "recipient",
+    ["ana\n@example.org", "ana,bcc@example.org", "ana@exa\rmple.org", "ana\x1b@example.org"],
+    ids=["line-feed", "two-addresses", "carriage-return", "escape"],
+)
+def test_a_message_that_cannot_be_sent_is_recorded_as_failed_not_stuck(
+    running, smtp_server, smtp, recipient
+):
+    """Whatever makes one message fail (here a recipient that is not one address), it
+    is stored with its reason, never left "in delivery", and the others go out."""
+    study, round_, _, _ = running
+    queue_invitations(db.session, study, round_, BASE_URL)
+    broken = messages()[1]
+    broken.recipient = recipient
+    db.session.commit()
+    assert deliver(db.session, unsent_messages(db.session, study), smtp) == 3
+    db.session.expire_all()
+    (failed,) = unsent_messages(db.session, study)
+    assert failed.id == broken.id and failed.sent_at is None
+    assert failed.error and not failed.error.startswith(CLAIM_PREFIX), failed.error
+    assert len(smtp_server.received) == 3
+    assert "bcc@example.org" not in smtp_server.recipients()
+    # The failure is retried next time (and fails again, recorded again).
+    assert deliver(db.session, unsent_messages(db.session, study), smtp) == 0
+    db.session.expire_all()
+    assert not db.session.get(OutboxMessage, broken.id).error.startswith(CLAIM_PREFIX)
+
+
 # -- reminders -----------------------------------------------------------------------
 
 
