@@ -102,7 +102,7 @@ def load(instance_folder: str, overrides: Mapping[str, Any] | None = None) -> di
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
     }
     config.update(overrides)
-    if str(config["RATELIMIT_STORAGE_URI"]).startswith(("redis", "rediss")):
+    if str(config["RATELIMIT_STORAGE_URI"]).startswith("redis"):  # redis, rediss, redis+unix
         # An unreachable store costs a request at most a second, not the system's
         # TCP timeout.
         config.setdefault(

@@ -47,7 +47,9 @@ SECRETS: tuple[tuple[re.Pattern[str], str], ...] = (
         ),
         r"\1<redacted>",
     ),
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 <redacted>"),
+    # A bearer credential anywhere else (16 characters at least, so that prose such as
+    # "a bearer token" stays as it is).
+    (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{16,}"), r"\1 <redacted>"),
 )
 _FORMATTER = logging.Formatter()
 
