@@ -14,6 +14,15 @@ would never give the same bytes.  matplotlib reads both from its global ``rcPara
 when a figure is saved, so they are set once here, at import, to constant values: no
 thread ever changes them back.
 
+Every text is drawn literally.  By default matplotlib reads a text holding two ``$`` as
+mathematics (mathtext): a likert label ``$1–$5 million`` lost its dollar signs and came
+out in italics, and one that mathtext cannot parse (``$\\frac$``) raised while the
+figure was drawn, so the whole report answered 500.  Labels and every other text come
+from the study's author, never from someone writing formulas, so mathtext is switched
+off with matplotlib's own setting, ``text.parse_math = False`` (and ``text.usetex`` kept
+off, whatever a ``matplotlibrc`` says): a text object reads it when it is created, so
+it too is set once at import, for every figure of the process.
+
 The page embeds each SVG as a ``data:`` image.  Inline ``<svg>`` would carry matplotlib's
 ``<style>`` element and ``style`` attributes, which the Content-Security-Policy
 (``style-src 'self'``) refuses; an image is rendered as a document of its own, needs no
@@ -50,6 +59,8 @@ from surveys.report import ComponentRound, ReportItem, StudyReport
 
 matplotlib.rcParams["svg.fonttype"] = "none"
 matplotlib.rcParams["svg.hashsalt"] = "elicit-report"
+matplotlib.rcParams["text.parse_math"] = False
+matplotlib.rcParams["text.usetex"] = False
 
 #: Colours on white, as in the console's other charts.
 TEXT_COLOUR = "#1b1b1b"
