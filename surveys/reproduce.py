@@ -19,6 +19,10 @@ included: it is seeded (see ``seed`` in ``settings.json``), so it reproduces exa
 
 Prints ``PASS`` and exits 0 when every value matches; prints each mismatch, then
 ``FAIL``, and exits 1 otherwise.  This file imports nothing of elicit but ``analysis``.
+
+It reads the raw CSV files of its own folder, which hold every text exactly as typed,
+never the copies in ``spreadsheet/``, whose texts that a spreadsheet would run as a
+formula begin with an apostrophe.
 """
 
 from __future__ import annotations

@@ -155,6 +155,7 @@ def test_csv_xlsx_and_json_read_back(finished_study, tmp_path):
         "settings.json",
         "reproduce.py",
         "README.txt",
+        "spreadsheet",  # the copies for spreadsheets (tests/surveys/test_spreadsheet_safety.py)
     }
     responses = pd.read_csv(
         folder / "responses.csv", keep_default_na=False, na_values={"value": [""]}
