@@ -619,3 +619,26 @@ def test_the_console_shows_the_problem_beside_its_line(app, client, make_user) -
     )
     assert refused.status_code == 422
     assert "study.x" in refused.text and f"{NESTING_LIMIT} levels" in refused.text
+
+
+def test_the_console_refuses_a_hostile_item_with_422(app, client, make_study, make_user) -> None:
+    """Adding an item in the console: deep nesting or a control character is a problem
+    beside its line, and nothing is added."""
+    study = make_study()
+    make_user("lead@example.org", studies=[study])
+    log_in(client, "lead@example.org")
+    url = f"/console/studies/{study.slug}/items/add"
+    item = (
+        '[[items]]\nkey = "hostile"\nkind = "probability"\nsection = "triggers"\n'
+        'text.en = "A bell\\u0007 rings"\ntext.es = "Suena"\n'
+    )
+    for source, field in (
+        (item, "items.hostile.text.en"),
+        (item.replace('"Suena"\n', '"Suena"\nx = ' + "[" * DEEP + "\n"), "items[1].x"),
+    ):
+        page = client.get(url)
+        refused = client.post(url, data={"csrf_token": csrf_token(page.text), "item": source})
+        assert refused.status_code == 422, refused.status_code
+        assert field in refused.text
+    db.session.expire_all()
+    assert "hostile" not in {item.key for item in find_study(db.session, study.slug).items}
