@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, render_template, request
-from flask_babel import get_locale
+from flask import Flask, Response, abort, render_template, request
+from flask_babel import get_locale, gettext
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -32,6 +33,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=config.instance_path(), instance_relative_config=True)
     app.config.from_mapping(config.load(app.instance_path, test_config))
     register_converters(app)
+    register_input_guards(app)
     # Before the extensions: response hooks run in reverse order, so these headers are
     # set after Flask-Limiter's, which would round a 503's Retry-After down.
     register_response_headers(app)
@@ -46,6 +48,24 @@ def register_converters(app: Flask) -> None:
     """URL converters, before any route is declared (a route compiles its converters
     when it is added): ``<int:…>`` stays within the database's integers."""
     app.url_map.converters["int"] = DatabaseInteger
+
+
+#: C0 control characters and DEL: never part of an address this service answers.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def register_input_guards(app: Flask) -> None:
+    """Refuse control characters in a request's path (404) or query (400) before any
+    view, rate limit or database query sees them: PostgreSQL cannot even compare a
+    text with NUL in it, and a study slug or a page parameter never holds one."""
+
+    @app.before_request
+    def refuse_control_characters() -> None:
+        if _CONTROL_CHARACTERS.search(request.path):
+            abort(404)
+        for name, value in request.args.items(multi=True):
+            if _CONTROL_CHARACTERS.search(name) or _CONTROL_CHARACTERS.search(value):
+                abort(400, gettext("The address holds a control character."))
 
 
 def register_extensions(app: Flask) -> None:
@@ -121,6 +141,18 @@ def register_errorhandlers(app: Flask) -> None:
             )
         return render_template("error.html", code=503, description=None), 503
 
+    def value_not_storable(error: DataError) -> Any:
+        # A value the database refuses (a text it cannot hold, a number out of its
+        # range) that no check caught earlier: the request's fault, answered 400
+        # rather than 500.  Every input has its own check; this is the last resort.
+        app.logger.warning("The database refused a value: %s", type(error.orig).__name__)
+        db.session.rollback()
+        message = gettext("The request holds a value that cannot be stored.")
+        if is_api_request():
+            return problem_response(ApiError(400, message))
+        return render_template("error.html", code=400, description=message), 400
+
+    app.register_error_handler(DataError, value_not_storable)
     app.register_error_handler(OperationalError, database_unavailable)
     app.register_error_handler(InterfaceError, database_unavailable)
 

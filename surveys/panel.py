@@ -165,7 +165,9 @@ def _problems(entry: NewPanelist, languages: list[str], seen: set[str]) -> list[
         problems.append(("name", "must not contain control characters or line breaks"))
     elif len(entry.name) > NAME_MAX_LENGTH:
         problems.append(("name", f"is longer than {NAME_MAX_LENGTH} characters"))
-    if len(entry.email) > EMAIL_MAX_LENGTH:
+    if any(ord(character) < 32 or ord(character) == 127 for character in entry.email):
+        problems.append(("email", "must not contain control characters or line breaks"))
+    elif len(entry.email) > EMAIL_MAX_LENGTH:
         problems.append(("email", f"is longer than {EMAIL_MAX_LENGTH} characters"))
     elif not EMAIL_PATTERN.match(entry.email):
         problems.append(("email", f"{entry.email!r} is not an email address"))

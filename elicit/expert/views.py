@@ -59,7 +59,7 @@ blueprint = Blueprint("expert", __name__, url_prefix="/e")
 SESSION_KEY = "panelist"
 #: Seconds after which a request refused because the database was unavailable may be
 #: tried again (the ``Retry-After`` header).
-RETRY_AFTER_SECONDS = 30
+RETRY_AFTER_SECONDS = 5
 #: The field of the resume form that takes a pasted personal link.
 RESUME_LINK_FIELD = "personal_link"
 #: A personal link's token inside whatever was pasted: the whole link or the token.

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from analysis import QUANTILE_METHODS
+from elicit.forms import SafeForm
 from surveys.definition import RATIONALE_POLICIES
 from surveys.settings import FEEDBACK_MIN_N_LIMIT, MAX_ROUNDS_LIMIT
 
@@ -24,7 +24,7 @@ RATIONALE_LABELS = {
 }
 
 
-class NewStudyForm(FlaskForm):
+class NewStudyForm(SafeForm):
     """A definition file, uploaded or pasted, and the anonymity level."""
 
     definition = FileField(lazy_gettext("Definition file (TOML)"))
@@ -34,7 +34,7 @@ class NewStudyForm(FlaskForm):
     )
 
 
-class DemoStudyForm(FlaskForm):
+class DemoStudyForm(SafeForm):
     """Create the demo study, at the chosen anonymity level."""
 
     anonymity = SelectField(
@@ -42,7 +42,7 @@ class DemoStudyForm(FlaskForm):
     )
 
 
-class SettingsForm(FlaskForm):
+class SettingsForm(SafeForm):
     """A study's settings; the consensus rule as the TOML of its ``[consensus]`` table."""
 
     quantile_method = SelectField(
@@ -66,7 +66,7 @@ class SettingsForm(FlaskForm):
     consensus = TextAreaField(lazy_gettext("Consensus rule (TOML)"), validators=[DataRequired()])
 
 
-class ItemForm(FlaskForm):
+class ItemForm(SafeForm):
     """One item as a ``[[items]]`` TOML table, and why it is added or reworded."""
 
     item = TextAreaField(lazy_gettext("Item (TOML)"), validators=[DataRequired()])
@@ -75,7 +75,7 @@ class ItemForm(FlaskForm):
     )
 
 
-class RetireForm(FlaskForm):
+class RetireForm(SafeForm):
     """Why an item is retired."""
 
     reason = StringField(lazy_gettext("Reason"), validators=[DataRequired(), Length(max=500)])

@@ -10,17 +10,18 @@ from wtforms import DateTimeLocalField, EmailField, PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 
 from elicit.deadlines import MAX_YEARS_AHEAD, latest_deadline
+from elicit.forms import SafeForm
 from surveys.accounts import MIN_PASSWORD_LENGTH
 
 
-class LoginForm(FlaskForm):
+class LoginForm(SafeForm):
     """Email and password."""
 
     email = EmailField(lazy_gettext("Email"), validators=[DataRequired()])
     password = PasswordField(lazy_gettext("Password"), validators=[DataRequired()])
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(SafeForm):
     """One's current password, then the new one twice (a typo would lock one out)."""
 
     current_password = PasswordField(lazy_gettext("Current password"), validators=[DataRequired()])
@@ -55,7 +56,7 @@ def _deadline_within_reach(form: FlaskForm, field: DateTimeLocalField) -> None:
         )
 
 
-class OpenRoundForm(FlaskForm):
+class OpenRoundForm(SafeForm):
     """Open the next round, optionally with a deadline (UTC); also the form that
     extends the open round's deadline."""
 
@@ -66,5 +67,5 @@ class OpenRoundForm(FlaskForm):
     )
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(SafeForm):
     """A button that confirms an action already described on the page."""

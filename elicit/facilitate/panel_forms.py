@@ -6,14 +6,15 @@ Only presence is checked here; what a valid panelist is, ``surveys.panel`` decid
 from __future__ import annotations
 
 from flask_babel import lazy_gettext
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import EmailField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Optional
 
+from elicit.forms import SafeForm
 
-class PanelistForm(FlaskForm):
+
+class PanelistForm(SafeForm):
     """One panelist: name, email, group and language."""
 
     name = StringField(lazy_gettext("Name"), validators=[DataRequired()])
@@ -22,7 +23,7 @@ class PanelistForm(FlaskForm):
     language = SelectField(lazy_gettext("Language"), choices=[])
 
 
-class ImportPanelForm(FlaskForm):
+class ImportPanelForm(SafeForm):
     """A CSV file with the columns name, email, group, language."""
 
     file = FileField(
@@ -31,7 +32,7 @@ class ImportPanelForm(FlaskForm):
     )
 
 
-class PersonForm(FlaskForm):
+class PersonForm(SafeForm):
     """One person on a blind study's panel, named by their email, and what to do: send
     them a new link, or withdraw theirs."""
 

@@ -11,7 +11,6 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext, lazy_gettext
 from flask_login import login_required
-from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
@@ -20,12 +19,13 @@ from elicit.extensions import db
 from elicit.facilitate.access import console_user
 from elicit.facilitate.forms import ConfirmForm
 from elicit.facilitate.views import blueprint
+from elicit.forms import SafeForm
 from surveys.api_tokens import MAX_LIFETIME_DAYS, NAME_MAX_LENGTH, create_token, revoke_token
 from surveys.api_tokens import tokens_of as user_tokens
 from surveys.errors import InvalidValues, NotFound
 
 
-class TokenForm(FlaskForm):
+class TokenForm(SafeForm):
     """A new token: what it is for, its scope and, optionally, its lifetime."""
 
     name = StringField(
