@@ -967,10 +967,7 @@ class _Reader:
             return None
         minimum = self.get(bounds, "min", bounds_path, (int, float))
         maximum = self.get(bounds, "max", bounds_path, (int, float))
-        if minimum is None or maximum is None:
-            return None
-        if not (math.isfinite(minimum) and math.isfinite(maximum)):
-            self.error(bounds_path, "min and max must be finite numbers")
+        if minimum is None or maximum is None:  # missing, or not a finite number in range
             return None
         if maximum <= minimum:
             self.error((*bounds_path, "max"), f"must be greater than min ({minimum})")

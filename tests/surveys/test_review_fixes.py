@@ -77,8 +77,12 @@ def test_non_finite_bounds_and_empty_consensus_are_refused():
     )
     with pytest.raises(InvalidDefinition) as refused:
         parse_definition(source, name="t.toml")
-    messages = sorted(error.message for error in refused.value.errors)
-    assert messages == ["min and max must be finite numbers", "required field is missing"]
+    problems = sorted((error.field, error.message) for error in refused.value.errors)
+    assert problems == [
+        ("items.n.bounds.max", "must be a finite number, not inf"),
+        ("items.n.bounds.min", "must be a finite number, not nan"),
+        ("items.n.consensus.criteria", "required field is missing"),
+    ]
 
 
 NOISE = [
