@@ -7,6 +7,13 @@ Excel workbook (one sheet per table) or one JSON document.
 What an export never holds, at any anonymity level: a panelist's name or email (the
 roster is never read here), an access token or its hash, a console user.  Panelists
 appear only by their pseudonym, group and language.
+
+A ``blind`` study's export withholds, besides (see :class:`Disclosure`): the group of
+a panelist whose group has fewer members than the study's minimum group size (shown
+as :data:`surveys.panel.MASKED_GROUP`), and the subgroup rows of such groups, which
+hold nothing but their counts and would name what the mask hides; every answer of the
+round still open (so that nobody who knows when a person submitted can find their new
+pseudonym in the next export); and the time of each answer (for the same reason).
 """
 
 from __future__ import annotations
@@ -36,10 +43,12 @@ from surveys.models import (
     Panelist,
     Response,
     Round,
+    RoundStatus,
     RoundSummary,
     Study,
     utcnow,
 )
+from surveys.panel import MASKED_GROUP, small_groups
 from surveys.rounds import analysis_scales, consensus_rules, settings_record
 from surveys.serialization import item_from_json
 from surveys.studies import study_definition
@@ -60,7 +69,11 @@ RESPONSE_COLUMNS: dict[str, tuple[str, str]] = {
         "likert, probability, scenario_set, numeric_estimate, ranking or open_text.",
     ),
     "pseudonym": ("text", "The panelist's random pseudonym, stable across rounds."),
-    "group": ("text", "The panelist's subgroup for analysis; empty when unknown."),
+    "group": (
+        "text",
+        "The panelist's subgroup for analysis; empty when unknown.  In a blind study, "
+        "(masked) when the group has fewer members than the minimum group size.",
+    ),
     "language": ("text", "The panelist's preferred language code."),
     "component": (
         "text",
@@ -85,9 +98,18 @@ RESPONSE_COLUMNS: dict[str, tuple[str, str]] = {
         "submitted, or draft (saved but not submitted, e.g. after the round closed); only "
         "submitted answers enter the statistics.",
     ),
-    "created_at": ("datetime (ISO 8601, UTC)", "When the answer was first saved."),
-    "updated_at": ("datetime (ISO 8601, UTC)", "When the answer last changed."),
-    "submitted_at": ("datetime (ISO 8601, UTC)", "When the answer was submitted; empty if not."),
+    "created_at": (
+        "datetime (ISO 8601, UTC)",
+        "When the answer was first saved; empty in a blind study.",
+    ),
+    "updated_at": (
+        "datetime (ISO 8601, UTC)",
+        "When the answer last changed; empty in a blind study.",
+    ),
+    "submitted_at": (
+        "datetime (ISO 8601, UTC)",
+        "When the answer was submitted; empty if not, and in a blind study.",
+    ),
 }
 
 KEY_COLUMN_DESCRIPTIONS: dict[str, tuple[str, str]] = {
@@ -238,21 +260,50 @@ class ExportTables:
         return {name: getattr(self, name) for name in TABLES}
 
 
+@dataclass(frozen=True)
+class Disclosure:
+    """What an export of one study may show of its panelists (see the module)."""
+
+    #: A blind study: the open round's answers and every answer's time are withheld.
+    blind: bool
+    #: Groups whose label is masked (blind studies only): fewer members than the
+    #: study's minimum group size.
+    small_groups: frozenset[str]
+
+    def group(self, group: str) -> str:
+        """The label an export shows for a panelist of ``group``."""
+        return MASKED_GROUP if group in self.small_groups else group
+
+
+def disclosure(session: Session, study: Study) -> Disclosure:
+    """What exports of ``study`` may show, from its anonymity level and panel."""
+    if study.anonymity != "blind":
+        return Disclosure(blind=False, small_groups=frozenset())
+    return Disclosure(blind=True, small_groups=frozenset(small_groups(session, study)))
+
+
+def visible_group_rows(rows: Iterable[dict[str, Any]], shown: Disclosure) -> list[dict[str, Any]]:
+    """Stored subgroup rows without those of masked groups (see :class:`Disclosure`)."""
+    return [row for row in rows if row.get("group") not in shown.small_groups]
+
+
 def export_tables(session: Session, study: Study) -> ExportTables:
     """Gather the export of ``study``: responses, summaries, subgroups, items, codebook,
     methods and the reproduction settings."""
     languages = list(study.languages["codes"])
+    shown = disclosure(session, study)
     summaries = _stored_summaries(session, study)
     settings = reproduction_settings(session, study)
-    responses = _responses(session, study)
+    settings["masked_group"] = MASKED_GROUP if shown.small_groups else None
+    responses = _responses(session, study, shown)
     return ExportTables(
         study=study.slug,
         responses=responses,
         summaries=_summary_table(summaries, "rows"),
-        subgroups=_summary_table(summaries, "groups"),
+        subgroups=_summary_table(summaries, "groups", shown),
         items=_items(study, languages),
         codebook=_codebook(study, languages),
-        methods=_methods(study, summaries, settings),
+        methods=_methods(study, summaries, settings, shown),
         settings=settings,
     )
 
@@ -260,9 +311,10 @@ def export_tables(session: Session, study: Study) -> ExportTables:
 # -- responses ---------------------------------------------------------------------------
 
 
-def _response_query(study: Study) -> Select[Any]:
-    """Every response of ``study`` with what its export row needs, in a stable order."""
-    return (
+def _response_query(study: Study, shown: Disclosure) -> Select[Any]:
+    """Every response of ``study`` with what its export row needs, in a stable order
+    (in a blind study, those of closed rounds only)."""
+    query = (
         select(
             Round.number,
             Item.key,
@@ -284,13 +336,18 @@ def _response_query(study: Study) -> Select[Any]:
         .where(Round.study_id == study.id)
         .order_by(Round.number, Item.position, Panelist.pseudonym)
     )
+    if shown.blind:
+        query = query.where(Round.status == RoundStatus.CLOSED)
+    return query
 
 
-def _response_record(study: Study, row: Any) -> dict[str, Any]:
+def _response_record(study: Study, row: Any, shown: Disclosure) -> dict[str, Any]:
     """One response as a record: the export's columns but the answer's, and under
     ``"values"`` its (component, value, text, cannot judge) rows."""
     (number, key, kind, version, pseudonym, group, language, answer, *rest) = row
     rationale, status, created, updated, submitted = rest
+    if shown.blind:
+        created = updated = submitted = None
     return {
         "study": study.slug,
         "round": number,
@@ -298,7 +355,7 @@ def _response_record(study: Study, row: Any) -> dict[str, Any]:
         "item_version": version,
         "item_kind": kind,
         "pseudonym": pseudonym,
-        "group": group,
+        "group": shown.group(group),
         "language": language,
         "values": _answer_rows(answer),
         "rationale": rationale,
@@ -319,21 +376,22 @@ def response_page(
 ) -> tuple[int, list[dict[str, Any]]]:
     """(total, records) of one page of the study's responses, in the export's order;
     each record as :func:`_response_record` makes it.  For the API's paged reads."""
-    query = _response_query(study)
+    shown = disclosure(session, study)
+    query = _response_query(study, shown)
     if round_number is not None:
         query = query.where(Round.number == round_number)
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     # The key order alone could tie (never for one study: a panelist answers an item once
     # per round), so the row id makes pages disjoint whatever the database.
     rows = session.execute(query.order_by(Response.id).offset(offset).limit(limit))
-    return total, [_response_record(study, row) for row in rows]
+    return total, [_response_record(study, row, shown) for row in rows]
 
 
-def _responses(session: Session, study: Study) -> pd.DataFrame:
+def _responses(session: Session, study: Study, shown: Disclosure) -> pd.DataFrame:
     """Every response (draft or submitted) in long format: one row per number."""
     records = []
-    for row in session.execute(_response_query(study)):
-        record = _response_record(study, row)
+    for row in session.execute(_response_query(study, shown)):
+        record = _response_record(study, row, shown)
         values = record.pop("values")
         tail = {
             name: record.pop(name)
@@ -396,12 +454,18 @@ def _stored_summaries(session: Session, study: Study) -> list[_StoredSummary]:
     return [_StoredSummary(number, closed_at, summary) for number, closed_at, summary in rows]
 
 
-def _summary_table(summaries: list[_StoredSummary], part: str) -> pd.DataFrame:
-    """The stored rows (``"rows"``) or subgroup rows (``"groups"``) of every round."""
+def _summary_table(
+    summaries: list[_StoredSummary], part: str, shown: Disclosure | None = None
+) -> pd.DataFrame:
+    """The stored rows (``"rows"``) or subgroup rows (``"groups"``, without masked
+    groups' rows) of every round."""
     columns = SUBGROUP_TABLE_COLUMNS if part == "groups" else SUMMARY_TABLE_COLUMNS
     records = []
     for stored in summaries:
-        for row in stored.summary.statistics.get(part, []):
+        rows = stored.summary.statistics.get(part, [])
+        if shown is not None:
+            rows = visible_group_rows(rows, shown)
+        for row in rows:
             record = dict(row)
             record["round"] = stored.number
             record.setdefault("quantile_method", stored.summary.quantile_method)
@@ -684,7 +748,7 @@ DEFINITIONS: dict[str, str] = {
 
 
 def _methods(
-    study: Study, summaries: list[_StoredSummary], settings: dict[str, Any]
+    study: Study, summaries: list[_StoredSummary], settings: dict[str, Any], shown: Disclosure
 ) -> pd.DataFrame:
     """Key/value rows: the settings and definitions a methods section reports."""
     definition = study_definition(study)
@@ -708,6 +772,16 @@ def _methods(
         ("rationale_outside_iqr", study.rationale_outside_iqr),
         ("cannot_judge_offered", study.cannot_judge),
         ("anonymity", study.anonymity),
+        (
+            "disclosure",
+            (
+                "blind: answers of closed rounds only, without their times; the group of "
+                f"a panelist in a group of fewer than {study.feedback_min_n} members is "
+                f"shown as {MASKED_GROUP}, and such groups have no subgroup rows"
+            )
+            if shown.blind
+            else "standard: every answer with its times and every group",
+        ),
         ("max_rounds", study.max_rounds),
         ("languages", ", ".join(study.languages["codes"])),
         ("rounds_closed", len(summaries)),

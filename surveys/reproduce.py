@@ -17,6 +17,10 @@ magnitude when above 1), missing equal to missing, text and true/false exactly. 
 bootstrap confidence interval of the median (``median_ci_low``, ``median_ci_high``) is
 included: it is seeded (see ``seed`` in ``settings.json``), so it reproduces exactly.
 
+In a blind study's export, groups smaller than the minimum are masked in
+``responses.csv`` and have no subgroup rows; the subgroup rows that remain are then
+checked as :func:`compare_masked` says.
+
 Prints ``PASS`` and exits 0 when every value matches; prints each mismatch, then
 ``FAIL``, and exits 1 otherwise.  This file imports nothing of elicit but ``analysis``.
 
@@ -116,16 +120,22 @@ def round_settings(settings: dict[str, Any], entry: dict[str, Any]) -> dict[str,
 
 
 def recompute(frame: pd.DataFrame, settings: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every closed round's summary and subgroup rows, recomputed, with the key columns."""
+    """Every closed round's summary and subgroup rows, recomputed, with the key columns.
+
+    When the export masks small groups (``masked_group`` in the settings: a blind
+    study), the subgroups are recomputed without masking, for :func:`compare_masked`.
+    """
     parts, groups = [], []
+    masking = bool(settings.get("masked_group"))
     for entry in settings["rounds"]:
         number = entry["round"]
         rounds = frame[frame["round"].isin([number - 1, number])]
         arguments = round_settings(settings, entry)
         summary = analysis.summarize_round(rounds, **arguments)
         parts.append(summary.reset_index())
+        minimum = 1 if masking else entry["min_group_size"]
         grouped = analysis.summarize_groups(
-            rounds, min_group_size=entry["min_group_size"], **arguments
+            rounds, min_group_size=minimum, **arguments
         ).reset_index()
         groups.append(grouped[grouped["round"] == number])
     if not parts:
@@ -198,6 +208,48 @@ def compare(
     return problems
 
 
+def compare_masked(
+    exported: pd.DataFrame, recomputed: pd.DataFrame, masked_group: str
+) -> list[str]:
+    """:func:`compare` for a blind study's subgroups, whose small groups are masked.
+
+    In ``responses.csv`` the panelists of every group smaller than the minimum carry
+    one label (``masked_group``) and those groups have no subgroup rows, so their
+    suppression cannot be recomputed.  What can, is checked: every exported row that
+    shows statistics equals its recomputation from the responses; a row masked in the
+    export (its own n below the minimum, or suppressed beside a small group) has the
+    recomputed ``n`` and no statistic.  The recomputed rows of ``masked_group`` itself
+    stand for several groups and are left out.
+    """
+    recomputed = recomputed[recomputed["group"] != masked_group]
+    shown = exported[exported["masked"].astype(str).str.lower() != "true"]
+    problems = compare(shown, recomputed.assign(masked=False), GROUP_KEYS, "subgroups")
+    problems = [problem for problem in problems if "recomputed but not exported" not in problem]
+    hidden = exported[exported["masked"].astype(str).str.lower() == "true"]
+    left = recomputed.set_index(list(GROUP_KEYS))
+    for _, row in hidden.iterrows():
+        key = tuple(
+            int(row[name]) if name == "round" else str(row[name] or "") for name in GROUP_KEYS
+        )
+        if key not in left.index:
+            problems.append(f"subgroups {key}: exported but not recomputed")
+            continue
+        if not equal(row["n"], left.at[key, "n"]):
+            problems.append(
+                f"subgroups {key} n: exported {plain(row['n'])!r}, "
+                f"recomputed {plain(left.at[key, 'n'])!r}"
+            )
+        statistics = [
+            column
+            for column in analysis.SUMMARY_COLUMNS
+            if column not in ("n", "rule", "quantile_method") and column in row.index
+        ]
+        shown_values = [column for column in statistics if plain(row[column]) is not None]
+        if shown_values:
+            problems.append(f"subgroups {key}: masked but shows {', '.join(shown_values)}")
+    return problems
+
+
 def main(folder: Path) -> int:
     """Check the export in ``folder``; print the verdict; return the exit status."""
     settings = json.loads((folder / "settings.json").read_text(encoding="utf-8"))
@@ -206,7 +258,10 @@ def main(folder: Path) -> int:
     exported_groups = read_summaries(folder / "subgroups.csv")
     summaries, groups = recompute(frame, settings)
     problems = compare(exported, summaries, KEYS, "summaries")
-    problems += compare(exported_groups, groups, GROUP_KEYS, "subgroups")
+    if settings.get("masked_group"):
+        problems += compare_masked(exported_groups, groups, settings["masked_group"])
+    else:
+        problems += compare(exported_groups, groups, GROUP_KEYS, "subgroups")
     checked = (len(exported) + len(exported_groups)) * len(analysis.SUMMARY_COLUMNS)
     if problems:
         for problem in problems:

@@ -23,7 +23,14 @@ from elicit.extensions import db
 from surveys.accounts import studies_of
 from surveys.definition import InvalidDefinition, parse_definition
 from surveys.errors import Conflict
-from surveys.exports import FORMATS, export_file, export_tables, response_page
+from surveys.exports import (
+    FORMATS,
+    disclosure,
+    export_file,
+    export_tables,
+    response_page,
+    visible_group_rows,
+)
 from surveys.models import Item, Role, RoundStatus, Study
 from surveys.panel import (
     InvalidPanel,
@@ -111,7 +118,7 @@ def _summary(study: Study, number: int) -> schemas.SummaryOut:
         respondents=summary.respondents,
         settings=statistics.get("settings", {}),
         rows=statistics.get("rows", []),
-        groups=statistics.get("groups", []),
+        groups=visible_group_rows(statistics.get("groups", []), disclosure(db.session, study)),
         distributions=statistics.get("distributions", {}),
         rationales=statistics.get("rationales", {}),
         cannot_judge=statistics.get("cannot_judge", {}),

@@ -188,9 +188,9 @@ class ResponseOut(Model):
     values: list[AnswerValue]
     rationale: str | None
     status: Literal["draft", "submitted"]
-    created_at: datetime
-    updated_at: datetime
-    submitted_at: datetime | None
+    created_at: datetime | None = Field(description="Null in a blind study.")
+    updated_at: datetime | None = Field(description="Null in a blind study.")
+    submitted_at: datetime | None = Field(description="Null if not submitted; in a blind study.")
 
 
 class ResponsePage(Model):
