@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,7 @@ from flask import Flask, Response, abort, render_template, request
 from flask_babel import get_locale, gettext
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError, PendingRollbackError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -71,6 +73,8 @@ def register_input_guards(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     """Bind the extensions to ``app``."""
     db.init_app(app)
+    # After Flask-SQLAlchemy's own teardown, so it runs first (teardowns run in reverse).
+    app.teardown_appcontext(end_session_safely)
     with app.app_context():
         for engine in db.engines.values():
             keep_values_out_of_database_errors(engine)
@@ -85,6 +89,29 @@ def register_extensions(app: Flask) -> None:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops
         )
+
+
+def end_session_safely(error: BaseException | None = None) -> None:
+    """End the request's database session even when its connection is dead.
+
+    Flask-SQLAlchemy ends it with a rollback, which on a connection the server has
+    just ended (a PostgreSQL restart: ``AdminShutdown``) raises after the response was
+    made, so that a request answered 503, or even one whose submission committed, went
+    out as a 500.  Here a failed close drops the connection without a rollback
+    (nothing uncommitted can survive a dead connection anyway), and the session is
+    removed before Flask-SQLAlchemy's teardown finds it.
+    """
+    del error
+    session = db.session()
+    try:
+        session.close()
+    except Exception:
+        app_logger = logging.getLogger("elicit")
+        app_logger.warning("a database connection broke; it is dropped")
+        with suppress(Exception):
+            session.invalidate()
+    finally:
+        db.session.remove()
 
 
 def register_blueprints(app: Flask) -> None:
@@ -126,11 +153,11 @@ def register_errorhandlers(app: Flask) -> None:
         app.register_error_handler(code, render_error)
     app.register_error_handler(CSRFError, render_error)
 
-    def database_unavailable(error: OperationalError | InterfaceError) -> Any:
+    def database_unavailable(error: Exception) -> Any:
         # The connection failed or broke (or SQLite's file is locked): a moment's
         # outage, not a fault of the request, so the client is asked to retry.  (Expert
         # pages have their own handler, which keeps what the expert typed.)
-        cause = str(error.orig or error).strip().splitlines()[0:1]
+        cause = str(getattr(error, "orig", None) or error).strip().splitlines()[0:1]
         app.logger.warning("The database cannot be reached: %s", " ".join(cause))
         # Retry-After: set on every 503 (register_response_headers).
         if is_api_request():
@@ -155,6 +182,7 @@ def register_errorhandlers(app: Flask) -> None:
     app.register_error_handler(DataError, value_not_storable)
     app.register_error_handler(OperationalError, database_unavailable)
     app.register_error_handler(InterfaceError, database_unavailable)
+    app.register_error_handler(PendingRollbackError, database_unavailable)
 
 
 def register_response_headers(app: Flask) -> None:

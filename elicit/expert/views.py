@@ -30,7 +30,7 @@ from flask import (
 from flask_babel import format_datetime, get_locale, gettext
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import validate_csrf
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError, PendingRollbackError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -56,6 +56,8 @@ from surveys.visit import Visit, visit_for_token_hash, visit_of
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("expert", __name__, url_prefix="/e")
+#: What a database that cannot be reached (or stays busy past its timeout) raises.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError, PendingRollbackError)
 SESSION_KEY = "panelist"
 #: Seconds after which a request refused because the database was unavailable may be
 #: tried again (the ``Retry-After`` header).
@@ -110,6 +112,12 @@ def _link_is_known() -> bool:
                 g.link_known = True
             except NotFound:
                 pass
+            except DATABASE_UNAVAILABLE:
+                # Flask-Limiter would swallow the error and leave the session needing a
+                # rollback; exempt instead, and let the view meet the outage itself
+                # (a 503 that keeps what was typed, below).
+                db.session.rollback()
+                g.link_known = True
     return bool(g.link_known)
 
 
@@ -245,6 +253,7 @@ _SESSION_ENDED_MESSAGES = {
 @blueprint.errorhandler(OperationalError)
 @blueprint.errorhandler(InterfaceError)
 @blueprint.errorhandler(PoolTimeoutError)
+@blueprint.errorhandler(PendingRollbackError)
 def _database_unavailable(error: Exception) -> Any:
     """The database could not be reached or was busy past its timeout: 503 with
     ``Retry-After``.  A page that was posted comes back with everything typed in it

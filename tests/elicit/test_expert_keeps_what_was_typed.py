@@ -353,3 +353,158 @@ def _resume_form_page(client: FlaskClient) -> str:
     ended = client.post("/e/", data={"action": "save", **TYPED})
     assert ended.status_code == 401
     return ended.text
+
+
+def test_a_database_failing_in_the_middle_of_a_request_is_a_503_and_recovers(
+    client, round_and_links, database_url, monkeypatch
+):
+    """The database fails after the request has used its connection: PostgreSQL ends
+    the connection (as a restart does: ``pg_terminate_backend``, AdminShutdown), SQLite
+    has its write lock taken by another process.  The expert gets the 503 page with
+    what they typed, never a 500 (the teardown's rollback on the dead connection used
+    to raise after the response was made), and the next request works."""
+    from sqlalchemy import create_engine, text
+
+    import elicit.expert.views as views
+
+    monkeypatch.setattr(surveys.database, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    _study, _round, links = round_and_links
+    enter(client, links[0].token)
+    token = _answer_page_token(client)
+    real_submit = views.submit_responses
+    other = create_engine(database_url)
+    holders = []
+
+    def failing_submit(session, visit, form):
+        if session.connection().dialect.name == "postgresql":
+            pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            with other.connect() as connection:
+                connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        else:
+            holder = other.raw_connection()
+            holder.driver_connection.isolation_level = None
+            holder.driver_connection.execute("BEGIN EXCLUSIVE")
+            holders.append(holder)
+        return real_submit(session, visit, form)
+
+    monkeypatch.setattr(views, "submit_responses", failing_submit)
+    try:
+        refused = client.post("/e/", data={"csrf_token": token, "action": "submit", **TYPED})
+    finally:
+        for holder in holders:
+            holder.driver_connection.execute("ROLLBACK")
+            holder.close()
+        other.dispose()
+    assert refused.status_code == 503
+    assert (
+        _hidden_fields(refused.text, "try-again")["rationale.trust_now"]
+        == TYPED["rationale.trust_now"]
+    )
+    monkeypatch.setattr(views, "submit_responses", real_submit)
+    again = client.post("/e/", data=_hidden_fields(refused.text, "try-again"))
+    assert again.status_code == 302
+    assert client.get("/e/").status_code == 200
+
+
+def test_a_connection_that_dies_after_the_last_query_does_not_turn_the_answer_into_a_500(
+    client, round_and_links, database_url, monkeypatch
+):
+    """The page is made, then the database ends the connection before the request's
+    session is closed (a PostgreSQL restart right then; on SQLite another process takes
+    the write lock).  The rollback that closing sends used to raise there, after the
+    response was made, and the expert got a 500 for a page that had worked."""
+    from sqlalchemy import create_engine, text
+
+    import elicit.expert.views as views
+
+    monkeypatch.setattr(surveys.database, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    _study, _round, links = round_and_links
+    enter(client, links[0].token)
+    real_render = views.render_template
+    other = create_engine(database_url)
+    holders = []
+
+    def render_then_fail(*args, **kwargs):
+        page = real_render(*args, **kwargs)
+        session = db.session()
+        if session.connection().dialect.name == "postgresql":
+            pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            with other.connect() as connection:
+                connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        else:
+            holder = other.raw_connection()
+            holder.driver_connection.isolation_level = None
+            holder.driver_connection.execute("BEGIN EXCLUSIVE")
+            holders.append(holder)
+        return page
+
+    monkeypatch.setattr(views, "render_template", render_then_fail)
+    try:
+        page = client.get("/e/")
+    finally:
+        for holder in holders:
+            holder.driver_connection.execute("ROLLBACK")
+            holder.close()
+        other.dispose()
+    assert page.status_code == 200
+    monkeypatch.setattr(views, "render_template", real_render)
+    assert client.get("/e/").status_code == 200
+
+
+def test_opening_a_link_during_an_outage_is_a_503(outage_client, outage, round_and_links):
+    """The link look-up limit looks the link up first; an outage there must reach the
+    view as one (a 503), not leave a broken session behind (a 500).  On SQLite the
+    outage is another process's write lock, which does not stop reads (WAL): the link
+    opens."""
+    _study, _round, links = round_and_links
+    outage.begin()
+    answered = outage_client.get(f"/e/{links[0].token}")
+    if outage.relay is None:
+        assert answered.status_code == 302
+    else:
+        assert answered.status_code == 503
+        assert "Retry-After" in answered.headers
+    outage.end()
+    assert outage_client.get(f"/e/{links[0].token}").status_code == 302
+
+
+def test_a_link_look_up_whose_connection_dies_is_a_503_not_a_broken_session(
+    client, round_and_links, database_url, monkeypatch
+):
+    """The look-up for the link limit's exemption is the request's first query; when
+    the server ends the connection under it (PostgreSQL restarting), Flask-Limiter
+    swallowed the error and the view met a session needing a rollback: a 500
+    (PendingRollbackError).  On SQLite the fault is another process's write lock,
+    which reads do not wait for: the link opens."""
+    from sqlalchemy import create_engine, text
+
+    import elicit.expert.views as views
+
+    _study, _round, links = round_and_links
+    real_lookup = views.visit_for_token_hash
+    other = create_engine(database_url)
+    holders = []
+
+    def lookup_then_fail(session, token_hash):
+        monkeypatch.setattr(views, "visit_for_token_hash", real_lookup)  # once
+        if session.connection().dialect.name == "postgresql":
+            pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            with other.connect() as connection:
+                connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        else:
+            holder = other.raw_connection()
+            holder.driver_connection.isolation_level = None
+            holder.driver_connection.execute("BEGIN EXCLUSIVE")
+            holders.append(holder)
+        return real_lookup(session, token_hash)
+
+    monkeypatch.setattr(views, "visit_for_token_hash", lookup_then_fail)
+    try:
+        answered = client.get(f"/e/{links[0].token}")
+    finally:
+        for holder in holders:
+            holder.driver_connection.execute("ROLLBACK")
+            holder.close()
+        other.dispose()
+    assert answered.status_code == (302 if holders else 503)
+    assert client.get(f"/e/{links[0].token}").status_code == 302
