@@ -27,7 +27,9 @@ expert's wait short and even:
 
 from __future__ import annotations
 
+import logging
 import os
+from typing import Any
 
 from elicit.logs import redact_personal_links
 
@@ -47,7 +49,18 @@ timeout = 120
 graceful_timeout = 30
 
 
-def on_starting(server: object) -> None:
+def on_starting(server: Any) -> None:
     """Before the workers fork: keep personal links and tokens out of every log record,
-    gunicorn's own included (the workers inherit it)."""
+    gunicorn's own included (the workers inherit it), and send the application's own
+    warnings to gunicorn's error log.
+
+    Without a handler on the root logger, a library's record (Flask-Limiter saying it
+    fell back to memory because Redis went away) reached only the ``NullHandler`` the
+    library installs and was never written anywhere.
+    """
     redact_personal_links()
+    root = logging.getLogger()
+    if not root.handlers:
+        for handler in server.log.error_log.handlers:
+            root.addHandler(handler)
+        root.setLevel(logging.INFO)

@@ -87,6 +87,13 @@ def test_gunicorn_serves_the_app_and_logs_no_personal_link(tmp_path):
                 assert server.poll() is None, error_log.read_text()
                 time.sleep(0.2)
         assert status == 404, "an unknown link is refused"
+        # The application's own warnings reach gunicorn's error log (here: a forwarded
+        # address while no proxy is trusted, warned once per worker).
+        forwarded = urllib.request.Request(
+            f"http://127.0.0.1:{port}/healthz", headers={"X-Forwarded-For": "203.0.113.9"}
+        )
+        with urllib.request.urlopen(forwarded, timeout=5) as answer:
+            assert answer.status == 200
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -94,3 +101,4 @@ def test_gunicorn_serves_the_app_and_logs_no_personal_link(tmp_path):
     assert "GET /e/<token> HTTP/1.1" in logged
     assert token not in logged
     assert token not in error_log.read_text()
+    assert "X-Forwarded-For" in error_log.read_text()
