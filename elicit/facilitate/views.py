@@ -151,7 +151,7 @@ def open_next_round(slug: str) -> Any:
     form = OpenRoundForm()
     if not form.validate_on_submit():
         abort(
-            400,
+            422 if form.deadline.errors else 400,
             "; ".join(
                 f"{form[name].label.text}: {', '.join(errors)}"
                 for name, errors in form.errors.items()

@@ -128,7 +128,7 @@ def test_console_deadlines_out_of_range_are_refused_naming_the_field(client, lea
         f"/console/studies/{SLUG}/rounds/open",
         data={"csrf_token": token, "deadline": "9999-12-31T23:59"},
     )
-    assert far.status_code in (400, 422)
+    assert far.status_code == 422
     assert "Deadline" in far.text and "5 years" in far.text
     past = client.post(
         f"/console/studies/{SLUG}/rounds/open",
