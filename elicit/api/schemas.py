@@ -18,6 +18,7 @@ from pydantic_core import PydanticCustomError
 
 from elicit.deadlines import MAX_YEARS_AHEAD, in_utc, latest_deadline
 from surveys.api_tokens import SCOPES
+from surveys.definition import SIZE_LIMIT as DEFINITION_SIZE_LIMIT
 
 Scope = Literal["read", "write"]
 assert set(SCOPES) == {"read", "write"}
@@ -217,7 +218,7 @@ class ResponseQuery(Model):
 class NewStudy(Model):
     """A study definition (the TOML text of a study file) to load."""
 
-    definition: Text = Field(min_length=1, max_length=1_000_000)
+    definition: Text = Field(min_length=1, max_length=DEFINITION_SIZE_LIMIT)
     anonymity: Literal["standard", "blind"] = "standard"
 
 
