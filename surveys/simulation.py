@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 from surveys.definition import StudyDefinition
@@ -17,11 +18,13 @@ def simulated_answers(rng: random.Random, definition: StudyDefinition) -> dict[s
         elif item.kind == "probability":
             answers[item.key] = str(rng.randint(0, 100))
         elif item.kind == "scenario_set":
-            first = rng.randint(0, 100)
-            second = rng.randint(0, 100 - first)
-            values = [first, second, 100 - first - second]
-            for scenario, value in zip(item.scenarios, values, strict=True):
+            # Each scenario but the last takes a share of what is left; the last the rest.
+            left = 100
+            for scenario in item.scenarios[:-1]:
+                value = rng.randint(0, left)
+                left -= value
                 answers[f"{item.key}.{scenario.key}"] = str(value)
+            answers[f"{item.key}.{item.scenarios[-1].key}"] = str(left)
         elif item.kind == "ranking":
             places = list(range(1, len(item.options) + 1))
             rng.shuffle(places)
@@ -30,12 +33,41 @@ def simulated_answers(rng: random.Random, definition: StudyDefinition) -> dict[s
         elif item.kind == "numeric_estimate":
             low = rng.randint(0, 40)
             best = low + rng.randint(0, 30)
-            answers[f"{item.key}.lowest"] = str(low)
-            answers[f"{item.key}.best"] = str(best)
-            answers[f"{item.key}.highest"] = str(best + rng.randint(0, 50))
+            high = best + rng.randint(0, 50)
+            estimates = (str(low), str(best), str(high))
+            bounds = item.estimate_bounds
+            if bounds is not None and not bounds[0] <= low <= high <= bounds[1]:
+                estimates = _within(bounds, (low, best, high))
+            for part, typed in zip(("lowest", "best", "highest"), estimates, strict=True):
+                answers[f"{item.key}.{part}"] = typed
             answers[f"{item.key}.confidence"] = str(rng.choice([50, 70, 80, 90]))
         elif item.kind == "open_text":
             answers[item.key] = f"Something about {rng.choice(['tariffs', 'fentanyl'])}."
         if item.numeric and rng.random() < 0.3:
             answers[f"rationale.{item.key}"] = "Because of recent events."
     return answers
+
+
+#: The draws of an estimate lie from 0 to this; when the item's bounds do not hold them,
+#: they are mapped onto the bounds.
+_ESTIMATE_SPAN = 120
+
+
+def _within(bounds: tuple[float, float], values: tuple[int, int, int]) -> tuple[str, str, str]:
+    """Estimates drawn from 0 to 120 mapped onto ``bounds``, written as an expert would
+    type them: whole numbers when the bounds are a few units apart or more, else four
+    decimals (never three, which ``1,000`` makes ambiguous)."""
+    low, high = bounds
+    # Answers are at most 10^12 in size (surveys.answers.LARGEST_NUMBER).
+    low, high = max(low, -1e12), min(high, 1e12)
+    mapped = [low + (high - low) * value / _ESTIMATE_SPAN for value in values]
+    if high - low >= 3:
+        whole = [min(max(round(value), math.ceil(low)), math.floor(high)) for value in mapped]
+        return (str(whole[0]), str(whole[1]), str(whole[2]))
+    written = [f"{min(max(value, low), high):.4f}" for value in mapped]
+    # Rounding to four decimals may step just outside a bound: write the bound instead.
+    clamped = [
+        text if low <= float(text) <= high else f"{(low if float(text) < low else high):.4f}"
+        for text in written
+    ]
+    return (clamped[0], clamped[1], clamped[2])
