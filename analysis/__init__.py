@@ -20,11 +20,23 @@ from analysis.frame import COLUMNS, FrameError, empty_frame, validate_frame
 from analysis.pooling import POOLING_METHODS, normalise_scenarios, pool_probabilities
 from analysis.quantiles import QUANTILE_METHODS
 from analysis.scales import KINDS, PROBABILITY_SCALE, Scale
+from analysis.scoring import (
+    CALIBRATION_COLUMNS,
+    SCORE_SUMMARY_COLUMNS,
+    ForecastScores,
+    brier_score,
+    calibration_table,
+    categorical_brier_score,
+    categorical_log_score,
+    log_score,
+    score_forecasts,
+)
 from analysis.stability import WILCOXON_METHODS, ZERO_METHODS, StabilityRule, stability
 from analysis.stopping import StoppingDecision, stopping_decision
 from analysis.summary import SUMMARY_COLUMNS, summarize_groups, summarize_round
 
 __all__ = [
+    "CALIBRATION_COLUMNS",
     "COLUMNS",
     "CRITERIA",
     "DESCRIBE_COLUMNS",
@@ -34,12 +46,14 @@ __all__ = [
     "POOLING_METHODS",
     "PROBABILITY_SCALE",
     "QUANTILE_METHODS",
+    "SCORE_SUMMARY_COLUMNS",
     "STATES",
     "SUMMARY_COLUMNS",
     "WILCOXON_METHODS",
     "ZERO_METHODS",
     "ConsensusRule",
     "Criterion",
+    "ForecastScores",
     "FrameError",
     "KendallW",
     "Scale",
@@ -47,14 +61,20 @@ __all__ = [
     "StoppingDecision",
     "aggregate_estimates",
     "bootstrap_median_ci",
+    "brier_score",
+    "calibration_table",
+    "categorical_brier_score",
+    "categorical_log_score",
     "consensus",
     "describe",
     "empty_frame",
     "kendalls_w",
     "krippendorff_alpha",
+    "log_score",
     "normalise_scenarios",
     "pool_probabilities",
     "rand_ucla",
+    "score_forecasts",
     "stability",
     "standardise_intervals",
     "stopping_decision",
