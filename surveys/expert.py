@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,6 +18,31 @@ from surveys.models import Panelist, Response, Round, RoundStatus, utcnow
 from surveys.rounds import closed_summary, latest_round
 from surveys.studies import StoredItem
 from surveys.visit import Visit, visit_of
+
+
+class ShownRound(Protocol):
+    """What an expert's page shows of a round: a :class:`Round` row, or the round a
+    preview pretends to open (:mod:`surveys.preview`), which is stored nowhere."""
+
+    @property
+    def number(self) -> int:
+        """The round's number, from 1."""
+
+    @property
+    def deadline(self) -> datetime | None:
+        """The deadline announced to the panel, if any."""
+
+
+class OwnAnswer(Protocol):
+    """An expert's answer to one item: a :class:`Response` row, or a simulated one."""
+
+    @property
+    def answer(self) -> dict[str, Any]:
+        """The answer as stored (``{"value": …}``, ``{"components": …}``, …)."""
+
+    @property
+    def rationale(self) -> str | None:
+        """The reason given with it, if any."""
 
 
 @dataclass(frozen=True)
@@ -59,8 +84,8 @@ class ExpertPage:
     definition: StudyDefinition
     pseudonym: str
     language: str
-    round: Round | None
-    last_round: Round | None
+    round: ShownRound | None
+    last_round: ShownRound | None
     items: list[ExpertItem] = field(default_factory=list)
     #: What the expert typed and saved last, exactly as typed; None if nothing yet.
     draft: dict[str, str] | None = None
@@ -110,7 +135,7 @@ def expert_page(session: Session, who: Panelist | Visit) -> ExpertPage:
         response = current.get(stored.id)
         feedback = None
         if previous_round is not None and stored.definition.numeric:
-            feedback = _feedback(
+            feedback = item_feedback(
                 stored,
                 previous_round.number,
                 summary.statistics if summary else {},
@@ -142,17 +167,18 @@ def expert_page(session: Session, who: Panelist | Visit) -> ExpertPage:
     )
 
 
-def _feedback(
+def item_feedback(
     stored: StoredItem,
     round_number: int,
     summary: dict[str, Any],
-    own: Response | None,
+    own: OwnAnswer | None,
     min_n: int,
     *,
     seed: str,
 ) -> Feedback | None:
     """The previous round's feedback on one item, withheld below ``min_n`` answers;
-    ``None`` for an item the previous round had no answer to at all."""
+    ``None`` for an item the previous round had no answer to at all.  ``summary`` is
+    that round's stored summary (or one computed in memory for a preview)."""
     key = stored.definition.key
     rows = {row["component"]: row for row in summary.get("rows", []) if row["item"] == key}
     answered = max((row["n"] or 0 for row in rows.values()), default=0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -220,28 +221,51 @@ def round_statistics(session: Session, study: Study, round_: Round) -> dict[str,
     of respondents under ``"respondents"``."""
     number = round_.number
     frame = responses_frame(session, study, round_numbers=[number - 1, number])
-    definition = study_definition(study)
-    settings: dict[str, Any] = {
-        "rules": consensus_rules(definition),
-        "quantile_method": study.quantile_method,
-        "scales": analysis_scales(definition),
-        "closing_round": number,
-    }
-    statistics = analysis.summarize_round(frame, **settings)
-    groups = analysis.summarize_groups(frame, min_group_size=study.feedback_min_n, **settings)
     respondents = session.execute(
         select(func.count(func.distinct(Response.panelist_id))).where(
             Response.round_id == round_.id, Response.status == ResponseStatus.SUBMITTED
         )
     ).scalar_one()
-    this_round = groups.index.get_level_values("round") == number
     return {
         "respondents": respondents,
-        "settings": settings_record(settings, min_group_size=study.feedback_min_n),
+        **frame_summary(
+            frame,
+            study_definition(study),
+            number=number,
+            quantile_method=study.quantile_method,
+            min_group_size=study.feedback_min_n,
+        ),
+        **panel_comments(session, round_),
+    }
+
+
+def frame_summary(
+    frame: pd.DataFrame,
+    definition: StudyDefinition,
+    *,
+    number: int,
+    quantile_method: str,
+    min_group_size: int,
+) -> dict[str, Any]:
+    """The statistics of round ``number`` computed from ``frame``, the tidy answers of
+    that round and the one before (for stability): the settings used, the rows per item
+    and component, the subgroup rows and the sorted answers the next round's charts
+    draw.  Reads no database: closing a round and previewing an expert's later round
+    (:mod:`surveys.preview`, on simulated answers) compute feedback the same way."""
+    settings: dict[str, Any] = {
+        "rules": consensus_rules(definition),
+        "quantile_method": quantile_method,
+        "scales": analysis_scales(definition),
+        "closing_round": number,
+    }
+    statistics = analysis.summarize_round(frame, **settings)
+    groups = analysis.summarize_groups(frame, min_group_size=min_group_size, **settings)
+    this_round = groups.index.get_level_values("round") == number
+    return {
+        "settings": settings_record(settings, min_group_size=min_group_size),
         "rows": summary_records(statistics),
         "groups": summary_records(groups.loc[this_round]),
         "distributions": distributions(frame[frame["round"] == number]),
-        **panel_comments(session, round_),
     }
 
 
@@ -337,6 +361,14 @@ def panel_comments(session: Session, round_: Round) -> dict[str, dict[str, Any]]
         .where(Response.round_id == round_.id, Response.status == ResponseStatus.SUBMITTED)
         .order_by(Item.key, Response.rationale)
     )
+    return comments_of(rows)
+
+
+def comments_of(
+    rows: Iterable[tuple[str, dict[str, Any], str | None]],
+) -> dict[str, dict[str, Any]]:
+    """The rationales by item and the "I can't judge this" counts of (item key, answer,
+    rationale) rows, as :func:`panel_comments` stores them."""
     rationales: dict[str, list[str]] = {}
     cannot_judge: dict[str, int] = {}
     for key, answer, rationale in rows:
@@ -360,17 +392,33 @@ def responses_frame(
     )
     if round_numbers is not None:
         query = query.where(Round.number.in_(round_numbers))
-    records = []
-    for pseudonym, group, number, key, answer in session.execute(query):
-        if "value" in answer:
-            records.append((pseudonym, group, number, key, "", float(answer["value"])))
-        elif answer.get("cannot_judge"):
-            records.append((pseudonym, group, number, key, "", math.nan))
-        for component, value in answer.get("components", {}).items():
-            records.append((pseudonym, group, number, key, component, float(value)))
+    records = [
+        (pseudonym, group, number, key, component, value)
+        for pseudonym, group, number, key, answer in session.execute(query)
+        for component, value in answer_values(answer)
+    ]
+    return answers_frame(records)
+
+
+def answers_frame(records: list[tuple[str, str, int, str, str, float]]) -> pd.DataFrame:
+    """The tidy frame of :mod:`analysis.frame` from (pseudonym, group, round, item,
+    component, value) records."""
     if not records:
         return analysis.empty_frame()
     return pd.DataFrame.from_records(records, columns=list(analysis.COLUMNS))
+
+
+def answer_values(answer: dict[str, Any]) -> list[tuple[str, float]]:
+    """The (component, value) pairs of one stored answer: ``("", value)`` for a single
+    number, ``("", NaN)`` for "I can't judge this", one pair per part otherwise."""
+    values: list[tuple[str, float]] = []
+    if "value" in answer:
+        values.append(("", float(answer["value"])))
+    elif answer.get("cannot_judge"):
+        values.append(("", math.nan))
+    for component, value in answer.get("components", {}).items():
+        values.append((component, float(value)))
+    return values
 
 
 def summary_records(statistics: pd.DataFrame) -> list[dict[str, Any]]:
@@ -408,7 +456,16 @@ def previous_quartiles(
     if summary is None:
         return quartiles
     minimum = round_.study.feedback_min_n if feedback_min_n is None else feedback_min_n
-    for row in summary.statistics["rows"]:
+    return quartiles_of(summary.statistics["rows"], minimum)
+
+
+def quartiles_of(
+    rows: Iterable[dict[str, Any]], minimum: int
+) -> dict[str, dict[str, tuple[float, float]]]:
+    """(q1, q3) by item and component of a summary's ``rows``, leaving out those resting
+    on fewer than ``minimum`` answers and those undefined."""
+    quartiles: dict[str, dict[str, tuple[float, float]]] = {}
+    for row in rows:
         # Quartiles of too few answers would reveal them, directly or through the
         # rationale they demand: the same minimum as for the feedback applies.
         if (row.get("n") or 0) < minimum:

@@ -198,6 +198,7 @@ def close_current_round(slug: str) -> Any:
 from elicit.facilitate import design as _design_routes  # noqa: E402, F401
 from elicit.facilitate import exports as _export_routes  # noqa: E402, F401
 from elicit.facilitate import panel as _panel_routes  # noqa: E402, F401
+from elicit.facilitate import preview as _preview_routes  # noqa: E402, F401
 from elicit.facilitate import report as _report_routes  # noqa: E402, F401
 from elicit.facilitate import results as _results_routes  # noqa: E402, F401
 from elicit.facilitate import tokens as _token_routes  # noqa: E402, F401

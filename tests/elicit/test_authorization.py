@@ -101,6 +101,11 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("api.get_summary", "GET"): (401, 401, 401, 401, 401),
     ("api.list_responses", "GET"): (401, 401, 401, 401, 401),
     ("api.export", "GET"): (401, 401, 401, 401, 401),
+    # preview as an expert (issue 12): members, researchers included; it changes nothing,
+    # so a post (save, review, submit) only shows the page again, and saves nothing.
+    ("facilitate.preview", "GET"): (302, 302, 404, 200, 200),
+    ("facilitate.preview", "POST"): (302, 302, 404, 200, 200),
+    ("facilitate.preview_autosave", "POST"): (302, 302, 404, 200, 200),
     # health (issue 11): open to all, nothing personal in them.  The test schema is not
     # made by Alembic (no revision), so /readyz says the service is not ready.
     ("health.healthz", "GET"): (200, 200, 200, 200, 200),
