@@ -145,6 +145,9 @@ def _choices_from_json(data: list[dict[str, Any]]) -> tuple[Choice, ...]:
 
 
 # -- TOML, for people to edit (``tomllib`` reads TOML but cannot write it) ---------------
+# These writers give every definition one canonical text: the same definition always
+# becomes the same bytes (the protocol stamp hashes them), and the loader reads it back
+# as the identical definition (``tests/surveys/test_definition_writer.py``).
 
 
 def toml_string(text: str) -> str:
@@ -157,18 +160,59 @@ def toml_string(text: str) -> str:
             escaped.append("\\n")
         elif character == "\t":
             escaped.append("\\t")
-        elif ord(character) < 0x20 or ord(character) == 0x7F:
+        elif _escaped_in_toml(character):
             escaped.append(f"\\u{ord(character):04X}")
         else:
             escaped.append(character)
     return '"' + "".join(escaped) + '"'
 
 
-def _toml_number(value: float) -> str:
-    """A number as TOML: whole numbers without a fraction, others as Python writes them."""
+def toml_text(text: str) -> str:
+    """``text`` as TOML: a basic string, or a multi-line basic string when it holds a
+    line break, so that paragraphs read as paragraphs in the file.
+
+    The multi-line form opens with three quotes and a line break (which TOML drops) and
+    closes right after the last character, so that nothing is added to the text.  Line
+    feeds and tabs stay as they are; a backslash, a quote that another quote or the
+    closing delimiter follows, and every other control character are escaped.
+    """
+    if "\n" not in text:
+        return toml_string(text)
+    escaped = []
+    for index, character in enumerate(text):
+        if character == "\\":
+            escaped.append("\\\\")
+        elif character == '"' and (index + 1 == len(text) or text[index + 1] == '"'):
+            # Never two raw quotes in a row, nor one before the closing delimiter.
+            escaped.append('\\"')
+        elif character in "\n\t":
+            escaped.append(character)
+        elif _escaped_in_toml(character):
+            escaped.append(f"\\u{ord(character):04X}")
+        else:
+            escaped.append(character)
+    return '"""\n' + "".join(escaped) + '"""'
+
+
+def _escaped_in_toml(character: str) -> bool:
+    """Whether TOML forbids ``character`` raw in a string (controls but tab), or a
+    reader would not see it (C1 controls, the Unicode line and paragraph separators)."""
+    code = ord(character)
+    return code < 0x20 or 0x7F <= code <= 0x9F or code in (0x2028, 0x2029)
+
+
+def toml_number(value: float) -> str:
+    """A number as TOML: whole numbers without a fraction, others as Python writes them
+    (``repr`` gives the shortest text that reads back as the same double, and its
+    forms, ``0.1``, ``1e-07``, ``1.5e+20``, are all TOML floats)."""
     if isinstance(value, int) or (float(value).is_integer() and abs(value) < 2**53):
         return str(int(value))
     return repr(float(value))
+
+
+def rule_to_toml(rule: ConsensusRule) -> str:
+    """A rule as one inline table: ``{ combine = "all", criteria = [{ kind = "iqr", … }] }``."""
+    return "{ " + ", ".join(_toml_rule(rule)) + " }"
 
 
 def _toml_rule(rule: ConsensusRule) -> list[str]:
@@ -177,7 +221,7 @@ def _toml_rule(rule: ConsensusRule) -> list[str]:
         "{ "
         + ", ".join(
             [f"kind = {toml_string(c.kind)}"]
-            + [f"{name} = {_toml_number(value)}" for name, value in c.params.items()]
+            + [f"{name} = {toml_number(value)}" for name, value in c.params.items()]
         )
         + " }"
         for c in rule.criteria
@@ -193,11 +237,12 @@ def consensus_to_toml(settings: ConsensusSettings) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _toml_texts(name: str, text: LocalizedText | None) -> list[str]:
-    """``name.<language> = "…"`` lines, one per language."""
+def texts_to_toml(name: str, text: LocalizedText | None) -> list[str]:
+    """``name.<language> = "…"`` lines, one per language, side by side."""
     if text is None:
         return []
-    return [f"{name}.{language} = {toml_string(value)}" for language, value in text.values]
+    prefix = f"{name}." if name else ""
+    return [f"{prefix}{language} = {toml_text(value)}" for language, value in text.values]
 
 
 def item_to_toml(item: ItemDefinition) -> str:
@@ -206,29 +251,30 @@ def item_to_toml(item: ItemDefinition) -> str:
     Writes the shapes the definition format uses for items: dotted per-language texts,
     inline tables for the scale, bounds and consensus rule, and ``[[items.scenarios]]``
     or ``[[items.options]]`` sub-tables last (TOML puts them after the item's own keys).
+    Fields at their default (``rationale = true``) are left out.
     """
     lines = ["[[items]]", f"key = {toml_string(item.key)}", f"kind = {toml_string(item.kind)}"]
     if item.section is not None:
         lines.append(f"section = {toml_string(item.section)}")
-    lines += _toml_texts("text", item.text)
-    lines += _toml_texts("help", item.help)
+    lines += texts_to_toml("text", item.text)
+    lines += texts_to_toml("help", item.help)
     if item.scale is not None:
         lines.append(f"scale = {{ min = {item.scale.minimum}, max = {item.scale.maximum} }}")
         for language, labels in item.scale.labels:
             listed = ", ".join(toml_string(label) for label in labels)
             lines.append(f"labels.{language} = [{listed}]")
-    lines += _toml_texts("unit", item.unit)
+    lines += texts_to_toml("unit", item.unit)
     if item.estimate_bounds is not None:
         low, high = item.estimate_bounds
-        lines.append(f"bounds = {{ min = {_toml_number(low)}, max = {_toml_number(high)} }}")
+        lines.append(f"bounds = {{ min = {toml_number(low)}, max = {toml_number(high)} }}")
     if item.max_length is not None:
         lines.append(f"max_length = {item.max_length}")
     if not item.rationale:
         lines.append("rationale = false")
     if item.consensus is not None:
-        lines.append("consensus = { " + ", ".join(_toml_rule(item.consensus)) + " }")
+        lines.append(f"consensus = {rule_to_toml(item.consensus)}")
     for field, choices in (("scenarios", item.scenarios), ("options", item.options)):
         for choice in choices:
             lines += ["", f"[[items.{field}]]", f"key = {toml_string(choice.key)}"]
-            lines += _toml_texts("text", choice.text)
+            lines += texts_to_toml("text", choice.text)
     return "\n".join(lines) + "\n"

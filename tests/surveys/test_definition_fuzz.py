@@ -11,8 +11,9 @@ Three sources of input, each bounded to a few seconds:
 - the demo parsed, changed at a random place in its structure, and written back.
 
 A definition that is accepted must keep the documented limits (its one-line texts hold
-no control character, its counts are within bounds): acceptance is checked too, not
-only the absence of a crash.
+no control character, its counts are within bounds), and its canonical text
+(:func:`surveys.definition_writer.definition_to_toml`) must read back as the same
+definition: acceptance is checked too, not only the absence of a crash.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from surveys.definition import (
     parse_definition,
     text_problem,
 )
+from surveys.definition_writer import definition_to_toml
 from surveys.demo import demo_source
 
 DEMO = demo_source()
@@ -64,6 +66,8 @@ def outcome(source: str) -> StudyDefinition | None:
         return None
     assert isinstance(definition, StudyDefinition)
     assert_within_limits(definition)
+    # The builder opens whatever the loader accepts: its canonical text reads back exact.
+    assert parse_definition(definition_to_toml(definition), name="written.toml") == definition
     return definition
 
 

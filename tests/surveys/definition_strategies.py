@@ -1,0 +1,194 @@
+"""Hypothesis strategies that build valid study definitions of every shape.
+
+Every value drawn here is one the loader accepts: texts already stripped and within the
+rules of :data:`surveys.definition.TEXT_RULES`, keys and slugs of the documented
+patterns, numbers within :data:`surveys.definition.NUMBER_LIMIT`, criteria with valid
+parameters.  The strategies lean on the hard cases of a writer: quotes, backslashes,
+``$``, ``#``, brackets, tabs and line breaks (where a text may hold them), characters
+beyond ASCII, whole and fractional numbers of large and small magnitude.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import strategies as st
+
+from analysis import CRITERIA, QUANTILE_METHODS, ConsensusRule, Criterion
+from surveys.definition import (
+    KINDS,
+    NUMBER_LIMIT,
+    RATIONALE_POLICIES,
+    RESERVED_KEYS,
+    RESERVED_SLUGS,
+    TEXT_RULES,
+    Choice,
+    ConsensusSettings,
+    ItemDefinition,
+    LikertScale,
+    LocalizedText,
+    Section,
+    StudyDefinition,
+    text_problem,
+)
+
+NUMERIC_KINDS = tuple(kind for kind in KINDS if kind != "open_text")
+#: Characters a writer must take care of, drawn often.
+TRICKY = [*"\"\\$#[]{}='.,:`%€é中🙂 ", '"""', "\\n", "\\u0041", "''' ", "# not a comment"]
+ONE_LINE_CHARACTERS = st.characters(
+    blacklist_categories=("Cs", "Cc"), blacklist_characters="\u2028\u2029"
+)
+
+
+def _text(rule: str, max_size: int = 30) -> st.SearchStrategy[str]:
+    """A text the loader accepts under ``TEXT_RULES[rule]``, as it keeps it (stripped)."""
+    pieces = st.sampled_from(TRICKY) | ONE_LINE_CHARACTERS
+    if TEXT_RULES[rule].paragraphs:
+        pieces = pieces | st.sampled_from(["\n", "\t", "\n\n", '"\n"', "\\\n"])
+    return (
+        st.lists(pieces, min_size=1, max_size=max_size)
+        .map(lambda parts: "".join(parts).strip())
+        .filter(lambda text: bool(text) and text_problem(text, TEXT_RULES[rule]) is None)
+    )
+
+
+def localized(languages: tuple[str, ...], rule: str) -> st.SearchStrategy[LocalizedText]:
+    """A text in each of ``languages``, in their order."""
+    return st.tuples(*(_text(rule) for _ in languages)).map(
+        lambda texts: LocalizedText(tuple(zip(languages, texts, strict=True)))
+    )
+
+
+KEYS = st.from_regex(r"[a-z][a-z0-9_]{0,12}", fullmatch=True).filter(
+    lambda key: key not in RESERVED_KEYS
+)
+SLUGS = st.from_regex(r"[a-z0-9][a-z0-9-]{1,20}", fullmatch=True).filter(
+    lambda slug: slug not in RESERVED_SLUGS
+)
+LANGUAGES = st.lists(
+    st.sampled_from(["en", "es", "fr", "pt", "de", "zh"]), min_size=1, max_size=3, unique=True
+).map(tuple)
+
+#: Numbers as a definition may write them: whole or fractional, tiny or huge.
+NUMBERS = (
+    st.integers(-NUMBER_LIMIT, NUMBER_LIMIT)
+    | st.floats(-NUMBER_LIMIT, NUMBER_LIMIT, allow_nan=False, allow_infinity=False)
+    | st.sampled_from([0, 1, -1, 0.1, 1 / 3, 1e-7, 5e-324, 2.5e-300, 1e15, -1e15, 2**49 + 0.5])
+)
+NON_NEGATIVE = NUMBERS.map(abs)
+SHARES = st.floats(0, 1) | st.sampled_from([0, 1, 0.7, 0.75, 1 / 3])
+POSITIVE = (
+    st.integers(1, NUMBER_LIMIT)
+    | st.floats(5e-324, NUMBER_LIMIT)
+    | st.sampled_from([6, 0.5, 1e-300, 1e15])
+)
+
+
+@st.composite
+def criteria(draw: st.DrawFn, kind: str | None = None) -> Criterion:
+    """A criterion of ``kind`` (any kind of :data:`analysis.CRITERIA` if None)."""
+    kind = kind or draw(st.sampled_from(list(CRITERIA)))
+    params: dict[str, Any]
+    if kind in ("iqr", "cv"):
+        params = {"max": draw(NON_NEGATIVE)}
+    elif kind == "share":
+        low, high = sorted([draw(NUMBERS), draw(NUMBERS)])
+        params = {"low": low, "high": high, "min": draw(SHARES)}
+    elif kind in ("ad_mean", "ad_median"):
+        params = {"divisor": draw(POSITIVE)}
+    elif kind == "rwg":
+        params = {"min": draw(NUMBERS)}
+    elif kind == "split":
+        params = {"min_share": draw(SHARES)}
+    else:
+        params = {}
+    # The loader keeps every parameter as a float.
+    return Criterion(kind, {name: float(value) for name, value in params.items()})
+
+
+@st.composite
+def rules(draw: st.DrawFn) -> ConsensusRule:
+    """A valid rule: one to three criteria, at least one that can establish consensus."""
+    deciding = [kind for kind in CRITERIA if kind != "split"]
+    first = draw(criteria(draw(st.sampled_from(deciding))))
+    others = draw(st.lists(criteria(), max_size=2))
+    ordered = draw(st.permutations([first, *others]))
+    return ConsensusRule(tuple(ordered), draw(st.sampled_from(["all", "any"])))
+
+
+@st.composite
+def choices(draw: st.DrawFn, languages: tuple[str, ...], limit: int) -> tuple[Choice, ...]:
+    """Scenarios or ranking options: two or more, with unique keys."""
+    keys = draw(st.lists(KEYS, min_size=2, max_size=min(limit, 4), unique=True))
+    return tuple(Choice(key, draw(localized(languages, "choice_text"))) for key in keys)
+
+
+@st.composite
+def items(
+    draw: st.DrawFn, key: str, languages: tuple[str, ...], section_keys: list[str]
+) -> ItemDefinition:
+    """An item of any kind with the fields of its kind, optional fields present or not."""
+    kind = draw(st.sampled_from(KINDS))
+    fields: dict[str, Any] = {
+        "key": key,
+        "kind": kind,
+        "text": draw(localized(languages, "item_text")),
+        "section": draw(st.none() | st.sampled_from(section_keys)) if section_keys else None,
+        "help": draw(st.none() | localized(languages, "help")),
+        "rationale": draw(st.booleans()),
+    }
+    if kind != "open_text":
+        fields["consensus"] = draw(st.none() | rules())
+    if kind == "likert":
+        options = draw(st.integers(2, 11))
+        minimum = draw(st.integers(-NUMBER_LIMIT, NUMBER_LIMIT - options) | st.integers(-3, 3))
+        labels = tuple(
+            (
+                language,
+                tuple(draw(st.lists(_text("label", 8), min_size=options, max_size=options))),
+            )
+            for language in languages
+        )
+        fields["scale"] = LikertScale(minimum, minimum + options - 1, labels)
+    elif kind == "scenario_set":
+        fields["scenarios"] = draw(choices(languages, 12))
+    elif kind == "ranking":
+        fields["options"] = draw(choices(languages, 15))
+    elif kind == "numeric_estimate":
+        fields["unit"] = draw(st.none() | localized(languages, "unit"))
+        bounds = draw(st.none() | st.lists(NUMBERS, min_size=2, max_size=2, unique=True))
+        if bounds is not None:
+            low, high = sorted(float(bound) for bound in bounds)
+            if low < high:
+                fields["estimate_bounds"] = (low, high)
+    elif kind == "open_text":
+        fields["max_length"] = draw(st.integers(1, 20000))
+    return ItemDefinition(**fields)
+
+
+@st.composite
+def definitions(draw: st.DrawFn) -> StudyDefinition:
+    """A whole valid study definition."""
+    languages = draw(LANGUAGES)
+    section_keys = draw(st.lists(KEYS, max_size=3, unique=True))
+    sections = tuple(
+        Section(key, draw(localized(languages, "section_title"))) for key in section_keys
+    )
+    item_keys = draw(st.lists(KEYS, min_size=1, max_size=6, unique=True))
+    by_kind_kinds = draw(st.lists(st.sampled_from(NUMERIC_KINDS), max_size=3, unique=True))
+    return StudyDefinition(
+        slug=draw(SLUGS),
+        title=draw(localized(languages, "study_title")),
+        languages=languages,
+        max_rounds=draw(st.integers(1, 20)),
+        quantile_method=draw(st.sampled_from(QUANTILE_METHODS)),
+        consensus=ConsensusSettings(
+            draw(rules()), tuple((kind, draw(rules())) for kind in by_kind_kinds)
+        ),
+        items=tuple(draw(items(key, languages, section_keys)) for key in item_keys),
+        sections=sections,
+        introduction=draw(st.none() | localized(languages, "introduction")),
+        feedback_min_n=draw(st.integers(1, 1000)),
+        rationale_outside_iqr=draw(st.sampled_from(RATIONALE_POLICIES)),
+        cannot_judge=draw(st.booleans()),
+    )
