@@ -6,6 +6,15 @@ documented building blocks, usable from a notebook.
 """
 
 from analysis.agreement import LEVELS, KendallW, kendalls_w, krippendorff_alpha
+from analysis.classical import (
+    BACKGROUNDS,
+    QUANTILE_COLUMNS,
+    WEIGHTINGS,
+    ClassicalModel,
+    classical_model,
+    estimate_quantiles,
+    quantile_array,
+)
 from analysis.consensus import (
     CRITERIA,
     STATES,
@@ -36,6 +45,7 @@ from analysis.stopping import StoppingDecision, stopping_decision
 from analysis.summary import SUMMARY_COLUMNS, summarize_groups, summarize_round
 
 __all__ = [
+    "BACKGROUNDS",
     "CALIBRATION_COLUMNS",
     "COLUMNS",
     "CRITERIA",
@@ -45,12 +55,15 @@ __all__ = [
     "LEVELS",
     "POOLING_METHODS",
     "PROBABILITY_SCALE",
+    "QUANTILE_COLUMNS",
     "QUANTILE_METHODS",
     "SCORE_SUMMARY_COLUMNS",
     "STATES",
     "SUMMARY_COLUMNS",
+    "WEIGHTINGS",
     "WILCOXON_METHODS",
     "ZERO_METHODS",
+    "ClassicalModel",
     "ConsensusRule",
     "Criterion",
     "ForecastScores",
@@ -65,14 +78,17 @@ __all__ = [
     "calibration_table",
     "categorical_brier_score",
     "categorical_log_score",
+    "classical_model",
     "consensus",
     "describe",
     "empty_frame",
+    "estimate_quantiles",
     "kendalls_w",
     "krippendorff_alpha",
     "log_score",
     "normalise_scenarios",
     "pool_probabilities",
+    "quantile_array",
     "rand_ucla",
     "score_forecasts",
     "stability",

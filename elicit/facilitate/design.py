@@ -63,13 +63,11 @@ def _source_listing(source: str, errors: list[DefinitionError]) -> dict[str, Any
 
 
 def _render_new(form: NewStudyForm, listing: dict[str, Any] | None = None, status: int = 200):
-    """The creation page, with the source's problems listed beside its lines."""
-    return render_template(
-        "facilitate/new_study.html",
-        form=form,
-        demo_form=DemoStudyForm(prefix="demo"),
-        listing=listing,
-    ), status
+    """The creation page (a starting point for the builder, or a definition file to
+    import), with the file's problems listed beside its lines."""
+    from elicit.facilitate.builder import StartStudyForm, render_start  # the builder needs us
+
+    return render_start(StartStudyForm(formdata=None, prefix="new"), form, listing, status)
 
 
 @blueprint.route("/studies/new", methods=["GET", "POST"])

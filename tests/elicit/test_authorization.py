@@ -78,6 +78,26 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("facilitate.reword", "GET"): (302, 302, 404, 403, 200),
     ("facilitate.reword", "POST"): (302, 302, 404, 403, 422),
     ("facilitate.retire", "POST"): (302, 302, 404, 403, 422),
+    # the study builder (issue 12): its facilitators only.  Round 1 is open in this
+    # world, so the builder is read-only and each change is sent back to it (303).
+    ("facilitate.start_study", "POST"): (302, 302, 422, 403, 422),  # an empty form
+    ("facilitate.build", "GET"): (302, 302, 404, 403, 200),
+    ("facilitate.build_texts", "POST"): (302, 302, 404, 403, 303),
+    ("facilitate.build_add_section", "POST"): (302, 302, 404, 403, 303),
+    ("facilitate.build_rename_section", "POST"): (302, 302, 404, 403, 303),
+    ("facilitate.build_move_section", "POST"): (302, 302, 404, 403, 303),
+    ("facilitate.build_delete_section", "POST"): (302, 302, 404, 403, 303),
+    # No kind of item chosen: refused as incomplete.
+    ("facilitate.build_new_item", "GET"): (302, 302, 404, 403, 400),
+    ("facilitate.build_new_item", "POST"): (302, 302, 404, 403, 400),
+    ("facilitate.build_item", "GET"): (302, 302, 404, 403, 200),
+    ("facilitate.build_item", "POST"): (302, 302, 404, 403, 303),
+    ("facilitate.build_move_item", "POST"): (302, 302, 404, 403, 303),
+    ("facilitate.build_duplicate_item", "POST"): (302, 302, 404, 403, 303),
+    ("facilitate.build_delete_item", "POST"): (302, 302, 404, 403, 303),
+    ("facilitate.build_download", "GET"): (302, 302, 404, 403, 200),
+    ("facilitate.build_import", "GET"): (302, 302, 404, 403, 200),
+    ("facilitate.build_import", "POST"): (302, 302, 404, 403, 303),
     # API tokens (issue 6): each user manages their own.
     ("facilitate.api_tokens", "GET"): (302, 302, 200, 200, 200),
     # No name for the token: the page again with the field's error.
@@ -153,6 +173,7 @@ def world(app, make_study, make_panel, make_user):
         "panelist_id": panelist_by_pseudonym(db.session, study, link.pseudonym).id,
         "fmt": "json",
         "number": 1,
+        "section": "drivers",
         "token_id": create_token(db.session, lead, "notebook").token.id,
     }
 

@@ -1,0 +1,225 @@
+"""The study builder's pages without JavaScript: create a study from a starting point,
+shape it with forms only (texts, sections, items of every kind, moves), see problems on
+their fields with everything typed kept, and find the builder read-only after round 1."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+import pytest
+
+from elicit.extensions import db
+from surveys.models import Study
+from surveys.rounds import open_round
+from surveys.studies import find_study, study_definition
+from tests.conftest import csrf_token, log_in
+
+SLUG = "water-2040"
+
+
+def field_value(html: str, name: str) -> str | None:
+    """The value an input or text area named ``name`` shows."""
+    match = re.search(rf'<input[^>]*name="{re.escape(name)}"[^>]*value="([^"]*)"', html)
+    if match:
+        return unescape(match.group(1))
+    match = re.search(rf'<textarea[^>]*name="{re.escape(name)}"[^>]*>(.*?)</textarea>', html, re.S)
+    return unescape(match.group(1)).strip() if match else None
+
+
+def field_errors(html: str, field_id: str) -> list[str]:
+    """The problems written under the field ``field_id``."""
+    return [
+        unescape(message)
+        for message in re.findall(rf'<p class="field-error" id="{field_id}-error">(.*?)</p>', html)
+    ]
+
+
+@pytest.fixture
+def lead(make_user):
+    return make_user("lead@example.org")
+
+
+@pytest.fixture
+def console(client, lead):
+    log_in(client, "lead@example.org")
+    return client
+
+
+def start(console, **fields):
+    page = console.get("/console/studies/new")
+    data = {
+        "csrf_token": csrf_token(page.text),
+        "new-start": "blank",
+        "new-slug": SLUG,
+        "new-languages": "en, es",
+        "new-title": "Water in 2040",
+        "new-anonymity": "standard",
+    }
+    data.update({f"new-{name}": value for name, value in fields.items()})
+    return console.post("/console/studies/new/start", data=data)
+
+
+def build_url(path: str = "") -> str:
+    return f"/console/studies/{SLUG}/build{path}"
+
+
+def post(console, url: str, data: dict[str, str], page_url: str | None = None):
+    page = console.get(page_url or build_url())
+    return console.post(url, data={"csrf_token": csrf_token(page.text), **data})
+
+
+def test_a_blank_study_starts_in_the_builder_with_its_missing_translation(console, lead):
+    created = start(console)
+    assert created.status_code == 303
+    assert created.headers["Location"].endswith(build_url())
+    study = find_study(db.session, SLUG)
+    assert study.title == {"en": "Water in 2040"} and study.languages["codes"] == ["en", "es"]
+    page = console.get(build_url())
+    assert page.status_code == 200
+    assert "Spanish missing" in page.text
+    assert "1 text is not translated yet" in page.text
+
+
+def test_start_errors_name_their_fields_and_keep_what_was_typed(console, lead):
+    refused = start(console, slug="Water 2040!", languages="en, english", title="")
+    assert refused.status_code == 422
+    assert field_errors(refused.text, "new-slug")
+    assert "'english' is not a two-letter language code" in unescape(refused.text)
+    assert "give the study a title" in refused.text
+    assert field_value(refused.text, "new-slug") == "Water 2040!"
+    assert field_value(refused.text, "new-languages") == "en, english"
+    assert find_study(db.session, SLUG) is None
+
+
+def test_the_demo_as_a_start_gets_the_chosen_slug(console, lead):
+    created = start(console, start="demo", slug="my-copy", languages="es", title="")
+    assert created.status_code == 303
+    study = find_study(db.session, "my-copy")
+    assert study.languages["codes"] == ["es"]
+    assert list(study.title) == ["es"]
+
+
+def test_texts_sections_and_a_likert_item_with_forms_only(console, lead):
+    start(console)
+    saved = post(
+        console,
+        build_url("/texts"),
+        {"title_en": "Water in 2040", "title_es": "El agua en 2040", "introduction_en": "Hi"},
+    )
+    assert saved.status_code == 303
+    page = console.get(build_url())
+    # The introduction is written in English only: its Spanish is flagged, in words.
+    assert '<a href="#introduction_es">Introduction</a>' in page.text
+    assert 'id="introduction_es-missing">Spanish missing' in page.text
+    assert 'id="title_es-missing" hidden>' in page.text
+
+    added = post(console, build_url("/sections"), {"new-section-title_en": "Drivers"})
+    assert added.status_code == 303
+    study = find_study(db.session, SLUG)
+    assert study.sections["sections"][0]["key"] == "drivers"
+
+    new = console.get(build_url("/items/new?kind=likert&section=drivers"))
+    assert new.status_code == 200
+    assert field_value(new.text, "label_1_en") == "Strongly disagree"
+    data = {
+        "kind": "likert",
+        "text_en": "Trust is high.",
+        "text_es": "",
+        "scale_min": "1",
+        "scale_max": "5",
+        "section": "drivers",
+        "rationale": "y",
+        "key": "",
+        "action": "save",
+        **{f"label_{v}_en": f"L{v}" for v in range(1, 6)},
+        **{f"label_{v}_es": "" for v in range(1, 6)},
+    }
+    data["label_3_en"] = ""  # a point without a label in any language
+    refused = console.post(
+        build_url("/items/new"), data={"csrf_token": csrf_token(new.text), **data}
+    )
+    assert refused.status_code == 422
+    assert field_errors(refused.text, "label_3_en") == [
+        "write this point's label in at least one language"
+    ]
+    assert field_value(refused.text, "text_en") == "Trust is high."
+    assert field_value(refused.text, "label_4_en") == "L4"
+    data["label_3_en"] = "L3"
+    created = console.post(
+        build_url("/items/new"), data={"csrf_token": csrf_token(refused.text), **data}
+    )
+    assert created.status_code == 303
+    assert created.headers["Location"].endswith(build_url("/items/trust_is_high"))
+    item = console.get(build_url("/items/trust_is_high"))
+    assert "Spanish missing" in item.text
+    definition = study_definition(find_study(db.session, SLUG))
+    assert definition.items[0].scale.labels == (("en", ("L1", "L2", "L3", "L4", "L5")),)
+
+
+def test_a_scenario_set_grows_and_shrinks_without_javascript(console, lead):
+    start(console, languages="en")
+    new = console.get(build_url("/items/new?kind=scenario_set"))
+    base = {
+        "csrf_token": csrf_token(new.text),
+        "kind": "scenario_set",
+        "text_en": "Which future?",
+        "choice_count": "2",
+        "choice_0_text_en": "Drought",
+        "choice_1_text_en": "Flood",
+    }
+    grown = console.post(build_url("/items/new"), data={**base, "action": "add_choice"})
+    assert grown.status_code == 200
+    assert "Not saved yet" in grown.text
+    assert field_value(grown.text, "choice_2_text_en") == ""
+    assert field_value(grown.text, "choice_1_text_en") == "Flood"
+    shrunk = console.post(
+        build_url("/items/new"),
+        data={
+            **base,
+            "choice_count": "3",
+            "choice_2_text_en": "Steady",
+            "action": "remove_choice_0",
+        },
+    )
+    assert field_value(shrunk.text, "choice_0_text_en") == "Flood"
+    assert field_value(shrunk.text, "choice_1_text_en") == "Steady"
+    assert field_value(shrunk.text, "choice_2_text_en") is None
+    saved = console.post(
+        build_url("/items/new"),
+        data={
+            **base,
+            "choice_0_text_en": "Flood",
+            "choice_1_text_en": "Steady",
+            "action": "save",
+        },
+    )
+    assert saved.status_code == 303
+    (item,) = study_definition(find_study(db.session, SLUG)).items
+    assert [scenario.key for scenario in item.scenarios] == ["flood", "steady"]
+
+
+def test_moves_without_javascript_and_read_only_after_round_one(console, lead, app):
+    start(console, languages="en")
+    for text in ("First?", "Second?"):
+        page = console.get(build_url("/items/new?kind=probability"))
+        console.post(
+            build_url("/items/new"),
+            data={"csrf_token": csrf_token(page.text), "kind": "probability", "text_en": text},
+        )
+    moved = post(console, build_url("/items/second/move"), {"direction": "up"})
+    assert moved.status_code == 303
+    study: Study = find_study(db.session, SLUG)
+    assert [item.key for item in study_definition(study).items] == ["second", "first"]
+    overview = console.get(build_url()).text
+    assert overview.index('id="item-second"') < overview.index('id="item-first"')
+
+    open_round(db.session, study)
+    page = console.get(build_url())
+    assert "read-only" in page.text and "Move up" not in page.text
+    refused = post(console, build_url("/items/second/move"), {"direction": "down"})
+    assert refused.status_code == 303
+    assert "round 1 has opened" in console.get(refused.headers["Location"]).text
+    item = console.get(build_url("/items/first"))
+    assert item.status_code == 200 and "disabled" in item.text
+    assert [item.key for item in study_definition(study).items] == ["second", "first"]
