@@ -31,8 +31,9 @@ from surveys.models import (
     User,
     utcnow,
 )
+from surveys.protocol import check_reason, is_stamped, record_amendment
 from surveys.rounds import open_round_of
-from surveys.serialization import item_from_json, item_to_json, sections_from_json
+from surveys.serialization import item_from_json, item_to_json, item_to_toml, sections_from_json
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +76,12 @@ def add_item(
 
     The key must be new to the study (retired items keep theirs).  Raises
     :class:`InvalidDefinition` listing the problems of ``item_toml`` with their lines,
-    :class:`Conflict` while a round is open.
+    :class:`Conflict` while a round is open, :class:`InvalidValues` naming ``note``
+    when the protocol is stamped and no note says why.
     """
     _refuse_while_open(session, study)
+    stamped = is_stamped(session, study)
+    why = check_reason(note, field="note") if stamped else ""
     definition = _read_item(study, item_toml, taken={item.key for item in study.items})
     spec = item_to_json(definition)
     position = max((item.position for item in study.items), default=-1) + 1
@@ -91,6 +95,8 @@ def add_item(
     )
     study.items.append(item)
     session.flush()
+    if stamped:
+        _amend(session, study, definition.key, "", item_to_toml(definition), why, actor)
     audit.record(session, "item.add", study=study, user=actor, item=definition.key, note=note)
     session.commit()
     log.info("added item %s to %s", definition.key, study.slug)
@@ -110,20 +116,27 @@ def reword_item(
     Responses already given keep the version they answered (``Response.item_version``);
     the next round's responses record the new one.  Raises :class:`InvalidDefinition`
     for a malformed item, :class:`Conflict` while a round is open, for a retired item,
-    a changed key or kind, or a wording identical to the current one.
+    a changed key or kind, or a wording identical to the current one,
+    :class:`InvalidValues` naming ``note`` when the protocol is stamped and no note says
+    why.
     """
     _refuse_while_open(session, study)
     item = find_item(study, key)
     if item.retired_at is not None:
         raise Conflict(f"item {key!r} is retired; add a new item instead")
+    stamped = is_stamped(session, study)
+    why = check_reason(note, field="note") if stamped else ""
     definition = _read_item(study, item_toml, taken=set())
     if definition.key != item.key:
         raise Conflict(f"the key must stay {item.key!r}; to change it, add a new item")
     if definition.kind != item.kind:
         raise Conflict(f"the kind must stay {item.kind!r}; to change it, add a new item")
     spec = item_to_json(definition)
-    if definition == item_from_json(item.key, item.kind, item.spec):
+    previous = item_from_json(item.key, item.kind, item.spec)
+    if definition == previous:
         raise Conflict(f"this is the wording of version {item.version} already")
+    if stamped:
+        _amend(session, study, key, item_to_toml(previous), item_to_toml(definition), why, actor)
     item.version += 1
     item.spec = spec
     item.versions.append(ItemVersion(version=item.version, spec=spec, note=note))
@@ -158,12 +171,32 @@ def retire_item(
         raise InvalidValues({"reason": ["say why the item is retired"]})
     if item.retired_at is not None:
         raise Conflict(f"item {key!r} is retired already")
+    if is_stamped(session, study):
+        reason = check_reason(reason)
+        old = item_to_toml(item_from_json(item.key, item.kind, item.spec))
+        _amend(session, study, key, old, "", reason, actor)
     item.retired_at = utcnow()
     item.retired_reason = reason
     audit.record(session, "item.retire", study=study, user=actor, item=key, reason=reason)
     session.commit()
     log.info("retired item %s of %s", key, study.slug)
     return item
+
+
+def _amend(
+    session: Session,
+    study: Study,
+    key: str,
+    old: str,
+    new: str,
+    reason: str,
+    actor: User | None,
+) -> None:
+    """Record a change to item ``key`` of a stamped protocol as an amendment (audited
+    with the item's TOML before and after); it applies from the next round."""
+    record_amendment(
+        session, study, what=f"items.{key}", old=old, new=new, reason=reason, actor=actor
+    )
 
 
 @dataclass(frozen=True)

@@ -138,6 +138,10 @@ class Study(Base):
     #: "blind": the console shows only counts and pseudonyms.  Chosen at creation, it
     #: can be raised to "blind" but never lowered.
     anonymity: Mapped[str] = mapped_column(String(16), default="standard")
+    #: What happens at a close to the items that reached consensus: "leave" (they are
+    #: retired, so they leave the next round), "stay" (they are asked again) or "ask"
+    #: (the close's confirmation lists them and the facilitator ticks which leave).
+    consensus_items: Mapped[str] = mapped_column(String(8), default="stay")
     #: The definition file's text exactly as loaded, for provenance.
     source: Mapped[str] = mapped_column(Text, deferred=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -159,6 +163,9 @@ class Study(Base):
             "rationale_outside_iqr IN ('off', 'optional', 'required')", name="rationale_policy"
         ),
         CheckConstraint("anonymity IN ('standard', 'blind')", name="anonymity_level"),
+        CheckConstraint(
+            "consensus_items IN ('leave', 'stay', 'ask')", name="consensus_items_policy"
+        ),
     )
 
 
@@ -519,4 +526,65 @@ class ConsoleSession(Base):
         CheckConstraint(
             "(revoked_at IS NULL) = (revoked_reason IS NULL)", name="revocation_has_reason"
         ),
+    )
+
+
+class ProtocolStamp(Base):
+    """A study's pre-registration: its protocol as it stood when round 1 opened.
+
+    Written once, in the transaction that opens round 1, and never changed: later
+    changes are :class:`Amendment` rows.  ``sha256`` is the hex SHA-256 of
+    ``definition`` (UTF-8), the canonical TOML of the study's definition at that moment
+    (:func:`surveys.definition_writer.definition_to_toml`), so anyone holding the TOML
+    can check the hash the study page and the report show.
+    """
+
+    __tablename__ = "protocol_stamp"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"), unique=True)
+    stamped_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Hex SHA-256 of ``definition`` encoded as UTF-8.
+    sha256: Mapped[str] = mapped_column(String(64))
+    #: The canonical TOML of the study's definition when round 1 opened.
+    definition: Mapped[str] = mapped_column(Text, deferred=True)
+    #: The study's consensus-items setting then ("leave", "stay" or "ask"), which the
+    #: definition file does not hold (yet).
+    consensus_items: Mapped[str] = mapped_column(String(8))
+    #: Who opened round 1: kept as text so the stamp survives the account's deletion;
+    #: ``None`` from the command line.
+    user_email: Mapped[str | None] = mapped_column(String(320))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+
+    __table_args__ = (CheckConstraint("length(sha256) = 64", name="sha256_length"),)
+
+
+class Amendment(Base):
+    """One change to a stamped protocol: what changed, from what to what, and why.
+
+    ``what`` is a stable path such as ``consensus.by_kind.probability``,
+    ``settings.feedback_min_n``, ``items.trust_now`` (added, reworded) or
+    ``items.trust_now.retired``; ``old_value`` and ``new_value`` are text (TOML or
+    plain), empty when there was or is nothing.  ``first_round`` is the first round
+    whose answers or summary the change can affect.
+    """
+
+    __tablename__ = "protocol_amendment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The console user who made the change, as text; ``None`` from the command line.
+    user_email: Mapped[str | None] = mapped_column(String(320))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    what: Mapped[str] = mapped_column(String(200))
+    old_value: Mapped[str] = mapped_column(Text)
+    new_value: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    first_round: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        CheckConstraint("first_round >= 1", name="first_round_positive"),
+        CheckConstraint("length(reason) > 0", name="reason_given"),
+        Index("ix_protocol_amendment_study_id", "study_id", "id"),
     )

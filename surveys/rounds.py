@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -30,6 +30,7 @@ from surveys.models import (
     User,
     utcnow,
 )
+from surveys.protocol import retire_at_consensus, stamp_protocol
 from surveys.serialization import rule_to_json
 from surveys.studies import study_definition
 
@@ -110,6 +111,9 @@ def open_round(
         deadline=deadline.isoformat() if deadline else None,
     )
     try:
+        if number == 1:
+            # Pre-registration: the protocol is fixed with the round, before any answer.
+            stamp_protocol(session, study, actor)
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -144,7 +148,13 @@ def extend_deadline(
     return round_
 
 
-def close_round(session: Session, study: Study, *, actor: User | None = None) -> RoundSummary:
+def close_round(
+    session: Session,
+    study: Study,
+    *,
+    actor: User | None = None,
+    retire: Collection[str] = (),
+) -> RoundSummary:
     """Close the open round and store its summary; ``actor`` is audited.
 
     The summary holds, per item and component, every statistic of
@@ -153,7 +163,18 @@ def close_round(session: Session, study: Study, *, actor: User | None = None) ->
     pooled probabilities, aggregated estimates, Kendall's W for rankings), the same per
     subgroup with groups smaller than the study's ``feedback_min_n`` masked, the sorted
     answers the next round's charts draw, and the panel's rationales without pseudonyms.
+
+    Items that reached consensus in the round (:func:`surveys.protocol.items_at_consensus`)
+    then follow the study's ``consensus_items`` setting, in the same transaction:
+    "leave" retires every one of them, "ask" those of them named in ``retire`` (the
+    facilitator's ticks on the close's confirmation; a named item that is not at
+    consensus in the stored summary stays), "stay" none, and refuses a ``retire`` list
+    with :class:`Conflict`.
+    Each is retired with the reason "reached consensus in round N", audited
+    (:func:`surveys.protocol.retire_at_consensus`).
     """
+    if retire and study.consensus_items == "stay":
+        raise Conflict("the study keeps items that reached consensus in the next round")
     round_ = _claim_open_round(session, study)
     statistics = round_statistics(session, study, round_)
     round_.status = RoundStatus.CLOSED
@@ -173,6 +194,7 @@ def close_round(session: Session, study: Study, *, actor: User | None = None) ->
         round=round_.number,
         respondents=summary.respondents,
     )
+    retire_at_consensus(session, study, round_, statistics, retire, actor)
     session.commit()
     log.info(
         "closed round %d of %s (%d respondents)", round_.number, study.slug, summary.respondents

@@ -1,15 +1,22 @@
-"""Change a study's settings after it was loaded, audited.
+"""Change a study's settings after it was loaded, audited; amendments after the stamp.
 
-Which settings may change while a round is open: only those that do not change what the
-panel sees or answers in that round.
+Which settings may change while a round is open: only the anonymity level, which can
+always be raised (it only hides more from the console).
 
-- ``quantile_method`` and ``consensus`` are used when a round closes, to compute its
-  summary; changing them while a round is open changes no page an expert sees.
-- ``max_rounds`` only limits the opening of later rounds.
-- ``anonymity`` can always be raised (it only hides more from the console).
-- ``cannot_judge`` (an extra likert option), ``rationale_outside_iqr`` (whether a "why?"
-  is asked or demanded) and ``feedback_min_n`` (which feedback and quartiles the open
-  round shows) change the open round's pages and answers: they wait for it to close.
+- The protocol's rules (:data:`RULES`): the consensus rule and the quantile method
+  decide the round's summary when it closes, the maximum number of rounds is the
+  stopping rule, the feedback minimum decides which feedback and quartiles the open
+  round shows, and ``consensus_items`` decides which items leave at the close.  A rule
+  changed after seeing the close's preview would be chosen for the answers it decides:
+  rules cannot change while a round is open (see :mod:`surveys.protocol`).
+- ``cannot_judge`` (an extra likert option) and ``rationale_outside_iqr`` (whether a
+  "why?" is asked or demanded) change the open round's pages and answers: they wait
+  for it to close.
+
+Once round 1 has opened the protocol is stamped, and every change needs a reason: each
+changed setting (each changed consensus table) is recorded as an amendment with its old
+and new values, which the report lists.  The audit log holds the old and new values of
+every change, stamped or not.
 """
 
 from __future__ import annotations
@@ -31,8 +38,20 @@ from surveys.definition import (
 )
 from surveys.errors import InvalidValues
 from surveys.models import Round, Study, User
+from surveys.protocol import (
+    CONSENSUS_ITEMS,
+    RULES_LOCKED,
+    check_reason,
+    is_stamped,
+    record_amendment,
+)
 from surveys.rounds import open_round_of
-from surveys.serialization import consensus_from_json, consensus_to_json, consensus_to_toml
+from surveys.serialization import (
+    consensus_from_json,
+    consensus_to_json,
+    consensus_to_toml,
+    rule_to_toml,
+)
 from surveys.studies import ANONYMITY_LEVELS
 
 log = logging.getLogger(__name__)
@@ -45,23 +64,42 @@ SETTINGS: tuple[str, ...] = (
     "cannot_judge",
     "anonymity",
     "consensus",
+    "consensus_items",
 )
 """The settings :func:`update_settings` changes."""
-FIXED_WHILE_OPEN: tuple[str, ...] = ("feedback_min_n", "rationale_outside_iqr", "cannot_judge")
-"""Settings that change what experts see or answer, so not while a round is open."""
+RULES: tuple[str, ...] = (
+    "quantile_method",
+    "feedback_min_n",
+    "max_rounds",
+    "consensus",
+    "consensus_items",
+)
+"""The protocol's rules among the settings: they cannot change while a round is open."""
+FIXED_WHILE_OPEN: tuple[str, ...] = ("rationale_outside_iqr", "cannot_judge")
+"""Other settings that change what experts see or answer, so not while a round is open."""
 MAX_ROUNDS_LIMIT = 20
 FEEDBACK_MIN_N_LIMIT = 1000
 
 
 def update_settings(
-    session: Session, study: Study, changes: Mapping[str, Any], actor: User | None = None
+    session: Session,
+    study: Study,
+    changes: Mapping[str, Any],
+    actor: User | None = None,
+    *,
+    reason: str | None = None,
 ) -> dict[str, Any]:
     """Apply ``changes`` (setting name → new value) to ``study``, audited, and commit.
 
     ``consensus`` is given as the TOML text of a ``[consensus]`` table (or as
     :class:`ConsensusSettings`).  Every value is checked before anything changes;
-    :class:`InvalidValues` names each refused field.  Returns the settings that actually
-    changed, as ``{name: new value}`` (the consensus as its JSON form).
+    :class:`InvalidValues` names each refused field: a value out of range, a rule or a
+    setting experts see while a round is open, and, once the protocol is stamped, a
+    missing ``reason``.  After the stamp each change is an amendment
+    (:func:`surveys.protocol.record_amendment`) under ``settings.<name>``, or
+    ``consensus.default`` / ``consensus.by_kind.<kind>`` for each consensus table that
+    changed.  Returns the settings that actually changed, as ``{name: new value}`` (the
+    consensus as its JSON form).
     """
     errors: dict[str, list[str]] = {}
 
@@ -79,8 +117,10 @@ def update_settings(
         raise InvalidValues(errors)
     changed = {name: value for name, value in values.items() if value != _current(study, name)}
     if open_round_of(session, study) is not None:
-        for name in FIXED_WHILE_OPEN:
-            if name in changed:
+        for name in changed:
+            if name in RULES:
+                refuse(name, f"{RULES_LOCKED}: change it once the open round is closed")
+            elif name in FIXED_WHILE_OPEN:
                 refuse(
                     name,
                     "changes what experts see or answer: change it once the open round is closed",
@@ -89,16 +129,31 @@ def update_settings(
         raise InvalidValues(errors)
     if not changed:
         return {}
+    stamped = is_stamped(session, study)
+    given = check_reason(reason) if stamped or (reason or "").strip() else None
+    previous = {name: _current(study, name) for name in changed}
     audited: dict[str, Any] = {
-        name: {"from": _current(study, name), "to": value}
+        name: {"from": _audited(name, previous[name]), "to": _audited(name, value)}
         for name, value in changed.items()
-        if name != "consensus"
     }
-    if "consensus" in changed:
-        audited["consensus"] = "changed"
     for name, value in changed.items():
         setattr(study, name, value)
-    audit.record(session, "study.settings", study=study, user=actor, **audited)
+    if stamped:
+        assert given is not None
+        for what, old, new in _amended(previous, changed):
+            record_amendment(
+                session,
+                study,
+                what=what,
+                old=old,
+                new=new,
+                reason=given,
+                actor=actor,
+                # A higher anonymity hides more from the console at once.
+                applies_to_open_round=what == "settings.anonymity",
+                audited=False,
+            )
+    audit.record(session, "study.settings", study=study, user=actor, reason=given, **audited)
     session.commit()
     log.info("changed settings of %s: %s", study.slug, ", ".join(sorted(changed)))
     return changed
@@ -107,6 +162,48 @@ def update_settings(
 def _current(study: Study, name: str) -> Any:
     """The study's current value of setting ``name``."""
     return getattr(study, name)
+
+
+def _audited(name: str, value: Any) -> Any:
+    """A setting's value as the audit log keeps it: the consensus as its TOML text."""
+    if name == "consensus":
+        return consensus_to_toml(consensus_from_json(value))
+    return value
+
+
+def _as_text(value: Any) -> str:
+    """A setting's value as an amendment states it (booleans as TOML writes them)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _amended(previous: dict[str, Any], changed: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """``(path, old, new)`` of each amendment a settings change makes: one per setting,
+    and for the consensus one per table (default, each kind) that changed, as the
+    inline TOML of its rule (empty where a kind had or has no table)."""
+    result = []
+    for name, value in changed.items():
+        if name != "consensus":
+            result.append((f"settings.{name}", _as_text(previous[name]), _as_text(value)))
+            continue
+        old, new = consensus_from_json(previous[name]), consensus_from_json(value)
+        if old.default != new.default:
+            result.append(
+                ("consensus.default", rule_to_toml(old.default), rule_to_toml(new.default))
+            )
+        old_kinds, new_kinds = dict(old.by_kind), dict(new.by_kind)
+        for kind in [*old_kinds, *(kind for kind in new_kinds if kind not in old_kinds)]:
+            before, after = old_kinds.get(kind), new_kinds.get(kind)
+            if before != after:
+                result.append(
+                    (
+                        f"consensus.by_kind.{kind}",
+                        rule_to_toml(before) if before else "",
+                        rule_to_toml(after) if after else "",
+                    )
+                )
+    return result
 
 
 def _consensus(value: Any, refuse: Any) -> dict[str, Any] | None:
@@ -150,6 +247,8 @@ def _check(session: Session, study: Study, values: dict[str, Any], refuse: Any) 
                 f"must be a whole number from {minimum} to {MAX_ROUNDS_LIMIT}"
                 + (f" ({held} round(s) held already)" if held else ""),
             )
+    if "consensus_items" in values and values["consensus_items"] not in CONSENSUS_ITEMS:
+        refuse("consensus_items", "choose one of " + ", ".join(CONSENSUS_ITEMS))
     if "anonymity" in values:
         level = values["anonymity"]
         if level not in ANONYMITY_LEVELS:

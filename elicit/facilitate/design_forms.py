@@ -11,6 +11,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from analysis import QUANTILE_METHODS
 from elicit.forms import SafeForm
 from surveys.definition import RATIONALE_POLICIES
+from surveys.protocol import REASON_LIMIT
 from surveys.settings import FEEDBACK_MIN_N_LIMIT, MAX_ROUNDS_LIMIT
 
 ANONYMITY_CHOICES = [
@@ -64,6 +65,17 @@ class SettingsForm(SafeForm):
     cannot_judge = BooleanField(lazy_gettext("Likert items offer “I can't judge this”"))
     anonymity = SelectField(lazy_gettext("Anonymity"), choices=ANONYMITY_CHOICES)
     consensus = TextAreaField(lazy_gettext("Consensus rule (TOML)"), validators=[DataRequired()])
+    consensus_items = SelectField(
+        lazy_gettext("Items that reached consensus"),
+        choices=[
+            SelectChoice("stay", lazy_gettext("Stay: ask them again in the next round")),
+            SelectChoice("leave", lazy_gettext("Leave: retire them when the round closes")),
+            SelectChoice("ask", lazy_gettext("Ask: choose which leave when closing each round")),
+        ],
+    )
+    reason = TextAreaField(
+        lazy_gettext("Reason for the change"), validators=[Optional(), Length(max=REASON_LIMIT)]
+    )
 
 
 class ItemForm(SafeForm):

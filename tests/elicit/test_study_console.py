@@ -156,6 +156,7 @@ def settings_form(**overrides):
         "cannot_judge": "y",
         "anonymity": "standard",
         "consensus": '[consensus]\ncriteria = [{ kind = "iqr", max = 1 }]\n',
+        "consensus_items": "stay",
     }
     values.update(overrides)
     return {name: value for name, value in values.items() if value is not None}

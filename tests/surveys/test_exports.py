@@ -278,6 +278,7 @@ def test_reproduction_survives_changed_rules_and_items_between_rounds(
         db.session,
         study,
         {"consensus": '[consensus]\ncombine = "all"\ncriteria = [{ kind = "iqr", max = 0.5 }]\n'},
+        reason="stricter after round 1",
     )
     reword_item(
         db.session,
@@ -295,6 +296,7 @@ def test_reproduction_survives_changed_rules_and_items_between_rounds(
         study,
         '[[items]]\nkey = "new_trigger"\nkind = "probability"\nsection = "triggers"\n'
         'text.en = "A new trigger?"\ntext.es = "¿Un nuevo detonante?"\n',
+        note="suggested in round 1",
     )
     open_round(db.session, study)
     for link in links:

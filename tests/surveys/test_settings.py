@@ -14,6 +14,19 @@ from surveys.rounds import close_round, open_round
 from surveys.serialization import consensus_from_json, consensus_to_toml
 from surveys.settings import consensus_text, update_settings
 
+SEEN = "changes what experts see or answer: change it once the open round is closed"
+LOCKED = "rules cannot change while a round is open: change it once the open round is closed"
+DEMO_CONSENSUS = """\
+[consensus]
+combine = "all"
+criteria = [{ kind = "iqr", max = 1 }]
+
+[consensus.by_kind.probability]
+criteria = [{ kind = "iqr", max = 20 }]
+
+[consensus.by_kind.scenario_set]
+criteria = [{ kind = "iqr", max = 20 }]
+"""
 STRICTER = """\
 [consensus]
 combine = "all"
@@ -66,7 +79,11 @@ def test_settings_change_and_are_audited(study, make_user):
     ).scalar_one()
     assert event.user_email == "lead@example.org"
     assert event.details["max_rounds"] == {"from": 3, "to": 4}
-    assert event.details["consensus"] == "changed"
+    # The audit keeps both rules, not only that the rule changed.
+    assert event.details["consensus"] == {
+        "from": consensus_to_toml(parse_consensus(DEMO_CONSENSUS)),
+        "to": consensus_to_toml(parse_consensus(STRICTER)),
+    }
     assert update_settings(db.session, study, {"max_rounds": 4}) == {}
 
 
@@ -121,28 +138,52 @@ def test_anonymity_is_raised_but_never_lowered(study):
 
 
 def test_max_rounds_cannot_fall_below_the_rounds_held(study):
-    open_round(db.session, study)
-    close_round(db.session, study)
-    open_round(db.session, study)
+    for _ in range(2):
+        open_round(db.session, study)
+        close_round(db.session, study)
     errors = refused(study, {"max_rounds": 1})
     assert errors["max_rounds"] == ["must be a whole number from 2 to 20 (2 round(s) held already)"]
-    assert update_settings(db.session, study, {"max_rounds": 2}) == {"max_rounds": 2}
+    changed = update_settings(db.session, study, {"max_rounds": 2}, reason="enough rounds")
+    assert changed == {"max_rounds": 2}
 
 
-def test_while_a_round_is_open_only_what_experts_do_not_see_changes(study):
+def test_while_a_round_is_open_only_the_anonymity_changes(study):
     open_round(db.session, study)
     errors = refused(
-        study, {"cannot_judge": False, "rationale_outside_iqr": "off", "feedback_min_n": 4}
-    )
-    assert set(errors) == {"cannot_judge", "rationale_outside_iqr", "feedback_min_n"}
-    changed = update_settings(
-        db.session,
         study,
-        {"quantile_method": "hazen", "consensus": STRICTER, "max_rounds": 5, "anonymity": "blind"},
+        {
+            "cannot_judge": False,
+            "rationale_outside_iqr": "off",
+            "feedback_min_n": 4,
+            "quantile_method": "hazen",
+            "consensus": STRICTER,
+            "max_rounds": 5,
+            "consensus_items": "leave",
+        },
     )
-    assert set(changed) == {"quantile_method", "consensus", "max_rounds", "anonymity"}
+    assert errors == {
+        "cannot_judge": [SEEN],
+        "rationale_outside_iqr": [SEEN],
+        "feedback_min_n": [LOCKED],
+        "quantile_method": [LOCKED],
+        "consensus": [LOCKED],
+        "max_rounds": [LOCKED],
+        "consensus_items": [LOCKED],
+    }
+    changed = update_settings(db.session, study, {"anonymity": "blind"}, reason="asked for")
+    assert changed == {"anonymity": "blind"}
     # An unchanged value of a fixed setting is no change, so the form can send it back.
-    assert update_settings(db.session, study, {"cannot_judge": True}) == {}
+    assert update_settings(db.session, study, {"cannot_judge": True, "max_rounds": 3}) == {}
+
+
+def test_consensus_items_takes_one_of_three_values(study):
+    assert refused(study, {"consensus_items": "sometimes"}) == {
+        "consensus_items": ["choose one of leave, stay, ask"]
+    }
+    assert update_settings(db.session, study, {"consensus_items": "ask"}) == {
+        "consensus_items": "ask"
+    }
+    assert study.consensus_items == "ask"
 
 
 def test_consensus_reader_refuses_other_tables():

@@ -78,7 +78,9 @@ def test_reworded_item_is_shown_and_answered_in_its_new_version(study, make_pane
     before = study_snapshot(db.session, study.id)
 
     current = item_to_toml(item(before, "trust_now").definition)
-    reword_item(db.session, study, "trust_now", current.replace("today", "at present"), None)
+    reword_item(
+        db.session, study, "trust_now", current.replace("today", "at present"), None, "clearer"
+    )
     after = study_snapshot(db.session, study.id)
     assert item(after, "trust_now").version == 2
     assert "at present" in item(after, "trust_now").definition.text.get("en")
