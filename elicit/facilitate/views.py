@@ -195,8 +195,8 @@ def close_current_round(slug: str) -> Any:
 
 
 # Routes defined in their own modules, on this blueprint.
-from elicit.facilitate import design as _design_routes  # noqa: E402, F401
 from elicit.facilitate import builder as _builder_routes  # noqa: E402, F401
+from elicit.facilitate import design as _design_routes  # noqa: E402, F401
 from elicit.facilitate import exports as _export_routes  # noqa: E402, F401
 from elicit.facilitate import panel as _panel_routes  # noqa: E402, F401
 from elicit.facilitate import preview as _preview_routes  # noqa: E402, F401

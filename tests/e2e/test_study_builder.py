@@ -31,7 +31,11 @@ pytestmark = pytest.mark.e2e
 SLUG = "water-2040"
 BLOCKING = {"serious", "critical"}
 #: Where screenshots of every builder page are kept for people to look at.
-SHOTS = Path(os.environ.get("ELICIT_BUILDER_SHOTS", "")) if os.environ.get("ELICIT_BUILDER_SHOTS") else None
+SHOTS = (
+    Path(os.environ.get("ELICIT_BUILDER_SHOTS", ""))
+    if os.environ.get("ELICIT_BUILDER_SHOTS")
+    else None
+)
 
 
 def test_a_bilingual_study_built_only_with_forms(live_server, new_page, artifacts, make_user):
@@ -194,7 +198,9 @@ def test_a_bilingual_study_built_only_with_forms(live_server, new_page, artifact
 
     # 6. Duplicate an item, then delete the copy (after confirming).
     page.locator("#item-rank_the_risks").get_by_role("button", name="Duplicate").click()
-    expect(page).to_have_url(f"{live_server}/console/studies/{SLUG}/build/items/rank_the_risks_copy")
+    expect(page).to_have_url(
+        f"{live_server}/console/studies/{SLUG}/build/items/rank_the_risks_copy"
+    )
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Delete this item").click()
     expect(page.locator(".notice")).to_contain_text("The item rank_the_risks_copy is deleted.")
