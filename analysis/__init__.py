@@ -23,12 +23,19 @@ from analysis.consensus import (
     consensus,
     rand_ucla,
 )
+from analysis.cross_impact import (
+    COHERENCE_COLUMNS,
+    IMPACT_COLUMNS,
+    CrossImpact,
+    cross_impact,
+)
 from analysis.describe import DESCRIBE_COLUMNS, bootstrap_median_ci, describe
 from analysis.estimates import ESTIMATE_COMPONENTS, aggregate_estimates, standardise_intervals
 from analysis.frame import COLUMNS, FrameError, empty_frame, validate_frame
 from analysis.pooling import POOLING_METHODS, normalise_scenarios, pool_probabilities
 from analysis.quantiles import QUANTILE_METHODS
 from analysis.scales import KINDS, PROBABILITY_SCALE, Scale
+from analysis.scenario_sets import CELL_SEPARATOR, cell_component, pooled_scenarios
 from analysis.scoring import (
     CALIBRATION_COLUMNS,
     SCORE_SUMMARY_COLUMNS,
@@ -47,10 +54,13 @@ from analysis.summary import SUMMARY_COLUMNS, summarize_groups, summarize_round
 __all__ = [
     "BACKGROUNDS",
     "CALIBRATION_COLUMNS",
+    "CELL_SEPARATOR",
+    "COHERENCE_COLUMNS",
     "COLUMNS",
     "CRITERIA",
     "DESCRIBE_COLUMNS",
     "ESTIMATE_COMPONENTS",
+    "IMPACT_COLUMNS",
     "KINDS",
     "LEVELS",
     "POOLING_METHODS",
@@ -66,6 +76,7 @@ __all__ = [
     "ClassicalModel",
     "ConsensusRule",
     "Criterion",
+    "CrossImpact",
     "ForecastScores",
     "FrameError",
     "KendallW",
@@ -78,8 +89,10 @@ __all__ = [
     "calibration_table",
     "categorical_brier_score",
     "categorical_log_score",
+    "cell_component",
     "classical_model",
     "consensus",
+    "cross_impact",
     "describe",
     "empty_frame",
     "estimate_quantiles",
@@ -88,6 +101,7 @@ __all__ = [
     "log_score",
     "normalise_scenarios",
     "pool_probabilities",
+    "pooled_scenarios",
     "quantile_array",
     "rand_ucla",
     "score_forecasts",
