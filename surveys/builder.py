@@ -181,11 +181,12 @@ def create_study(
     actor: User | None = None,
 ) -> Study:
     """Create a draft study from ``start`` (a template, the demo, a definition file) or,
-    without one, a blank study titled ``title``.
+    without one, a study titled ``title`` with no item yet.
 
     The study gets ``slug`` and ``languages`` whatever ``start`` said: texts in other
     languages are dropped, languages ``start`` lacks are missing translations to fill
-    in.  ``actor`` becomes its first member.  Raises :class:`InvalidValues` naming
+    in.  A ``title`` given with ``start`` replaces its title (in the first language).
+    ``actor`` becomes its first member.  Raises :class:`InvalidValues` naming
     ``slug``, ``languages``, ``title`` or ``anonymity``.
     """
     codes = tuple(languages)
@@ -204,19 +205,26 @@ def create_study(
         )
         if problem:
             errors["title"] = [problem]
-    elif not errors and not set(codes) & set(start.languages):
-        errors["languages"] = [
-            "this starting point is written in "
-            + ", ".join(start.languages)
-            + ": keep at least one of its languages"
-        ]
+    else:
+        if title.strip() and (problem := text_problem(title.strip(), TEXT_RULES["study_title"])):
+            errors["title"] = [problem]
+        if not errors and not set(codes) & set(start.languages):
+            errors["languages"] = [
+                "this starting point is written in "
+                + ", ".join(start.languages)
+                + ": keep at least one of its languages"
+            ]
     if errors:
         raise InvalidValues(errors)
-    definition = (
-        blank_definition(slug, codes, title)
-        if start is None
-        else in_languages(dataclasses.replace(start, slug=slug), codes)
-    )
+    if start is None:
+        definition = blank_definition(slug, codes, title)
+    else:
+        definition = in_languages(dataclasses.replace(start, slug=slug), codes)
+        if title.strip():
+            # The facilitator's own title, in the first language; the others to write.
+            definition = dataclasses.replace(
+                definition, title=LocalizedText(((codes[0], title.strip()),))
+            )
     try:
         return load_study(session, definition, source, actor=actor, anonymity=anonymity)
     except Conflict:  # created by someone else at the same moment

@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 from flask_login import login_required
 from werkzeug.datastructures import MultiDict
 
@@ -44,13 +44,13 @@ from elicit.facilitate.item_forms import (
 )
 from elicit.facilitate.views import blueprint
 from surveys import builder
-from surveys.definition import InvalidDefinition, ItemDefinition, parse_definition
+from surveys.definition import InvalidDefinition, ItemDefinition
 from surveys.definition_writer import definition_to_toml
-from surveys.demo import DEMO_DEFINITION, demo_source
 from surveys.errors import Conflict, InvalidValues, NotFound
 from surveys.models import Item, Study
 from surveys.serialization import item_from_json, sections_from_json
 from surveys.studies import study_definition
+from surveys.templates import TEMPLATES, template_definition, template_source
 
 #: How a move button says its direction, and the offset it asks the domain for.
 DIRECTIONS = {"up": -1, "down": 1}
@@ -60,28 +60,13 @@ DIRECTIONS = {"up": -1, "down": 1}
 
 
 def starting_points() -> dict[str, tuple[str, str]]:
-    """Starting point id → (name, what it holds), in the order the page offers them."""
+    """Starting point key → (name, what it holds) in the interface's language: the
+    shipped templates (a blank study and the demo among them), in the catalogue's order."""
+    language = str(get_locale())
     return {
-        "blank": (
-            gettext("A blank study"),
-            gettext("A title and the default settings; you add sections and items."),
-        ),
-        "demo": (
-            gettext("The demo study"),
-            gettext(
-                "Scenarios of U.S.–Mexico intelligence cooperation, in English and Spanish: "
-                "an item of every kind, ready to try."
-            ),
-        ),
+        entry.key: (entry.title.get(language, "en"), entry.description.get(language, "en"))
+        for entry in TEMPLATES
     }
-
-
-def _start_definition(start: str) -> tuple[Any, str]:
-    """The definition and source text of a starting point other than a blank study."""
-    if start == "demo":
-        source = demo_source()
-        return parse_definition(source, name=DEMO_DEFINITION), source
-    abort(400)
 
 
 def render_start(start_form: StartStudyForm, import_form: Any, listing=None, status: int = 200):
@@ -100,13 +85,15 @@ def render_start(start_form: StartStudyForm, import_form: Any, listing=None, sta
 @blueprint.route("/studies/new/start", methods=["POST"])
 @login_required
 def start_study() -> Any:
-    """Create a study from a blank page, a template or the demo, and open the builder."""
+    """Create a study from a template (a blank study and the demo among them), and open
+    the builder."""
     _facilitators_only()
     form = StartStudyForm(prefix="new")
     form.start.choices = [(key, key) for key in starting_points()]
     if not form.validate_on_submit():
         return render_start(form, NewStudyForm(formdata=None), status=422)
-    start, source = (None, "") if form.start.data == "blank" else _start_definition(form.start.data)
+    key = form.start.data or ""
+    start, source = template_definition(key), template_source(key)
     try:
         study = builder.create_study(
             db.session,

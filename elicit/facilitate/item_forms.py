@@ -402,7 +402,8 @@ def text_fields(form: ItemFormBase, prefix: str) -> list[Field]:
 
 
 class StartStudyForm(SafeForm):
-    """A new study: where it starts from, its address, languages, title and anonymity."""
+    """A new study: where it starts from, its address, languages, title and anonymity.
+    The domain checks them all at once by the loader's rules (no length here)."""
 
     start = SelectField(lazy_gettext("Start from"), choices=[], validate_choice=True)
     slug = StringField(
@@ -411,7 +412,7 @@ class StartStudyForm(SafeForm):
             "Appears in the console's addresses: 2 to 63 lower-case letters, digits and "
             "hyphens, e.g. water-2040. It cannot change later."
         ),
-        validators=[DataRequired(), Length(max=63)],
+        validators=[DataRequired()],
     )
     languages = StringField(
         lazy_gettext("Languages"),
@@ -420,12 +421,12 @@ class StartStudyForm(SafeForm):
             "en, es (English and Spanish), fr, pt…"
         ),
         default="en, es",
-        validators=[DataRequired(), Length(max=100)],
+        validators=[DataRequired()],
     )
     title = StringField(
-        lazy_gettext("Title (in the first language)"),
-        description=lazy_gettext("Needed for a blank study; a template or the demo has its own."),
-        validators=[Optional(), Length(max=200)],
+        lazy_gettext("Title (in the first language, optional)"),
+        description=lazy_gettext("Leave it empty to keep the starting point's title for now."),
+        validators=[Optional()],
     )
     anonymity = SelectField(
         lazy_gettext("Anonymity"), choices=ANONYMITY_CHOICES, default="standard"

@@ -65,12 +65,19 @@ def test_a_bilingual_study_built_only_with_forms(live_server, new_page, artifact
     # 1. Start: a blank study in English and Spanish.
     page.goto(f"{live_server}/console/studies/new")
     check("start")
-    page.get_by_label("A blank study").check()
+    page.get_by_label("Blank study").check()
     page.locator("#new-slug").fill(SLUG)
     page.locator("#new-languages").fill("en, es")
     page.locator("#new-title").fill("Water in 2040")
     page.get_by_role("button", name="Create and open the builder").click()
     expect(page).to_have_url(f"{live_server}/console/studies/{SLUG}/build")
+
+    # The blank template's example statement goes: deleting asks first.
+    page.get_by_role("link", name="[A statement to rate.]").click()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete this item").click()
+    expect(page.locator(".notice")).to_contain_text("The item statement is deleted.")
+    expect(page.locator(".builder-item")).to_have_count(0)
 
     # 2. The Spanish title is flagged, in words; writing it removes the flag.
     expect(page.locator("#title_es-missing")).to_have_text("Spanish missing")

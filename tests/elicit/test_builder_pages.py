@@ -82,11 +82,11 @@ def test_a_blank_study_starts_in_the_builder_with_its_missing_translation(consol
 
 
 def test_start_errors_name_their_fields_and_keep_what_was_typed(console, lead):
-    refused = start(console, slug="Water 2040!", languages="en, english", title="")
+    refused = start(console, slug="Water 2040!", languages="en, english", title="x" * 201)
     assert refused.status_code == 422
     assert field_errors(refused.text, "new-slug")
     assert "'english' is not a two-letter language code" in unescape(refused.text)
-    assert "give the study a title" in refused.text
+    assert field_errors(refused.text, "new-title")
     assert field_value(refused.text, "new-slug") == "Water 2040!"
     assert field_value(refused.text, "new-languages") == "en, english"
     assert find_study(db.session, SLUG) is None
@@ -154,7 +154,8 @@ def test_texts_sections_and_a_likert_item_with_forms_only(console, lead):
     item = console.get(build_url("/items/trust_is_high"))
     assert "Spanish missing" in item.text
     definition = study_definition(find_study(db.session, SLUG))
-    assert definition.items[0].scale.labels == (("en", ("L1", "L2", "L3", "L4", "L5")),)
+    (built,) = [item for item in definition.items if item.key == "trust_is_high"]
+    assert built.scale.labels == (("en", ("L1", "L2", "L3", "L4", "L5")),)
 
 
 def test_a_scenario_set_grows_and_shrinks_without_javascript(console, lead):
@@ -195,7 +196,7 @@ def test_a_scenario_set_grows_and_shrinks_without_javascript(console, lead):
         },
     )
     assert saved.status_code == 303
-    (item,) = study_definition(find_study(db.session, SLUG)).items
+    (item,) = [i for i in study_definition(find_study(db.session, SLUG)).items if i.scenarios]
     assert [scenario.key for scenario in item.scenarios] == ["flood", "steady"]
 
 
@@ -210,7 +211,8 @@ def test_moves_without_javascript_and_read_only_after_round_one(console, lead, a
     moved = post(console, build_url("/items/second/move"), {"direction": "up"})
     assert moved.status_code == 303
     study: Study = find_study(db.session, SLUG)
-    assert [item.key for item in study_definition(study).items] == ["second", "first"]
+    # The blank template's statement has no section: it stays first.
+    assert [item.key for item in study_definition(study).items] == ["statement", "second", "first"]
     overview = console.get(build_url()).text
     assert overview.index('id="item-second"') < overview.index('id="item-first"')
 
@@ -222,4 +224,4 @@ def test_moves_without_javascript_and_read_only_after_round_one(console, lead, a
     assert "round 1 has opened" in console.get(refused.headers["Location"]).text
     item = console.get(build_url("/items/first"))
     assert item.status_code == 200 and "disabled" in item.text
-    assert [item.key for item in study_definition(study).items] == ["second", "first"]
+    assert [item.key for item in study_definition(study).items] == ["statement", "second", "first"]
