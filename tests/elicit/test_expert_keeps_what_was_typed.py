@@ -355,112 +355,108 @@ def _resume_form_page(client: FlaskClient) -> str:
     return ended.text
 
 
-def _terminate(connection, pid: int) -> None:
-    """End PostgreSQL backend ``pid`` as a restart does, and wait until it is gone
-    (``pg_terminate_backend`` only signals it)."""
-    from sqlalchemy import text
+class DatabaseFault:
+    """Make the database fail under a request's own connection, for real: PostgreSQL
+    ends it as a restart does (``pg_terminate_backend``: AdminShutdown), SQLite has its
+    write lock taken by another connection (writers then time out; readers go on)."""
 
-    connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-    deadline = time.monotonic() + 10
-    alive = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
-    while connection.execute(alive, {"pid": pid}).scalar_one():
-        assert time.monotonic() < deadline, "the backend did not end"
-        time.sleep(0.01)
+    def __init__(self, database_url: str) -> None:
+        from sqlalchemy import create_engine
+
+        self.other = create_engine(database_url)
+        self.holders: list = []
+
+    def strike(self, session) -> None:
+        """Fail the database under ``session``'s connection, now."""
+        from sqlalchemy import text
+
+        if session.connection().dialect.name != "postgresql":
+            holder = self.other.raw_connection()
+            holder.driver_connection.isolation_level = None
+            holder.driver_connection.execute("BEGIN EXCLUSIVE")
+            self.holders.append(holder)
+            return
+        pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        alive = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
+        with self.other.connect() as connection:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            # pg_terminate_backend only signals: wait until the backend is gone.
+            deadline = time.monotonic() + 10
+            while connection.execute(alive, {"pid": pid}).scalar_one():
+                assert time.monotonic() < deadline, "the backend did not end"
+                time.sleep(0.01)
+
+    def release(self) -> None:
+        """Give SQLite's write lock back; close the other connections."""
+        for holder in self.holders:
+            holder.driver_connection.execute("ROLLBACK")
+            holder.close()
+        self.holders.clear()
+        self.other.dispose()
+
+
+@pytest.fixture
+def database_fault(database_url: str, monkeypatch) -> Iterator[DatabaseFault]:
+    """A :class:`DatabaseFault` on the test database (SQLite writers give up after
+    0.2 s), released at the end."""
+    monkeypatch.setattr(surveys.database, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    fault = DatabaseFault(database_url)
+    yield fault
+    fault.release()
+
+
+def _striking_first(monkeypatch, fault: DatabaseFault, module, name: str, *, after=False):
+    """Replace ``module.name`` for one call: the database fails before it runs (or,
+    with ``after``, right after it returned), then the real function is back."""
+    real = getattr(module, name)
+
+    def struck(*args, **kwargs):
+        monkeypatch.setattr(module, name, real)
+        if not after:
+            fault.strike(db.session())
+            return real(*args, **kwargs)
+        result = real(*args, **kwargs)
+        fault.strike(db.session())
+        return result
+
+    monkeypatch.setattr(module, name, struck)
 
 
 def test_a_database_failing_in_the_middle_of_a_request_is_a_503_and_recovers(
-    client, round_and_links, database_url, monkeypatch
+    client, round_and_links, database_fault, monkeypatch
 ):
-    """The database fails after the request has used its connection: PostgreSQL ends
-    the connection (as a restart does: ``pg_terminate_backend``, AdminShutdown), SQLite
-    has its write lock taken by another process.  The expert gets the 503 page with
-    what they typed, never a 500 (the teardown's rollback on the dead connection used
-    to raise after the response was made), and the next request works."""
-    from sqlalchemy import create_engine, text
-
+    """The database fails after the request has used its connection.  The expert gets
+    the 503 page with what they typed, never a 500, and the next request works."""
     import elicit.expert.views as views
 
-    monkeypatch.setattr(surveys.database, "SQLITE_BUSY_TIMEOUT_MS", 200)
     _study, _round, links = round_and_links
     enter(client, links[0].token)
     token = _answer_page_token(client)
-    real_submit = views.submit_responses
-    other = create_engine(database_url)
-    holders = []
-
-    def failing_submit(session, visit, form):
-        if session.connection().dialect.name == "postgresql":
-            pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
-            with other.connect() as connection:
-                _terminate(connection, pid)
-        else:
-            holder = other.raw_connection()
-            holder.driver_connection.isolation_level = None
-            holder.driver_connection.execute("BEGIN EXCLUSIVE")
-            holders.append(holder)
-        return real_submit(session, visit, form)
-
-    monkeypatch.setattr(views, "submit_responses", failing_submit)
-    try:
-        refused = client.post("/e/", data={"csrf_token": token, "action": "submit", **TYPED})
-    finally:
-        for holder in holders:
-            holder.driver_connection.execute("ROLLBACK")
-            holder.close()
-        other.dispose()
+    _striking_first(monkeypatch, database_fault, views, "submit_responses")
+    refused = client.post("/e/", data={"csrf_token": token, "action": "submit", **TYPED})
+    database_fault.release()
     assert refused.status_code == 503
-    assert (
-        _hidden_fields(refused.text, "try-again")["rationale.trust_now"]
-        == TYPED["rationale.trust_now"]
-    )
-    monkeypatch.setattr(views, "submit_responses", real_submit)
-    again = client.post("/e/", data=_hidden_fields(refused.text, "try-again"))
-    assert again.status_code == 302
+    again = _hidden_fields(refused.text, "try-again")
+    assert again["rationale.trust_now"] == TYPED["rationale.trust_now"]
+    assert client.post("/e/", data=again).status_code == 302
     assert client.get("/e/").status_code == 200
 
 
 def test_a_connection_that_dies_after_the_last_query_does_not_turn_the_answer_into_a_500(
-    client, round_and_links, database_url, monkeypatch
+    client, round_and_links, database_fault, monkeypatch
 ):
     """The page is made, then the database ends the connection before the request's
-    session is closed (a PostgreSQL restart right then; on SQLite another process takes
-    the write lock).  The rollback that closing sends used to raise there, after the
-    response was made, and the expert got a 500 for a page that had worked."""
-    from sqlalchemy import create_engine, text
-
+    session is closed (a PostgreSQL restart right then).  The rollback that closing
+    sends used to raise there, after the response was made, and the expert got a 500
+    for a page that had worked."""
     import elicit.expert.views as views
 
-    monkeypatch.setattr(surveys.database, "SQLITE_BUSY_TIMEOUT_MS", 200)
     _study, _round, links = round_and_links
     enter(client, links[0].token)
-    real_render = views.render_template
-    other = create_engine(database_url)
-    holders = []
-
-    def render_then_fail(*args, **kwargs):
-        page = real_render(*args, **kwargs)
-        session = db.session()
-        if session.connection().dialect.name == "postgresql":
-            pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
-            with other.connect() as connection:
-                _terminate(connection, pid)
-        else:
-            holder = other.raw_connection()
-            holder.driver_connection.isolation_level = None
-            holder.driver_connection.execute("BEGIN EXCLUSIVE")
-            holders.append(holder)
-        return page
-
-    monkeypatch.setattr(views, "render_template", render_then_fail)
-    try:
-        page = client.get("/e/")
-    finally:
-        for holder in holders:
-            holder.driver_connection.execute("ROLLBACK")
-            holder.close()
-        other.dispose()
+    _striking_first(monkeypatch, database_fault, views, "render_template", after=True)
+    page = client.get("/e/")
+    database_fault.release()
     assert page.status_code == 200
-    monkeypatch.setattr(views, "render_template", real_render)
     assert client.get("/e/").status_code == 200
 
 
@@ -482,44 +478,19 @@ def test_opening_a_link_during_an_outage_is_a_503(outage_client, outage, round_a
 
 
 def test_a_link_look_up_whose_connection_dies_leaves_no_broken_session(
-    client, round_and_links, database_url, monkeypatch
+    client, round_and_links, database_fault, monkeypatch
 ):
     """The look-up for the link limit's exemption is the request's first query; when
     the server ends the connection under it (PostgreSQL restarting), Flask-Limiter
     swallowed the error and the view met a session needing a rollback: a 500
     (PendingRollbackError).  Now the view looks the link up again on a fresh
-    connection.  On SQLite the fault is another process's write lock, which reads do
-    not wait for."""
-    from sqlalchemy import create_engine, text
-
+    connection and the link opens.  (On SQLite the fault is a write lock, which reads
+    do not wait for.)"""
     import elicit.expert.views as views
 
     _study, _round, links = round_and_links
-    real_lookup = views.visit_for_token_hash
-    other = create_engine(database_url)
-    holders = []
-
-    def lookup_then_fail(session, token_hash):
-        monkeypatch.setattr(views, "visit_for_token_hash", real_lookup)  # once
-        if session.connection().dialect.name == "postgresql":
-            pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
-            with other.connect() as connection:
-                _terminate(connection, pid)
-        else:
-            holder = other.raw_connection()
-            holder.driver_connection.isolation_level = None
-            holder.driver_connection.execute("BEGIN EXCLUSIVE")
-            holders.append(holder)
-        return real_lookup(session, token_hash)
-
-    monkeypatch.setattr(views, "visit_for_token_hash", lookup_then_fail)
-    try:
-        answered = client.get(f"/e/{links[0].token}")
-    finally:
-        for holder in holders:
-            holder.driver_connection.execute("ROLLBACK")
-            holder.close()
-        other.dispose()
-    # The view looks the link up again, on a fresh connection: the link opens.
+    _striking_first(monkeypatch, database_fault, views, "visit_for_token_hash")
+    answered = client.get(f"/e/{links[0].token}")
+    database_fault.release()
     assert answered.status_code == 302
     assert client.get(f"/e/{links[0].token}").status_code == 302
