@@ -49,6 +49,7 @@ from surveys.models import (
     utcnow,
 )
 from surveys.panel import MASKED_GROUP, small_groups
+from surveys.protocol import ProtocolRecord, protocol_record
 from surveys.rounds import analysis_scales, consensus_rules, settings_record
 from surveys.serialization import item_from_json
 from surveys.studies import study_definition
@@ -303,9 +304,34 @@ def export_tables(session: Session, study: Study) -> ExportTables:
         subgroups=_summary_table(summaries, "groups", shown),
         items=_items(study, languages),
         codebook=_codebook(study, languages),
-        methods=_methods(study, summaries, settings, shown),
+        methods=_methods(study, summaries, settings, shown, protocol_record(session, study)),
         settings=settings,
     )
+
+
+def _protocol_rows(protocol: ProtocolRecord | None) -> list[tuple[str, Any]]:
+    """The stamp (time, SHA-256 of the stamped TOML) and every amendment, with the round
+    it first applied to, as methods rows; no one's email."""
+    if protocol is None:
+        return [("protocol.stamp", "not stamped")]
+    rows: list[tuple[str, Any]] = [
+        ("protocol.stamped_at", protocol.stamped_at.isoformat()),
+        ("protocol.sha256", protocol.sha256),
+        ("protocol.consensus_items", protocol.consensus_items),
+        ("protocol.amendments", len(protocol.amendments)),
+    ]
+    for number, amendment in enumerate(protocol.amendments, start=1):
+        prefix = f"amendment.{number}"
+        rows += [
+            (f"{prefix}.what", amendment.what),
+            (f"{prefix}.change", amendment.change),
+            (f"{prefix}.first_round", amendment.first_round),
+            (f"{prefix}.at", amendment.at.isoformat()),
+            (f"{prefix}.reason", amendment.reason),
+            (f"{prefix}.old", amendment.old),
+            (f"{prefix}.new", amendment.new),
+        ]
+    return rows
 
 
 # -- responses ---------------------------------------------------------------------------
@@ -748,9 +774,14 @@ DEFINITIONS: dict[str, str] = {
 
 
 def _methods(
-    study: Study, summaries: list[_StoredSummary], settings: dict[str, Any], shown: Disclosure
+    study: Study,
+    summaries: list[_StoredSummary],
+    settings: dict[str, Any],
+    shown: Disclosure,
+    protocol: ProtocolRecord | None = None,
 ) -> pd.DataFrame:
-    """Key/value rows: the settings and definitions a methods section reports."""
+    """Key/value rows: the settings and definitions a methods section reports, the
+    protocol's stamp and each amendment (``amendment.N.*``, oldest first)."""
     definition = study_definition(study)
     method = study.quantile_method
     rows: list[tuple[str, Any]] = [
@@ -797,6 +828,8 @@ def _methods(
         (f"round.{entry['round']}.min_group_size", entry["min_group_size"])
         for entry in settings["rounds"]
     ]
+    rows.append(("consensus_items", study.consensus_items))
+    rows += _protocol_rows(protocol)
     for name, value in settings["parameters"].items():
         rows.append((f"parameter.{name}", json.dumps(value)))
     rows.append(("bootstrap", settings["bootstrap"]))

@@ -31,6 +31,7 @@ from surveys.definition import KINDS_WITHOUT_DEFAULT_RULE, ItemDefinition
 from surveys.exports import export_tables
 from surveys.models import Panelist, Response, ResponseStatus, Round, RoundStatus, Study, utcnow
 from surveys.progress import GroupRate, study_progress
+from surveys.protocol import ProtocolRecord, protocol_record
 from surveys.results import study_results
 from surveys.rounds import stopping_recommendation
 from surveys.serialization import item_from_json
@@ -248,6 +249,11 @@ class ReportMethods:
     languages: tuple[str, ...]
     #: The export's methods table (key, value), as an appendix.
     table: pd.DataFrame
+    #: What happens at a close to items that reached consensus ("leave", "stay", "ask").
+    consensus_items: str = "stay"
+    #: The pre-registration: the stamp of round 1 and every amendment since, each with
+    #: the round it first applied to; ``None`` when the protocol is not stamped.
+    protocol: ProtocolRecord | None = None
 
 
 @dataclass(frozen=True)
@@ -323,6 +329,8 @@ def study_report(session: Session, study: Study, language: str) -> StudyReport:
         rationale_outside_iqr=study.rationale_outside_iqr,
         languages=definition.languages,
         table=tables.methods,
+        consensus_items=study.consensus_items,
+        protocol=protocol_record(session, study),
     )
     pooled_items = [item.key for item in items if item.kind in POOLED_KINDS]
     summaries = tables.summaries

@@ -37,6 +37,7 @@ from surveys.definition import DefinitionError, InvalidDefinition, parse_definit
 from surveys.demo import DEMO_DEFINITION, demo_source
 from surveys.errors import Conflict, InvalidValues, NotFound
 from surveys.models import Role, Study
+from surveys.protocol import protocol_stamp
 from surveys.rounds import open_round_of
 from surveys.serialization import item_from_json, item_to_toml, toml_string
 from surveys.settings import SETTINGS, consensus_text, update_settings
@@ -159,22 +160,26 @@ def _settings_of(study: Study) -> dict[str, Any]:
         "cannot_judge": study.cannot_judge,
         "anonymity": study.anonymity,
         "consensus": consensus_text(study),
+        "consensus_items": study.consensus_items,
     }
 
 
 @blueprint.route("/studies/<slug>/settings", methods=["GET", "POST"])
 @login_required
 def study_settings(slug: str) -> Any:
-    """Change the study's settings; what experts see waits for the open round to close."""
+    """Change the study's settings; rules and what experts see wait for the open round
+    to close, and once the protocol is stamped every change needs a reason."""
     current = study_for(slug, change=True)
     form = SettingsForm(data=_settings_of(current) if request.method == "GET" else None)
     round_open = open_round_of(db.session, current) is not None
+    stamp = protocol_stamp(db.session, current)
     status = 200
     if form.validate_on_submit():
         changes = {name: form[name].data for name in SETTINGS}
         changes["consensus"] = (changes["consensus"] or "").replace("\r\n", "\n")
+        reason = (form.reason.data or "").replace("\r\n", "\n")
         try:
-            changed = update_settings(db.session, current, changes, console_user())
+            changed = update_settings(db.session, current, changes, console_user(), reason=reason)
         except InvalidValues as invalid:
             for name, messages in invalid.errors.items():
                 form[name].errors = list(messages)
@@ -188,7 +193,7 @@ def study_settings(slug: str) -> Any:
     elif request.method == "POST":
         status = 422
     return render_template(
-        "facilitate/settings.html", study=current, form=form, round_open=round_open
+        "facilitate/settings.html", study=current, form=form, round_open=round_open, stamp=stamp
     ), status
 
 
@@ -279,6 +284,9 @@ def add_new_item(slug: str) -> Any:
         return _render_item_form(
             "facilitate/add_item.html", current, form, listing=listing, status=422, **context
         )
+    except InvalidValues as invalid:  # the protocol is stamped: the note is the reason
+        form.note.errors = list(invalid.errors.get("note", []))
+        return _render_item_form("facilitate/add_item.html", current, form, status=422, **context)
     except Conflict as error:
         return _render_item_form(
             "facilitate/add_item.html", current, form, problem=str(error), status=409, **context
@@ -311,6 +319,9 @@ def reword(slug: str, key: str) -> Any:
         return _render_item_form(
             "facilitate/reword.html", current, form, listing=listing, status=422, **context
         )
+    except InvalidValues as invalid:  # the protocol is stamped: the note is the reason
+        form.note.errors = list(invalid.errors.get("note", []))
+        return _render_item_form("facilitate/reword.html", current, form, status=422, **context)
     except Conflict as error:
         return _render_item_form(
             "facilitate/reword.html", current, form, problem=str(error), status=409, **context

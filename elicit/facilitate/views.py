@@ -39,7 +39,14 @@ from surveys.accounts import change_password as change_account_password
 from surveys.audit import study_log
 from surveys.errors import Conflict
 from surveys.progress import study_progress
-from surveys.rounds import close_round, open_round, preview_close, stopping_recommendation
+from surveys.protocol import amendments, items_at_consensus, protocol_stamp, retired_at_close
+from surveys.rounds import (
+    close_round,
+    open_round,
+    open_round_of,
+    round_statistics,
+    stopping_recommendation,
+)
 
 blueprint = Blueprint("facilitate", __name__, url_prefix="/console")
 
@@ -135,6 +142,8 @@ def study(slug: str) -> str:
     return render_template(
         "facilitate/study.html",
         study=current,
+        stamp=protocol_stamp(db.session, current),
+        amendments=amendments(db.session, current),
         progress=study_progress(db.session, current),
         decision=stopping_recommendation(db.session, current),
         log=study_log(db.session, current),
@@ -170,28 +179,43 @@ def open_next_round(slug: str) -> Any:
 @blueprint.route("/studies/<slug>/rounds/close", methods=["GET", "POST"])
 @login_required
 def close_current_round(slug: str) -> Any:
-    """Preview the open round's summary; closing needs a confirmation."""
+    """Preview the open round's summary; closing needs a confirmation.  Items at
+    consensus follow the study's setting: listed as leaving, kept, or ticked here."""
     current = study_for(slug, change=True)
     form = ConfirmForm()
     if request.method == "POST":
         if not form.validate_on_submit():
             abort(400)
+        ticked = request.form.getlist("retire") if current.consensus_items == "ask" else []
         try:
-            summary = close_round(db.session, current, actor=console_user())
+            summary = close_round(db.session, current, actor=console_user(), retire=ticked)
         except Conflict as error:
             flash(gettext("The round could not be closed: %(reason)s", reason=str(error)))
             return redirect(url_for("facilitate.study", slug=slug)), 303
-        flash(
-            gettext(
-                "Round %(number)s is closed and its summary stored.", number=summary.round.number
+        number = summary.round.number
+        flash(gettext("Round %(number)s is closed and its summary stored.", number=number))
+        retired = retired_at_close(current, number)
+        if retired:
+            flash(
+                gettext(
+                    "Reached consensus and left the next round (retired): %(items)s.",
+                    items=", ".join(retired),
+                )
             )
-        )
         return redirect(url_for("facilitate.study", slug=slug)), 303
-    try:
-        preview = preview_close(db.session, current)
-    except Conflict:
+    round_ = open_round_of(db.session, current)
+    if round_ is None:
         abort(409, gettext("No round is open."))
-    return render_template("facilitate/close.html", study=current, preview=preview, form=form)
+    preview = round_statistics(db.session, current, round_)
+    return render_template(
+        "facilitate/close.html",
+        study=current,
+        preview=preview,
+        form=form,
+        number=round_.number,
+        at_consensus=items_at_consensus(current, preview),
+        items={item.key: item for item in current.items},
+    )
 
 
 # Routes defined in their own modules, on this blueprint.
@@ -200,6 +224,7 @@ from elicit.facilitate import design as _design_routes  # noqa: E402, F401
 from elicit.facilitate import exports as _export_routes  # noqa: E402, F401
 from elicit.facilitate import panel as _panel_routes  # noqa: E402, F401
 from elicit.facilitate import preview as _preview_routes  # noqa: E402, F401
+from elicit.facilitate import protocol as _protocol_routes  # noqa: E402, F401
 from elicit.facilitate import report as _report_routes  # noqa: E402, F401
 from elicit.facilitate import results as _results_routes  # noqa: E402, F401
 from elicit.facilitate import tokens as _token_routes  # noqa: E402, F401

@@ -42,6 +42,8 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("facilitate.close_current_round", "POST"): (302, 302, 404, 403, 303),
     # results and deadline (issue 5)
     ("facilitate.results", "GET"): (302, 302, 404, 200, 200),
+    # the stamped protocol (issue 12): members read it, researchers included
+    ("facilitate.stamped_protocol", "GET"): (302, 302, 404, 200, 200),
     # No new deadline in the form: refused as incomplete once access is granted.
     ("facilitate.move_deadline", "POST"): (302, 302, 404, 403, 400),
     # exports (issue 6): researchers export too

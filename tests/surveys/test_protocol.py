@@ -12,6 +12,7 @@ from elicit.extensions import db
 from surveys.curation import add_item, retire_item, reword_item
 from surveys.definition_writer import definition_to_toml
 from surveys.errors import Conflict, InvalidValues
+from surveys.exports import export_tables
 from surveys.models import Amendment, AuditEvent, ProtocolStamp
 from surveys.protocol import (
     amendments,
@@ -37,8 +38,19 @@ criteria = [{ kind = "iqr", max = 20 }]
 [consensus.by_kind.ranking]
 criteria = [{ kind = "rwg", min = 0.7 }]
 """
-"""The demo's rules with a stricter default, the probability table as it was, the
-scenario-set table gone and a ranking table new."""
+"""The rules of :data:`BEFORE` with a stricter default, the probability table as it
+was, the scenario-set table gone and a ranking table new."""
+BEFORE = """\
+[consensus]
+combine = "all"
+criteria = [{ kind = "iqr", max = 1 }]
+
+[consensus.by_kind.probability]
+criteria = [{ kind = "iqr", max = 20 }]
+
+[consensus.by_kind.scenario_set]
+criteria = [{ kind = "iqr", max = 20 }]
+"""
 
 
 @pytest.fixture
@@ -172,9 +184,12 @@ def test_each_changed_setting_is_an_amendment_with_old_and_new_values(stamped, l
     assert event.details["reason"] == "the panel is small"
 
 
-def test_a_consensus_change_is_one_amendment_per_table_and_audits_both_texts(stamped, lead):
-    update_settings(db.session, stamped, {"consensus": STRICTER}, lead, reason="pilot")
-    recorded = {a.what: (a.old_value, a.new_value) for a in amendments(db.session, stamped)}
+def test_a_consensus_change_is_one_amendment_per_table_and_audits_both_texts(study, lead):
+    update_settings(db.session, study, {"consensus": BEFORE}, lead)
+    open_round(db.session, study, actor=lead)
+    close_round(db.session, study, actor=lead)
+    update_settings(db.session, study, {"consensus": STRICTER}, lead, reason="pilot")
+    recorded = {a.what: (a.old_value, a.new_value) for a in amendments(db.session, study)}
     assert recorded == {
         "consensus.default": (
             '{ combine = "all", criteria = [{ kind = "iqr", max = 1 }] }',
@@ -189,7 +204,7 @@ def test_a_consensus_change_is_one_amendment_per_table_and_audits_both_texts(sta
             '{ combine = "all", criteria = [{ kind = "rwg", min = 0.7 }] }',
         ),
     }
-    (event,) = events("study.settings")
+    event = events("study.settings")[-1]
     assert "max = 1 }" in event.details["consensus"]["from"]
     assert "[consensus.by_kind.scenario_set]" in event.details["consensus"]["from"]
     assert "max = 0.5 }" in event.details["consensus"]["to"]
@@ -415,3 +430,40 @@ def test_ask_with_nothing_ticked_retires_nothing(answered, lead):
     study = answered("ask")
     close_round(db.session, study, actor=lead)
     assert retired(study) == {}
+
+
+# -- the export ----------------------------------------------------------------------------
+
+
+def test_the_export_methods_table_holds_the_stamp_and_every_amendment(study, lead):
+    methods = export_methods(study)
+    assert methods["protocol.stamp"] == "not stamped"
+    open_round(db.session, study, actor=lead)
+    close_round(db.session, study, actor=lead)
+    update_settings(db.session, study, {"feedback_min_n": 4}, lead, reason="small panel")
+    retire_item(db.session, study, "agenda_now", "asked twice", lead)
+    stamp = protocol_stamp(db.session, study)
+    assert stamp is not None
+    methods = export_methods(study)
+    assert methods["protocol.sha256"] == stamp.sha256
+    assert methods["protocol.stamped_at"] == stamp.stamped_at.isoformat()
+    assert methods["protocol.amendments"] == "2"
+    assert {key: value for key, value in methods.items() if key.startswith("amendment.1.")} == {
+        "amendment.1.what": "settings.feedback_min_n",
+        "amendment.1.change": "changed",
+        "amendment.1.first_round": "2",
+        "amendment.1.at": amendments(db.session, study)[0].at.isoformat(),
+        "amendment.1.reason": "small panel",
+        "amendment.1.old": "3",
+        "amendment.1.new": "4",
+    }
+    assert methods["amendment.2.what"] == "items.agenda_now"
+    assert methods["amendment.2.change"] == "removed"
+    assert methods["amendment.2.new"] == ""
+    assert "lead@example.org" not in methods.values()
+
+
+def export_methods(study):
+    """The export's methods table as ``{key: value}``."""
+    table = export_tables(db.session, study).methods
+    return dict(zip(table["key"], table["value"], strict=True))

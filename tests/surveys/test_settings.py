@@ -16,17 +16,6 @@ from surveys.settings import consensus_text, update_settings
 
 SEEN = "changes what experts see or answer: change it once the open round is closed"
 LOCKED = "rules cannot change while a round is open: change it once the open round is closed"
-DEMO_CONSENSUS = """\
-[consensus]
-combine = "all"
-criteria = [{ kind = "iqr", max = 1 }]
-
-[consensus.by_kind.probability]
-criteria = [{ kind = "iqr", max = 20 }]
-
-[consensus.by_kind.scenario_set]
-criteria = [{ kind = "iqr", max = 20 }]
-"""
 STRICTER = """\
 [consensus]
 combine = "all"
@@ -52,6 +41,7 @@ def refused(study, changes):
 
 def test_settings_change_and_are_audited(study, make_user):
     lead = make_user("lead@example.org", studies=[study])
+    before = consensus_text(study)
     changed = update_settings(
         db.session,
         study,
@@ -81,7 +71,7 @@ def test_settings_change_and_are_audited(study, make_user):
     assert event.details["max_rounds"] == {"from": 3, "to": 4}
     # The audit keeps both rules, not only that the rule changed.
     assert event.details["consensus"] == {
-        "from": consensus_to_toml(parse_consensus(DEMO_CONSENSUS)),
+        "from": before,
         "to": consensus_to_toml(parse_consensus(STRICTER)),
     }
     assert update_settings(db.session, study, {"max_rounds": 4}) == {}
