@@ -47,9 +47,22 @@ from analysis.scoring import (
     log_score,
     score_forecasts,
 )
+from analysis.signposts import (
+    LIKELIHOOD_COLUMNS,
+    RANKING_COLUMNS,
+    SignpostDiagnostics,
+    signpost_diagnostics,
+)
 from analysis.stability import WILCOXON_METHODS, ZERO_METHODS, StabilityRule, stability
 from analysis.stopping import StoppingDecision, stopping_decision
 from analysis.summary import SUMMARY_COLUMNS, summarize_groups, summarize_round
+from analysis.tracking import (
+    OBSERVATION_KINDS,
+    TIMELINE_COLUMNS,
+    Observation,
+    ScenarioTracking,
+    update_scenarios,
+)
 
 __all__ = [
     "BACKGROUNDS",
@@ -63,13 +76,17 @@ __all__ = [
     "IMPACT_COLUMNS",
     "KINDS",
     "LEVELS",
+    "LIKELIHOOD_COLUMNS",
+    "OBSERVATION_KINDS",
     "POOLING_METHODS",
     "PROBABILITY_SCALE",
     "QUANTILE_COLUMNS",
     "QUANTILE_METHODS",
+    "RANKING_COLUMNS",
     "SCORE_SUMMARY_COLUMNS",
     "STATES",
     "SUMMARY_COLUMNS",
+    "TIMELINE_COLUMNS",
     "WEIGHTINGS",
     "WILCOXON_METHODS",
     "ZERO_METHODS",
@@ -80,7 +97,10 @@ __all__ = [
     "ForecastScores",
     "FrameError",
     "KendallW",
+    "Observation",
     "Scale",
+    "ScenarioTracking",
+    "SignpostDiagnostics",
     "StabilityRule",
     "StoppingDecision",
     "aggregate_estimates",
@@ -105,10 +125,12 @@ __all__ = [
     "quantile_array",
     "rand_ucla",
     "score_forecasts",
+    "signpost_diagnostics",
     "stability",
     "standardise_intervals",
     "stopping_decision",
     "summarize_groups",
     "summarize_round",
+    "update_scenarios",
     "validate_frame",
 ]
