@@ -5,13 +5,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 from scipy import stats
 
 from analysis import classical_model, estimate_quantiles, quantile_array
 
-from .conftest import frame_from
+from .components import components_frame
 from .cooke_cases import load_case, run_anduryl
 
 P = np.array([0.05, 0.45, 0.45, 0.05])
@@ -314,17 +313,14 @@ def test_calibration_uses_scipy_where_andurils_tail_approximation_fails():
 
 
 def test_estimates_become_quantiles_after_standardisation_to_ninety_percent():
-    frame = pd.concat(
-        [
-            frame_from({"size": values}, component=component)
-            for component, values in {
-                "lowest": [10, 10, 5],
-                "highest": [30, 30, 15],
-                "best": [20, 20, 5],
-                "confidence": [60, 90, 80],
-            }.items()
-        ],
-        ignore_index=True,
+    frame = components_frame(
+        "size",
+        {
+            "lowest": [10, 10, 5],
+            "highest": [30, 30, 15],
+            "best": [20, 20, 5],
+            "confidence": [60, 90, 80],
+        },
     )
     quantiles = estimate_quantiles(frame)
     # p0: L' = 20 - 10 * 90/60 = 5, U' = 20 + 10 * 90/60 = 35; p1 already at 90 %;

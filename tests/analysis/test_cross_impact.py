@@ -10,21 +10,14 @@ from scipy import optimize
 from analysis import cell_component, cross_impact, pooled_scenarios
 from analysis.scenario_sets import project_to_box_simplex
 
+from .components import components_frame
 from .conftest import frame_from
-
-
-def _sets(item: str, sets: dict[str, list[float]], rows: list[str] | None = None):
-    """Rows of a scenario set (or of a cross-impact row when ``rows`` prefixes keys)."""
-    parts = []
-    for component, values in sets.items():
-        parts.append(frame_from({item: values}, component=component))
-    return pd.concat(parts, ignore_index=True)
 
 
 def _study(trigger_two: list[float] | None = None) -> pd.DataFrame:
     """Two experts, scenarios a/b/c, triggers t1 and t2 (expert p1 skips t2's cells)."""
-    unconditional = _sets("future", {"a": [50, 40], "b": [30, 40], "c": [20, 20]})
-    conditional = _sets(
+    unconditional = components_frame("future", {"a": [50, 40], "b": [30, 40], "c": [20, 20]})
+    conditional = components_frame(
         "shift",
         {
             cell_component("t1", "a"): [20, 10],
@@ -86,8 +79,8 @@ def test_coherence_gap_and_implied_set_by_hand():
 
 
 def test_contradictory_triggers_have_no_coherent_set():
-    unconditional = _sets("future", {"a": [40], "b": [40], "c": [20]})
-    conditional = _sets(
+    unconditional = components_frame("future", {"a": [40], "b": [40], "c": [20]})
+    conditional = components_frame(
         "shift",
         {
             cell_component("t1", "a"): [100],
@@ -138,7 +131,9 @@ def test_trigger_items_mapping_round_and_median_pool():
 
 
 def test_pooled_scenarios_is_a_normalised_prior():
-    frame = _sets("future", {"a": [50, 40, np.nan], "b": [30, 40, 50], "c": [20, 20, 50]})
+    frame = components_frame(
+        "future", {"a": [50, 40, np.nan], "b": [30, 40, 50], "c": [20, 20, 50]}
+    )
     prior = pooled_scenarios(frame, "future")
     np.testing.assert_allclose(prior, [0.45, 0.35, 0.2])  # p2's set has a "cannot judge"
     assert list(prior.index) == ["a", "b", "c"]

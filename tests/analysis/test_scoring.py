@@ -23,6 +23,7 @@ from analysis import (
 )
 from analysis.pool_groups import pool_groups
 
+from .components import components_frame
 from .conftest import frame_from
 
 
@@ -147,16 +148,8 @@ def test_grouped_pools_equal_pool_probabilities(rng):
 def _study_frame() -> pd.DataFrame:
     """Three panelists: two probability items and a three-scenario set."""
     probabilities = frame_from({"rain": [80, 40, 100], "war": [10, 0, 30]})
-    scenarios = pd.concat(
-        [
-            frame_from({"future": values}, component=component)
-            for component, values in {
-                "calm": [50, 20, 30],
-                "tense": [30, 40, 60],
-                "crisis": [20, 40, 10],
-            }.items()
-        ],
-        ignore_index=True,
+    scenarios = components_frame(
+        "future", {"calm": [50, 20, 30], "tense": [30, 40, 60], "crisis": [20, 40, 10]}
     )
     earlier = frame_from({"rain": [10, 10, 10]}, round_number=1)
     latest = pd.concat([probabilities, scenarios], ignore_index=True)

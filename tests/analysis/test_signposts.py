@@ -12,7 +12,7 @@ import pytest
 
 from analysis import Observation, signpost_diagnostics, update_scenarios
 
-from .conftest import frame_from
+from .components import components_frame
 
 PRIOR = {"a": 0.5, "b": 0.3, "c": 0.2}
 
@@ -25,12 +25,7 @@ def _signposts() -> pd.DataFrame:
         "s3": {"a": [0, 0], "b": [100, 100], "c": [50, 50]},
     }
     return pd.concat(
-        [
-            frame_from({item: values}, component=scenario)
-            for item, cells in answers.items()
-            for scenario, values in cells.items()
-        ],
-        ignore_index=True,
+        [components_frame(item, cells) for item, cells in answers.items()], ignore_index=True
     )
 
 
@@ -95,13 +90,7 @@ def test_information_gain_matches_a_direct_computation():
 
 
 def test_prior_from_a_scenario_item_or_uniform():
-    scenarios = pd.concat(
-        [
-            frame_from({"future": values}, component=key)
-            for key, values in {"a": [60, 40], "b": [30, 30], "c": [10, 30]}.items()
-        ],
-        ignore_index=True,
-    )
+    scenarios = components_frame("future", {"a": [60, 40], "b": [30, 30], "c": [10, 30]})
     frame = pd.concat([_signposts(), scenarios], ignore_index=True)
     pooled = signpost_diagnostics(frame, signpost_items=["s1"], scenario_item="future")
     np.testing.assert_allclose(pooled.prior, [0.5, 0.3, 0.2])
