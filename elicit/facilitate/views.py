@@ -227,4 +227,5 @@ from elicit.facilitate import preview as _preview_routes  # noqa: E402, F401
 from elicit.facilitate import protocol as _protocol_routes  # noqa: E402, F401
 from elicit.facilitate import report as _report_routes  # noqa: E402, F401
 from elicit.facilitate import results as _results_routes  # noqa: E402, F401
+from elicit.facilitate import rules as _rules_routes  # noqa: E402, F401
 from elicit.facilitate import tokens as _token_routes  # noqa: E402, F401

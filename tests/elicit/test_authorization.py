@@ -123,6 +123,15 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("api.get_summary", "GET"): (401, 401, 401, 401, 401),
     ("api.list_responses", "GET"): (401, 401, 401, 401, 401),
     ("api.export", "GET"): (401, 401, 401, 401, 401),
+    # consensus rules (issue 12): members read them, facilitators change them.  An empty
+    # form (no "all"/"any"): the editor again with the field's error.
+    ("facilitate.rules", "GET"): (302, 302, 404, 200, 200),
+    ("facilitate.edit_default_rule", "GET"): (302, 302, 404, 403, 200),
+    ("facilitate.edit_default_rule", "POST"): (302, 302, 404, 403, 422),
+    ("facilitate.edit_kind_rule", "GET"): (302, 302, 404, 403, 200),
+    ("facilitate.edit_kind_rule", "POST"): (302, 302, 404, 403, 422),
+    ("facilitate.edit_item_rule", "GET"): (302, 302, 404, 403, 200),
+    ("facilitate.edit_item_rule", "POST"): (302, 302, 404, 403, 422),
     # preview as an expert (issue 12): members, researchers included; it changes nothing,
     # so a post (save, review, submit) only shows the page again, and saves nothing.
     ("facilitate.preview", "GET"): (302, 302, 404, 200, 200),
@@ -170,6 +179,7 @@ def world(app, make_study, make_panel, make_user):
     return {
         "slug": study.slug,
         "key": "trust_now",
+        "kind": "probability",
         "token": link.token,
         "pseudonym": link.pseudonym,
         "panelist_id": panelist_by_pseudonym(db.session, study, link.pseudonym).id,
