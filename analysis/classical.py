@@ -48,11 +48,13 @@ class ClassicalModel:
         Per expert: calibration × information (seed items), the unnormalised weight
         before the cut-off.
     ``weights``
-        Per expert: the normalised global weights at ``alpha`` (0 below the cut-off).
-        With ``weighting="item"`` still the global weights, for display; the decision
-        maker then uses ``item_weights``.
+        Per expert: the normalised global weights at ``alpha`` (0 below the cut-off;
+        all NaN in the degenerate case where every expert's calibration is 0 to machine
+        precision).  With ``weighting="item"`` still the global weights, for display;
+        the decision maker then uses ``item_weights``.
     ``item_weights``
-        (E, N) normalised item weights with ``weighting="item"``, else ``None``.
+        (E, N) item weights with ``weighting="item"``, each item's summing to 1 over
+        the experts (NaN for an item no weighted expert answered), else ``None``.
     ``alpha``
         The cut-off used (0 when none).
     ``dm``, ``dm_equal``
@@ -264,8 +266,7 @@ def classical_model(
     )
 
     cut = float(candidates[chosen])
-    global_weights = np.where(has_seed & (calibration >= cut), combined, 0.0)
-    global_weights = global_weights / global_weights.sum()
+    global_weights = _normalised(np.where(has_seed & (calibration >= cut), combined, 0.0))
     return ClassicalModel(
         calibration=calibration,
         information=information,
@@ -273,7 +274,7 @@ def classical_model(
         seeds_answered=seeds_answered.astype(np.int64),
         combined=combined,
         weights=global_weights,
-        item_weights=weights[chosen] if weighting == "item" else None,
+        item_weights=_normalised(weights[chosen]) if weighting == "item" else None,
         alpha=cut,
         dm=_from_background(dms[chosen], logarithmic),
         dm_equal=_from_background(dm_equal, logarithmic),
@@ -324,28 +325,18 @@ def _to_background(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Quantiles and realizations on each item's background scale (ln for log-uniform)."""
     logarithmic = np.array([name == "log-uniform" for name in backgrounds])
+    not_positive = (answered[:, :, None] & ~(values > 0)).any(axis=(0, 2)) | (truth <= 0)
+    if (logarithmic & not_positive).any():
+        item = int(np.flatnonzero(logarithmic & not_positive)[0])
+        raise ValueError(
+            f"item {item} has a log-uniform background: its quantiles and realization "
+            "must be positive"
+        )
     scaled = values.copy()
     scaled_truth = truth.copy()
-    if logarithmic.any():
-        chosen = values[:, logarithmic, :]
-        known = truth[logarithmic]
-        if (chosen[answered[:, logarithmic]] <= 0).any() or (known[~np.isnan(known)] <= 0).any():
-            item = int(
-                np.flatnonzero(
-                    logarithmic
-                    & (
-                        (np.where(answered[:, :, None], values, 1.0) <= 0).any(axis=(0, 2))
-                        | (np.nan_to_num(truth, nan=1.0) <= 0)
-                    )
-                )[0]
-            )
-            raise ValueError(
-                f"item {item} has a log-uniform background: its quantiles and realization "
-                "must be positive"
-            )
-        with np.errstate(invalid="ignore", divide="ignore"):
-            scaled[:, logarithmic, :] = np.log(chosen)
-            scaled_truth[logarithmic] = np.log(known)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scaled[:, logarithmic, :] = np.log(values[:, logarithmic, :])
+        scaled_truth[logarithmic] = np.log(truth[logarithmic])
     return scaled, scaled_truth, logarithmic
 
 
@@ -439,7 +430,9 @@ def _weights(
     candidates: np.ndarray,
     weighting: str,
 ) -> np.ndarray:
-    """Normalised weights (cut-offs, experts, items); unanswered items get weight 0."""
+    """Unnormalised weights (cut-offs, experts, items): Cₑ·Iₑ·1[Cₑ ≥ α] (Iₑᵢ for item
+    weights); 0 for an unanswered item.  :func:`_decision_makers` normalises them per
+    item over the experts who answered it."""
     valid = ~np.isnan(calibration)
     above = valid[None, :] & (np.nan_to_num(calibration)[None, :] >= candidates[:, None])
     score = np.where(valid, calibration, 0.0)
@@ -450,6 +443,14 @@ def _weights(
         raw = (score[:, None] * np.nan_to_num(information_items))[None] * above[:, :, None]
     raw[:, np.isnan(information_items)] = 0.0
     return raw
+
+
+def _normalised(weights: np.ndarray) -> np.ndarray:
+    """Weights rescaled to sum to 1 over the experts (axis 0); NaN where all are 0."""
+    totals = weights.sum(axis=0)
+    return np.divide(
+        weights, totals, out=np.full(weights.shape, np.nan), where=np.asarray(totals > 0)
+    )
 
 
 def _expert_cdfs(

@@ -72,6 +72,30 @@ def test_equal_weight_decision_maker_is_inverted_exactly():
     np.testing.assert_allclose(model.dm[4], [1, 2, 3])
 
 
+def test_item_weights_by_hand():
+    assessments, realizations = _small_case()
+    model = classical_model(assessments, realizations, optimise=False, weighting="item")
+    per_item = model.calibration[:, None] * np.array(
+        [
+            [model.information[0]] * 4 + [model.information_all[0] * 5 - model.information[0] * 4],
+            [model.information[1]] * 4 + [0.0],
+        ]
+    )
+    np.testing.assert_allclose(model.item_weights, per_item / per_item.sum(axis=0))
+    np.testing.assert_allclose(model.item_weights.sum(axis=0), 1)
+    assert classical_model(assessments, realizations).item_weights is None
+
+
+def test_experts_calibrated_to_zero_leave_no_performance_weights():
+    # 400 seeds, every realization below every 5th percentile: calibration underflows to 0.
+    realizations = np.arange(400.0)
+    assessments = np.array([[[500.0, 600.0, 700.0]] * 400, [[450.0, 600.0, 800.0]] * 400])
+    model = classical_model(assessments, realizations, optimise=False)
+    assert (model.calibration == 0).all()
+    assert np.isnan(model.weights).all() and np.isnan(model.dm).all()
+    assert not np.isnan(model.dm_equal).any()
+
+
 def test_one_expert_is_its_own_decision_maker():
     assessments, realizations = _small_case()
     model = classical_model(assessments[:1], realizations)
