@@ -225,3 +225,48 @@ def test_moves_without_javascript_and_read_only_after_round_one(console, lead, a
     item = console.get(build_url("/items/first"))
     assert item.status_code == 200 and "disabled" in item.text
     assert [item.key for item in study_definition(study).items] == ["statement", "second", "first"]
+
+
+def test_sections_move_and_are_deleted_without_javascript(console, lead):
+    start(console, languages="en")
+    for title in ("Drivers", "Outlook"):
+        post(console, build_url("/sections"), {"new-section-title_en": title})
+    moved = post(console, build_url("/sections/outlook/move"), {"direction": "up"})
+    assert moved.status_code == 303
+    study = find_study(db.session, SLUG)
+    assert [section.key for section in study_definition(study).sections] == ["outlook", "drivers"]
+    overview = console.get(build_url()).text
+    assert overview.index('id="section-outlook"') < overview.index('id="section-drivers"')
+    # The first section has no "Move up" any more; a stale button is told so.
+    assert 'data-focus-key="section-outlook-up"' not in overview
+    again = post(console, build_url("/sections/outlook/move"), {"direction": "up"})
+    assert "cannot move further" in console.get(again.headers["Location"]).text
+    assert (
+        post(console, build_url("/sections/outlook/move"), {"direction": "left"}).status_code == 400
+    )
+    deleted = post(console, build_url("/sections/drivers/delete"), {})
+    assert deleted.status_code == 303
+    db.session.expire_all()  # the web app changed the study since this session read it
+    assert [s.key for s in study_definition(find_study(db.session, SLUG)).sections] == ["outlook"]
+
+
+def test_control_characters_are_refused_on_their_field_and_the_rest_kept(console, lead):
+    start(console, languages="en")
+    page = console.get(build_url("/items/new?kind=open_text"))
+    refused = console.post(
+        build_url("/items/new"),
+        data={
+            "csrf_token": csrf_token(page.text),
+            "kind": "open_text",
+            "text_en": "A bell\x07 rings?",
+            "help_en": "Kept as typed.",
+            "max_length": "300",
+        },
+    )
+    assert refused.status_code == 422
+    assert field_errors(refused.text, "text_en") == [
+        "This field must not contain control characters."
+    ]
+    assert field_value(refused.text, "help_en") == "Kept as typed."
+    assert field_value(refused.text, "max_length") == "300"
+    assert [i.kind for i in study_definition(find_study(db.session, SLUG)).items] == ["likert"]
