@@ -10,7 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import Observation, signpost_diagnostics, update_scenarios
+from analysis import (
+    Observation,
+    cell_component,
+    cross_impact,
+    pooled_scenarios,
+    signpost_diagnostics,
+    update_scenarios,
+)
 
 from .components import components_frame
 
@@ -259,3 +266,32 @@ def test_no_observation_gives_the_prior_and_inputs_are_kept():
     np.testing.assert_allclose(result.posterior, [0.5, 0.3, 0.2])
     assert result.timeline["step"].tolist() == [0, 0, 0]
     pd.testing.assert_frame_equal(matrix, MATRIX)
+
+
+def test_the_analyses_chain_as_the_tracker_will_call_them():
+    scenarios = components_frame("future", {"a": [50, 40], "b": [30, 40], "c": [20, 20]})
+    matrix = components_frame(
+        "shift",
+        {
+            cell_component("t1", "a"): [20, 10],
+            cell_component("t1", "b"): [10, 10],
+            cell_component("t1", "c"): [70, 80],
+        },
+    )
+    frame = pd.concat([scenarios, matrix, _signposts()], ignore_index=True)
+    impact = cross_impact(frame, scenario_item="future", conditional_item="shift")
+    diagnostics = signpost_diagnostics(
+        frame, signpost_items=["s1", "s2", "s3"], scenario_item="future"
+    )
+    tracking = update_scenarios(
+        pooled_scenarios(frame, "future"),
+        diagnostics.matrix,
+        [Observation("2026-01-01", "signpost", "s1"), Observation("2026-02-01", "trigger", "t1")],
+        individual=diagnostics.individual,
+        conditionals=impact.conditional,
+    )
+    base = impact.conditional.loc["t1"].to_numpy()
+    weights = base * np.array([0.7, 0.3, 0.1])
+    np.testing.assert_allclose(tracking.posterior, weights / weights.sum())
+    last = tracking.timeline[tracking.timeline["step"] == 2]
+    assert (last["low"] < last["high"]).all()  # the two experts disagree about s1
