@@ -47,6 +47,7 @@ from surveys.models import (
     utcnow,
 )
 from surveys.studies import study_definition
+from surveys.text import clean_typed_text
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,6 @@ CONSENSUS_ITEMS: tuple[str, ...] = ("leave", "stay", "ask")
 retired automatically, kept, or chosen by the facilitator on the close's confirmation."""
 
 _PATH = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def canonical_toml(study: Study) -> str:
@@ -145,7 +145,7 @@ def check_reason(reason: str | None, *, field: str = "reason") -> str:
         )
     if len(text) > REASON_LIMIT:
         raise InvalidValues({field: [f"must be at most {REASON_LIMIT} characters"]})
-    if _CONTROL.search(text):
+    if clean_typed_text(text) != text:
         raise InvalidValues({field: ["must not contain control characters"]})
     return text
 

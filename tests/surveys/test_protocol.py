@@ -268,7 +268,7 @@ def test_record_amendment_needs_a_stamp_and_a_reason(study, lead):
             db.session, study, what="settings.max_rounds", old="3", new="4", reason="x", actor=lead
         )
     open_round(db.session, study, actor=lead)
-    for reason in ("", "  "):
+    for reason in ("", "  ", "because\x00", "x" * 2001):
         with pytest.raises(InvalidValues) as refused:
             record_amendment(
                 db.session,
