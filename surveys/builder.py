@@ -718,7 +718,7 @@ def _checked(study: Study, definition: ItemDefinition, taken: set[str]) -> ItemD
             name="item",
         )
     except InvalidDefinition as invalid:
-        found = _relative_errors(invalid.errors, complete)
+        found = item_field_errors(invalid.errors, complete)
         # A translation filled in for the check repeats its source's problem: only the
         # text as written is named.
         for field, codes in item_missing(draft, languages).items():
@@ -831,11 +831,13 @@ def _complete(definition: ItemDefinition, languages: tuple[str, ...]) -> ItemDef
     )
 
 
-def _relative_errors(
+def item_field_errors(
     errors: list[DefinitionError], definition: ItemDefinition
 ) -> dict[str, list[str]]:
-    """The loader's problems keyed by the field relative to the item, scenarios and
-    options by their number (``scenarios[2].text.en``) whatever their key."""
+    """The loader's problems with one item (from :func:`surveys.definition.parse_item`)
+    keyed by the field relative to the item, scenarios and options by their number
+    (``scenarios[2].text.en``) whatever their key: the names the item forms of the
+    console place problems by, whichever use case read the item."""
     numbers = {
         f"{field}.{choice.key}": f"{field}[{number}]"
         for field, choices in (("scenarios", definition.scenarios), ("options", definition.options))
@@ -944,6 +946,7 @@ __all__ = [
     "find_item",
     "in_languages",
     "is_draft",
+    "item_field_errors",
     "item_missing",
     "missing_translations",
     "move_item",

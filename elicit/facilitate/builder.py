@@ -151,6 +151,26 @@ def field_words(field: str) -> str:
     return words.get(field, field)
 
 
+def _merged_labels(fields: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``(field, what is missing)`` in words, the labels of a scale missing the same
+    languages said once ("labels 1–5")."""
+    labels: dict[str, list[int]] = {}
+    for field, missing in fields:
+        if match := re.fullmatch(r"labels\[(\d+)\]", field):
+            labels.setdefault(missing, []).append(int(match.group(1)))
+    merged: list[tuple[str, str]] = []
+    for field, missing in fields:
+        match = re.fullmatch(r"labels\[(\d+)\]", field)
+        numbers = labels.get(missing, [])
+        if match is None or len(numbers) < 2:
+            merged.append((field_words(field), missing))
+        elif int(match.group(1)) == numbers[0]:
+            contiguous = numbers == list(range(numbers[0], numbers[-1] + 1))
+            listed = f"{numbers[0]}–{numbers[-1]}" if contiguous else ", ".join(map(str, numbers))
+            merged.append((gettext("labels %(numbers)s", numbers=listed), missing))
+    return merged
+
+
 def _overview_context(study: Study) -> dict[str, Any]:
     """What the builder's page shows: the study's texts, sections and items, and every
     missing translation in words."""
@@ -168,6 +188,20 @@ def _overview_context(study: Study) -> dict[str, Any]:
     by_place: dict[str, list[Any]] = {}
     for entry in missing:
         by_place.setdefault(entry.place, []).append(entry)
+    groups_missing = []
+    for place, entries in by_place.items():
+        kind, _, key = place.partition(":")
+        groups_missing.append(
+            {
+                "kind": kind,
+                "key": key,
+                "first_language": entries[0].languages[0],
+                "same": len({entry.languages for entry in entries}) == 1,
+                "fields": _merged_labels(
+                    [(entry.field, _missing_words(entry.languages)) for entry in entries]
+                ),
+            }
+        )
     return {
         "study": study,
         "languages": languages,
@@ -176,8 +210,8 @@ def _overview_context(study: Study) -> dict[str, Any]:
         "definitions": definitions,
         "missing": missing,
         "missing_by_place": by_place,
+        "missing_groups": groups_missing,
         "missing_words": _missing_words,
-        "field_words": field_words,
         "kind_names": KIND_NAMES,
         "language_name": language_name,
         "item_missing": lambda key: builder.item_missing(definitions[key], languages),

@@ -118,7 +118,7 @@ def test_a_bilingual_study_built_only_with_forms(live_server, new_page, artifact
     check("item-likert")
     page.get_by_role("link", name="Back to the builder").click()
     expect(page.locator(".missing-summary")).to_contain_text(
-        "Item trust_between_the_agencies_is, question: Spanish missing"
+        "Item trust_between_the_agencies_is (question): Spanish missing"
     )
     page.get_by_role("link", name="Trust between the agencies is high.").click()
     page.get_by_label("Question (Spanish)").fill("La confianza entre las agencias es alta.")
