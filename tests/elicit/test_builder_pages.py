@@ -10,6 +10,8 @@ from html import unescape
 import pytest
 
 from elicit.extensions import db
+from surveys.definition import parse_definition
+from surveys.demo import demo_source
 from surveys.models import Study
 from surveys.rounds import open_round
 from surveys.studies import find_study, study_definition
@@ -270,3 +272,29 @@ def test_control_characters_are_refused_on_their_field_and_the_rest_kept(console
     assert field_value(refused.text, "help_en") == "Kept as typed."
     assert field_value(refused.text, "max_length") == "300"
     assert [i.kind for i in study_definition(find_study(db.session, SLUG)).items] == ["likert"]
+
+
+def test_a_definition_file_replaces_the_draft_after_its_problems_are_shown(console, lead):
+    start(console, languages="en")
+    page = console.get(build_url("/import"))
+    assert page.status_code == 200
+    broken = demo_source().replace('kind = "ranking"', 'kind = "rankin"')
+    line = broken.splitlines().index('kind = "rankin"') + 1
+    refused = console.post(
+        build_url("/import"), data={"csrf_token": csrf_token(page.text), "source": broken}
+    )
+    assert refused.status_code == 422
+    assert f'id="source-listing-{line}" class="has-error"' in refused.text
+    assert "unknown item kind &#39;rankin&#39;" in refused.text
+    assert 'kind = "rankin"' in unescape(refused.text)  # the pasted text is kept
+    db.session.expire_all()
+    assert [i.key for i in study_definition(find_study(db.session, SLUG)).items] == ["statement"]
+    replaced = console.post(
+        build_url("/import"),
+        data={"csrf_token": csrf_token(refused.text), "source": demo_source()},
+    )
+    assert replaced.status_code == 303
+    db.session.expire_all()
+    study = find_study(db.session, SLUG)
+    assert study.slug == SLUG and study.languages["codes"] == ["en", "es"]
+    assert study_definition(study).items == parse_definition(demo_source()).items
