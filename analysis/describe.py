@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import zlib
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -345,6 +347,12 @@ def bootstrap_median_ci(
     its (round, item, component) key, so a distribution's interval does not depend on
     which other items are in the frame or on row order.
 
+    Computation: a distribution with B·n of at least :data:`COMPILED_MIN_DRAWS` is
+    resampled by :mod:`analysis.bootstrap_kernel`, which draws the same integers from the
+    same generator and reads the same two order statistics of each resample without
+    holding the B × n draws in memory; the intervals are identical (bit for bit) to
+    those of the plain numpy computation used below that size.
+
     Parameters
     ----------
     frame
@@ -407,7 +415,7 @@ def bootstrap_sorted(
     low = np.full(len(key_frame), np.nan)
     high = np.full(len(key_frame), np.nan)
     tail = (1 - confidence) / 2
-    # The bootstrap is outside the closing analysis' hot path; one draw per distribution.
+    large: list[tuple[int, np.ndarray, np.random.Generator]] = []
     for group, key in enumerate(key_frame.itertuples(index=False)):
         n = int(data.counts[group])
         if n == 0:
@@ -415,11 +423,62 @@ def bootstrap_sorted(
         sample = data.values[data.starts[group] : data.starts[group] + n]
         label = "\x1f".join(str(part) for part in key).encode()
         generator = np.random.default_rng([seed, zlib.crc32(label)])
-        draws = sample[generator.integers(0, n, size=(resamples, n))]
-        low_index, high_index, gamma = order_statistics(np.array([n]), 0.5, quantile_method)
-        # Only the two order statistics of the median are needed: partition, not sort.
-        kth = np.unique([low_index[0], high_index[0]])
-        draws.partition(kth, axis=1)
-        medians = interpolate(draws[:, low_index[0]], draws[:, high_index[0]], gamma[0])
+        if n >= 2 and n * resamples >= COMPILED_MIN_DRAWS and n < 2**31:
+            large.append((group, sample, generator))
+            continue
+        medians = _numpy_medians(sample, generator, resamples, quantile_method)
+        low[group], high[group] = np.quantile(medians, [tail, 1 - tail])
+    for group, medians in _compiled_medians(large, resamples, quantile_method):
         low[group], high[group] = np.quantile(medians, [tail, 1 - tail])
     return low, high
+
+
+COMPILED_MIN_DRAWS = 2_000_000
+"""Resamples × n from which a distribution's bootstrap runs in the compiled kernel
+(:mod:`analysis.bootstrap_kernel`): the same medians, without the B × n draws in memory.
+Below it numpy is fast enough and numba is never imported."""
+
+
+def _compiled_medians(
+    jobs: list[tuple[int, np.ndarray, np.random.Generator]], resamples: int, quantile_method: str
+) -> list[tuple[int, np.ndarray]]:
+    """The bootstrap medians of each (group, sorted sample, fresh generator) job, drawn
+    by the compiled kernel, identical to those of the numpy path of
+    :func:`bootstrap_sorted` (the kernel's module says why), on up to two threads."""
+    if not jobs:
+        return []
+    try:
+        from analysis.bootstrap_kernel import order_statistics_of_resamples
+    except ImportError:  # pragma: no cover - numba is a dependency; this keeps numpy's path
+        return [
+            (group, _numpy_medians(sample, generator, resamples, quantile_method))
+            for group, sample, generator in jobs
+        ]
+
+    def medians(job: tuple[int, np.ndarray, np.random.Generator]) -> tuple[int, np.ndarray]:
+        group, sample, generator = job
+        n = len(sample)
+        low_index, high_index, gamma = order_statistics(np.array([n]), 0.5, quantile_method)
+        first, second = order_statistics_of_resamples(
+            generator, n, resamples, int(low_index[0]), int(high_index[0])
+        )
+        return group, interpolate(sample[first], sample[second], gamma[0])
+
+    workers = min(len(jobs), max(1, min(2, os.cpu_count() or 1)))
+    if workers == 1:
+        return [medians(job) for job in jobs]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(medians, jobs))
+
+
+def _numpy_medians(
+    sample: np.ndarray, generator: np.random.Generator, resamples: int, quantile_method: str
+) -> np.ndarray:
+    """The bootstrap medians of one sorted sample, all B × n draws in memory."""
+    n = len(sample)
+    draws = sample[generator.integers(0, n, size=(resamples, n))]
+    low_index, high_index, gamma = order_statistics(np.array([n]), 0.5, quantile_method)
+    # Only the two order statistics of the median are needed: partition, not sort.
+    kth = np.unique([low_index[0], high_index[0]])
+    draws.partition(kth, axis=1)
+    return interpolate(draws[:, low_index[0]], draws[:, high_index[0]], gamma[0])
