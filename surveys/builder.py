@@ -525,7 +525,7 @@ def add_item(
     """
     _refuse_unless_draft(session, study)
     taken = {item.key for item in study.items}
-    checked = _checked(study, _with_keys(definition, taken), taken)
+    checked = check_item(study, with_keys(definition, taken), taken)
     item = _new_item(checked, len(study.items), note="built")
     study.items.append(item)
     _renumber(study)
@@ -552,7 +552,7 @@ def update_item(
     if definition.kind != item.kind:
         raise Conflict(f"the item is a {item.kind} item; add a new item to use another kind")
     taken = {other.key for other in study.items if other is not item}
-    checked = _checked(study, _with_keys(definition, taken), taken)
+    checked = check_item(study, with_keys(definition, taken), taken)
     if checked == item_from_json(item.key, item.kind, item.spec):
         return item
     section_changed = checked.section != item.spec.get("section")
@@ -654,8 +654,9 @@ def _key_problem(key: str, taken: set[str], what: str) -> str | None:
     return None
 
 
-def _with_keys(definition: ItemDefinition, taken: set[str]) -> ItemDefinition:
-    """``definition`` with a key made for the item and each choice that has none."""
+def with_keys(definition: ItemDefinition, taken: set[str]) -> ItemDefinition:
+    """``definition`` with a key made for the item and each choice that has none
+    (also for the items :mod:`surveys.curation` adds between rounds)."""
 
     def first_text(text: LocalizedText | None) -> str:
         return next((value for _, value in (text.values if text else ()) if value.strip()), "")
@@ -700,9 +701,10 @@ def _filled(text: LocalizedText | None, languages: tuple[str, ...]) -> Localized
     return LocalizedText(tuple((code, given.get(code, first)) for code in languages))
 
 
-def _checked(study: Study, definition: ItemDefinition, taken: set[str]) -> ItemDefinition:
+def check_item(study: Study, definition: ItemDefinition, taken: set[str]) -> ItemDefinition:
     """``definition`` checked by the loader, as stored in the draft (texts stripped,
-    missing translations left out); raise :class:`InvalidValues` otherwise."""
+    missing translations left out); raise :class:`InvalidValues` otherwise.  Public:
+    :mod:`surveys.curation` checks the items it adds and rewords between rounds by it."""
     languages = tuple(study.languages["codes"])
     errors: dict[str, list[str]] = {}
     draft = _draft_shape(definition, languages, errors)
