@@ -24,13 +24,14 @@ from surveys.accounts import (
     set_password,
 )
 from surveys.api_tokens import SCOPES, create_token, revoke_token, tokens_of
-from surveys.definition import InvalidDefinition, load_definition_file
+from surveys.definition import InvalidDefinition, StudyDefinition, load_definition_file
 from surveys.demo import ensure_demo
 from surveys.errors import DomainError
 from surveys.exports import export_tables, write_csv, write_json, write_xlsx
 from surveys.models import Role, User
 from surveys.panel import InvalidPanel, add_panelists, parse_panel_csv
 from surveys.rounds import close_round, open_round, stopping_recommendation
+from surveys.rule_checks import located_warnings, rule_warnings
 from surveys.studies import get_study, load_study
 
 
@@ -48,21 +49,33 @@ def study_cli() -> None:
 @study_cli.command("validate")
 @click.argument("path", type=click.Path(dir_okay=False))
 def validate_study(path: str) -> None:
-    """Check a definition file; print every problem as PATH:LINE: field: message."""
+    """Check a definition file; print every problem as PATH:LINE: field: message, then
+    (exit 0) every rule warning as PATH:LINE: items.KEY.consensus: warning: message."""
     try:
         definition = load_definition_file(path)
     except InvalidDefinition as error:
         for problem in error.errors:
             click.echo(str(problem))
         sys.exit(1)
-    click.echo(f"{path}: valid ({definition.slug}, {len(definition.items)} items)")
+    warnings = _rule_warnings(path, definition)
+    for warning in warnings:
+        click.echo(warning)
+    counted = f", {len(warnings)} warning{'s' if len(warnings) != 1 else ''}" if warnings else ""
+    click.echo(f"{path}: valid ({definition.slug}, {len(definition.items)} items){counted}")
+
+
+def _rule_warnings(path: str, definition: StudyDefinition) -> list[str]:
+    """The rule warnings of the valid file at ``path``, each with its line."""
+    source = Path(path).read_text(encoding="utf-8")
+    return located_warnings(rule_warnings(definition), source, path)
 
 
 @study_cli.command("load")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @with_appcontext
 def load_study_command(path: str) -> None:
-    """Load a definition file into the database and print the study's slug."""
+    """Load a definition file into the database and print the study's slug; rule
+    warnings go to standard error, as ``study validate`` prints them."""
     try:
         definition = load_definition_file(path)
         study = load_study(db.session, definition, Path(path).read_text(encoding="utf-8"))
@@ -72,6 +85,8 @@ def load_study_command(path: str) -> None:
         sys.exit(1)
     except DomainError as error:
         _fail(error)
+    for warning in _rule_warnings(path, definition):
+        click.echo(warning, err=True)
     click.echo(study.slug)
 
 

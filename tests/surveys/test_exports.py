@@ -143,7 +143,9 @@ def test_tables_match_the_stored_summaries_and_the_answers(finished_study):
     assert methods["consensus_rule.default"].startswith("all of:")
     assert methods["feedback_min_n"] == "3"
     assert methods["rationale_outside_iqr"] == "optional"
-    assert methods["round.2.consensus_rules"] == "all of: iqr <= 1 | all of: iqr <= 20"
+    assert methods["round.2.consensus_rules"] == (
+        "all of: cv <= 0.5 | all of: iqr <= 1 | all of: iqr <= 20"
+    )
     assert methods["round.1.min_group_size"] == "3"
 
 

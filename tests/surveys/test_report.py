@@ -81,7 +81,11 @@ def test_rounds_panel_response_rates_and_stopping(finished):
         assert sum(group.panelists for group in facts.by_group) == facts.panelists
         assert facts.quantile_method == "linear"
         assert facts.min_group_size == 3
-        assert facts.consensus_rules == ("all of: iqr <= 1", "all of: iqr <= 20")
+        assert facts.consensus_rules == (
+            "all of: cv <= 0.5",
+            "all of: iqr <= 1",
+            "all of: iqr <= 20",
+        )
     academic = {group.group: group for group in second.by_group}["academic"]
     assert (academic.panelists, academic.submitted) == (1, 0)
     assert report.open_round is None
@@ -104,8 +108,9 @@ def test_methods_state_the_rules_and_settings_in_the_language(finished):
     assert dict(methods.consensus_by_kind) == {
         "probability": "all of: iqr <= 20",
         "scenario_set": "all of: iqr <= 20",
+        "ranking": "all of: iqr <= 1",
     }
-    assert methods.consensus_by_item == ()
+    assert methods.consensus_by_item == (("transfers_next_year", "all of: cv <= 0.5"),)
     assert set(methods.kinds_without_default_rule) == {"ranking", "numeric_estimate"}
     assert methods.parameters["stability_rule"] == {"max_changed_share": 0.15, "min_pvalue": None}
     assert methods.parameters["zero_method"] == "wilcox"
@@ -186,7 +191,8 @@ def test_item_distributions_and_convergence_equal_recomputed_values(finished):
 
     ranking = items["driver_ranking"]
     assert list(ranking.components) == ["trust", "agendas", "trade", "us_politics", "violence"]
-    assert ranking.final_state is None  # rankings have no default rule
+    # Rankings have no default rule: the demo gives them one ([consensus.by_kind.ranking]).
+    assert ranking.final_state in ("consensus", "no_consensus", "dissensus")
 
     estimate = items["transfers_next_year"]
     assert list(estimate.components) == ["lowest", "highest", "best", "confidence"]
