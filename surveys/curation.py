@@ -1,15 +1,45 @@
-"""Items between rounds: add, reword, retire, and the history of every item.
+"""Items between rounds: add, reword, retire, the history of every item, and the tags
+that group the last round's open-text answers.
 
-Every function here refuses with :class:`Conflict` while a round is open: the panel
-answers the items as they stood when the round opened.  A rewording is a new version of
-the item (``Item.version`` + 1, a new :class:`ItemVersion` row); responses keep the
-version they answered, so nothing is migrated.  A retired item disappears from the next
-round's page and stays in the history and in the exports.
+Every change to an item refuses with :class:`Conflict` while a round is open: the panel
+answers the items as they stood when the round opened.  Once the protocol is stamped
+each change is also an amendment, and its note is the amendment's reason.
+
+An item is given either as an :class:`ItemDefinition` (from the console's forms;
+problems come back as :class:`InvalidValues` keyed by the field, as
+:func:`surveys.builder.check_item` names them: ``text.es``, ``labels.en[3]``,
+``scenarios[2].text.es``) or as one ``[[items]]`` TOML table (problems come back as
+:class:`InvalidDefinition` with their lines).  Between rounds an item is live, so every
+text must be written in every language of the study.
+
+**Adding** puts the item where the facilitator chooses (:class:`Placement`): at the
+start or the end of its section, or just before or after another active item of that
+section; the items' positions are renumbered, their order otherwise kept.
+
+**Rewording** is a new version of the item (``Item.version`` + 1, a new
+:class:`ItemVersion` row); responses keep the version they answered, so nothing is
+migrated.  A rewording changes texts only: the question, the help text, the labels of
+a scale's points, the texts of scenarios and options, and an estimate's unit, in any
+language.  Everything that decides what an answer means or how answers are compared
+stays: the key, the kind, the scale's points, the number and keys of scenarios and
+options, an estimate's bounds, an open answer's length, whether a rationale is asked,
+the section and the consensus rule (which the rule editor amends).  Changing one of
+those makes a different question: add a new item, and retire this one.
+
+**Retiring** hides the item from the next round's page; it stays in the history and in
+the exports.
+
+**Tags** (:class:`surveys.models.AnswerTag`) belong to the study: an answer is named by
+its item and the SHA-256 of its text, never by its response or its author.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import logging
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,9 +47,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from surveys import audit
-from surveys.definition import ItemDefinition, parse_item
+from surveys.builder import check_item, item_missing, with_keys
+from surveys.definition import Choice, ItemDefinition, LocalizedText, parse_item
 from surveys.errors import Conflict, InvalidValues, NotFound
 from surveys.models import (
+    AnswerTag,
     Item,
     ItemVersion,
     Response,
@@ -34,6 +66,7 @@ from surveys.models import (
 from surveys.protocol import check_reason, is_stamped, record_amendment
 from surveys.rounds import open_round_of
 from surveys.serialization import item_from_json, item_to_json, item_to_toml, sections_from_json
+from surveys.text import clean_typed_text
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +90,63 @@ def _read_item(study: Study, item_toml: str, *, taken: set[str]) -> ItemDefiniti
     )
 
 
+def _missing_problems(definition: ItemDefinition, languages: tuple[str, ...]) -> dict:
+    """Each text of ``definition`` not written in one of ``languages``, keyed by its
+    field and language as the item forms place problems (``text.es``, ``labels.en[3]``)."""
+    problems: dict[str, list[str]] = {}
+    for field, codes in item_missing(definition, languages).items():
+        for code in codes:
+            label = re.fullmatch(r"labels\[(\d+)\]", field)
+            name = f"labels.{code}[{label.group(1)}]" if label else f"{field}.{code}"
+            problems[name] = [f"missing the {code!r} text: an item between rounds is live"]
+    return problems
+
+
+def _checked_item(
+    study: Study, definition: ItemDefinition, *, taken: set[str]
+) -> tuple[ItemDefinition | None, dict[str, list[str]]]:
+    """``definition`` checked by the builder's rules (empty keys made from texts), with
+    every text required in every language; the checked item, or its problems."""
+    languages = tuple(study.languages["codes"])
+    keyed = with_keys(definition, taken)
+    problems = _missing_problems(keyed, languages)
+    try:
+        checked = check_item(study, keyed, taken)
+    except InvalidValues as invalid:
+        return None, {**invalid.errors, **problems}
+    return (None if problems else checked), problems
+
+
+def _reason_problems(session: Session, study: Study, note: str | None) -> tuple[str, dict]:
+    """The amendment's reason once the protocol is stamped (``""`` before), or the
+    problem with the note that should give it."""
+    if not is_stamped(session, study):
+        return "", {}
+    try:
+        return check_reason(note, field="note"), {}
+    except InvalidValues as invalid:
+        return "", dict(invalid.errors)
+
+
+def _read(
+    study: Study,
+    item: ItemDefinition | str,
+    taken: set[str],
+    problems: dict[str, list[str]],
+) -> tuple[ItemDefinition | None, ItemDefinition]:
+    """The item checked (``None`` when it has problems, added to ``problems``) and the
+    item as given.  A TOML table is read first, so a note's problem is raised before
+    it; its own problems raise :class:`InvalidDefinition` with their lines."""
+    if isinstance(item, str):
+        if problems:
+            raise InvalidValues(problems)
+        definition = _read_item(study, item, taken=taken)
+        return definition, definition
+    checked, found = _checked_item(study, item, taken=taken)
+    problems.update(found)
+    return checked, item
+
+
 def find_item(study: Study, key: str) -> Item:
     """The study's item ``key``; raise :class:`NotFound` otherwise."""
     for item in study.items:
@@ -65,81 +155,239 @@ def find_item(study: Study, key: str) -> Item:
     raise NotFound(f"the study has no item {key!r}")
 
 
+# -- where a new item goes -------------------------------------------------------------------
+
+#: Where a new item can go: at the start or end of its section, before or after an item.
+PLACES = ("end", "start", "before", "after")
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a new item goes: at the ``end`` or the ``start`` of its section, or
+    ``before`` or ``after`` the active item ``anchor`` of that section."""
+
+    where: str = "end"
+    anchor: str | None = None
+
+    @classmethod
+    def from_choice(cls, choice: str) -> Placement:
+        """Read a choice written as :attr:`choice` (``end``, ``after:trust_now``);
+        :class:`InvalidValues` under ``place`` for anything else."""
+        where, _, anchor = (choice or "end").partition(":")
+        if where not in PLACES or (where in ("before", "after")) != bool(anchor):
+            raise InvalidValues({"place": [f"not a place for an item: {choice!r}"]})
+        return cls(where, anchor or None)
+
+    @property
+    def choice(self) -> str:
+        """The placement in one word, as a form's option value."""
+        return f"{self.where}:{self.anchor}" if self.anchor else self.where
+
+
+def _section_of(item: Item) -> str | None:
+    """The section key of a stored item (``None``: it has none)."""
+    return item.spec.get("section")
+
+
+def _insertion_index(
+    study: Study, order: list[Item], section: str | None, placement: Placement
+) -> int:
+    """Where in ``order`` (every other item, by position) the new item goes; an empty
+    section's items go where the section falls among the others (items without a
+    section come before every section).  :class:`InvalidValues` under ``place`` for an
+    anchor that is not an active item of ``section``."""
+    active = [item for item in order if item.retired_at is None]
+    if placement.where in ("before", "after"):
+        anchor = next((item for item in active if item.key == placement.anchor), None)
+        if anchor is None:
+            raise InvalidValues({"place": [f"no active item has the key {placement.anchor!r}"]})
+        if _section_of(anchor) != section:
+            raise InvalidValues(
+                {
+                    "place": [
+                        f"{anchor.key} is in section {_section_of(anchor) or '(none)'}, not in "
+                        f"the new item's section {section or '(none)'}: choose an item of its "
+                        "section, or its start or end"
+                    ]
+                }
+            )
+        return order.index(anchor) + (1 if placement.where == "after" else 0)
+    same = [item for item in active if _section_of(item) == section]
+    if same:
+        return order.index(same[-1]) + 1 if placement.where == "end" else order.index(same[0])
+    rank = {entry.key: number for number, entry in enumerate(sections_from_json(study.sections))}
+
+    def rank_of(key: str | None) -> int:
+        return -1 if key is None else rank.get(key, len(rank))
+
+    later = [item for item in active if rank_of(_section_of(item)) > rank_of(section)]
+    return order.index(later[0]) if later else len(order)
+
+
+def _place(study: Study, item: Item, section: str | None, placement: Placement) -> None:
+    """Put ``item`` where ``placement`` says and number every position 0, 1, … again,
+    keeping the other items' order (retired items included)."""
+    order = sorted((other for other in study.items if other is not item), key=_position)
+    order.insert(_insertion_index(study, order, section, placement), item)
+    for position, each in enumerate(order):
+        each.position = position
+
+
+def _position(item: Item) -> int:
+    """An item's position (a sort key)."""
+    return item.position
+
+
+# -- adding, rewording, retiring ----------------------------------------------------------------
+
+
 def add_item(
     session: Session,
     study: Study,
-    item_toml: str,
+    item: ItemDefinition | str,
     actor: User | None = None,
     note: str | None = None,
+    *,
+    place: Placement | None = None,
 ) -> Item:
-    """Append a new item, written as one ``[[items]]`` TOML table, to the study.
+    """Add ``item`` (a definition, or one ``[[items]]`` TOML table) where ``place`` says
+    (by default at the end of its section).
 
-    The key must be new to the study (retired items keep theirs).  Raises
-    :class:`InvalidDefinition` listing the problems of ``item_toml`` with their lines,
-    :class:`Conflict` while a round is open, :class:`InvalidValues` naming ``note``
-    when the protocol is stamped and no note says why.
+    The key must be new to the study (retired items keep theirs); an empty one is made
+    from the question.  Raises :class:`Conflict` while a round is open;
+    :class:`InvalidValues` naming ``note`` when the protocol is stamped and no note says
+    why, ``place`` for a place outside the item's section, and (for a definition) every
+    field with a problem, all at once; :class:`InvalidDefinition` listing the problems
+    of a TOML table with their lines.
     """
     _refuse_while_open(session, study)
-    stamped = is_stamped(session, study)
-    why = check_reason(note, field="note") if stamped else ""
-    definition = _read_item(study, item_toml, taken={item.key for item in study.items})
+    taken = {other.key for other in study.items}
+    why, problems = _reason_problems(session, study, note)
+    definition, typed = _read(study, item, taken, problems)
+    placement = place or Placement()
+    section = typed.section
+    order = sorted(study.items, key=_position)
+    try:
+        _insertion_index(study, order, section, placement)
+    except InvalidValues as invalid:
+        problems |= invalid.errors
+    if problems or definition is None:
+        raise InvalidValues(problems)
     spec = item_to_json(definition)
-    position = max((item.position for item in study.items), default=-1) + 1
-    item = Item(
+    added = Item(
         key=definition.key,
         kind=definition.kind,
-        position=position,
+        position=len(study.items),
         version=1,
         spec=spec,
         versions=[ItemVersion(version=1, spec=spec, note=note or "added")],
     )
-    study.items.append(item)
+    _place(study, added, definition.section, placement)
+    study.items.append(added)
     session.flush()
-    if stamped:
+    if is_stamped(session, study):
         _amend(session, study, definition.key, "", item_to_toml(definition), why, actor)
-    audit.record(session, "item.add", study=study, user=actor, item=definition.key, note=note)
+    audit.record(
+        session,
+        "item.add",
+        study=study,
+        user=actor,
+        item=definition.key,
+        note=note,
+        place=placement.choice,
+    )
     session.commit()
+    # The study's items are held in position order; positions changed under them.
+    session.expire(study, ["items"])
     log.info("added item %s to %s", definition.key, study.slug)
-    return item
+    return added
+
+
+def _without_texts(definition: ItemDefinition) -> ItemDefinition:
+    """``definition`` with every text emptied: what a rewording must leave as it is."""
+    blank = LocalizedText(())
+    scale = definition.scale
+    return dataclasses.replace(
+        definition,
+        text=blank,
+        help=None,
+        unit=None,
+        scale=dataclasses.replace(scale, labels=()) if scale is not None else None,
+        scenarios=tuple(Choice(choice.key, blank) for choice in definition.scenarios),
+        options=tuple(Choice(choice.key, blank) for choice in definition.options),
+    )
+
+
+#: The fields of an item a rewording must not change, in a facilitator's words.
+FIXED_WORDS = {
+    "section": "the section",
+    "scale": "the scale's points",
+    "scenarios": "the scenarios (their number or keys)",
+    "options": "the options (their number or keys)",
+    "max_length": "the longest answer",
+    "consensus": "the consensus rule (change it in the rule editor)",
+    "rationale": "whether a rationale is asked",
+    "estimate_bounds": "the estimate's bounds",
+}
+
+
+def reword_changes(previous: ItemDefinition, new: ItemDefinition) -> list[str]:
+    """What ``new`` changes of ``previous`` beyond its texts, in words (see the module's
+    docstring: a rewording changes texts only); empty when only texts differ."""
+    before, after = _without_texts(previous), _without_texts(new)
+    return [
+        words
+        for name, words in FIXED_WORDS.items()
+        if getattr(before, name) != getattr(after, name)
+    ]
 
 
 def reword_item(
     session: Session,
     study: Study,
     key: str,
-    item_toml: str,
+    item: ItemDefinition | str,
     actor: User | None = None,
     note: str | None = None,
 ) -> Item:
-    """Give item ``key`` a new version from ``item_toml`` (same key, same kind).
+    """Give item ``key`` a new version whose texts are those of ``item`` (a definition,
+    or one ``[[items]]`` TOML table).
 
     Responses already given keep the version they answered (``Response.item_version``);
     the next round's responses record the new one.  Raises :class:`InvalidDefinition`
-    for a malformed item, :class:`Conflict` while a round is open, for a retired item,
-    a changed key or kind, or a wording identical to the current one,
-    :class:`InvalidValues` naming ``note`` when the protocol is stamped and no note says
-    why.
+    for a malformed TOML table; :class:`InvalidValues` for a definition's problems
+    keyed by field, and naming ``note`` when the protocol is stamped and no note says
+    why; :class:`Conflict` while a round is open, for a retired item, a changed key or
+    kind, a change beyond the texts (see the module's docstring), or a wording
+    identical to the current one.
     """
     _refuse_while_open(session, study)
-    item = find_item(study, key)
-    if item.retired_at is not None:
+    stored = find_item(study, key)
+    if stored.retired_at is not None:
         raise Conflict(f"item {key!r} is retired; add a new item instead")
-    stamped = is_stamped(session, study)
-    why = check_reason(note, field="note") if stamped else ""
-    definition = _read_item(study, item_toml, taken=set())
-    if definition.key != item.key:
-        raise Conflict(f"the key must stay {item.key!r}; to change it, add a new item")
-    if definition.kind != item.kind:
-        raise Conflict(f"the kind must stay {item.kind!r}; to change it, add a new item")
-    spec = item_to_json(definition)
-    previous = item_from_json(item.key, item.kind, item.spec)
+    why, problems = _reason_problems(session, study, note)
+    definition, typed = _read(study, item, set(), problems)
+    if typed.key != stored.key:
+        raise Conflict(f"the key must stay {stored.key!r}; to change it, add a new item")
+    if typed.kind != stored.kind:
+        raise Conflict(f"the kind must stay {stored.kind!r}; to change it, add a new item")
+    if problems or definition is None:
+        raise InvalidValues(problems)
+    previous = item_from_json(stored.key, stored.kind, stored.spec)
+    changed = reword_changes(previous, definition)
+    if changed:
+        raise Conflict(
+            f"a rewording changes texts only, not {', '.join(changed)}: "
+            "add a new item instead, and retire this one"
+        )
     if definition == previous:
-        raise Conflict(f"this is the wording of version {item.version} already")
-    if stamped:
+        raise Conflict(f"this is the wording of version {stored.version} already")
+    spec = item_to_json(definition)
+    if is_stamped(session, study):
         _amend(session, study, key, item_to_toml(previous), item_to_toml(definition), why, actor)
-    item.version += 1
-    item.spec = spec
-    item.versions.append(ItemVersion(version=item.version, spec=spec, note=note))
+    stored.version += 1
+    stored.spec = spec
+    stored.versions.append(ItemVersion(version=stored.version, spec=spec, note=note))
     session.flush()
     audit.record(
         session,
@@ -147,12 +395,12 @@ def reword_item(
         study=study,
         user=actor,
         item=key,
-        version=item.version,
+        version=stored.version,
         note=note,
     )
     session.commit()
-    log.info("reworded item %s of %s (version %d)", key, study.slug, item.version)
-    return item
+    log.info("reworded item %s of %s (version %d)", key, study.slug, stored.version)
+    return stored
 
 
 def retire_item(
@@ -337,3 +585,161 @@ def latest_states(session: Session, study: Study) -> tuple[int | None, dict[str,
         if state and state not in states.setdefault(record["item"], []):
             states[record["item"]].append(state)
     return number, {key: ", ".join(values) for key, values in states.items() if values}
+
+
+# -- tagging the last round's open-text answers --------------------------------------------
+
+#: The longest tag, in characters.
+TAG_LIMIT = 80
+
+
+def answer_reference(text: str) -> str:
+    """How tags name an open-text answer: the hex SHA-256 of its text (UTF-8, stripped),
+    which names the answer and not who gave it."""
+    return hashlib.sha256(text.strip().encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class ListedAnswer:
+    """One distinct answer to an open-text item, how many experts gave it, its tag."""
+
+    item: str
+    reference: str
+    text: str
+    count: int
+    tag: str | None
+
+
+@dataclass(frozen=True)
+class ItemAnswers:
+    """The distinct answers to one open-text item in the latest closed round."""
+
+    key: str
+    definition: ItemDefinition
+    round: int
+    answers: tuple[ListedAnswer, ...]
+
+
+@dataclass(frozen=True)
+class AnswerGroup:
+    """The answers, of any open-text item, that share a tag (compared without case)."""
+
+    tag: str
+    answers: tuple[ListedAnswer, ...]
+
+
+@dataclass(frozen=True)
+class AnswerSheet:
+    """The latest closed round's open-text answers, their tags, and the groups the tags
+    make; ``round`` is ``None`` before any round closed."""
+
+    round: int | None
+    items: tuple[ItemAnswers, ...]
+    groups: tuple[AnswerGroup, ...]
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """Every tag in use, as its group shows it: the choices to offer when tagging."""
+        return tuple(group.tag for group in self.groups)
+
+
+def _tags_by_answer(session: Session, study: Study) -> dict[tuple[int, str], AnswerTag]:
+    """The study's tags by (item id, answer reference)."""
+    rows = session.execute(select(AnswerTag).where(AnswerTag.study_id == study.id)).scalars()
+    return {(row.item_id, row.answer_sha256): row for row in rows}
+
+
+def answer_sheet(session: Session, study: Study) -> AnswerSheet:
+    """The latest closed round's open-text answers as :func:`open_text_answers` lists
+    them (no author, alphabetical), identical ones said once with their count, each
+    with its tag; and the groups of answers by tag, in alphabetical order."""
+    tags = _tags_by_answer(session, study)
+    ids = {item.key: item.id for item in study.items}
+    listed: list[ItemAnswers] = []
+    for entry in open_text_answers(session, study):
+        counts: dict[str, int] = {}
+        for text in entry.answers:
+            counts[text] = counts.get(text, 0) + 1
+        answers = []
+        for text, count in counts.items():
+            reference = answer_reference(text)
+            row = tags.get((ids[entry.key], reference))
+            answers.append(
+                ListedAnswer(entry.key, reference, text, count, row.tag if row else None)
+            )
+        listed.append(ItemAnswers(entry.key, entry.definition, entry.round, tuple(answers)))
+    by_tag: dict[str, list[ListedAnswer]] = {}
+    for item_answers in listed:
+        for answer in item_answers.answers:
+            if answer.tag:
+                by_tag.setdefault(answer.tag.casefold(), []).append(answer)
+    groups = tuple(
+        AnswerGroup(min(answer.tag or "" for answer in members), tuple(members))
+        for _, members in sorted(by_tag.items())
+    )
+    return AnswerSheet(listed[0].round if listed else None, tuple(listed), groups)
+
+
+def clean_tag(tag: str | None) -> str:
+    """``tag`` with its runs of spaces made one space and stripped (``""``: no tag);
+    :class:`InvalidValues` under ``tag`` when it is too long or holds control
+    characters."""
+    text = " ".join((tag or "").split())
+    if len(text) > TAG_LIMIT:
+        raise InvalidValues({"tag": [f"must be at most {TAG_LIMIT} characters"]})
+    if clean_typed_text(text) != text:
+        raise InvalidValues({"tag": ["must not contain control characters"]})
+    return text
+
+
+def tag_answers(
+    session: Session,
+    study: Study,
+    tags: Mapping[tuple[str, str], str],
+    actor: User | None = None,
+) -> int:
+    """Set the tags of the latest closed round's open-text answers, each named
+    ``(item key, answer reference)``; an empty tag removes the answer's tag.
+
+    Answers that are not among that round's (a page older than a later close) are left
+    alone.  Tags are notes on the study, not on its protocol: they may change while a
+    round is open.  Raises :class:`InvalidValues` keyed ``"<item>:<reference>"`` for
+    each tag that cannot be stored, before storing any.  Returns how many tags changed.
+    """
+    cleaned: dict[tuple[str, str], str] = {}
+    problems: dict[str, list[str]] = {}
+    for (key, reference), tag in tags.items():
+        try:
+            cleaned[(key, reference)] = clean_tag(tag)
+        except InvalidValues as invalid:
+            problems[f"{key}:{reference}"] = invalid.errors["tag"]
+    if problems:
+        raise InvalidValues(problems)
+    current = {
+        (answer.item, answer.reference): answer
+        for entry in answer_sheet(session, study).items
+        for answer in entry.answers
+    }
+    stored = _tags_by_answer(session, study)
+    ids = {item.key: item.id for item in study.items}
+    changed = 0
+    for (key, reference), tag in cleaned.items():
+        if (key, reference) not in current:
+            continue
+        row = stored.get((ids[key], reference))
+        if row is not None and not tag:
+            session.delete(row)
+        elif row is not None and row.tag != tag:
+            row.tag, row.tagged_at = tag, utcnow()
+        elif row is None and tag:
+            session.add(
+                AnswerTag(study_id=study.id, item_id=ids[key], answer_sha256=reference, tag=tag)
+            )
+        else:
+            continue
+        changed += 1
+    if changed:
+        # Only the count: a tag may quote an answer, and the audit log keeps no answer.
+        audit.record(session, "answers.tag", study=study, user=actor, changed=changed)
+    session.commit()
+    return changed

@@ -588,3 +588,33 @@ class Amendment(Base):
         CheckConstraint("length(reason) > 0", name="reason_given"),
         Index("ix_protocol_amendment_study_id", "study_id", "id"),
     )
+
+
+class AnswerTag(Base):
+    """A facilitator's tag on one open-text answer, to group the answers of the last
+    round before one group becomes an item.
+
+    Tags belong to the study, never to a panelist: an answer is named by the open-text
+    item it answers and the SHA-256 of its text as the console lists it (stripped), so
+    the row links to no response and no panelist, and identical answers share a tag.
+    Exports leave tags out: they are the facilitator's working notes.
+    """
+
+    __tablename__ = "answer_tag"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"))
+    #: The open-text item the answer was given to.
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id", ondelete="CASCADE"))
+    #: Hex SHA-256 of the answer's text (UTF-8, stripped): the answer, without its author.
+    answer_sha256: Mapped[str] = mapped_column(String(64))
+    #: The group the facilitator put the answer in, e.g. "cyberattacks".
+    tag: Mapped[str] = mapped_column(String(80))
+    tagged_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("item_id", "answer_sha256"),
+        CheckConstraint("length(answer_sha256) = 64", name="answer_sha256_length"),
+        CheckConstraint("length(tag) > 0", name="tag_given"),
+        Index("ix_answer_tag_study_id", "study_id"),
+    )

@@ -63,9 +63,12 @@ def test_item_to_toml_escapes_what_toml_must_escape(demo_definition):
 
 
 def test_add_item_appends_version_one_and_audits(study):
+    triggers = [item.key for item in study.items if item.spec.get("section") == "triggers"]
     item = add_item(db.session, study, NEW_ITEM, None, "from round 1 answers")
-    assert keys(study)[-1] == "trigger_cyberattack"
-    assert item.position == max(other.position for other in study.items)
+    # By default at the end of its section, not after the items of later sections.
+    assert keys(study)[keys(study).index(triggers[-1]) + 1] == "trigger_cyberattack"
+    assert keys(study)[-1] != "trigger_cyberattack"
+    assert [item.position for item in study.items] == list(range(len(study.items)))
     assert (item.version, [(v.version, v.note) for v in item.versions]) == (
         1,
         [(1, "from round 1 answers")],
