@@ -1,0 +1,569 @@
+"""Closing a round of 1,000, 10,000 and 100,000 panelists, against a COPY floor.
+
+For each size N (``--sizes``), on a private PostgreSQL cluster (``initdb`` into a
+temporary folder, its own port, removed at the end; the shared cluster on 5432 is never
+touched) or on a server given by ``--server-url``:
+
+1. A fresh database is migrated (``elicit db upgrade``), the demo study loaded, N
+   panelists added (``add_panelists``, the console's function) in the three groups of
+   the demo, and round 1 opened (``open_round``).
+2. Every panelist's answers are simulated (``surveys.simulation``) and parsed by the
+   product's own parser (``surveys.answers.parse_answers``).  The first ``--sample``
+   panelists submit through ``surveys.answers.submit_responses``; the others' response
+   rows are written with one ``COPY``, built as that function writes them (the same
+   JSON text, rationale, item version, status and timestamps).  The rows the product
+   wrote for the sample are compared, column by column, with the rows this script
+   would have written for them: any difference ends the run.
+3. The database is copied (``CREATE DATABASE … TEMPLATE``) so that the round can be
+   closed twice, then, in this order:
+
+   - **floor**: ``COPY (SELECT pseudonym, group, round, item key, answer, rationale of
+     the round's submitted responses, joined as the close reads them) TO STDOUT``,
+     parsed by ``pandas.read_csv``, in this process;
+   - **close**: ``surveys.rounds.close_round`` in a fresh Python process, timed around
+     the call only (not the imports), with its CPU time and the process's peak
+     resident memory (``getrusage``; the interpreter and its imports included);
+   - **CLI**: ``elicit round close SLUG`` on the copy, under ``/usr/bin/time -v``:
+     wall time, CPU and peak memory, start-up included.
+
+   Both closes must store the same summary, with N respondents.
+
+One Markdown table is printed: the floor, the close, close ÷ floor, the close's CPU
+and peak memory, and the CLI's.  Targets (issue 15): at 100,000 panelists the close
+takes at most 3× the floor, and its peak memory stays under 2 GB.  Exit status 1 when a
+check fails (not when a target is missed: the table says so).
+
+Run: ``.venv/bin/python benchmarks/close.py [--sizes 1000,10000,100000]
+[--server-url postgresql://postgres@127.0.0.1:5433] [--keep] [--profile]``.  Needs
+``/usr/lib/postgresql/*/bin`` unless ``--server-url`` is given; as root, PostgreSQL runs
+as the ``postgres`` user (``runuser``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import random
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+# As in submit.py: the benchmarks folder holds a script called analysis.py, so it must
+# not be on the import path (``analysis`` is the package); the project root is.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE]
+if str(_HERE.parent) not in sys.path:
+    sys.path.insert(0, str(_HERE.parent))
+
+from benchmarks.faults import (  # noqa: E402 (after the path is set)
+    GROUPS,
+    PrivatePostgres,
+    interrupts_as_exceptions,
+    migrate,
+    study_source,
+)
+from benchmarks.submit import ROOT, VENV_BIN  # noqa: E402
+
+SLUG = "close-benchmark"
+TARGET_RATIO = 3.0
+TARGET_PEAK_MB = 2048
+#: Panelists added per call of ``add_panelists`` (one transaction each).
+PANEL_BATCH = 20_000
+#: The response columns the script writes, in COPY order.
+RESPONSE_COLUMNS = (
+    "round_id",
+    "panelist_id",
+    "item_id",
+    "item_version",
+    "answer",
+    "rationale",
+    "status",
+    "created_at",
+    "updated_at",
+    "submitted_at",
+)
+FLOOR_QUERY = """
+    SELECT p.pseudonym, p."group", r.number, i.key, s.answer, s.rationale
+    FROM response AS s
+    JOIN panelist AS p ON p.id = s.panelist_id
+    JOIN round AS r ON r.id = s.round_id
+    JOIN item AS i ON i.id = s.item_id
+    WHERE s.round_id = {round_id} AND s.status = 'submitted'
+"""
+
+
+# --------------------------------------------------------------------------------------
+# Building the study
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Built:
+    """A study with a full round of answers, ready to close."""
+
+    url: str
+    round_id: int
+    panelists: int
+    responses: int
+    seconds: float
+
+
+def _app(url: str) -> Any:
+    """The product's application on ``url`` (for its session and functions)."""
+    from elicit import create_app
+
+    return create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "benchmark " * 4})
+
+
+def build(url: str, panelists: int, *, sample: int, seed: int) -> Built:
+    """Load the demo, add the panel, open round 1 and store everyone's answers (see the
+    module's description); return the round to close."""
+    from elicit.extensions import db
+    from surveys.answers import answer_rules, parse_answers, submit_responses
+    from surveys.definition import parse_definition
+    from surveys.models import Item, Panelist, ResponseStatus
+    from surveys.panel import NewPanelist, add_panelists
+    from surveys.rounds import open_round
+    from surveys.simulation import simulated_answers
+    from surveys.studies import load_study
+
+    started = time.perf_counter()
+    source = study_source(SLUG)
+    definition = parse_definition(source, name=f"{SLUG}.toml")
+    app = _app(url)
+    with app.app_context():
+        session = db.session
+        study = load_study(session, definition, source)
+        for first in range(0, panelists, PANEL_BATCH):
+            add_panelists(
+                session,
+                study,
+                [
+                    NewPanelist(
+                        f"Benchmark expert {number}",
+                        f"expert{number}@close.invalid",
+                        GROUPS[number % len(GROUPS)],
+                        definition.languages[number % len(definition.languages)],
+                    )
+                    for number in range(first, min(panelists, first + PANEL_BATCH))
+                ],
+            )
+        round_ = open_round(session, study)
+        panel = (
+            session.execute(
+                db.select(Panelist).where(Panelist.study_id == study.id).order_by(Panelist.id)
+            )
+            .scalars()
+            .all()
+        )
+        items = {
+            key: (item_id, version)
+            for item_id, key, version in session.execute(
+                db.select(Item.id, Item.key, Item.version).where(Item.study_id == study.id)
+            )
+        }
+        rules = answer_rules(session, round_, definition)
+        rng = random.Random(seed)
+        now = datetime.now(UTC)
+        status = ResponseStatus.SUBMITTED.value
+
+        def rows_of(panelist_id: int, form: dict[str, str]) -> list[tuple[Any, ...]]:
+            parsed = parse_answers(definition.items, form, rules)
+            return [
+                (
+                    round_.id,
+                    panelist_id,
+                    items[key][0],
+                    items[key][1],
+                    json.dumps(answer),
+                    parsed.rationales.get(key),
+                    status,
+                    now,
+                    now,
+                    now,
+                )
+                for key, answer in parsed.answers.items()
+            ]
+
+        forms = [simulated_answers(rng, definition) for _ in panel]
+        checked: dict[int, list[tuple[Any, ...]]] = {}
+        for panelist, form in zip(panel[:sample], forms[:sample], strict=True):
+            submit_responses(session, panelist, form, now=now)
+            checked[panelist.id] = rows_of(panelist.id, form)
+        round_id = round_.id
+        ids = [panelist.id for panelist in panel]
+        session.remove()
+        written = 0
+        connection = db.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            columns = ", ".join(RESPONSE_COLUMNS)
+            with cursor.copy(f"COPY response ({columns}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+                for panelist_id, form in zip(ids[sample:], forms[sample:], strict=True):
+                    for row in rows_of(panelist_id, form):
+                        copy.write_row(row)
+                        written += 1
+            connection.commit()
+            _check_sample(cursor, round_id, checked)
+            cursor.execute("ANALYZE")
+            connection.commit()
+        finally:
+            connection.close()
+        db.engine.dispose()
+    total = written + sum(len(rows) for rows in checked.values())
+    return Built(url, round_id, panelists, total, time.perf_counter() - started)
+
+
+def _check_sample(cursor: Any, round_id: int, expected: dict[int, list[tuple[Any, ...]]]) -> None:
+    """The rows the product stored for the sample equal those this script writes for
+    the others (the answer's JSON text included); raise otherwise."""
+    columns = ", ".join(
+        "answer::text"
+        if column == "answer"
+        else f"{column}::text"
+        if column == "status"
+        else column
+        for column in RESPONSE_COLUMNS
+    )
+    for panelist_id, rows in expected.items():
+        cursor.execute(
+            f"SELECT {columns} FROM response WHERE round_id = %s AND panelist_id = %s "
+            "ORDER BY item_id",
+            (round_id, panelist_id),
+        )
+        stored = [tuple(row) for row in cursor.fetchall()]
+        if stored != sorted(rows, key=lambda row: row[2]):
+            raise RuntimeError(
+                f"the product stored panelist {panelist_id}'s answers differently from the "
+                f"bulk rows:\n  product: {stored[:2]}\n  bulk:    {sorted(rows)[:2]}"
+            )
+
+
+# --------------------------------------------------------------------------------------
+# Timing
+# --------------------------------------------------------------------------------------
+
+
+def floor(url: str, round_id: int) -> tuple[float, int]:
+    """Seconds to COPY the round's responses out and parse them with pandas; rows."""
+    import pandas as pd
+    import psycopg
+
+    started = time.perf_counter()
+    with psycopg.connect(_libpq(url)) as connection, connection.cursor() as cursor:
+        buffer = io.BytesIO()
+        query = FLOOR_QUERY.format(round_id=int(round_id))
+        with cursor.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)") as copy:
+            for block in copy:
+                buffer.write(block)
+    buffer.seek(0)
+    frame = pd.read_csv(
+        buffer,
+        header=None,
+        names=["panelist", "group", "round", "item", "answer", "rationale"],
+        keep_default_na=False,
+    )
+    return time.perf_counter() - started, len(frame)
+
+
+def _libpq(url: str) -> str:
+    """A SQLAlchemy URL as libpq takes it."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+@dataclass
+class Measure:
+    """One close: wall seconds, CPU seconds, peak resident MB, the stored summary."""
+
+    seconds: float
+    cpu: float
+    peak_mb: float
+    summary: str = ""
+
+
+def close_in_child(url: str, profile: Path | None) -> Measure:
+    """``close_round`` in a fresh process, timed around the call (see :func:`child`)."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", url]
+    if profile is not None:
+        command += ["--profile-to", str(profile)]
+    completed = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"the close failed:\n{completed.stderr[-3000:]}")
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    return Measure(result["seconds"], result["cpu"], result["peak_mb"], result["summary"])
+
+
+def child(url: str, profile_to: str | None) -> None:
+    """Close the study's round through the product, print the measures as JSON."""
+    from elicit.extensions import db
+    from surveys.models import RoundSummary, Study
+    from surveys.rounds import close_round
+
+    app = _app(url)
+    with app.app_context():
+        study = db.session.execute(db.select(Study).where(Study.slug == SLUG)).scalar_one()
+        profiler = None
+        if profile_to:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+        started, cpu = time.perf_counter(), time.process_time()
+        summary = close_round(db.session, study)
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(profile_to)
+        summary_id = summary.id
+        db.session.remove()
+        stored = db.session.execute(
+            db.select(RoundSummary.statistics).where(RoundSummary.id == summary_id)
+        ).scalar_one()
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(
+            json.dumps(
+                {"seconds": seconds, "cpu": cpu, "peak_mb": peak, "summary": json.dumps(stored)}
+            )
+        )
+
+
+def close_with_cli(url: str, folder: Path) -> Measure:
+    """``elicit round close`` under ``/usr/bin/time -v``; the summary read afterwards."""
+    env = {
+        **os.environ,
+        "ELICIT_DATABASE_URL": url,
+        "ELICIT_INSTANCE_PATH": str(folder),
+        "ELICIT_SECRET_KEY": "benchmark " * 4,
+    }
+    completed = subprocess.run(
+        ["/usr/bin/time", "-v", str(VENV_BIN / "elicit"), "round", "close", SLUG],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"elicit round close failed:\n{completed.stderr[-3000:]}")
+    said = completed.stderr
+
+    def field(name: str) -> str:
+        match = re.search(rf"^\s*{re.escape(name)}: (.+)$", said, re.MULTILINE)
+        if match is None:
+            raise RuntimeError(f"/usr/bin/time did not report {name!r}")
+        return match.group(1).strip()
+
+    clock = [
+        float(part) for part in field("Elapsed (wall clock) time (h:mm:ss or m:ss)").split(":")
+    ]
+    seconds = sum(part * 60**power for power, part in enumerate(reversed(clock)))
+    cpu = float(field("User time (seconds)")) + float(field("System time (seconds)"))
+    peak = int(field("Maximum resident set size (kbytes)")) / 1024
+    import psycopg
+
+    with psycopg.connect(_libpq(url)) as connection:
+        (stored,) = connection.execute(
+            "SELECT statistics::text FROM round_summary ORDER BY id DESC LIMIT 1"
+        ).fetchone()  # type: ignore[misc]
+    return Measure(seconds, cpu, peak, json.dumps(json.loads(stored)))
+
+
+# --------------------------------------------------------------------------------------
+# The run
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """One size's figures."""
+
+    panelists: int
+    responses: int
+    build_s: float
+    floor_s: float
+    close: Measure
+    cli: Measure | None
+
+    @property
+    def ratio(self) -> float:
+        """Close ÷ floor."""
+        return self.close.seconds / self.floor_s
+
+
+def _admin(server_url: str, statement: str) -> None:
+    """Run one statement on the server's ``postgres`` database, outside a transaction."""
+    import psycopg
+
+    with psycopg.connect(_libpq(server_url) + "/postgres", autocommit=True) as connection:
+        connection.execute(statement)  # type: ignore[arg-type]
+
+
+def run_size(server_url: str, panelists: int, args: argparse.Namespace, folder: Path) -> Row:
+    """Build, then time the floor, the close and the CLI's close for one size."""
+    name = f"elicit_close_{panelists}"
+    copy = f"{name}_cli"
+    for database in (name, copy):
+        _admin(server_url, f"DROP DATABASE IF EXISTS {database}")
+    _admin(server_url, f"CREATE DATABASE {name}")
+    url = f"{server_url.replace('postgresql://', 'postgresql+psycopg://', 1)}/{name}"
+    migrate(url, folder)
+    built = build(url, panelists, sample=args.sample, seed=args.seed)
+    print(
+        f"N = {panelists:,}: {built.responses:,} responses stored in {built.seconds:.0f} s",
+        flush=True,
+    )
+    if not args.skip_cli:
+        _admin(server_url, f"CREATE DATABASE {copy} TEMPLATE {name}")
+    floor_s, rows = floor(url, built.round_id)
+    if rows != built.responses:
+        raise RuntimeError(f"the floor read {rows} rows, not {built.responses}")
+    profile = folder / f"close-{panelists}.prof" if args.profile else None
+    close = close_in_child(url, profile)
+    print(
+        f"N = {panelists:,}: floor {floor_s:.1f} s, close {close.seconds:.1f} s "
+        f"({close.peak_mb:,.0f} MB)",
+        flush=True,
+    )
+    if profile is not None:
+        _print_profile(profile)
+    cli = None
+    if not args.skip_cli:
+        cli = close_with_cli(
+            f"{server_url.replace('postgresql://', 'postgresql+psycopg://', 1)}/{copy}", folder
+        )
+        if cli.summary != close.summary:
+            raise RuntimeError("the CLI's close stored another summary than the product's")
+    respondents = _respondents(url)
+    if respondents != panelists:
+        raise RuntimeError(f"the summary counts {respondents} respondents, not {panelists}")
+    if not args.keep:
+        for database in (name, copy):
+            _admin(server_url, f"DROP DATABASE IF EXISTS {database}")
+    return Row(panelists, built.responses, built.seconds, floor_s, close, cli)
+
+
+def _respondents(url: str) -> int:
+    """The stored summary's respondents."""
+    import psycopg
+
+    with psycopg.connect(_libpq(url)) as connection:
+        row = connection.execute("SELECT respondents FROM round_summary").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _print_profile(path: Path) -> None:
+    """The close's 25 costliest functions (cumulative)."""
+    import pstats
+
+    pstats.Stats(str(path)).sort_stats("cumulative").print_stats(25)
+
+
+def print_table(rows: list[Row]) -> None:
+    """The Markdown table of the run, then the verdict on the targets."""
+    print("| step | " + " | ".join(f"N = {row.panelists:,}" for row in rows) + " |")
+    print("|---|" + "---|" * len(rows))
+    print("| responses | " + " | ".join(f"{row.responses:,}" for row in rows) + " |")
+    print(
+        "| `COPY` floor (parsed by pandas) | "
+        + " | ".join(f"{row.floor_s:.1f} s" for row in rows)
+        + " |"
+    )
+    print(
+        "| `close_round` | "
+        + " | ".join(f"{row.close.seconds:.1f} s, {row.close.peak_mb:,.0f} MB peak" for row in rows)
+        + " |"
+    )
+    print("| close ÷ floor | " + " | ".join(f"{row.ratio:.1f}" for row in rows) + " |")
+    print("| close CPU | " + " | ".join(f"{row.close.cpu:.1f} s" for row in rows) + " |")
+    if all(row.cli is not None for row in rows):
+        print(
+            "| `elicit round close` (start-up included) | "
+            + " | ".join(
+                f"{row.cli.seconds:.1f} s, {row.cli.cpu:.1f} s CPU, {row.cli.peak_mb:,.0f} MB"
+                for row in rows
+                if row.cli is not None
+            )
+            + " |"
+        )
+    largest = max(rows, key=lambda row: row.panelists)
+    ratio_ok = largest.ratio <= TARGET_RATIO
+    memory_ok = largest.close.peak_mb < TARGET_PEAK_MB
+    print()
+    print(
+        f"At N = {largest.panelists:,}: close ÷ floor {largest.ratio:.1f} "
+        f"(target ≤ {TARGET_RATIO:.0f}: {'PASS' if ratio_ok else 'FAIL'}), peak "
+        f"{largest.close.peak_mb:,.0f} MB (target < {TARGET_PEAK_MB:,} MB: "
+        f"{'PASS' if memory_ok else 'FAIL'})."
+    )
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--sizes",
+        default="1000,10000,100000",
+        help="comma-separated panel sizes (default 1000,10000,100000)",
+    )
+    parser.add_argument(
+        "--server-url",
+        help="a PostgreSQL server (postgresql://user@host:port) on which the script may "
+        "create and drop databases elicit_close_*; default: a private cluster",
+    )
+    parser.add_argument(
+        "--sample", type=int, default=25, help="panelists who submit through the product"
+    )
+    parser.add_argument("--seed", type=int, default=15)
+    parser.add_argument("--skip-cli", action="store_true", help="do not time elicit round close")
+    parser.add_argument("--profile", action="store_true", help="print the close's profile")
+    parser.add_argument("--keep", action="store_true", help="keep the databases and folder")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--profile-to", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.child:
+        child(args.child, args.profile_to)
+        return 0
+    sizes = [int(size.replace("_", "")) for size in args.sizes.split(",") if size]
+    folder = Path(tempfile.mkdtemp(prefix="elicit-close-"))
+    folder.chmod(0o711)  # the postgres user must reach its own subfolder
+    rows: list[Row] = []
+    with interrupts_as_exceptions(), contextlib.ExitStack() as cleanup:
+        if not args.keep:
+            cleanup.callback(shutil.rmtree, folder, ignore_errors=True)
+        server_url = args.server_url
+        if server_url is None:
+            postgres = PrivatePostgres(folder / "postgresql")
+            cleanup.callback(postgres.stop)
+            postgres.create()
+            server_url = f"postgresql://postgres@127.0.0.1:{postgres.port}"
+        print(f"PostgreSQL at {server_url}; folder {folder}", flush=True)
+        for panelists in sizes:
+            rows.append(run_size(server_url.rstrip("/"), panelists, args, folder))
+    print()
+    print_table(rows)
+    if args.keep:
+        print(f"\nkept: {folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("interrupted: the private server is stopped, its folder removed unless --keep")
+        sys.exit(130)
