@@ -40,7 +40,7 @@ from surveys.models import Role, Study
 from surveys.protocol import protocol_stamp
 from surveys.rounds import open_round_of
 from surveys.serialization import item_from_json, item_to_toml, toml_string
-from surveys.settings import SETTINGS, consensus_text, update_settings
+from surveys.settings import SETTINGS, update_settings
 from surveys.studies import find_study, load_study
 from surveys.toml_lines import LineIndex
 
@@ -159,7 +159,6 @@ def _settings_of(study: Study) -> dict[str, Any]:
         "max_rounds": study.max_rounds,
         "cannot_judge": study.cannot_judge,
         "anonymity": study.anonymity,
-        "consensus": consensus_text(study),
         "consensus_items": study.consensus_items,
     }
 
@@ -175,8 +174,8 @@ def study_settings(slug: str) -> Any:
     stamp = protocol_stamp(db.session, current)
     status = 200
     if form.validate_on_submit():
-        changes = {name: form[name].data for name in SETTINGS}
-        changes["consensus"] = (changes["consensus"] or "").replace("\r\n", "\n")
+        # The consensus rules are changed in the rule editor, not on this form.
+        changes = {name: form[name].data for name in SETTINGS if name in form}
         reason = (form.reason.data or "").replace("\r\n", "\n")
         try:
             changed = update_settings(db.session, current, changes, console_user(), reason=reason)

@@ -44,7 +44,7 @@ class DemoStudyForm(SafeForm):
 
 
 class SettingsForm(SafeForm):
-    """A study's settings; the consensus rule as the TOML of its ``[consensus]`` table."""
+    """A study's settings.  The consensus rules have their own editor (``rules.py``)."""
 
     quantile_method = SelectField(
         lazy_gettext("Quantile method"),
@@ -64,7 +64,6 @@ class SettingsForm(SafeForm):
     )
     cannot_judge = BooleanField(lazy_gettext("Likert items offer “I can't judge this”"))
     anonymity = SelectField(lazy_gettext("Anonymity"), choices=ANONYMITY_CHOICES)
-    consensus = TextAreaField(lazy_gettext("Consensus rule (TOML)"), validators=[DataRequired()])
     consensus_items = SelectField(
         lazy_gettext("Items that reached consensus"),
         choices=[

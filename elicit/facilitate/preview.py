@@ -70,7 +70,7 @@ def _context(study: Study, number: int, page: ExpertPage) -> dict[str, Any]:
     return {
         "study": study,
         "preview_number": number,
-        "preview_rounds": range(1, min(study.max_rounds, 2) + 1),
+        "preview_rounds": sorted({1, min(study.max_rounds, 2), number}),
         "panel_size": max(PANEL_SIZE, page.definition.feedback_min_n),
         "url_for": _preview_url_for(study.slug, number),
     }

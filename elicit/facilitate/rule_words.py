@@ -39,7 +39,7 @@ KIND_NAMES = {
 
 #: Each item kind as a sentence names it ("No rule: a ranking reaches …").
 KIND_IN_SENTENCE = {
-    "likert": lazy_gettext("rating-scale item"),
+    "likert": lazy_gettext("rating scale"),
     "probability": lazy_gettext("probability"),
     "scenario_set": lazy_gettext("scenario set"),
     "numeric_estimate": lazy_gettext("numeric estimate"),
@@ -270,6 +270,13 @@ def _thirds(scale: ScaleContext) -> tuple[str, str] | None:
 def criterion_sentence(criterion: Criterion, scale: ScaleContext) -> str:
     """One criterion as a sentence a facilitator reads without knowing its formula."""
     params = criterion.params
+    if criterion.kind == "iqr" and scale.kind is None:
+        return gettext(
+            "IQR at most %(max)s in each item's own units (points on a rating scale, "
+            "percentage points on a 0–100 scale): the spread of the middle half of the "
+            "answers.",
+            max=number(params["max"]),
+        )
     if criterion.kind == "iqr":
         return gettext(
             "IQR at most %(amount)s%(scale)s: the middle half of the answers lies within "
@@ -393,6 +400,111 @@ def level_words(level: str, kind: str | None = None) -> str:
     return gettext("no rule")
 
 
+#: What each warning of :mod:`surveys.rule_checks` means, by its code, in words that
+#: can be translated (the domain's own messages are English, for the command line).
+WARNING_WORDS = {
+    "no_rule": lazy_gettext(
+        "No consensus rule: this item can become stable but never reach consensus. Give it "
+        "a rule of its own, or write one for every item of its kind."
+    ),
+    "iqr_always_met": lazy_gettext(
+        "The IQR threshold is at least the whole range of the scale, so it holds whatever "
+        "the panel answers."
+    ),
+    "iqr_too_small": lazy_gettext(
+        "The IQR threshold is a sliver of this scale: the middle half of the panel would "
+        "have to answer almost identically. It was meant for a short rating scale, as when "
+        "“IQR ≤ 1” written for 1–5 ratings reaches a 0–100 % item."
+    ),
+    "share_always_met": lazy_gettext(
+        "The share criterion always holds: its band covers the whole scale, or the share "
+        "asked for is 0."
+    ),
+    "share_band_outside_scale": lazy_gettext(
+        "The share criterion is never met: its band lies outside the scale, so no answer "
+        "can fall in it."
+    ),
+    "share_bound_outside_scale": lazy_gettext(
+        "One end of the share criterion's band lies outside the scale: it was probably "
+        "written for another scale."
+    ),
+    "share_band_between_options": lazy_gettext(
+        "The share criterion is never met: its band holds none of the scale's options."
+    ),
+    "share_band_too_narrow": lazy_gettext(
+        "The share criterion's band is a sliver of this scale, as a band written for 0–1 "
+        "reaching a 0–100 % item: it is almost never met."
+    ),
+    "needs_fixed_options": lazy_gettext(
+        "rwg and the AD index need a scale with a fixed number of options, which this one "
+        "has not: the criterion is never met."
+    ),
+    "rwg_never_met": lazy_gettext("rwg is at most 1, so a minimum above 1 is never met."),
+    "rwg_always_met": lazy_gettext("rwg is never below 0, so a minimum of 0 or less always holds."),
+    "ad_always_met": lazy_gettext(
+        "The AD cut-off is at least the largest average deviation possible on this scale, "
+        "so it always holds."
+    ),
+    "needs_bounded_scale": lazy_gettext(
+        "The RAND/UCLA method and the split criterion need the scale's lowest and highest "
+        "answers: give the estimate bounds, or they are never computed."
+    ),
+    "rand_ucla_not_nine_point": lazy_gettext(
+        "The RAND/UCLA method's limits were set for ratings on a 1–9 scale; on this scale "
+        "they were not made for it."
+    ),
+    "split_always_fires": lazy_gettext(
+        "The split criterion with a share of 0 marks every distribution as dissensus."
+    ),
+    "split_never_fires": lazy_gettext(
+        "The split criterion never fires: the lowest and highest thirds cannot both hold "
+        "more than half of the answers."
+    ),
+    "cv_scale_not_positive": lazy_gettext(
+        "The coefficient of variation is misleading here: it needs answers on a positive "
+        "ratio scale (on percentages a panel agreeing that an event is unlikely, 1, 2, 3 %, "
+        "has a large one)."
+    ),
+}
+
+#: How a warning names a part of a numeric estimate.
+ESTIMATE_PART_NAMES = {
+    "lowest": lazy_gettext("Lowest estimate"),
+    "highest": lazy_gettext("Highest estimate"),
+    "best": lazy_gettext("Best guess"),
+    "confidence": lazy_gettext("Confidence"),
+}
+
+
+def warning_sentence(
+    code: str,
+    fallback: str,
+    *,
+    item: ItemDefinition,
+    component: str | None,
+    level: str,
+    language: str,
+    default_language: str,
+) -> str:
+    """One warning about ``item``'s rule in words: which part, what is wrong, and where
+    the rule comes from.  ``fallback`` (the domain's English message) stands in for a
+    code this module does not know yet."""
+    words = WARNING_WORDS.get(code)
+    text = str(words) if words is not None else fallback
+    if component:
+        choices = {c.key: c.text.get(language, default_language) for c in item.scenarios}
+        choices |= {c.key: c.text.get(language, default_language) for c in item.options}
+        part = ESTIMATE_PART_NAMES.get(component) or choices.get(component, component)
+        text = gettext("%(part)s: %(warning)s", part=part, warning=text)
+    if code == "no_rule" or words is None:
+        return text
+    return gettext(
+        "%(warning)s The rule comes from %(level)s.",
+        warning=text,
+        level=level_words(level, item.kind),
+    )
+
+
 def parameter_label(kind: str, name: str, scale: ScaleContext) -> str:
     """The label of one parameter's input in the editor."""
     if kind == "iqr":
@@ -504,6 +616,7 @@ __all__ = [
     "KIND_IN_SENTENCE",
     "KIND_NAMES",
     "PERCENT_PARAMETERS",
+    "WARNING_WORDS",
     "RuleWords",
     "ScaleContext",
     "amount",
@@ -517,4 +630,5 @@ __all__ = [
     "rule_words",
     "scale_of",
     "value_on_scale",
+    "warning_sentence",
 ]

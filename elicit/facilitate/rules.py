@@ -35,6 +35,7 @@ from elicit.facilitate.rule_words import (
     parameter_label,
     rule_words,
     scale_of,
+    warning_sentence,
 )
 from elicit.facilitate.views import blueprint
 from surveys.definition import ItemDefinition, StudyDefinition
@@ -42,6 +43,7 @@ from surveys.errors import Conflict, InvalidValues, NotFound
 from surveys.models import Role, Study
 from surveys.protocol import is_stamped
 from surveys.rounds import open_round_of
+from surveys.rule_checks import RuleWarning, rule_warnings
 from surveys.rule_editing import (
     CRITERIA_LIMIT,
     RULED_KINDS,
@@ -104,8 +106,27 @@ def item_rule(definition: StudyDefinition, item: ItemDefinition) -> ItemRule:
 
 
 def _warnings(definition: StudyDefinition, item: ItemDefinition) -> list[str]:
-    """The warnings about ``item``'s rule (``surveys.rule_checks``), worded for the page."""
-    return []
+    """The warnings of :func:`surveys.rule_checks.rule_warnings` about ``item``'s rule,
+    worded for the page.  The study's warnings are found once per request."""
+    cache = g.setdefault("rule_warnings", {})
+    if id(definition) not in cache:
+        found: dict[str, list[RuleWarning]] = {}
+        for warning in rule_warnings(definition):
+            found.setdefault(warning.item, []).append(warning)
+        cache[id(definition)] = (definition, found)
+    effective = effective_rule(definition.consensus, item)
+    return [
+        warning_sentence(
+            warning.code,
+            warning.message,
+            item=item,
+            component=warning.component,
+            level=effective.level,
+            language=str(get_locale()),
+            default_language=definition.default_language,
+        )
+        for warning in cache[id(definition)][1].get(item.key, [])
+    ]
 
 
 def _state(study: Study) -> dict[str, Any]:
@@ -131,6 +152,7 @@ def rules(slug: str) -> str:
         {
             "kind": kind,
             "name": KIND_NAMES[kind],
+            "in_sentence": KIND_IN_SENTENCE[kind],
             "words": rule_words(by_kind[kind], scale_of(None, kind=kind))
             if kind in by_kind
             else None,
@@ -154,7 +176,7 @@ def _target_name(target: RuleTarget) -> str:
     """The rule being edited, as the page's heading names it."""
     if target.level == "kind":
         return gettext(
-            "Consensus rule for every %(kind)s item", kind=KIND_NAMES.get(target.kind or "")
+            "Consensus rule for every %(kind)s item", kind=KIND_IN_SENTENCE.get(target.kind or "")
         )
     if target.level == "item":
         return gettext("Consensus rule of item %(key)s", key=target.item)
@@ -224,6 +246,7 @@ def _editor(
         scale=scale,
         item=item,
         item_rule=item_rule(definition, item) if item is not None else None,
+        decided=_decided(target, definition),
         stored=rule_words(stored, scale) if stored is not None else None,
         started_from=(
             rule_words(applies, scale) if stored is None and applies is not None else None
@@ -240,6 +263,21 @@ def _editor(
         falls_back_to=_falls_back_to(target, definition, item),
         **state,
     ), status
+
+
+def _decided(target: RuleTarget, definition: StudyDefinition) -> list[ItemRule]:
+    """The items a study's or a kind's rule decides now (those without a rule of their
+    own, and for the default those whose kind has none), with their warnings."""
+    if target.level == "item":
+        return []
+
+    def decides(item: ItemDefinition) -> bool:
+        level = effective_rule(definition.consensus, item).level
+        if target.level == "study":
+            return level == "study"
+        return item.kind == target.kind and level != "item"
+
+    return [item_rule(definition, item) for item in definition.items if decides(item)]
 
 
 def _has_errors(form: RuleForm) -> bool:
@@ -407,7 +445,34 @@ def edit_item_rule(slug: str, key: str) -> Any:
 def rule_summaries() -> dict[str, Any]:
     """For the include ``facilitate/builder/_item_rule.html`` on the builder's and the
     items page: ``item_rule_summary(study, definition)`` and ``rules_can_change(study)``."""
-    return {"item_rule_summary": _item_rule_summary, "rules_can_change": _rules_can_change}
+    return {
+        "item_rule_summary": _item_rule_summary,
+        "rules_can_change": _rules_can_change,
+        "consensus_summary": _consensus_summary,
+    }
+
+
+@dataclass(frozen=True)
+class ConsensusSummary:
+    """A study's rules in brief, for its settings page."""
+
+    default: RuleWords
+    #: How many kinds, and how many items, have a rule of their own.
+    kinds: int
+    items: int
+    #: How many items' rules have a warning.
+    warnings: int
+
+
+def _consensus_summary(study: Study) -> ConsensusSummary:
+    """The study's default rule in words and how many rules and warnings it has."""
+    definition = study_definition(study)
+    return ConsensusSummary(
+        default=rule_words(definition.consensus.default, scale_of(None)),
+        kinds=len(definition.consensus.by_kind),
+        items=sum(1 for item in definition.items if item.consensus is not None),
+        warnings=len({warning.item for warning in rule_warnings(definition)}),
+    )
 
 
 def _item_rule_summary(study: Study, definition: ItemDefinition) -> ItemRule:

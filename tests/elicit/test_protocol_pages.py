@@ -138,12 +138,20 @@ def test_while_a_round_is_open_the_rule_cannot_change_after_the_preview(client, 
     open_round(db.session, study)
     log_in(client, "lead@example.org")
     assert client.get(CLOSE).status_code == 200  # the preview was seen
-    stricter = consensus_text(study).replace("max = 1 }", "max = 0.5 }", 1)
-    assert stricter != consensus_text(study)
-    refused = post_settings(client, study, reason="looks better", consensus=stricter)
-    assert refused.status_code == 422
-    assert "rules cannot change while a round is open" in text_of(refused.text, "error-summary")
-    assert "cannot change while a round is open" in text_of(refused.text, "rules-locked")
+    # The rules change in the rule editor (the settings page links to it).
+    editor = f"/console/studies/{SLUG}/rules/default"
+    page = client.get(editor)
+    assert "cannot change until it closes" in text_of(page.text, "rules-locked")
+    stricter = {"combine": "all", "criteria-0-kind": "iqr", "criteria-0-max": "0.5"}
+    refused = client.post(
+        editor,
+        data={"csrf_token": csrf_token(page.text), "action": "save", "reason": "looks better"}
+        | stricter,
+    )
+    assert refused.status_code == 409
+    assert "consensus rules cannot change until it closes" in text_of(refused.text, "error-summary")
+    settings = client.get(SETTINGS)
+    assert "cannot change while a round is open" in text_of(settings.text, "rules-locked")
     db.session.expire_all()
     assert study.consensus["default"]["criteria"] == [{"kind": "iqr", "max": 1}]
     assert db.session.query(Amendment).count() == 0

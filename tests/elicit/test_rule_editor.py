@@ -220,3 +220,47 @@ def test_researchers_read_the_rules_but_cannot_edit_them(client, study, make_use
     assert overview.status_code == 200
     assert "/rules/items/" not in overview.text  # no link to an editor
     assert client.get(f"/console/studies/{study.slug}/rules/default").status_code == 403
+
+
+def test_a_rule_that_cannot_fit_its_scale_is_flagged_beside_its_item_with_a_fix(client, study):
+    # Without its kind's rule the scenario set falls back to the default "IQR ≤ 1".
+    editor(client, study, "kinds/scenario_set", action="clear", combine="all")
+    for path in ("rules", "items", "build/items/scenarios"):
+        html = client.get(f"/console/studies/{study.slug}/{path}").text
+        place = html.index('data-item-rule="scenarios"')
+        block = html[place : html.index("</div>", html.index('class="rule-warnings"', place))]
+        assert "IQR at most 1 percentage point on this 0–100 % scale" in block, path
+        assert "The IQR threshold is a sliver of this scale" in block, path
+        assert "The rule comes from the study&#39;s default rule." in block, path
+        assert f'href="/console/studies/{study.slug}/rules/items/scenarios">Fix' in block, path
+    editor(
+        client,
+        study,
+        "items/scenarios",
+        action="save",
+        combine="all",
+        **{"criteria-0-kind": "iqr", "criteria-0-max": "20"},
+    )
+    for path in ("rules", "items", "build/items/scenarios"):
+        html = client.get(f"/console/studies/{study.slug}/{path}").text
+        place = html.index('data-item-rule="scenarios"')
+        block = html[place : html.index("</div>", place)]
+        assert "IQR at most 20 percentage points" in block, path
+        assert "rule-warning" not in block, path
+
+
+def test_the_builder_and_the_study_page_lead_to_the_preview(client, study):
+    for path in ("build", "build/items/trust_now", ""):
+        html = client.get(f"/console/studies/{study.slug}/{path}".rstrip("/")).text
+        assert f'href="/console/studies/{study.slug}/preview/1?lang=en"' in html, path
+    study_page = client.get(f"/console/studies/{study.slug}").text
+    assert f'href="/console/studies/{study.slug}/preview/2?lang=es"' in study_page
+
+
+def test_the_settings_page_sums_the_rules_up_and_links_to_the_editor(client, study):
+    editor(client, study, "kinds/scenario_set", action="clear", combine="all")
+    html = client.get(f"/console/studies/{study.slug}/settings").text
+    summary = html[html.index('id="consensus-rules"') : html.index("</section>")]
+    assert "IQR at most 1 in each item&#39;s own units" in summary
+    assert "1 item's rule has a warning." in summary
+    assert f'href="/console/studies/{study.slug}/rules"' in summary

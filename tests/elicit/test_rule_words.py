@@ -10,6 +10,7 @@ from analysis import CRITERIA, ConsensusRule, Criterion
 from elicit.facilitate.rule_words import (
     CRITERION_EXPLANATIONS,
     CRITERION_NAMES,
+    WARNING_WORDS,
     criterion_sentence,
     default_parameters,
     level_words,
@@ -18,8 +19,10 @@ from elicit.facilitate.rule_words import (
     percent,
     rule_words,
     scale_of,
+    warning_sentence,
 )
 from surveys.definition import parse_item
+from surveys.rule_checks import CODES
 
 LANGUAGES = ("en", "es")
 
@@ -66,8 +69,8 @@ RANKING = item(
 def words_in(app):
     """Run a function inside a request whose page language is ``language``."""
 
-    def run(language, function, *args, **kwargs):
-        with app.test_request_context(f"/?lang={language}"):
+    def run(page_language, function, *args, **kwargs):
+        with app.test_request_context(f"/?lang={page_language}"):
             refresh()  # the locale is cached per application context, which tests share
             return function(*args, **kwargs)
 
@@ -188,7 +191,8 @@ def test_a_rule_says_how_its_criteria_combine_and_keeps_dissensus_apart(words_in
 
 def test_the_study_default_is_worded_in_each_items_own_units(words_in):
     default = words_in("en", sentence, "iqr", {"max": 1}, None)
-    assert default.startswith("IQR at most 1 in each item's own units")
+    assert default.startswith("IQR at most 1 in each item's own units (points on a rating")
+    assert "IQR at most 1,5 in each" in words_in("es", sentence, "iqr", {"max": 1.5}, None)
 
 
 def test_an_estimates_confidence_is_a_percentage(words_in):
@@ -207,3 +211,32 @@ def test_percentages_keep_one_decimal_in_each_language(words_in):
     assert words_in("en", percent, 1 / 3) == "33.3%"
     assert words_in("es", percent, 1 / 3) == "33,3\xa0%"
     assert words_in("en", percent, 0.75) == "75%"
+
+
+def test_every_warning_code_has_words_naming_the_part_and_the_rules_origin(words_in):
+    assert set(CODES) <= set(WARNING_WORDS)
+
+    def warned(language, code, item_definition, component, level):
+        return words_in(
+            language,
+            warning_sentence,
+            code,
+            "the domain's English message",
+            item=item_definition,
+            component=component,
+            level=level,
+            language=language,
+            default_language="en",
+        )
+
+    confidence = warned("en", "iqr_too_small", ESTIMATE, "confidence", "kind")
+    assert confidence.startswith("Confidence: The IQR threshold is a sliver of this scale")
+    assert confidence.endswith(
+        "The rule comes from the study's rule for this kind of item (Numeric estimate)."
+    )
+    scenario = warned("en", "share_band_outside_scale", SCENARIOS, "y", "study")
+    assert scenario.startswith("Y: The share criterion is never met")
+    assert scenario.endswith("The rule comes from the study's default rule.")
+    assert warned("en", "no_rule", RANKING, None, "none").startswith("No consensus rule:")
+    # A code added to the checks later is shown in the domain's words until it has its own.
+    assert warned("en", "a_new_check", LIKERT_5, None, "item") == "the domain's English message"
