@@ -40,10 +40,10 @@ def test_curation_between_rounds_reaches_the_next_page_and_submission(
 
     (trust,) = [stored for stored in active_items(study) if stored.definition.key == "trust_now"]
     reworded = item_to_toml(trust.definition).replace("today between", "at present between")
-    reword_item(db.session, study, "trust_now", reworded, None)
+    reword_item(db.session, study, "trust_now", reworded, None, "clearer")
     retire_item(db.session, study, "trigger_tariffs", "reached consensus", None)
-    add_item(db.session, study, NEW_ITEM, None)
-    update_settings(db.session, study, {"cannot_judge": False})
+    add_item(db.session, study, NEW_ITEM, None, "suggested in round 1")
+    update_settings(db.session, study, {"cannot_judge": False}, reason="rarely used")
     open_round(db.session, study)
 
     enter(client, link.token)
@@ -67,6 +67,6 @@ def test_cannot_judge_is_refused_once_the_setting_is_off(
     open_round(db.session, study)
     assert post_answers(link.token, {"trust_now": "cannot_judge"}).status_code == 302
     close_round(db.session, study)
-    update_settings(db.session, study, {"cannot_judge": False})
+    update_settings(db.session, study, {"cannot_judge": False}, reason="rarely used")
     open_round(db.session, study)
     assert post_answers(link.token, {"trust_now": "cannot_judge"}).status_code == 422
