@@ -123,7 +123,7 @@ def _draft_or_refuse(study: Study) -> None:
         abort(redirect(url_for("facilitate.build", slug=study.slug), 303))
 
 
-def _sections(study: Study) -> list[tuple[str, str]]:
+def section_choices(study: Study) -> list[tuple[str, str]]:
     """(key, title in the interface's first study language) of each section."""
     first = study.languages["codes"][0]
     return [
@@ -131,7 +131,7 @@ def _sections(study: Study) -> list[tuple[str, str]]:
     ]
 
 
-def _missing_words(codes: tuple[str, ...] | list[str]) -> str:
+def missing_words(codes: tuple[str, ...] | list[str]) -> str:
     """ "Spanish missing", "French, German missing"."""
     return gettext(
         "%(languages)s missing", languages=", ".join(language_name(code) for code in codes)
@@ -198,7 +198,7 @@ def _overview_context(study: Study) -> dict[str, Any]:
                 "first_language": entries[0].languages[0],
                 "same": len({entry.languages for entry in entries}) == 1,
                 "fields": _merged_labels(
-                    [(entry.field, _missing_words(entry.languages)) for entry in entries]
+                    [(entry.field, missing_words(entry.languages)) for entry in entries]
                 ),
             }
         )
@@ -211,7 +211,7 @@ def _overview_context(study: Study) -> dict[str, Any]:
         "missing": missing,
         "missing_by_place": by_place,
         "missing_groups": groups_missing,
-        "missing_words": _missing_words,
+        "missing_words": missing_words,
         "kind_names": KIND_NAMES,
         "language_name": language_name,
         "item_missing": lambda key: builder.item_missing(definitions[key], languages),
@@ -394,15 +394,16 @@ def _posted_form(study: Study, kind: str, **shape: Any):
     return item_form(
         kind,
         study.languages["codes"],
-        sections=_sections(study),
+        sections=section_choices(study),
         formdata=request.form,
         **shape,
     )
 
 
-def _resized(study: Study, kind: str, form: Any) -> Any | None:
+def resized_item_form(study: Study, kind: str, form: Any) -> Any | None:
     """The form again after "Add a scenario", "Remove" or "Show the labels": a row more
-    or fewer, or label fields for the scale as typed; nothing is saved yet."""
+    or fewer, or label fields for the scale as typed; nothing is saved yet.  (Also for
+    the page that adds items between rounds, ``elicit.facilitate.design``.)"""
     action = request.form.get("action", "save")
     shape = posted_shape(kind, request.form)
     if action == "add_choice" and kind in CHOICE_LIMITS:
@@ -426,7 +427,7 @@ def _resized(study: Study, kind: str, form: Any) -> Any | None:
             kept += 1
         shape["choices"] = kept
         languages = study.languages["codes"]
-        sections = _sections(study)
+        sections = section_choices(study)
         return item_form(kind, languages, sections=sections, formdata=MultiDict(data), **shape)
     elif action != "rescale":
         return None
@@ -457,7 +458,7 @@ def _render_item(
         language_name=language_name,
         text_fields=text_fields,
         missing=builder.item_missing(definition, languages) if definition else {},
-        missing_words=_missing_words,
+        missing_words=missing_words,
         problems=problems or [],
         unsaved=unsaved,
         draft=builder.is_draft(db.session, study),
@@ -469,7 +470,7 @@ def _save_item(study: Study, kind: str, item: Item | None) -> Any:
     """Read the posted item form, save the item, or show the form again."""
     existing = item_from_json(item.key, item.kind, item.spec) if item is not None else None
     form = _posted_form(study, kind, **posted_shape(kind, request.form))
-    resized = _resized(study, kind, form)
+    resized = resized_item_form(study, kind, form)
     if resized is not None:
         resized.validate_on_submit()
         if resized.csrf_token.errors:
@@ -504,6 +505,16 @@ def build_new_item(slug: str) -> Any:
     current = study_for(slug, change=True)
     values = request.form if request.method == "POST" else request.args
     kind = values.get("kind", "")
+    if kind not in KIND_NAMES and request.method == "GET":
+        # No kind chosen yet: the page that asks for it.
+        return render_template(
+            "facilitate/builder/new_item.html",
+            study=current,
+            draft=builder.is_draft(db.session, current),
+            kind_names=KIND_NAMES,
+            sections=section_choices(current),
+            section=values.get("section", ""),
+        )
     if kind not in KIND_NAMES:
         abort(400, gettext("Choose the kind of item to add."))
     if request.method == "POST":
@@ -514,7 +525,7 @@ def build_new_item(slug: str) -> Any:
     form = item_form(
         kind,
         languages,
-        sections=_sections(current),
+        sections=section_choices(current),
         choices=2 if kind in CHOICE_LIMITS else 0,
         data=new_item_data(kind, languages, section),
     )
@@ -542,7 +553,7 @@ def build_item(slug: str, key: str) -> Any:
     form = item_form(
         item.kind,
         current.languages["codes"],
-        sections=_sections(current),
+        sections=section_choices(current),
         data=item_form_data(definition, current.languages["codes"]),
         **item_shape(definition),
     )
