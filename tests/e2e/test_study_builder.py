@@ -227,6 +227,8 @@ def test_a_bilingual_study_built_only_with_forms(live_server, new_page, artifact
     ]
     page.goto(f"{live_server}/console/studies/{SLUG}/build/import")
     check("import")
+    page.goto(f"{live_server}/console/studies/{SLUG}/build/items/new")
+    check("item-kind")
     assert not problems, "\n\n".join(problems)
 
     # 8. The study's definition file reads back as the same study.

@@ -298,3 +298,15 @@ def test_a_definition_file_replaces_the_draft_after_its_problems_are_shown(conso
     study = find_study(db.session, SLUG)
     assert study.slug == SLUG and study.languages["codes"] == ["en", "es"]
     assert study_definition(study).items == parse_definition(demo_source()).items
+
+
+def test_a_new_item_without_a_kind_asks_for_one(console, lead):
+    start(console, languages="en")
+    post(console, build_url("/sections"), {"new-section-title_en": "Drivers"})
+    page = console.get(build_url("/items/new?section=drivers"))
+    assert page.status_code == 200
+    for kind in ("likert", "probability", "scenario_set", "numeric_estimate", "ranking"):
+        assert f'id="kind-{kind}" value="{kind}"' in page.text
+    assert '<option value="drivers" selected>Drivers</option>' in page.text
+    chosen = console.get(build_url("/items/new?kind=ranking&section=drivers"))
+    assert chosen.status_code == 200 and 'name="choice_1_text_en"' in chosen.text
