@@ -15,6 +15,7 @@ or reword items between rounds can use them as they are.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -292,8 +293,8 @@ def _texts(form: ItemFormBase, prefix: str, *, one_line: bool = True) -> Localiz
 def form_definition(
     form: ItemFormBase, *, existing: ItemDefinition | None = None
 ) -> ItemDefinition:
-    """The item the form describes; what the form does not edit (the consensus rule)
-    is kept from ``existing``."""
+    """The item the form describes; what the form does not edit (the consensus rules,
+    the study's and each part's) is kept from ``existing``."""
     kind: str = form.kind  # type: ignore[attr-defined]
     languages: tuple[str, ...] = form.languages  # type: ignore[attr-defined]
     fields: dict[str, Any] = {}
@@ -333,16 +334,16 @@ def form_definition(
         )
     elif kind == "open_text":
         fields["max_length"] = form["max_length"].data
-    return ItemDefinition(
+    fields.update(
         key=(form.key.data or "").strip(),
         kind=kind,
         text=_texts(form, "text") or LocalizedText(()),
         section=form.section.data or None,
         help=_texts(form, "help", one_line=False),
         rationale=bool(form.rationale.data),
-        consensus=existing.consensus if existing is not None else None,
-        **fields,
     )
+    # Whatever the form does not edit (the consensus rules) stays as it was.
+    return dataclasses.replace(existing, **fields) if existing else ItemDefinition(**fields)
 
 
 def check_bounds(form: ItemFormBase) -> bool:
