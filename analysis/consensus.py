@@ -13,6 +13,9 @@ every distribution then gets one of three states:
 ``"no_consensus"``
     otherwise.
 
+The rule of an item may be replaced for single parts of its answer (a scenario, a
+ranking option, a numeric estimate's best guess or confidence) by a rule of that part.
+
 A criterion whose statistic is undefined (n = 0, n < 2 for sd-based statistics, an item
 without the scale a criterion needs) is never met and never signals dissensus.
 """
@@ -146,6 +149,11 @@ class ConsensusRule:
         return f"{self.combine} of: {joined}"
 
 
+PartRules = Mapping[tuple[str, str], ConsensusRule | None]
+"""Rules for single parts of multi-part answers, by ``(item key, component)``: a rule,
+or ``None`` for a part decided by no rule (see :func:`evaluate`)."""
+
+
 def rand_ucla(statistics: pd.DataFrame, shares_in_median_region: np.ndarray) -> pd.DataFrame:
     """RAND/UCLA appropriateness-method disagreement analysis of each distribution.
 
@@ -205,6 +213,7 @@ def consensus(
     rules: Mapping[str, ConsensusRule],
     scales: Mapping[str, Scale] | None = None,
     quantile_method: str = "linear",
+    part_rules: PartRules | None = None,
 ) -> pd.DataFrame:
     """Consensus state of every distribution in a tidy frame under per-item rules.
 
@@ -215,6 +224,10 @@ def consensus(
     rules
         The :class:`ConsensusRule` of each item key (the study's default already
         merged with per-item overrides).  Items without a rule get NA.
+    part_rules
+        Rules for single parts of multi-part answers, by ``(item, component)`` (see
+        :func:`evaluate`); each replaces its item's rule for that part alone, ``None``
+        leaving the part without a rule.
     scales
         The :class:`~analysis.scales.Scale` of each item; needed by ``rwg``,
         ``ad_mean``, ``ad_median``, ``rand_ucla`` and ``split``.
@@ -245,7 +258,7 @@ def consensus(
         key_frame=key_frame,
     )
     data = SortedGroups.build(tidy["value"].to_numpy(dtype=float), codes, len(key_frame))
-    return evaluate(statistics, data, rules=rules, scales=scales)
+    return evaluate(statistics, data, rules=rules, scales=scales, part_rules=part_rules)
 
 
 def evaluate(
@@ -254,12 +267,17 @@ def evaluate(
     *,
     rules: Mapping[str, ConsensusRule],
     scales: Mapping[str, Scale] | None,
+    part_rules: PartRules | None = None,
 ) -> pd.DataFrame:
     """Add the RAND/UCLA columns and the consensus verdict to describe-style rows.
 
     ``data`` holds the ratings grouped in the same order as the rows of ``statistics``.
-    Items sharing one rule are evaluated together, so the cost grows with the number of
-    distinct rules, not of items.
+    The rule deciding a row (round, item, component) is ``part_rules[(item,
+    component)]`` when that key is given (``None``: the part has no rule, so its state
+    is missing), else ``rules[item]`` (none: missing).  A part rule is a whole rule, not
+    added to the item's: a numeric estimate's best guess may need "CV ≤ 0.5" while its
+    confidence needs none.  Rows sharing one rule are evaluated together, so the cost
+    grows with the number of distinct rules, not of items or parts.
     """
     result = statistics.copy()
     scale = scale_columns(
@@ -276,12 +294,7 @@ def evaluate(
     ruled = np.zeros(rows, dtype=bool)
     rule_text = np.full(rows, None, dtype=object)
     evidence = np.full(rows, None, dtype=object)
-    items = result.index.get_level_values("item").to_numpy(dtype=object)
-    by_rule: dict[str, tuple[ConsensusRule, list[str]]] = {}
-    for key, rule in rules.items():
-        by_rule.setdefault(repr(rule), (rule, []))[1].append(key)
-    for rule, keys in by_rule.values():
-        mask = np.isin(items, np.asarray(keys, dtype=object))
+    for rule, mask in _rule_masks(result.index, rules, part_rules):
         if not mask.any():
             continue
         subset = result.loc[mask]
@@ -308,6 +321,38 @@ def evaluate(
     result["rule"] = rule_text
     result["evidence"] = evidence
     return result
+
+
+def _rule_masks(
+    index: pd.MultiIndex,
+    rules: Mapping[str, ConsensusRule],
+    part_rules: PartRules | None,
+) -> list[tuple[ConsensusRule, np.ndarray]]:
+    """Each distinct rule with the rows it decides (disjoint masks over ``index``).
+
+    A row is decided by its part's rule when ``part_rules`` names its (item, component),
+    else by its item's rule; rules equal in value are evaluated once.
+    """
+    items = index.get_level_values("item").to_numpy(dtype=object)
+    by_rule: dict[str, tuple[ConsensusRule, list[str], list[tuple[str, str]]]] = {}
+    for key, rule in rules.items():
+        by_rule.setdefault(repr(rule), (rule, [], []))[1].append(key)
+    parts = pd.MultiIndex.from_arrays(
+        [items, index.get_level_values("component").to_numpy(dtype=object)]
+    )
+    overridden = np.zeros(len(index), dtype=bool)
+    if part_rules:
+        overridden = parts.isin(list(part_rules))
+        for part, part_rule in part_rules.items():
+            if part_rule is not None:
+                by_rule.setdefault(repr(part_rule), (part_rule, [], []))[2].append(part)
+    masks = []
+    for rule, keys, own_parts in by_rule.values():
+        mask = np.isin(items, np.asarray(keys, dtype=object)) & ~overridden
+        if own_parts:
+            mask |= parts.isin(own_parts)
+        masks.append((rule, mask))
+    return masks
 
 
 def _median_region_share(statistics: pd.DataFrame, data: SortedGroups) -> np.ndarray:

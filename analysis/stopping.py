@@ -32,8 +32,10 @@ def stopping_decision(
 
     Only the latest round's items count (an item retired earlier is done).  An item is
 
-    - ``consensus`` when every one of its distributions (components) has state
-      ``"consensus"`` in the latest round;
+    - ``consensus`` when every one of its distributions (components) decided by a rule
+      has state ``"consensus"`` in the latest round, and at least one is decided by a
+      rule (a part without a rule, such as an estimate's confidence given none, is
+      left out, as the expert page and the report leave it out of the item's state);
     - else ``stable`` when every distribution is ``stable`` against the previous round
       (the answers stopped moving: another round is unlikely to change the result,
       whether the panel agrees or is split — Dajani, Sincoff & Talley 1979; von der
@@ -69,14 +71,20 @@ def stopping_decision(
     current = frame.loc[frame["round"] == latest]
     state = current["state"].astype(object).to_numpy()
     consensus = pd.Series(state == "consensus", index=current.index)
+    ruled = pd.Series(pd.notna(state), index=current.index)
     stable_column = (
         current["stable"] if "stable" in current else pd.Series(pd.NA, index=current.index)
     )
     stable = stable_column.astype("boolean").fillna(False).astype(bool)
     by_item = pd.DataFrame(
-        {"item": current["item"].to_numpy(), "consensus": consensus, "stable": stable}
+        {
+            "item": current["item"].to_numpy(),
+            "consensus": consensus,
+            "ruled": ruled,
+            "stable": stable,
+        }
     ).groupby("item", sort=True)
-    all_consensus = by_item["consensus"].all()
+    all_consensus = by_item["ruled"].any() & (by_item["consensus"].sum() == by_item["ruled"].sum())
     all_stable = by_item["stable"].all()
     status = np.where(all_consensus, "consensus", np.where(all_stable, "stable", "open"))
     reason = np.where(

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.agreement import LEVELS, KendallW, kendalls_w, krippendorff_alpha
-from analysis.consensus import ConsensusRule, evaluate
+from analysis.consensus import ConsensusRule, PartRules, evaluate
 from analysis.describe import DESCRIBE_COLUMNS, bootstrap_sorted, describe_keys
 from analysis.estimates import aggregate_estimates
 from analysis.frame import KEY_COLUMNS
@@ -86,6 +86,7 @@ def summarize_round(
     frame: pd.DataFrame,
     *,
     rules: Mapping[str, ConsensusRule],
+    part_rules: PartRules | None = None,
     quantile_method: str = "linear",
     scales: Mapping[str, Scale] | None = None,
     closing_round: int | None = None,
@@ -143,6 +144,11 @@ def summarize_round(
     rules
         The consensus rule of each item key; items without one get ``consensus`` and
         ``state`` missing.
+    part_rules
+        Rules for single parts of multi-part answers, by ``(item, component)``: each
+        decides that part instead of its item's rule in ``rules``; ``None`` leaves the
+        part without a rule (see :func:`analysis.consensus.evaluate`).  Without it,
+        every part is decided by its item's rule.
     quantile_method
         numpy quantile method (Hyndman & Fan type) for every quantile.
     scales
@@ -213,7 +219,7 @@ def summarize_round(
         data=data,
         values=summarised.values,
     )
-    result = evaluate(statistics, data, rules=rules, scales=scales)
+    result = evaluate(statistics, data, rules=rules, scales=scales, part_rules=part_rules)
     if current_rows is None:
         all_codes, previous_keys, previous_statistics = codes, key_frame, statistics
     else:
@@ -540,7 +546,8 @@ def summarize_groups(
     frame
         A tidy frame (:mod:`analysis.frame`).
     rules
-        Consensus rules per item, as for :func:`summarize_round`.
+        Consensus rules per item, as for :func:`summarize_round` (and ``part_rules``
+        among ``settings``, as there).
     min_group_size
         The smallest number of ratings a group's statistics may be shown for (≥ 1).
     **settings

@@ -200,6 +200,11 @@ class ItemDefinition:
     options: tuple[Choice, ...] = ()
     unit: LocalizedText | None = None
     estimate_bounds: tuple[float, float] | None = None
+    #: Rules for single parts of a multi-part answer (a scenario, a ranking option, a
+    #: numeric estimate's ``best`` or ``confidence`` …): ``(part, rule)`` pairs in the
+    #: order of :attr:`components`, ``None`` for a part given no rule ("none").  A part
+    #: not listed is decided by the item's rule (its own, its kind's or the default).
+    part_rules: tuple[tuple[str, ConsensusRule | None], ...] = ()
 
     @property
     def components(self) -> tuple[str, ...]:
@@ -247,6 +252,26 @@ class ConsensusSettings:
             # general; these kinds reach consensus only by a rule written for them.
             return dict(self.by_kind).get(item.kind)
         return dict(self.by_kind).get(item.kind, self.default)
+
+    def rule_for_part(self, item: ItemDefinition, component: str) -> ConsensusRule | None:
+        """Return the rule deciding one part of ``item``'s answer: the part's own rule
+        (``None`` when it was given none), else :meth:`rule_for` the item."""
+        parts = dict(item.part_rules)
+        if component in parts:
+            return parts[component]
+        return self.rule_for(item)
+
+    def source_of(self, item: ItemDefinition, component: str | None = None) -> str:
+        """Where the rule deciding ``item`` (or one part of it) is written: ``"part"``
+        (``consensus.parts``), ``"item"``, ``"kind"`` (``[consensus.by_kind.KIND]``),
+        ``"default"`` (``[consensus]``), or ``"none"`` when no rule decides it."""
+        if component is not None and component in dict(item.part_rules):
+            return "part" if dict(item.part_rules)[component] is not None else "none"
+        if self.rule_for(item) is None:
+            return "none"
+        if item.consensus is not None:
+            return "item"
+        return "kind" if item.kind in dict(self.by_kind) else "default"
 
 
 @dataclass(frozen=True)
@@ -844,13 +869,6 @@ class _Reader:
         if section is not None and section not in section_keys:
             self.error((*path, "section"), f"no section has the key {_shown(section)}")
         rationale = self.get(data, "rationale", path, bool, required=False, default=True)
-        consensus = None
-        if "consensus" in data:
-            consensus_path = (*path, "consensus")
-            if self.table(data["consensus"], consensus_path, ("combine", "criteria")) is not None:
-                consensus = self.rule(data["consensus"], consensus_path)
-            if kind == "open_text":
-                self.error(consensus_path, "open-text items have no consensus rule")
         fields: dict[str, Any] = {}
         if kind == "likert":
             fields["scale"] = self.likert_scale(data, path)
@@ -868,6 +886,10 @@ class _Reader:
             if max_length is not None and not 1 <= max_length <= 20000:
                 self.error((*path, "max_length"), "must be between 1 and 20000 characters")
             fields["max_length"] = max_length
+        consensus: ConsensusRule | None = None
+        part_rules: tuple[tuple[str, ConsensusRule | None], ...] = ()
+        if "consensus" in data:
+            consensus, part_rules = self.item_consensus(data["consensus"], path, kind, fields)
         if len(self.errors) > errors_before or key is None or kind is None or text is None:
             return None
         return ItemDefinition(
@@ -878,8 +900,80 @@ class _Reader:
             help=help_text,
             consensus=consensus,
             rationale=rationale,
+            part_rules=part_rules,
             **fields,
         )
+
+    def item_consensus(
+        self, data: Any, path: Path, kind: str | None, fields: dict[str, Any]
+    ) -> tuple[ConsensusRule | None, tuple[tuple[str, ConsensusRule | None], ...]]:
+        """Read an item's ``consensus``: a rule (``combine``, ``criteria``) for the whole
+        item, rules for some of its parts (``parts.<part> = { criteria = … }`` or
+        ``= "none"``), or both."""
+        consensus_path = (*path, "consensus")
+        if kind == "open_text":
+            self.error(consensus_path, "open-text items have no consensus rule")
+            return None, ()
+        table = self.table(data, consensus_path, ("combine", "criteria", "parts"))
+        if table is None:
+            return None, ()
+        rule = None
+        if "parts" not in table or "criteria" in table or "combine" in table:
+            rule = self.rule(table, consensus_path)
+        if "parts" not in table:
+            return rule, ()
+        return rule, self.part_rules(table["parts"], (*consensus_path, "parts"), kind, fields)
+
+    def part_rules(
+        self, data: Any, path: Path, kind: str | None, fields: dict[str, Any]
+    ) -> tuple[tuple[str, ConsensusRule | None], ...]:
+        """Read ``consensus.parts``: for each named part, a rule table or ``"none"``."""
+        if kind is None:
+            return ()
+        if kind not in ("scenario_set", "ranking", "numeric_estimate"):
+            self.error(
+                path,
+                "only the parts of a scenario set, a ranking or a numeric estimate "
+                "take rules of their own",
+            )
+            return ()
+        if not isinstance(data, dict):
+            self.error(path, f"must be a table of parts, not {_type_name(data)}")
+            return ()
+        if not data:
+            self.error(path, 'give at least one part a rule, or "none"')
+            return ()
+        choices = fields.get("scenarios") or fields.get("options")
+        components = (
+            ESTIMATE_COMPONENTS
+            if kind == "numeric_estimate"
+            else tuple(choice.key for choice in choices)
+            if choices
+            else None  # the scenarios or options have problems of their own
+        )
+        rules: dict[str, ConsensusRule | None] = {}
+        for part, value in data.items():
+            part_path = (*path, part)
+            if components is not None and part not in components:
+                self.error(
+                    part_path,
+                    f"{_shown(part)} is not a part of this item; its parts are "
+                    + ", ".join(components),
+                )
+            elif value == "none":
+                rules[part] = None
+            elif isinstance(value, str):
+                self.error(
+                    part_path,
+                    'must be "none" or a rule such as '
+                    f'{{ criteria = [{{ kind = "iqr", max = 1 }}] }}, not {_shown(value)}',
+                )
+            elif self.table(value, part_path, ("combine", "criteria")) is not None:
+                rule = self.rule(value, part_path)
+                if rule is not None:
+                    rules[part] = rule
+        order = components or tuple(rules)
+        return tuple((part, rules[part]) for part in order if part in rules)
 
     def likert_scale(self, data: dict[str, Any], path: Path) -> LikertScale | None:
         """Read ``scale = { min = 1, max = 5 }`` and ``labels.<language> = […]``."""

@@ -50,7 +50,12 @@ from surveys.models import (
 )
 from surveys.panel import MASKED_GROUP, small_groups
 from surveys.protocol import ProtocolRecord, protocol_record
-from surveys.rounds import analysis_scales, consensus_rules, settings_record
+from surveys.rounds import (
+    analysis_scales,
+    consensus_rules,
+    part_rules_setting,
+    settings_record,
+)
 from surveys.serialization import item_from_json
 from surveys.studies import study_definition
 
@@ -526,6 +531,7 @@ def reproduction_settings(session: Session, study: Study) -> dict[str, Any]:
                 {
                     "quantile_method": stored.summary.quantile_method,
                     "rules": consensus_rules(at_close),
+                    **part_rules_setting(at_close),
                     "scales": analysis_scales(at_close),
                 },
                 min_group_size=study.feedback_min_n,
@@ -557,7 +563,14 @@ def _items_at(study: Study, moment: datetime | None) -> list[ItemDefinition]:
 
 def summarize_round_parameters() -> dict[str, Any]:
     """The defaults of :func:`analysis.summarize_round` that round summaries use."""
-    chosen_per_round = {"frame", "rules", "quantile_method", "scales", "closing_round"}
+    chosen_per_round = {
+        "frame",
+        "rules",
+        "part_rules",
+        "quantile_method",
+        "scales",
+        "closing_round",
+    }
     parameters: dict[str, Any] = {}
     for name, parameter in inspect.signature(analysis.summarize_round).parameters.items():
         if name in chosen_per_round:

@@ -234,7 +234,8 @@ class ReportMethods:
     consensus_default: str
     #: Rules for item kinds, ``(kind, rule)``.
     consensus_by_kind: tuple[tuple[str, str], ...]
-    #: Rules written on single items, ``(item key, rule)``.
+    #: Rules written on single items, ``(item key, rule)``, and on single parts of
+    #: items, ``("KEY.PART", rule or "none")``.
     consensus_by_item: tuple[tuple[str, str], ...]
     #: Kinds that reach consensus only by a rule written for them.
     kinds_without_default_rule: tuple[str, ...]
@@ -316,9 +317,12 @@ def study_report(session: Session, study: Study, language: str) -> StudyReport:
             (kind, rule.describe()) for kind, rule in definition.consensus.by_kind
         ),
         consensus_by_item=tuple(
-            (item.key, item.consensus.describe())
+            (key, rule.describe() if rule is not None else "none")
             for item in _definitions(study)
-            if item.consensus is not None
+            for key, rule in (
+                *([(item.key, item.consensus)] if item.consensus is not None else []),
+                *((f"{item.key}.{part}", part_rule) for part, part_rule in item.part_rules),
+            )
         ),
         kinds_without_default_rule=KINDS_WITHOUT_DEFAULT_RULE,
         parameters=parameters,

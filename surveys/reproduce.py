@@ -84,9 +84,12 @@ def read_summaries(path: Path) -> pd.DataFrame:
 
 
 def round_settings(settings: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
-    """Keyword arguments of :func:`analysis.summarize_round` for one round."""
-    rules = {
-        key: analysis.ConsensusRule(
+    """Keyword arguments of :func:`analysis.summarize_round` for one round: its rules
+    per item and, when the study had any, per part (``part_rules``, ``None`` for a part
+    given no rule)."""
+
+    def rule_of(rule: dict[str, Any]) -> analysis.ConsensusRule:
+        return analysis.ConsensusRule(
             tuple(
                 analysis.Criterion(
                     criterion["kind"],
@@ -96,7 +99,12 @@ def round_settings(settings: dict[str, Any], entry: dict[str, Any]) -> dict[str,
             ),
             rule["combine"],
         )
-        for key, rule in entry["rules"].items()
+
+    rules = {key: rule_of(rule) for key, rule in entry["rules"].items()}
+    part_rules = {
+        (key, part): rule_of(rule) if rule is not None else None
+        for key, parts in entry.get("part_rules", {}).items()
+        for part, rule in parts.items()
     }
     scales = {
         key: analysis.Scale(
@@ -112,6 +120,7 @@ def round_settings(settings: dict[str, Any], entry: dict[str, Any]) -> dict[str,
     parameters["stability_rule"] = analysis.StabilityRule(**parameters["stability_rule"])
     return {
         "rules": rules,
+        **({"part_rules": part_rules} if part_rules else {}),
         "quantile_method": entry["quantile_method"],
         "scales": scales,
         "closing_round": entry["round"],

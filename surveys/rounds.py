@@ -34,7 +34,7 @@ from surveys.models import (
     utcnow,
 )
 from surveys.protocol import retire_at_consensus, stamp_protocol
-from surveys.serialization import rule_to_json
+from surveys.serialization import part_rules_to_json, rule_to_json
 from surveys.studies import study_definition
 
 log = logging.getLogger(__name__)
@@ -279,6 +279,7 @@ def frame_summary(
     (:mod:`surveys.preview`, on simulated answers) compute feedback the same way."""
     settings: dict[str, Any] = {
         "rules": consensus_rules(definition),
+        **part_rules_setting(definition),
         "quantile_method": quantile_method,
         "scales": analysis_scales(definition),
         "closing_round": number,
@@ -297,9 +298,12 @@ def frame_summary(
 def settings_record(settings: dict[str, Any], *, min_group_size: int) -> dict[str, Any]:
     """The settings a summary was computed with, as JSON, stored with it so that an
     export can recompute it even after the study's rules or items have changed."""
+    part_rules = settings.get("part_rules")
     return {
         "quantile_method": settings["quantile_method"],
         "rules": {key: rule_to_json(rule) for key, rule in settings["rules"].items()},
+        # Only with part rules: the settings of every other summary stay as they were.
+        **({"part_rules": part_rules_to_json(part_rules)} if part_rules else {}),
         "scales": {key: scale_to_json(scale) for key, scale in settings["scales"].items()},
         "min_group_size": min_group_size,
     }
@@ -314,6 +318,21 @@ def scale_to_json(scale: analysis.Scale) -> dict[str, Any]:
         "options": scale.options,
         "band": list(scale.band) if scale.band is not None else None,
     }
+
+
+def consensus_part_rules(
+    definition: StudyDefinition,
+) -> dict[tuple[str, str], analysis.ConsensusRule | None]:
+    """The rules written for single parts of items (``consensus.parts``), by (item,
+    part): each decides its part instead of the item's rule, ``None`` none."""
+    return {(item.key, part): rule for item in definition.items for part, rule in item.part_rules}
+
+
+def part_rules_setting(definition: StudyDefinition) -> dict[str, Any]:
+    """``{"part_rules": …}`` for :func:`analysis.summarize_round` when the study has part
+    rules, else nothing, so that a study without them is summarised as before."""
+    part_rules = consensus_part_rules(definition)
+    return {"part_rules": part_rules} if part_rules else {}
 
 
 def consensus_rules(definition: StudyDefinition) -> dict[str, analysis.ConsensusRule]:

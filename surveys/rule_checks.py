@@ -66,6 +66,17 @@ check, its code and its reason:
     percentages a panel agreeing that an event is unlikely (1, 2, 3 %) has a large CV;
     on a rating scale numbered from 0 or below, the CV depends on where the numbering
     starts and the mean can be 0; with negative answers its sign is meaningless.
+``rule_on_confidence``
+    A numeric estimate whose confidence (50–100 %) is decided by the rule written for
+    the estimate (the item's or its kind's) rather than by a rule of its own: the best
+    guess is not the confidence, and the item would reach consensus only when the panel
+    is also equally sure.  ``consensus.parts.confidence`` gives it its own rule or none.
+
+Parts of a multi-part answer are checked under the rule that decides each
+(:meth:`~surveys.definition.ConsensusSettings.rule_for_part`); parts under one rule from
+one place and on one scale are checked together, and a warning names its part
+(``component``) unless it holds for every part alike.  An item with no rule at all is
+``no_rule`` unless each of its parts was given ``"none"`` on purpose.
 """
 
 from __future__ import annotations
@@ -113,6 +124,7 @@ CODES: tuple[str, ...] = (
     "split_always_fires",
     "split_never_fires",
     "cv_scale_not_positive",
+    "rule_on_confidence",
 )
 """Every warning code, stable: the builder may key its own texts on them."""
 
@@ -133,16 +145,19 @@ class RuleWarning:
     #: The offending rule in words (:meth:`analysis.ConsensusRule.describe`); "" when
     #: the problem is that there is no rule.
     rule: str
-    #: Where the rule is written: ``"item"`` (the item's ``consensus``), ``"kind"``
-    #: (``[consensus.by_kind.KIND]``), ``"default"`` (``[consensus]``) or ``"none"``.
+    #: Where the rule is written: ``"part"`` (``consensus.parts.PART``), ``"item"``
+    #: (the item's ``consensus``), ``"kind"`` (``[consensus.by_kind.KIND]``),
+    #: ``"default"`` (``[consensus]``) or ``"none"``.
     source: str
-    #: The TOML path of the item's consensus rule, for finding its line.
+    #: The TOML path of the rule on the item (its ``consensus``, or one part's rule),
+    #: for finding its line.
     path: Path
 
     @property
     def field(self) -> str:
-        """The field the warning names: ``items.KEY.consensus``."""
-        return f"items.{self.item}.consensus"
+        """The field the warning names: ``items.KEY.consensus``, or
+        ``items.KEY.consensus.parts.PART`` for the rule of one part."""
+        return ".".join(["items", self.item, *(str(part) for part in self.path[2:])])
 
     def __str__(self) -> str:
         return f"{self.field}: warning: {self.message}"
@@ -188,24 +203,65 @@ def rule_warnings(definition: StudyDefinition) -> list[RuleWarning]:
     See the module's docstring for each check and its reason.
     """
     warnings: list[RuleWarning] = []
+    settings = definition.consensus
     for index, item in enumerate(definition.items):
         if not item.numeric:
             continue
         path: Path = ("items", index, "consensus")
-        rule = definition.consensus.rule_for(item)
-        source = _source(definition, item)
-        if rule is None:
-            warnings.append(
-                RuleWarning(item.key, None, "no_rule", _no_rule(item), "", "none", path)
-            )
-            continue
-        for component, scale in _scales(item):
-            for code, problem in _check_rule(rule, scale):
-                part = f"{PART_NAMES.get(component, component)}: " if component else ""
-                message = f"{part}{problem} {_origin(source, item)}"
+        parts = item.components
+        rules = {part: settings.rule_for_part(item, part) for part in parts}
+        if all(rule is None for rule in rules.values()):
+            # Unless every part was given "none" on purpose, nothing decides the item.
+            if set(dict(item.part_rules)) != set(parts):
                 warnings.append(
-                    RuleWarning(item.key, component, code, message, rule.describe(), source, path)
+                    RuleWarning(item.key, None, "no_rule", _no_rule(item), "", "none", path)
                 )
+            continue
+        # Parts under one rule, from one place, on one scale are checked once.
+        groups: dict[tuple[str, str, _Scale], list[str]] = {}
+        for part in parts:
+            rule = rules[part]
+            if rule is not None:
+                key = (repr(rule), settings.source_of(item, part), _scale_of(item, part))
+                groups.setdefault(key, []).append(part)
+        for (_, source, scale), members in groups.items():
+            rule = rules[members[0]]
+            assert rule is not None
+            problems = _check_rule(rule, scale)
+            for component in [None] if len(members) == len(parts) else members:
+                named = f"{_part_name(item, component)}: " if component else ""
+                where: Path = (
+                    (*path, "parts", component) if source == "part" and component else path
+                )
+                for code, problem in problems:
+                    message = f"{named}{problem} {_origin(source, item, component)}"
+                    warnings.append(
+                        RuleWarning(
+                            item.key, component, code, message, rule.describe(), source, where
+                        )
+                    )
+        confidence_source = settings.source_of(item, "confidence")
+        if item.kind == "numeric_estimate" and confidence_source in ("item", "kind"):
+            rule = rules["confidence"]
+            assert rule is not None
+            message = (
+                f"its confidence is decided by {rule.describe()!r}, the rule written for "
+                "the estimate itself: the item then reaches consensus only when the panel "
+                "is also equally sure (50–100 %); give the confidence a rule of its own, "
+                'or none: consensus.parts.confidence = "none" '
+                f"{_origin(confidence_source, item, None)}"
+            )
+            warnings.append(
+                RuleWarning(
+                    item.key,
+                    "confidence",
+                    "rule_on_confidence",
+                    message,
+                    rule.describe(),
+                    confidence_source,
+                    path,
+                )
+            )
     return warnings
 
 
@@ -219,18 +275,11 @@ def located_warnings(warnings: Sequence[RuleWarning], source: str, name: str) ->
 # -- where a rule comes from -------------------------------------------------------------
 
 
-def _source(definition: StudyDefinition, item: ItemDefinition) -> str:
-    """Which table ``item``'s effective rule is written in."""
-    if item.consensus is not None:
-        return "item"
-    if item.kind in dict(definition.consensus.by_kind):
-        return "kind"
-    return "default"
-
-
-def _origin(source: str, item: ItemDefinition) -> str:
+def _origin(source: str, item: ItemDefinition, component: str | None) -> str:
     """Where the rule comes from, and so where to change it, as a sentence."""
     kind = item.kind
+    if source == "part":
+        return f"(the rule of this part, consensus.parts.{component})."
     if source == "item":
         return "(the item's own rule)."
     if source == "kind":
@@ -240,6 +289,13 @@ def _origin(source: str, item: ItemDefinition) -> str:
         f"nor [consensus.by_kind.{kind}] gives a rule; give {_kind_name(kind)} items "
         "a rule of their own)."
     )
+
+
+def _part_name(item: ItemDefinition, component: str) -> str:
+    """A part of an answer as a message names it: ``its best guess``, ``scenario rift``."""
+    if item.kind == "numeric_estimate":
+        return PART_NAMES[component]
+    return f"{'scenario' if item.kind == 'scenario_set' else 'option'} {component}"
 
 
 def _kind_name(kind: str) -> str:
@@ -261,33 +317,29 @@ def _no_rule(item: ItemDefinition) -> str:
 # -- the scale of each part --------------------------------------------------------------
 
 
-def _scales(item: ItemDefinition) -> list[tuple[str | None, _Scale]]:
-    """The item's parts grouped by scale: ``None`` stands for every part alike."""
+def _scale_of(item: ItemDefinition, component: str) -> _Scale:
+    """The scale of one part of ``item``'s answer (``""`` for a single number)."""
     if item.kind == "likert" and item.scale is not None:
         low, high = item.scale.minimum, item.scale.maximum
-        return [(None, _Scale(low, high, item.scale.options, f"the {low}–{high} scale"))]
+        return _Scale(low, high, item.scale.options, f"the {low}–{high} scale")
     if item.kind in ("probability", "scenario_set"):
-        return [(None, _Scale(0, 100, None, "the 0–100 % scale", percent=True))]
+        return _Scale(0, 100, None, "the 0–100 % scale", percent=True)
     if item.kind == "ranking":
         places = len(item.options)
-        return [(None, _Scale(1, places, places, f"the rank places 1–{places}"))]
+        return _Scale(1, places, places, f"the rank places 1–{places}")
+    if component == "confidence":
+        least, most = CONFIDENCE_RANGE
+        return _Scale(
+            least,
+            most,
+            None,
+            f"the confidence scale {least}–{most} %",
+            ends_known=item.estimate_bounds is not None,
+        )
     if item.estimate_bounds is not None:
         bottom, top = item.estimate_bounds
-        units = _Scale(bottom, top, None, f"the estimate's bounds {_n(bottom)}–{_n(top)}")
-    else:
-        units = _Scale(None, None, None, "the estimate's unbounded units")
-    least, most = CONFIDENCE_RANGE
-    confidence = _Scale(
-        least,
-        most,
-        None,
-        f"the confidence scale {least}–{most} %",
-        ends_known=item.estimate_bounds is not None,
-    )
-    parts: list[tuple[str | None, _Scale]] = [
-        (part, units) for part in ("lowest", "highest", "best")
-    ]
-    return [*parts, ("confidence", confidence)]
+        return _Scale(bottom, top, None, f"the estimate's bounds {_n(bottom)}–{_n(top)}")
+    return _Scale(None, None, None, "the estimate's unbounded units")
 
 
 # -- the checks ----------------------------------------------------------------------------

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from analysis import ConsensusRule, Criterion
 from surveys.definition import (
+    ESTIMATE_COMPONENTS,
     Choice,
     ConsensusSettings,
     ItemDefinition,
@@ -39,6 +41,16 @@ def rule_from_json(data: dict[str, Any]) -> ConsensusRule:
         Criterion(c["kind"], {k: v for k, v in c.items() if k != "kind"}) for c in data["criteria"]
     )
     return ConsensusRule(criteria, data["combine"])
+
+
+def part_rules_to_json(
+    part_rules: Mapping[tuple[str, str], ConsensusRule | None],
+) -> dict[str, dict[str, Any]]:
+    """Rules of single parts, by (item, part), as ``{item: {part: rule or None}}``."""
+    data: dict[str, dict[str, Any]] = {}
+    for (item, part), rule in part_rules.items():
+        data.setdefault(item, {})[part] = rule_to_json(rule) if rule is not None else None
+    return data
 
 
 def consensus_to_json(settings: ConsensusSettings) -> dict[str, Any]:
@@ -83,6 +95,11 @@ def item_to_json(item: ItemDefinition) -> dict[str, Any]:
         "rationale": item.rationale,
         "consensus": rule_to_json(item.consensus) if item.consensus else None,
     }
+    if item.part_rules:
+        # Only when there are part rules: the specs of every other item stay as stored.
+        data["parts"] = {
+            part: rule_to_json(rule) if rule is not None else None for part, rule in item.part_rules
+        }
     if item.scale is not None:
         data["scale"] = {
             "min": item.scale.minimum,
@@ -115,6 +132,8 @@ def item_from_json(key: str, kind: str, data: dict[str, Any]) -> ItemDefinition:
         )
     text = text_from_json(data["text"])
     assert text is not None
+    scenarios = _choices_from_json(data.get("scenarios", []))
+    options = _choices_from_json(data.get("options", []))
     return ItemDefinition(
         key=key,
         kind=kind,
@@ -122,13 +141,29 @@ def item_from_json(key: str, kind: str, data: dict[str, Any]) -> ItemDefinition:
         section=data.get("section"),
         help=text_from_json(data.get("help")),
         scale=scale,
-        scenarios=_choices_from_json(data.get("scenarios", [])),
-        options=_choices_from_json(data.get("options", [])),
+        scenarios=scenarios,
+        options=options,
         unit=text_from_json(data.get("unit")),
         estimate_bounds=tuple(data["estimate_bounds"]) if data.get("estimate_bounds") else None,
         max_length=data.get("max_length"),
         consensus=rule_from_json(data["consensus"]) if data.get("consensus") else None,
         rationale=data.get("rationale", True),
+        part_rules=_part_rules_from_json(kind, data.get("parts"), (*scenarios, *options)),
+    )
+
+
+def _part_rules_from_json(
+    kind: str, data: dict[str, Any] | None, choices: tuple[Choice, ...]
+) -> tuple[tuple[str, ConsensusRule | None], ...]:
+    """The ``"parts"`` of an item's spec (absent from specs stored before part rules),
+    in the order of the item's parts, as the loader orders them."""
+    if not data:
+        return ()
+    order = ESTIMATE_COMPONENTS if kind == "numeric_estimate" else [c.key for c in choices]
+    return tuple(
+        (part, rule_from_json(data[part]) if data[part] is not None else None)
+        for part in order
+        if part in data
     )
 
 
@@ -271,10 +306,36 @@ def item_to_toml(item: ItemDefinition) -> str:
         lines.append(f"max_length = {item.max_length}")
     if not item.rationale:
         lines.append("rationale = false")
-    if item.consensus is not None:
-        lines.append(f"consensus = {rule_to_toml(item.consensus)}")
+    lines += _item_consensus_toml(item)
     for field, choices in (("scenarios", item.scenarios), ("options", item.options)):
         for choice in choices:
             lines += ["", f"[[items.{field}]]", f"key = {toml_string(choice.key)}"]
             lines += texts_to_toml("text", choice.text)
     return "\n".join(lines) + "\n"
+
+
+def _item_consensus_toml(item: ItemDefinition) -> list[str]:
+    """An item's rules: ``consensus = { … }`` inline, or, when parts have rules of their
+    own, one dotted line per rule (an inline table cannot be extended by other lines)::
+
+        consensus.combine = "all"
+        consensus.criteria = [{ kind = "iqr", max = 10 }]
+        consensus.parts.best = { combine = "all", criteria = [{ kind = "cv", max = 0.5 }] }
+        consensus.parts.confidence = "none"
+    """
+    if not item.part_rules:
+        return [f"consensus = {rule_to_toml(item.consensus)}"] if item.consensus else []
+    lines = [f"consensus.{line}" for line in _toml_rule(item.consensus)] if item.consensus else []
+    for part, rule in item.part_rules:
+        written = rule_to_toml(rule) if rule is not None else toml_string("none")
+        lines.append(f"consensus.parts.{_toml_key(part)} = {written}")
+    return lines
+
+
+def _toml_key(key: str) -> str:
+    """A key as TOML writes it: bare when it is a plain word (item, scenario and option
+    keys always are), else quoted."""
+    plain = key and all(
+        character.isascii() and (character.isalnum() or character in "_-") for character in key
+    )
+    return key if plain else toml_string(key)

@@ -210,3 +210,57 @@ def test_identical_ratings_are_consensus_under_every_dispersion_criterion():
             continue
         row = _state([8, 8, 8, 8], _rule(criterion))
         assert row["state"] == "consensus", criterion.kind
+
+
+# -- rules per part of a multi-part answer --------------------------------------------------
+
+
+def _parts_frame():
+    """One item with two parts: ``tight`` (IQR 0) and ``wide`` (IQR 5), on 1–9."""
+    tight = frame_from({"est": [5, 5, 5, 5]}, component="tight")
+    wide = frame_from({"est": [1, 3, 7, 9]}, component="wide")
+    return pd.concat([tight, wide], ignore_index=True)
+
+
+def _part_table(**options):
+    return consensus(_parts_frame(), scales={"est": NINE}, **options)
+
+
+def test_a_part_rule_decides_its_part_and_the_item_rule_the_others():
+    loose = _rule(Criterion("iqr", {"max": 6}))
+    strict = _rule(Criterion("iqr", {"max": 0.5}))
+    table = _part_table(rules={"est": strict}, part_rules={("est", "wide"): loose})
+    assert table.loc[(1, "est", "tight"), "state"] == "consensus"  # IQR 0 ≤ 0.5
+    assert table.loc[(1, "est", "tight"), "rule"] == "all of: iqr <= 0.5"
+    assert table.loc[(1, "est", "wide"), "state"] == "consensus"  # IQR 5 ≤ 6, not ≤ 0.5
+    assert table.loc[(1, "est", "wide"), "rule"] == "all of: iqr <= 6"
+    assert table.loc[(1, "est", "wide"), "evidence"] == "iqr 5 <= 6: met"
+
+
+def test_a_part_given_no_rule_has_no_state():
+    strict = _rule(Criterion("iqr", {"max": 0.5}))
+    table = _part_table(rules={"est": strict}, part_rules={("est", "wide"): None})
+    assert table.loc[(1, "est", "tight"), "state"] == "consensus"
+    wide = table.loc[(1, "est", "wide")]
+    assert pd.isna(wide["state"]) and pd.isna(wide["rule"]) and pd.isna(wide["consensus"])
+
+
+def test_part_rules_without_an_item_rule():
+    loose = _rule(Criterion("iqr", {"max": 6}))
+    table = _part_table(rules={}, part_rules={("est", "wide"): loose})
+    assert pd.isna(table.loc[(1, "est", "tight"), "state"])
+    assert table.loc[(1, "est", "wide"), "state"] == "consensus"
+
+
+def test_no_part_rules_change_nothing():
+    strict = _rule(Criterion("iqr", {"max": 0.5}))
+    before = _part_table(rules={"est": strict})
+    pd.testing.assert_frame_equal(_part_table(rules={"est": strict}, part_rules={}), before)
+    assert list(before["state"]) == ["consensus", "no_consensus"]
+    # A part rule equal to the item's rule, or naming a part nobody answered, changes
+    # no verdict either.
+    same = _part_table(
+        rules={"est": strict},
+        part_rules={("est", "wide"): strict, ("est", "absent"): None, ("other", "x"): None},
+    )
+    pd.testing.assert_frame_equal(same, before)

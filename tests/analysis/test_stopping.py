@@ -76,3 +76,25 @@ def test_summaries_read_back_from_json_records(make_frame):
     decision = stopping_decision(restored, max_rounds=5)
     assert decision.stop  # both items answered identically in round 2: stable
     assert decision.items["status"].to_dict() == {"a": "consensus", "b": "stable"}
+
+
+def test_parts_without_a_rule_do_not_hold_an_item_back():
+    """An estimate whose best guess agrees and whose confidence has no rule is at
+    consensus; an item none of whose parts has a rule is not."""
+    summaries = _summaries(
+        [
+            (2, "estimate", "best", "consensus", False),
+            (2, "estimate", "confidence", None, False),
+            (2, "unruled", "a", None, False),
+            (2, "unruled", "b", None, False),
+            (2, "mixed", "a", "consensus", False),
+            (2, "mixed", "b", "no_consensus", False),
+            (2, "mixed", "c", None, False),
+        ]
+    )
+    items = stopping_decision(summaries).items
+    assert items["status"].to_dict() == {
+        "estimate": "consensus",
+        "mixed": "open",
+        "unruled": "open",
+    }

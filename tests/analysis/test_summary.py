@@ -263,3 +263,27 @@ def test_subgroups_get_every_statistic_of_the_round_summary(rng):
 def test_subgroups_of_an_empty_frame(make_frame):
     table = summarize_groups(make_frame({}))
     assert table.empty and "masked" in table.columns
+
+
+def test_part_rules_reach_the_summary_and_every_subgroup():
+    """A numeric estimate decided on its best guess alone: its confidence has no rule."""
+    groups = ["us", "mx"] * 3
+    best = frame_from({"est": [10, 11, 12, 10, 11, 12]}, component="best", groups=groups)
+    confidence = frame_from(
+        {"est": [50, 90, 60, 80, 70, 100]}, component="confidence", groups=groups
+    )
+    frame = pd.concat([best, confidence], ignore_index=True)
+    cv = ConsensusRule((Criterion("cv", {"max": 0.5}),))
+    options = {
+        "rules": {"est": RULE},
+        "part_rules": {("est", "best"): cv, ("est", "confidence"): None},
+        "scales": {"est": Scale(kind="numeric_estimate")},
+        "bootstrap_resamples": 0,
+    }
+    table = summarize_round(frame, **options)
+    assert table.loc[(1, "est", "best"), "rule"] == "all of: cv <= 0.5"
+    assert table.loc[(1, "est", "best"), "state"] == "consensus"
+    assert pd.isna(table.loc[(1, "est", "confidence"), "state"])
+    groups_table = summarize_groups(frame, min_group_size=1, **options)
+    assert set(groups_table.xs("best", level="component")["rule"]) == {"all of: cv <= 0.5"}
+    assert groups_table.xs("confidence", level="component")["state"].isna().all()

@@ -163,6 +163,13 @@ def items(
                 fields["estimate_bounds"] = (low, high)
     elif kind == "open_text":
         fields["max_length"] = draw(st.integers(1, 20000))
+    if kind in ("scenario_set", "ranking", "numeric_estimate") and draw(st.booleans()):
+        # Rules for some of its parts, a rule or "none" each, in the order of its parts.
+        parts = ItemDefinition(**fields).components
+        chosen = draw(st.sets(st.sampled_from(parts), min_size=1))
+        fields["part_rules"] = tuple(
+            (part, draw(st.none() | rules())) for part in parts if part in chosen
+        )
     return ItemDefinition(**fields)
 
 

@@ -110,7 +110,7 @@ def test_methods_state_the_rules_and_settings_in_the_language(finished):
         "scenario_set": "all of: iqr <= 20",
         "ranking": "all of: iqr <= 1",
     }
-    assert methods.consensus_by_item == (("transfers_next_year", "all of: cv <= 0.5"),)
+    assert methods.consensus_by_item == (("transfers_next_year.best", "all of: cv <= 0.5"),)
     assert set(methods.kinds_without_default_rule) == {"ranking", "numeric_estimate"}
     assert methods.parameters["stability_rule"] == {"max_changed_share": 0.15, "min_pvalue": None}
     assert methods.parameters["zero_method"] == "wilcox"

@@ -41,14 +41,27 @@ ITEMS = {
 }
 
 
-def item(kind: str, rule: str | None = None, *, key: str = "x", **shape: object) -> str:
-    """One ``[[items]]`` table of ``kind`` with ``rule`` as its consensus, if given."""
+def item(
+    kind: str,
+    rule: str | None = None,
+    *,
+    key: str = "x",
+    parts: dict[str, str] | None = None,
+    **shape: object,
+) -> str:
+    """One ``[[items]]`` table of ``kind`` with ``rule`` as its consensus, if given, and
+    ``parts`` (part → criterion, or "none") as rules of its parts."""
     fields = {"low": 1, "high": 5, "bounds": "", **shape}
     if kind == "likert":
         count = int(fields["high"]) - int(fields["low"]) + 1  # type: ignore[call-overload]
         fields["labels"] = ", ".join(f'"{n}"' for n in range(count))
     body = ITEMS[kind].format(**fields)
     own = f"consensus = {{ criteria = [{{ {rule} }}] }}\n" if rule else ""
+    if parts:
+        own = f"consensus.criteria = [{{ {rule} }}]\n" if rule else ""
+        for part, criterion in parts.items():
+            written = '"none"' if criterion == "none" else f"{{ criteria = [{{ {criterion} }}] }}"
+            own += f"consensus.parts.{part} = {written}\n"
     # The item's own keys come before its sub-tables (scenarios, options).
     head, _, tables = body.partition("\n[[")
     tables = f"[[{tables}" if tables else ""
@@ -66,6 +79,7 @@ def warned(source: str) -> list[tuple[str, str | None, str]]:
 
 
 ESTIMATE_PARTS = ("lowest", "highest", "best")
+BOUNDED = "\nbounds = { min = 0, max = 1000 }"
 CASES = [
     # code, source, expected (item, component) pairs
     ("no_rule", study(item("ranking")), [("x", None)]),
@@ -172,10 +186,49 @@ CASES = [
 ]
 
 
+CASES += [
+    (
+        "rule_on_confidence",
+        study(item("numeric_estimate", 'kind = "cv", max = 0.5', bounds=BOUNDED)),
+        [("x", "confidence")],
+    ),
+    (
+        "rule_on_confidence",
+        study(
+            item("numeric_estimate", bounds=BOUNDED),
+            by_kind=(
+                '\n[consensus.by_kind.numeric_estimate]\ncriteria = [{ kind = "cv", max = 0.5 }]\n'
+            ),
+        ),
+        [("x", "confidence")],
+    ),
+    # A part's own rule is checked on that part alone.
+    (
+        "iqr_too_small",
+        study(item("scenario_set", 'kind = "iqr", max = 20', parts={"a": 'kind = "iqr", max = 1'})),
+        [("x", "a")],
+    ),
+    # The default's "IQR ≤ 1" still reaches the part without a rule of its own.
+    (
+        "iqr_too_small",
+        study(item("scenario_set", parts={"a": 'kind = "iqr", max = 20'})),
+        [("x", "b")],
+    ),
+    # A ranking whose only part rule is "none": nothing decides it.
+    ("no_rule", study(item("ranking", parts={"a": "none"})), [("x", None)]),
+]
+
+
 @pytest.mark.parametrize(("code", "source", "expected"), CASES, ids=[c[0] for c in CASES])
 def test_each_warning(code: str, source: str, expected: list[tuple[str, str | None]]) -> None:
-    """The rule gets exactly the expected warning, on the expected parts."""
-    assert warned(source) == [(key, part, code) for key, part in expected]
+    """The rule gets exactly the expected warning, on the expected parts (and an
+    estimate's item rule the warning that it decides the confidence too)."""
+    found = warned(source)
+    assert [w for w in found if w[2] == code] == [(key, part, code) for key, part in expected]
+    others = {w[2] for w in found if w[2] != code}
+    item_rule = "consensus = " in source and "numeric_estimate" in source
+    expected_others = item_rule and code not in ("no_rule", "rule_on_confidence")
+    assert others == ({"rule_on_confidence"} if expected_others else set())
 
 
 def test_every_code_is_tested() -> None:
@@ -196,14 +249,18 @@ def test_every_code_is_tested() -> None:
         study(item("scenario_set", 'kind = "share", low = 0, high = 10, min = 0.75')),
         study(item("ranking", 'kind = "iqr", max = 1')),
         study(item("ranking", 'kind = "rwg", min = 0.7')),
+        study(item("numeric_estimate", parts={"best": 'kind = "cv", max = 0.5'}, bounds=BOUNDED)),
         study(
             item(
                 "numeric_estimate",
-                'kind = "cv", max = 0.5',
-                bounds="\nbounds = { min = 0, max = 1000 }",
+                'kind = "iqr", max = 10',
+                parts={"confidence": "none", "lowest": "none", "highest": "none"},
             )
         ),
-        study(item("numeric_estimate", 'kind = "iqr", max = 10')),
+        study(item("numeric_estimate", parts={"best": 'kind = "iqr", max = 10'})),
+        # Every part given "none" on purpose: no rule, and no warning.
+        study(item("ranking", parts={"a": "none", "b": "none", "c": "none"})),
+        study(item("ranking", parts={"a": 'kind = "iqr", max = 1'})),
         study(item("probability"), default='kind = "iqr", max = 20'),
     ],
 )
@@ -250,8 +307,9 @@ def test_estimate_warnings_name_the_part() -> None:
             bounds="\nbounds = { min = 0, max = 1000 }",
         )
     )
-    (warning,) = rule_warnings(parse_definition(source))
-    assert warning.message.startswith("its confidence: IQR ≤ 60 always holds on the confidence")
+    always, confidence = rule_warnings(parse_definition(source))
+    assert always.message.startswith("its confidence: IQR ≤ 60 always holds on the confidence")
+    assert (confidence.code, confidence.component) == ("rule_on_confidence", "confidence")
 
 
 def test_located_warnings_point_at_the_rule_or_the_item() -> None:
@@ -307,3 +365,19 @@ def test_load_prints_warnings_on_stderr_and_the_slug_on_stdout(app, tmp_path: Pa
         rf"^{re.escape(str(path))}:\d+: items\.chance\.consensus: warning: IQR ≤ 1 ",
         result.stderr,
     )
+
+
+def test_a_part_rule_warning_names_its_part_and_line() -> None:
+    source = study(
+        item("scenario_set", 'kind = "iqr", max = 20', parts={"a": 'kind = "iqr", max = 1'})
+    )
+    (warning,) = rule_warnings(parse_definition(source))
+    assert (warning.source, warning.field) == ("part", "items.x.consensus.parts.a")
+    assert warning.message.startswith("scenario a: IQR ≤ 1 on the 0–100 % scale")
+    assert warning.message.endswith("(the rule of this part, consensus.parts.a).")
+    line = (
+        source.splitlines().index('consensus.parts.a = { criteria = [{ kind = "iqr", max = 1 }] }')
+        + 1
+    )
+    (located,) = located_warnings([warning], source, "s.toml")
+    assert located.startswith(f"s.toml:{line}: items.x.consensus.parts.a: warning: scenario a:")
