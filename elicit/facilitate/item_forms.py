@@ -40,6 +40,7 @@ from elicit.forms import SafeForm
 from surveys.definition import (
     DEFAULT_OPEN_TEXT_LENGTH,
     LIKERT_OPTION_LIMIT,
+    NUMBER_LIMIT,
     RANKING_OPTION_LIMIT,
     SCENARIO_LIMIT,
     Choice,
@@ -124,11 +125,11 @@ def item_form(
     if kind == "likert":
         fields["scale_min"] = IntegerField(
             lazy_gettext("Lowest point"),
-            validators=[InputRequired(), NumberRange(min=-1000, max=1000)],
+            validators=[InputRequired(), NumberRange(min=-NUMBER_LIMIT, max=NUMBER_LIMIT)],
         )
         fields["scale_max"] = IntegerField(
             lazy_gettext("Highest point"),
-            validators=[InputRequired(), NumberRange(min=-1000, max=1000)],
+            validators=[InputRequired(), NumberRange(min=-NUMBER_LIMIT, max=NUMBER_LIMIT)],
         )
         low, high = points or NEW_SCALE
         if high - low + 1 <= LIKERT_OPTION_LIMIT:

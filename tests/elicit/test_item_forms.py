@@ -4,6 +4,8 @@ its form and read back is the same item, so saving an item unchanged loses nothi
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
 from elicit.facilitate.item_forms import (
@@ -17,6 +19,7 @@ from elicit.facilitate.item_forms import (
 from surveys.definition import parse_definition
 from surveys.demo import demo_source
 from surveys.templates import TEMPLATES, template_definition
+from tests.surveys.definition_strategies import KEYS, LANGUAGES, items
 
 DEFINITIONS = [parse_definition(demo_source(), name="demo")] + [
     template_definition(entry.key) for entry in TEMPLATES if entry.key != "demo"
@@ -52,6 +55,32 @@ def test_every_item_reads_back_from_its_posted_form(app, definition):
                 **posted_shape(item.kind, posted),
             )
             assert form_definition(form, existing=item) == item, item.key
+
+
+def read_back(item, languages, section_keys):
+    """``item`` shown in its form, posted as a browser would, and read back."""
+    posted = as_posted(item_form_data(item, languages))
+    posted["choice_count"] = str(item_shape(item)["choices"])
+    form = item_form(
+        item.kind,
+        languages,
+        sections=[(key, key) for key in section_keys],
+        formdata=posted,
+        **posted_shape(item.kind, posted),
+    )
+    return form_definition(form, existing=item)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.data())
+def test_any_item_the_loader_accepts_reads_back_from_its_form(app, data):
+    languages = data.draw(LANGUAGES)
+    section_keys = data.draw(st.lists(KEYS, max_size=3, unique=True))
+    item = data.draw(items("item", languages, section_keys))
+    with app.test_request_context():
+        assert read_back(item, languages, section_keys) == item
 
 
 def test_problems_named_by_the_domain_land_on_their_fields(app):
