@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import stats
 
+from analysis.deferred import deferred
 from analysis.grouping import factorize_sorted
+
+if TYPE_CHECKING:
+    from scipy import stats
+else:
+    stats = deferred("scipy.stats")
 
 LEVELS: tuple[str, ...] = ("nominal", "ordinal", "interval", "ratio")
 """Krippendorff's levels of measurement."""

@@ -13,12 +13,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from scipy import stats
 
+from analysis.deferred import deferred
 from analysis.estimates import standardise_intervals
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from scipy import stats
+else:
+    pd = deferred("pandas")
+    stats = deferred("scipy.stats")
 
 BACKGROUNDS: tuple[str, ...] = ("uniform", "log-uniform")
 """The background measures of :func:`classical_model`."""

@@ -25,14 +25,20 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
+from analysis.deferred import deferred
 from analysis.frame import KEY_COLUMNS
 from analysis.grouping import prepare
 from analysis.quantiles import SortedGroups, check_quantile_method
 from analysis.scales import Scale, scale_columns
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = deferred("pandas")
 
 CRITERIA: Mapping[str, tuple[str, ...]] = {
     "iqr": ("max",),

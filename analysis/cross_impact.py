@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
+from analysis.deferred import deferred
 from analysis.frame import validate_frame
 from analysis.pool_groups import check_pooling
 from analysis.pooling import DEFAULT_CLIP
@@ -29,6 +29,11 @@ from analysis.scenario_sets import (
     scenario_keys,
     split_cells,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = deferred("pandas")
 
 IMPACT_COLUMNS: tuple[str, ...] = (
     "conditional",

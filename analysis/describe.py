@@ -7,10 +7,11 @@ import os
 import zlib
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
+from analysis.deferred import deferred
 from analysis.frame import KEY_COLUMNS
 from analysis.grouping import group_codes, prepare
 from analysis.quantiles import (
@@ -21,6 +22,11 @@ from analysis.quantiles import (
     order_statistics,
 )
 from analysis.scales import Scale, scale_columns
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = deferred("pandas")
 
 __all__ = ["DESCRIBE_COLUMNS", "QUANTILE_METHODS", "bootstrap_median_ci", "describe"]
 

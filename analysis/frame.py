@@ -25,8 +25,16 @@ Open-text answers carry no number and do not appear in the frame.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
+
+from analysis.deferred import deferred
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = deferred("pandas")
 
 COLUMNS: tuple[str, ...] = ("panelist", "group", "round", "item", "component", "value")
 """The columns of the tidy frame, in order."""

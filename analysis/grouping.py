@@ -7,10 +7,17 @@ panelist × item matrices are then built from those integers in linear time.
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
+import numpy as np
+
+from analysis.deferred import deferred
 from analysis.frame import KEY_COLUMNS, FrameError, normalise_frame
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = deferred("pandas")
 
 Codes = tuple[np.ndarray, np.ndarray]
 """(code of each row, sorted distinct values) of one column."""
@@ -154,7 +161,10 @@ def _has_repeats(keys: np.ndarray) -> bool:
     """Whether any integer key occurs twice (bincount when the range is small)."""
     if keys.max() < 4 * keys.size + 1_000_000:
         return bool(np.bincount(keys).max() > 1)
-    return bool(np.unique(keys).size < keys.size)
+    # A sort and a comparison of neighbours: numpy's hash-based unique took seconds for
+    # the millions of answers of a large panel.
+    ordered = np.sort(keys)
+    return bool((ordered[1:] == ordered[:-1]).any())
 
 
 def distribution_groups(prepared: Prepared) -> tuple[np.ndarray, pd.DataFrame]:

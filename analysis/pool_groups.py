@@ -8,16 +8,25 @@ one vectorised pass and gives, group by group, the numbers of
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-from scipy.special import expit, logit
+from typing import TYPE_CHECKING
 
+import numpy as np
+
+from analysis.deferred import deferred, deferred_function
 from analysis.pooling import (
     DEFAULT_CLIP,
     POOLING_METHODS,
     _check_trim_clip,
     _extremizing_factor,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from scipy.special import expit, logit
+else:
+    pd = deferred("pandas")
+    expit = deferred_function("scipy.special", "expit")
+    logit = deferred_function("scipy.special", "logit")
 
 
 def check_pooling(method: str, *, d: float | None, trim: float, clip: float) -> float:

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from scipy.special import expit, logit
 
+from analysis.deferred import deferred, deferred_function
 from analysis.frame import validate_frame
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from scipy.special import expit, logit
+else:
+    pd = deferred("pandas")
+    expit = deferred_function("scipy.special", "expit")
+    logit = deferred_function("scipy.special", "logit")
 
 POOLING_METHODS: tuple[str, ...] = (
     "mean",

@@ -11,13 +11,19 @@ trigger, signpost and scenario keys never contain it (study keys match
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
+from analysis.deferred import deferred
 from analysis.frame import validate_frame
 from analysis.pool_groups import pool_frame
 from analysis.pooling import DEFAULT_CLIP
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = deferred("pandas")
 
 CELL_SEPARATOR = ":"
 """Joins the row key and the scenario key of a matrix item's component."""

@@ -8,15 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-from scipy import stats
 
+from analysis.deferred import deferred
 from analysis.frame import validate_frame
 from analysis.pool_groups import check_pooling, pool_groups
 from analysis.pooling import DEFAULT_CLIP, POOLING_METHODS
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from scipy import stats
+else:
+    pd = deferred("pandas")
+    stats = deferred("scipy.stats")
 
 CALIBRATION_COLUMNS: tuple[str, ...] = (
     "bin_low",

@@ -12,15 +12,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
+from analysis.deferred import deferred
 from analysis.frame import validate_frame
 from analysis.pool_groups import check_pooling, pool_frame
 from analysis.pooling import DEFAULT_CLIP
 from analysis.scenario_sets import item_rows, pooled_scenarios
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = deferred("pandas")
 
 LIKELIHOOD_COLUMNS: tuple[str, ...] = (
     "likelihood",

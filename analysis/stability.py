@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from scipy import stats
 
+from analysis.deferred import deferred
 from analysis.grouping import (
     Prepared,
     combine_codes,
@@ -15,6 +15,13 @@ from analysis.grouping import (
     group_order,
     prepare,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from scipy import stats
+else:
+    pd = deferred("pandas")
+    stats = deferred("scipy.stats")
 
 ZERO_METHODS: tuple[str, ...] = ("wilcox", "pratt", "zsplit")
 """How the Wilcoxon test treats zero differences (scipy's names)."""

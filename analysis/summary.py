@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from analysis.agreement import LEVELS, KendallW, kendalls_w, krippendorff_alpha
 from analysis.consensus import ConsensusRule, PartRules, evaluate
+from analysis.deferred import deferred
 from analysis.describe import DESCRIBE_COLUMNS, bootstrap_sorted, describe_keys
 from analysis.estimates import aggregate_estimates
 from analysis.frame import KEY_COLUMNS
@@ -30,6 +30,11 @@ from analysis.stability import (
     previous_distribution,
     stability_columns,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = deferred("pandas")
 
 SUMMARY_COLUMNS: tuple[str, ...] = (
     *DESCRIBE_COLUMNS,

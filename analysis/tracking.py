@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
+from analysis.deferred import deferred
 from analysis.pooling import DEFAULT_CLIP
 from analysis.signposts import check_prior
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = deferred("pandas")
 
 OBSERVATION_KINDS: tuple[str, ...] = ("signpost", "trigger")
 """What an observation can be about."""

@@ -29,13 +29,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 import analysis
+from analysis.deferred import deferred
 from surveys.definition import ItemDefinition, LocalizedText
 from surveys.models import (
     Item,
@@ -58,6 +58,11 @@ from surveys.rounds import (
 )
 from surveys.serialization import item_from_json
 from surveys.studies import study_definition
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = deferred("pandas")
 
 TABLES: tuple[str, ...] = ("responses", "summaries", "subgroups", "items", "codebook", "methods")
 """The tables of an export, in the order files and sheets are written."""

@@ -20,13 +20,13 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import analysis
+from analysis.deferred import deferred
 from surveys.definition import KINDS_WITHOUT_DEFAULT_RULE, ItemDefinition
 from surveys.exports import export_tables
 from surveys.models import Panelist, Response, ResponseStatus, Round, RoundStatus, Study, utcnow
@@ -36,6 +36,11 @@ from surveys.results import study_results
 from surveys.rounds import stopping_recommendation
 from surveys.serialization import item_from_json
 from surveys.studies import study_definition
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = deferred("pandas")
 
 CONSENSUS_COLUMNS: tuple[str, ...] = (
     "round",

@@ -8,16 +8,16 @@ import logging
 import math
 from collections.abc import Collection, Iterable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import pandas as pd
 from sqlalchemy import Text, bindparam, cast, func, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import analysis
+from analysis.deferred import deferred
 from surveys import audit
 from surveys.definition import StudyDefinition
 from surveys.errors import Conflict
@@ -36,6 +36,11 @@ from surveys.models import (
 from surveys.protocol import retire_at_consensus, stamp_protocol
 from surveys.serialization import part_rules_to_json, rule_to_json
 from surveys.studies import study_definition
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = deferred("pandas")
 
 log = logging.getLogger(__name__)
 

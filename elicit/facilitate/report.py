@@ -17,7 +17,6 @@ from markupsafe import Markup
 
 from elicit.extensions import db
 from elicit.facilitate.access import study_for
-from elicit.facilitate.report_plots import report_plots
 from elicit.facilitate.views import blueprint
 from surveys.models import Study
 from surveys.report import study_report
@@ -33,6 +32,9 @@ def _number(value: float) -> str:
 
 def _context(study: Study) -> dict[str, Any]:
     """The report of ``study`` in the page's language and its plots."""
+    # Imported here: matplotlib is needed for this page only, not to start the service.
+    from elicit.facilitate.report_plots import report_plots
+
     report = study_report(db.session, study, str(get_locale()))
     return {"study": study, "report": report, "plots": report_plots(report, _number)}
 

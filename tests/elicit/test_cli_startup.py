@@ -1,0 +1,83 @@
+"""Commands that compute no statistic start without pandas, scipy, matplotlib or numba
+(issue 15, point 7): their imports are what made every command cost seconds of CPU.
+
+Each command runs as an operator runs it, in a fresh interpreter, under
+``python -X importtime``, which names every module imported; timings belong to
+``benchmarks/``, not here.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from surveys.accounts import _UNKNOWN_USER_HASH
+from surveys.demo import demo_source
+
+HEAVY = ("pandas", "scipy", "matplotlib", "numba")
+
+
+def _imported(arguments: list[str], folder: Path, stdin: str = "") -> set[str]:
+    """Run ``elicit ARGUMENTS``; the top-level names of every module it imported."""
+    env = {
+        **os.environ,
+        "ELICIT_DATABASE_URL": f"sqlite:///{folder / 'cli.sqlite3'}",
+        "ELICIT_INSTANCE_PATH": str(folder),
+        "ELICIT_SECRET_KEY": "cli start-up test " * 3,
+    }
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-c",
+            "from elicit.cli import main; main()",
+            *arguments,
+        ],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=folder,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    names = set()
+    for line in completed.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            names.add(line.rsplit("|", 1)[1].strip().split(".")[0])
+    assert "flask" in names  # the report is there to read
+    return names
+
+
+def test_commands_without_statistics_import_no_heavy_library(tmp_path):
+    study_file = tmp_path / "study.toml"
+    study_file.write_text(demo_source(), encoding="utf-8")
+    commands: list[tuple[list[str], str]] = [
+        (["--help"], ""),
+        (["user", "--help"], ""),
+        (["db", "upgrade"], ""),
+        (["study", "validate", str(study_file)], ""),
+        (["study", "load", str(study_file)], ""),
+        (["round", "open", "us-mexico-intelligence"], ""),
+        (
+            ["user", "create", "lead@example.org", "--role", "facilitator"],
+            "a long enough password\n",
+        ),
+    ]
+    for arguments, stdin in commands:
+        heavy = sorted(set(HEAVY) & _imported(arguments, tmp_path, stdin))
+        assert heavy == [], f"elicit {' '.join(arguments)} imported {heavy}"
+
+
+def test_the_unknown_user_hash_is_made_as_new_passwords_are():
+    # Written out to spare every command a scrypt at import; it must cost what a real
+    # user's hash costs, so its method and parameters must be the current default.
+    method = generate_password_hash("any password").split("$", 1)[0]
+    assert _UNKNOWN_USER_HASH.split("$", 1)[0] == method
+    assert check_password_hash(_UNKNOWN_USER_HASH, "not a real password, only for timing")
