@@ -187,19 +187,7 @@ def _choices_from_json(data: list[dict[str, Any]]) -> tuple[Choice, ...]:
 
 def toml_string(text: str) -> str:
     """``text`` as a TOML basic string, every special character escaped."""
-    escaped = []
-    for character in text:
-        if character in '"\\':
-            escaped.append("\\" + character)
-        elif character == "\n":
-            escaped.append("\\n")
-        elif character == "\t":
-            escaped.append("\\t")
-        elif _escaped_in_toml(character):
-            escaped.append(f"\\u{ord(character):04X}")
-        else:
-            escaped.append(character)
-    return '"' + "".join(escaped) + '"'
+    return '"' + _escaped(text, paragraphs=False) + '"'
 
 
 def toml_text(text: str) -> str:
@@ -207,26 +195,35 @@ def toml_text(text: str) -> str:
     line break, so that paragraphs read as paragraphs in the file.
 
     The multi-line form opens with three quotes and a line break (which TOML drops) and
-    closes right after the last character, so that nothing is added to the text.  Line
-    feeds and tabs stay as they are; a backslash, a quote that another quote or the
-    closing delimiter follows, and every other control character are escaped.
+    closes right after the last character, so that nothing is added to the text.
     """
     if "\n" not in text:
         return toml_string(text)
+    return '"""\n' + _escaped(text, paragraphs=True) + '"""'
+
+
+def _escaped(text: str, *, paragraphs: bool) -> str:
+    """The body of a TOML basic string holding ``text``, or of a multi-line one when
+    ``paragraphs``: there line feeds and tabs stay as they are, and a quote is escaped
+    only where another quote or the closing delimiter follows it (never two raw quotes
+    in a row); a backslash and every other control character are always escaped."""
     escaped = []
     for index, character in enumerate(text):
         if character == "\\":
             escaped.append("\\\\")
-        elif character == '"' and (index + 1 == len(text) or text[index + 1] == '"'):
-            # Never two raw quotes in a row, nor one before the closing delimiter.
-            escaped.append('\\"')
-        elif character in "\n\t":
+        elif character == '"':
+            follows = text[index + 1 : index + 2]
+            raw = paragraphs and follows not in ('"', "")
+            escaped.append(character if raw else '\\"')
+        elif paragraphs and character in "\n\t":
             escaped.append(character)
+        elif character in "\n\t":
+            escaped.append("\\n" if character == "\n" else "\\t")
         elif _escaped_in_toml(character):
             escaped.append(f"\\u{ord(character):04X}")
         else:
             escaped.append(character)
-    return '"""\n' + "".join(escaped) + '"""'
+    return "".join(escaped)
 
 
 def _escaped_in_toml(character: str) -> bool:
