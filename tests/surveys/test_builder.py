@@ -4,7 +4,11 @@ once round 1 has opened."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from elicit.extensions import db
 from surveys import builder
@@ -19,8 +23,10 @@ from surveys.demo import demo_source
 from surveys.errors import Conflict, InvalidValues
 from surveys.models import Study
 from surveys.rounds import open_round
+from surveys.serialization import item_from_json
 from surveys.snapshots import study_snapshot
 from surveys.studies import study_definition
+from tests.surveys.definition_strategies import KEYS, LANGUAGES, items
 
 
 def text(**values: str) -> LocalizedText:
@@ -255,3 +261,28 @@ def test_import_replaces_the_draft_and_keeps_the_slug(blank):
     assert blank.slug == "my-study"
     assert definition.items == demo.items
     assert definition.sections == demo.sections
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.data())
+def test_any_item_the_loader_accepts_is_stored_as_it_is(app, data):
+    """Adding an item checks it by the loader and stores exactly it (rules included)."""
+    languages = data.draw(LANGUAGES)
+    section_keys = data.draw(st.lists(KEYS, max_size=2, unique=True))
+    item = data.draw(items("item", languages, section_keys))
+    study = builder.create_study(
+        db.session,
+        slug=f"s-{uuid.uuid4().hex[:12]}",
+        languages=languages,
+        anonymity="standard",
+        title="Study",
+    )
+    for key in section_keys:
+        builder.add_section(db.session, study, dict.fromkeys(languages, key), key=key)
+    stored = builder.add_item(db.session, study, item)
+    assert item_from_json(stored.key, stored.kind, stored.spec) == item
+    # Only the title, given in the first language, lacks the others.
+    expected = [builder.MissingText("title", "title", languages[1:])] if languages[1:] else []
+    assert builder.missing_translations(study) == expected
