@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext
 from flask_wtf.file import FileField
-from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
@@ -78,15 +85,24 @@ class SettingsForm(SafeForm):
 
 
 class ItemForm(SafeForm):
-    """One item as a ``[[items]]`` TOML table, and why it is added or reworded."""
+    """What the pages that add and reword items between rounds put beside the item's
+    own form (:func:`elicit.facilitate.item_forms.item_form`): the kind, where a new
+    item goes, the note (the amendment's reason once the protocol is stamped), and the
+    item as TOML for those who prefer to paste it."""
 
-    item = TextAreaField(lazy_gettext("Item (TOML)"), validators=[DataRequired()])
+    kind = SelectField(lazy_gettext("Kind of item"), choices=[], validate_choice=False)
+    place = SelectField(lazy_gettext("Where it goes"), choices=[], validate_choice=False)
+    #: One line: it heads the version in the item's history.
     note = StringField(
         lazy_gettext("Note for the history (optional)"), validators=[Optional(), Length(max=500)]
     )
+    #: The group of answers the item is made from, if any.
+    group = HiddenField()
+    item = TextAreaField(lazy_gettext("Item (TOML)"), validators=[Optional()])
 
 
 class RetireForm(SafeForm):
-    """Why an item is retired."""
+    """Why an item is retired (one form per item on the items page, each field given
+    the id ``reason-<key>``; all post ``reason``)."""
 
     reason = StringField(lazy_gettext("Reason"), validators=[DataRequired(), Length(max=500)])

@@ -96,6 +96,7 @@ def test_add_item_is_validated_against_the_study(study):
 
 def test_nothing_changes_while_a_round_is_open(study):
     open_round(db.session, study)
+    # Refused before anything typed is read: not even the reason is asked for.
     with pytest.raises(Conflict, match="an open round's items cannot change"):
         add_item(db.session, study, NEW_ITEM, None)
     current = item_to_toml(active_items(study)[0].definition)

@@ -9,6 +9,7 @@ import dataclasses
 import pytest
 from sqlalchemy import inspect, select
 
+from analysis import ConsensusRule, Criterion
 from elicit.extensions import db
 from surveys.answers import submit_responses
 from surveys.curation import (
@@ -33,6 +34,8 @@ from surveys.rounds import close_round, open_round
 from surveys.serialization import item_from_json
 from surveys.studies import active_items
 
+#: A consensus rule of an item's own (no demo item has one).
+STRICT = ConsensusRule((Criterion("iqr", {"max": 0.5}),), "all")
 #: Items without a section, then sections a, b (empty) and c.
 SMALL = """\
 [study]
@@ -245,7 +248,7 @@ def test_a_rewording_may_change_every_text(demo):
         ("trust_now", {"section": "triggers"}, "the section"),
         ("trust_now", {"rationale": False}, "whether a rationale is asked"),
         ("transfers_next_year", {"estimate_bounds": (0.0, 50.0)}, "the estimate's bounds"),
-        ("transfers_next_year", {"consensus": None}, "the consensus rule"),
+        ("trust_now", {"consensus": STRICT}, "the consensus rule"),
         ("missing_factors", {"max_length": 10}, "the longest answer"),
         ("scenarios", {"scenarios": "drop"}, "the scenarios (their number or keys)"),
         ("scenarios", {"scenarios": "rename"}, "the scenarios (their number or keys)"),
@@ -280,12 +283,9 @@ def test_a_rewording_as_toml_keeps_the_same_rules(demo):
             source.replace("min = 1, max = 5", "min = 0, max = 4"),
             None,
         )
-    estimate = item_to_toml(current(demo, "transfers_next_year"))
-    without_rule = "\n".join(
-        line for line in estimate.splitlines() if not line.startswith("consensus")
-    )
+    with_rule = source + 'consensus = { criteria = [{ kind = "iqr", max = 0.5 }] }\n'
     with pytest.raises(Conflict, match="the consensus rule"):
-        reword_item(db.session, demo, "transfers_next_year", without_rule, None)
+        reword_item(db.session, demo, "trust_now", with_rule, None)
 
 
 def test_a_reworded_definition_with_a_missing_translation_names_its_field(demo):
