@@ -11,6 +11,11 @@ rule change simply saves (and is audited); once the protocol is stamped every ch
 an amendment with a reason, listed in the report; while a round is open no rule changes
 at all, so that no rule is chosen after seeing the round's answers.
 
+A part of a multi-part answer (a scenario, a ranking option, a numeric estimate's best
+guess or confidence) may have a rule of its own, or be given none (:data:`NO_RULE`: it
+never reaches consensus, as an estimate's confidence usually should not decide it);
+a part without either is decided by its item's rule.
+
 A rule is checked by :class:`analysis.Criterion` and :class:`analysis.ConsensusRule`,
 the same checks a definition file passes; a rule that is valid but cannot be right for
 its item's scale (an IQR of 1 on a 0–100 scale) is a warning of
@@ -38,8 +43,8 @@ from surveys.definition import (
     ConsensusSettings,
     ItemDefinition,
 )
-from surveys.errors import Conflict, InvalidValues
-from surveys.models import Study, User
+from surveys.errors import Conflict, InvalidValues, NotFound
+from surveys.models import Item, Study, User
 from surveys.protocol import is_stamped, record_amendment, require_no_open_round_for_rules
 from surveys.serialization import (
     consensus_from_json,
@@ -47,12 +52,22 @@ from surveys.serialization import (
     item_from_json,
     rule_to_json,
     rule_to_toml,
+    toml_string,
 )
 
 log = logging.getLogger(__name__)
 
-LEVELS: tuple[str, ...] = ("item", "kind", "study")
+LEVELS: tuple[str, ...] = ("part", "item", "kind", "study")
 """Where a rule can be written, most specific first."""
+NO_RULE = "none"
+"""What a part of an answer is given instead of a rule so that no rule decides it (as in
+a definition file: ``consensus.parts.confidence = "none"``)."""
+MULTI_PART_KINDS: tuple[str, ...] = ("scenario_set", "ranking", "numeric_estimate")
+"""The kinds whose answers have parts that can have rules of their own."""
+
+PartSetting = ConsensusRule | str | None
+"""What a target holds: a rule; :data:`NO_RULE` (a part given no rule); ``None`` (no rule
+written there: a kind or an item falls back, a part follows its item)."""
 RULED_KINDS: tuple[str, ...] = tuple(kind for kind in KINDS if kind != "open_text")
 """The item kinds a rule can be written for (open text has no numbers to agree on)."""
 CRITERIA_LIMIT = 10
@@ -61,14 +76,17 @@ CRITERIA_LIMIT = 10
 
 @dataclass(frozen=True)
 class RuleTarget:
-    """Which rule is meant: the study's default, the rule of a kind, or an item's."""
+    """Which rule is meant: the study's default, the rule of a kind, an item's, or the
+    rule of one part of an item's answer."""
 
-    #: "study", "kind" or "item".
+    #: "study", "kind", "item" or "part".
     level: str
     #: The item kind, for ``level == "kind"``.
     kind: str | None = None
-    #: The item key, for ``level == "item"``.
+    #: The item key, for ``level == "item"`` and ``"part"``.
     item: str | None = None
+    #: The part (a scenario's or an option's key, ``best``, ``confidence`` …).
+    part: str | None = None
 
     @classmethod
     def study(cls) -> RuleTarget:
@@ -85,9 +103,16 @@ class RuleTarget:
         """Item ``key``'s own rule."""
         return cls("item", item=key)
 
+    @classmethod
+    def of_part(cls, key: str, part: str) -> RuleTarget:
+        """The rule of one part of item ``key``'s answer."""
+        return cls("part", item=key, part=part)
+
     @property
     def path(self) -> str:
         """Where the rule sits in a definition file: the amendment's stable ``what``."""
+        if self.level == "part":
+            return f"items.{self.item}.consensus.parts.{self.part}"
         if self.level == "kind":
             return f"consensus.by_kind.{self.kind}"
         if self.level == "item":
@@ -97,17 +122,24 @@ class RuleTarget:
 
 @dataclass(frozen=True)
 class EffectiveRule:
-    """The rule that decides an item, and where it was written."""
+    """The rule that decides an item (or one part of it), and where it was written."""
 
     rule: ConsensusRule | None
-    #: "item", "kind" or "study"; "none" when no rule applies (a ranking or an estimate
-    #: without a rule of its own or of its kind, or an open question).
+    #: "part", "item", "kind" or "study"; "none" when no rule applies (a ranking or an
+    #: estimate without a rule of its own or of its kind, a part given no rule, or an
+    #: open question).
     level: str
 
 
-def effective_rule(settings: ConsensusSettings, item: ItemDefinition) -> EffectiveRule:
-    """The rule deciding ``item`` (as :meth:`ConsensusSettings.rule_for` chooses it),
-    with the level it comes from."""
+def effective_rule(
+    settings: ConsensusSettings, item: ItemDefinition, part: str | None = None
+) -> EffectiveRule:
+    """The rule deciding ``item`` (as :meth:`ConsensusSettings.rule_for` chooses it), or
+    its ``part`` (:meth:`ConsensusSettings.rule_for_part`), with the level it comes from."""
+    parts = dict(item.part_rules)
+    if part is not None and part in parts:
+        own = parts[part]
+        return EffectiveRule(own, "part" if own is not None else "none")
     rule = settings.rule_for(item)
     if rule is None:
         return EffectiveRule(None, "none")
@@ -183,28 +215,36 @@ def _field_of(prefix: str, kind: str, message: str) -> str:
 _NAMED_PARAMETER = re.compile(r"': (\w+)")
 
 
-def current_rule(study: Study, target: RuleTarget) -> ConsensusRule | None:
-    """The rule written at ``target`` (``None`` where none is)."""
+def current_rule(study: Study, target: RuleTarget) -> PartSetting:
+    """What is written at ``target``: a rule, :data:`NO_RULE` (a part given none), or
+    ``None`` where nothing is written."""
     settings = consensus_from_json(study.consensus)
     if target.level == "study":
         return settings.default
     if target.level == "kind":
         return dict(settings.by_kind).get(target.kind or "")
     item = find_item(study, target.item or "")
-    return item_from_json(item.key, item.kind, item.spec).consensus
+    definition = item_from_json(item.key, item.kind, item.spec)
+    if target.level == "part":
+        parts = dict(definition.part_rules)
+        if target.part not in parts:
+            return None
+        return parts[target.part] or NO_RULE
+    return definition.consensus
 
 
 def set_rule(
     session: Session,
     study: Study,
     target: RuleTarget,
-    rule: ConsensusRule | None,
+    rule: PartSetting,
     *,
     reason: str | None = None,
     actor: User | None = None,
 ) -> bool:
-    """Write ``rule`` at ``target`` (``None`` removes a kind's or an item's rule, which
-    then falls back to the next level), audited, and commit.
+    """Write ``rule`` at ``target`` (``None`` removes a kind's, an item's or a part's
+    rule, which then falls back to the next level; :data:`NO_RULE` gives a part no
+    rule at all), audited, and commit.
 
     Returns whether anything changed.  Raises :class:`Conflict` while a round is open
     (no rule changes then), for the study's default set to ``None``, a kind without
@@ -219,8 +259,7 @@ def set_rule(
     if old == rule:
         return False
     stamped = is_stamped(session, study)
-    old_text = rule_to_toml(old) if old is not None else ""
-    new_text = rule_to_toml(rule) if rule is not None else ""
+    old_text, new_text = _as_text(old), _as_text(rule)
     if stamped:
         record_amendment(
             session,
@@ -249,9 +288,27 @@ def set_rule(
     return True
 
 
-def _check_target(study: Study, target: RuleTarget, rule: ConsensusRule | None) -> None:
+def _as_text(rule: PartSetting) -> str:
+    """What is written at a target, as a definition file writes it ("" for nothing)."""
+    if rule is None:
+        return ""
+    if isinstance(rule, str):
+        return toml_string(rule)
+    return rule_to_toml(rule)
+
+
+def _check_target(study: Study, target: RuleTarget, rule: PartSetting) -> None:
     """Refuse a target that cannot hold ``rule``."""
-    if target.level == "study":
+    if isinstance(rule, str) and (rule != NO_RULE or target.level != "part"):
+        raise Conflict("only a part of an answer can be given no rule")
+    if target.level == "part":
+        item = find_item(study, target.item or "")
+        if item.kind not in MULTI_PART_KINDS:
+            raise Conflict("only the parts of a scenario set, a ranking or an estimate have rules")
+        definition = item_from_json(item.key, item.kind, item.spec)
+        if target.part not in definition.components:
+            raise NotFound(f"item {item.key!r} has no part {target.part!r}")
+    elif target.level == "study":
         if rule is None:
             raise Conflict("the study's default rule can be changed but not removed")
     elif target.level == "kind":
@@ -265,10 +322,11 @@ def _check_target(study: Study, target: RuleTarget, rule: ConsensusRule | None) 
         raise Conflict(f"unknown rule level {target.level!r}")
 
 
-def _write(study: Study, target: RuleTarget, rule: ConsensusRule | None) -> None:
+def _write(study: Study, target: RuleTarget, rule: PartSetting) -> None:
     """Store ``rule`` at ``target``.  JSON columns are replaced, never changed in place,
     so that SQLAlchemy sees the change."""
     if target.level in ("study", "kind"):
+        assert not isinstance(rule, str)
         settings = consensus_from_json(study.consensus)
         if target.level == "study":
             assert rule is not None
@@ -282,21 +340,52 @@ def _write(study: Study, target: RuleTarget, rule: ConsensusRule | None) -> None
         study.consensus = consensus_to_json(settings)
         return
     item = find_item(study, target.item or "")
-    stored = rule_to_json(rule) if rule is not None else None
-    item.spec = {**item.spec, "consensus": stored}
+    if target.level == "part":
+        changes = {"parts": _parts_written(item, target.part or "", rule)}
+    else:
+        assert not isinstance(rule, str)
+        changes = {"consensus": rule_to_json(rule) if rule is not None else None}
+    item.spec = _with(item.spec, changes)
     # The current version's record follows: a rule is the protocol, not the wording the
     # panel answered, so it does not make a new version (the amendment keeps the old
     # rule, and each round summary the rules it was computed with).
     for version in item.versions:
         if version.version == item.version:
-            version.spec = {**version.spec, "consensus": stored}
+            version.spec = _with(version.spec, changes)
+
+
+def _parts_written(item: Item, part: str, rule: PartSetting) -> dict[str, Any] | None:
+    """The item's ``"parts"`` (as stored) with ``part`` set to ``rule``, in the order of
+    the item's parts; ``None`` when no part keeps a rule."""
+    definition = item_from_json(item.key, item.kind, item.spec)
+    parts: dict[str, Any] = {
+        key: rule_to_json(value) if value is not None else None
+        for key, value in definition.part_rules
+    }
+    parts.pop(part, None)
+    if rule is not None:
+        parts[part] = rule_to_json(rule) if not isinstance(rule, str) else None
+    ordered = {key: parts[key] for key in definition.components if key in parts}
+    return ordered or None
+
+
+def _with(spec: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """``spec`` with ``changes``; a ``"parts"`` of ``None`` is left out, as the loader
+    stores an item without part rules."""
+    updated = {**spec, **changes}
+    if "parts" in changes and changes["parts"] is None:
+        del updated["parts"]
+    return updated
 
 
 __all__ = [
     "CRITERIA_LIMIT",
     "LEVELS",
+    "MULTI_PART_KINDS",
+    "NO_RULE",
     "RULED_KINDS",
     "EffectiveRule",
+    "PartSetting",
     "RuleTarget",
     "build_rule",
     "current_rule",

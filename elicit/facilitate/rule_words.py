@@ -465,6 +465,11 @@ WARNING_WORDS = {
         "ratio scale (on percentages a panel agreeing that an event is unlikely, 1, 2, 3 %, "
         "has a large one)."
     ),
+    "rule_on_confidence": lazy_gettext(
+        "The confidence is decided by the rule written for the estimate itself: the item "
+        "would reach consensus only when the panel is also equally sure. Give the "
+        "confidence a rule of its own, or no rule."
+    ),
 }
 
 #: How a warning names a part of a numeric estimate.
@@ -474,6 +479,17 @@ ESTIMATE_PART_NAMES = {
     "best": lazy_gettext("Best guess"),
     "confidence": lazy_gettext("Confidence"),
 }
+
+
+def part_name(item: ItemDefinition, part: str, language: str, default_language: str) -> str:
+    """A part of an item's answer as the expert reads it: the scenario's or the option's
+    text, or the estimate's "Best guess", "Confidence" …"""
+    if part in ESTIMATE_PART_NAMES and item.kind == "numeric_estimate":
+        return str(ESTIMATE_PART_NAMES[part])
+    for choice in (*item.scenarios, *item.options):
+        if choice.key == part:
+            return choice.text.get(language, default_language)
+    return part
 
 
 def warning_sentence(
@@ -492,9 +508,7 @@ def warning_sentence(
     words = WARNING_WORDS.get(code)
     text = str(words) if words is not None else fallback
     if component:
-        choices = {c.key: c.text.get(language, default_language) for c in item.scenarios}
-        choices |= {c.key: c.text.get(language, default_language) for c in item.options}
-        part = ESTIMATE_PART_NAMES.get(component) or choices.get(component, component)
+        part = part_name(item, component, language, default_language)
         text = gettext("%(part)s: %(warning)s", part=part, warning=text)
     if code == "no_rule" or words is None:
         return text
@@ -626,6 +640,7 @@ __all__ = [
     "number",
     "parameter_help",
     "parameter_label",
+    "part_name",
     "percent",
     "rule_words",
     "scale_of",

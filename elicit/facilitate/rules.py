@@ -33,6 +33,7 @@ from elicit.facilitate.rule_words import (
     level_words,
     parameter_help,
     parameter_label,
+    part_name,
     rule_words,
     scale_of,
     warning_sentence,
@@ -46,7 +47,10 @@ from surveys.rounds import open_round_of
 from surveys.rule_checks import RuleWarning, rule_warnings
 from surveys.rule_editing import (
     CRITERIA_LIMIT,
+    MULTI_PART_KINDS,
+    NO_RULE,
     RULED_KINDS,
+    PartSetting,
     RuleTarget,
     build_rule,
     current_rule,
@@ -56,6 +60,19 @@ from surveys.rule_editing import (
 )
 from surveys.serialization import item_from_json
 from surveys.studies import study_definition
+
+
+@dataclass(frozen=True)
+class PartRule:
+    """The rule of one part of a multi-part item's answer, as the pages show it."""
+
+    key: str
+    #: The part as the expert reads it: a scenario, an option, "Best guess" …
+    name: str
+    words: RuleWords | None
+    #: "part" (its own rule), "given_none" (given no rule) or "follows" (its item's).
+    level: str
+    source: str
 
 
 @dataclass(frozen=True)
@@ -72,6 +89,14 @@ class ItemRule:
     #: Where the rule comes from, in words.
     source: str
     warnings: tuple[str, ...]
+    #: The rules of the item's parts (a multi-part item's), each with where it comes
+    #: from; empty for an item of one number.
+    parts: tuple[PartRule, ...] = ()
+
+    @property
+    def own_parts(self) -> tuple[PartRule, ...]:
+        """The parts decided otherwise than by the item's rule (their own, or none)."""
+        return tuple(part for part in self.parts if part.level != "follows")
 
     @property
     def numeric(self) -> bool:
@@ -102,7 +127,37 @@ def item_rule(definition: StudyDefinition, item: ItemDefinition) -> ItemRule:
         level=effective.level,
         source=source,
         warnings=tuple(_warnings(definition, item)),
+        parts=tuple(_part_rules(definition, item)),
     )
+
+
+def _part_rules(definition: StudyDefinition, item: ItemDefinition) -> list[PartRule]:
+    """Every part of a multi-part item with the rule that decides it."""
+    if item.kind not in MULTI_PART_KINDS:
+        return []
+    language = str(get_locale())
+    parts = []
+    for part in item.components:
+        effective = effective_rule(definition.consensus, item, part)
+        scale = scale_of(item, part=part, language=language, fallback=definition.default_language)
+        level = "follows"
+        if part not in dict(item.part_rules):
+            source = gettext("The item's rule.") if effective.rule else gettext("No rule.")
+        elif effective.rule is not None:
+            level, source = "part", gettext("Its own rule.")
+        else:
+            level = "given_none"
+            source = gettext("Given no rule: this part never reaches consensus.")
+        parts.append(
+            PartRule(
+                key=part,
+                name=part_name(item, part, language, definition.default_language),
+                words=rule_words(effective.rule, scale) if effective.rule is not None else None,
+                level=level,
+                source=source,
+            )
+        )
+    return parts
 
 
 def _warnings(definition: StudyDefinition, item: ItemDefinition) -> list[str]:
@@ -114,19 +169,23 @@ def _warnings(definition: StudyDefinition, item: ItemDefinition) -> list[str]:
         for warning in rule_warnings(definition):
             found.setdefault(warning.item, []).append(warning)
         cache[id(definition)] = (definition, found)
-    effective = effective_rule(definition.consensus, item)
     return [
         warning_sentence(
             warning.code,
             warning.message,
             item=item,
             component=warning.component,
-            level=effective.level,
+            level=_LEVEL_OF_SOURCE.get(warning.source, warning.source),
             language=str(get_locale()),
             default_language=definition.default_language,
         )
         for warning in cache[id(definition)][1].get(item.key, [])
     ]
+
+
+#: The level of :func:`elicit.facilitate.rule_words.level_words` where each source of a
+#: :class:`surveys.rule_checks.RuleWarning` is written.
+_LEVEL_OF_SOURCE = {"default": "study"}
 
 
 def _state(study: Study) -> dict[str, Any]:
@@ -172,7 +231,7 @@ def rules(slug: str) -> str:
     )
 
 
-def _target_name(target: RuleTarget) -> str:
+def _target_name(target: RuleTarget, part: str | None = None) -> str:
     """The rule being edited, as the page's heading names it."""
     if target.level == "kind":
         return gettext(
@@ -180,6 +239,10 @@ def _target_name(target: RuleTarget) -> str:
         )
     if target.level == "item":
         return gettext("Consensus rule of item %(key)s", key=target.item)
+    if target.level == "part":
+        return gettext(
+            "Consensus rule of one part of item %(key)s: %(part)s", key=target.item, part=part
+        )
     return gettext("The study's default consensus rule")
 
 
@@ -210,7 +273,8 @@ def _editor(
     except NotFound:
         abort(404)
     # A level without a rule of its own starts from the rule that applies there now.
-    applies = stored or _applying(target, definition, item)
+    written_rule = stored if isinstance(stored, ConsensusRule) else None
+    applies = written_rule or _applying(target, definition, item)
     form = _form_from_rule(applies)
     state = _state(study)
     problem: str | None = None
@@ -226,8 +290,8 @@ def _editor(
             _add_criterion(form, scale)
         elif action.startswith("remove-"):
             _remove_criterion(form, action.removeprefix("remove-"))
-        elif action in ("save", "clear"):
-            outcome = _save(study, target, form, state, clear=action == "clear")
+        elif action in ("save", "clear", "none") and (action != "none" or target.part):
+            outcome = _save(study, target, form, state, action=action)
             if isinstance(outcome, str):
                 problem, status = outcome, 409
             elif outcome is None:
@@ -241,16 +305,25 @@ def _editor(
         study=study,
         language=str(get_locale()),
         target=target,
-        heading=_target_name(target),
+        heading=_target_name(
+            target,
+            part_name(item, target.part, str(get_locale()), definition.default_language)
+            if item is not None and target.part
+            else None,
+        ),
         form=form,
         scale=scale,
         item=item,
         item_rule=item_rule(definition, item) if item is not None else None,
         decided=_decided(target, definition),
-        stored=rule_words(stored, scale) if stored is not None else None,
+        stored=rule_words(written_rule, scale) if written_rule is not None else None,
+        no_rule=stored == NO_RULE,
         started_from=(
-            rule_words(applies, scale) if stored is None and applies is not None else None
+            rule_words(applies, scale) if written_rule is None and applies is not None else None
         ),
+        part=part_name(item, target.part, str(get_locale()), definition.default_language)
+        if item is not None and target.part
+        else None,
         written=_written(form, scale) if request.method == "POST" else None,
         problem=problem,
         has_errors=bool(problem) or _has_errors(form),
@@ -292,7 +365,8 @@ def _has_errors(form: RuleForm) -> bool:
 def _applying(
     target: RuleTarget, definition: StudyDefinition, item: ItemDefinition | None
 ) -> ConsensusRule | None:
-    """The rule that decides at ``target`` while it has none of its own."""
+    """The rule that decides at ``target`` while it has none of its own (for a part:
+    its item's)."""
     if item is not None:
         return effective_rule(definition.consensus, item).rule
     if target.level == "kind" and kind_has_default(target.kind or ""):
@@ -305,6 +379,8 @@ def _falls_back_to(
 ) -> str | None:
     """What removing the rule at ``target`` leaves in force, in words (``None`` for the
     study's default, which cannot be removed)."""
+    if target.level == "part":
+        return gettext("the item's rule")
     if target.level == "item" and item is not None:
         if item.kind in dict(definition.consensus.by_kind):
             return level_words("kind", item.kind)
@@ -362,10 +438,12 @@ def _locked() -> str:
 
 
 def _save(
-    study: Study, target: RuleTarget, form: RuleForm, state: dict[str, Any], *, clear: bool
+    study: Study, target: RuleTarget, form: RuleForm, state: dict[str, Any], *, action: str
 ) -> Any:
-    """Save (or, with ``clear``, remove) the rule: a redirect when done, ``None`` when
-    the form has problems (marked on it), or the refusal's message."""
+    """Save the rule ("save"), remove it ("clear") or give a part none ("none"): a
+    redirect when done, ``None`` when the form has problems (marked on it), or the
+    refusal's message."""
+    clear = action != "save"
     reason = (form.reason.data or "").strip()
     if state["stamped"] and not reason:
         form.reason.errors = [
@@ -374,7 +452,7 @@ def _save(
                 "with the amendment in the report."
             )
         ]
-    rule = None
+    rule: PartSetting = NO_RULE if action == "none" else None
     if not clear:
         criteria, problems = read_criteria(form)
         mark_problems(form, problems)
@@ -402,6 +480,9 @@ def _save(
         flash(gettext("The rule is changed, recorded as an amendment with your reason."))
     else:
         flash(gettext("The rule is saved."))
+    if target.level == "part":
+        back = url_for("facilitate.edit_item_rule", slug=study.slug, key=target.item)
+        return redirect(f"{back}#part-{target.part}", 303)
     anchor = f"item-{target.item}" if target.level == "item" else None
     return redirect(url_for("facilitate.rules", slug=study.slug, _anchor=anchor), 303)
 
@@ -439,6 +520,27 @@ def edit_item_rule(slug: str, key: str) -> Any:
         fallback=study.languages["codes"][0],
     )
     return _editor(study, RuleTarget.of_item(key), scale=scale, item=definition)
+
+
+@blueprint.route("/studies/<slug>/rules/items/<key>/parts/<part>", methods=["GET", "POST"])
+@login_required
+def edit_part_rule(slug: str, key: str, part: str) -> Any:
+    """Write, change or remove the rule of one part of an item's answer, or give the
+    part no rule."""
+    study = study_for(slug, change=True)
+    stored = next((item for item in study.items if item.key == key), None)
+    if stored is None or stored.kind not in MULTI_PART_KINDS:
+        abort(404)
+    definition = item_from_json(stored.key, stored.kind, stored.spec)
+    if part not in definition.components:
+        abort(404)
+    scale = scale_of(
+        definition,
+        part=part,
+        language=str(get_locale()),
+        fallback=study.languages["codes"][0],
+    )
+    return _editor(study, RuleTarget.of_part(key, part), scale=scale, item=definition)
 
 
 @blueprint.context_processor

@@ -132,6 +132,9 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("facilitate.edit_kind_rule", "POST"): (302, 302, 404, 403, 422),
     ("facilitate.edit_item_rule", "GET"): (302, 302, 404, 403, 200),
     ("facilitate.edit_item_rule", "POST"): (302, 302, 404, 403, 422),
+    # The item here (trust_now) is a single number: it has no parts to give rules.
+    ("facilitate.edit_part_rule", "GET"): (302, 302, 404, 403, 404),
+    ("facilitate.edit_part_rule", "POST"): (302, 302, 404, 403, 404),
     # preview as an expert (issue 12): members, researchers included; it changes nothing,
     # so a post (save, review, submit) only shows the page again, and saves nothing.
     ("facilitate.preview", "GET"): (302, 302, 404, 200, 200),
@@ -180,6 +183,7 @@ def world(app, make_study, make_panel, make_user):
         "slug": study.slug,
         "key": "trust_now",
         "kind": "probability",
+        "part": "best",
         "token": link.token,
         "pseudonym": link.pseudonym,
         "panelist_id": panelist_by_pseudonym(db.session, study, link.pseudonym).id,

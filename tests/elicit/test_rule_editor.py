@@ -264,3 +264,60 @@ def test_the_settings_page_sums_the_rules_up_and_links_to_the_editor(client, stu
     assert "IQR at most 1 in each item&#39;s own units" in summary
     assert "1 item's rule has a warning." in summary
     assert f'href="/console/studies/{study.slug}/rules"' in summary
+
+
+def test_a_part_of_an_answer_gets_its_own_rule_or_none_through_the_form(client, study):
+    page = client.get(f"/console/studies/{study.slug}/rules/items/scenarios")
+    assert 'id="part-rift"' in page.text
+    part_editor = f"/console/studies/{study.slug}/rules/items/scenarios/parts/rift"
+    assert f'href="{part_editor}"' in page.text
+    form = client.get(part_editor).text
+    assert "Consensus rule of one part of item scenarios: A total rift" in form
+    saved = editor(
+        client,
+        study,
+        "items/scenarios/parts/rift",
+        action="save",
+        combine="all",
+        **{"criteria-0-kind": "share", "criteria-0-low": "0", "criteria-0-high": "10"},
+        **{"criteria-0-min": "70"},
+    )
+    assert saved.status_code == 303
+    assert saved.headers["Location"].endswith("/rules/items/scenarios#part-rift")
+    db.session.expire_all()
+    row = db.session.execute(
+        select(Item).where(Item.study_id == study.id, Item.key == "scenarios")
+    ).scalar_one()
+    rift = dict(item_from_json(row.key, row.kind, row.spec).part_rules)["rift"]
+    assert rift == ConsensusRule((Criterion("share", {"low": 0, "high": 10, "min": 0.7}),))
+    overview = client.get(f"/console/studies/{study.slug}/rules").text
+    entry = overview[overview.index('id="item-scenarios"') :]
+    entry = entry[: entry.index("</article>")]
+    assert "A total rift" in entry and "Share of answers between 0% and 10%" in entry
+
+    none = editor(client, study, "items/scenarios/parts/rift", action="none", combine="all")
+    assert none.status_code == 303
+    page = client.get(f"/console/studies/{study.slug}/rules/items/scenarios").text
+    start = page.index('id="part-rift"')
+    rift_line = page[start : page.index("</li>", start)]
+    assert "Given no rule: this part never reaches consensus." in rift_line
+    cleared = editor(client, study, "items/scenarios/parts/rift", action="clear", combine="all")
+    assert cleared.status_code == 303
+    db.session.expire_all()
+    assert (
+        "parts"
+        not in db.session.execute(
+            select(Item).where(Item.study_id == study.id, Item.key == "scenarios")
+        )
+        .scalar_one()
+        .spec
+    )
+
+
+def test_only_the_parts_of_multi_part_items_have_editors(client, study):
+    base = f"/console/studies/{study.slug}/rules/items"
+    assert client.get(f"{base}/trust_now/parts/x").status_code == 404
+    assert client.get(f"{base}/scenarios/parts/nowhere").status_code == 404
+    assert client.get(f"{base}/transfers_next_year/parts/confidence").status_code == 200
+    rule = client.get(f"{base}/transfers_next_year/parts/confidence").text
+    assert "answers from 50 to 100" in rule  # the confidence's own scale, in %

@@ -15,13 +15,15 @@ from surveys.errors import Conflict, InvalidValues, NotFound
 from surveys.models import Amendment, AuditEvent, Item
 from surveys.rounds import close_round, consensus_rules, open_round
 from surveys.rule_editing import (
+    NO_RULE,
+    EffectiveRule,
     RuleTarget,
     build_rule,
     current_rule,
     effective_rule,
     set_rule,
 )
-from surveys.serialization import consensus_from_json, item_from_json
+from surveys.serialization import consensus_from_json, item_from_json, rule_to_json
 from surveys.studies import study_definition
 
 IQR_20 = ConsensusRule((Criterion("iqr", {"max": 20}),))
@@ -225,3 +227,71 @@ def test_after_the_stamp_a_change_needs_a_reason_and_is_an_amendment(study, lead
     assert events(study, "protocol.amend")
     assert events(study, "consensus.rule") == []
     assert consensus_rules(study_definition(study))["scenarios"] == IQR_20
+
+
+# -- the parts of multi-part answers -----------------------------------------------------
+
+
+def parts_of(study, key):
+    """Item ``key``'s part rules as stored (``None`` when it has none)."""
+    db.session.expire_all()
+    return item_row(study, key).spec.get("parts")
+
+
+def test_a_part_gets_its_own_rule_and_the_others_follow_the_item(study, lead):
+    target = RuleTarget.of_part("scenarios", "rift")
+    assert set_rule(db.session, study, target, SHARE, actor=lead)
+    assert parts_of(study, "scenarios") == {"rift": rule_to_json(SHARE)}
+    row = item_row(study, "scenarios")
+    current = next(v for v in row.versions if v.version == row.version)
+    assert current.spec["parts"] == row.spec["parts"]
+    definition = study_definition(study)
+    scenarios = next(item for item in definition.items if item.key == "scenarios")
+    assert effective_rule(definition.consensus, scenarios, "rift") == EffectiveRule(SHARE, "part")
+    assert effective_rule(definition.consensus, scenarios, "renewal").level == "kind"
+    assert definition.consensus.rule_for_part(scenarios, "rift") == SHARE
+    (event,) = events(study, "consensus.rule")
+    assert event.details["what"] == "items.scenarios.consensus.parts.rift"
+
+    set_rule(db.session, study, target, None, actor=lead)
+    assert parts_of(study, "scenarios") is None  # no "parts" left behind
+
+
+def test_an_estimates_confidence_can_be_given_no_rule(study, lead):
+    target = RuleTarget.of_part("transfers_next_year", "confidence")
+    set_rule(db.session, study, target, None, actor=lead)  # whatever the demo says
+    set_rule(db.session, study, target, NO_RULE, actor=lead)
+    assert parts_of(study, "transfers_next_year")["confidence"] is None
+    assert current_rule(study, target) == NO_RULE
+    definition = study_definition(study)
+    estimate = next(item for item in definition.items if item.key == "transfers_next_year")
+    assert effective_rule(definition.consensus, estimate, "confidence") == EffectiveRule(
+        None, "none"
+    )
+    assert events(study, "consensus.rule")[-1].details["new"] == '"none"'
+
+
+@pytest.mark.parametrize(
+    ("target", "rule", "refusal"),
+    [
+        (RuleTarget.of_part("trust_now", "x"), IQR_20, Conflict),
+        (RuleTarget.of_part("scenarios", "nowhere"), IQR_20, NotFound),
+        (RuleTarget.of_item("scenarios"), NO_RULE, Conflict),
+        (RuleTarget.of_kind("probability"), NO_RULE, Conflict),
+        (RuleTarget.of_part("scenarios", "rift"), "something", Conflict),
+    ],
+)
+def test_a_part_that_cannot_hold_the_rule_is_refused(study, lead, target, rule, refusal):
+    with pytest.raises(refusal):
+        set_rule(db.session, study, target, rule, actor=lead)
+
+
+def test_after_the_stamp_a_parts_rule_is_an_amendment(study, lead):
+    open_round(db.session, study, actor=lead)
+    close_round(db.session, study, actor=lead)
+    target = RuleTarget.of_part("scenarios", "rift")
+    set_rule(db.session, study, target, IQR_20, reason="the rift is rarer", actor=lead)
+    (amendment,) = db.session.execute(select(Amendment)).scalars()
+    assert amendment.what == "items.scenarios.consensus.parts.rift"
+    assert (amendment.old_value, amendment.reason) == ("", "the rift is rarer")
+    assert amendment.new_value == '{ combine = "all", criteria = [{ kind = "iqr", max = 20 }] }'
