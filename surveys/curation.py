@@ -98,7 +98,9 @@ def _missing_problems(definition: ItemDefinition, languages: tuple[str, ...]) ->
         for code in codes:
             label = re.fullmatch(r"labels\[(\d+)\]", field)
             name = f"labels.{code}[{label.group(1)}]" if label else f"{field}.{code}"
-            problems[name] = [f"missing the {code!r} text: an item between rounds is live"]
+            problems[name] = [
+                f"missing the {code!r} text (an item between rounds needs every language)"
+            ]
     return problems
 
 

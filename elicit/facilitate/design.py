@@ -525,7 +525,7 @@ def add_new_item(slug: str) -> Any:
     context: dict[str, Any] = {"sheet": sheet, "tags": _tag_form(sheet, posted=False)}
     action = request.form.get("action") or ("toml" if (side.item.data or "").strip() else "save")
     if action == "tags":
-        flash(gettext("The tags are saved."))
+        flash(gettext("The groups are saved."))
         return _item_page(page, current, form, side, **context)
     if action.startswith("group:"):
         if not _prefill_from_group(form, side, sheet, action.removeprefix("group:")):
