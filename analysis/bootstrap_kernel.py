@@ -21,12 +21,12 @@ random numbers without storing them:
    k-th smallest drawn index.  The k-th smallest index of a row is found by counting:
    with c(j) the number of the row's indices below j, it is the j with
    c(j) ≤ k < c(j + 1).  The kernel counts, per row, the indices below a band [A, B)
-   around the median's position (A = k_low − w, B = k_high + 1 + w with w ten standard
+   around the median's position (A = k_low − w, B = k_high + 1 + w with w six standard
    deviations of a binomial count, √n/2, wide) and the indices in the band one by one;
-   when c(A) ≤ k_low and c(B) > k_high (a failure has probability below 10⁻²⁰ per row)
-   both order statistics are read from the band's counts.  Otherwise the row is drawn
-   again from the generator's state saved at its start and counted over [0, n), which
-   is exact for any row.
+   when c(A) ≤ k_low and c(B) > k_high (a failure has probability about 2·10⁻⁹ per
+   row) both order statistics are read from the band's counts.  Otherwise the row is
+   drawn again, after the pass, from the generator's state saved at its start and
+   counted over [0, n), which is exact for any row.
 3. **The same arithmetic.**  The median of each row and the interval's quantiles are
    then computed by the caller with the same numpy expressions as before.
 
@@ -58,8 +58,9 @@ _ONE = np.uint64(1)
 _ZERO = np.uint64(0)
 
 #: Half-width of the counting band in standard deviations of the order statistic's
-#: position (√n / 2): a row falls outside it with probability below 10⁻²⁰.
-BAND_DEVIATIONS = 10.0
+#: position (√n / 2): a row falls outside it (and is drawn again) with probability
+#: about 2·10⁻⁹; a wider band costs more mispredicted branches on every draw.
+BAND_DEVIATIONS = 6.0
 
 
 @intrinsic
@@ -105,6 +106,40 @@ def raw_stream(state, count):
 
 
 @njit(nogil=True, cache=True)
+def _redraw_row(high, low, half, state, n, threshold, everything):
+    """Draw one row of n indices again, from the generator state (high, low) before
+    the 64-bit output whose ``half`` (0: low word, 1: high word) is the row's first
+    word (increments from ``state``), and count every index in ``everything``."""
+    increment_high, increment_low = state[2], state[3]
+    size = np.uint64(n)
+    everything[:] = 0
+    accepted = 0
+    while accepted < n:
+        high, low, output = _next64(high, low, increment_high, increment_low)
+        for part in range(half, 2):
+            word = (output >> (_SHIFT32 * np.uint64(part))) & _LOW32
+            product = word * size
+            if (product & _LOW32) < threshold:
+                continue
+            everything[np.int64(product >> _SHIFT32)] += 1
+            accepted += 1
+            if accepted == n:
+                break
+        half = 0
+
+
+@njit(nogil=True, cache=True)
+def _order_statistic(counts, offset, seen, rank):
+    """The index at which the running count, starting from ``seen`` at ``offset``,
+    first exceeds ``rank`` (−1 if it never does within ``counts``)."""
+    for position in range(counts.size):
+        seen += counts[position]
+        if seen > rank:
+            return offset + position
+    return -1
+
+
+@njit(nogil=True, cache=True)
 def order_statistic_indices(state, n, resamples, first, second, band_start, band_end):
     """For each of ``resamples`` rows of ``n`` indices drawn as ``integers(0, n)`` from
     the PCG64 ``state`` (high, low, increment high, increment low), the ``first``-th and
@@ -112,6 +147,10 @@ def order_statistic_indices(state, n, resamples, first, second, band_start, band
 
     ``band_start`` and ``band_end`` bound the indices counted one by one (see the
     module's description); any band gives the same result, a well-placed one faster.
+    The words are read in one pass, two per 64-bit output (low, then high), a row
+    ending after its n-th accepted word; the state before the output holding a row's
+    first word is kept, so that a row whose order statistics fall outside the band is
+    drawn again (:func:`_redraw_row`).
     """
     high, low = state[0], state[1]
     increment_high, increment_low = state[2], state[3]
@@ -120,78 +159,73 @@ def order_statistic_indices(state, n, resamples, first, second, band_start, band
     start = np.uint64(band_start)
     width = np.uint64(band_end - band_start)
     counts = np.zeros(band_end - band_start, dtype=np.int64)
-    everything = np.zeros(0, dtype=np.int64)
     result_first = np.empty(resamples, dtype=np.int64)
     result_second = np.empty(resamples, dtype=np.int64)
-    buffered = False
-    buffer = _ZERO
-    for row in range(resamples):
-        saved = (high, low, buffered, buffer)
-        below = 0
-        accepted = 0
-        counts[:] = 0
-        while accepted < n:
-            if buffered:
-                word = buffer
-                buffered = False
-            else:
-                high, low, output = _next64(high, low, increment_high, increment_low)
-                word = output & _LOW32
-                buffer = output >> _SHIFT32
-                buffered = True
+    failed_rows = np.empty(resamples, dtype=np.int64)
+    failed_states = np.empty((resamples, 2), dtype=np.uint64)
+    failed_halves = np.empty(resamples, dtype=np.int64)
+    failures = 0
+    row = 0
+    below = 0
+    accepted = 0
+    row_high, row_low, row_half = high, low, 0
+    while row < resamples:
+        new_high, new_low, output = _next64(high, low, increment_high, increment_low)
+        for part in range(2):
+            word = output & _LOW32 if part == 0 else output >> _SHIFT32
             product = word * size
             if (product & _LOW32) < threshold:
-                continue
+                continue  # rejected, as numpy's Lemire method rejects it
             index = product >> _SHIFT32
-            accepted += 1
             # Branch-free count below the band (half the draws): no misprediction.
             below += np.int64(index < start)
             offset = index - start  # wraps to a huge number below the band
             if offset < width:
                 counts[np.int64(offset)] += 1
-        found_first = -1
-        found_second = -1
-        if below <= first:
-            seen = below
-            for offset in range(band_end - band_start):
-                seen += counts[offset]
-                if found_first < 0 and seen > first:
-                    found_first = band_start + offset
-                if seen > second:
-                    found_second = band_start + offset
-                    break
-        if found_first < 0 or found_second < 0:
-            # Outside the band: draw the row again and count every index.
-            high, low, buffered, buffer = saved
-            if everything.size == 0:
-                everything = np.zeros(n, dtype=np.int64)
-            everything[:] = 0
-            accepted = 0
-            while accepted < n:
-                if buffered:
-                    word = buffer
-                    buffered = False
-                else:
-                    high, low, output = _next64(high, low, increment_high, increment_low)
-                    word = output & _LOW32
-                    buffer = output >> _SHIFT32
-                    buffered = True
-                product = word * size
-                if (product & _LOW32) < threshold:
-                    continue
-                everything[np.int64(product >> _SHIFT32)] += 1
-                accepted += 1
-            seen = 0
+            accepted += 1
+            if accepted < n:
+                continue
+            # The row is complete: its order statistics, from the band or a redraw.
             found_first = -1
-            for index in range(n):
-                seen += everything[index]
-                if found_first < 0 and seen > first:
-                    found_first = index
-                if seen > second:
-                    found_second = index
-                    break
-        result_first[row] = found_first
-        result_second[row] = found_second
+            found_second = -1
+            if below <= first:
+                found_first = _order_statistic(counts, band_start, below, first)
+                found_second = _order_statistic(counts, band_start, below, second)
+            if found_first < 0 or found_second < 0:
+                # Outside the band: drawn again after the pass (a reassigned array in
+                # this loop would cost reference counting on every word).
+                failed_rows[failures] = row
+                failed_states[failures, 0] = row_high
+                failed_states[failures, 1] = row_low
+                failed_halves[failures] = row_half
+                failures += 1
+            result_first[row] = found_first
+            result_second[row] = found_second
+            row += 1
+            counts[:] = 0
+            below = 0
+            accepted = 0
+            if part == 0:
+                row_high, row_low, row_half = high, low, 1
+            else:
+                row_high, row_low, row_half = new_high, new_low, 0
+            if row == resamples:
+                break
+        high, low = new_high, new_low
+    if failures:
+        everything = np.zeros(n, dtype=np.int64)
+        for failure in range(failures):
+            _redraw_row(
+                failed_states[failure, 0],
+                failed_states[failure, 1],
+                failed_halves[failure],
+                state,
+                n,
+                threshold,
+                everything,
+            )
+            result_first[failed_rows[failure]] = _order_statistic(everything, 0, 0, first)
+            result_second[failed_rows[failure]] = _order_statistic(everything, 0, 0, second)
     return result_first, result_second
 
 
