@@ -1,5 +1,6 @@
 """The ``elicit`` console script: Flask's CLI bound to this app, plus our commands."""
 
+from importlib import metadata
 from typing import Any
 
 import click
@@ -7,6 +8,11 @@ from flask.cli import FlaskGroup
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from elicit import create_app
+
+
+def _plugin_commands() -> dict[str, metadata.EntryPoint]:
+    """The commands that installed packages offer Flask (``flask.commands``), unloaded."""
+    return {entry.name: entry for entry in metadata.entry_points(group="flask.commands")}
 
 
 def _create_app():
@@ -17,6 +23,29 @@ def _create_app():
 class ElicitGroup(FlaskGroup):
     """Flask's CLI, where a database that cannot be reached (or stays busy past its
     timeout) ends a command with one line and exit status 1, not a traceback."""
+
+    def _load_plugin_commands(self) -> None:
+        """Flask imports every plugin's commands for any command (Flask-Limiter's
+        imports rich); here a plugin's command is imported when it is named
+        (:meth:`get_command`)."""
+        self._loaded_plugin_commands = True
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        """A command by name.  ``db`` (Flask-Migrate's, which imports Alembic) and the
+        plugins' commands are imported only when asked for, so that no other command
+        pays for importing them."""
+        if name == "db":
+            from flask_migrate.cli import db as migration_commands
+
+            return migration_commands
+        plugin = _plugin_commands().get(name)
+        if plugin is not None and name not in self.commands:
+            self.add_command(plugin.load(), name)
+        return super().get_command(ctx, name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command's name, ``db`` and the plugins' included."""
+        return sorted({*super().list_commands(ctx), "db", *_plugin_commands()})
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command; turn a connection-level database error into a message."""

@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from flask_migrate import upgrade
 from werkzeug.serving import run_simple
 
 from elicit.config import DEFAULT_BASE_URL
@@ -372,6 +371,8 @@ def revoke_token_command(email: str, token_id: int) -> None:
 @with_appcontext
 def demo_command(port: int, panelists: int) -> None:
     """Create the database, load the demo study, print its links and serve it."""
+    from flask_migrate import upgrade  # Alembic: only for the commands that migrate
+
     upgrade(directory=current_app.extensions["migrate"].directory)
     demo = ensure_demo(db.session, panelists=panelists)
     base_url = current_app.config["ELICIT_BASE_URL"] or f"http://127.0.0.1:{port}"

@@ -1,10 +1,12 @@
 """Flask extensions, created unbound and initialised in :func:`elicit.create_app`."""
 
+from typing import Any
+
+from flask import Flask
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 
@@ -17,7 +19,43 @@ configure_connections()
 # Objects stay readable after a commit instead of being reloaded attribute by attribute:
 # a request commits once and is over, and the reloads doubled a submission's queries.
 db = SQLAlchemy(metadata=Base.metadata, session_options={"expire_on_commit": False})
-migrate = Migrate()
+
+
+class DeferredMigrateConfig:
+    """What Flask-Migrate keeps in ``app.extensions["migrate"]``, without importing it.
+
+    Flask-Migrate imports Alembic (and through it Mako and Pygments), half a second of
+    CPU that every command and every worker paid at start-up.  The migration folder and
+    the database (all the health check and ``migrations/env.py`` read) are here; any
+    other attribute, which only a migration command reads, sets Flask-Migrate up for
+    real (it then replaces this object) and is read from it.
+    """
+
+    def __init__(self, app: Flask, database: Any, directory: str, options: dict[str, Any]):
+        self.db = database
+        self.directory = directory
+        self._app = app
+        self._options = options
+
+    def __getattr__(self, name: str) -> Any:
+        """Set Flask-Migrate up on first use of anything else, and read from it."""
+        from flask_migrate import Migrate
+
+        Migrate(self._app, self.db, directory=self.directory, **self._options)
+        return getattr(self._app.extensions["migrate"], name)
+
+
+class DeferredMigrate:
+    """Flask-Migrate's ``Migrate``, set up when first needed (see
+    :class:`DeferredMigrateConfig`); its ``db`` commands come through the CLI
+    (:class:`elicit.cli.ElicitGroup`)."""
+
+    def init_app(self, app: Flask, database: Any, *, directory: str, **options: Any) -> None:
+        """Keep what Flask-Migrate needs, import nothing."""
+        app.extensions["migrate"] = DeferredMigrateConfig(app, database, directory, options)
+
+
+migrate = DeferredMigrate()
 csrf = CSRFProtect()
 babel = Babel()
 limiter = Limiter(key_func=get_remote_address)

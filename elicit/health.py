@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -104,6 +102,9 @@ def readyz() -> tuple[Response, int]:
 def _database_checks() -> tuple[dict[str, Any], dict[str, Any]]:
     """Whether the database answers ``SELECT 1``, and whether its Alembic revision is
     the head of the migrations folder."""
+    # Alembic is imported by the readiness check, not by every process that starts.
+    from alembic.migration import MigrationContext
+
     head = sorted(_migration_heads(current_app.extensions["migrate"].directory))
     try:
         with db.engine.connect() as connection:
@@ -129,11 +130,15 @@ def _database_checks() -> tuple[dict[str, Any], dict[str, Any]]:
 def _migration_heads(directory: str) -> frozenset[str]:
     """The head revision(s) of the migrations folder (read once per process: the files
     do not change under a running server)."""
+    from alembic.script import ScriptDirectory
+
     return frozenset(ScriptDirectory(directory).get_heads())
 
 
 def _ancestry(head: list[str]) -> set[str]:
     """Every revision below ``head``: a database at one of them is merely behind."""
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory(current_app.extensions["migrate"].directory)
     return {
         revision.revision
