@@ -816,6 +816,9 @@ def _methods(
     for item in all_item_definitions(study):
         if item.consensus is not None:
             rows.append((f"consensus_rule.item.{item.key}", item.consensus.describe()))
+        for part, rule in item.part_rules:
+            described = rule.describe() if rule is not None else "none"
+            rows.append((f"consensus_rule.item.{item.key}.{part}", described))
     rows += [
         ("feedback_min_n", study.feedback_min_n),
         ("rationale_outside_iqr", study.rationale_outside_iqr),

@@ -297,8 +297,12 @@ def test_a_round_closes_under_part_rules_and_its_export_reproduces(
     assert decision is not None
     assert decision.items.loc["transfers_next_year", "status"] == "consensus"
 
+    tables = export_tables(db.session, study)
+    methods = dict(zip(tables.methods["key"], tables.methods["value"], strict=True))
+    assert methods["consensus_rule.item.transfers_next_year.best"] == "all of: cv <= 0.5"
+    assert methods["consensus_rule.item.scenarios.rift"] == "all of: share in [0, 10] >= 0.6"
     folder = tmp_path / "csv"
-    write_csv(export_tables(db.session, study), folder)
+    write_csv(tables, folder)
     exported = json.loads((folder / "settings.json").read_text(encoding="utf-8"))
     assert exported["rounds"][0]["part_rules"] == summary.statistics["settings"]["part_rules"]
     assert "part_rules" not in exported["parameters"]
