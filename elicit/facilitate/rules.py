@@ -511,9 +511,17 @@ def edit_item_rule(slug: str, key: str) -> Any:
     """Write, change or remove one item's own rule."""
     study = study_for(slug, change=True)
     stored = next((item for item in study.items if item.key == key), None)
-    if stored is None or stored.kind not in RULED_KINDS:
+    if stored is None:
         abort(404)
     definition = item_from_json(stored.key, stored.kind, stored.spec)
+    if stored.kind not in RULED_KINDS:
+        # An open question has no numbers to agree on: say so, on its page.
+        return render_template(
+            "facilitate/rules/no_rule.html",
+            study=study,
+            item=definition,
+            language=str(get_locale()),
+        ), (409 if request.method == "POST" else 200)
     scale = scale_of(
         definition,
         language=str(get_locale()),

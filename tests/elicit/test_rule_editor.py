@@ -321,3 +321,15 @@ def test_only_the_parts_of_multi_part_items_have_editors(client, study):
     assert client.get(f"{base}/transfers_next_year/parts/confidence").status_code == 200
     rule = client.get(f"{base}/transfers_next_year/parts/confidence").text
     assert "answers from 50 to 100" in rule  # the confidence's own scale, in %
+
+
+def test_an_open_question_has_a_page_that_says_it_has_no_rule(client, study):
+    url = f"/console/studies/{study.slug}/rules/items/missing_factors"
+    page = client.get(url)
+    assert page.status_code == 200
+    assert "Open questions have no consensus rule" in page.text
+    assert 'name="criteria' not in page.text
+    token = csrf_token(page.text)
+    refused = client.post(url, data={"csrf_token": token, "action": "save", "combine": "all"})
+    assert refused.status_code == 409
+    assert client.get(f"/console/studies/{study.slug}/rules/items/nothing").status_code == 404
