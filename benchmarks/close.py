@@ -21,8 +21,10 @@ touched) or on a server given by ``--server-url``:
      the round's submitted responses, joined as the close reads them) TO STDOUT``,
      parsed by ``pandas.read_csv``, in this process;
    - **close**: ``surveys.rounds.close_round`` in a fresh Python process, timed around
-     the call only (not the imports), with its CPU time and the process's peak
-     resident memory (``getrusage``; the interpreter and its imports included);
+     the call only (not the imports), with its CPU time (all its threads) and the
+     process's peak resident memory (``getrusage``; the interpreter and its imports
+     included).  The bootstrap kernel is compiled once before the first size (numba
+     caches it on disk, as after the first close of an installation);
    - **CLI**: ``elicit round close SLUG`` on the copy, under ``/usr/bin/time -v``:
      wall time, CPU and peak memory, start-up included.
 
@@ -292,6 +294,19 @@ class Measure:
     summary: str = ""
 
 
+def warm_up() -> float:
+    """Compile the bootstrap kernel once (numba caches it on disk), as the first close
+    after an install does; seconds taken.  The timed closes then load it from the cache."""
+    code = (
+        "import numpy as np\n"
+        "from analysis.bootstrap_kernel import order_statistics_of_resamples\n"
+        "order_statistics_of_resamples(np.random.default_rng([0, 1]), 5, 2, 2, 2)\n"
+    )
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+    return time.perf_counter() - started
+
+
 def close_in_child(url: str, profile: Path | None) -> Measure:
     """``close_round`` in a fresh process, timed around the call (see :func:`child`)."""
     command = [sys.executable, str(Path(__file__).resolve()), "--child", url]
@@ -552,6 +567,7 @@ def main(argv: list[str] | None = None) -> int:
             postgres.create()
             server_url = f"postgresql://postgres@127.0.0.1:{postgres.port}"
         print(f"PostgreSQL at {server_url}; folder {folder}", flush=True)
+        print(f"bootstrap kernel compiled or loaded in {warm_up():.1f} s", flush=True)
         for panelists in sizes:
             rows.append(run_size(server_url.rstrip("/"), panelists, args, folder))
     print()
