@@ -248,7 +248,9 @@ def _texts(definition: ItemDefinition) -> list[tuple[str, LocalizedText]]:
         joined = tuple(
             (
                 code,
-                " · ".join(f"{value} {label}" for value, label in zip(points, labels, strict=True)),
+                " · ".join(
+                    f"{value} {label}" for value, label in zip(points, labels, strict=False)
+                ),
             )
             for code, labels in scale.labels
         )
@@ -362,9 +364,10 @@ def _tag_form(sheet: AnswerSheet, *, posted: bool) -> SafeForm:
     answers = [answer for entry in sheet.items for answer in entry.answers]
     fields = {
         _tag_name(answer): StringField(
-            lazy_gettext("Group"), validators=[Optional(), Length(max=TAG_LIMIT)]
+            lazy_gettext("Group of answer %(number)s", number=number),
+            validators=[Optional(), Length(max=TAG_LIMIT)],
         )
-        for answer in answers
+        for number, answer in enumerate(answers, start=1)
     }
     form_class = type("AnswerTagsForm", (SafeForm,), fields)
     if posted:
@@ -520,6 +523,7 @@ def add_new_item(slug: str) -> Any:
     tags = _tag_form(sheet, posted=True)
     # Every button saves the tags, so nothing typed in them is lost.
     if not _save_tags(current, sheet, tags):
+        side.validate()  # its own problems are named at the same time
         return _item_page(page, current, form, side, sheet=sheet, tags=tags, status=422)
     sheet = answer_sheet(db.session, current)
     context: dict[str, Any] = {"sheet": sheet, "tags": _tag_form(sheet, posted=False)}

@@ -199,9 +199,13 @@ def test_facilitator_runs_a_study_in_the_browser(live_server, page, new_page, ma
 
     page.get_by_role("link", name="Add an item").click()
     expect(page.get_by_role("heading", name="Add an item", level=1)).to_be_visible()
-    expect(page.locator("#answers-missing_factors li")).to_have_text([SUGGESTION, SUGGESTION])
+    # Two experts gave the same answer: listed once, with its count.
+    answers = page.locator("#answers-missing_factors .answer")
+    expect(answers).to_have_text([f"{SUGGESTION} (given by 2 experts)"])
+    page.get_by_text("Paste the item as TOML instead").click()
     page.get_by_label("Item (TOML)").fill(NEW_ITEM)
-    page.get_by_role("button", name="Add the item").click()
+    page.get_by_label("Reason for the change (required)").fill("Suggested in round 1.")
+    page.get_by_role("button", name="Add the item from this TOML").click()
     expect(page.get_by_role("status")).to_contain_text(f"The item {NEW_KEY} is added.")
     new_row = page.locator("#items tbody tr").filter(
         has=page.get_by_role("rowheader", name=NEW_KEY, exact=True)
