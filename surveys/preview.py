@@ -72,38 +72,32 @@ def preview_page(
     """
     if round_number < 1:
         raise ValueError("rounds are numbered from 1")
-    round_ = PreviewRound(round_number)
     stored = [StoredItem(index, 1, item) for index, item in enumerate(definition.items, start=1)]
-    if round_number == 1:
-        return ExpertPage(
-            definition,
-            PREVIEW_PSEUDONYM,
-            language,
-            round_,
-            round_,
-            [ExpertItem(item) for item in stored],
-            rules=AnswerRules(
-                cannot_judge=definition.cannot_judge,
-                rationale_outside_iqr=definition.rationale_outside_iqr,
-            ),
-        )
-    previous = round_number - 1
-    panel = simulated_panel(definition, max(panel_size, definition.feedback_min_n))
-    summary = simulated_summary(definition, previous, panel)
-    own = panel[0]
-    items = []
-    for item in stored:
-        feedback = None
-        if item.definition.numeric:
-            feedback = item_feedback(
+    items = [ExpertItem(item) for item in stored]
+    quartiles: dict[str, dict[str, tuple[float, float]]] = {}
+    if round_number > 1:
+        previous = round_number - 1
+        panel = simulated_panel(definition, max(panel_size, definition.feedback_min_n))
+        summary = simulated_summary(definition, previous, panel)
+        own = panel[0]
+        items = [
+            ExpertItem(
                 item,
-                previous,
-                summary,
-                own.get(item.definition.key),
-                definition.feedback_min_n,
-                seed=f"{PREVIEW_PSEUDONYM}:{round_number}:{item.definition.key}",
+                feedback=item_feedback(
+                    item,
+                    previous,
+                    summary,
+                    own.get(item.definition.key),
+                    definition.feedback_min_n,
+                    seed=f"{PREVIEW_PSEUDONYM}:{round_number}:{item.definition.key}",
+                )
+                if item.definition.numeric
+                else None,
             )
-        items.append(ExpertItem(item, feedback=feedback))
+            for item in stored
+        ]
+        quartiles = quartiles_of(summary["rows"], definition.feedback_min_n)
+    round_ = PreviewRound(round_number)
     return ExpertPage(
         definition,
         PREVIEW_PSEUDONYM,
@@ -114,7 +108,7 @@ def preview_page(
         rules=AnswerRules(
             cannot_judge=definition.cannot_judge,
             rationale_outside_iqr=definition.rationale_outside_iqr,
-            previous_quartiles=quartiles_of(summary["rows"], definition.feedback_min_n),
+            previous_quartiles=quartiles,
         ),
     )
 

@@ -11,6 +11,7 @@ from flask_babel import format_decimal, gettext, ngettext
 from markupsafe import Markup
 
 from elicit.expert.charts import ChartLabels, distribution_svg
+from elicit.i18n import LANGUAGE_NAMES
 from surveys.answers import CANNOT_JUDGE, ParsedAnswers, outside_previous_iqr, parse_answers
 from surveys.definition import ItemDefinition
 from surveys.errors import InvalidAnswers
@@ -345,6 +346,21 @@ def review_lists(
         ):
             unexplained.append((rationale_field(definition.key), text))
     return unanswered, unexplained
+
+
+def review_context(page: ExpertPage, parsed: ParsedAnswers, language: str) -> dict[str, Any]:
+    """What the review page (``expert/review.html``) shows besides its form: the items
+    still unanswered, the answers outside the panel's middle half without a rationale,
+    and how many were answered.  The expert's page and its preview both render it."""
+    unanswered, unexplained = review_lists(page, parsed, language)
+    return {
+        "page": page,
+        "language": language,
+        "languages": LANGUAGE_NAMES,
+        "unanswered": unanswered,
+        "unexplained": unexplained,
+        "answered": len(page.items) - len(unanswered),
+    }
 
 
 def form_values(page: ExpertPage) -> dict[str, str]:

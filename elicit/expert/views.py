@@ -41,7 +41,7 @@ from elicit.expert.presenters import (
     form_values,
     item_views,
     progress,
-    review_lists,
+    review_context,
     sections,
 )
 from elicit.extensions import csrf, db, limiter
@@ -425,18 +425,11 @@ def _review(visit: Visit, typed: dict[str, str]) -> Any:
         parsed = parse_answers(items, typed, page.rules)
     except InvalidAnswers as error:
         return _render(visit, typed, field_errors=_messages(error)), 422
-    language = str(get_locale())
-    unanswered, unexplained = review_lists(page, parsed, language)
     return render_template(
         "expert/review.html",
-        page=page,
-        language=language,
-        languages=LANGUAGE_NAMES,
         form=AnswerForm(),
         typed=typed,
-        unanswered=unanswered,
-        unexplained=unexplained,
-        answered=len(page.items) - len(unanswered),
+        **review_context(page, parsed, str(get_locale())),
     )
 
 

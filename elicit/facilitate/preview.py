@@ -22,7 +22,7 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from elicit.expert.messages import describe_error
-from elicit.expert.presenters import form_values, item_views, progress, review_lists, sections
+from elicit.expert.presenters import form_values, item_views, progress, review_context, sections
 from elicit.facilitate.access import study_for
 from elicit.facilitate.views import blueprint
 from elicit.i18n import LANGUAGE_NAMES, SUPPORTED_LANGUAGES
@@ -89,7 +89,8 @@ def _render(
     language = str(get_locale())
     views = item_views(page, language, values)
     return render_template(
-        "facilitate/preview/answer.html",
+        "facilitate/preview/page.html",
+        expert_template="expert/answer.html",
         page=page,
         language=language,
         languages=LANGUAGE_NAMES,
@@ -132,18 +133,12 @@ def preview(slug: str, number: int) -> Any:
         messages = {problem.field: describe_error(problem) for problem in error.errors}
         return _render(study, number, page, typed, field_errors=messages)
     if action == "review":
-        language = str(get_locale())
-        unanswered, unexplained = review_lists(page, parsed, language)
         return render_template(
-            "facilitate/preview/review.html",
-            page=page,
-            language=language,
-            languages=LANGUAGE_NAMES,
+            "facilitate/preview/page.html",
+            expert_template="expert/review.html",
             form=PreviewForm(),
             typed=typed,
-            unanswered=unanswered,
-            unexplained=unexplained,
-            answered=len(page.items) - len(unanswered),
+            **review_context(page, parsed, str(get_locale())),
             **_context(study, number, page),
         )
     notice = gettext(
