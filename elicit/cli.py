@@ -31,21 +31,26 @@ class ElicitGroup(FlaskGroup):
         self._loaded_plugin_commands = True
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        """A command by name.  ``db`` (Flask-Migrate's, which imports Alembic) and the
-        plugins' commands are imported only when asked for, so that no other command
-        pays for importing them."""
+        """A command by name.  ``db`` (Flask-Migrate's, which imports Alembic),
+        ``serve`` and the plugins' commands are imported only when asked for, so that
+        no other command pays for importing them.  ``serve`` builds no app here: each
+        gunicorn worker builds its own (:mod:`elicit.serving`)."""
         if name == "db":
             from flask_migrate.cli import db as migration_commands
 
             return migration_commands
+        if name == "serve":
+            from elicit.serving import serve_command
+
+            return serve_command
         plugin = _plugin_commands().get(name)
         if plugin is not None and name not in self.commands:
             self.add_command(plugin.load(), name)
         return super().get_command(ctx, name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        """Every command's name, ``db`` and the plugins' included."""
-        return sorted({*super().list_commands(ctx), "db", *_plugin_commands()})
+        """Every command's name, ``db``, ``serve`` and the plugins' included."""
+        return sorted({*super().list_commands(ctx), "db", "serve", *_plugin_commands()})
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command; turn a connection-level database error into a message."""

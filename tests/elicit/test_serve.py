@@ -1,0 +1,110 @@
+"""``elicit serve``: gunicorn with the shipped settings, from any working directory,
+stopped cleanly by SIGTERM (issue 15, point 6)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.elicit.test_cli_startup import _imported
+
+ELICIT = Path(sys.executable).with_name("elicit")
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on just now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(url: str, server: subprocess.Popen[bytes], log: Path) -> int:
+    """The status of the first answer ``url`` gives, waiting for the server to listen."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as answer:
+                return int(answer.status)
+        except urllib.error.HTTPError as answer:
+            return int(answer.code)
+        except OSError:
+            assert server.poll() is None, log.read_text()
+            time.sleep(0.2)
+    raise AssertionError(f"{url} never answered:\n{log.read_text()}")
+
+
+@contextmanager
+def serving(
+    folder: Path, *arguments: str, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
+    """Run ``elicit serve --bind 127.0.0.1:PORT ARGUMENTS`` in ``folder`` (a folder
+    without gunicorn.conf.py or wsgi.py) on a SQLite database there; yield its address,
+    process and log, once it answers; SIGTERM it afterwards if it still runs."""
+    port = free_port()
+    log = folder / "serve.log"
+    environment = {
+        **os.environ,
+        "ELICIT_DATABASE_URL": f"sqlite:///{folder / 'elicit.sqlite3'}",
+        "ELICIT_SECRET_KEY": secrets.token_hex(32),
+        "ELICIT_INSTANCE_PATH": str(folder),
+        **(env or {}),
+    }
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            [str(ELICIT), "serve", "--bind", f"127.0.0.1:{port}", *arguments],
+            cwd=folder,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    address = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(f"{address}/healthz", server, log)
+        yield address, server, log
+    finally:
+        if server.poll() is None:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=60)
+
+
+def test_serve_answers_from_any_folder_and_stops_cleanly_on_sigterm(tmp_path):
+    assert not (tmp_path / "gunicorn.conf.py").exists()
+    with serving(tmp_path, "--workers", "2") as (address, server, log):
+        with urllib.request.urlopen(f"{address}/healthz", timeout=10) as answer:
+            assert answer.status == 200
+            assert answer.read() == b'{"status":"ok"}\n'
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) == 0, log.read_text()
+    logged = log.read_text()
+    assert logged.count("Booting worker with pid") == 2  # --workers reached gunicorn
+    assert "Using worker: sync" in logged  # the shipped settings, read by their path
+    assert "Shutting down: Master" in logged
+    assert "Traceback" not in logged
+
+
+def test_serve_refuses_a_worker_count_below_one(tmp_path):
+    completed = subprocess.run(
+        [str(ELICIT), "serve", "--workers", "0"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 2
+    assert "'--workers' / '-w': must be at least 1" in completed.stderr
+
+
+def test_the_command_list_imports_no_gunicorn(tmp_path):
+    # elicit --help names `serve` without importing gunicorn: only running it does.
+    assert "gunicorn" not in _imported(["--help"], tmp_path)
