@@ -233,22 +233,31 @@ def _parse_estimate(
     item: ItemDefinition, form: Mapping[str, str], errors: list[AnswerError]
 ) -> dict[str, Any] | None:
     """Parse a numeric estimate: all four parts or none, lowest ≤ best ≤ highest,
-    confidence 50–100 %, each number within the item's bounds if it has any."""
+    confidence 50–100 %, each number within the item's bounds if it has any.
+
+    Every problem is reported at once: a confidence of 120 % and a lowest value above
+    the highest are two errors of one submission, so the order of the values is
+    checked among those that are numbers even when another part is wrong or missing.
+    """
     raw = {
         part: (form.get(component_field(item.key, part)) or "").strip()
         for part in ESTIMATE_COMPONENTS
     }
     if not any(raw.values()):
         return None
-    parts: dict[str, float] = {}
+    problems = len(errors)
+    numbers: dict[str, float] = {}
     for part, text in raw.items():
         name = component_field(item.key, part)
         value = parse_number(text) if text else None
         if not text:
             errors.append(AnswerError(name, "estimate_missing"))
-        elif value is None:
+            continue
+        if value is None:
             errors.append(AnswerError(name, _number_problem(text)))
-        elif part == "confidence" and not CONFIDENCE_RANGE[0] <= value <= CONFIDENCE_RANGE[1]:
+            continue
+        numbers[part] = value
+        if part == "confidence" and not CONFIDENCE_RANGE[0] <= value <= CONFIDENCE_RANGE[1]:
             errors.append(
                 AnswerError(
                     name, "out_of_range", {"min": CONFIDENCE_RANGE[0], "max": CONFIDENCE_RANGE[1]}
@@ -261,20 +270,35 @@ def _parse_estimate(
         ):
             low, high = item.estimate_bounds
             errors.append(AnswerError(name, "outside_bounds", {"min": low, "max": high}))
-        else:
-            parts[part] = value
-    if len(parts) != len(ESTIMATE_COMPONENTS):
+    errors.extend(_estimate_order(item.key, numbers))
+    if len(errors) > problems:
         return None
-    if not parts["lowest"] <= parts["best"] <= parts["highest"]:
-        errors.append(AnswerError(item.key, "estimate_order"))
-        return None
-    return {"components": parts}
+    return {"components": numbers}
+
+
+def _estimate_order(key: str, numbers: Mapping[str, float]) -> list[AnswerError]:
+    """The order problems among the parts of an estimate that are numbers.
+
+    A lowest value above the highest is the one problem reported when it occurs (the
+    best guess cannot be placed in a reversed range); otherwise a best guess below the
+    lowest value or above the highest is.  Each error carries the numbers it compares.
+    """
+    lowest, best, highest = (numbers.get(part) for part in ("lowest", "best", "highest"))
+    if lowest is not None and highest is not None and lowest > highest:
+        return [AnswerError(key, "lowest_above_highest", {"lowest": lowest, "highest": highest})]
+    if best is not None and lowest is not None and best < lowest:
+        return [AnswerError(key, "best_below_lowest", {"best": best, "lowest": lowest})]
+    if best is not None and highest is not None and best > highest:
+        return [AnswerError(key, "best_above_highest", {"best": best, "highest": highest})]
+    return []
 
 
 def _parse_ranking(
     item: ItemDefinition, form: Mapping[str, str], errors: list[AnswerError]
 ) -> dict[str, Any] | None:
-    """Parse a ranking: every option gets a different place 1..k, or none does."""
+    """Parse a ranking: every option gets a different place 1..k, or none does.
+
+    A place given twice is reported even while another option still has none."""
     raw = {
         option.key: (form.get(component_field(item.key, option.key)) or "").strip()
         for option in item.options
@@ -291,10 +315,10 @@ def _parse_ranking(
             )
         else:
             ranks[key] = int(value)
-    if len(ranks) != places:
-        return None
-    if len(set(ranks.values())) != places:
+    if len(set(ranks.values())) != len(ranks):
         errors.append(AnswerError(item.key, "rank_duplicate", {"max": places}))
+        return None
+    if len(ranks) != places:
         return None
     return {"components": ranks}
 
@@ -302,7 +326,10 @@ def _parse_ranking(
 def _parse_scenarios(
     item: ItemDefinition, form: Mapping[str, str], errors: list[AnswerError]
 ) -> dict[str, Any] | None:
-    """Parse a scenario set: all scenarios or none, each 0–100, summing to 100."""
+    """Parse a scenario set: all scenarios or none, each 0–100, summing to 100.
+
+    The total is checked whenever every scenario holds a number, even one outside
+    0–100, so that a share of 120 % and a total of 130 % are reported together."""
     raw = {
         s.key: (form.get(component_field(item.key, s.key)) or "").strip() for s in item.scenarios
     }
@@ -320,12 +347,12 @@ def _parse_scenarios(
         if value is None:
             errors.append(AnswerError(field, _number_problem(text)))
             failed = True
-        elif not 0 <= value <= 100:
+            continue
+        components[key] = value
+        if not 0 <= value <= 100:
             errors.append(AnswerError(field, "out_of_range", {"min": 0, "max": 100}))
             failed = True
-        else:
-            components[key] = value
-    if failed:
+    if len(components) != len(raw):
         return None
     total = sum(components.values())
     if abs(total - SCENARIO_TOTAL) > SCENARIO_TOLERANCE:
@@ -335,7 +362,7 @@ def _parse_scenarios(
             )
         )
         return None
-    return {"components": components}
+    return None if failed else {"components": components}
 
 
 class RoundNotOpen(Conflict):

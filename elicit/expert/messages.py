@@ -1,14 +1,20 @@
 """Wording of answer problems in the expert's language.
 
 The domain names each problem with a code (:class:`surveys.errors.AnswerError`); the
-words belong to the web layer, where Flask-Babel translates them.
+words belong to the web layer, where Flask-Babel translates them.  Every problem of a
+submission is shown at once: beside its field, and in the summary above the form,
+where each line names its question and field.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from flask_babel import format_decimal, gettext
 
+from elicit.expert.presenters import ItemView
 from surveys.errors import AnswerError
+from surveys.fields import component_field, rationale_field
 
 
 def describe_error(error: AnswerError) -> str:
@@ -53,10 +59,26 @@ def describe_error(error: AnswerError) -> str:
             min=format_decimal(params["min"]),
             max=format_decimal(params["max"]),
         )
-    if error.code == "estimate_order":
+    if error.code == "lowest_above_highest":
         return gettext(
-            "Your lowest estimate must not exceed your best guess, and your best guess must "
-            "not exceed your highest estimate."
+            "Your lowest plausible value (%(lowest)s) is above your highest plausible value "
+            "(%(highest)s): the lowest must not exceed the highest.",
+            lowest=format_decimal(params["lowest"]),
+            highest=format_decimal(params["highest"]),
+        )
+    if error.code == "best_below_lowest":
+        return gettext(
+            "Your best guess (%(best)s) is below your lowest plausible value (%(lowest)s): "
+            "it must lie between your lowest and highest values.",
+            best=format_decimal(params["best"]),
+            lowest=format_decimal(params["lowest"]),
+        )
+    if error.code == "best_above_highest":
+        return gettext(
+            "Your best guess (%(best)s) is above your highest plausible value (%(highest)s): "
+            "it must lie between your lowest and highest values.",
+            best=format_decimal(params["best"]),
+            highest=format_decimal(params["highest"]),
         )
     if error.code == "rank_missing":
         return gettext("Give this option a place from 1 to %(max)s.", max=params["max"])
@@ -70,3 +92,49 @@ def describe_error(error: AnswerError) -> str:
     if error.code == "rationale_without_answer":
         return gettext("Give an answer to go with this explanation, or clear the explanation.")
     return gettext("Check this answer.")
+
+
+@dataclass(frozen=True)
+class ErrorReport:
+    """The problems of one submission, as the answer page shows them."""
+
+    #: Every message about a field, by field name, to print beside it.
+    fields: dict[str, list[str]] = field(default_factory=dict)
+    #: ``(field name, line)`` for the summary above the form, in the order found; each
+    #: line names the question and the field it is about.
+    summary: list[tuple[str, str]] = field(default_factory=list)
+
+
+def error_report(errors: list[AnswerError], views: list[ItemView]) -> ErrorReport:
+    """Word every problem in ``errors``: all of them, several per field if need be."""
+    labels = _field_labels(views)
+    report = ErrorReport()
+    for error in errors:
+        message = describe_error(error)
+        report.fields.setdefault(error.field, []).append(message)
+        label = labels.get(error.field)
+        line = gettext("%(field)s: %(message)s", field=label, message=message) if label else message
+        report.summary.append((error.field, line))
+    return report
+
+
+def _field_labels(views: list[ItemView]) -> dict[str, str]:
+    """What each field of the page is called in a summary line: "Question 7", "Question
+    7, confidence", "Question 5, <scenario text>", "Question 7, your reason"."""
+    parts = {
+        "lowest": gettext("lowest plausible value"),
+        "highest": gettext("highest plausible value"),
+        "best": gettext("best guess"),
+        "confidence": gettext("confidence"),
+    }
+    labels: dict[str, str] = {}
+    for view in views:
+        question = gettext("Question %(number)s", number=view.number)
+        labels[view.key] = question
+        named = list(parts.items()) if view.kind == "numeric_estimate" else view.choices
+        for part, name in named:
+            labels[component_field(view.key, part)] = gettext(
+                "%(question)s, %(part)s", question=question, part=name
+            )
+        labels[rationale_field(view.key)] = gettext("%(question)s, your reason", question=question)
+    return labels

@@ -36,7 +36,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 from wtforms.validators import ValidationError
 
-from elicit.expert.messages import describe_error
+from elicit.expert.messages import error_report
 from elicit.expert.presenters import (
     form_values,
     item_views,
@@ -48,7 +48,7 @@ from elicit.extensions import csrf, db, limiter
 from elicit.i18n import LANGUAGE_NAMES, remember_requested_language
 from surveys.answers import DeadlinePassed, RoundNotOpen, parse_answers, submit_responses
 from surveys.drafts import save_draft
-from surveys.errors import AccessRevoked, Conflict, InvalidAnswers, NotFound
+from surveys.errors import AccessRevoked, AnswerError, Conflict, InvalidAnswers, NotFound
 from surveys.expert import ExpertPage, expert_page
 from surveys.panel import hash_token, note_visit
 from surveys.text import clean_typed_form
@@ -424,7 +424,7 @@ def _review(visit: Visit, typed: dict[str, str]) -> Any:
     try:
         parsed = parse_answers(items, typed, page.rules)
     except InvalidAnswers as error:
-        return _render(visit, typed, field_errors=_messages(error)), 422
+        return _render(visit, typed, answer_errors=error.errors), 422
     return render_template(
         "expert/review.html",
         form=AnswerForm(),
@@ -438,7 +438,7 @@ def _submit(visit: Visit, typed: dict[str, str]) -> Any:
     try:
         round_ = submit_responses(db.session, visit, typed)
     except InvalidAnswers as error:
-        return _render(visit, typed, field_errors=_messages(error)), 422
+        return _render(visit, typed, answer_errors=error.errors), 422
     except DeadlinePassed as passed:
         message = gettext(
             "The deadline for this round (%(deadline)s UTC) has passed, so your answers were "
@@ -496,24 +496,21 @@ def autosave() -> WerkzeugResponse | tuple[WerkzeugResponse, int]:
     )
 
 
-def _messages(error: InvalidAnswers) -> dict[str, str]:
-    """Each problem worded for the expert, by field."""
-    return {problem.field: describe_error(problem) for problem in error.errors}
-
-
 def _render(
     visit: Visit,
     typed: dict[str, str] | None = None,
     *,
-    field_errors: dict[str, str] | None = None,
+    answer_errors: list[AnswerError] | None = None,
     problems: list[str] | None = None,
 ) -> str:
-    """Render the page: what was just typed, else the draft, else the submitted answers."""
+    """Render the page: what was just typed, else the draft, else the submitted answers;
+    every problem of ``answer_errors`` beside its field and in the summary."""
     language = str(get_locale())
     note_visit(db.session, visit.panelist)
     page: ExpertPage = expert_page(db.session, visit)
     values: dict[str, Any] = typed if typed is not None else (page.draft or form_values(page))
     views = item_views(page, language, values)
+    errors = error_report(answer_errors or [], views)
     return render_template(
         "expert/answer.html",
         page=page,
@@ -523,7 +520,8 @@ def _render(
         progress=progress(views, values),
         sections=sections(views),
         values=values,
-        field_errors=field_errors or {},
+        field_errors=errors.fields,
+        error_summary=errors.summary,
         problems=problems or [],
         form=AnswerForm(),
     )

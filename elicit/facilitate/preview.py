@@ -21,13 +21,13 @@ from flask_login import login_required
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from elicit.expert.messages import describe_error
+from elicit.expert.messages import error_report
 from elicit.expert.presenters import form_values, item_views, progress, review_context, sections
 from elicit.facilitate.access import study_for
 from elicit.facilitate.views import blueprint
 from elicit.i18n import LANGUAGE_NAMES, SUPPORTED_LANGUAGES
 from surveys.answers import parse_answers
-from surveys.errors import InvalidAnswers
+from surveys.errors import AnswerError, InvalidAnswers
 from surveys.expert import ExpertPage
 from surveys.models import Study
 from surveys.preview import PANEL_SIZE, preview_page
@@ -82,12 +82,14 @@ def _render(
     page: ExpertPage,
     values: dict[str, str],
     *,
-    field_errors: dict[str, str] | None = None,
+    answer_errors: list[AnswerError] | None = None,
     notice: str | None = None,
 ) -> str:
-    """The expert's answer page in a preview, with ``values`` in its inputs."""
+    """The expert's answer page in a preview, with ``values`` in its inputs and every
+    problem of ``answer_errors`` worded as the expert's page words it."""
     language = str(get_locale())
     views = item_views(page, language, values)
+    errors = error_report(answer_errors or [], views)
     return render_template(
         "facilitate/preview/page.html",
         expert_template="expert/answer.html",
@@ -98,7 +100,8 @@ def _render(
         progress=progress(views, values),
         sections=sections(views),
         values=values,
-        field_errors=field_errors or {},
+        field_errors=errors.fields,
+        error_summary=errors.summary,
         problems=[],
         form=PreviewForm(),
         notice=notice,
@@ -130,8 +133,7 @@ def preview(slug: str, number: int) -> Any:
     try:
         parsed = parse_answers(items, typed, page.rules)
     except InvalidAnswers as error:
-        messages = {problem.field: describe_error(problem) for problem in error.errors}
-        return _render(study, number, page, typed, field_errors=messages)
+        return _render(study, number, page, typed, answer_errors=error.errors)
     if action == "review":
         return render_template(
             "facilitate/preview/page.html",

@@ -234,8 +234,8 @@ def test_submitting_again_replaces_the_earlier_answers(post_answers, expert):
         (
             {**FULL_ESTIMATE, "transfers_next_year.best": "70"},
             "transfers_next_year",
-            "Your lowest estimate must not exceed your best guess, and your best guess must "
-            "not exceed your highest estimate.",
+            "Your best guess (70) is above your highest plausible value (60): it must lie "
+            "between your lowest and highest values.",
         ),
         (
             {**FULL_ESTIMATE, "transfers_next_year.confidence": "40"},
