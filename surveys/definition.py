@@ -45,6 +45,12 @@ CONFIDENCE_RANGE = (50, 100)
 """Confidence, in %, that the truth lies between the lowest and highest estimate."""
 RATIONALE_POLICIES: tuple[str, ...] = ("off", "optional", "required")
 DEFAULT_FEEDBACK_MIN_N = 3
+CONSENSUS_ITEMS: tuple[str, ...] = ("leave", "stay", "ask")
+"""What becomes at a close of the items that reached consensus (``study.consensus_items``):
+they leave the next round (retired automatically), stay in it, or the facilitator
+chooses at each close."""
+#: Items at consensus stay: no item leaves a study by itself unless its file says so.
+DEFAULT_CONSENSUS_ITEMS = "stay"
 
 
 # -- limits ----------------------------------------------------------------------------------
@@ -294,6 +300,9 @@ class StudyDefinition:
     rationale_outside_iqr: str = "optional"
     #: Whether likert items offer "I can't judge this".
     cannot_judge: bool = False
+    #: What becomes at a close of the items that reached consensus, one of
+    #: :data:`CONSENSUS_ITEMS`; part of the protocol the stamp fixes.
+    consensus_items: str = DEFAULT_CONSENSUS_ITEMS
 
     @property
     def default_language(self) -> str:
@@ -623,6 +632,7 @@ class _Reader:
                 "feedback_min_n",
                 "rationale_outside_iqr",
                 "cannot_judge",
+                "consensus_items",
             ),
         )
         slug = self.get(study, "slug", path, str)
@@ -674,6 +684,14 @@ class _Reader:
                 f"must be one of {', '.join(RATIONALE_POLICIES)}, not {_shown(policy)}",
             )
         cannot_judge = self.get(study, "cannot_judge", path, bool, required=False, default=False)
+        consensus_items = self.get(
+            study, "consensus_items", path, str, required=False, default=DEFAULT_CONSENSUS_ITEMS
+        )
+        if consensus_items not in CONSENSUS_ITEMS:
+            self.error(
+                (*path, "consensus_items"),
+                f"choose one of {', '.join(CONSENSUS_ITEMS)}, not {_shown(consensus_items)}",
+            )
         consensus = self.consensus_settings(root)
         sections, section_keys = self.sections(root)
         items = self.items(root, section_keys)
@@ -693,6 +711,7 @@ class _Reader:
             feedback_min_n=feedback_min_n,
             rationale_outside_iqr=policy,
             cannot_judge=cannot_judge,
+            consensus_items=consensus_items,
         )
 
     def language_list(self, languages: list[Any], path: Path) -> tuple[str, ...] | None:

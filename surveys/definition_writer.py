@@ -19,7 +19,12 @@ written.
 from __future__ import annotations
 
 from analysis import QUANTILE_METHODS
-from surveys.definition import ConsensusSettings, Section, StudyDefinition
+from surveys.definition import (
+    DEFAULT_CONSENSUS_ITEMS,
+    ConsensusSettings,
+    Section,
+    StudyDefinition,
+)
 from surveys.serialization import (
     consensus_to_toml,
     item_to_toml,
@@ -34,6 +39,10 @@ _RATIONALE_COMMENTS = {
     "off": 'never ask "why?"',
     "optional": 'ask "why?" when an answer leaves the panel\'s middle half',
     "required": 'demand "why?" when an answer leaves the panel\'s middle half',
+}
+_CONSENSUS_ITEMS_COMMENTS = {
+    "leave": "items at consensus leave the next round",
+    "ask": "at each close, choose which items at consensus leave",
 }
 
 
@@ -90,6 +99,18 @@ def _study(definition: StudyDefinition) -> str:
             f"cannot_judge = {'true' if definition.cannot_judge else 'false'}",
             f'likert items {judge} "I can\'t judge this"',
         ),
+    ]
+    if definition.consensus_items != DEFAULT_CONSENSUS_ITEMS:
+        # Written only when it is not the default, so that the text (and the protocol
+        # stamp's hash) of every study keeping its items at consensus is the text it had
+        # before the setting belonged to the definition.
+        lines.append(
+            _commented(
+                f"consensus_items = {toml_string(definition.consensus_items)}",
+                _CONSENSUS_ITEMS_COMMENTS[definition.consensus_items],
+            )
+        )
+    lines += [
         "",
         "[study.title]",
         *texts_to_toml("", definition.title),

@@ -548,8 +548,9 @@ class ProtocolStamp(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     #: The canonical TOML of the study's definition when round 1 opened.
     definition: Mapped[str] = mapped_column(Text, deferred=True)
-    #: The study's consensus-items setting then ("leave", "stay" or "ask"), which the
-    #: definition file does not hold (yet).
+    #: The study's consensus-items setting then ("leave", "stay" or "ask").  The
+    #: definition holds it too (``consensus_items``, written when not "stay"), but a
+    #: stamp taken before the setting was part of the file holds it only here.
     consensus_items: Mapped[str] = mapped_column(String(8))
     #: Who opened round 1: kept as text so the stamp survives the account's deletion;
     #: ``None`` from the command line.

@@ -55,9 +55,6 @@ RULES_LOCKED = "rules cannot change while a round is open"
 """The refusal of a rule change while a round is open (also a settings field message)."""
 REASON_LIMIT = 2000
 """The longest reason an amendment may give, in characters."""
-CONSENSUS_ITEMS: tuple[str, ...] = ("leave", "stay", "ask")
-"""What happens at a close to the items that reached consensus (``Study.consensus_items``):
-retired automatically, kept, or chosen by the facilitator on the close's confirmation."""
 
 _PATH = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
 

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from analysis import QUANTILE_METHODS
 from surveys import audit
 from surveys.definition import (
+    CONSENSUS_ITEMS,
     RATIONALE_POLICIES,
     ConsensusSettings,
     InvalidDefinition,
@@ -39,7 +40,6 @@ from surveys.definition import (
 from surveys.errors import InvalidValues
 from surveys.models import Round, Study, User
 from surveys.protocol import (
-    CONSENSUS_ITEMS,
     RULES_LOCKED,
     check_reason,
     is_stamped,

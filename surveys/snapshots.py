@@ -70,6 +70,7 @@ _STUDY_COLUMNS = (
     Study.feedback_min_n,
     Study.rationale_outside_iqr,
     Study.cannot_judge,
+    Study.consensus_items,
     Study.created_at,
 )
 
@@ -194,6 +195,7 @@ def _build(study_id: int, study_columns: tuple[Any, ...], items: Sequence[Any]) 
         feedback_min_n,
         rationale_outside_iqr,
         cannot_judge,
+        consensus_items,
         _created_at,
     ) = study_columns
     active = tuple(
@@ -216,6 +218,7 @@ def _build(study_id: int, study_columns: tuple[Any, ...], items: Sequence[Any]) 
         feedback_min_n=feedback_min_n,
         rationale_outside_iqr=rationale_outside_iqr,
         cannot_judge=bool(cannot_judge),
+        consensus_items=consensus_items,
     )
     fields = frozenset(
         name

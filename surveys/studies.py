@@ -58,6 +58,7 @@ def load_study(
         feedback_min_n=definition.feedback_min_n,
         rationale_outside_iqr=definition.rationale_outside_iqr,
         cannot_judge=definition.cannot_judge,
+        consensus_items=definition.consensus_items,
         source=source,
         anonymity=anonymity,
     )
@@ -143,4 +144,5 @@ def study_definition(study: Study) -> StudyDefinition:
         feedback_min_n=study.feedback_min_n,
         rationale_outside_iqr=study.rationale_outside_iqr,
         cannot_judge=study.cannot_judge,
+        consensus_items=study.consensus_items,
     )

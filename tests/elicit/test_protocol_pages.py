@@ -12,10 +12,12 @@ import pytest
 from sqlalchemy import select
 
 from elicit.extensions import db
+from surveys.definition import parse_definition
 from surveys.models import Amendment, User
 from surveys.protocol import amendments, protocol_stamp
 from surveys.rounds import close_round, open_round
 from surveys.settings import consensus_text, update_settings
+from surveys.studies import find_study
 from tests.conftest import NEW_ITEM, csrf_token, log_in
 
 SLUG = "us-mexico-intelligence"
@@ -89,6 +91,43 @@ def test_the_study_page_shows_the_stamp_and_serves_the_stamped_file(client, stud
     assert download.mimetype == "application/toml"
     assert f"{SLUG}-protocol-{stamp.sha256[:12]}.toml" in download.headers["Content-Disposition"]
     assert hashlib.sha256(download.data).hexdigest() == stamp.sha256
+
+
+def test_items_at_consensus_set_in_the_settings_travel_in_every_definition_file(client, study):
+    """The setting chosen in the settings form is in the builder's definition file,
+    which loads back with it as a new study and into a draft through the builder's
+    import, and in the stamped file of round 1."""
+    log_in(client, "lead@example.org")
+    assert post_settings(client, study, consensus_items="ask").status_code == 303
+    written = client.get(f"/console/studies/{SLUG}/build/definition.toml")
+    assert written.status_code == 200
+    assert parse_definition(written.text).consensus_items == "ask"
+    copy = written.text.replace(f'slug = "{SLUG}"', 'slug = "copy-of-demo"', 1)
+    page = client.get("/console/studies/new")
+    created = client.post(
+        "/console/studies/new",
+        data={"csrf_token": csrf_token(page.text), "source": copy, "anonymity": "standard"},
+    )
+    assert created.status_code == 303
+    assert find_study(db.session, "copy-of-demo").consensus_items == "ask"
+    import_url = "/console/studies/copy-of-demo/build/import"
+    leave = copy.replace('consensus_items = "ask"', 'consensus_items = "leave"', 1)
+    for source, policy in ((leave, "leave"), (copy, "ask")):
+        page = client.get(import_url)
+        replaced = client.post(
+            import_url, data={"csrf_token": csrf_token(page.text), "source": source}
+        )
+        assert replaced.status_code == 303
+        db.session.expire_all()
+        assert find_study(db.session, "copy-of-demo").consensus_items == policy
+    page = client.get(f"/console/studies/{SLUG}")
+    opened = client.post(
+        f"/console/studies/{SLUG}/rounds/open", data={"csrf_token": csrf_token(page.text)}
+    )
+    assert opened.status_code == 303
+    stamped = client.get(f"/console/studies/{SLUG}/protocol.toml")
+    assert stamped.text == written.text
+    assert hashlib.sha256(stamped.data).hexdigest() == protocol_stamp(db.session, study).sha256
 
 
 def test_after_the_stamp_the_settings_page_asks_for_a_reason(client, study):

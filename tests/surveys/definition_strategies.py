@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from analysis import CRITERIA, QUANTILE_METHODS, ConsensusRule, Criterion
 from surveys.definition import (
+    CONSENSUS_ITEMS,
     KINDS,
     NUMBER_LIMIT,
     RATIONALE_POLICIES,
@@ -198,4 +199,5 @@ def definitions(draw: st.DrawFn) -> StudyDefinition:
         feedback_min_n=draw(st.integers(1, 1000)),
         rationale_outside_iqr=draw(st.sampled_from(RATIONALE_POLICIES)),
         cannot_judge=draw(st.booleans()),
+        consensus_items=draw(st.sampled_from(CONSENSUS_ITEMS)),
     )

@@ -5,6 +5,7 @@ once round 1 has opened."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,8 +18,10 @@ from surveys.definition import (
     ItemDefinition,
     LikertScale,
     LocalizedText,
+    StudyDefinition,
     parse_definition,
 )
+from surveys.definition_writer import definition_to_toml
 from surveys.demo import demo_source
 from surveys.errors import Conflict, InvalidValues
 from surveys.models import Study
@@ -26,7 +29,8 @@ from surveys.rounds import open_round
 from surveys.serialization import item_from_json
 from surveys.snapshots import study_snapshot
 from surveys.studies import study_definition
-from tests.surveys.definition_strategies import KEYS, LANGUAGES, items
+from surveys.templates import TEMPLATES, template_definition, template_source
+from tests.surveys.definition_strategies import KEYS, LANGUAGES, definitions, items
 
 
 def text(**values: str) -> LocalizedText:
@@ -286,3 +290,74 @@ def test_any_item_the_loader_accepts_is_stored_as_it_is(app, data):
     # Only the title, given in the first language, lacks the others.
     expected = [builder.MissingText("title", "title", languages[1:])] if languages[1:] else []
     assert builder.missing_translations(study) == expected
+
+
+# -- the builder opens every definition the loader accepts -----------------------------------
+
+
+@pytest.mark.parametrize("key", [entry.key for entry in TEMPLATES])
+def test_every_template_starts_a_study_and_replaces_a_draft_exactly(app, key):
+    """A study started from a shipped template, and a draft replaced by its file, is the
+    template (but for its slug), settings included; and its definition file is the
+    canonical text of the template."""
+    template = template_definition(key)
+    started = builder.create_study(
+        db.session,
+        slug=f"start-{key.replace('_', '-')}",
+        languages=template.languages,
+        anonymity="standard",
+        start=template,
+        source=template_source(key),
+    )
+    assert study_definition(started) == replace(template, slug=started.slug)
+    assert started.consensus_items == template.consensus_items
+    draft = builder.create_study(
+        db.session,
+        slug=f"draft-{key.replace('_', '-')}",
+        languages=["fr"],
+        anonymity="standard",
+        title="Draft",
+    )
+    builder.replace_study(db.session, draft, template_source(key))
+    assert study_definition(draft) == replace(template, slug=draft.slug)
+    assert definition_to_toml(study_definition(draft)) == definition_to_toml(
+        replace(template, slug=draft.slug)
+    )
+
+
+def test_the_consensus_delphi_template_lets_items_at_consensus_leave(app):
+    """The classic consensus Delphi asks again only what has not reached consensus, and
+    a study started from it says so."""
+    template = template_definition("consensus_delphi")
+    assert template.consensus_items == "leave"
+    study = builder.create_study(
+        db.session,
+        slug="delphi",
+        languages=["en"],
+        anonymity="standard",
+        start=template,
+        source=template_source("consensus_delphi"),
+    )
+    assert study.consensus_items == "leave"
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
+@given(definition=definitions())
+def test_any_definition_the_loader_accepts_replaces_a_draft_exactly(blank, definition):
+    """The builder opens any valid definition file: replacing a draft by the canonical
+    text of a generated definition stores that definition (settings, rules, sections and
+    items, but the draft's slug), and the builder's own file of it is the same text."""
+    builder.replace_study(db.session, blank, definition_to_toml(definition))
+    expected: StudyDefinition = replace(definition, slug=blank.slug)
+    assert study_definition(blank) == expected
+    assert blank.consensus_items == definition.consensus_items
+    assert definition_to_toml(study_definition(blank)) == definition_to_toml(expected)
+    assert study_snapshot(db.session, blank.id).definition == expected

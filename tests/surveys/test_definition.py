@@ -394,6 +394,33 @@ def test_quantile_method_is_read() -> None:
     assert parse_definition(source).quantile_method == "weibull"
 
 
+def test_consensus_items_is_read_and_stays_by_default() -> None:
+    """What becomes of items at consensus is read from ``[study]``; without it they stay."""
+    assert parse_definition(MINI).consensus_items == "stay"
+    for policy in ("leave", "stay", "ask"):
+        source = variant("max_rounds = 3\n", f'max_rounds = 3\nconsensus_items = "{policy}"\n')
+        assert parse_definition(source).consensus_items == policy
+
+
+@pytest.mark.parametrize(
+    ("written", "gist"),
+    [
+        ('"sometimes"', "choose one of leave, stay, ask, not 'sometimes'"),
+        ('"Leave"', "choose one of leave, stay, ask, not 'Leave'"),
+        ("true", "must be a string, not a boolean"),
+    ],
+)
+def test_unknown_consensus_items(written: str, gist: str) -> None:
+    """Anything but leave, stay or ask is refused on its line, naming the field and the
+    three choices (a value of the wrong type once, as a type error)."""
+    source = variant("max_rounds = 3\n", f"max_rounds = 3\nconsensus_items = {written}\n")
+    error = only_error(source)
+    assert_error(error, line_of(source, "consensus_items"), "study.consensus_items", gist)
+    assert str(error).startswith(
+        f"mini.toml:{line_of(source, 'consensus_items')}: study.consensus_items: "
+    )
+
+
 def test_text_as_plain_string() -> None:
     """A text must be given per language; the message shows how."""
     source = variant(CHANCE_TEXT, 'text = "How likely?"\n')

@@ -71,6 +71,27 @@ def test_the_demo_is_written_in_the_documented_layout() -> None:
     assert text.count("[[items]]") == len(parse_definition(demo_source()).items)
 
 
+def test_consensus_items_is_written_only_when_items_do_not_stay() -> None:
+    """A study whose items at consensus stay (the default) is written without the
+    setting, byte for byte as before it was part of the definition (a protocol stamp
+    hashes that text); "leave" and "ask" are written after the other settings, with
+    a comment, and read back."""
+    demo = parse_definition(demo_source())
+    assert demo.consensus_items == "stay"
+    text = definition_to_toml(demo)
+    assert "consensus_items" not in text
+    assert definition_to_toml(replace(demo, consensus_items="stay")) == text
+    for policy, comment in (
+        ("leave", "items at consensus leave the next round"),
+        ("ask", "at each close, choose which items at consensus leave"),
+    ):
+        changed = definition_to_toml(replace(demo, consensus_items=policy))
+        line = f'consensus_items = "{policy}"'
+        assert f"\n{line:<34} # {comment}\n\n[study.title]\n" in changed
+        assert changed.replace(f"{line:<34} # {comment}\n", "") == text
+        assert parse_definition(changed) == replace(demo, consensus_items=policy)
+
+
 def test_paragraphs_are_written_as_paragraphs() -> None:
     """A text with line breaks is a multi-line string whose lines read as written."""
     demo = parse_definition(demo_source())
