@@ -23,6 +23,8 @@ expert's wait short and even:
   the process, gunicorn's access and error logs included, writes ``/e/<token>`` and
   ``elicit_<token>`` instead (``elicit.logs``).  The access log is off unless
   ``--access-logfile`` is given.
+- With ``ELICIT_LOG_FORMAT=json`` the error and access logs, and every record of the
+  app and its libraries, are written one JSON object per line (``JsonLogger``).
 """
 
 from __future__ import annotations
@@ -31,7 +33,10 @@ import logging
 import os
 from typing import Any
 
-from elicit.logs import redact_personal_links
+from gunicorn.glogging import Logger
+
+from elicit.config import log_format
+from elicit.logs import JsonFormatter, redact_personal_links
 
 
 def _cores() -> int:
@@ -42,11 +47,27 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
+class JsonLogger(Logger):
+    """Gunicorn's logger, writing its error and access logs as JSON lines.
+
+    Gunicorn makes its handlers at start and again when SIGHUP reloads the settings,
+    so the formatter is set where it makes them, not once from a hook.
+    """
+
+    def setup(self, cfg: Any) -> None:
+        """Gunicorn's handlers, each given a :class:`elicit.logs.JsonFormatter`."""
+        super().setup(cfg)
+        for handler in (*self.error_log.handlers, *self.access_log.handlers):
+            handler.setFormatter(JsonFormatter())
+
+
 wsgi_app = "wsgi:app"
 worker_class = "sync"
 workers = 2 * _cores() + 1
 timeout = 120
 graceful_timeout = 30
+if log_format() == "json":
+    logger_class = JsonLogger
 
 
 def on_starting(server: Any) -> None:

@@ -22,7 +22,11 @@ from elicit.api.core import ApiError, http_error_as_problem, is_api_request, pro
 from elicit.converters import DatabaseInteger
 from elicit.extensions import babel, csrf, db, limiter, login_manager, migrate
 from elicit.i18n import select_locale
-from elicit.logs import keep_values_out_of_database_errors, redact_personal_links
+from elicit.logs import (
+    keep_values_out_of_database_errors,
+    redact_personal_links,
+    use_log_format,
+)
 
 MIGRATIONS_DIRECTORY = str(Path(__file__).resolve().parent.parent / "migrations")
 #: What a request that found the database unreachable is told to wait (503).
@@ -34,6 +38,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     redact_personal_links()  # first, so that nothing this process logs escapes it
     app = Flask(__name__, instance_path=config.instance_path(), instance_relative_config=True)
     app.config.from_mapping(config.load(app.instance_path, test_config))
+    use_log_format(app.config["ELICIT_LOG_FORMAT"])  # before anything logs
     register_converters(app)
     register_input_guards(app)
     # Before the extensions: response hooks run in reverse order, so these headers are

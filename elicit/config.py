@@ -29,6 +29,10 @@
     are trusted (default 0).  Rate limits key on the client address this reveals; with
     0 behind a proxy they would key on the proxy, so ``X-Forwarded-For`` arriving then
     is warned about (once per process, and on ``/readyz``).
+``ELICIT_LOG_FORMAT``
+    ``text`` (default) or ``json``: one JSON object per line for every log record of
+    the process, gunicorn's included (:class:`elicit.logs.JsonFormatter`), for log
+    shippers.  Personal links and tokens are redacted in both.
 """
 
 from __future__ import annotations
@@ -47,6 +51,24 @@ SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
 def instance_path() -> str | None:
     """The instance folder chosen in the environment, or ``None`` for Flask's default."""
     return os.environ.get("ELICIT_INSTANCE_PATH") or None
+
+
+#: The values ``ELICIT_LOG_FORMAT`` may take.
+LOG_FORMATS = ("text", "json")
+
+
+def log_format() -> str:
+    """How log records are written: ``text`` or ``json`` (``ELICIT_LOG_FORMAT``).
+
+    Read apart from :func:`load` too, because gunicorn's settings need it before any
+    app exists.  Any other value stops the start with a message that names the variable.
+    """
+    value = (os.environ.get("ELICIT_LOG_FORMAT") or "text").strip().lower()
+    if value not in LOG_FORMATS:
+        raise ValueError(
+            f"ELICIT_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, not {value!r}"
+        )
+    return value
 
 
 def load(instance_folder: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -71,6 +93,7 @@ def load(instance_folder: str, overrides: Mapping[str, Any] | None = None) -> di
         "ELICIT_SMTP_URL": os.environ.get("ELICIT_SMTP_URL") or None,
         "ELICIT_MAIL_FROM": os.environ.get("ELICIT_MAIL_FROM") or None,
         "ELICIT_PROXY_HOPS": int(os.environ.get("ELICIT_PROXY_HOPS") or 0),
+        "ELICIT_LOG_FORMAT": log_format(),
         "RATELIMIT_STORAGE_URI": os.environ.get("ELICIT_RATELIMIT_STORAGE_URL") or "memory://",
         # Should the store (Redis) become unreachable, each process counts limits in its
         # own memory until it answers again, instead of refusing every request that has

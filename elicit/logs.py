@@ -16,6 +16,13 @@ record of every logger, present or future, and whatever handler writes it.  A re
 message, its formatted exception (``exc_text``; the live exception is then dropped, so no
 formatter can render it unredacted) and its ``stack_info`` are rewritten.
 
+**JSON lines.**  With ``ELICIT_LOG_FORMAT=json``, :func:`use_log_format` gives every
+handler of the root logger (gunicorn's error log, once ``gunicorn.conf.py`` has put it
+there) a :class:`JsonFormatter`: one object per line with the time, level, logger,
+message, the request's route and id when a request is being served, and the exception.
+It formats records the factory has already redacted, and redacts again what it writes,
+so a record made some other way (``logging.makeLogRecord``) cannot bring a link through.
+
 **Database errors.**  The engine never puts a statement's parameters in an error
 (``hide_parameters``, :mod:`elicit.config`), and :func:`keep_values_out_of_database_errors`
 keeps PostgreSQL's one-line message without the ``DETAIL`` and ``CONTEXT`` lines that
@@ -25,11 +32,17 @@ quote the failing row (``Failing row contains (…, <rationale>, …)``) or a ke
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import sys
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
+from flask import has_request_context, request
+from flask.logging import default_handler
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, ExceptionContext
 
@@ -105,6 +118,74 @@ def redact_personal_links() -> None:
     current = logging.getLogRecordFactory()
     if not getattr(current, "redacts", False):
         logging.setLogRecordFactory(_redacting(current))
+
+
+#: A request id a proxy may send (nginx's ``$request_id``, a UUID); others are replaced.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+#: Where a request's id is kept for the log records of that request.
+_REQUEST_ID_KEY = "elicit.request_id"
+
+
+def request_id() -> str:
+    """The current request's id: the proxy's ``X-Request-ID`` when it is a plain token,
+    else one made for the request (the same for each of its records)."""
+    environ = request.environ
+    if _REQUEST_ID_KEY not in environ:
+        given = request.headers.get("X-Request-ID", "")
+        environ[_REQUEST_ID_KEY] = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    return str(environ[_REQUEST_ID_KEY])
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record, on one line, for log shippers.
+
+    Keys: ``time`` (ISO 8601, UTC, milliseconds), ``level``, ``logger``, ``message``;
+    inside a request ``method``, ``route`` (the URL rule, such as ``/e/<token>``: never
+    the path, which may hold a credential) and ``request_id``; ``exception`` and
+    ``stack`` when the record has them.  Written with the standard library: the fields
+    that matter here (the request's route and id) need code of their own anyway, and a
+    dependency would add nothing to ``json.dumps``.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as one line of JSON, its secrets redacted."""
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": redact(record.getMessage()),
+        }
+        if has_request_context():
+            rule = request.url_rule
+            entry["method"] = request.method
+            entry["route"] = rule.rule if rule is not None else None
+            entry["request_id"] = request_id()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = redact(record.exc_text)
+        if record.stack_info:
+            entry["stack"] = redact(self.formatStack(record.stack_info))
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def use_log_format(name: str) -> None:
+    """Write this process's log records as ``name`` says (``text`` or ``json``).
+
+    ``json`` gives every handler of the root logger a :class:`JsonFormatter`, adding
+    one on standard error if there is none (the CLI, ``elicit run``), and takes Flask's
+    own handler off the app's logger, whose records then reach the root's.  ``text``
+    changes nothing.
+    """
+    if name != "json":
+        return
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.StreamHandler(sys.stderr))
+    for handler in root.handlers:
+        if not isinstance(handler.formatter, JsonFormatter):
+            handler.setFormatter(JsonFormatter())
+    logging.getLogger("elicit").removeHandler(default_handler)
 
 
 def keep_values_out_of_database_errors(engine: Engine) -> None:

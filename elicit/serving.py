@@ -50,7 +50,14 @@ def _positive(context: click.Context, parameter: click.Parameter, value: int | N
     callback=_positive,
     help="Worker processes (default: gunicorn.conf.py's, 2 × cores + 1).",
 )
-def serve_command(binds: tuple[str, ...], workers: int | None) -> None:
+@click.option(
+    "--access-logfile",
+    metavar="PATH",
+    default=None,
+    help="Write an access log line per request to PATH ('-': standard output); "
+    "off by default. Personal links and tokens appear as /e/<token> and elicit_<token>.",
+)
+def serve_command(binds: tuple[str, ...], workers: int | None, access_logfile: str | None) -> None:
     """Serve the app with gunicorn and the shipped gunicorn.conf.py (from any folder)."""
     if not GUNICORN_SETTINGS.is_file():
         raise click.ClickException(
@@ -62,6 +69,8 @@ def serve_command(binds: tuple[str, ...], workers: int | None) -> None:
         options["bind"] = list(binds)
     if workers is not None:
         options["workers"] = workers
+    if access_logfile is not None:
+        options["accesslog"] = access_logfile
     _server(options).run()
 
 

@@ -36,6 +36,7 @@ def wait_for(url: str, server: subprocess.Popen[bytes], log: Path) -> int:
             with urllib.request.urlopen(url, timeout=5) as answer:
                 return int(answer.status)
         except urllib.error.HTTPError as answer:
+            answer.close()
             return int(answer.code)
         except OSError:
             assert server.poll() is None, log.read_text()
