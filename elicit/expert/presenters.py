@@ -324,42 +324,133 @@ def progress(views: list[ItemView], values: Mapping[str, str]) -> tuple[int, int
     return sum(1 for view in views if view.answered), len(views)
 
 
-def review_lists(
-    page: ExpertPage, parsed: ParsedAnswers, language: str
-) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """Items still unanswered, and answers outside the panel's middle half without a
-    rationale, each as (field anchor, item text)."""
+@dataclass(frozen=True)
+class ReviewEntry:
+    """One question on the review page: the answer in words, the rationale, and the
+    field that a link back to the answer page leads to."""
+
+    key: str
+    number: int
+    text: str
+    #: "unanswered", "unexplained" (outside the panel's middle half, without a reason)
+    #: or "answered".
+    state: str
+    #: The field the link back leads to: the answer's first input, or the rationale
+    #: box of an unexplained answer.
+    anchor: str
+    #: The answer as ``(label, value)`` lines (label ``None`` for a single value).
+    lines: list[tuple[str | None, str]] = field(default_factory=list)
+    #: Whether ``lines`` are an order (a ranking: first to last).
+    ordered: bool = False
+    #: An open answer's text, shown as typed.
+    text_answer: str | None = None
+    rationale: str | None = None
+
+
+def review_entries(page: ExpertPage, parsed: ParsedAnswers, language: str) -> list[ReviewEntry]:
+    """Every question of the page with its answer in words, in page order.
+
+    An answer outside the previous round's middle half is "unexplained" when the study
+    asks for a reason there and none was given (``required`` never reaches the review:
+    :func:`surveys.answers.parse_answers` refuses it).
+    """
     fallback = page.definition.default_language
-    unanswered, unexplained = [], []
-    for item in page.items:
+    entries = []
+    for number_on_page, item in enumerate(page.items, start=1):
         definition = item.stored.definition
-        text = definition.text.get(language, fallback)
-        anchor = component_field(definition.key, definition.components[0])
         answer = parsed.answers.get(definition.key)
+        anchor = component_field(definition.key, definition.components[0])
         if answer is None:
-            unanswered.append((anchor, text))
+            state = "unanswered"
         elif (
             definition.rationale
             and page.rules.rationale_outside_iqr != "off"
             and definition.key not in parsed.rationales
             and outside_previous_iqr(definition, answer, page.rules.previous_quartiles)
         ):
-            unexplained.append((rationale_field(definition.key), text))
-    return unanswered, unexplained
+            state, anchor = "unexplained", rationale_field(definition.key)
+        else:
+            state = "answered"
+        entries.append(
+            ReviewEntry(
+                key=definition.key,
+                number=number_on_page,
+                text=definition.text.get(language, fallback),
+                state=state,
+                anchor=anchor,
+                rationale=parsed.rationales.get(definition.key),
+                **(_answer_in_words(definition, answer, language, fallback) if answer else {}),
+            )
+        )
+    return entries
+
+
+def _answer_in_words(
+    definition: ItemDefinition, answer: Mapping[str, Any], language: str, fallback: str
+) -> dict[str, Any]:
+    """An answer as a person reads it: a likert label with its number, "35 %", each
+    scenario's share, a ranking in order, an estimate's values with unit and
+    confidence, an open answer's text."""
+    if "text" in answer:
+        return {"text_answer": answer["text"]}
+    if answer.get(CANNOT_JUDGE):
+        return {"lines": [(None, gettext("I can't judge this"))]}
+    if definition.kind == "likert" and definition.scale is not None:
+        labels = definition.scale.labels_in(language, fallback)
+        value = int(answer["value"])
+        label = labels[value - definition.scale.minimum]
+        return {"lines": [(None, gettext("%(value)s – %(label)s", value=value, label=label))]}
+    if definition.kind == "probability":
+        return {"lines": [(None, percent(answer["value"]))]}
+    components = answer["components"]
+    if definition.kind == "scenario_set":
+        return {
+            "lines": [
+                (scenario.text.get(language, fallback), percent(components[scenario.key]))
+                for scenario in definition.scenarios
+            ]
+        }
+    if definition.kind == "ranking":
+        texts = {option.key: option.text.get(language, fallback) for option in definition.options}
+        in_order = sorted(components, key=lambda key: components[key])
+        return {"lines": [(None, texts[key]) for key in in_order], "ordered": True}
+    unit = definition.unit.get(language, fallback) if definition.unit else None
+
+    def amount(value: float) -> str:
+        return (
+            gettext("%(value)s %(unit)s", value=number(value), unit=unit) if unit else number(value)
+        )
+
+    return {
+        "lines": [
+            (gettext("Lowest plausible value"), amount(components["lowest"])),
+            (gettext("Best guess"), amount(components["best"])),
+            (gettext("Highest plausible value"), amount(components["highest"])),
+            (gettext("Confidence"), percent(components["confidence"])),
+        ]
+    }
+
+
+def percent(value: float) -> str:
+    """A percentage in the page's language: ``35 %``, ``12,5 %``."""
+    return gettext("%(value)s %%", value=number(value))
 
 
 def review_context(page: ExpertPage, parsed: ParsedAnswers, language: str) -> dict[str, Any]:
-    """What the review page (``expert/review.html``) shows besides its form: the items
-    still unanswered, the answers outside the panel's middle half without a rationale,
-    and how many were answered.  The expert's page and its preview both render it."""
-    unanswered, unexplained = review_lists(page, parsed, language)
+    """What the review page (``expert/review.html``) shows besides its form: every
+    question with its answer in words, the unanswered ones first, then the answers
+    outside the panel's middle half without a rationale, then the others; and how many
+    were answered.  The expert's page and its preview both render it."""
+    entries = review_entries(page, parsed, language)
+    unanswered = [entry for entry in entries if entry.state == "unanswered"]
     return {
         "page": page,
         "language": language,
         "languages": LANGUAGE_NAMES,
         "unanswered": unanswered,
-        "unexplained": unexplained,
-        "answered": len(page.items) - len(unanswered),
+        "unexplained": [entry for entry in entries if entry.state == "unexplained"],
+        "answers": [entry for entry in entries if entry.state == "answered"],
+        "answered": len(entries) - len(unanswered),
     }
 
 

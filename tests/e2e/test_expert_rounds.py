@@ -138,7 +138,7 @@ def test_expert_completes_two_rounds(live_server, page, make_study, make_panel, 
     assert "21" in page.locator("#progress").inner_text()
 
     review_button.click()
-    unanswered = page.locator("#unanswered li")
+    unanswered = page.locator("#unanswered .review-question-text")
     assert unanswered.count() == len(SKIPPED)
     listed = unanswered.all_inner_texts()
     for key in SKIPPED:
@@ -200,7 +200,7 @@ def test_expert_completes_two_rounds(live_server, page, make_study, make_panel, 
     page.locator('[id="field-rationale.trigger_tariffs"]').fill("Tariff talks resumed.")
     page.locator('button[name="action"][value="review"]').click()
     # The open question is asked afresh each round: it does not carry over.
-    listed = page.locator("#unanswered li").all_inner_texts()
+    listed = page.locator("#unanswered .review-question-text").all_inner_texts()
     assert sorted(listed) == sorted(text_of(key, lang) for key in (*SKIPPED, "missing_factors"))
     page.locator('button[name="action"][value="submit"]').click()
     if thanks is not None:
