@@ -23,6 +23,10 @@ expert's wait short and even:
   the process, gunicorn's access and error logs included, writes ``/e/<token>`` and
   ``elicit_<token>`` instead (``elicit.logs``).  The access log is off unless
   ``--access-logfile`` is given.
+- Metrics (``GET /metrics``, ``elicit.metrics``) are counted by every worker into one
+  fresh temporary folder, made here before any worker starts
+  (``PROMETHEUS_MULTIPROC_DIR``), so that a scrape answered by any worker adds up all
+  of them; a worker that exits is marked dead there, and the folder is removed at exit.
 - With ``ELICIT_LOG_FORMAT=json`` the error and access logs, and every record of the
   app and its libraries, are written one JSON object per line (``JsonLogger``).
 """
@@ -35,8 +39,11 @@ from typing import Any
 
 from gunicorn.glogging import Logger
 
-from elicit.config import log_format
+from elicit.config import log_format, prepare_metrics_directory, remove_metrics_directory
 from elicit.logs import JsonFormatter, redact_personal_links
+
+# First: prometheus_client chooses its multiprocess mode when it is imported.
+prepare_metrics_directory()
 
 
 def _cores() -> int:
@@ -85,3 +92,23 @@ def on_starting(server: Any) -> None:
         for handler in server.log.error_log.handlers:
             root.addHandler(handler)
         root.setLevel(logging.INFO)
+
+
+def post_worker_init(worker: Any) -> None:
+    """Make the metrics in each worker before its first request, which would otherwise
+    pay for importing prometheus_client."""
+    from elicit.metrics import instruments
+
+    instruments()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker exited: its live values leave the metrics (its counts stay counted)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    """The server stops: remove the metrics folder made at its start."""
+    remove_metrics_directory()

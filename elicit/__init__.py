@@ -126,11 +126,13 @@ def register_blueprints(app: Flask) -> None:
     from elicit.expert.views import blueprint as expert
     from elicit.facilitate.views import blueprint as facilitate
     from elicit.health import blueprint as health
+    from elicit.metrics import blueprint as metrics
 
     app.register_blueprint(expert)
     app.register_blueprint(facilitate)
     app.register_blueprint(api)
     app.register_blueprint(health)
+    app.register_blueprint(metrics)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -33,14 +33,24 @@
     ``text`` (default) or ``json``: one JSON object per line for every log record of
     the process, gunicorn's included (:class:`elicit.logs.JsonFormatter`), for log
     shippers.  Personal links and tokens are redacted in both.
+``ELICIT_METRICS_TOKEN``
+    The bearer token that ``GET /metrics`` (Prometheus's text format, :mod:`elicit.metrics`)
+    asks for; unset, the endpoint does not exist (404).
+``PROMETHEUS_MULTIPROC_DIR``
+    prometheus_client's own variable: the folder where each gunicorn worker writes its
+    metrics, so that a scrape adds them up.  ``gunicorn.conf.py`` sets it to a fresh
+    temporary folder (:func:`prepare_metrics_directory`); an operator may name one.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import tempfile
 from collections.abc import Mapping
 from datetime import timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +81,41 @@ def log_format() -> str:
     return value
 
 
+#: prometheus_client's variable for its multiprocess mode.
+METRICS_DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+
+
+@cache
+def prepare_metrics_directory() -> tuple[Path, bool]:
+    """Give prometheus_client's multiprocess mode an empty folder, once per process, and
+    say whether it was made here (to be removed at exit) or named by the operator.
+
+    Called by ``gunicorn.conf.py`` before any worker starts or imports prometheus_client
+    (which reads the variable when it is imported); the workers inherit it.  A folder
+    the operator named is emptied of the values of a previous run, as prometheus_client
+    requires: a dead run's counters would otherwise be added to this one's.  Once per
+    process, because gunicorn reads its settings again on SIGHUP while the workers'
+    files are live.
+    """
+    named = os.environ.get(METRICS_DIRECTORY_VARIABLE)
+    if named:
+        folder = Path(named)
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.db"):
+            stale.unlink()
+        return folder, False
+    folder = Path(tempfile.mkdtemp(prefix="elicit-metrics-"))
+    os.environ[METRICS_DIRECTORY_VARIABLE] = str(folder)
+    return folder, True
+
+
+def remove_metrics_directory() -> None:
+    """Remove the folder :func:`prepare_metrics_directory` made (at the server's exit)."""
+    folder, made_here = prepare_metrics_directory()
+    if made_here:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def load(instance_folder: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Build the app's configuration from the environment, then apply ``overrides``.
 
@@ -94,6 +139,8 @@ def load(instance_folder: str, overrides: Mapping[str, Any] | None = None) -> di
         "ELICIT_MAIL_FROM": os.environ.get("ELICIT_MAIL_FROM") or None,
         "ELICIT_PROXY_HOPS": int(os.environ.get("ELICIT_PROXY_HOPS") or 0),
         "ELICIT_LOG_FORMAT": log_format(),
+        "ELICIT_METRICS_TOKEN": os.environ.get("ELICIT_METRICS_TOKEN") or None,
+        METRICS_DIRECTORY_VARIABLE: os.environ.get(METRICS_DIRECTORY_VARIABLE) or None,
         "RATELIMIT_STORAGE_URI": os.environ.get("ELICIT_RATELIMIT_STORAGE_URL") or "memory://",
         # Should the store (Redis) become unreachable, each process counts limits in its
         # own memory until it answers again, instead of refusing every request that has

@@ -46,6 +46,7 @@ from elicit.expert.presenters import (
 )
 from elicit.extensions import csrf, db, limiter
 from elicit.i18n import LANGUAGE_NAMES, remember_requested_language
+from elicit.metrics import count_submission
 from surveys.answers import DeadlinePassed, RoundNotOpen, parse_answers, submit_responses
 from surveys.drafts import save_draft
 from surveys.errors import AccessRevoked, AnswerError, Conflict, InvalidAnswers, NotFound
@@ -454,6 +455,7 @@ def _submit(visit: Visit, typed: dict[str, str]) -> Any:
             "submitted. They are still below: please submit them again."
         )
         return _render(visit, typed, problems=[message]), 409
+    count_submission()
     flash(
         gettext(
             "Thank you: your answers to round %(number)s are submitted. You can change them "

@@ -12,10 +12,12 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from unittest import mock
 
 from gunicorn.config import Config
 from sqlalchemy import create_engine
 
+from elicit.config import prepare_metrics_directory, remove_metrics_directory
 from surveys.models import Base
 from tests.elicit.test_rate_limit_store import private_redis, shut_down  # noqa: F401
 
@@ -26,7 +28,15 @@ GUNICORN = Path(sys.executable).with_name("gunicorn")
 def _settings() -> Config:
     config = Config()
     namespace: dict[str, object] = {"__file__": str(ROOT / "gunicorn.conf.py")}
-    exec(compile((ROOT / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), namespace)
+    # The file makes a metrics folder and names it in the environment, as it does for
+    # gunicorn's workers: here both are undone, for the tests that follow.
+    with mock.patch.dict(os.environ):
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        prepare_metrics_directory.cache_clear()
+        code = compile((ROOT / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec")
+        exec(code, namespace)
+        remove_metrics_directory()
+        prepare_metrics_directory.cache_clear()
     for name, value in namespace.items():
         if name in config.settings:
             config.set(name, value)

@@ -107,5 +107,8 @@ def test_serve_refuses_a_worker_count_below_one(tmp_path):
 
 
 def test_the_command_list_imports_no_gunicorn(tmp_path):
-    # elicit --help names `serve` without importing gunicorn: only running it does.
-    assert "gunicorn" not in _imported(["--help"], tmp_path)
+    # elicit --help names `serve` without importing gunicorn: only running it does; nor
+    # does the app it builds import prometheus_client: a request does (elicit.metrics).
+    imported = _imported(["--help"], tmp_path)
+    assert "gunicorn" not in imported
+    assert "prometheus_client" not in imported
