@@ -58,7 +58,7 @@ def test_round_two_shows_simulated_feedback_beside_the_previous_answer_in_spanis
     assert page.status_code == 200
     html = page.text
     assert '<html lang="es">' in html
-    assert "Preview — nothing you do here is saved" in html
+    assert "Vista previa — nada de lo que haga aquí se guarda" in html
     # The Spanish texts of the study, and feedback on every numeric item.
     assert "Confianza" in html or "confianza" in html
     numeric = [item for item in facilitator.items if item.kind != "open_text"]
