@@ -115,7 +115,7 @@ def test_rounds_one_and_two_are_previewed_in_spanish_and_nothing_is_stored(
     page.goto(f"{live_server}/console/studies/{SLUG}")
     page.locator("#preview-links").get_by_role("link", name="Español").first.click()
     expect(page.locator("html")).to_have_attribute("lang", "es")
-    expect(page.locator(".preview-banner")).to_contain_text("nothing you do here is saved")
+    expect(page.locator(".preview-banner")).to_contain_text("nada de lo que haga aquí se guarda")
     expect(page.locator("#item-trust_now legend")).to_contain_text("confianza")
     expect(page.locator("[data-feedback-item]")).to_have_count(0)
     page.locator("#item-trust_now").get_by_text("4", exact=True).click()
