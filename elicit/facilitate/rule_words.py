@@ -569,7 +569,7 @@ def parameter_help(kind: str, name: str, scale: ScaleContext) -> str:
                 "Answers equal to either end count. For example 7 and 9, the top third of a "
                 "1–9 scale, or 4 and 5 on a 1–5 agreement scale."
             ) + (
-                " " + gettext("This item's scale:%(scale)s.", scale=scale_phrase(scale))
+                " " + gettext("Here the answers lie%(scale)s.", scale=scale_phrase(scale))
                 if scale_phrase(scale)
                 else ""
             )

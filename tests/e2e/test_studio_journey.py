@@ -192,6 +192,10 @@ def test_facilitator_builds_previews_runs_and_amends_a_bilingual_study(
             },
         )
     )
+    # Each end of the band is explained on this item's own scale.
+    expect(page.locator("fieldset.criterion .help").nth(1)).to_contain_text(
+        "Here the answers lie on this 1–5 scale."
+    )
     axe_clean("rule editor, likert")
     save_rule()
     expect(page.locator(f"#item-{LIKERT}")).to_contain_text("From the item's own rule.")
@@ -303,10 +307,17 @@ def test_facilitator_builds_previews_runs_and_amends_a_bilingual_study(
     expect(page.locator("#protocol-stamp")).to_contain_text("UTC")
     expect(page.locator("#no-amendments")).to_be_visible()
 
+    # While the round is open no rule can change, and the editor says so.
+    page.goto(f"{live_server}/console/studies/{SLUG}/rules/items/{LIKERT}")
+    expect(page.locator("#rules-locked")).to_be_visible()
+    locked = page.get_by_role("button", name="Save the rule as an amendment")
+    expect(locked).to_be_disabled()
+    assert float(locked.evaluate("button => getComputedStyle(button).opacity")) < 1
+
     # 7. The two experts answer through their personal links.
     for number, path in enumerate(links):
         answer(new_page(), live_server, path, number)
-    page.reload()
+    page.goto(f"{live_server}/console/studies/{SLUG}")
     expect(page.locator("#response-rate")).to_contain_text("2 of 2")
 
     # 8. Round 1 closes after its preview.
