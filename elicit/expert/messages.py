@@ -119,8 +119,11 @@ def error_report(errors: list[AnswerError], views: list[ItemView]) -> ErrorRepor
 
 
 def _field_labels(views: list[ItemView]) -> dict[str, str]:
-    """What each field of the page is called in a summary line: "Question 7", "Question
-    7, confidence", "Question 5, <scenario text>", "Question 7, your reason"."""
+    """What each field of the page is called in a summary line: "Question 7",
+    "Question 7, confidence", "Question 6, scenario 2", "Question 5, Trade relations
+    and tariffs" (a ranking's options move about the page, so they go by name; a
+    scenario's text is too long for a line, and scenarios keep their place),
+    "Question 7, your reason"."""
     parts = {
         "lowest": gettext("lowest plausible value"),
         "highest": gettext("highest plausible value"),
@@ -131,7 +134,16 @@ def _field_labels(views: list[ItemView]) -> dict[str, str]:
     for view in views:
         question = gettext("Question %(number)s", number=view.number)
         labels[view.key] = question
-        named = list(parts.items()) if view.kind == "numeric_estimate" else view.choices
+        named: list[tuple[str, str]]
+        if view.kind == "numeric_estimate":
+            named = list(parts.items())
+        elif view.kind == "scenario_set":
+            named = [
+                (key, gettext("scenario %(position)s", position=position))
+                for position, (key, _) in enumerate(view.choices, start=1)
+            ]
+        else:
+            named = [(key, text.rstrip(". ")) for key, text in view.choices]
         for part, name in named:
             labels[component_field(view.key, part)] = gettext(
                 "%(question)s, %(part)s", question=question, part=name

@@ -340,8 +340,10 @@ class ReviewEntry:
     anchor: str
     #: The answer as ``(label, value)`` lines (label ``None`` for a single value).
     lines: list[tuple[str | None, str]] = field(default_factory=list)
-    #: Whether ``lines`` are an order (a ranking: first to last).
-    ordered: bool = False
+    #: How ``lines`` read: "value" (one value), "order" (a ranking, first to last),
+    #: "shares" (a scenario set: each share before its scenario) or "parts" (an
+    #: estimate: each value after its label).
+    layout: str = "value"
     #: An open answer's text, shown as typed.
     text_answer: str | None = None
     rationale: str | None = None
@@ -408,12 +410,13 @@ def _answer_in_words(
             "lines": [
                 (scenario.text.get(language, fallback), percent(components[scenario.key]))
                 for scenario in definition.scenarios
-            ]
+            ],
+            "layout": "shares",
         }
     if definition.kind == "ranking":
         texts = {option.key: option.text.get(language, fallback) for option in definition.options}
         in_order = sorted(components, key=lambda key: components[key])
-        return {"lines": [(None, texts[key]) for key in in_order], "ordered": True}
+        return {"lines": [(None, texts[key]) for key in in_order], "layout": "order"}
     unit = definition.unit.get(language, fallback) if definition.unit else None
 
     def amount(value: float) -> str:
@@ -427,7 +430,8 @@ def _answer_in_words(
             (gettext("Best guess"), amount(components["best"])),
             (gettext("Highest plausible value"), amount(components["highest"])),
             (gettext("Confidence"), percent(components["confidence"])),
-        ]
+        ],
+        "layout": "parts",
     }
 
 

@@ -42,7 +42,12 @@ class PreviewForm(FlaskForm):
 def _preview_url_for(slug: str, number: int) -> Callable[..., str]:
     """``url_for`` for the expert templates inside a preview: every expert address
     becomes this preview's (the autosave its own endpoint), keeping the language and
-    the anchor; every other address is left as it is."""
+    the anchor; every other address is left as it is.
+
+    An address with an anchor (the review's links back to a field) also says
+    ``from=review``: the review was posted to the preview's own address, and a link
+    that differed from it only by its anchor would scroll the review instead of
+    opening the page."""
 
     def preview_url_for(endpoint: str, **values: Any) -> str:
         if not endpoint.startswith("expert."):
@@ -51,8 +56,9 @@ def _preview_url_for(slug: str, number: int) -> Callable[..., str]:
         if endpoint == "expert.autosave":
             return url_for("facilitate.preview_autosave", slug=slug, number=number)
         language = values.pop("lang", None) or str(get_locale())
+        extra = {"from": "review"} if anchor else {}
         return url_for(
-            "facilitate.preview", slug=slug, number=number, lang=language, _anchor=anchor
+            "facilitate.preview", slug=slug, number=number, lang=language, _anchor=anchor, **extra
         )
 
     return preview_url_for

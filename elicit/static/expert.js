@@ -82,14 +82,39 @@
   }
 
   /* -- probability: a slider linked to the number input ----------------------------- */
+  /* Unanswered, the slider is "unset": no thumb, a dashed track, "Not answered" beside
+     it and as its spoken value, because a thumb resting at 50 % reads as an answer.
+     The slider has no name: only the number input is sent, so an untouched slider
+     never records anything.  Touching the track, dragging, or a key sets it. */
   form.querySelectorAll("input[data-slider-for]").forEach(function (slider) {
     var input = document.getElementById(slider.dataset.sliderFor);
+    var state = document.getElementById(slider.dataset.state);
+    var unanswered = state ? state.textContent : "";
+    function show(value) {
+      var set = value !== null && value >= 0 && value <= 100;
+      if (set) { slider.value = value; }
+      slider.classList.toggle("unset", !set);
+      if (set) {
+        slider.setAttribute("aria-valuetext", String(input.value).trim().replace(/\s*%$/, "") + " %");
+      } else {
+        slider.setAttribute("aria-valuetext", unanswered);
+      }
+      if (state) { state.hidden = set; }
+    }
+    function take() {
+      input.value = slider.value;
+      show(Number(slider.value));
+      changed();
+    }
     slider.hidden = false;
-    slider.addEventListener("input", function () { input.value = slider.value; changed(); });
-    input.addEventListener("input", function () {
-      var value = number(input.value);
-      if (value !== null && value >= 0 && value <= 100) { slider.value = value; }
+    slider.addEventListener("input", take);
+    /* A click on the track where the (hidden) thumb already rests changes nothing, so
+       no input event says that the expert chose 50: the release does. */
+    slider.addEventListener("pointerup", function () {
+      if (slider.classList.contains("unset")) { take(); }
     });
+    input.addEventListener("input", function () { show(number(input.value)); });
+    show(number(input.value));
   });
 
   /* -- scenario sets: running total and proportional rescaling ---------------------- */

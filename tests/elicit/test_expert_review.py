@@ -103,9 +103,19 @@ def test_two_problems_of_one_field_are_both_shown_beside_it(client, post_answers
     summary = text(section(response.text, "error-summary"))
     assert "4 problems to correct" in summary
     assert "Question 1: Choose one of the options from 1 to 5." in summary
-    assert "Question 6, " in summary and "Enter a percentage from 0 to 100." in summary
+    assert "Question 6, scenario 1: Enter a percentage from 0 to 100." in summary
     assert "Question 6: The scenarios add up to 130 %" in summary
     assert "Question 14, your reason: Give an answer to go with this explanation" in summary
+
+
+def test_a_ranking_option_is_named_by_its_text(client, post_answers, expert):
+    typed = {"driver_ranking.trust": "1", "driver_ranking.agendas": "1"}
+    response = post_answers(expert, typed)
+    summary = text(section(response.text, "error-summary"))
+    assert "Question 5, Trade relations and tariffs: Give this option a place from 1 to 5." in (
+        summary
+    )
+    assert "Question 5: Give each option a different place from 1 to 5." in summary
 
 
 def test_a_started_estimate_lists_each_missing_part_and_the_order_at_once(
@@ -164,16 +174,13 @@ EVERY_KIND = {
 
 def entries(html: str, list_id: str) -> list[tuple[str, str, str]]:
     """``(item key, link target, readable text)`` of each entry of a review list."""
-    listing = section(html, list_id)
+    listing = html[html.index(f'id="{list_id}"') :]
+    listing = listing[: listing.index("</section>")]
     found = []
-    for key, body in re.findall(
-        r'<li class="review-entry [a-z]+" id="review-([^"]+)">(.*?)</li>\s*'
-        r'(?=<li class="review-entry|</ul>)',
-        listing,
-        re.S,
-    ):
-        (target,) = re.findall(r'<p class="review-link"><a href="([^"]+)">', body)
-        found.append((key, target, text(body)))
+    for chunk in listing.split('<li class="review-entry ')[1:]:
+        key = re.match(r'[a-z]+" id="review-([^"]+)">', chunk).group(1)
+        (target,) = re.findall(r'<p class="review-link"><a href="([^"]+)">', chunk)
+        found.append((key, target, text(chunk.split(">", 1)[1])))
     return found
 
 
@@ -205,10 +212,10 @@ def test_the_review_lists_every_answer_in_words_with_a_link_back_to_its_field(
     )
     # Every link leads to the answer page, at the field that changes the answer.
     links = {key: target for key, target, _ in unanswered + answered}
-    assert links["trust_now"] == "/e/#field-trust_now"
-    assert links["scenarios"] == "/e/#field-scenarios.status_quo"
-    assert links[ESTIMATE] == f"/e/#field-{ESTIMATE}.lowest"
-    assert links["agenda_now"] == "/e/#field-agenda_now"
+    assert links["trust_now"] == "/e/?lang=en#field-trust_now"
+    assert links["scenarios"] == "/e/?lang=en#field-scenarios.status_quo"
+    assert links[ESTIMATE] == f"/e/?lang=en#field-{ESTIMATE}.lowest"
+    assert links["agenda_now"] == "/e/?lang=en#field-agenda_now"
     answer_page = client.get("/e/").text
     for target in links.values():
         assert f'id="{target.split("#", 1)[1]}"' in answer_page, target
@@ -223,14 +230,14 @@ def test_the_review_lists_every_answer_in_words_with_a_link_back_to_its_field(
         "Alignment of the security agendas Trust between the security leaderships Cartel "
         "violence in Mexico Trade relations and tariffs Domestic political pressure"
     ) in words["driver_ranking"]
-    assert "(the status quo). 62.5 %" in words["scenarios"]
-    assert "extraditions stop. 30 %" in words["scenarios"]
-    assert "late 2000s. 7.5 %" in words["scenarios"]
+    assert "62.5 % Continued transactional cooperation" in words["scenarios"]
+    assert "30 % A total rift" in words["scenarios"]
+    assert "7.5 % Renewed large-scale cooperation" in words["scenarios"]
     assert "Your answer: 12.5 %" in words["trigger_officials_implicated"]
     assert "Your answer: 35 %" in words["trigger_tariffs"]
     assert (
-        "Lowest plausible value 10 people Best guess 25 people Highest plausible value "
-        "1,000 people Confidence 80 %"
+        "Lowest plausible value: 10 people Best guess: 25 people Highest plausible value: "
+        "1,000 people Confidence: 80 %"
     ) in words[ESTIMATE]
     assert "Water-sharing disputes <on> the Rio Grande." in words["missing_factors"]
     assert "<on>" not in html  # escaped, as everything typed
@@ -271,7 +278,7 @@ def test_answers_outside_the_middle_half_without_a_reason_come_next(
     )
     ((key, target, words),) = entries(html, "unexplained")
     assert key == "trigger_tariffs"
-    assert target == "/e/#field-rationale.trigger_tariffs"  # straight to the reason box
+    assert target == "/e/?lang=en#field-rationale.trigger_tariffs"  # straight to the reason box
     assert "Your answer: 90 %" in words and "No reason given" in words and "Add a reason" in words
     answered = {key: readable for key, _, readable in entries(html, "answers")}
     assert "Your reason: Rare." in answered["trigger_black_swan"]
@@ -292,8 +299,11 @@ def test_the_preview_lists_the_answers_with_links_back_to_the_preview(client, fa
     assert review.status_code == 200
     answered = entries(review.text, "answers")
     assert [(key, target) for key, target, _ in answered] == [
-        ("trust_now", f"/console/studies/{slug}/preview/1?lang=en#field-trust_now"),
-        ("trigger_tariffs", f"/console/studies/{slug}/preview/1?lang=en#field-trigger_tariffs"),
+        ("trust_now", f"/console/studies/{slug}/preview/1?lang=en&amp;from=review#field-trust_now"),
+        (
+            "trigger_tariffs",
+            f"/console/studies/{slug}/preview/1?lang=en&amp;from=review#field-trigger_tariffs",
+        ),
     ]
     assert 'href="/e/' not in review.text
     assert db.session.execute(db.select(Draft)).first() is None
