@@ -139,7 +139,7 @@ def load(instance_folder: str, overrides: Mapping[str, Any] | None = None) -> di
         "ELICIT_MAIL_FROM": os.environ.get("ELICIT_MAIL_FROM") or None,
         "ELICIT_PROXY_HOPS": int(os.environ.get("ELICIT_PROXY_HOPS") or 0),
         "ELICIT_LOG_FORMAT": log_format(),
-        "ELICIT_METRICS_TOKEN": os.environ.get("ELICIT_METRICS_TOKEN") or None,
+        "ELICIT_METRICS_TOKEN": (os.environ.get("ELICIT_METRICS_TOKEN") or "").strip() or None,
         METRICS_DIRECTORY_VARIABLE: os.environ.get(METRICS_DIRECTORY_VARIABLE) or None,
         "RATELIMIT_STORAGE_URI": os.environ.get("ELICIT_RATELIMIT_STORAGE_URL") or "memory://",
         # Should the store (Redis) become unreachable, each process counts limits in its

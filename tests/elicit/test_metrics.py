@@ -134,7 +134,6 @@ def _get(url: str, headers: dict[str, str] | None = None) -> str:
 def test_every_workers_requests_are_counted_in_one_scrape(tmp_path):
     temporary = tmp_path / "tmp"
     temporary.mkdir()
-    requests = 60
     environment = {"ELICIT_METRICS_TOKEN": TOKEN, "TMPDIR": str(temporary)}
     environment_without = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
     with (
@@ -142,9 +141,14 @@ def test_every_workers_requests_are_counted_in_one_scrape(tmp_path):
         serving(tmp_path, "--workers", "2", env=environment) as (address, server, log),
     ):
         (folder,) = temporary.glob("elicit-metrics-*")
+        # Concurrent requests until both workers have served some (each worker's file
+        # of observations appears with its first request).
+        requests, served_by = 0, set()
         with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda _: _get(f"{address}/healthz"), range(requests)))
-        served_by = {path.stem.rsplit("_", 1)[1] for path in folder.glob("histogram_*.db")}
+            while len(served_by) < 2 and requests < 2000:
+                list(pool.map(lambda _: _get(f"{address}/healthz"), range(40)))
+                requests += 40
+                served_by = {path.stem for path in folder.glob("histogram_*.db")}
         assert len(served_by) == 2, "both workers served requests"
         pattern = re.compile(
             r'elicit_request_duration_seconds_count\{method="GET",route="/healthz",'
