@@ -23,7 +23,7 @@ from playwright.sync_api import expect
 from elicit.extensions import db
 from surveys.protocol import amendments, protocol_stamp
 from surveys.studies import find_study
-from tests.e2e.support import axe_violations, describe_violations
+from tests.e2e.support import ARTIFACTS, axe_violations, describe_violations
 from tests.e2e.test_rules_and_preview_browser import BLOCKING, checked, logged_in
 
 pytestmark = pytest.mark.e2e
@@ -350,6 +350,13 @@ def test_facilitator_builds_previews_runs_and_amends_a_bilingual_study(
     expect(row.locator("pre.amended").first).to_contain_text("0.7")
     expect(row.locator("pre.amended").last).to_contain_text("0.8")
     expect(methods.locator("#protocol-sha256")).to_have_text(stamp.sha256)
+    # On a phone the rules keep a readable width; the table scrolls in its own box.
+    page.set_viewport_size({"width": 375, "height": 800})
+    rule_width = row.locator("pre.amended").first.evaluate("pre => pre.offsetWidth")
+    assert rule_width >= 200, f"the amended rule is {rule_width} px wide at 375 px"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#amendments").screenshot(path=str(ARTIFACTS / "studio-report-amendment-375.png"))
+    page.set_viewport_size({"width": 1280, "height": 900})
     db.session.expire_all()
     recorded = amendments(db.session, find_study(db.session, SLUG))
     assert [(a.what, a.first_round, a.reason) for a in recorded] == [
