@@ -345,7 +345,7 @@ def walk(app: Flask, base: str, browser: Any) -> None:
     shot(
         page,
         "15-amendment-reason",
-        (".field:has(textarea[name=reason])", "button:text-is('Save the rule as an amendment')"),
+        (".field:has(textarea[name=reason])", ".actions:has(button[value=save])"),
     )
     page.get_by_role("button", name="Save the rule as an amendment").click()
     expect(page.get_by_role("status").first).to_contain_text("recorded as an amendment")
