@@ -57,7 +57,11 @@ class DeferredMigrate:
 
 migrate = DeferredMigrate()
 csrf = CSRFProtect()
-babel = Babel()
+#: A short date and time is written ISO-style in every language (2026-12-03 18:10), not
+#: the locale's short form: "12/3/26, 6:10 PM" reads as 12 March in Mexico and most of
+#: the world, and the console's short times date records (the protocol stamp,
+#: amendments, the audit log, deliveries) that a reader must not misread.
+babel = Babel(date_formats={**Babel.default_date_formats, "datetime.short": "yyyy-MM-dd HH:mm"})
 limiter = Limiter(key_func=get_remote_address)
 login_manager = LoginManager()
 login_manager.login_view = "facilitate.login"
