@@ -166,14 +166,16 @@ def test_facilitator_builds_previews_runs_and_amends_a_bilingual_study(
 
     def criteria(*wanted: tuple[str, dict[str, str]]) -> None:
         """Replace the form's criteria with ``wanted``: (kind, {label: value})."""
-        while page.locator("fieldset.criterion").count():
-            page.locator("fieldset.criterion").first.get_by_role(
-                "button", name=re.compile("^Remove this criterion")
-            ).click()
-        for kind, values in wanted:
+        shown = page.locator("fieldset.criterion")
+        for left in range(shown.count(), 0, -1):
+            remove = re.compile("^Remove this criterion")
+            shown.first.get_by_role("button", name=remove).click()
+            expect(shown).to_have_count(left - 1)
+        for count, (kind, values) in enumerate(wanted, start=1):
             page.get_by_label("Criterion to add").select_option(kind)
             page.get_by_role("button", name="Add the criterion").click()
-            added = page.locator("fieldset.criterion").last
+            expect(shown).to_have_count(count)
+            added = shown.last
             for label, value in values.items():
                 added.get_by_label(label, exact=True).fill(value)
 
