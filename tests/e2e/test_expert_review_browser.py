@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from elicit.extensions import db
 from surveys.rounds import open_round
+from tests.conftest import PASSWORD
 from tests.e2e.support import (
     ARTIFACTS,
     axe_violations,
@@ -233,3 +234,27 @@ def test_without_javascript_an_unanswered_probability_is_an_empty_box_marked_so(
     # Answered, its "Not answered" goes (the page is drawn from what was submitted).
     expect(page.locator("#state-trigger_black_swan")).to_be_hidden()
     expect(page.locator(f"#state-{SLIDER}")).to_be_visible()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_preview_review_lists_the_answers_and_its_links_open_the_preview(
+    live_server, new_page, artifacts, make_study, make_user, width
+):
+    study = make_study()
+    make_user("lead@example.org", studies=[study])
+    page = new_page(viewport={"width": width, "height": 900})
+    serve_axe(page, live_server)
+    page.goto(f"{live_server}/console/login")
+    page.get_by_label("Email").fill("lead@example.org")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.goto(f"{live_server}/console/studies/{study.slug}/preview/1?lang=en")
+    field(page, "trigger_tariffs").fill("35")
+    page.locator('button[name="action"][value="review"]').click()
+    expect(page.locator(".preview-banner")).to_be_visible()
+    expect(page.locator("#review-trigger_tariffs")).to_contain_text("35 %")
+    checked(page, live_server, artifacts, "preview-review", width)
+    page.locator("#review-trigger_tariffs .review-link a").click()
+    page.wait_for_url("**/preview/1?lang=en&from=review#field-trigger_tariffs")
+    expect(page.locator('button[name="action"][value="review"]')).to_be_visible()
+    expect(field(page, "trigger_tariffs")).to_be_in_viewport()
