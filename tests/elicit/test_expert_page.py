@@ -346,7 +346,7 @@ def test_review_lists_unanswered_items_before_submitting(client, post_answers, e
     unanswered = response.text[response.text.index('id="unanswered"') :]
     unanswered = unanswered[: unanswered.index("</ul>")]
     assert 'href="/e/?lang=en#field-trust_horizon"' in unanswered
-    assert 'href="/e/?lang=en#field-trust_now"' not in unanswered  # answered: listed with the answers
+    assert 'href="/e/?lang=en#field-trust_now"' not in unanswered  # listed with the answers
     assert saved_answers() == {}  # reviewing submits nothing
     # The review page carries the answers to the final submission.
     token = csrf_token(response.text)
