@@ -59,6 +59,12 @@ def _positive(context: click.Context, parameter: click.Parameter, value: int | N
 )
 def serve_command(binds: tuple[str, ...], workers: int | None, access_logfile: str | None) -> None:
     """Serve the app with gunicorn and the shipped gunicorn.conf.py (from any folder)."""
+    from elicit.config import log_format
+
+    try:
+        log_format()  # read by the settings too: a wrong value is named here, not in a traceback
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
     if not GUNICORN_SETTINGS.is_file():
         raise click.ClickException(
             f"the gunicorn settings are missing ({GUNICORN_SETTINGS}): "

@@ -112,3 +112,18 @@ def test_the_command_list_imports_no_gunicorn(tmp_path):
     imported = _imported(["--help"], tmp_path)
     assert "gunicorn" not in imported
     assert "prometheus_client" not in imported
+
+
+def test_serve_names_a_wrong_log_format_instead_of_starting(tmp_path):
+    completed = subprocess.run(
+        [str(ELICIT), "serve", "--bind", f"127.0.0.1:{free_port()}"],
+        cwd=tmp_path,
+        env={**os.environ, "ELICIT_LOG_FORMAT": "yaml"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 1
+    assert "Error: ELICIT_LOG_FORMAT must be one of text, json, not 'yaml'" in completed.stderr
+    assert "Traceback" not in completed.stderr
