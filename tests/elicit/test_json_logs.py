@@ -72,7 +72,9 @@ def root_stream() -> Iterator[io.StringIO]:
 @pytest.fixture
 def json_client(app, database_url, root_stream):
     """A client of an app configured with ``ELICIT_LOG_FORMAT=json`` that logs a failing
-    request's exception, as a deployed one does."""
+    request's exception, as a deployed one does.  The root logger's handlers get their
+    formatters back afterwards, for the tests that follow."""
+    formatters = {handler: handler.formatter for handler in logging.getLogger().handlers}
     served = create_app(
         {
             "TESTING": True,
@@ -87,6 +89,8 @@ def json_client(app, database_url, root_stream):
     with served.app_context():
         db.session.remove()
         db.engine.dispose()
+    for handler, formatter in formatters.items():
+        handler.setFormatter(formatter)
 
 
 def test_a_failing_request_is_logged_as_json_with_its_route_not_its_link(
