@@ -933,6 +933,43 @@ def missing_translations(study: Study) -> list[MissingText]:
     return [missing for missing in found if missing.languages]
 
 
+#: How many missing texts a refusal to open names before it says how many more there are.
+NAMED_MISSING_LIMIT = 10
+
+
+def _missing_place(missing: MissingText) -> str:
+    """Where a missing text is, in the words of the loader's fields."""
+    kind, _, key = missing.place.partition(":")
+    if kind == "item":
+        return f"item {key} ({missing.field})"
+    if kind == "section":
+        return f"section {key} ({missing.field})"
+    return kind
+
+
+def opening_problems(study: Study) -> list[str]:
+    """Why the study's next round cannot open with the items and texts it has: no item
+    left to ask, or texts not written in every one of the study's languages (a draft
+    may lack them, but an expert must read every text in their own language).  Empty
+    when nothing stands in the way.  :func:`surveys.rounds.open_round` refuses with
+    these; the console's confirmation shows them before anyone tries."""
+    problems: list[str] = []
+    if not study.items:
+        problems.append("the study has no item: add one before opening a round")
+    elif all(item.retired_at is not None for item in study.items):
+        problems.append("every item is retired: no item is left to ask")
+    missing = missing_translations(study)
+    if missing:
+        named = [
+            f"{_missing_place(entry)} in {', '.join(entry.languages)}"
+            for entry in missing[:NAMED_MISSING_LIMIT]
+        ]
+        if len(missing) > NAMED_MISSING_LIMIT:
+            named.append(f"and {len(missing) - NAMED_MISSING_LIMIT} more")
+        problems.append("texts not translated yet: " + "; ".join(named))
+    return problems
+
+
 __all__ = [
     "BLANK_CONSENSUS",
     "ROUND_ONE_OPENED",
@@ -954,6 +991,7 @@ __all__ = [
     "missing_translations",
     "move_item",
     "move_section",
+    "opening_problems",
     "ordered_items",
     "rename_section",
     "replace_study",

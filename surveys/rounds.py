@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 import analysis
 from analysis.deferred import deferred
 from surveys import audit
+from surveys.builder import opening_problems
 from surveys.definition import StudyDefinition
 from surveys.errors import Conflict
 from surveys.models import (
@@ -96,8 +97,11 @@ def open_round(
 ) -> Round:
     """Open the study's next round; ``actor`` is the console user, if any (audited).
 
-    Refused while a round is open or when the study's maximum number of rounds has
-    been reached.  The database also guarantees at most one open round per study.
+    Refused while a round is open, when the study's maximum number of rounds has been
+    reached, for a deadline that is not in the future, and when the study has no item
+    left to ask or texts not written in all its languages
+    (:func:`surveys.builder.opening_problems`, whose words the refusal repeats).  The
+    database also guarantees at most one open round per study.
     """
     latest = latest_round(session, study)
     if latest is not None and latest.status != RoundStatus.CLOSED:
@@ -107,6 +111,9 @@ def open_round(
         raise Conflict(f"the study allows at most {study.max_rounds} round(s)")
     if deadline is not None and deadline <= utcnow():
         raise Conflict("the deadline must lie in the future")
+    problems = opening_problems(study)
+    if problems:
+        raise Conflict("; ".join(problems))
     round_ = Round(
         study=study, number=number, status=RoundStatus.OPEN, opened_at=utcnow(), deadline=deadline
     )

@@ -2,7 +2,9 @@
 
 Every console route loads its study through :func:`study_for`, which answers 404 for a
 study the user is not a member of (its existence is not revealed) and 403 when a
-researcher asks to change something.
+researcher asks to change something.  Exporting is reading: :func:`may_export` names
+the roles that may download a study's data and report, and the pages show the download
+links to them only.
 """
 
 from __future__ import annotations
@@ -31,3 +33,12 @@ def study_for(slug: str, *, change: bool = False) -> Study:
     if change and user.role != Role.FACILITATOR:
         abort(403, gettext("Researchers can read and export a study but not change it."))
     return study
+
+
+#: The roles that may download the data of the studies they are a member of.
+EXPORTING_ROLES = frozenset({Role.FACILITATOR, Role.RESEARCHER})
+
+
+def may_export(user: User) -> bool:
+    """Whether ``user`` may download the exports of the studies they are a member of."""
+    return user.role in EXPORTING_ROLES

@@ -6,7 +6,7 @@ from datetime import UTC
 
 from flask_babel import gettext, lazy_gettext
 from flask_wtf import FlaskForm
-from wtforms import DateTimeLocalField, EmailField, PasswordField
+from wtforms import BooleanField, DateTimeLocalField, EmailField, PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 
 from elicit.deadlines import MAX_YEARS_AHEAD, latest_deadline
@@ -64,6 +64,16 @@ class OpenRoundForm(SafeForm):
         lazy_gettext("Deadline (UTC, optional)"),
         format="%Y-%m-%dT%H:%M",
         validators=[Optional(), _deadline_within_reach],
+    )
+
+
+class ConfirmOpeningForm(OpenRoundForm):
+    """The confirmation that opens the next round: the deadline chosen on the study page
+    and, when the last close's stopping rule recommended stopping, the facilitator's
+    acknowledgement of that recommendation (its label, naming the round, is the page's)."""
+
+    acknowledge_stop = BooleanField(
+        lazy_gettext("I have read the recommendation to stop, and open the round anyway")
     )
 
 

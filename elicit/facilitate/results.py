@@ -13,7 +13,7 @@ from markupsafe import Markup
 
 from elicit.expert.charts import ChartLabels, distribution_svg
 from elicit.extensions import db
-from elicit.facilitate.access import console_user, study_for
+from elicit.facilitate.access import console_user, may_export, study_for
 from elicit.facilitate.charts import convergence_svg
 from elicit.facilitate.forms import OpenRoundForm
 from elicit.facilitate.views import blueprint
@@ -40,7 +40,12 @@ def results(slug: str) -> str:
         (entry, _charts(entry, bounds.get(entry.key)))
         for entry in study_results(db.session, study, language)
     ]
-    return render_template("facilitate/results.html", study=study, items=items)
+    return render_template(
+        "facilitate/results.html",
+        study=study,
+        items=items,
+        can_export=may_export(console_user()),
+    )
 
 
 def _charts(entry: ItemResults, bounds: tuple[float, float] | None) -> dict[str, Any]:

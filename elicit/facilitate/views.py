@@ -6,7 +6,7 @@ one call into ``surveys`` → flash and redirect, or render.
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import (
@@ -25,8 +25,14 @@ from flask_login import login_required
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from elicit.extensions import db, limiter
-from elicit.facilitate.access import console_user, study_for
-from elicit.facilitate.forms import ChangePasswordForm, ConfirmForm, LoginForm, OpenRoundForm
+from elicit.facilitate.access import console_user, may_export, study_for
+from elicit.facilitate.forms import (
+    ChangePasswordForm,
+    ConfirmForm,
+    ConfirmOpeningForm,
+    LoginForm,
+    OpenRoundForm,
+)
 from elicit.facilitate.login import log_in, log_out
 from surveys.accounts import (
     MIN_PASSWORD_LENGTH,
@@ -38,6 +44,8 @@ from surveys.accounts import (
 from surveys.accounts import change_password as change_account_password
 from surveys.audit import study_log
 from surveys.errors import Conflict
+from surveys.models import Study
+from surveys.opening import OpeningPlan, plan_next_round
 from surveys.progress import study_progress
 from surveys.protocol import amendments, items_at_consensus, protocol_stamp, retired_at_close
 from surveys.rounds import (
@@ -149,26 +157,79 @@ def study(slug: str) -> str:
         log=study_log(db.session, current),
         open_form=OpenRoundForm(),
         can_change=console_user().role == "facilitator",
+        can_export=may_export(console_user()),
     )
 
 
-@blueprint.route("/studies/<slug>/rounds/open", methods=["POST"])
+def _deadline(form: ConfirmOpeningForm) -> datetime | None:
+    """The form's deadline in UTC (the field is read as UTC), if one was given and valid."""
+    if form.deadline.errors or form.deadline.data is None:
+        return None
+    return form.deadline.data.replace(tzinfo=UTC)
+
+
+def _opening_plan(study: Study, form: ConfirmOpeningForm) -> OpeningPlan:
+    """What opening the next round with the form's deadline will do; a deadline in the
+    past gets its message on the field."""
+    plan = plan_next_round(db.session, study, deadline=_deadline(form))
+    if plan.deadline_problem is not None:
+        form.deadline.errors = [
+            *form.deadline.errors,
+            gettext("The deadline must lie in the future."),
+        ]
+    return plan
+
+
+def _opening_page(study: Study, form: ConfirmOpeningForm, plan: OpeningPlan, status: int) -> Any:
+    """The confirmation before a round opens, for ``plan``, with the form's errors."""
+    return render_template(
+        "facilitate/open_round.html",
+        study=study,
+        form=form,
+        plan=plan,
+        field_words=_builder_routes.field_words,
+        missing_words=_builder_routes.missing_words,
+    ), status
+
+
+@blueprint.route("/studies/<slug>/rounds/open", methods=["GET", "POST"])
 @login_required
 def open_next_round(slug: str) -> Any:
-    """Open the study's next round."""
+    """Say what opening the study's next round will do (GET, for the deadline chosen on
+    the study page, ``?deadline=``) and open it when confirmed (POST).
+
+    Experts can be invited the moment a round is open, and round 1 fixes the protocol,
+    so the study page's button leads here: the panel by group, the items asked and those
+    that left, the deadline; when the last close's stopping rule recommended stopping,
+    the round opens only with the acknowledgement ticked.  The API and the CLI open
+    directly (nobody reads a page there); the refusals they share (a round still open,
+    no item, texts not translated) are the domain's, flashed on the study page.
+    """
     current = study_for(slug, change=True)
-    form = OpenRoundForm()
+    if request.method == "GET":
+        form = ConfirmOpeningForm(formdata=request.args)
+        form.deadline.validate(form)
+        plan = _opening_plan(current, form)
+        return _opening_page(current, form, plan, 422 if form.deadline.errors else 200)
+    form = ConfirmOpeningForm()
     if not form.validate_on_submit():
-        abort(
-            422 if form.deadline.errors else 400,
-            "; ".join(
-                f"{form[name].label.text}: {', '.join(errors)}"
-                for name, errors in form.errors.items()
-            ),
-        )
-    deadline = form.deadline.data.replace(tzinfo=UTC) if form.deadline.data else None
+        if form.csrf_token.errors:
+            abort(400)
+        return _opening_page(current, form, _opening_plan(current, form), 422)
+    plan = _opening_plan(current, form)
+    if form.deadline.errors:
+        return _opening_page(current, form, plan, 422)
+    if plan.can_open and plan.stop_recommended and not form.acknowledge_stop.data:
+        form.acknowledge_stop.errors = [
+            gettext(
+                "The stopping rule recommends stopping: tick this box to open round "
+                "%(number)s anyway, or cancel.",
+                number=plan.number,
+            )
+        ]
+        return _opening_page(current, form, plan, 422)
     try:
-        round_ = open_round(db.session, current, deadline=deadline, actor=console_user())
+        round_ = open_round(db.session, current, deadline=_deadline(form), actor=console_user())
     except Conflict as error:
         flash(gettext("The round could not be opened: %(reason)s", reason=str(error)))
         return redirect(url_for("facilitate.study", slug=slug)), 303
@@ -219,7 +280,7 @@ def close_current_round(slug: str) -> Any:
 
 
 # Routes defined in their own modules, on this blueprint.
-from elicit.facilitate import builder as _builder_routes  # noqa: E402, F401
+from elicit.facilitate import builder as _builder_routes  # noqa: E402 (also: the words of missing texts)
 from elicit.facilitate import design as _design_routes  # noqa: E402, F401
 from elicit.facilitate import exports as _export_routes  # noqa: E402, F401
 from elicit.facilitate import panel as _panel_routes  # noqa: E402, F401

@@ -149,6 +149,11 @@ def test_facilitator_runs_a_study_in_the_browser(live_server, page, new_page, ma
     # 4. Open round 1 from the study page; invite the panel (no SMTP: the outbox).
     study_page(page, live_server)
     page.get_by_role("button", name="Open round 1").click()
+    # The confirmation says what will happen: the panel of 3, the items, no deadline.
+    expect(page.get_by_role("heading", name="Open round 1?")).to_be_visible()
+    expect(page.locator("#plan-panel")).to_contain_text("3 panelists with a working link")
+    expect(page.locator("#plan-deadline")).to_contain_text("None")
+    page.get_by_role("button", name="Open round 1", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text("Round 1 is open.")
     expect_rate(page, live_server, 0, 3)
     page.get_by_role("link", name="Panel, invitations and reminders").click()
@@ -224,6 +229,13 @@ def test_facilitator_runs_a_study_in_the_browser(live_server, page, new_page, ma
     # 8. Open round 2: an expert's page has the new item, not the retired one.
     study_page(page, live_server)
     page.get_by_role("button", name="Open round 2").click()
+    expect(page.locator(f'#plan-left li[data-item="{retired}"]')).to_contain_text(RETIRE_REASON)
+    expect(page.locator(f'#plan-items li[data-item="{NEW_KEY}"]')).to_be_visible()
+    # Every item answered in round 1 reached consensus: the stopping rule says stop, and
+    # the round opens only once that is acknowledged.
+    expect(page.locator("#stop-recommended")).to_contain_text("recommends stopping")
+    page.get_by_label(re.compile("I open round 2 anyway")).check()
+    page.get_by_role("button", name="Open round 2", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text("Round 2 is open.")
     expect_rate(page, live_server, 0, 3)
     expert = new_page()

@@ -102,6 +102,12 @@ def test_facilitator_curates_items_between_rounds_with_forms_only(
     # Round 2 opens; the study page lists the three amendments.
     page.goto(f"{live_server}/console/studies/{SLUG}")
     page.get_by_role("button", name="Open round 2").click()
+    expect(page.locator('#plan-left li[data-item="agenda_now"]')).to_contain_text(
+        "Asked twice in effect."
+    )
+    # trust_now, the one rated item answered, reached consensus: the rule says stop.
+    page.get_by_label(re.compile("I open round 2 anyway")).check()
+    page.get_by_role("button", name="Open round 2", exact=True).click()
     for what in ("items.port_cyberattack", "items.trust_horizon"):
         row = page.locator(f'#amendments tr[data-what="{what}"]')
         expect(row.locator(".first-round")).to_have_text("2")

@@ -36,7 +36,9 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("facilitate.change_password", "POST"): (302, 302, 422, 422, 422),
     ("facilitate.studies", "GET"): (302, 302, 200, 200, 200),
     ("facilitate.study", "GET"): (302, 302, 404, 200, 200),
-    # Round 1 is open already: the facilitator is told so and sent back (303).
+    # Round 1 is open already: the confirmation says so (200) and offers no button; a
+    # post anyway is told so and sent back to the study (303).
+    ("facilitate.open_next_round", "GET"): (302, 302, 404, 403, 200),
     ("facilitate.open_next_round", "POST"): (302, 302, 404, 403, 303),
     ("facilitate.close_current_round", "GET"): (302, 302, 404, 403, 200),
     ("facilitate.close_current_round", "POST"): (302, 302, 404, 403, 303),
