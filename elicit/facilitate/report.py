@@ -17,6 +17,7 @@ from markupsafe import Markup
 
 from elicit.extensions import db
 from elicit.facilitate.access import study_for
+from elicit.facilitate.amendment_words import amendments_in_words
 from elicit.facilitate.views import blueprint
 from surveys.models import Study
 from surveys.report import study_report
@@ -35,8 +36,18 @@ def _context(study: Study) -> dict[str, Any]:
     # Imported here: matplotlib is needed for this page only, not to start the service.
     from elicit.facilitate.report_plots import report_plots
 
-    report = study_report(db.session, study, str(get_locale()))
-    return {"study": study, "report": report, "plots": report_plots(report, _number)}
+    language = str(get_locale())
+    report = study_report(db.session, study, language)
+    protocol = report.methods.protocol
+    changes = protocol.amendments if protocol else ()
+    return {
+        "study": study,
+        "report": report,
+        "plots": report_plots(report, _number),
+        "amendment_words": amendments_in_words(
+            study, [(change.what, change.old, change.new) for change in changes], language
+        ),
+    }
 
 
 @blueprint.route("/studies/<slug>/report")
