@@ -39,9 +39,7 @@ def test_a_part_given_no_rule_says_it_never_reaches_consensus(words):
 
 def test_kind_and_study_rules_and_settings_are_named(words):
     assert "Probability" in words("consensus.by_kind.probability", "", IQR_25).what
-    assert words("consensus.default", IQR_25, IQR_25).what == (
-        "The study's default consensus rule"
-    )
+    assert words("consensus.default", IQR_25, IQR_25).what == ("The study's default consensus rule")
     setting = words("settings.feedback_min_n", "3", "5")
     assert setting.what == "Setting: Minimum number of answers for feedback"
     assert setting.old is None and setting.new is None  # shown as stored
