@@ -126,8 +126,10 @@ def register_blueprints(app: Flask) -> None:
     from elicit.expert.views import blueprint as expert
     from elicit.facilitate.views import blueprint as facilitate
     from elicit.health import blueprint as health
+    from elicit.landing import blueprint as landing
     from elicit.metrics import blueprint as metrics
 
+    app.register_blueprint(landing)
     app.register_blueprint(expert)
     app.register_blueprint(facilitate)
     app.register_blueprint(api)
