@@ -386,7 +386,9 @@ def _criterion(
     """(met, dissensus, evidence text) of one criterion on the selected rows."""
     p = criterion.params
     no_dissent = np.zeros(len(rows), dtype=bool)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    # A valid AD divisor as small as 5e-324 makes the cut-off A ÷ divisor overflow to
+    # +inf, which every deviation meets: the limit of a cut-off that large.
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         if criterion.kind in ("iqr", "cv"):
             value = rows[criterion.kind].to_numpy(dtype=float)
             threshold = np.full(len(rows), float(p["max"]))

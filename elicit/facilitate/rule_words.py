@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from flask_babel import (
     format_decimal,
     format_percent,
+    format_scientific,
     get_locale,
     gettext,
     lazy_gettext,
@@ -25,7 +26,7 @@ from flask_babel import (
 
 from analysis import ConsensusRule, Criterion
 from analysis.consensus import DISSENSUS_ONLY
-from surveys.definition import CONFIDENCE_RANGE, ItemDefinition
+from surveys.definition import CONFIDENCE_RANGE, NUMBER_LIMIT, ItemDefinition
 
 #: Each item kind's name, as the editor and the overview print it.
 KIND_NAMES = {
@@ -177,8 +178,16 @@ def scale_of(
 
 
 def number(value: float) -> str:
-    """A number as the page's language writes it: grouped, with its decimal sign."""
-    if float(value).is_integer() and abs(value) < 2**53:
+    """A number as the page's language writes it: grouped, with its decimal sign.
+
+    A number that grouping cannot write, because it is beyond 10^15 (no number of a
+    definition is, but a cut-off worked out from a tiny divisor can be: babel then
+    fails on its precision) or so small that three decimals would show it as 0, is
+    written with an exponent ("1E303", "5E-324") rather than as a wrong number."""
+    magnitude = abs(value)
+    if magnitude > NUMBER_LIMIT or 0 < magnitude < 0.0005:
+        return str(format_scientific(value, format="0.###E0"))
+    if float(value).is_integer():
         return str(format_decimal(int(value)))
     return str(format_decimal(value, format="#,##0.###"))
 

@@ -92,6 +92,15 @@ def test_cv_ad_and_rwg_rules_compare_the_documented_statistics():
     ]
 
 
+def test_an_ad_divisor_so_small_that_its_cut_off_overflows_is_met_without_a_warning():
+    """A ÷ 5e-324 is beyond the largest float: the cut-off is +inf, which any spread
+    meets (the tests turn warnings into errors, as an overflow warning was)."""
+    ratings = [1, 5, 1, 5, 3]
+    for kind in ("ad_mean", "ad_median"):
+        row = _state(ratings, _rule(Criterion(kind, {"divisor": 5e-324})), scale=FIVE)
+        assert row["consensus"]
+
+
 def test_rand_ucla_numbers_follow_the_manual():
     ratings = [7, 8, 8, 9, 7, 8, 6, 8, 9]
     row = _state(ratings, _rule(Criterion("rand_ucla")))

@@ -5,17 +5,22 @@ their fields with everything typed kept, and find the builder read-only after ro
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from html import unescape
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from elicit.extensions import db
-from surveys.definition import parse_definition
+from surveys.definition import StudyDefinition, parse_definition
+from surveys.definition_writer import definition_to_toml
 from surveys.demo import demo_source
 from surveys.models import Study
 from surveys.rounds import open_round
 from surveys.studies import find_study, study_definition
+from surveys.templates import TEMPLATES, template_source
 from tests.conftest import csrf_token, log_in
+from tests.surveys.definition_strategies import definitions
 
 SLUG = "water-2040"
 
@@ -310,3 +315,89 @@ def test_a_new_item_without_a_kind_asks_for_one(console, lead):
     assert '<option value="drivers" selected>Drivers</option>' in page.text
     chosen = console.get(build_url("/items/new?kind=ranking&section=drivers"))
     assert chosen.status_code == 200 and 'name="choice_1_text_en"' in chosen.text
+
+
+# -- the builder opens any definition file the loader accepts --------------------------------
+
+
+def selected(html: str, name: str) -> str | None:
+    """The value of the option the select named ``name`` shows as chosen."""
+    select = re.search(rf'<select[^>]*name="{re.escape(name)}"[^>]*>(.*?)</select>', html, re.S)
+    assert select, f"no select {name}"
+    for option in re.findall(r"<option\b[^>]*>", select.group(1)):
+        if re.search(r"\bselected\b", option):
+            return unescape(re.search(r'value="([^"]*)"', option).group(1))
+    return None
+
+
+def settings_as_shown(html: str) -> dict[str, str]:
+    """The settings form's values as its page shows them, as a browser posts them."""
+    shown = {
+        name: selected(html, name)
+        for name in ("quantile_method", "rationale_outside_iqr", "anonymity", "consensus_items")
+    }
+    shown |= {name: field_value(html, name) for name in ("feedback_min_n", "max_rounds")}
+    if re.search(r'<input[^>]*\bchecked\b[^>]*name="cannot_judge"', html) or re.search(
+        r'<input[^>]*name="cannot_judge"[^>]*\bchecked\b', html
+    ):
+        shown["cannot_judge"] = "y"
+    return shown
+
+
+def opens_in_the_builder(console, source: str) -> StudyDefinition:
+    """Import ``source`` into the draft through the builder's import, open every page
+    the builder has for it, save its settings as the settings page shows them, and
+    return the stored definition; the builder's own file of it must be its canonical
+    text."""
+    page = console.get(build_url("/import"))
+    replaced = console.post(
+        build_url("/import"), data={"csrf_token": csrf_token(page.text), "source": source}
+    )
+    assert replaced.status_code == 303, replaced.text
+    db.session.expire_all()
+    stored = study_definition(find_study(db.session, SLUG))
+    pages = [build_url(), build_url("/import"), f"/console/studies/{SLUG}/rules"]
+    pages += [build_url(f"/items/{item.key}") for item in stored.items]
+    # Round 1 and a later round with simulated feedback, when the study has one.
+    later = range(1, min(stored.max_rounds, 2) + 1)
+    pages += [f"/console/studies/{SLUG}/preview/{number}" for number in later]
+    for url in pages:
+        assert console.get(url).status_code == 200, url
+    written = console.get(build_url("/definition.toml"))
+    assert written.text == definition_to_toml(stored)
+    settings_url = f"/console/studies/{SLUG}/settings"
+    page = console.get(settings_url)
+    saved = console.post(
+        settings_url, data={"csrf_token": csrf_token(page.text), **settings_as_shown(page.text)}
+    )
+    assert saved.status_code == 303
+    db.session.expire_all()
+    assert study_definition(find_study(db.session, SLUG)) == stored
+    return stored
+
+
+@pytest.mark.parametrize("key", [entry.key for entry in TEMPLATES])
+def test_every_template_file_opens_in_the_builder(console, lead, key):
+    start(console, languages="en")
+    stored = opens_in_the_builder(console, template_source(key))
+    expected = parse_definition(template_source(key))
+    assert stored == replace(expected, slug=SLUG)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
+@given(definition=definitions())
+def test_any_definition_the_loader_accepts_opens_in_the_builder(console, lead, definition):
+    """Whatever valid definition file is imported, every page of the builder opens on
+    it, the settings page saves it unchanged, and the study is the definition."""
+    if find_study(db.session, SLUG) is None:
+        start(console, languages="en")
+    stored = opens_in_the_builder(console, definition_to_toml(definition))
+    assert stored == replace(definition, slug=SLUG)

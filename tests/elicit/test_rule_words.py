@@ -135,6 +135,18 @@ def test_the_ad_index_works_out_its_cut_off_on_the_items_scale(words_in):
     assert "never met" in words_in("en", sentence, "ad_median", {"divisor": 6}, PROBABILITY)
 
 
+def test_numbers_grouping_cannot_write_take_an_exponent_instead_of_failing(words_in):
+    """A valid divisor as small as 1e-300 gives a cut-off of about 10^300 points, which
+    babel cannot group (it failed the builder's page); such a number, and one too small
+    for three decimals, is written with an exponent, never as 0."""
+    english = words_in("en", sentence, "ad_median", {"divisor": 1e-300}, LIKERT_5)
+    assert "at most A ÷ 1E-300 = 5E300 points with A = 5 options" in english
+    assert "at most 5E-324" in words_in("en", sentence, "cv", {"max": 5e-324}, LIKERT_5)
+    assert "5E-324" in words_in("es", sentence, "cv", {"max": 5e-324}, LIKERT_5)
+    largest = words_in("en", sentence, "iqr", {"max": 10**15}, ESTIMATE)
+    assert "IQR at most 1,000,000,000,000,000 tonnes" in largest
+
+
 def test_split_names_the_outer_thirds_of_the_scale(words_in):
     english = words_in("en", sentence, "split", {"min_share": 1 / 3}, nine_point())
     assert english == (
