@@ -49,6 +49,24 @@ def test_study_load_reports_an_invalid_file(app, tmp_path):
     assert result.output == f"{path}:{line}: study.max_rounds: must be an integer, not a string\n"
 
 
+def test_study_load_takes_what_becomes_of_items_at_consensus(app, tmp_path):
+    """``consensus_items`` in the file is the study's setting; a wrong value is refused
+    on its line, naming the field and the three choices."""
+    path = tmp_path / "study.toml"
+    source = demo_source().replace("max_rounds = 3", 'max_rounds = 3\nconsensus_items = "leave"', 1)
+    path.write_text(source, encoding="utf-8")
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["study", "load", str(path)]).exit_code == 0
+    assert get_study(db.session, "us-mexico-intelligence").consensus_items == "leave"
+    line = source.splitlines().index('consensus_items = "leave"') + 1
+    path.write_text(source.replace('"leave"', '"never"', 1), encoding="utf-8")
+    refused = runner.invoke(args=["study", "validate", str(path)])
+    assert refused.exit_code == 1
+    assert refused.output == (
+        f"{path}:{line}: study.consensus_items: choose one of leave, stay, ask, not 'never'\n"
+    )
+
+
 def test_panel_add_prints_one_link_per_new_panelist(app, make_study, tmp_path):
     make_study()
     panel = tmp_path / "panel.csv"
