@@ -4,12 +4,14 @@ while a round is open, and what becomes of items at consensus at a close."""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import func, select
 
 from elicit.extensions import db
 from surveys.curation import add_item, retire_item, reword_item
+from surveys.definition import parse_definition
 from surveys.definition_writer import definition_to_toml
 from surveys.errors import Conflict, InvalidValues
 from surveys.exports import export_tables
@@ -103,6 +105,25 @@ def test_round_1_stamps_the_definition_as_it_stood(study, lead):
     assert stamp.user_email == "lead@example.org"
     assert stamp.consensus_items == "stay"
     assert [event.details["sha256"] for event in events("protocol.stamp")] == [stamp.sha256]
+
+
+def test_the_stamped_file_holds_what_becomes_of_items_at_consensus(study, lead):
+    """The stamped TOML states the study's consensus-items setting: loaded back it gives
+    the stamp's own ``consensus_items``; "stay", the default, adds no line, so the
+    stamp of a study that keeps its items is the text it was before the setting
+    belonged to the file."""
+    update_settings(db.session, study, {"consensus_items": "ask"})
+    open_round(db.session, study, actor=lead)
+    stamp = protocol_stamp(db.session, study)
+    assert parse_definition(stamp.definition).consensus_items == stamp.consensus_items == "ask"
+    assert 'consensus_items = "ask"' in stamp.definition
+    without = stamp.definition.replace(
+        'consensus_items = "ask"            # at each close, choose which items at consensus '
+        "leave\n",
+        "",
+    )
+    assert without == definition_to_toml(replace(study_definition(study), consensus_items="stay"))
+    assert "consensus_items" not in without
 
 
 def test_later_changes_and_rounds_leave_the_stamp_as_it_was(stamped, lead):
