@@ -53,8 +53,9 @@ from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from surveys.definition import CONFIDENCE_RANGE
 from surveys.report import ComponentRound, ReportItem, StudyReport
 
 matplotlib.rcParams["svg.fonttype"] = "none"
@@ -311,6 +312,13 @@ def _legend(figure: Figure, handles: list[Any], columns: int) -> None:
 
 def distribution_plot(item: ReportItem, number: Format = plain_number) -> Plot:
     """Each round's distribution of each component of ``item``, one panel a component."""
+    figure, caption, alt = distribution_figure(item, number)
+    return _plot("distribution", item.key, caption, alt, figure)
+
+
+def distribution_figure(item: ReportItem, number: Format = plain_number) -> tuple[Figure, str, str]:
+    """The distribution plot's figure, caption and alt text (see
+    :func:`distribution_plot`); the figure itself for tests that read its axes."""
     rounds = item.rounds
     colours = _round_colours(rounds)
     strip = item.kind == "numeric_estimate" or any(
@@ -351,6 +359,8 @@ def distribution_plot(item: ReportItem, number: Format = plain_number) -> Plot:
     for axis, (component, history) in zip(axes, item.components.items(), strict=True):
         if strip:
             _strip(axis, history, rounds, colours)
+            axis.set_xlim(*_component_range(item, component))
+            axis.xaxis.set_major_formatter(_tick_format(number))
         else:
             _bars(axis, item, history, rounds, colours, number)
         if component:
@@ -363,9 +373,7 @@ def distribution_plot(item: ReportItem, number: Format = plain_number) -> Plot:
         if strip
         else gettext("Bar chart of the number of answers per scale point or range, by round.")
     )
-    return _plot(
-        "distribution", item.key, caption, " ".join([f"{caption}.", kind, *descriptions]), figure
-    )
+    return figure, caption, " ".join([f"{caption}.", kind, *descriptions])
 
 
 def _most_categories(item: ReportItem) -> int:
@@ -496,6 +504,13 @@ def convergence_plot(item: ReportItem, number: Format = plain_number) -> Plot:
     Components that share a scale share one panel, side by side within each round;
     a numeric estimate's confidence (percent, not the estimate's unit) gets its own.
     """
+    figure, caption, alt = convergence_figure(item, number)
+    return _plot("convergence", item.key, caption, alt, figure)
+
+
+def convergence_figure(item: ReportItem, number: Format = plain_number) -> tuple[Figure, str, str]:
+    """The convergence plot's figure, caption and alt text (see
+    :func:`convergence_plot`)."""
     rounds = item.rounds
     groups: list[list[str]] = [[c for c in item.components if c != "confidence"]]
     if "confidence" in item.components and item.kind == "numeric_estimate":
@@ -507,7 +522,12 @@ def convergence_plot(item: ReportItem, number: Format = plain_number) -> Plot:
     layout = Layout(
         panel_width=max(2.6, 0.7 * len(rounds) * max(len(group) for group in groups) ** 0.5),
         panel_height=1.6,
-        left=0.55,
+        # Room for the longest tick label: the ends of the value axes are at least as
+        # long as any tick between them ("146,275" against "140,000").
+        left=max(
+            0.55,
+            _label_room([number(v) for group in groups for v in _component_range(item, group[0])]),
+        ),
         bottom=0.35,
     )
     figure, axes, columns = _panels(len(groups), layout, [*labels, gettext("IQR")])
@@ -560,8 +580,9 @@ def convergence_plot(item: ReportItem, number: Format = plain_number) -> Plot:
             )
         axis.set_xticks(rounds, [_round_name(r) for r in rounds])
         axis.set_xlim(min(rounds) - 0.5, max(rounds) + 0.5)
-        axis.set_ylim(*_value_range(item, [e for c in group for e in item.components[c]]))
+        axis.set_ylim(*_component_range(item, group[0]))
         axis.yaxis.set_major_locator(MaxNLocator(5))
+        axis.yaxis.set_major_formatter(_tick_format(number))
         if len(groups) > 1:
             axis.set_title(
                 gettext("Confidence (%)") if group == ["confidence"] else gettext("Estimate"),
@@ -577,16 +598,42 @@ def convergence_plot(item: ReportItem, number: Format = plain_number) -> Plot:
     )
     _legend(figure, handles, columns)
     caption = gettext("Convergence of the median and IQR: %(item)s", item=item.key)
-    return _plot("convergence", item.key, caption, " ".join([f"{caption}.", *descriptions]), figure)
+    return figure, caption, " ".join([f"{caption}.", *descriptions])
 
 
-def _value_range(item: ReportItem, history: list[ComponentRound]) -> tuple[float, float]:
-    """The vertical axis: the item's range, or the answers' own for numeric estimates
-    (whose bounds, when given, are usually far wider than the answers)."""
-    if item.bounds is not None and item.kind != "numeric_estimate":
+def _tick_format(number: Format) -> FuncFormatter:
+    """Tick labels written as the report writes numbers ("120,000", not "120000")."""
+    return FuncFormatter(lambda value, _position: number(value))
+
+
+def _component_range(item: ReportItem, component: str) -> tuple[float, float]:
+    """The value axis of ``component``, padded: each component on its own scale.
+
+    A numeric estimate's confidence is a percentage from 50 to 100; its lowest, best and
+    highest values share the span of all their answers (the estimate's bounds, when
+    given, are usually far wider than the answers).  Other kinds have the item's range
+    (a likert's scale, 0–100 %, ranking places), or the answers' span without one.
+    """
+    if item.kind == "numeric_estimate" and component == "confidence":
+        low, high = float(CONFIDENCE_RANGE[0]), float(CONFIDENCE_RANGE[1])
+    elif item.bounds is not None and item.kind != "numeric_estimate":
         low, high = item.bounds
     else:
-        values = [value for entry in history for value in entry.values] or [0.0, 1.0]
+        shared = [
+            part
+            for part in item.components
+            if item.kind != "numeric_estimate" or part != "confidence"
+        ]
+        values = [
+            value
+            for part in shared
+            for entry in item.components[part]
+            for value in (
+                *entry.values,
+                *(entry.statistics.get(name) for name in ("median", "q1", "q3")),
+            )
+            if value is not None
+        ] or [0.0, 1.0]
         low, high = min(values), max(values)
     padding = (high - low) * 0.06 or 1.0
     return low - padding, high + padding
@@ -599,6 +646,14 @@ def pooled_plot(
     item: ReportItem, rows: list[dict[str, Any]], number: Format = plain_number
 ) -> Plot:
     """The pooled probability of each scenario, by pooling method, one panel per round."""
+    figure, caption, alt = pooled_figure(item, rows, number)
+    return _plot("pooled", item.key, caption, alt, figure)
+
+
+def pooled_figure(
+    item: ReportItem, rows: list[dict[str, Any]], number: Format = plain_number
+) -> tuple[Figure, str, str]:
+    """The pooled plot's figure, caption and alt text (see :func:`pooled_plot`)."""
     names = {
         "mean": gettext("mean (linear pool)"),
         "median": gettext("median"),
@@ -655,19 +710,14 @@ def pooled_plot(
         columns,
     )
     caption = gettext("Pooled scenario probabilities: %(item)s", item=item.key)
-    return _plot(
-        "pooled",
-        item.key,
-        caption,
-        " ".join(
-            [
-                f"{caption}.",
-                gettext("Bar chart of each scenario's pooled probability by method, in percent."),
-                *descriptions,
-            ]
-        ),
-        figure,
+    alt = " ".join(
+        [
+            f"{caption}.",
+            gettext("Bar chart of each scenario's pooled probability by method, in percent."),
+            *descriptions,
+        ]
     )
+    return figure, caption, alt
 
 
 def _as_number(value: Any) -> float:

@@ -17,6 +17,7 @@ from elicit.facilitate.access import console_user, may_export, study_for
 from elicit.facilitate.charts import convergence_svg
 from elicit.facilitate.forms import OpenRoundForm
 from elicit.facilitate.views import blueprint
+from surveys.definition import CONFIDENCE_RANGE
 from surveys.errors import Conflict
 from surveys.results import ItemResults, RoundResult, study_results
 from surveys.rounds import extend_deadline
@@ -48,11 +49,41 @@ def results(slug: str) -> str:
     )
 
 
+def component_scales(
+    entry: ItemResults, bounds: tuple[float, float] | None
+) -> dict[str, tuple[float, float]]:
+    """The axis of each component of ``entry``, each on its own scale.
+
+    A numeric estimate's confidence is a percentage from 50 to 100, whatever the
+    estimate's unit: drawn on the estimate's axis (0 to 200,000, say) every bar sat at 0.
+    Its lowest, best and highest values share one axis, the span of all their answers,
+    so that the three can be compared at a glance; an estimate's bounds, when given, are
+    usually far wider than the answers.  Other kinds keep the item's own range (a
+    likert's scale, 0–100 %, ranking places), or the answers' span without one.
+    """
+    if entry.kind == "numeric_estimate":
+        parts = [c for c in entry.components if c != "confidence"]
+        common = _observed_range([r for c in parts for r in entry.components[c]])
+        return {
+            component: (
+                (float(CONFIDENCE_RANGE[0]), float(CONFIDENCE_RANGE[1]))
+                if component == "confidence"
+                else common
+            )
+            for component in entry.components
+        }
+    return {
+        component: bounds or _observed_range(history)
+        for component, history in entry.components.items()
+    }
+
+
 def _charts(entry: ItemResults, bounds: tuple[float, float] | None) -> dict[str, Any]:
     """Per component: one distribution chart per round and the convergence chart."""
     charts: dict[str, Any] = {}
+    scales = component_scales(entry, bounds)
     for component, history in entry.components.items():
-        low, high = bounds or _observed_range(history)
+        low, high = scales[component]
         charts[component] = {
             "rounds": [_distribution(entry, component, result, low, high) for result in history],
             "convergence": convergence_svg(
