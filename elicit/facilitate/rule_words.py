@@ -183,7 +183,10 @@ def number(value: float) -> str:
     A number that grouping cannot write, because it is beyond 10^15 (no number of a
     definition is, but a cut-off worked out from a tiny divisor can be: babel then
     fails on its precision) or so small that three decimals would show it as 0, is
-    written with an exponent ("1E303", "5E-324") rather than as a wrong number."""
+    written with an exponent ("1E303", "5E-324") rather than as a wrong number; a
+    cut-off that overflowed is "∞"."""
+    if math.isinf(value):
+        return "∞" if value > 0 else "-∞"
     magnitude = abs(value)
     if magnitude > NUMBER_LIMIT or 0 < magnitude < 0.0005:
         return str(format_scientific(value, format="0.###E0"))

@@ -143,6 +143,8 @@ def test_numbers_grouping_cannot_write_take_an_exponent_instead_of_failing(words
     assert "at most A ÷ 1E-300 = 5E300 points with A = 5 options" in english
     assert "at most 5E-324" in words_in("en", sentence, "cv", {"max": 5e-324}, LIKERT_5)
     assert "5E-324" in words_in("es", sentence, "cv", {"max": 5e-324}, LIKERT_5)
+    overflowed = words_in("en", sentence, "ad_mean", {"divisor": 5e-324}, LIKERT_5)
+    assert "at most A ÷ 5E-324 = ∞ points" in overflowed
     largest = words_in("en", sentence, "iqr", {"max": 10**15}, ESTIMATE)
     assert "IQR at most 1,000,000,000,000,000 tonnes" in largest
 
