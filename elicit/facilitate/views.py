@@ -26,6 +26,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from elicit.extensions import db, limiter
 from elicit.facilitate.access import console_user, may_export, study_for
+from elicit.facilitate.close_words import preview_rows
 from elicit.facilitate.forms import (
     ChangePasswordForm,
     ConfirmForm,
@@ -43,6 +44,7 @@ from surveys.accounts import (
 )
 from surveys.accounts import change_password as change_account_password
 from surveys.audit import study_log
+from surveys.close_checklist import close_checklist
 from surveys.errors import Conflict
 from surveys.models import Study
 from surveys.opening import OpeningPlan, plan_next_round
@@ -55,6 +57,7 @@ from surveys.rounds import (
     round_statistics,
     stopping_recommendation,
 )
+from surveys.studies import study_definition
 
 blueprint = Blueprint("facilitate", __name__, url_prefix="/console")
 
@@ -240,8 +243,11 @@ def open_next_round(slug: str) -> Any:
 @blueprint.route("/studies/<slug>/rounds/close", methods=["GET", "POST"])
 @login_required
 def close_current_round(slug: str) -> Any:
-    """Preview the open round's summary; closing needs a confirmation.  Items at
-    consensus follow the study's setting: listed as leaving, kept, or ticked here."""
+    """Preview the open round's summary as a decision (each row's rule in words with
+    what it measured, the state, the stability), under a checklist of what could still
+    change it (unsubmitted drafts, non-respondents by group, the deadline); closing
+    needs a confirmation.  Items at consensus follow the study's setting: listed as
+    leaving, kept, or ticked here."""
     current = study_for(slug, change=True)
     form = ConfirmForm()
     if request.method == "POST":
@@ -272,6 +278,8 @@ def close_current_round(slug: str) -> Any:
         "facilitate/close.html",
         study=current,
         preview=preview,
+        rows=preview_rows(study_definition(current), preview, round_number=round_.number),
+        checklist=close_checklist(db.session, current, round_),
         form=form,
         number=round_.number,
         at_consensus=items_at_consensus(current, preview),

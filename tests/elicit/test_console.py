@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -112,7 +113,12 @@ def test_facilitator_opens_and_closes_rounds_and_the_audit_log_says_so(
     preview = client.get(f"/console/studies/{SLUG}/rounds/close")
     assert preview.status_code == 200
     assert "3 panelists have submitted." in preview.text
-    assert '<th scope="row">trust_now</th><td>3</td>' in preview.text
+    # The row names the item by its text, the key small beside it, then n = 3.
+    assert re.search(
+        r'<tr id="row-trust_now".*?<small class="muted key">trust_now</small></th>\s*<td>3</td>',
+        preview.text,
+        re.S,
+    )
     assert latest_round(db.session, study).status == RoundStatus.OPEN  # preview only
     closed = client.post(
         f"/console/studies/{SLUG}/rounds/close", data={"csrf_token": csrf_token(preview.text)}
