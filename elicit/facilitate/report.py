@@ -7,6 +7,8 @@ Members of the study may read it, researchers included: reporting is reading.
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +20,10 @@ from markupsafe import Markup
 from elicit.extensions import db
 from elicit.facilitate.access import study_for
 from elicit.facilitate.amendment_words import amendments_in_words
+from elicit.facilitate.rule_words import number
 from elicit.facilitate.views import blueprint
 from surveys.models import Study
-from surveys.report import study_report
+from surveys.report import StudyReport, study_report
 
 #: The stylesheets the downloaded report carries inline, in order.
 STYLESHEETS = ("elicit.css",)
@@ -31,13 +34,60 @@ def _number(value: float) -> str:
     return str(format_decimal(round(value, 2)))
 
 
+#: A number as the analysis writes it in a rule or its evidence: ``20``, ``18.23``,
+#: ``1e+04`` (four significant digits), never part of a word or key.
+_RULE_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?:e[+-]?\d+)?(?![\w.])")
+_RULE_OPERATORS = {"<=": "≤", ">=": "≥"}
+
+
+def written(text: str) -> str:
+    """A consensus rule or its evidence as people write it: ``iqr ≤ 10,000``.
+
+    The analysis states rules and evidence plainly, with four significant digits
+    (``iqr <= 1e+04``, stored so with each round's summary); the report prints every
+    number grouped, in the page's language, and the operators as signs.
+    """
+    text = _RULE_NUMBER.sub(lambda match: number(float(match.group(0))), text)
+    for plain, sign in _RULE_OPERATORS.items():
+        text = text.replace(plain, sign)
+    return text
+
+
+def _in_words(report: StudyReport) -> StudyReport:
+    """``report`` with its rules and evidence :func:`written` as people write them."""
+    methods = report.methods
+    consensus = report.consensus.copy()
+    if "evidence" in consensus:
+        consensus["evidence"] = [
+            written(text) if isinstance(text, str) else text for text in consensus["evidence"]
+        ]
+    return replace(
+        report,
+        methods=replace(
+            methods,
+            consensus_default=written(methods.consensus_default),
+            consensus_by_kind=tuple(
+                (kind, written(rule)) for kind, rule in methods.consensus_by_kind
+            ),
+            consensus_by_item=tuple(
+                (key, written(rule)) for key, rule in methods.consensus_by_item
+            ),
+        ),
+        rounds=[
+            replace(facts, consensus_rules=tuple(written(rule) for rule in facts.consensus_rules))
+            for facts in report.rounds
+        ],
+        consensus=consensus,
+    )
+
+
 def _context(study: Study) -> dict[str, Any]:
     """The report of ``study`` in the page's language and its plots."""
     # Imported here: matplotlib is needed for this page only, not to start the service.
     from elicit.facilitate.report_plots import report_plots
 
     language = str(get_locale())
-    report = study_report(db.session, study, language)
+    report = _in_words(study_report(db.session, study, language))
     protocol = report.methods.protocol
     changes = protocol.amendments if protocol else ()
     return {
