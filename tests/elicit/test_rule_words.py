@@ -88,7 +88,7 @@ def test_iqr_is_worded_in_points_of_the_items_own_scale(words_in):
         "IQR at most 1 point on this 1–5 scale: the middle half of the answers lies within 1 point."
     )
     assert "1.5 points on this 1–5 scale" in words_in("en", sentence, "iqr", {"max": 1.5}, LIKERT_5)
-    assert "1,5 points" in words_in("es", sentence, "iqr", {"max": 1.5}, LIKERT_5)
+    assert "1,5 puntos" in words_in("es", sentence, "iqr", {"max": 1.5}, LIKERT_5)
 
 
 def test_iqr_on_a_percentage_scale_is_in_percentage_points(words_in):
@@ -111,17 +111,17 @@ def test_share_names_the_band_and_the_share_as_a_percentage(words_in):
     assert words_in("en", sentence, "share", params, nine_point()) == (
         "Share of answers between 7 and 9 is at least 70%."
     )
-    assert "at least 70\xa0%" in words_in("es", sentence, "share", params, nine_point())
+    assert "al menos el 70\xa0%" in words_in("es", sentence, "share", params, nine_point())
     on_percent = words_in("en", sentence, "share", {"low": 0, "high": 10, "min": 0.8}, PROBABILITY)
     assert "between 0% and 10% is at least 80%" in on_percent
 
 
 def test_cv_and_rwg_give_their_thresholds_in_the_pages_decimals(words_in):
     assert "at most 0.5" in words_in("en", sentence, "cv", {"max": 0.5}, LIKERT_5)
-    assert "at most 0,5" in words_in("es", sentence, "cv", {"max": 0.5}, LIKERT_5)
+    assert "de 0,5 como máximo" in words_in("es", sentence, "cv", {"max": 0.5}, LIKERT_5)
     rwg = words_in("en", sentence, "rwg", {"min": 0.7}, LIKERT_5)
     assert "rwg at least 0.7" in rwg and "Never met" not in rwg
-    assert "rwg at least 0,7" in words_in("es", sentence, "rwg", {"min": 0.7}, LIKERT_5)
+    assert "rwg de al menos 0,7" in words_in("es", sentence, "rwg", {"min": 0.7}, LIKERT_5)
     # rwg needs A options: a percentage has none, and the words say it never holds there.
     assert "Never met here" in words_in("en", sentence, "rwg", {"min": 0.7}, PROBABILITY)
 
@@ -131,7 +131,7 @@ def test_the_ad_index_works_out_its_cut_off_on_the_items_scale(words_in):
     english = words_in("en", sentence, "ad_mean", {"divisor": 6}, LIKERT_5)
     assert "from the mean at most A ÷ 6 = 0.833 points with A = 5 options" in english
     spanish = words_in("es", sentence, "ad_median", {"divisor": 6}, LIKERT_5)
-    assert "A ÷ 6 = 0,833 points" in spanish
+    assert "A ÷ 6 = 0,833 puntos" in spanish
     assert "never met" in words_in("en", sentence, "ad_median", {"divisor": 6}, PROBABILITY)
 
 
@@ -206,7 +206,9 @@ def test_a_rule_says_how_its_criteria_combine_and_keeps_dissensus_apart(words_in
 def test_the_study_default_is_worded_in_each_items_own_units(words_in):
     default = words_in("en", sentence, "iqr", {"max": 1}, None)
     assert default.startswith("IQR at most 1 in each item's own units (points on a rating")
-    assert "IQR at most 1,5 in each" in words_in("es", sentence, "iqr", {"max": 1.5}, None)
+    assert "RIC de 1,5 como máximo en las unidades propias de cada" in words_in(
+        "es", sentence, "iqr", {"max": 1.5}, None
+    )
 
 
 def test_an_estimates_confidence_is_a_percentage(words_in):
