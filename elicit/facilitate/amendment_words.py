@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import gettext, lazy_gettext
+from sqlalchemy.orm import Session
 
 from analysis import ConsensusRule
 from elicit.facilitate.item_forms import KIND_NAMES
@@ -24,6 +25,7 @@ from elicit.facilitate.rule_words import part_name, rule_words, scale_of
 from surveys.definition import ItemDefinition
 from surveys.errors import InvalidValues
 from surveys.models import Study
+from surveys.protocol import amendments
 from surveys.rule_editing import NO_RULE, build_rule
 from surveys.serialization import item_from_json
 
@@ -63,6 +65,17 @@ def amendments_in_words(
     codes = study.languages.get("codes") or [language]
     default = codes[0]
     return [_words(what, old, new, items, language, default) for what, old, new in changes]
+
+
+def amendments_context(session: Session, study: Study, language: str) -> dict[str, Any]:
+    """The study page's amendments, oldest first, and each one in words, in step."""
+    stored = amendments(session, study)
+    return {
+        "amendments": stored,
+        "amendment_words": amendments_in_words(
+            study, [(a.what, a.old_value, a.new_value) for a in stored], language
+        ),
+    }
 
 
 def _words(

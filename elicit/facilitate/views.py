@@ -20,12 +20,13 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 from flask_login import login_required
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from elicit.extensions import db, limiter
 from elicit.facilitate.access import console_user, may_export, study_for
+from elicit.facilitate.amendment_words import amendments_context
 from elicit.facilitate.close_words import preview_rows
 from elicit.facilitate.forms import (
     ChangePasswordForm,
@@ -49,7 +50,7 @@ from surveys.errors import Conflict
 from surveys.models import Study
 from surveys.opening import OpeningPlan, plan_next_round
 from surveys.progress import study_progress
-from surveys.protocol import amendments, items_at_consensus, protocol_stamp, retired_at_close
+from surveys.protocol import items_at_consensus, protocol_stamp, retired_at_close
 from surveys.rounds import (
     close_round,
     open_round,
@@ -154,7 +155,7 @@ def study(slug: str) -> str:
         "facilitate/study.html",
         study=current,
         stamp=protocol_stamp(db.session, current),
-        amendments=amendments(db.session, current),
+        **amendments_context(db.session, current, str(get_locale())),
         progress=study_progress(db.session, current),
         decision=stopping_recommendation(db.session, current),
         log=study_log(db.session, current),
