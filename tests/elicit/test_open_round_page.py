@@ -298,3 +298,25 @@ def test_opening_needs_the_csrf_token(client, study):
     assert client.post(OPEN, data={}).status_code == 400
     assert client.post(OPEN, data={"csrf_token": "forged"}).status_code == 400
     assert latest_round(db.session, study) is None
+
+
+def test_while_a_round_is_open_or_after_the_last_the_confirmation_says_why_not(client, study):
+    open_round(db.session, study)
+    log_in(client, "lead@example.org")
+    shown = client.get(OPEN).text
+    assert "Round 1 cannot open" in shown
+    assert "Round 1 is still open: close it before opening the next one." in text_of(
+        shown, "refusal"
+    )
+    assert f'href="{STUDY}/rounds/close"' in shown
+    assert "Open round 1</button>" not in shown
+    close_round(db.session, study)
+    for _ in range(2):
+        open_round(db.session, study)
+        close_round(db.session, study)
+    shown = client.get(OPEN).text
+    assert "Round 4 cannot open" in shown
+    assert "The study has held its 3 rounds, the most its protocol allows." in text_of(
+        shown, "refusal"
+    )
+    assert "</button>" not in shown.split('id="refusal"')[1].split("</main>")[0]
