@@ -146,7 +146,12 @@ def item_form(
     elif kind in CHOICE_LIMITS:
         for index in range(choices):
             fields[f"choice_{index}_key"] = StringField(
-                lazy_gettext("Short name"), validators=[Optional(), Length(max=63)]
+                lazy_gettext("Short name"),
+                description=lazy_gettext(
+                    "Names this choice in exports and in the definition file; leave it "
+                    "empty to have one made from its text."
+                ),
+                validators=[Optional(), Length(max=63)],
             )
             for code in languages:
                 fields[f"choice_{index}_text_{code}"] = StringField(
