@@ -165,6 +165,32 @@ def stability_words(statistics: Mapping[str, Any], round_number: int) -> str:
     )
 
 
+@dataclass(frozen=True)
+class PreviewItem:
+    """An item's rows: one for an answer of one number, one per part otherwise."""
+
+    key: str
+    text: str
+    rows: tuple[PreviewRow, ...]
+
+    @property
+    def has_parts(self) -> bool:
+        """Whether the rows are parts, listed under the item's text said once."""
+        return any(row.part is not None for row in self.rows)
+
+
+def preview_items(rows: list[PreviewRow]) -> list[PreviewItem]:
+    """``rows`` gathered by item, in their order."""
+    items: list[PreviewItem] = []
+    for row in rows:
+        if items and items[-1].key == row.key:
+            last = items[-1]
+            items[-1] = PreviewItem(last.key, last.text, (*last.rows, row))
+        else:
+            items.append(PreviewItem(row.key, row.text, (row,)))
+    return items
+
+
 def _analysis_scale(scales: Mapping[str, Any], key: str) -> analysis.Scale | None:
     """The item's scale as the preview's settings recorded it for the consensus."""
     recorded = scales.get(key)
@@ -231,10 +257,19 @@ def preview_rows(
     scales = preview["settings"]["scales"]
     distributions = preview["distributions"]
     order = {key: place for place, key in enumerate(items)}
+
+    def place(row: Mapping[str, Any]) -> tuple[int, int]:
+        """In the study's order, as the expert pages and the items page list items,
+        and each item's parts in its own order (scenarios as written, not sorted)."""
+        item = items.get(row["item"])
+        if item is None:
+            return (len(order), 0)
+        parts = item.components
+        component = row.get("component") or ""
+        return (order[item.key], parts.index(component) if component in parts else len(parts))
+
     rows = []
-    # In the study's order, as the expert pages and the items page list them; the
-    # parts of an item keep the preview's order.
-    ordered = sorted(preview["rows"], key=lambda row: order.get(row["item"], len(order)))
+    ordered = sorted(preview["rows"], key=place)
     for statistics in ordered:
         item = items.get(statistics["item"])
         if item is None:

@@ -27,7 +27,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from elicit.extensions import db, limiter
 from elicit.facilitate.access import console_user, may_export, study_for
 from elicit.facilitate.amendment_words import amendments_context
-from elicit.facilitate.close_words import preview_rows
+from elicit.facilitate.close_words import preview_items, preview_rows
 from elicit.facilitate.forms import (
     ChangePasswordForm,
     ConfirmForm,
@@ -279,7 +279,9 @@ def close_current_round(slug: str) -> Any:
         "facilitate/close.html",
         study=current,
         preview=preview,
-        rows=preview_rows(study_definition(current), preview, round_number=round_.number),
+        groups=preview_items(
+            preview_rows(study_definition(current), preview, round_number=round_.number)
+        ),
         checklist=close_checklist(db.session, current, round_),
         form=form,
         number=round_.number,

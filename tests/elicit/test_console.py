@@ -113,9 +113,10 @@ def test_facilitator_opens_and_closes_rounds_and_the_audit_log_says_so(
     preview = client.get(f"/console/studies/{SLUG}/rounds/close")
     assert preview.status_code == 200
     assert "3 panelists have submitted." in preview.text
-    # The row names the item by its text, the key small beside it, then n = 3.
+    # The row names the item by its text, the key small beside it; n = 3.
     assert re.search(
-        r'<tr id="row-trust_now".*?<small class="muted key">trust_now</small></th>\s*<td>3</td>',
+        r'<tr id="row-trust_now".*?<small class="muted key">trust_now</small></th>'
+        r'.*?<td class="n">3</td>',
         preview.text,
         re.S,
     )
