@@ -20,6 +20,7 @@ from markupsafe import Markup
 from elicit.extensions import db
 from elicit.facilitate.access import study_for
 from elicit.facilitate.amendment_words import amendments_in_words
+from elicit.facilitate.overview import overview
 from elicit.facilitate.rule_words import number
 from elicit.facilitate.views import blueprint
 from surveys.models import Study
@@ -94,6 +95,11 @@ def _context(study: Study) -> dict[str, Any]:
         "study": study,
         "report": report,
         "plots": report_plots(report, _number),
+        "overview": overview(
+            (item.key, item.text, item.retired_at is not None, item.components)
+            for item in report.items
+        ),
+        "overview_anchor": "item-",
         "amendment_words": amendments_in_words(
             study, [(change.what, change.old, change.new) for change in changes], language
         ),

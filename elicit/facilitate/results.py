@@ -16,6 +16,7 @@ from elicit.extensions import db
 from elicit.facilitate.access import console_user, may_export, study_for
 from elicit.facilitate.charts import convergence_svg
 from elicit.facilitate.forms import OpenRoundForm
+from elicit.facilitate.overview import overview
 from elicit.facilitate.views import blueprint
 from surveys.definition import CONFIDENCE_RANGE
 from surveys.errors import Conflict
@@ -37,14 +38,16 @@ def results(slug: str) -> str:
     language = str(get_locale())
     definition = study_definition(study)
     bounds = {item.key: item.bounds for item in definition.items}
-    items = [
-        (entry, _charts(entry, bounds.get(entry.key)))
-        for entry in study_results(db.session, study, language)
-    ]
+    results = study_results(db.session, study, language)
+    items = [(entry, _charts(entry, bounds.get(entry.key))) for entry in results]
     return render_template(
         "facilitate/results.html",
         study=study,
         items=items,
+        overview=overview(
+            (entry.key, entry.text, entry.retired, entry.components) for entry in results
+        ),
+        overview_anchor="result-",
         can_export=may_export(console_user()),
     )
 
