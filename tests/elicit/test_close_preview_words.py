@@ -9,6 +9,8 @@ import re
 from datetime import timedelta
 from html import unescape
 
+from flask_babel import force_locale
+
 from elicit.extensions import db
 from surveys.models import utcnow
 from surveys.rounds import close_round, open_round
@@ -180,3 +182,59 @@ def test_a_blind_study_never_names_a_group_smaller_than_its_minimum(
     db.session.commit()
     named = _text(client.get(CLOSE).text)
     assert "academia: 1 of 1" in named and "press: 1 of 1" in named
+
+
+def test_every_criterion_says_what_it_measured_against_its_cut_off(app):
+    from analysis import Criterion
+    from analysis.criterion_checks import CriterionCheck
+    from elicit.facilitate.close_words import measured_words
+
+    def words(kind, params, value, threshold, met, **more):
+        return measured_words(
+            CriterionCheck(Criterion(kind, params), value, threshold, met, **more)
+        )
+
+    with app.test_request_context("/"):
+        assert words("iqr", {"max": 20}, 18.2, 20.0, True) == "IQR 18.2 ≤ 20: met"
+        assert words("iqr", {"max": 1}, None, 1.0, False).startswith("IQR not computed")
+        assert words("cv", {"max": 0.5}, 0.75, 0.5, False) == "CV 0.75 > 0.5: not met"
+        assert words("rwg", {"min": 0.7}, 0.5, 0.7, False) == "rwg 0.5 < 0.7: not met"
+        assert words("ad_mean", {"divisor": 6}, 0.8, 5 / 6, True) == "AD 0.8 ≤ 0.833: met"
+        share = {"low": 7, "high": 9, "min": 0.75}
+        assert words("share", share, 0.6, 0.75, False) == "Share 60% < 75%: not met"
+        assert words("share", share, 0.8, 0.75, True) == "Share 80% ≥ 75%: met"
+        split = {"min_share": 1 / 3}
+        assert words("split", split, 0.375, 1 / 3, False, dissensus=True, second_value=0.5) == (
+            "Lowest third 37.5%, highest third 50% (each ≥ 33.3%: dissensus)"
+        )
+        assert words("rand_ucla", {}, 3.0, 2.35, False, dissensus=True) == (
+            "IPR 3 > IPRAS 2.35: disagreement (dissensus)"
+        )
+        assert words("rand_ucla", {}, 1.0, 2.35, True) == "IPR 1 ≤ IPRAS 2.35: agreement: met"
+    with app.test_request_context("/"), force_locale("es"):
+        # Numbers as the page's language writes them.
+        assert "18,2" in words("iqr", {"max": 20}, 18.2, 20.0, True)
+
+
+def test_a_share_rule_is_measured_on_the_rounds_answers(
+    client, make_study, make_panel, make_user, post_answers
+):
+    from surveys.demo import demo_source
+
+    source = demo_source().replace(
+        '[consensus]\ncombine = "all"\ncriteria = [{ kind = "iqr", max = 1 }]',
+        '[consensus]\ncombine = "all"\n'
+        'criteria = [{ kind = "share", low = 4, high = 5, min = 0.75 }]',
+        1,
+    )
+    assert 'kind = "share"' in source
+    study = make_study(source)
+    links = make_panel(study, 4)
+    open_round(db.session, study)
+    for value, link in zip(("4", "5", "5", "2"), links, strict=True):
+        post_answers(link.token, {"trust_now": value})
+    make_user("lead@example.org", studies=[study])
+    log_in(client, "lead@example.org")
+    row = _text(_row(client.get(CLOSE).text, "trust_now"))
+    assert "Share of answers between 4 and 5 is at least 75%." in row
+    assert "Share 75% ≥ 75%: met" in row
