@@ -11,7 +11,13 @@ from collections.abc import Callable, Sequence
 
 from markupsafe import Markup, escape
 
-from elicit.expert.charts import IQR_COLOUR, MEDIAN_COLOUR, TEXT_COLOUR, default_format
+from elicit.expert.charts import (
+    GLYPH_WIDTH,
+    IQR_COLOUR,
+    MEDIAN_COLOUR,
+    TEXT_COLOUR,
+    default_format,
+)
 
 WIDTH, HEIGHT = 320, 150
 LEFT, RIGHT, TOP, BOTTOM = 40.0, 306.0, 14.0, 116.0
@@ -33,26 +39,30 @@ def convergence_svg(
     the median, joined by a line, on a vertical axis from ``minimum`` to ``maximum``."""
     if maximum <= minimum:
         maximum = minimum + 1
+    ends = [format_number(minimum), format_number(maximum)]
+    # The axis starts right of its longest end label ("148,025" needs more room than
+    # "100"), so that no label is cut at the chart's left edge.
+    left = max(LEFT, 8 + max(len(label) for label in ends) * FONT * GLYPH_WIDTH)
 
     def y(value: float) -> float:
         clamped = min(max(value, minimum), maximum)
         return BOTTOM - (clamped - minimum) / (maximum - minimum) * (BOTTOM - TOP)
 
-    slot = (RIGHT - LEFT) / max(len(rounds), 1)
+    slot = (RIGHT - left) / max(len(rounds), 1)
     parts: list[str] = [
         f'<title id="{escape(element_id)}-title">{escape(title)}</title>',
         f'<desc id="{escape(element_id)}-desc">{escape(description)}</desc>',
-        f'<line x1="{LEFT}" y1="{BOTTOM}" x2="{RIGHT}" y2="{BOTTOM}" stroke="#6b6b6b"/>',
-        f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{BOTTOM}" stroke="#6b6b6b"/>',
+        f'<line x1="{left:.1f}" y1="{BOTTOM}" x2="{RIGHT}" y2="{BOTTOM}" stroke="#6b6b6b"/>',
+        f'<line x1="{left:.1f}" y1="{TOP}" x2="{left:.1f}" y2="{BOTTOM}" stroke="#6b6b6b"/>',
     ]
-    for value, anchor_y in ((minimum, BOTTOM), (maximum, TOP)):
+    for label, anchor_y in zip(ends, (BOTTOM, TOP), strict=True):
         parts.append(
-            f'<text x="{LEFT - 4}" y="{anchor_y + FONT / 3:.1f}" font-size="{FONT}" '
-            f'text-anchor="end" fill="{TEXT_COLOUR}">{escape(format_number(value))}</text>'
+            f'<text x="{left - 4:.1f}" y="{anchor_y + FONT / 3:.1f}" font-size="{FONT}" '
+            f'text-anchor="end" fill="{TEXT_COLOUR}">{escape(label)}</text>'
         )
     previous: tuple[float, float] | None = None
     for index, (number, median, q1, q3) in enumerate(rounds):
-        centre = LEFT + slot * (index + 0.5)
+        centre = left + slot * (index + 0.5)
         parts.append(
             f'<text x="{centre:.1f}" y="{BOTTOM + FONT + 4:.1f}" font-size="{FONT}" '
             f'text-anchor="middle" fill="{TEXT_COLOUR}">{escape(round_label(number))}</text>'

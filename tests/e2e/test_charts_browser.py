@@ -49,6 +49,15 @@ BROKEN_IN_TABLES = """() => {
   return broken;
 }"""
 
+#: Every text of an inline SVG chart that reaches beyond the chart's viewBox (a label cut
+#: at the edge: "148,025" shown as "8,025").
+CLIPPED_CHART_TEXT = """() => Array.from(document.querySelectorAll("svg text")).flatMap(text => {
+  const box = text.getBBox();
+  const view = text.ownerSVGElement.viewBox.baseVal;
+  const outside = box.x < view.x - 0.5 || box.x + box.width > view.x + view.width + 0.5;
+  return outside ? [`${text.ownerSVGElement.querySelector("title").id}: ${text.textContent}`] : [];
+})"""
+
 
 def log_in(page, live_server: str) -> None:
     page.goto(f"{live_server}/console/login")
@@ -84,6 +93,9 @@ def test_results_and_report_open_with_the_overview(
         tonnes = region.locator('tr[data-item="tonnes"]')
         assert "How many tonnes?" in tonnes.inner_text()
         save_screenshot(page, artifacts, f"{name}-overview-{width}px")
+        assert not page.evaluate(CLIPPED_CHART_TEXT), name
+        if name == "results":
+            assert page.locator("svg.convergence-chart").count() == 11
         scroll_width, offenders = horizontal_overflow(page, width)
         assert scroll_width <= width, (name, scroll_width, offenders)
         # Two rounds of five items fit a phone without scrolling the table either.
