@@ -82,6 +82,9 @@ def test_the_close_preview_is_a_readable_decision_at_1280_and_375_px(
     best = page.locator("#row-transfers_next_year-best")
     expect(best.locator(".measured")).to_contain_text("CV ")
     expect(best.get_by_role("rowheader")).to_contain_text("Best guess")
+    lowest = page.locator("#row-transfers_next_year-lowest")
+    expect(lowest.locator("td.state")).to_have_text("no rule")
+    expect(lowest.locator("td.rule")).to_have_text("No rule decides this part.")
 
     problems: list[str] = []
     for width in (1280, 375):
