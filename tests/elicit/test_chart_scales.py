@@ -30,6 +30,7 @@ from surveys.rounds import close_round, open_round
 from surveys.simulation import simulated_answers
 from surveys.studies import study_definition
 from tests.conftest import log_in
+from tests.report_support import two_round_study
 
 SVG = "{http://www.w3.org/2000/svg}"
 SOURCE = """\
@@ -292,3 +293,17 @@ def test_the_report_draws_every_component_on_its_own_scale(app, every_kind):
                 assert _near(_value_limits(panels["Confidence (%)"], False), (50, 100))
                 assert _covers(_value_limits(panels["Estimate"], False), answers)
     assert kinds == {"likert", "probability", "scenario_set", "numeric_estimate", "ranking"}
+
+
+def test_no_report_plot_of_the_demo_cuts_a_label(app, make_study):
+    """The demo's long likert labels, scenario names and estimates all fit their figure."""
+    run = two_round_study(make_study)
+    report = study_report(db.session, run.study, "en")
+    with app.test_request_context():
+        for item in report.items:
+            figures = [distribution_figure(item, written)[0], convergence_figure(item, written)[0]]
+            if item.kind == "scenario_set":
+                rows = report.pooled[report.pooled["item"] == item.key].to_dict("records")
+                figures.append(pooled_figure(item, rows, written)[0])
+            for figure in figures:
+                _assert_nothing_clipped(figure, item.key)
