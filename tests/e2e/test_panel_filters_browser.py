@@ -1,0 +1,102 @@
+"""The panel page fits the screen and the study dashboard follows the round by itself
+(issue 13, point 5).
+
+At 1280 px the panel table (person, group, language, link with its menu, each round)
+needs no sideways scroll; at 375 px the document is never wider than the window (the
+table scrolls in its own focusable, named region); both are axe-clean.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from elicit.extensions import db
+from surveys.panel import NewPanelist, add_panelists
+from surveys.rounds import close_round, open_round
+from tests.conftest import PASSWORD
+from tests.e2e.support import (
+    axe_violations,
+    describe_violations,
+    horizontal_overflow,
+    save_screenshot,
+    serve_axe,
+)
+
+pytestmark = pytest.mark.e2e
+
+SLUG = "us-mexico-intelligence"
+PANEL = f"/console/studies/{SLUG}/panel"
+
+
+@pytest.fixture
+def third_round(make_study, make_user, post_answers):
+    """The demo study in its third round, with eight panelists of long names, emails and
+    groups; five submitted rounds 1 and 2.  Returns the links."""
+    study = make_study()
+    entries = [
+        NewPanelist(
+            f"Dr. Alejandra Fernández-Castillo {index}",
+            f"alejandra.fernandez.castillo{index}@universidad-nacional.example.mx",
+            "academic-mx" if index % 2 else "former-officials-us",
+            "es" if index % 2 else "en",
+        )
+        for index in range(8)
+    ]
+    links = add_panelists(db.session, study, entries)
+    for _ in range(2):
+        open_round(db.session, study)
+        for link in links[:5]:
+            post_answers(link.token, {"trust_now": "3"})
+        close_round(db.session, study)
+    open_round(db.session, study)
+    make_user("lead@example.org", studies=[study])
+    return links
+
+
+def log_in(page, live_server: str) -> None:
+    page.goto(f"{live_server}/console/login")
+    page.fill("#email", "lead@example.org")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+
+
+def test_the_panel_table_fits_1280_pixels_and_the_page_fits_375(
+    live_server, new_page, artifacts, third_round
+):
+    page = new_page(viewport={"width": 1280, "height": 900})
+    serve_axe(page, live_server)
+    log_in(page, live_server)
+    page.goto(f"{live_server}{PANEL}")
+    width, offenders = horizontal_overflow(page, 1280)
+    assert width <= 1280 and not offenders, offenders
+    region = page.locator("#panel").locator("xpath=..")
+    assert region.evaluate("element => element.scrollWidth <= element.clientWidth")
+    assert page.locator("#panel tbody tr").count() == 8
+    assert page.locator("#panel thead th").all_inner_texts()[-3:] == [
+        "Round 1",
+        "Round 2",
+        "Round 3",
+    ]
+    # A row's link actions open without a script, from the keyboard.
+    summary = page.locator("#panel tbody tr").first.locator("summary")
+    summary.focus()
+    page.keyboard.press("Enter")
+    assert page.locator("#panel tbody tr").first.get_by_role("button", name="New link").is_visible()
+    violations = axe_violations(page, live_server)
+    assert not violations, describe_violations("the panel page at 1280 px", violations)
+    save_screenshot(page, artifacts, "panel-1280")
+
+    phone = new_page(viewport={"width": 375, "height": 740})
+    serve_axe(phone, live_server)
+    log_in(phone, live_server)
+    phone.goto(f"{live_server}{PANEL}")
+    width, offenders = horizontal_overflow(phone, 375)
+    inside_regions = phone.evaluate(
+        """() => [...document.querySelectorAll('.table-scroll[role=region][tabindex="0"]')]
+                 .map(region => region.getAttribute('aria-label'))"""
+    )
+    assert width <= 375, offenders
+    assert "Panelists" in inside_regions
+    violations = axe_violations(phone, live_server)
+    assert not violations, describe_violations("the panel page at 375 px", violations)
+    save_screenshot(phone, artifacts, "panel-375")
