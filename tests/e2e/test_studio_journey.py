@@ -349,12 +349,13 @@ def test_facilitator_builds_previews_runs_and_amends_a_bilingual_study(
     expect(row.locator(".reason")).to_have_text(AMENDMENT_REASON)
     expect(row.locator(".first-round")).to_have_text("2")
     expect(row).to_contain_text(LIKERT)
-    expect(row.locator("pre.amended").first).to_contain_text("0.7")
-    expect(row.locator("pre.amended").last).to_contain_text("0.8")
+    # The rule before and after in words, with the scale's own numbers.
+    expect(row.locator(".amended-old")).to_contain_text(re.compile(r"at least 70\s?%"))
+    expect(row.locator(".amended-new")).to_contain_text(re.compile(r"at least 80\s?%"))
     expect(methods.locator("#protocol-sha256")).to_have_text(stamp.sha256)
     # On a phone the rules keep a readable width; the table scrolls in its own box.
     page.set_viewport_size({"width": 375, "height": 800})
-    rule_width = row.locator("pre.amended").first.evaluate("pre => pre.offsetWidth")
+    rule_width = row.locator(".amended-old").evaluate("cell => cell.offsetWidth")
     assert rule_width >= 200, f"the amended rule is {rule_width} px wide at 375 px"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.locator("#amendments").screenshot(path=str(ARTIFACTS / "studio-report-amendment-375.png"))
