@@ -383,8 +383,13 @@ def submit_responses(
     form: Mapping[str, str],
     *,
     now: datetime | None = None,
+    language: str | None = None,
 ) -> Round:
     """Submit a panelist's answers (or their visit's) to the open round.
+
+    ``language`` is the language of the page the answers were typed on (the panelist's
+    preferred language if not given): each response records it, so that a rationale
+    shown to a reader of another language can say which language it is written in.
 
     What was typed is kept as the panelist's draft whatever happens, without the
     control characters that no database should store (:mod:`surveys.text`).  In the same
@@ -418,7 +423,9 @@ def submit_responses(
         session.commit()
         raise
     try:
-        still_open = _store(session, panelist, round_, study, form, parsed, now)
+        still_open = _store(
+            session, panelist, round_, study, form, parsed, now, language or panelist.language
+        )
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -459,13 +466,15 @@ _SUBMISSION_POSTGRESQL = sqlalchemy.text(
         DO UPDATE SET "values" = excluded."values", saved_at = excluded.saved_at
     ), stored AS (
         INSERT INTO response (round_id, panelist_id, item_id, item_version, answer,
-                              rationale, status, created_at, updated_at, submitted_at)
+                              rationale, language, status, created_at, updated_at,
+                              submitted_at)
         SELECT :round_id, :panelist_id, item_id, item_version, answer, rationale,
-               :status, :now, :now, :now
+               :language, :status, :now, :now, :now
         FROM incoming
         ON CONFLICT (panelist_id, round_id, item_id) DO UPDATE SET
             item_version = excluded.item_version, answer = excluded.answer,
-            rationale = excluded.rationale, status = excluded.status,
+            rationale = excluded.rationale, language = excluded.language,
+            status = excluded.status,
             updated_at = excluded.updated_at, submitted_at = excluded.submitted_at
     )
     SELECT count(*) FROM open_round
@@ -486,9 +495,10 @@ def _store(
     form: Mapping[str, str],
     parsed: ParsedAnswers,
     now: datetime,
+    language: str,
 ) -> bool:
     """Write the draft; if ``round_`` is still open, upsert the answered items'
-    responses and withdraw the others.  Return whether it was open."""
+    responses (in ``language``) and withdraw the others.  Return whether it was open."""
     answered = [item for item in study.items if item.definition.key in parsed.answers]
     connection = session.connection()
     if connection.dialect.name == "postgresql":
@@ -508,6 +518,7 @@ def _store(
                 ],
                 "draft": {"fields": draft_values(form, study.fields)},
                 "status": ResponseStatus.SUBMITTED.value,
+                "language": language,
                 "now": now,
             },
         ).scalar_one()
@@ -528,6 +539,7 @@ def _store(
                 "item_version": item.version,
                 "answer": parsed.answers[item.definition.key],
                 "rationale": parsed.rationales.get(item.definition.key),
+                "language": language,
                 "status": ResponseStatus.SUBMITTED,
                 "created_at": now,
                 "updated_at": now,
@@ -536,7 +548,15 @@ def _store(
             for item in answered
         ],
         conflict=("panelist_id", "round_id", "item_id"),
-        update=("item_version", "answer", "rationale", "status", "updated_at", "submitted_at"),
+        update=(
+            "item_version",
+            "answer",
+            "rationale",
+            "language",
+            "status",
+            "updated_at",
+            "submitted_at",
+        ),
     )
     session.execute(
         delete(Response).where(

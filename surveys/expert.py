@@ -46,6 +46,15 @@ class OwnAnswer(Protocol):
 
 
 @dataclass(frozen=True)
+class PanelRationale:
+    """A reason one panelist gave, and the language of the page they wrote it on
+    (``None`` in summaries stored before languages were recorded)."""
+
+    text: str
+    language: str | None = None
+
+
+@dataclass(frozen=True)
 class Feedback:
     """The panel's result on one item in the previous round, and the expert's answer.
 
@@ -63,7 +72,7 @@ class Feedback:
     own_answer: dict[str, Any] | None = None
     own_rationale: str | None = None
     #: The panel's rationales, without pseudonyms, in an order shuffled per expert.
-    rationales: list[str] = field(default_factory=list)
+    rationales: list[PanelRationale] = field(default_factory=list)
     cannot_judge: int = 0
 
 
@@ -188,7 +197,7 @@ def item_feedback(
         return None  # new in this round (curated), or nobody at all answered it
     if answered < min_n:
         return Feedback(round_number, True, own_answer=own_answer, own_rationale=own_rationale)
-    rationales = list(summary.get("rationales", {}).get(key, []))
+    rationales = panel_rationales(summary, key)
     # Shuffled per expert and item, but stable across reloads of the same page.
     random.Random(seed).shuffle(rationales)  # noqa: S311 - an order, not a secret
     return Feedback(
@@ -201,6 +210,19 @@ def item_feedback(
         rationales=rationales,
         cannot_judge=summary.get("cannot_judge", {}).get(key, 0),
     )
+
+
+def panel_rationales(summary: dict[str, Any], key: str) -> list[PanelRationale]:
+    """An item's rationales in a stored summary, each with its language when the
+    summary recorded it (:func:`surveys.rounds.comments_of`)."""
+    texts = summary.get("rationales", {}).get(key, [])
+    languages = summary.get("rationale_languages", {}).get(key, [])
+    if len(languages) != len(texts):
+        languages = [None] * len(texts)
+    return [
+        PanelRationale(text, language or None)
+        for text, language in zip(texts, languages, strict=True)
+    ]
 
 
 def item_state(feedback: Feedback) -> str | None:

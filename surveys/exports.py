@@ -104,6 +104,12 @@ RESPONSE_COLUMNS: dict[str, tuple[str, str]] = {
         "text",
         "The panelist's reason for the answer, if given (repeated on every component row).",
     ),
+    "rationale_language": (
+        "text",
+        "The language code of the page the answer was submitted from, which its reason "
+        "is presumably written in; for answers stored before it was recorded, the "
+        "panelist's preferred language.",
+    ),
     "status": (
         "text",
         "submitted, or draft (saved but not submitted, e.g. after the round closed); only "
@@ -361,6 +367,7 @@ def _response_query(study: Study, shown: Disclosure) -> Select[Any]:
             Panelist.language,
             Response.answer,
             Response.rationale,
+            func.coalesce(Response.language, Panelist.language),
             Response.status,
             Response.created_at,
             Response.updated_at,
@@ -381,7 +388,7 @@ def _response_record(study: Study, row: Any, shown: Disclosure) -> dict[str, Any
     """One response as a record: the export's columns but the answer's, and under
     ``"values"`` its (component, value, text, cannot judge) rows."""
     (number, key, kind, version, pseudonym, group, language, answer, *rest) = row
-    rationale, status, created, updated, submitted = rest
+    rationale, rationale_language, status, created, updated, submitted = rest
     if shown.blind:
         created = updated = submitted = None
     return {
@@ -395,6 +402,7 @@ def _response_record(study: Study, row: Any, shown: Disclosure) -> dict[str, Any
         "language": language,
         "values": _answer_rows(answer),
         "rationale": rationale,
+        "rationale_language": rationale_language,
         "status": str(status.value if hasattr(status, "value") else status),
         "created_at": created,
         "updated_at": updated,
@@ -431,7 +439,14 @@ def _responses(session: Session, study: Study, shown: Disclosure) -> pd.DataFram
         values = record.pop("values")
         tail = {
             name: record.pop(name)
-            for name in ("rationale", "status", "created_at", "updated_at", "submitted_at")
+            for name in (
+                "rationale",
+                "rationale_language",
+                "status",
+                "created_at",
+                "updated_at",
+                "submitted_at",
+            )
         }
         for component, value, text, cannot_judge in values:
             records.append(

@@ -26,6 +26,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     text,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -142,6 +143,9 @@ class Study(Base):
     #: retired, so they leave the next round), "stay" (they are asked again) or "ask"
     #: (the close's confirmation lists them and the facilitator ticks which leave).
     consensus_items: Mapped[str] = mapped_column(String(8), default="stay")
+    #: Whether, once the study's last round has closed, each panelist's personal link
+    #: shows the final anonymised results with a thank-you (else a thank-you alone).
+    show_outcome: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     #: The definition file's text exactly as loaded, for provenance.
     source: Mapped[str] = mapped_column(Text, deferred=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -289,6 +293,10 @@ class Response(Base):
     #: ``{"text": "…"}`` depending on the item's kind.
     answer: Mapped[dict[str, Any]]
     rationale: Mapped[str | None] = mapped_column(Text)
+    #: The language of the page the answer was submitted from, which the rationale is
+    #: presumably written in; ``None`` for answers stored before it was recorded (read
+    #: the panelist's preferred language instead).
+    language: Mapped[str | None] = mapped_column(String(8))
     status: Mapped[ResponseStatus] = enum_column(ResponseStatus, "response_status")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

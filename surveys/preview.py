@@ -149,7 +149,7 @@ def simulated_summary(
     comments = comments_of(
         sorted(
             (
-                (key, simulated.answer, simulated.rationale)
+                (key, simulated.answer, simulated.rationale, None)
                 for answers in panel
                 for key, simulated in answers.items()
             ),

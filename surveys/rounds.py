@@ -430,17 +430,22 @@ def distributions(frame: pd.DataFrame) -> dict[str, dict[str, list[float]]]:
 
 def panel_comments(session: Session, round_: Round) -> dict[str, dict[str, Any]]:
     """The round's rationales by item (without any pseudonym, in no meaningful order),
-    and how many panelists answered "I can't judge this" to each item.
+    the language each is written in, and how many panelists answered "I can't judge
+    this" to each item.
 
     Two narrow queries rather than every answer of the round: the rationales (sorted by
-    item and text, as always), and the answers whose JSON mentions ``cannot_judge``,
-    each then checked as :func:`comments_of` checks every answer."""
+    item, text and language, as always) with the language of the page each was
+    submitted from (the panelist's preferred language for answers stored before it was
+    recorded), and the answers whose JSON mentions ``cannot_judge``, each then checked
+    as :func:`comments_of` checks every answer."""
     submitted = (Response.round_id == round_.id, Response.status == ResponseStatus.SUBMITTED)
+    language = func.coalesce(Response.language, Panelist.language)
     rationales = session.execute(
-        select(Item.key, Response.rationale)
+        select(Item.key, Response.rationale, language)
         .join(Response.item)
+        .join(Response.panelist)
         .where(*submitted, Response.rationale.is_not(None), Response.rationale != "")
-        .order_by(Item.key, Response.rationale)
+        .order_by(Item.key, Response.rationale, language)
     )
     cannot_judge = session.execute(
         select(Item.key, Response.answer)
@@ -450,25 +455,36 @@ def panel_comments(session: Session, round_: Round) -> dict[str, dict[str, Any]]
     )
     return comments_of(
         itertools.chain(
-            ((key, {}, rationale) for key, rationale in rationales),
-            ((key, answer, None) for key, answer in cannot_judge),
+            ((key, {}, rationale, language) for key, rationale, language in rationales),
+            ((key, answer, None, None) for key, answer in cannot_judge),
         )
     )
 
 
 def comments_of(
-    rows: Iterable[tuple[str, dict[str, Any], str | None]],
+    rows: Iterable[tuple[str, dict[str, Any], str | None, str | None]],
 ) -> dict[str, dict[str, Any]]:
-    """The rationales by item and the "I can't judge this" counts of (item key, answer,
-    rationale) rows, as :func:`panel_comments` stores them."""
+    """The rationales by item, their languages and the "I can't judge this" counts of
+    (item key, answer, rationale, language) rows, as :func:`panel_comments` stores them.
+
+    ``rationale_languages[key][i]`` is the language ``rationales[key][i]`` is written
+    in ("" when unknown): a list beside the texts rather than in them, so that readers
+    of ``rationales`` (the API, older code) keep reading plain texts, and summaries
+    stored before languages were recorded simply have none."""
     rationales: dict[str, list[str]] = {}
+    languages: dict[str, list[str]] = {}
     cannot_judge: dict[str, int] = {}
-    for key, answer, rationale in rows:
+    for key, answer, rationale, language in rows:
         if rationale:
             rationales.setdefault(key, []).append(rationale)
+            languages.setdefault(key, []).append(language or "")
         if answer.get("cannot_judge"):
             cannot_judge[key] = cannot_judge.get(key, 0) + 1
-    return {"rationales": rationales, "cannot_judge": cannot_judge}
+    return {
+        "rationales": rationales,
+        "rationale_languages": languages,
+        "cannot_judge": cannot_judge,
+    }
 
 
 def responses_frame(

@@ -188,6 +188,10 @@ class ResponseOut(Model):
     language: str
     values: list[AnswerValue]
     rationale: str | None
+    rationale_language: str = Field(
+        description="The language of the page the answer was submitted from (the "
+        "panelist's preferred language for answers stored before it was recorded)."
+    )
     status: Literal["draft", "submitted"]
     created_at: datetime | None = Field(description="Null in a blind study.")
     updated_at: datetime | None = Field(description="Null in a blind study.")

@@ -15,7 +15,7 @@ from elicit.i18n import LANGUAGE_NAMES
 from surveys.answers import CANNOT_JUDGE, ParsedAnswers, outside_previous_iqr, parse_answers
 from surveys.definition import ItemDefinition
 from surveys.errors import InvalidAnswers
-from surveys.expert import ExpertItem, ExpertPage, Feedback, item_state
+from surveys.expert import ExpertItem, ExpertPage, Feedback, PanelRationale, item_state
 from surveys.fields import component_field, rationale_field
 
 PERCENT_KINDS = ("probability", "scenario_set")
@@ -31,6 +31,39 @@ class FeedbackLine:
     own: float | None
     summary: str
     chart: Markup | None = None
+
+
+@dataclass(frozen=True)
+class RationaleView:
+    """A panelist's reason as the reader sees it: its text, the language it is written
+    in (for the element's ``lang``) and, when that is not the reader's language, the
+    mark that says so ("English"); ``None`` when it is the reader's or is unknown."""
+
+    text: str
+    language: str | None
+    mark: str | None
+
+
+def language_name(code: str) -> str:
+    """A language's name in the page's language ("inglés" on a Spanish page); the code
+    itself for a language without a name here."""
+    names = {"en": gettext("English"), "es": gettext("Spanish")}
+    return names.get(code, code)
+
+
+def rationale_views(rationales: list[PanelRationale], reader: str) -> list[RationaleView]:
+    """The panel's reasons for a reader of ``reader``, each in another language marked
+    with that language's name."""
+    return [
+        RationaleView(
+            rationale.text,
+            rationale.language,
+            language_name(rationale.language)
+            if rationale.language and rationale.language != reader
+            else None,
+        )
+        for rationale in rationales
+    ]
 
 
 @dataclass(frozen=True)
@@ -60,7 +93,7 @@ class ItemView:
     feedback_withheld: bool = False
     feedback: list[FeedbackLine] = field(default_factory=list)
     consensus: str | None = None
-    rationales: list[str] = field(default_factory=list)
+    rationales: list[RationaleView] = field(default_factory=list)
     own_rationale: str | None = None
     cannot_judge_count: int = 0
 
@@ -204,7 +237,7 @@ def _feedback_fields(
     fields.update(
         feedback=lines,
         consensus=_consensus_sentence(feedback),
-        rationales=feedback.rationales,
+        rationales=rationale_views(feedback.rationales, language),
         cannot_judge_count=feedback.cannot_judge,
     )
     return fields

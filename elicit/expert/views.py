@@ -437,7 +437,7 @@ def _review(visit: Visit, typed: dict[str, str]) -> Any:
 def _submit(visit: Visit, typed: dict[str, str]) -> Any:
     """Submit; on refusal show the page again with everything typed still there."""
     try:
-        round_ = submit_responses(db.session, visit, typed)
+        round_ = submit_responses(db.session, visit, typed, language=str(get_locale()))
     except InvalidAnswers as error:
         return _render(visit, typed, answer_errors=error.errors), 422
     except DeadlinePassed as passed:

@@ -379,6 +379,7 @@ def test_responses_come_in_disjoint_pages_that_cover_them_all(
         "language",
         "values",
         "rationale",
+        "rationale_language",
         "status",
         "created_at",
         "updated_at",

@@ -85,15 +85,20 @@ def test_every_number_is_read_as_the_same_double(app, make_study, make_panel):
 
 def test_comments_and_distributions_are_those_of_every_answer(app, make_study, make_panel):
     study, round_, definition, sent = _submitted(make_study, make_panel)
-    # The reference: every answer of the round, in the order of its key and rationale.
+    # The reference: every answer of the round, in the order of its key, rationale and
+    # language (each panelist's own, as they submitted without choosing another).
+    languages = {
+        panelist.pseudonym: panelist.language
+        for panelist in db.session.execute(db.select(Panelist)).scalars()
+    }
     rows = sorted(
         (
-            (key, answer, parsed.rationales.get(key))
-            for _, form in sent.values()
+            (key, answer, parsed.rationales.get(key), languages[pseudonym])
+            for pseudonym, (_, form) in sent.items()
             for parsed in [parse_answers(definition.items, form, RULES)]
             for key, answer in parsed.answers.items()
         ),
-        key=lambda row: (row[0], row[2] or ""),
+        key=lambda row: (row[0], row[2] or "", row[3]),
     )
     comments = panel_comments(db.session, round_)
     assert comments == comments_of(rows)
