@@ -54,7 +54,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, not_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -71,7 +71,14 @@ from surveys.models import (
     User,
     utcnow,
 )
-from surveys.panel import TOKEN_BYTES, IssuedLink, hash_token
+from surveys.panel import (
+    TOKEN_BYTES,
+    IssuedLink,
+    PanelFilter,
+    StatusFilter,
+    hash_token,
+    selected,
+)
 
 log = logging.getLogger(__name__)
 
@@ -192,23 +199,28 @@ def queue_invitations(
 
 
 def queue_reminders(
-    session: Session, study: Study, round_: Round, base_url: str, actor: User | None = None
+    session: Session,
+    study: Study,
+    round_: Round,
+    base_url: str,
+    actor: User | None = None,
+    selection: PanelFilter | None = None,
 ) -> list[OutboxMessage]:
     """Write a reminder to every panelist with a valid link who has not submitted to the
     open ``round_``, in their language, at most once per batch (see the module docstring).
 
+    With ``selection`` (the panel page's filter), only to those of them it selects.
     Returns the messages added by this call.
     """
     _require_open(round_)
     batch = _reminder_batch(session, round_)
-    submitted = set(
+    targets = list(
         session.execute(
-            select(Response.panelist_id).where(
-                Response.round_id == round_.id, Response.status == ResponseStatus.SUBMITTED
-            )
+            select(Panelist)
+            .where(_reminder_targets(study, round_, selection))
+            .order_by(Panelist.id)
         ).scalars()
     )
-    targets = [p for p in _panelists(session, study) if p.id not in submitted]
     added = []
     for panelist in targets:
         opened = (
@@ -236,9 +248,52 @@ def queue_reminders(
         round=round_.number,
         batch=batch,
         queued=len(added),
+        status=selection.status.value if selection and selection.status else None,
+        group=selection.group if selection else None,
     )
     session.commit()
     return added
+
+
+def reminders_due(
+    session: Session, study: Study, round_: Round, selection: PanelFilter | None = None
+) -> int:
+    """How many reminders :func:`queue_reminders` would queue now with ``selection``:
+    its targets less those the current batch has reminded already.  Counted by the
+    database, so that the panel page can say it before the click."""
+    batch = _reminder_batch(session, round_)
+    reminded = exists(
+        select(OutboxMessage.id).where(
+            OutboxMessage.round_id == round_.id,
+            OutboxMessage.panelist_id == Panelist.id,
+            OutboxMessage.kind == "reminder",
+            OutboxMessage.idempotency_key.endswith(f":{batch}"),
+        )
+    )
+    return session.execute(
+        select(func.count(Panelist.id)).where(
+            _reminder_targets(study, round_, selection), not_(reminded)
+        )
+    ).scalar_one()
+
+
+def _reminder_targets(
+    study: Study, round_: Round, selection: PanelFilter | None
+) -> ColumnElement[bool]:
+    """Panelists with a valid link who have not submitted ``round_``, of ``selection``."""
+    return and_(
+        selected(study, round_, selection or PanelFilter(status=StatusFilter.NOT_SUBMITTED)),
+        Panelist.revoked_at.is_(None),
+        not_(
+            exists(
+                select(Response.id).where(
+                    Response.round_id == round_.id,
+                    Response.panelist_id == Panelist.id,
+                    Response.status == ResponseStatus.SUBMITTED,
+                )
+            )
+        ),
+    )
 
 
 def resend_invitation(

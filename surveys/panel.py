@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import enum
 import hashlib
 import io
 import logging
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, not_, select
 from sqlalchemy.orm import Session
 
 from surveys import audit
@@ -365,8 +366,11 @@ class PanelistStatus:
     rounds: list[RoundStatusOfPanelist]
 
 
-def panel_status(session: Session, study: Study) -> list[PanelistStatus]:
-    """Each panelist's status in every round that has been opened, by pseudonym.
+def panel_status(
+    session: Session, study: Study, selection: PanelFilter | None = None
+) -> list[PanelistStatus]:
+    """Each panelist's status in every round that has been opened, by pseudonym; with
+    ``selection``, only the panelists it selects (chosen by the database).
 
     - invited: an invitation for the round is in the outbox (sent or not);
     - opened: the panelist's page was last shown at or after the round opened (so, for
@@ -381,10 +385,13 @@ def panel_status(session: Session, study: Study) -> list[PanelistStatus]:
         ).scalars()
         if round_.opened_at is not None
     ]
+    condition = (
+        Panelist.study_id == study.id
+        if selection is None
+        else selected(study, status_round(session, study), selection)
+    )
     panelists = list(
-        session.execute(
-            select(Panelist).where(Panelist.study_id == study.id).order_by(Panelist.pseudonym)
-        ).scalars()
+        session.execute(select(Panelist).where(condition).order_by(Panelist.pseudonym)).scalars()
     )
     round_ids = [round_.id for round_ in rounds]
     invited = _pairs(
@@ -424,6 +431,134 @@ def panel_status(session: Session, study: Study) -> list[PanelistStatus]:
         )
         for panelist in panelists
     ]
+
+
+class StatusFilter(enum.StrEnum):
+    """Where a panelist stands in the round the panel page filters by (the open round,
+    else the latest that opened).  Each excludes those who submitted it."""
+
+    NOT_SUBMITTED = "not_submitted"
+    DRAFT = "draft"
+    NEVER_OPENED = "never_opened"
+
+
+@dataclass(frozen=True)
+class PanelFilter:
+    """A selection of the panel: by status in the filtered round, by group, or both.
+
+    ``group`` ``None`` means every group; ``""`` is the panelists without a group.
+    """
+
+    status: StatusFilter | None = None
+    group: str | None = None
+
+
+def status_round(session: Session, study: Study) -> Round | None:
+    """The round that status filters and reminders are about: the open round, else the
+    latest round that has opened; ``None`` before round 1 opens."""
+    return session.execute(
+        select(Round)
+        .where(Round.study_id == study.id, Round.opened_at.is_not(None))
+        .order_by(Round.number.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def _submitted(round_: Round) -> ColumnElement[bool]:
+    """The panelist (of the enclosing query) submitted at least one answer in ``round_``."""
+    return exists(
+        select(Response.id).where(
+            Response.round_id == round_.id,
+            Response.panelist_id == Panelist.id,
+            Response.status == ResponseStatus.SUBMITTED,
+        )
+    )
+
+
+def _drafted(round_: Round) -> ColumnElement[bool]:
+    """The panelist has a draft saved in ``round_``."""
+    return exists(
+        select(Draft.id).where(Draft.round_id == round_.id, Draft.panelist_id == Panelist.id)
+    )
+
+
+def _opened(round_: Round) -> ColumnElement[bool]:
+    """The panelist's page was shown at or after ``round_`` opened (as in
+    :func:`panel_status`: only the latest visit is kept)."""
+    return and_(Panelist.last_seen_at.is_not(None), Panelist.last_seen_at >= round_.opened_at)
+
+
+def _status_condition(round_: Round, status: StatusFilter) -> ColumnElement[bool]:
+    """The SQL condition of one :class:`StatusFilter` in ``round_``."""
+    waiting = not_(_submitted(round_))
+    if status == StatusFilter.DRAFT:
+        return and_(waiting, _drafted(round_))
+    if status == StatusFilter.NEVER_OPENED:
+        return and_(waiting, not_(_opened(round_)))
+    return waiting
+
+
+def selected(study: Study, round_: Round | None, selection: PanelFilter) -> ColumnElement[bool]:
+    """The SQL condition on :class:`Panelist` of the study's panelists ``selection``
+    selects, its status read in ``round_``.  A status filter without a round selects
+    nobody (nobody stands anywhere before round 1)."""
+    conditions: list[ColumnElement[bool]] = [Panelist.study_id == study.id]
+    if selection.group is not None:
+        conditions.append(Panelist.group == selection.group)
+    if selection.status is not None:
+        if round_ is None or round_.opened_at is None:
+            conditions.append(Panelist.id.is_(None))
+        else:
+            conditions.append(_status_condition(round_, selection.status))
+    return and_(*conditions)
+
+
+@dataclass(frozen=True)
+class FilterCounts:
+    """How many panelists of one group (or all) each status filter selects."""
+
+    everyone: int
+    not_submitted: int
+    draft: int
+    never_opened: int
+
+    def of(self, status: StatusFilter | None) -> int:
+        """The count of ``status`` (``None``: everyone)."""
+        return self.everyone if status is None else int(getattr(self, status.value))
+
+
+def filter_counts(
+    session: Session, study: Study, round_: Round | None, group: str | None = None
+) -> FilterCounts:
+    """Count what each status filter selects within ``group`` (``None``: every group),
+    in one query: the database counts, no row is loaded."""
+    where = selected(study, None, PanelFilter(group=group))
+    if round_ is None or round_.opened_at is None:
+        total = session.execute(select(func.count(Panelist.id)).where(where)).scalar_one()
+        return FilterCounts(total, 0, 0, 0)
+    sums = [
+        func.coalesce(func.sum(case((_status_condition(round_, status), 1), else_=0)), 0)
+        for status in StatusFilter
+    ]
+    row = session.execute(select(func.count(Panelist.id), *sums).where(where)).one()
+    return FilterCounts(*(int(value) for value in row))
+
+
+def offered_groups(session: Session, study: Study) -> list[tuple[str, int]]:
+    """(group, panelists) for each group the panel page may filter by, in name order.
+
+    In a blind study only groups of at least the study's minimum group size
+    (``feedback_min_n``): a filter by a smaller group would single its members out, as
+    its name would in the counts (see :func:`panel_counts`).
+    """
+    rows = session.execute(
+        select(Panelist.group, func.count(Panelist.id))
+        .where(Panelist.study_id == study.id)
+        .group_by(Panelist.group)
+        .order_by(Panelist.group)
+    ).all()
+    blind = study.anonymity == "blind"
+    return [(group, count) for group, count in rows if not blind or count >= study.feedback_min_n]
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,12 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from elicit.extensions import db
 from elicit.facilitate.access import console_user, study_for
 from elicit.facilitate.forms import ConfirmForm
-from elicit.facilitate.panel_forms import ImportPanelForm, PanelistForm, PersonForm
+from elicit.facilitate.panel_forms import (
+    ImportPanelForm,
+    PanelFilterForm,
+    PanelistForm,
+    PersonForm,
+)
 from elicit.facilitate.views import blueprint
 from surveys.errors import Conflict, NotFound
 from surveys.messaging import (
@@ -44,6 +49,7 @@ from surveys.messaging import (
     outbox,
     queue_invitations,
     queue_reminders,
+    reminders_due,
     resend_invitation,
     unsent_messages,
 )
@@ -52,8 +58,12 @@ from surveys.panel import (
     InvalidPanel,
     IssuedLink,
     NewPanelist,
+    PanelFilter,
+    StatusFilter,
     add_panelist,
     add_panelists,
+    filter_counts,
+    offered_groups,
     panel_counts,
     panel_status,
     panelist_by_email,
@@ -62,10 +72,13 @@ from surveys.panel import (
     reissue_link,
     revoke_link,
     roster_by_id,
+    status_round,
 )
 from surveys.rounds import open_round_of
 
 BLIND = "blind"
+#: The filter's value for the panelists without a group (no group name has parentheses).
+NO_GROUP = "(none)"
 
 
 def smtp_settings(config: Mapping[str, Any]) -> SmtpSettings | None:
@@ -102,27 +115,99 @@ def _panel_page(
     import_errors: list[str] | None = None,
     person_form: PersonForm | None = None,
 ) -> str:
-    """The panel page, with the given forms (as filled in) or empty ones."""
+    """The panel page, with the given forms (as filled in) or empty ones, filtered by
+    the query's ``status`` and ``group`` when they are valid."""
     blind = study.anonymity == BLIND
     statuses = panel_status(db.session, study)
+    filter_form, selection = _panel_filter(study, request.args)
+    open_round = open_round_of(db.session, study)
+    can_change = console_user().role == "facilitator"
     return render_template(
         "facilitate/panel.html",
         study=study,
         blind=blind,
         people=_shows_people(study),
         # A blind study's page gets counts only: no list it could be compared by.
-        statuses=[] if blind else statuses,
+        statuses=[]
+        if blind
+        else (panel_status(db.session, study, selection) if selection else statuses),
+        all_rounds=statuses[0].rounds if statuses else [],
         counts=panel_counts(statuses, min_group_size=study.feedback_min_n),
         roster=_roster(study),
-        open_round=open_round_of(db.session, study),
+        open_round=open_round,
+        filter_form=filter_form,
+        selection=selection,
+        filter_round=status_round(db.session, study),
+        selected_count=_selected_count(study, selection),
+        reminders_due=(
+            reminders_due(db.session, study, open_round, selection)
+            if can_change and open_round is not None and selection is not None
+            else None
+        ),
         add_form=add_form or _panelist_form(study),
         import_form=import_form or ImportPanelForm(),
         import_errors=import_errors or [],
         person_form=person_form or PersonForm(),
         action_form=ConfirmForm(),
-        can_change=console_user().role == "facilitator",
+        can_change=can_change,
         mail=smtp_settings(current_app.config) is not None,
     )
+
+
+def _panel_filter(
+    study: Study, formdata: Mapping[str, Any]
+) -> tuple[PanelFilterForm, PanelFilter | None]:
+    """The filter form read from ``formdata``, each choice labelled with its count from
+    the database, and the selection it makes (``None``: everyone, or a choice that is
+    not offered, which gets its message on its field).
+
+    In a blind study the groups offered are only those of at least the minimum group
+    size: a group that is not offered is refused with the message of one that does not
+    exist, so that the answer does not tell that it does.
+    """
+    form = PanelFilterForm(formdata=formdata)
+    groups = offered_groups(db.session, study)
+    form.group.choices = [("", gettext("All groups"))] + [
+        (
+            group or NO_GROUP,
+            gettext("%(group)s (%(n)s)", group=group or gettext("(no group)"), n=count),
+        )
+        for group, count in groups
+    ]
+    round_ = status_round(db.session, study)
+    form.status.choices = [("", gettext("Everyone"))] + (
+        [(status.value, status.value) for status in StatusFilter] if round_ else []
+    )
+    valid = form.validate()
+    if form.group.errors:
+        form.group.errors = [gettext("Choose one of the groups listed.")]
+    if form.status.errors:
+        form.status.errors = [gettext("Choose one of the statuses listed.")]
+    group: str | None = None
+    if not form.group.errors and form.group.data:
+        group = "" if form.group.data == NO_GROUP else form.group.data
+    counts = filter_counts(db.session, study, round_, group)
+    words = {
+        "": gettext("Everyone (%(n)s)", n=counts.everyone),
+        StatusFilter.NOT_SUBMITTED.value: gettext("Not submitted (%(n)s)", n=counts.not_submitted),
+        StatusFilter.DRAFT.value: gettext("Draft, not submitted (%(n)s)", n=counts.draft),
+        StatusFilter.NEVER_OPENED.value: gettext("Never opened (%(n)s)", n=counts.never_opened),
+    }
+    form.status.choices = [(value, words[value]) for value, _ in form.status.choices]
+    if not valid:
+        return form, None
+    status = StatusFilter(form.status.data) if form.status.data else None
+    if status is None and group is None:
+        return form, None
+    return form, PanelFilter(status=status, group=group)
+
+
+def _selected_count(study: Study, selection: PanelFilter | None) -> int | None:
+    """How many panelists ``selection`` selects (counted by the database)."""
+    if selection is None:
+        return None
+    counts = filter_counts(db.session, study, status_round(db.session, study), selection.group)
+    return counts.of(selection.status)
 
 
 def _shows_people(study: Study) -> bool:
@@ -298,9 +383,19 @@ def _send(slug: str, *, reminders: bool) -> WerkzeugResponse:
     if round_ is None:
         flash(gettext("No round is open."))
         return redirect(url_for("facilitate.panel", slug=slug), 303)
-    queue = queue_reminders if reminders else queue_invitations
+    selection = None
+    if reminders:
+        form, selection = _panel_filter(current, request.form)
+        if form.errors:
+            flash(gettext("Nothing was queued: the selection is no longer offered."))
+            return redirect(url_for("facilitate.panel", slug=slug), 303)
     try:
-        queued = queue(db.session, current, round_, _base_url(), actor=console_user())
+        if reminders:
+            queued = queue_reminders(
+                db.session, current, round_, _base_url(), console_user(), selection
+            )
+        else:
+            queued = queue_invitations(db.session, current, round_, _base_url(), console_user())
     except Conflict as error:
         flash(gettext("Nothing was queued: %(reason)s", reason=str(error)))
         return redirect(url_for("facilitate.panel", slug=slug), 303)
@@ -356,7 +451,8 @@ def send_invitations(slug: str) -> WerkzeugResponse:
 @blueprint.route("/studies/<slug>/reminders", methods=["POST"])
 @login_required
 def send_reminders(slug: str) -> WerkzeugResponse:
-    """Remind the panelists who have not submitted the open round."""
+    """Remind the panelists who have not submitted the open round; with the panel
+    page's filter in the form (``status``, ``group``), only those it selects."""
     return _send(slug, reminders=True)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext
 from flask_wtf.file import FileField, FileRequired
-from wtforms import EmailField, SelectField, StringField
+from wtforms import EmailField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Optional
 
@@ -44,3 +44,15 @@ class PersonForm(SafeForm):
             SelectChoice("revoke", lazy_gettext("Withdraw the link")),
         ],
     )
+
+
+class PanelFilterForm(SafeForm):
+    """The panel page's filter, read from the query (or carried in the hidden fields of
+    the reminder of the filtered set): a status in the filtered round and a group.  The
+    view sets the choices, each labelled with its count."""
+
+    class Meta:
+        csrf = False  # a GET that changes nothing; the reminder's own form carries one
+
+    status = RadioField(lazy_gettext("Status"), choices=[], default="")
+    group = SelectField(lazy_gettext("Group"), choices=[], default="")
