@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session
 from surveys.answers import AnswerRules, answer_rules
 from surveys.definition import StudyDefinition
 from surveys.drafts import find_draft
-from surveys.models import Panelist, Response, Round, RoundStatus, utcnow
+from surveys.models import Panelist, Response, Round, RoundStatus, Study, utcnow
+from surveys.protocol import consensus_reason
 from surveys.rounds import closed_summary, latest_round
-from surveys.studies import StoredItem
+from surveys.studies import StoredItem, all_items
 from surveys.visit import Visit, visit_of
 
 
@@ -101,6 +102,12 @@ class ExpertPage:
     draft_saved_at: datetime | None = None
     submitted_at: datetime | None = None
     rules: AnswerRules = field(default_factory=AnswerRules)
+    #: Whether the study is over: the last round its protocol allows has closed.
+    ended: bool = False
+    #: Once the study is over and shows its outcome: each item's final result, from
+    #: the last round that asked it, as the next round's feedback would have shown it.
+    #: ``None`` while the study runs, or when the facilitator turned the outcome off.
+    outcome: list[ExpertItem] | None = None
 
     @property
     def submitted(self) -> bool:
@@ -125,6 +132,7 @@ def expert_page(session: Session, who: Panelist | Visit) -> ExpertPage:
         # No answers to collect, but the items are listed so that a page refused
         # because the round closed can still show what the expert typed.
         draft = find_draft(session, panelist, last) if last else None
+        ended = study_ended(definition, last)
         return ExpertPage(
             definition,
             panelist.pseudonym,
@@ -134,6 +142,8 @@ def expert_page(session: Session, who: Panelist | Visit) -> ExpertPage:
             [ExpertItem(stored) for stored in study.items],
             draft=draft.values["fields"] if draft else None,
             draft_saved_at=draft.saved_at if draft else None,
+            ended=ended,
+            outcome=study_outcome(session, panelist) if ended else None,
         )
     current = _answers(session, panelist, round_)
     previous_round = _previous_closed_round(session, round_)
@@ -174,6 +184,61 @@ def expert_page(session: Session, who: Panelist | Visit) -> ExpertPage:
         submitted_at=max(submitted) if submitted else None,
         rules=answer_rules(session, round_, definition),
     )
+
+
+def study_ended(definition: StudyDefinition, last: Round | None) -> bool:
+    """Whether a study is over: its latest round is closed and is the last its protocol
+    allows.  A facilitator ends a study early by lowering its maximum number of rounds
+    to the rounds held (an amendment, once the protocol is stamped)."""
+    return (
+        last is not None
+        and last.status == RoundStatus.CLOSED
+        and last.number >= definition.max_rounds
+    )
+
+
+def study_outcome(session: Session, panelist: Panelist) -> list[ExpertItem] | None:
+    """The final result of every item of an ended study, for one panelist's page; ``None``
+    when the study's facilitator turned the outcome off (``Study.show_outcome``).
+
+    Each item shows the summary of the last round that asked it: the study's last round,
+    or, for an item that left the study at consensus, the round whose close retired it
+    (items the facilitator retired by hand are left out: their last round is no final
+    result).  Exactly what feedback shows: anonymised statistics and sorted answers,
+    withheld below the feedback minimum, rationales without pseudonyms in an order
+    shuffled per panelist, and beside them the panelist's own answer then.
+    """
+    study = session.get(Study, panelist.study_id)
+    assert study is not None
+    if not study.show_outcome:
+        return None
+    last = study.rounds[-1].number
+    retired_at = {consensus_reason(number): number for number in range(1, last + 1)}
+    outcome = []
+    summaries: dict[int, dict[str, Any]] = {}
+    answers: dict[int, dict[int, Response]] = {}
+    rows = {item.id: item for item in study.items}
+    for stored in all_items(study):
+        row = rows[stored.id]
+        number = last if row.retired_at is None else retired_at.get(row.retired_reason or "")
+        if number is None:
+            continue
+        if number not in summaries:
+            summary = closed_summary(session, study, number)
+            summaries[number] = summary.statistics if summary else {}
+            round_ = next(round_ for round_ in study.rounds if round_.number == number)
+            answers[number] = _answers(session, panelist, round_)
+        feedback = item_feedback(
+            stored,
+            number,
+            summaries[number],
+            answers[number].get(stored.id),
+            study.feedback_min_n,
+            seed=f"{panelist.pseudonym}:outcome:{stored.definition.key}",
+        )
+        if feedback is not None and stored.definition.numeric:
+            outcome.append(ExpertItem(stored, feedback=feedback))
+    return outcome
 
 
 def item_feedback(

@@ -1,7 +1,9 @@
 """Change a study's settings after it was loaded, audited; amendments after the stamp.
 
-Which settings may change while a round is open: only the anonymity level, which can
-always be raised (it only hides more from the console).
+Which settings may change while a round is open: the anonymity level, which can
+always be raised (it only hides more from the console), and ``show_outcome`` (whether
+the panel sees the results once the study ends), which is outside the protocol: it
+changes without a reason and is no amendment (:data:`OUTSIDE_PROTOCOL`).
 
 - The protocol's rules (:data:`RULES`): the consensus rule and the quantile method
   decide the round's summary when it closes, the maximum number of rounds is the
@@ -65,8 +67,12 @@ SETTINGS: tuple[str, ...] = (
     "anonymity",
     "consensus",
     "consensus_items",
+    "show_outcome",
 )
 """The settings :func:`update_settings` changes."""
+OUTSIDE_PROTOCOL: tuple[str, ...] = ("show_outcome",)
+"""Settings that decide nothing about answers or results, only what the panel sees once
+the study is over: they change at any time, without a reason, and are no amendment."""
 RULES: tuple[str, ...] = (
     "quantile_method",
     "feedback_min_n",
@@ -130,7 +136,8 @@ def update_settings(
     if not changed:
         return {}
     stamped = is_stamped(session, study)
-    given = check_reason(reason) if stamped or (reason or "").strip() else None
+    amended = {name: value for name, value in changed.items() if name not in OUTSIDE_PROTOCOL}
+    given = check_reason(reason) if (stamped and amended) or (reason or "").strip() else None
     previous = {name: _current(study, name) for name in changed}
     audited: dict[str, Any] = {
         name: {"from": _audited(name, previous[name]), "to": _audited(name, value)}
@@ -138,9 +145,9 @@ def update_settings(
     }
     for name, value in changed.items():
         setattr(study, name, value)
-    if stamped:
+    if stamped and amended:
         assert given is not None
-        for what, old, new in _amended(previous, changed):
+        for what, old, new in _amended(previous, amended):
             record_amendment(
                 session,
                 study,
@@ -234,8 +241,9 @@ def _check(session: Session, study: Study, values: dict[str, Any], refuse: Any) 
         RATIONALE_POLICIES
     ):
         refuse("rationale_outside_iqr", "choose one of " + ", ".join(RATIONALE_POLICIES))
-    if "cannot_judge" in values and not isinstance(values["cannot_judge"], bool):
-        refuse("cannot_judge", "must be true or false")
+    for name in ("cannot_judge", "show_outcome"):
+        if name in values and not isinstance(values[name], bool):
+            refuse(name, "must be true or false")
     if "max_rounds" in values:
         held = session.execute(
             select(func.count()).select_from(Round).where(Round.study_id == study.id)

@@ -4,7 +4,7 @@ sentences that state the feedback in words, and the charts."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from flask_babel import format_decimal, gettext, ngettext
@@ -12,7 +12,13 @@ from markupsafe import Markup
 
 from elicit.expert.charts import ChartLabels, distribution_svg
 from elicit.i18n import LANGUAGE_NAMES
-from surveys.answers import CANNOT_JUDGE, ParsedAnswers, outside_previous_iqr, parse_answers
+from surveys.answers import (
+    CANNOT_JUDGE,
+    AnswerRules,
+    ParsedAnswers,
+    outside_previous_iqr,
+    parse_answers,
+)
 from surveys.definition import ItemDefinition
 from surveys.errors import InvalidAnswers
 from surveys.expert import ExpertItem, ExpertPage, Feedback, PanelRationale, item_state
@@ -93,6 +99,8 @@ class ItemView:
     feedback_withheld: bool = False
     feedback: list[FeedbackLine] = field(default_factory=list)
     consensus: str | None = None
+    #: "consensus", "no_consensus", "dissensus" or None (:func:`surveys.expert.item_state`).
+    consensus_state: str | None = None
     rationales: list[RationaleView] = field(default_factory=list)
     own_rationale: str | None = None
     cannot_judge_count: int = 0
@@ -151,6 +159,14 @@ def item_views(page: ExpertPage, language: str, values: Mapping[str, str]) -> li
             )
         )
     return views
+
+
+def outcome_views(page: ExpertPage, language: str) -> list[ItemView]:
+    """The final result of each item of an ended study (``page.outcome``), in
+    ``language``, drawn as feedback is; empty when the outcome is not shown."""
+    if not page.outcome:
+        return []
+    return item_views(replace(page, items=page.outcome, rules=AnswerRules()), language, {})
 
 
 def _outside(definition: ItemDefinition, values: Mapping[str, str], page: ExpertPage) -> bool:
@@ -237,6 +253,7 @@ def _feedback_fields(
     fields.update(
         feedback=lines,
         consensus=_consensus_sentence(feedback),
+        consensus_state=item_state(feedback),
         rationales=rationale_views(feedback.rationales, language),
         cannot_judge_count=feedback.cannot_judge,
     )

@@ -40,6 +40,7 @@ from elicit.expert.messages import error_report
 from elicit.expert.presenters import (
     form_values,
     item_views,
+    outcome_views,
     progress,
     review_context,
     sections,
@@ -498,6 +499,21 @@ def autosave() -> WerkzeugResponse | tuple[WerkzeugResponse, int]:
     )
 
 
+def _outcome(page: ExpertPage, language: str) -> str:
+    """The page of an ended study: a thank-you and, unless the facilitator turned it
+    off, the final results, items at consensus first named."""
+    views = outcome_views(page, language)
+    return render_template(
+        "expert/outcome.html",
+        page=page,
+        language=language,
+        languages=LANGUAGE_NAMES,
+        items=views,
+        sections=sections(views),
+        at_consensus=[view for view in views if view.consensus_state == "consensus"],
+    )
+
+
 def _render(
     visit: Visit,
     typed: dict[str, str] | None = None,
@@ -510,6 +526,8 @@ def _render(
     language = str(get_locale())
     note_visit(db.session, visit.panelist)
     page: ExpertPage = expert_page(db.session, visit)
+    if page.ended and typed is None and not problems and not answer_errors:
+        return _outcome(page, language)
     values: dict[str, Any] = typed if typed is not None else (page.draft or form_values(page))
     views = item_views(page, language, values)
     errors = error_report(answer_errors or [], views)

@@ -79,6 +79,7 @@ class SettingsForm(SafeForm):
             SelectChoice("ask", lazy_gettext("Ask: choose which leave when closing each round")),
         ],
     )
+    show_outcome = BooleanField(lazy_gettext("When the study ends, show the panel its outcome"))
     reason = TextAreaField(
         lazy_gettext("Reason for the change"), validators=[Optional(), Length(max=REASON_LIMIT)]
     )
