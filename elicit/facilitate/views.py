@@ -62,6 +62,9 @@ from surveys.studies import study_definition
 
 blueprint = Blueprint("facilitate", __name__, url_prefix="/console")
 
+#: How often the study page's response rate refreshes itself while a round is open.
+DASHBOARD_REFRESH_SECONDS = 30
+
 
 def _failed_login(response: WerkzeugResponse) -> bool:
     """Only refused logins count against the limit."""
@@ -162,6 +165,18 @@ def study(slug: str) -> str:
         open_form=OpenRoundForm(),
         can_change=console_user().role == "facilitator",
         can_export=may_export(console_user()),
+        refresh_seconds=DASHBOARD_REFRESH_SECONDS,
+    )
+
+
+@blueprint.route("/studies/<slug>/response-rate")
+@login_required
+def response_rate(slug: str) -> str:
+    """The open round's response rate alone: the fragment of the study page that
+    ``static/dashboard.js`` polls, for whoever may see the study page."""
+    current = study_for(slug)
+    return render_template(
+        "facilitate/_response_rate.html", progress=study_progress(db.session, current)
     )
 
 

@@ -3,7 +3,9 @@
 
 At 1280 px the panel table (person, group, language, link with its menu, each round)
 needs no sideways scroll; at 375 px the document is never wider than the window (the
-table scrolls in its own focusable, named region); both are axe-clean.
+table scrolls in its own focusable, named region); both are axe-clean.  The study
+page's response rate changes after a submission without a reload (its poll set to one
+second in the page as served, through its data attribute).
 """
 
 from __future__ import annotations
@@ -100,3 +102,34 @@ def test_the_panel_table_fits_1280_pixels_and_the_page_fits_375(
     violations = axe_violations(phone, live_server)
     assert not violations, describe_violations("the panel page at 375 px", violations)
     save_screenshot(phone, artifacts, "panel-375")
+
+
+def test_the_dashboard_counts_follow_a_submission_without_a_reload(
+    live_server, new_page, artifacts, make_study, make_panel, make_user, post_answers
+):
+    study = make_study()
+    links = make_panel(study, 4)
+    open_round(db.session, study)
+    make_user("lead@example.org", studies=[study])
+    page = new_page(viewport={"width": 1280, "height": 900})
+    serve_axe(page, live_server)
+    log_in(page, live_server)
+
+    def every_second(route):
+        """The study page as served, polling every second instead of every 30."""
+        response = route.fetch()
+        body = response.text().replace('data-refresh-seconds="30"', 'data-refresh-seconds="1"')
+        route.fulfill(response=response, body=body)
+
+    page.route(f"{live_server}/console/studies/{SLUG}", every_second)
+    page.goto(f"{live_server}/console/studies/{SLUG}")
+    counts = page.locator("#response-rate")
+    assert counts.get_attribute("aria-live") == "polite"
+    assert counts.inner_text().startswith("0 of 4")
+    page.evaluate("() => { window.notReloaded = true; }")
+    post_answers(links[0].token, {"trust_now": "3"})
+    page.locator("#response-rate", has_text="1 of 4").wait_for(timeout=10_000)
+    assert page.evaluate("() => window.notReloaded === true")
+    violations = axe_violations(page, live_server)
+    assert not violations, describe_violations("the study page at 1280 px", violations)
+    save_screenshot(page, artifacts, "dashboard-1280")

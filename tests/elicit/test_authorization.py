@@ -36,6 +36,8 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("facilitate.change_password", "POST"): (302, 302, 422, 422, 422),
     ("facilitate.studies", "GET"): (302, 302, 200, 200, 200),
     ("facilitate.study", "GET"): (302, 302, 404, 200, 200),
+    # the study page's response rate, polled by its script: whoever may see the page
+    ("facilitate.response_rate", "GET"): (302, 302, 404, 200, 200),
     # Round 1 is open already: the confirmation says so (200) and offers no button; a
     # post anyway is told so and sent back to the study (303).
     ("facilitate.open_next_round", "GET"): (302, 302, 404, 403, 200),
