@@ -54,5 +54,6 @@ class PanelFilterForm(SafeForm):
     class Meta:
         csrf = False  # a GET that changes nothing; the reminder's own form carries one
 
-    status = RadioField(lazy_gettext("Status"), choices=[], default="")
-    group = SelectField(lazy_gettext("Group"), choices=[], default="")
+    # Ids of their own: the add-one form on the same page has a "group" field.
+    status = RadioField(lazy_gettext("Status"), choices=[], default="", id="filter-status")
+    group = SelectField(lazy_gettext("Group"), choices=[], default="", id="filter-group")

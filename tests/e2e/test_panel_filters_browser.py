@@ -88,10 +88,27 @@ def test_the_panel_table_fits_1280_pixels_and_the_page_fits_375(
     assert not violations, describe_violations("the panel page at 1280 px", violations)
     save_screenshot(page, artifacts, "panel-1280")
 
+    # The filter is a plain form: choose, press Show, read the rows and the reminder.
+    page.get_by_label("Not submitted (8)").check()
+    page.locator("#filter-group").select_option("academic-mx")
+    page.get_by_role("button", name="Show").click()
+    assert "status=not_submitted" in page.url and "group=academic-mx" in page.url
+    assert page.locator("#panel tbody tr").count() == 4  # the odd-numbered panelists
+    assert page.locator("#filter-result").inner_text() == "4 panelists match this filter."
+    assert page.get_by_role("button", name="Remind these 4 panelists").is_visible()
+    width, offenders = horizontal_overflow(page, 1280)
+    assert width <= 1280 and not offenders, offenders
+    violations = axe_violations(page, live_server)
+    assert not violations, describe_violations("the filtered panel page", violations)
+    save_screenshot(page, artifacts, "panel-filtered-1280")
+    page.get_by_role("button", name="Remind these 4 panelists").click()
+    assert page.url.endswith("/outbox")
+    assert "4 new message(s) queued for round 3" in page.locator("main").inner_text()
+
     phone = new_page(viewport={"width": 375, "height": 740})
     serve_axe(phone, live_server)
     log_in(phone, live_server)
-    phone.goto(f"{live_server}{PANEL}")
+    phone.goto(f"{live_server}{PANEL}?status=not_submitted")
     width, offenders = horizontal_overflow(phone, 375)
     inside_regions = phone.evaluate(
         """() => [...document.querySelectorAll('.table-scroll[role=region][tabindex="0"]')]
