@@ -150,3 +150,33 @@ def test_the_dashboard_counts_follow_a_submission_without_a_reload(
     violations = axe_violations(page, live_server)
     assert not violations, describe_violations("the study page at 1280 px", violations)
     save_screenshot(page, artifacts, "dashboard-1280")
+
+
+def test_a_blind_panel_page_filters_by_counts_at_both_widths(
+    live_server, new_page, artifacts, make_study, make_panel, make_user
+):
+    study = make_study()
+    study.anonymity = "blind"
+    db.session.commit()
+    make_panel(study, 6, groups=("a", "b"))
+    add_panelists(db.session, study, [NewPanelist("Solo Person", "solo@example.org", "solo", "en")])
+    open_round(db.session, study)
+    make_user("lead@example.org", studies=[study])
+    for width in (1280, 375):
+        page = new_page(viewport={"width": width, "height": 900})
+        serve_axe(page, live_server)
+        log_in(page, live_server)
+        page.goto(f"{live_server}{PANEL}")
+        options = page.locator("#filter-group option").all_inner_texts()
+        assert options == ["All groups", "a (3)", "b (3)"]  # "solo" is not offered
+        page.get_by_label("Never opened (7)").check()
+        page.locator("#filter-group").select_option("a")
+        page.get_by_role("button", name="Show").click()
+        assert page.locator("#filter-result").inner_text() == "3 panelists match this filter."
+        assert page.locator("#panel").count() == 0
+        assert page.get_by_role("button", name="Remind these 3 panelists").is_visible()
+        scroll_width, offenders = horizontal_overflow(page, width)
+        assert scroll_width <= width, offenders
+        violations = axe_violations(page, live_server)
+        assert not violations, describe_violations(f"the blind panel page at {width}", violations)
+        save_screenshot(page, artifacts, f"panel-blind-{width}")
