@@ -82,6 +82,25 @@ def study_progress(session: Session, study: Study) -> StudyProgress:
     )
 
 
+def gather_small_groups(
+    rates: list[GroupRate], min_group_size: int
+) -> tuple[list[GroupRate], GroupRate | None]:
+    """Split ``rates`` into the groups of at least ``min_group_size`` panelists and one
+    row gathering all smaller ones (``None`` if there is none), its ``group`` empty.
+
+    What a blind study shows: a group of one, named beside its count of submissions,
+    would tell the moment that person submitted (see :func:`surveys.panel.panel_counts`).
+    """
+    named = [rate for rate in rates if rate.panelists >= min_group_size]
+    small = [rate for rate in rates if rate.panelists < min_group_size]
+    if not small:
+        return named, None
+    gathered = GroupRate(
+        "", sum(rate.panelists for rate in small), sum(rate.submitted for rate in small)
+    )
+    return named, gathered
+
+
 @dataclass(frozen=True)
 class RoundState:
     """A round and, once closed, how many panelists submitted to it."""

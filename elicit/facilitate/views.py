@@ -49,7 +49,7 @@ from surveys.close_checklist import close_checklist
 from surveys.errors import Conflict
 from surveys.models import Study
 from surveys.opening import OpeningPlan, plan_next_round
-from surveys.progress import study_progress
+from surveys.progress import StudyProgress, gather_small_groups, study_progress
 from surveys.protocol import items_at_consensus, protocol_stamp, retired_at_close
 from surveys.rounds import (
     close_round,
@@ -154,18 +154,20 @@ def studies() -> str:
 def study(slug: str) -> str:
     """A study's rounds, response rate, results so far, recommendation and audit log."""
     current = study_for(slug)
+    progress = study_progress(db.session, current)
     return render_template(
         "facilitate/study.html",
         study=current,
         stamp=protocol_stamp(db.session, current),
         **amendments_context(db.session, current, str(get_locale())),
-        progress=study_progress(db.session, current),
+        progress=progress,
         decision=stopping_recommendation(db.session, current),
         log=study_log(db.session, current),
         open_form=OpenRoundForm(),
         can_change=console_user().role == "facilitator",
         can_export=may_export(console_user()),
         refresh_seconds=DASHBOARD_REFRESH_SECONDS,
+        **_response_rate_context(current, progress),
     )
 
 
@@ -175,9 +177,25 @@ def response_rate(slug: str) -> str:
     """The open round's response rate alone: the fragment of the study page that
     ``static/dashboard.js`` polls, for whoever may see the study page."""
     current = study_for(slug)
+    progress = study_progress(db.session, current)
     return render_template(
-        "facilitate/_response_rate.html", progress=study_progress(db.session, current)
+        "facilitate/_response_rate.html",
+        progress=progress,
+        **_response_rate_context(current, progress),
     )
+
+
+def _response_rate_context(study: Study, progress: StudyProgress) -> dict[str, Any]:
+    """What the response-rate block shows of ``progress``'s groups; in a blind
+    study those smaller than the minimum group size are gathered in one unnamed row."""
+    if study.anonymity != "blind":
+        return {"rates": progress.by_group, "gathered": None}
+    rates, gathered = gather_small_groups(progress.by_group, study.feedback_min_n)
+    return {
+        "rates": rates,
+        "gathered": gathered,
+        "min_group_size": study.feedback_min_n,
+    }
 
 
 def _deadline(form: ConfirmOpeningForm) -> datetime | None:

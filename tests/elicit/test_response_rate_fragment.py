@@ -5,6 +5,7 @@ counts, never stored by a cache, and says when the round has closed."""
 from __future__ import annotations
 
 from elicit.extensions import db
+from surveys.panel import NewPanelist, add_panelists
 from surveys.rounds import close_round, open_round
 from tests.conftest import log_in
 
@@ -56,3 +57,27 @@ def test_the_fragment_answers_only_members(client, make_study, make_user):
     assert client.get(FRAGMENT).status_code == 302  # to the login page
     log_in(client, "other@example.org")
     assert client.get(FRAGMENT).status_code == 404
+
+
+def test_a_blind_study_names_no_small_group_in_its_response_rate(
+    client, make_study, make_panel, make_user, post_answers
+):
+    """Refreshed every 30 s, a group of one beside its count would tell the moment that
+    person submitted: in a blind study smaller groups are gathered in one unnamed row,
+    on the page and in the fragment."""
+    study = make_study()
+    study.anonymity = "blind"
+    db.session.commit()
+    make_panel(study, 6, groups=("a", "b"))
+    (solo,) = add_panelists(
+        db.session, study, [NewPanelist("Solo Person", "solo@example.org", "solo", "en")]
+    )
+    make_user("lead@example.org", studies=[study])
+    open_round(db.session, study)
+    post_answers(solo.token, {"trust_now": "3"})
+    log_in(client, "lead@example.org")
+    for text in (client.get(STUDY).text, client.get(FRAGMENT).text):
+        assert "solo" not in text
+        rows = text.split('id="rate-by-group-rows"', 1)[1].split("</tbody>", 1)[0]
+        assert '<th scope="row">a</th><td>3</td><td>0 (0%)</td>' in rows
+        assert "Groups of fewer than 3, together</th><td>1</td><td>1 (100%)</td>" in rows
