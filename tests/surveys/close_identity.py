@@ -146,7 +146,12 @@ def write_fixture(session: Session, base_source: str) -> dict[str, Any]:
 
 def close_all(session: Session, study: dict[str, Any]) -> list[str]:
     """Load one fixture study, submit its forms round by round, close each round and
-    return the stored statistics of each as JSON text (read back from the database)."""
+    return the stored statistics of each as JSON text (read back from the database).
+
+    The rationales' languages (``rationale_languages``, stored since summaries recorded
+    them) are checked here and left out of the text: every panelist answers in English,
+    so each rationale's language is "en"; the rest must stay byte for byte what the
+    fixtures froze."""
     source = study["source"]
     definition = parse_definition(source, name=f"{study['slug']}.toml")
     row = load_study(session, definition, source)
@@ -168,6 +173,10 @@ def close_all(session: Session, study: dict[str, Any]) -> list[str]:
         statistics = session.execute(
             select(RoundSummary.statistics).where(RoundSummary.id == summary_id)
         ).scalar_one()
+        languages = statistics.pop("rationale_languages")
+        assert languages == {
+            key: ["en"] * len(texts) for key, texts in statistics["rationales"].items()
+        }
         stored.append(json.dumps(statistics))
     return stored
 
