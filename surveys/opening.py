@@ -10,6 +10,7 @@ which left the study, and what the stopping rule recommended at the last close.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -48,8 +49,9 @@ class OpeningPlan:
     limit_reached: bool
     #: Panelists whose link works (not revoked).
     panelists: int
-    #: Panelists by group, groups in alphabetical order; ``""`` for no group.
-    by_group: tuple[tuple[str, int], ...]
+    #: Panelists by group, groups in alphabetical order; ``""`` for no group, ``None``
+    #: (last) for the groups too small to name, together.
+    by_group: tuple[tuple[str | None, int], ...]
     #: The items experts would answer, in their order.
     items: tuple[Item, ...]
     #: The retired items, in the builder's order.
@@ -64,7 +66,7 @@ class OpeningPlan:
     @property
     def grouped(self) -> bool:
         """Whether any panelist belongs to a group, so that counts by group say more."""
-        return any(group for group, _ in self.by_group)
+        return any(group != "" for group, _ in self.by_group)
 
     @property
     def stop_recommended(self) -> bool:
@@ -107,7 +109,7 @@ def plan_next_round(
         unfinished=unfinished,
         limit_reached=unfinished is None and number > study.max_rounds,
         panelists=sum(count for _, count in panel),
-        by_group=tuple((group, count) for group, count in panel),
+        by_group=_named_groups(panel, study.feedback_min_n),
         items=tuple(item for item in order if item.retired_at is None),
         left=tuple(
             LeftItem(item, closes.get(item.retired_reason or ""))
@@ -122,3 +124,17 @@ def plan_next_round(
             else None
         ),
     )
+
+
+def _named_groups(
+    panel: Sequence[tuple[str | None, int]], min_group_size: int
+) -> tuple[tuple[str | None, int], ...]:
+    """The panel's size by group (``""``: no group), as the panel page counts it
+    (:func:`surveys.panel.panel_counts`): a group smaller than the study's minimum
+    group size is not named, its panelists join one unnamed row (``None``) at the end,
+    so that the page cannot single out somebody alone or nearly alone in a group."""
+    if len(panel) <= 1:  # one group or none: its size is the panel's, shown anyway
+        return tuple((group or "", count) for group, count in panel)
+    named = [(group or "", count) for group, count in panel if count >= min_group_size]
+    unnamed = sum(count for _, count in panel if count < min_group_size)
+    return (*named, (None, unnamed)) if unnamed else tuple(named)

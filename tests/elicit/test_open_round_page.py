@@ -90,7 +90,8 @@ def test_the_study_page_asks_first_and_the_confirmation_says_what_will_happen(
     shown = confirmation.text
     assert "Open round 1?" in shown
     assert text_of(shown, "plan-panel").startswith("5 panelists with a working link: academic: 3")
-    assert "official: 2" in text_of(shown, "plan-panel")
+    assert "Groups of fewer than 3, together: 2" in text_of(shown, "plan-panel")
+    assert "official" not in text_of(shown, "plan-panel")  # too small to name
     assert "None: the round stays open until you close it." in text_of(shown, "plan-deadline")
     items = re.findall(r'<li data-item="([a-z0-9_]+)">', shown.split('id="plan-items"')[1])
     assert items[:2] == ["trust_now", "trust_horizon"] and len(items) == len(study.items)

@@ -93,7 +93,9 @@ def test_the_plan_of_round_one(app, make_study, make_panel):
     plan = plan_next_round(db.session, study)
     assert (plan.number, plan.unfinished, plan.limit_reached) == (1, None, False)
     assert plan.panelists == 5
-    assert plan.by_group == (("academic", 3), ("official", 2))
+    # The study's minimum group size is 3: the group of two is counted, not named.
+    assert study.feedback_min_n == 3
+    assert plan.by_group == (("academic", 3), (None, 2))
     assert plan.grouped is True
     assert [item.key for item in plan.items][:3] == ["trust_now", "trust_horizon", "agenda_now"]
     assert len(plan.items) == len(study.items)
@@ -109,6 +111,14 @@ def test_a_panel_without_groups_is_one_count(app, make_study, make_panel):
     plan = plan_next_round(db.session, study)
     assert plan.by_group == (("", 2),)
     assert plan.grouped is False
+
+
+def test_groups_too_small_to_name_are_counted_together(app, make_study, make_panel):
+    study = make_study()
+    make_panel(study, 7, groups=("academic",) * 4 + ("solo", "pair", ""))
+    plan = plan_next_round(db.session, study)
+    assert plan.panelists == 7
+    assert plan.by_group == (("academic", 4), (None, 3))
 
 
 def test_a_past_deadline_is_named(app, make_study):
