@@ -185,3 +185,19 @@ def test_the_setting_takes_only_true_or_false(make_study):
     else:
         raise AssertionError("a non-boolean show_outcome was accepted")
     assert study.show_outcome is True
+
+
+def test_answers_sent_after_the_last_close_are_kept_and_the_study_said_over(
+    client, make_study, make_panel
+):
+    study = make_study(ONE_ROUND)
+    (link,) = make_panel(study, 1)
+    open_round(db.session, study)
+    enter(client, link.token)
+    token = csrf_token(client.get("/e/").text)
+    close_round(db.session, study)
+    response = client.post("/e/", data={"csrf_token": token, "trust_now": "4"})
+    assert response.status_code == 409
+    assert "The study is over. Thank you for taking part." in response.text
+    assert "the study team will tell you when the next round opens" not in response.text
+    assert 'name="trust_now" value="4" checked' in response.text  # nothing typed is lost
