@@ -90,7 +90,8 @@ CRITERION_EXPLANATIONS = {
     "rwg": lazy_gettext(
         "1 − the variance of the answers ÷ the variance of answers spread evenly over the "
         "A options (James, Demaree & Wolf 1984): 1 when everyone gave the same answer, 0 "
-        "or less when the answers are as spread as random ones. 0.7 is the usual cut-off. "
+        "when the answers are as spread as random ones or more (a lower value counts as "
+        "0). 0.7 is the usual cut-off. "
         "Needs a rating scale with a fixed number of options."
     ),
     "rand_ucla": lazy_gettext(
