@@ -133,7 +133,7 @@ def test_facilitator_runs_a_study_in_the_browser(live_server, page, new_page, ma
     errors = page.locator("#import-errors li")
     expect(errors).to_have_count(1)
     expect(errors).to_contain_text("line 4: email: 'not-an-email' is not an email address")
-    expect(page.locator("#panel-count")).to_contain_text("0 panelist(s)")
+    expect(page.locator("#panel-count")).to_contain_text("0 panelists")
     upload = page.get_by_label("Panel file (CSV: name, email, group, language)")
     upload.set_input_files(csv_file(PANEL_ROWS))
     page.get_by_role("button", name="Import", exact=True).click()
@@ -144,7 +144,7 @@ def test_facilitator_runs_a_study_in_the_browser(live_server, page, new_page, ma
     for row in new_links.all():
         assert LINK.search(row.locator("code").inner_text())
     page.get_by_role("link", name="Back to the panel").click()
-    expect(page.locator("#panel-count")).to_contain_text("3 panelist(s), 3 with a valid link.")
+    expect(page.locator("#panel-count")).to_contain_text("3 panelists, 3 with a valid link.")
 
     # 4. Open round 1 from the study page; invite the panel (no SMTP: the outbox).
     study_page(page, live_server)

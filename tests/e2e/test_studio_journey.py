@@ -296,7 +296,7 @@ def test_facilitator_builds_previews_runs_and_amends_a_bilingual_study(
         assert found, page.locator("#new-links").inner_text()
         links.append(found.group(1))
     page.get_by_role("link", name="Back to the panel").click()
-    expect(page.locator("#panel-count")).to_contain_text("2 panelist(s), 2 with a valid link.")
+    expect(page.locator("#panel-count")).to_contain_text("2 panelists, 2 with a valid link.")
 
     # 6. Round 1 opens; the protocol stamp is on the study page.
     page.goto(f"{live_server}/console/studies/{SLUG}")
