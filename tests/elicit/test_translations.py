@@ -138,9 +138,13 @@ def test_catalogues_and_template_know_every_message(extracted, locale):
     current = set(_messages(extracted))
     with (TRANSLATIONS / "messages.pot").open("rb") as handle:
         template = set(_messages(read_po(handle)))
-    assert current <= template, f"messages.pot is stale ({WORKFLOW}): {sorted(current - template, key=str)}"
+    assert current <= template, (
+        f"messages.pot is stale ({WORKFLOW}): {sorted(current - template, key=str)}"
+    )
     catalogue = set(_messages(_catalogue(locale)))
-    assert current <= catalogue, f"{locale} is stale ({WORKFLOW}): {sorted(current - catalogue, key=str)}"
+    assert current <= catalogue, (
+        f"{locale} is stale ({WORKFLOW}): {sorted(current - catalogue, key=str)}"
+    )
 
 
 @pytest.mark.parametrize("locale", LOCALES)
