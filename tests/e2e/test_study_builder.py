@@ -142,7 +142,7 @@ def test_a_bilingual_study_built_only_with_forms(live_server, new_page, artifact
     for index, (english, spanish) in enumerate(futures):
         page.locator(f"#choice_{index}_text_en").fill(english)
         page.locator(f"#choice_{index}_text_es").fill(spanish)
-    expect(page.locator(".kind-fields .help")).to_contain_text("must sum to 100 %")
+    expect(page.locator(".kind-fields .help").first).to_contain_text("must sum to 100 %")
     check("item-scenario-set")
     save("how_likely_is_each_future")
 
