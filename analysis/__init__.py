@@ -42,7 +42,12 @@ if TYPE_CHECKING:
         cross_impact,
     )
     from analysis.describe import DESCRIBE_COLUMNS, bootstrap_median_ci, describe
-    from analysis.estimates import ESTIMATE_COMPONENTS, aggregate_estimates, standardise_intervals
+    from analysis.estimates import (
+        DEFAULT_ESTIMATE_LEVEL,
+        ESTIMATE_COMPONENTS,
+        aggregate_estimates,
+        standardise_intervals,
+    )
     from analysis.frame import COLUMNS, FrameError, empty_frame, validate_frame
     from analysis.pooling import POOLING_METHODS, normalise_scenarios, pool_probabilities
     from analysis.quantiles import QUANTILE_METHODS
@@ -87,6 +92,7 @@ __all__ = [
     "COHERENCE_COLUMNS",
     "COLUMNS",
     "CRITERIA",
+    "DEFAULT_ESTIMATE_LEVEL",
     "DESCRIBE_COLUMNS",
     "ESTIMATE_COMPONENTS",
     "IMPACT_COLUMNS",

@@ -17,8 +17,14 @@ else:
 ESTIMATE_COMPONENTS: tuple[str, ...] = ("lowest", "highest", "best", "confidence")
 """The components of a numeric-estimate answer, in the order they are asked."""
 
+DEFAULT_ESTIMATE_LEVEL = 80.0
+"""The common confidence level (percent) intervals are standardised to unless an item
+says otherwise: the IDEA protocol's usual 80 % (Hemming et al. 2018)."""
 
-def standardise_intervals(frame: pd.DataFrame, *, level: float = 80.0) -> pd.DataFrame:
+
+def standardise_intervals(
+    frame: pd.DataFrame, *, level: float = DEFAULT_ESTIMATE_LEVEL
+) -> pd.DataFrame:
     """Rescale every expert's interval to a common confidence level.
 
     For an answer with lowest L, highest U, best guess B and confidence C (percent that
@@ -74,7 +80,9 @@ def standardise_intervals(frame: pd.DataFrame, *, level: float = 80.0) -> pd.Dat
     return result.astype("float64")
 
 
-def aggregate_estimates(frame: pd.DataFrame, *, level: float = 80.0) -> pd.DataFrame:
+def aggregate_estimates(
+    frame: pd.DataFrame, *, level: float = DEFAULT_ESTIMATE_LEVEL
+) -> pd.DataFrame:
     """Aggregate the panel's standardised intervals per round and numeric-estimate item.
 
     Each answer is first standardised with :func:`standardise_intervals`; the panel's

@@ -11,7 +11,7 @@ from analysis.agreement import LEVELS, KendallW, kendalls_w, krippendorff_alpha
 from analysis.consensus import ConsensusRule, PartRules, evaluate
 from analysis.deferred import deferred
 from analysis.describe import DESCRIBE_COLUMNS, bootstrap_sorted, describe_keys
-from analysis.estimates import aggregate_estimates
+from analysis.estimates import DEFAULT_ESTIMATE_LEVEL, aggregate_estimates
 from analysis.frame import KEY_COLUMNS
 from analysis.grouping import (
     Prepared,
@@ -103,7 +103,7 @@ def summarize_round(
     extremizing_factor: float = 2.5,
     probability_clip: float = DEFAULT_CLIP,
     trim: float = 0.1,
-    estimate_level: float = 80.0,
+    estimate_level: float | Mapping[str, float] = DEFAULT_ESTIMATE_LEVEL,
     panel_level: str = "ordinal",
     bootstrap_resamples: int = 2000,
     confidence: float = 0.95,
@@ -128,8 +128,8 @@ def summarize_round(
       any statistic (see :func:`analysis.normalise_scenarios`); the counts are repeated
       on every component row of the set;
     - ``estimate_*``: the panel's interval of a ``numeric_estimate`` item, standardised
-      to ``estimate_level`` percent (see :func:`analysis.aggregate_estimates`), on each
-      of the item's component rows;
+      to ``estimate_level`` percent (that item's own when a mapping; see
+      :func:`analysis.aggregate_estimates`), on each of the item's component rows;
     - ``kendall_*``: Kendall's W (tie-corrected) over the panelists' ranks of a
       ``ranking`` item's objects, on each of its rows;
     - ``panel_*``: panel-level agreement among the ``likert`` items sharing one scale in
@@ -171,7 +171,9 @@ def summarize_round(
         lies in the range of factors estimated by Satopää et al. (2014) and Baron et
         al. (2014, Decision Analysis 11:133).
     estimate_level
-        Common confidence level (percent) of numeric-estimate intervals.
+        Common confidence level (percent, in (0, 100]) numeric-estimate intervals are
+        standardised to: one level for every item, or a mapping item → level (an item
+        the mapping leaves out uses 80 %), since each item of a study may set its own.
     panel_level
         Krippendorff level of measurement for ``panel_alpha``.
     bootstrap_resamples, confidence, seed
@@ -192,6 +194,10 @@ def summarize_round(
         raise ValueError(f"wilcoxon_method must be one of {', '.join(WILCOXON_METHODS)}")
     if panel_level not in LEVELS:
         raise ValueError(f"panel_level must be one of {', '.join(LEVELS)}")
+    levels = estimate_level.values() if isinstance(estimate_level, Mapping) else [estimate_level]
+    for level in levels:
+        if not 0 < level <= 100:
+            raise ValueError(f"estimate_level must be in (0, 100], not {level}")
     scales = dict(scales or {})
     prepared = prepare(frame)
     current_rows = None
@@ -409,17 +415,30 @@ def _add_scenarios(result: pd.DataFrame, report: pd.DataFrame | None) -> None:
 
 
 def _add_estimates(
-    result: pd.DataFrame, prepared: Prepared, kinds: Mapping[str, str], level: float
+    result: pd.DataFrame,
+    prepared: Prepared,
+    kinds: Mapping[str, str],
+    level: float | Mapping[str, float],
 ) -> None:
-    """Broadcast the aggregated numeric-estimate intervals onto their items' rows."""
+    """Broadcast the aggregated numeric-estimate intervals onto their items' rows, each
+    item's intervals standardised to its own level (one aggregation per distinct level:
+    a study's few levels, never a loop over items)."""
     keys = [key for key, kind in kinds.items() if kind == "numeric_estimate"]
     columns = {"estimate_lowest": "lowest", "estimate_best": "best", "estimate_highest": "highest"}
-    rows = _rows_of_items(prepared, keys)
-    if rows.empty:
+    by_level: dict[float, list[str]] = {}
+    for key in keys:
+        chosen = level.get(key, DEFAULT_ESTIMATE_LEVEL) if isinstance(level, Mapping) else level
+        by_level.setdefault(float(chosen), []).append(key)
+    parts = []
+    for chosen, level_keys in by_level.items():
+        rows = _rows_of_items(prepared, level_keys)
+        if not rows.empty:
+            parts.append(aggregate_estimates(rows, level=chosen))
+    if not parts:
         for column in columns:
             result[column] = np.nan
         return
-    aggregated = aggregate_estimates(rows, level=level)
+    aggregated = pd.concat(parts) if len(parts) > 1 else parts[0]
     index = pd.MultiIndex.from_arrays(
         [result.index.get_level_values("round"), result.index.get_level_values("item")]
     )

@@ -330,6 +330,7 @@ FIXED_WORDS = {
     "consensus": "the consensus rule (change it in the rule editor)",
     "rationale": "whether a rationale is asked",
     "estimate_bounds": "the estimate's bounds",
+    "estimate_level": "the confidence level the estimate's intervals are standardised to",
 }
 
 

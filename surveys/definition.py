@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path as FilePath
 from typing import Any
 
-from analysis import CRITERIA, QUANTILE_METHODS, ConsensusRule, Criterion
+from analysis import (
+    CRITERIA,
+    DEFAULT_ESTIMATE_LEVEL,
+    QUANTILE_METHODS,
+    ConsensusRule,
+    Criterion,
+)
 from surveys.toml_lines import LineIndex, Path
 
 KINDS: tuple[str, ...] = (
@@ -188,7 +194,8 @@ class ItemDefinition:
     - ``probability``: a percentage 0–100;
     - ``scenario_set``: ``scenarios`` (at least two) whose percentages sum to 100;
     - ``numeric_estimate``: lowest, highest, best guess and confidence (IDEA protocol),
-      optionally within ``estimate_bounds`` and with a ``unit``;
+      optionally within ``estimate_bounds``, with a ``unit`` and with the
+      ``estimate_level`` its intervals are standardised to;
     - ``ranking``: ``options`` (at least two) to put in order, 1 = first;
     - ``open_text``: ``max_length`` characters.
     """
@@ -206,6 +213,10 @@ class ItemDefinition:
     options: tuple[Choice, ...] = ()
     unit: LocalizedText | None = None
     estimate_bounds: tuple[float, float] | None = None
+    #: The common confidence level (percent) every expert's interval of a numeric
+    #: estimate is rescaled to before the panel's intervals are averaged (IDEA
+    #: protocol); ``None`` when the definition sets none: :attr:`confidence_level`.
+    estimate_level: float | None = None
     #: Rules for single parts of a multi-part answer (a scenario, a ranking option, a
     #: numeric estimate's ``best`` or ``confidence`` …): ``(part, rule)`` pairs in the
     #: order of :attr:`components`, ``None`` for a part given no rule ("none").  A part
@@ -222,6 +233,12 @@ class ItemDefinition:
         if self.kind == "numeric_estimate":
             return ESTIMATE_COMPONENTS
         return ("",)
+
+    @property
+    def confidence_level(self) -> float:
+        """The level (percent) a numeric estimate's intervals are standardised to: its
+        own ``estimate_level``, else the IDEA protocol's usual 80 %."""
+        return self.estimate_level if self.estimate_level is not None else DEFAULT_ESTIMATE_LEVEL
 
     @property
     def numeric(self) -> bool:
@@ -860,7 +877,7 @@ class _Reader:
             "likert": ("scale", "labels"),
             "probability": (),
             "scenario_set": ("scenarios",),
-            "numeric_estimate": ("unit", "bounds"),
+            "numeric_estimate": ("unit", "bounds", "level"),
             "ranking": ("options",),
             "open_text": ("max_length",),
         }
@@ -898,6 +915,7 @@ class _Reader:
         elif kind == "numeric_estimate":
             fields["unit"] = self.text(data, "unit", path, "unit", required=False)
             fields["estimate_bounds"] = self.estimate_bounds(data, path)
+            fields["estimate_level"] = self.estimate_level(data, path)
         elif kind == "open_text":
             max_length = self.get(
                 data, "max_length", path, int, required=False, default=DEFAULT_OPEN_TEXT_LENGTH
@@ -1086,6 +1104,22 @@ class _Reader:
             self.error((*bounds_path, "max"), f"must be greater than min ({minimum})")
             return None
         return (float(minimum), float(maximum))
+
+    def estimate_level(self, data: dict[str, Any], path: Path) -> float | None:
+        """Read the optional ``level = 90`` of a numeric estimate: the confidence (percent)
+        its intervals are standardised to.  Experts state a confidence of 50 to 100 %, so
+        a common level below 50 would stretch every interval into a guess nobody made."""
+        level = self.get(data, "level", path, (int, float), required=False)
+        if level is None:
+            return None
+        low, high = CONFIDENCE_RANGE
+        if not low <= level <= high:
+            self.error(
+                (*path, "level"),
+                f"must be a confidence between {low} and {high} percent, not {level}",
+            )
+            return None
+        return float(level)
 
 
 def _type_name(value: Any) -> str:

@@ -53,6 +53,7 @@ from surveys.protocol import ProtocolRecord, protocol_record
 from surveys.rounds import (
     analysis_scales,
     consensus_rules,
+    estimate_level_setting,
     part_rules_setting,
     settings_record,
 )
@@ -552,6 +553,7 @@ def reproduction_settings(session: Session, study: Study) -> dict[str, Any]:
                     "quantile_method": stored.summary.quantile_method,
                     "rules": consensus_rules(at_close),
                     **part_rules_setting(at_close),
+                    **estimate_level_setting(at_close),
                     "scales": analysis_scales(at_close),
                 },
                 min_group_size=study.feedback_min_n,
@@ -787,7 +789,8 @@ DEFINITIONS: dict[str, str] = {
     ),
     "definition.estimates": (
         "Numeric estimates (IDEA protocol): intervals standardised to estimate_level percent "
-        "by linear extrapolation around the best guess, then averaged."
+        "(or, for an item a round's estimate_levels names, to that item's level) by linear "
+        "extrapolation around the best guess, then averaged."
     ),
     "definition.subgroups": (
         "Subgroup rows: the same statistics within each group; a group with fewer than "

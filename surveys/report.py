@@ -158,6 +158,8 @@ class ReportItem:
     components: dict[str, list[ComponentRound]]
     #: The subgroup rows of this item (:data:`SUBGROUP_COLUMNS`); masked rows stay masked.
     subgroups: pd.DataFrame
+    #: The confidence level (percent) a numeric estimate's intervals are standardised to.
+    estimate_level: float = analysis.DEFAULT_ESTIMATE_LEVEL
 
     @property
     def rounds(self) -> list[int]:
@@ -509,6 +511,7 @@ def _report_item(
         retired_after_round=retired_after,
         components=components,
         subgroups=_ordered(mine, SUBGROUP_COLUMNS, _item_order(study), by_group=True),
+        estimate_level=definition.confidence_level,
     )
 
 

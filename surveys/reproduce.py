@@ -90,7 +90,8 @@ def read_summaries(path: Path) -> pd.DataFrame:
 def round_settings(settings: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
     """Keyword arguments of :func:`analysis.summarize_round` for one round: its rules
     per item and, when the study had any, per part (``part_rules``, ``None`` for a part
-    given no rule)."""
+    given no rule), and, when some numeric estimate had a level of its own
+    (``estimate_levels``), every estimate's level in place of the one default."""
 
     def rule_of(rule: dict[str, Any]) -> analysis.ConsensusRule:
         return analysis.ConsensusRule(
@@ -122,6 +123,8 @@ def round_settings(settings: dict[str, Any], entry: dict[str, Any]) -> dict[str,
     }
     parameters = dict(settings["parameters"])
     parameters["stability_rule"] = analysis.StabilityRule(**parameters["stability_rule"])
+    if entry.get("estimate_levels"):
+        parameters["estimate_level"] = dict(entry["estimate_levels"])
     return {
         "rules": rules,
         **({"part_rules": part_rules} if part_rules else {}),

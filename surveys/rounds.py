@@ -293,6 +293,7 @@ def frame_summary(
     settings: dict[str, Any] = {
         "rules": consensus_rules(definition),
         **part_rules_setting(definition),
+        **estimate_level_setting(definition),
         "quantile_method": quantile_method,
         "scales": analysis_scales(definition),
         "closing_round": number,
@@ -317,6 +318,12 @@ def settings_record(settings: dict[str, Any], *, min_group_size: int) -> dict[st
         "rules": {key: rule_to_json(rule) for key, rule in settings["rules"].items()},
         # Only with part rules: the settings of every other summary stay as they were.
         **({"part_rules": part_rules_to_json(part_rules)} if part_rules else {}),
+        # Only when an item's level is not 80 %: every other summary stays as it was.
+        **(
+            {"estimate_levels": dict(settings["estimate_level"])}
+            if "estimate_level" in settings
+            else {}
+        ),
         "scales": {key: scale_to_json(scale) for key, scale in settings["scales"].items()},
         "min_group_size": min_group_size,
     }
@@ -339,6 +346,21 @@ def consensus_part_rules(
     """The rules written for single parts of items (``consensus.parts``), by (item,
     part): each decides its part instead of the item's rule, ``None`` none."""
     return {(item.key, part): rule for item in definition.items for part, rule in item.part_rules}
+
+
+def estimate_level_setting(definition: StudyDefinition) -> dict[str, Any]:
+    """``{"estimate_level": {item: level}}`` for :func:`analysis.summarize_round`, the
+    level (percent) of every numeric estimate, when some item's differs from the usual
+    80 %; else nothing, so the analysis uses 80 % and the stored settings stay as before
+    items had levels of their own."""
+    levels = {
+        item.key: item.confidence_level
+        for item in definition.items
+        if item.kind == "numeric_estimate"
+    }
+    if all(level == analysis.DEFAULT_ESTIMATE_LEVEL for level in levels.values()):
+        return {}
+    return {"estimate_level": levels}
 
 
 def part_rules_setting(definition: StudyDefinition) -> dict[str, Any]:

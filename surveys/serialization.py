@@ -114,6 +114,9 @@ def item_to_json(item: ItemDefinition) -> dict[str, Any]:
         data["unit"] = text_to_json(item.unit)
     if item.estimate_bounds is not None:
         data["estimate_bounds"] = list(item.estimate_bounds)
+    if item.estimate_level is not None:
+        # Only when set: the specs of every other item stay as stored.
+        data["estimate_level"] = item.estimate_level
     if item.max_length is not None:
         data["max_length"] = item.max_length
     return data
@@ -145,6 +148,7 @@ def item_from_json(key: str, kind: str, data: dict[str, Any]) -> ItemDefinition:
         options=options,
         unit=text_from_json(data.get("unit")),
         estimate_bounds=tuple(data["estimate_bounds"]) if data.get("estimate_bounds") else None,
+        estimate_level=data.get("estimate_level"),
         max_length=data.get("max_length"),
         consensus=rule_from_json(data["consensus"]) if data.get("consensus") else None,
         rationale=data.get("rationale", True),
@@ -299,6 +303,8 @@ def item_to_toml(item: ItemDefinition) -> str:
     if item.estimate_bounds is not None:
         low, high = item.estimate_bounds
         lines.append(f"bounds = {{ min = {toml_number(low)}, max = {toml_number(high)} }}")
+    if item.estimate_level is not None:
+        lines.append(f"level = {toml_number(item.estimate_level)}")
     if item.max_length is not None:
         lines.append(f"max_length = {item.max_length}")
     if not item.rationale:

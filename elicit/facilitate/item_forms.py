@@ -38,6 +38,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from elicit.facilitate.design_forms import ANONYMITY_CHOICES
 from elicit.forms import SafeForm
 from surveys.definition import (
+    CONFIDENCE_RANGE,
     DEFAULT_OPEN_TEXT_LENGTH,
     LIKERT_OPTION_LIMIT,
     NUMBER_LIMIT,
@@ -170,6 +171,18 @@ def item_form(
         fields["bounds_max"] = FloatField(
             lazy_gettext("Largest possible value (optional)"), validators=[Optional()]
         )
+        fields["estimate_level"] = FloatField(
+            lazy_gettext("Standardise intervals to (%)"),
+            description=lazy_gettext(
+                "Before the panel's intervals are averaged, every expert's interval is "
+                "rescaled to this confidence, so that an interval given at 60 %% and one "
+                "given at 95 %% count alike. 80 %% is usual; leave it empty for 80 %%. "
+                "From %(low)s to %(high)s.",
+                low=CONFIDENCE_RANGE[0],
+                high=CONFIDENCE_RANGE[1],
+            ),
+            validators=[Optional(), NumberRange(min=CONFIDENCE_RANGE[0], max=CONFIDENCE_RANGE[1])],
+        )
     elif kind == "open_text":
         fields["max_length"] = IntegerField(
             lazy_gettext("Longest answer, in characters"),
@@ -247,6 +260,8 @@ def item_form_data(definition: ItemDefinition, languages: Sequence[str]) -> dict
         put(f"choice_{index}_text", choice.text)
     if definition.estimate_bounds is not None:
         data["bounds_min"], data["bounds_max"] = definition.estimate_bounds
+    if definition.estimate_level is not None:
+        data["estimate_level"] = definition.estimate_level
     if definition.max_length is not None:
         data["max_length"] = definition.max_length
     return data
@@ -338,6 +353,8 @@ def form_definition(
         fields["estimate_bounds"] = (
             (float(low), float(high)) if low is not None and high is not None else None
         )
+        level = form["estimate_level"].data
+        fields["estimate_level"] = float(level) if level is not None else None
     elif kind == "open_text":
         fields["max_length"] = form["max_length"].data
     fields.update(
@@ -385,6 +402,8 @@ def _field_name(form: ItemFormBase, field: str, first: str) -> str | None:
         return f"{match.group(1)}_{match.group(2) or first}"
     if match := re.fullmatch(r"scale(?:\.(min|max))?", field):
         return f"scale_{match.group(1) or 'max'}"
+    if field == "level":
+        return "estimate_level"
     if match := re.fullmatch(r"bounds(?:\.(min|max))?", field):
         return f"bounds_{match.group(1) or 'max'}"
     if match := re.fullmatch(r"labels(?:\.([a-z]{2}))?(?:\[(\d+)\])?", field):

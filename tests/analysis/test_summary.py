@@ -17,6 +17,7 @@ from analysis import (
     ConsensusRule,
     Criterion,
     Scale,
+    aggregate_estimates,
     describe,
     kendalls_w,
     krippendorff_alpha,
@@ -287,3 +288,51 @@ def test_part_rules_reach_the_summary_and_every_subgroup():
     groups_table = summarize_groups(frame, min_group_size=1, **options)
     assert set(groups_table.xs("best", level="component")["rule"]) == {"all of: cv <= 0.5"}
     assert groups_table.xs("confidence", level="component")["state"].isna().all()
+
+
+def test_each_estimate_is_standardised_to_its_own_level(rng):
+    """A mapping item → level gives each numeric estimate exactly what a separate run at
+    its level gives; an estimate the mapping leaves out is standardised to 80 %."""
+    frame = _study(rng)
+    twin = frame[frame["item"] == "transfers"].assign(item="deaths")
+    twin["value"] = np.where(twin["component"] == "confidence", twin["value"], twin["value"] * 3)
+    third = frame[frame["item"] == "transfers"].assign(item="arrests")
+    frame = pd.concat([frame, twin, third], ignore_index=True)
+    scales = {**SCALES, "deaths": Scale(kind="numeric_estimate")}
+    scales["arrests"] = Scale(kind="numeric_estimate")
+    levels = {"transfers": 90.0, "deaths": 60.0}
+    options = {"rules": {}, "scales": scales, "bootstrap_resamples": 0}
+    table = summarize_round(frame, estimate_level=levels, **options)
+    columns = {"estimate_lowest": "lowest", "estimate_best": "best", "estimate_highest": "highest"}
+    for item, level in (*levels.items(), ("arrests", 80.0)):
+        expected = aggregate_estimates(frame[frame["item"] == item], level=level)
+        for round_number in (1, 2):
+            row = table.loc[(round_number, item, "best")]
+            for column, source in columns.items():
+                assert row[column] == pytest.approx(expected.loc[(round_number, item), source])
+    # Only the estimates' intervals depend on the levels; one level for all is a float.
+    at_80 = summarize_round(frame, **options)
+    others = table.index.get_level_values("item") != "transfers"
+    others &= table.index.get_level_values("item") != "deaths"
+    pd.testing.assert_frame_equal(table[others], at_80[others])
+    assert not np.allclose(
+        table.loc[(1, "transfers", "best"), "estimate_lowest"],
+        at_80.loc[(1, "transfers", "best"), "estimate_lowest"],
+    )
+    uniform = summarize_round(frame, estimate_level=70.0, **options)
+    mapped = summarize_round(
+        frame, estimate_level=dict.fromkeys(("transfers", "deaths", "arrests"), 70.0), **options
+    )
+    pd.testing.assert_frame_equal(uniform, mapped)
+    grouped = summarize_groups(frame, min_group_size=1, estimate_level=levels, **options)
+    one_group = frame[frame["group"] == "us"]
+    expected = aggregate_estimates(one_group[one_group["item"] == "deaths"], level=60.0)
+    assert grouped.loc[(1, "us", "deaths", "best"), "estimate_highest"] == pytest.approx(
+        expected.loc[(1, "deaths"), "highest"]
+    )
+
+
+@pytest.mark.parametrize("level", [0.0, -5.0, 100.5])
+def test_an_estimate_level_outside_0_to_100_is_refused(rng, level):
+    with pytest.raises(ValueError, match="estimate_level"):
+        summarize_round(_study(rng), rules={}, scales=SCALES, estimate_level={"transfers": level})

@@ -162,6 +162,12 @@ def items(
             low, high = sorted(float(bound) for bound in bounds)
             if low < high:
                 fields["estimate_bounds"] = (low, high)
+        # The level intervals are standardised to: unset (80 %), whole or any in 50–100.
+        fields["estimate_level"] = draw(
+            st.none()
+            | st.integers(50, 100).map(float)
+            | st.floats(50, 100, allow_nan=False, allow_infinity=False)
+        )
     elif kind == "open_text":
         fields["max_length"] = draw(st.integers(1, 20000))
     if kind in ("scenario_set", "ranking", "numeric_estimate") and draw(st.booleans()):
