@@ -401,3 +401,45 @@ def test_any_definition_the_loader_accepts_opens_in_the_builder(console, lead, d
         start(console, languages="en")
     stored = opens_in_the_builder(console, definition_to_toml(definition))
     assert stored == replace(definition, slug=SLUG)
+
+
+def test_an_estimate_s_level_is_typed_refused_on_its_field_and_kept(console, lead):
+    """The builder's 'Standardise intervals to (%)': explained, 40 refused on the field
+    with everything typed kept, 90 saved and shown again, blank meaning 80 %."""
+    start(console)
+    new = console.get(build_url("/items/new?kind=numeric_estimate"))
+    assert new.status_code == 200
+    assert "Standardise intervals to (%)" in unescape(new.text)
+    assert "80 % is usual" in unescape(new.text)
+    assert field_value(new.text, "estimate_level") == ""
+    data = {
+        "kind": "numeric_estimate",
+        "text_en": "How many wells?",
+        "text_es": "",
+        "unit_en": "wells",
+        "unit_es": "",
+        "bounds_min": "",
+        "bounds_max": "",
+        "estimate_level": "40",
+        "section": "",
+        "rationale": "y",
+        "key": "",
+        "action": "save",
+    }
+    refused = console.post(
+        build_url("/items/new"), data={"csrf_token": csrf_token(new.text), **data}
+    )
+    assert refused.status_code == 422
+    assert field_errors(refused.text, "estimate_level")
+    assert field_value(refused.text, "estimate_level") == "40"
+    assert field_value(refused.text, "text_en") == "How many wells?"
+    data["estimate_level"] = "90"
+    created = console.post(
+        build_url("/items/new"), data={"csrf_token": csrf_token(refused.text), **data}
+    )
+    assert created.status_code == 303
+    items = study_definition(find_study(db.session, SLUG)).items
+    (built,) = [item for item in items if item.kind == "numeric_estimate"]
+    assert built.estimate_level == 90.0
+    shown = console.get(created.headers["Location"])
+    assert field_value(shown.text, "estimate_level") in ("90", "90.0")

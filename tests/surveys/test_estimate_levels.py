@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from werkzeug.datastructures import MultiDict
@@ -11,6 +12,7 @@ from werkzeug.datastructures import MultiDict
 import analysis
 from elicit.extensions import db
 from elicit.facilitate.item_forms import form_definition, item_form, place_errors
+from surveys.curation import reword_changes
 from surveys.definition import InvalidDefinition, parse_definition
 from surveys.definition_writer import definition_to_toml
 from surveys.demo import demo_source
@@ -228,3 +230,12 @@ def test_a_round_closes_with_a_level_and_its_export_reproduces(
     (folder / "settings.json").write_text(json.dumps(exported), encoding="utf-8")
     result = run_reproduce(folder)
     assert result.returncode == 1 and "FAIL" in result.stdout
+
+
+def test_a_rewording_may_not_change_the_level() -> None:
+    """The level decides the published intervals, like the rule: not a text to reword."""
+    item = parse_definition(source("level = 90")).items[0]
+    assert reword_changes(item, replace(item, estimate_level=None)) == [
+        "the confidence level the estimate's intervals are standardised to"
+    ]
+    assert reword_changes(item, replace(item, unit=item.text)) == []
