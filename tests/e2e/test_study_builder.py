@@ -161,11 +161,13 @@ def test_a_bilingual_study_built_only_with_forms(live_server, new_page, artifact
     page.get_by_label("Unit (English, optional)").fill("dams")
     page.get_by_label("Unit (Spanish, optional)").fill("presas")
     page.get_by_label("Smallest possible value (optional)").fill("0")
+    page.get_by_label("Standardise intervals to (%)").fill("90")
     # A largest value below the smallest: the loader's message, on its field.
     page.get_by_label("Largest possible value (optional)").fill("-5")
     page.get_by_role("button", name="Save the item").click()
     expect(page.locator("#bounds_max-error")).to_contain_text("must be greater than min")
     expect(page.get_by_label("Unit (Spanish, optional)")).to_have_value("presas")
+    expect(page.get_by_label("Standardise intervals to (%)")).to_have_value("90")
     check("item-estimate-error")
     page.get_by_label("Largest possible value (optional)").fill("500")
     save("how_many_dams_will_be_built")
