@@ -126,14 +126,18 @@ def operation(
     """Declare an API route (Flask ``rule``) and its OpenAPI description.
 
     ``scope`` is the token scope the route needs (``None``: no token at all); ``role``
-    the user role.  Every authenticated route may answer 401, 429 and 503; ``errors``
-    lists the other error statuses it may answer.
+    the user role.  Every route may answer 400 (a malformed request), every
+    authenticated route 401, 429 and 503; ``errors`` lists the other error statuses it
+    may answer.
     """
 
     def register(view: Callable[..., Any]) -> Callable[..., Any]:
         path = _CONVERTER.sub(lambda match: "{" + match.group(2) + "}", rule)
         names = [match.group(2) for match in _CONVERTER.finditer(rule)]
-        statuses = set(errors)
+        # 400: every request passes the input guard first, which refuses a control
+        # character in the query (elicit.register_input_guards) and a request werkzeug
+        # cannot read.
+        statuses = set(errors) | {400}
         if names:  # an unknown study (or not the user's), round or format
             statuses.add(404)
         if scope is not None:  # 503: the database (which tokens live in) is unreachable
