@@ -16,7 +16,7 @@ from surveys.definition import StudyDefinition
 from surveys.drafts import find_draft
 from surveys.models import Panelist, Response, Round, RoundStatus, Study, utcnow
 from surveys.protocol import consensus_reason
-from surveys.rounds import closed_summary, latest_round
+from surveys.rounds import closed_summary, combined_state, latest_round
 from surveys.studies import StoredItem, all_items
 from surveys.visit import Visit, visit_of
 
@@ -294,14 +294,7 @@ def item_state(feedback: Feedback) -> str | None:
     """One state for the whole item from its distributions' states: dissensus if any
     part is split, consensus if every part agrees, else no consensus; ``None`` when the
     item has no rule (or no statistics)."""
-    states = [row.get("state") for row in feedback.statistics.values() if row.get("state")]
-    if not states:
-        return None
-    if "dissensus" in states:
-        return "dissensus"
-    if all(state == "consensus" for state in states):
-        return "consensus"
-    return "no_consensus"
+    return combined_state(row.get("state") for row in feedback.statistics.values())
 
 
 def _answers(session: Session, panelist: Panelist, round_: Round) -> dict[int, Response]:

@@ -33,7 +33,7 @@ from surveys.models import Panelist, Response, ResponseStatus, Round, RoundStatu
 from surveys.progress import GroupRate, study_progress
 from surveys.protocol import ProtocolRecord, protocol_record
 from surveys.results import study_results
-from surveys.rounds import stopping_recommendation
+from surveys.rounds import combined_state, stopping_recommendation
 from surveys.serialization import item_from_json
 from surveys.studies import study_definition
 
@@ -177,19 +177,12 @@ class ReportItem:
         is split, ``consensus`` if every one agrees, else ``no_consensus``; ``None``
         when the item has no consensus rule."""
         last = self.final_round
-        states = [
+        return combined_state(
             entry.statistics.get("state")
             for history in self.components.values()
             for entry in history
-            if entry.round == last and entry.statistics.get("state")
-        ]
-        if not states:
-            return None
-        if "dissensus" in states:
-            return "dissensus"
-        if all(state == "consensus" for state in states):
-            return "consensus"
-        return "no_consensus"
+            if entry.round == last
+        )
 
 
 @dataclass(frozen=True)

@@ -723,3 +723,17 @@ def _closed_summary(session: Session, study_id: int, number: int) -> RoundSummar
         .join(RoundSummary.round)
         .where(Round.study_id == study_id, Round.number == number)
     ).scalar_one_or_none()
+
+
+def combined_state(states: Iterable[str | None]) -> str | None:
+    """One state for a whole item from its parts' states in one round: ``dissensus`` if
+    any part is split, ``consensus`` if every part with a rule agrees, else
+    ``no_consensus``; ``None`` when no part has a rule (no state at all)."""
+    given = [state for state in states if state]
+    if not given:
+        return None
+    if "dissensus" in given:
+        return "dissensus"
+    if all(state == "consensus" for state in given):
+        return "consensus"
+    return "no_consensus"

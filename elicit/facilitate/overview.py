@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from surveys.rounds import combined_state
+
 #: A round in which the item was not asked (added later, retired, or left at consensus).
 NOT_ASKED = "not_asked"
 #: A round in which the item was summarised but no rule decides it.
@@ -56,15 +58,8 @@ def round_state(entries: Iterable[_Summarised]) -> str:
     summaries = list(entries)
     if not summaries:
         return NOT_ASKED
-    states = [entry.statistics.get("state") for entry in summaries]
-    states = [state for state in states if state]
-    if not states:
-        return NO_RULE
-    if "dissensus" in states:
-        return "dissensus"
-    if all(state == "consensus" for state in states):
-        return "consensus"
-    return "no_consensus"
+    state = combined_state(entry.statistics.get("state") for entry in summaries)
+    return NO_RULE if state is None else state
 
 
 def overview(
