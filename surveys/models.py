@@ -146,6 +146,12 @@ class Study(Base):
     #: Whether, once the study's last round has closed, each panelist's personal link
     #: shows the final anonymised results with a thank-you (else a thank-you alone).
     show_outcome: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    #: How a round after the first starts: "previous" (each item not yet answered in
+    #: the round shows the expert's own answer from the round before, which they keep or
+    #: revise) or "blank" (every answer is entered anew).  Part of the protocol.
+    carry_over: Mapped[str] = mapped_column(
+        String(8), default="previous", server_default="previous"
+    )
     #: The definition file's text exactly as loaded, for provenance.
     source: Mapped[str] = mapped_column(Text, deferred=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -170,6 +176,7 @@ class Study(Base):
         CheckConstraint(
             "consensus_items IN ('leave', 'stay', 'ask')", name="consensus_items_policy"
         ),
+        CheckConstraint("carry_over IN ('previous', 'blank')", name="carry_over_policy"),
     )
 
 
@@ -259,6 +266,10 @@ class Round(Base):
     #: The deadline announced to the panel, if any.
     deadline: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    #: The study's ``carry_over`` when the round opened ("previous" or "blank"): what
+    #: the round's answers started from, which its stability against the round before
+    #: depends on.  ``None`` for a round not opened yet.
+    started_from: Mapped[str | None] = mapped_column(String(8))
 
     study: Mapped[Study] = relationship(back_populates="rounds")
     summary: Mapped[RoundSummary | None] = relationship(

@@ -115,7 +115,12 @@ def open_round(
     if problems:
         raise Conflict("; ".join(problems))
     round_ = Round(
-        study=study, number=number, status=RoundStatus.OPEN, opened_at=utcnow(), deadline=deadline
+        study=study,
+        number=number,
+        status=RoundStatus.OPEN,
+        opened_at=utcnow(),
+        deadline=deadline,
+        started_from=study.carry_over,
     )
     session.add(round_)
     audit.record(

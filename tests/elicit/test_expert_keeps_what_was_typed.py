@@ -378,7 +378,10 @@ class DatabaseFault:
             return
         pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
         alive = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
-        with self.other.connect() as connection:
+        # Autocommit: PostgreSQL snapshots pg_stat_activity once per transaction, so
+        # polling inside one transaction would see a backend that was still alive at
+        # the first poll alive forever.
+        with self.other.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
             # pg_terminate_backend only signals: wait until the backend is gone.
             deadline = time.monotonic() + 10
