@@ -298,6 +298,7 @@ def replace_study(
     study.rationale_outside_iqr = definition.rationale_outside_iqr
     study.cannot_judge = definition.cannot_judge
     study.consensus_items = definition.consensus_items
+    study.carry_over = definition.carry_over
     study.source = source
     # The old items go first: their keys may return, and keys are unique per study.
     study.items.clear()

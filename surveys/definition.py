@@ -57,6 +57,10 @@ they leave the next round (retired automatically), stay in it, or the facilitato
 chooses at each close."""
 #: Items at consensus stay: no item leaves a study by itself unless its file says so.
 DEFAULT_CONSENSUS_ITEMS = "stay"
+CARRY_OVER: tuple[str, ...] = ("previous", "blank")
+"""How a round after the first starts: from each expert's own previous answers (which
+they keep or revise) or blank (every answer entered anew)."""
+DEFAULT_CARRY_OVER = "previous"
 
 
 # -- limits ----------------------------------------------------------------------------------
@@ -320,6 +324,12 @@ class StudyDefinition:
     #: What becomes at a close of the items that reached consensus, one of
     #: :data:`CONSENSUS_ITEMS`; part of the protocol the stamp fixes.
     consensus_items: str = DEFAULT_CONSENSUS_ITEMS
+    #: How a round after the first starts, one of :data:`CARRY_OVER`: "previous" shows
+    #: each expert their own answer from the round before in every item they have not
+    #: answered yet in this round; "blank" shows nothing.  Part of the protocol: with
+    #: "previous", an answer kept as it was shown counts as unchanged in the stability
+    #: statistics, which therefore depend on it.
+    carry_over: str = DEFAULT_CARRY_OVER
 
     @property
     def default_language(self) -> str:
@@ -650,6 +660,7 @@ class _Reader:
                 "rationale_outside_iqr",
                 "cannot_judge",
                 "consensus_items",
+                "carry_over",
             ),
         )
         slug = self.get(study, "slug", path, str)
@@ -709,6 +720,14 @@ class _Reader:
                 (*path, "consensus_items"),
                 f"choose one of {', '.join(CONSENSUS_ITEMS)}, not {_shown(consensus_items)}",
             )
+        carry_over = self.get(
+            study, "carry_over", path, str, required=False, default=DEFAULT_CARRY_OVER
+        )
+        if carry_over not in CARRY_OVER:
+            self.error(
+                (*path, "carry_over"),
+                f"choose one of {', '.join(CARRY_OVER)}, not {_shown(carry_over)}",
+            )
         consensus = self.consensus_settings(root)
         sections, section_keys = self.sections(root)
         items = self.items(root, section_keys)
@@ -729,6 +748,7 @@ class _Reader:
             rationale_outside_iqr=policy,
             cannot_judge=cannot_judge,
             consensus_items=consensus_items,
+            carry_over=carry_over,
         )
 
     def language_list(self, languages: list[Any], path: Path) -> tuple[str, ...] | None:

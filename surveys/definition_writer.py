@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from analysis import QUANTILE_METHODS
 from surveys.definition import (
+    DEFAULT_CARRY_OVER,
     DEFAULT_CONSENSUS_ITEMS,
     ConsensusSettings,
     Section,
@@ -43,6 +44,9 @@ _RATIONALE_COMMENTS = {
 _CONSENSUS_ITEMS_COMMENTS = {
     "leave": "items at consensus leave the next round",
     "ask": "at each close, choose which items at consensus leave",
+}
+_CARRY_OVER_COMMENTS = {
+    "blank": "later rounds start blank: every answer is entered anew",
 }
 
 
@@ -108,6 +112,14 @@ def _study(definition: StudyDefinition) -> str:
             _commented(
                 f"consensus_items = {toml_string(definition.consensus_items)}",
                 _CONSENSUS_ITEMS_COMMENTS[definition.consensus_items],
+            )
+        )
+    if definition.carry_over != DEFAULT_CARRY_OVER:
+        # Only when not the default, for the same reason as consensus_items.
+        lines.append(
+            _commented(
+                f"carry_over = {toml_string(definition.carry_over)}",
+                _CARRY_OVER_COMMENTS[definition.carry_over],
             )
         )
     lines += [

@@ -493,17 +493,19 @@ class _StoredSummary:
     number: int
     closed_at: datetime | None
     summary: RoundSummary
+    #: What the round's answers started from ("previous" or "blank"; ``Round.started_from``).
+    started_from: str | None = None
 
 
 def _stored_summaries(session: Session, study: Study) -> list[_StoredSummary]:
     """Every closed round's stored summary, in round order."""
     rows = session.execute(
-        select(Round.number, Round.closed_at, RoundSummary)
+        select(Round.number, Round.closed_at, RoundSummary, Round.started_from)
         .join(RoundSummary.round)
         .where(Round.study_id == study.id)
         .order_by(Round.number)
     ).all()
-    return [_StoredSummary(number, closed_at, summary) for number, closed_at, summary in rows]
+    return [_StoredSummary(*row) for row in rows]
 
 
 def _summary_table(
@@ -777,7 +779,10 @@ DEFINITIONS: dict[str, str] = {
     "definition.stability": (
         "Against the previous round, over panelists who answered both: stable when fewer "
         "than max_changed_share changed their answer; paired Wilcoxon signed-rank test "
-        "(V = W⁺ as R's wilcox.test) with the zero method and correction given here."
+        "(V = W⁺ as R's wilcox.test) with the zero method and correction given here. "
+        "round.N.started_from says what round N's answers started from: 'previous' (each "
+        "panelist's own answer of round N − 1, so an answer submitted as it was shown "
+        "counts as unchanged) or 'blank' (every answer given anew)."
     ),
     "definition.scenarios": (
         "Scenario sets are rescaled to sum to 100 per panelist before any statistic."
@@ -867,7 +872,13 @@ def _methods(
         (f"round.{entry['round']}.min_group_size", entry["min_group_size"])
         for entry in settings["rounds"]
     ]
+    rows += [
+        (f"round.{stored.number}.started_from", stored.started_from or "")
+        for stored in summaries
+        if stored.number > 1
+    ]
     rows.append(("consensus_items", study.consensus_items))
+    rows.append(("carry_over", study.carry_over))
     rows += _protocol_rows(protocol)
     for name, value in settings["parameters"].items():
         rows.append((f"parameter.{name}", json.dumps(value)))

@@ -214,6 +214,9 @@ class RoundFacts:
     min_group_size: int
     #: The consensus rules that decided the round's items, in words.
     consensus_rules: tuple[str, ...]
+    #: What the round's answers started from: "previous" (each panelist's own answers
+    #: of the round before) or "blank" (``Round.started_from``).
+    started_from: str | None = None
 
     @property
     def rate(self) -> float:
@@ -252,6 +255,9 @@ class ReportMethods:
     table: pd.DataFrame
     #: What happens at a close to items that reached consensus ("leave", "stay", "ask").
     consensus_items: str = "stay"
+    #: How later rounds start now ("previous" or "blank"); each round's own is in its
+    #: :attr:`RoundFacts.started_from`.
+    carry_over: str = "previous"
     #: The pre-registration: the stamp of round 1 and every amendment since, each with
     #: the round it first applied to; ``None`` when the protocol is not stamped.
     protocol: ProtocolRecord | None = None
@@ -334,6 +340,7 @@ def study_report(session: Session, study: Study, language: str) -> StudyReport:
         languages=definition.languages,
         table=tables.methods,
         consensus_items=study.consensus_items,
+        carry_over=study.carry_over,
         protocol=protocol_record(session, study),
     )
     pooled_items = [item.key for item in items if item.kind in POOLED_KINDS]
@@ -422,6 +429,7 @@ def _round_facts(
                 quantile_method=round_.summary.quantile_method,
                 min_group_size=recorded[round_.number]["min_group_size"],
                 consensus_rules=tuple(sorted(set(rules))),
+                started_from=round_.started_from,
             )
         )
     return facts

@@ -11,9 +11,11 @@ changes without a reason and is no amendment (:data:`OUTSIDE_PROTOCOL`).
   round shows, and ``consensus_items`` decides which items leave at the close.  A rule
   changed after seeing the close's preview would be chosen for the answers it decides:
   rules cannot change while a round is open (see :mod:`surveys.protocol`).
-- ``cannot_judge`` (an extra likert option) and ``rationale_outside_iqr`` (whether a
-  "why?" is asked or demanded) change the open round's pages and answers: they wait
-  for it to close.
+- ``cannot_judge`` (an extra likert option), ``rationale_outside_iqr`` (whether a
+  "why?" is asked or demanded) and ``carry_over`` (whether a later round starts from
+  each expert's previous answers or blank) change the open round's pages and answers:
+  they wait for it to close.  The round records the ``carry_over`` it opened with
+  (``Round.started_from``), so its stability says what its answers started from.
 
 Once round 1 has opened the protocol is stamped, and every change needs a reason: each
 changed setting (each changed consensus table) is recorded as an amendment with its old
@@ -33,6 +35,7 @@ from sqlalchemy.orm import Session
 from analysis import QUANTILE_METHODS
 from surveys import audit
 from surveys.definition import (
+    CARRY_OVER,
     CONSENSUS_ITEMS,
     RATIONALE_POLICIES,
     ConsensusSettings,
@@ -68,6 +71,7 @@ SETTINGS: tuple[str, ...] = (
     "consensus",
     "consensus_items",
     "show_outcome",
+    "carry_over",
 )
 """The settings :func:`update_settings` changes."""
 OUTSIDE_PROTOCOL: tuple[str, ...] = ("show_outcome",)
@@ -81,7 +85,7 @@ RULES: tuple[str, ...] = (
     "consensus_items",
 )
 """The protocol's rules among the settings: they cannot change while a round is open."""
-FIXED_WHILE_OPEN: tuple[str, ...] = ("rationale_outside_iqr", "cannot_judge")
+FIXED_WHILE_OPEN: tuple[str, ...] = ("rationale_outside_iqr", "cannot_judge", "carry_over")
 """Other settings that change what experts see or answer, so not while a round is open."""
 MAX_ROUNDS_LIMIT = 20
 FEEDBACK_MIN_N_LIMIT = 1000
@@ -257,6 +261,8 @@ def _check(session: Session, study: Study, values: dict[str, Any], refuse: Any) 
             )
     if "consensus_items" in values and values["consensus_items"] not in CONSENSUS_ITEMS:
         refuse("consensus_items", "choose one of " + ", ".join(CONSENSUS_ITEMS))
+    if "carry_over" in values and values["carry_over"] not in CARRY_OVER:
+        refuse("carry_over", "choose one of " + ", ".join(CARRY_OVER))
     if "anonymity" in values:
         level = values["anonymity"]
         if level not in ANONYMITY_LEVELS:

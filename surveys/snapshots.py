@@ -71,6 +71,7 @@ _STUDY_COLUMNS = (
     Study.rationale_outside_iqr,
     Study.cannot_judge,
     Study.consensus_items,
+    Study.carry_over,
     Study.created_at,
 )
 
@@ -196,6 +197,7 @@ def _build(study_id: int, study_columns: tuple[Any, ...], items: Sequence[Any]) 
         rationale_outside_iqr,
         cannot_judge,
         consensus_items,
+        carry_over,
         _created_at,
     ) = study_columns
     active = tuple(
@@ -219,6 +221,7 @@ def _build(study_id: int, study_columns: tuple[Any, ...], items: Sequence[Any]) 
         rationale_outside_iqr=rationale_outside_iqr,
         cannot_judge=bool(cannot_judge),
         consensus_items=consensus_items,
+        carry_over=carry_over,
     )
     fields = frozenset(
         name

@@ -59,6 +59,7 @@ def load_study(
         rationale_outside_iqr=definition.rationale_outside_iqr,
         cannot_judge=definition.cannot_judge,
         consensus_items=definition.consensus_items,
+        carry_over=definition.carry_over,
         source=source,
         anonymity=anonymity,
     )
@@ -145,4 +146,5 @@ def study_definition(study: Study) -> StudyDefinition:
         rationale_outside_iqr=study.rationale_outside_iqr,
         cannot_judge=study.cannot_judge,
         consensus_items=study.consensus_items,
+        carry_over=study.carry_over,
     )

@@ -61,6 +61,7 @@ def _round(state: RoundState) -> schemas.RoundOut:
         deadline=round_.deadline,
         closed_at=round_.closed_at,
         respondents=state.respondents,
+        started_from=round_.started_from,  # type: ignore[arg-type]
     )
 
 
@@ -78,6 +79,7 @@ def _study(study: Study) -> schemas.StudyOut:
         quantile_method=study.quantile_method,
         feedback_min_n=study.feedback_min_n,
         rationale_outside_iqr=study.rationale_outside_iqr,  # type: ignore[arg-type]
+        carry_over=study.carry_over,  # type: ignore[arg-type]
         consensus=study.consensus,
         created_at=study.created_at,
         panelists=panel_size(db.session, study),

@@ -89,6 +89,10 @@ class RoundOut(Model):
     deadline: datetime | None
     closed_at: datetime | None
     respondents: int | None = Field(description="Panelists who submitted; set once closed.")
+    started_from: Literal["previous", "blank"] | None = Field(
+        description="What the round's answers started from, set when it opened: each "
+        "panelist's own answers of the round before ('previous') or nothing ('blank')."
+    )
 
 
 class StudyOut(Model):
@@ -102,6 +106,9 @@ class StudyOut(Model):
     quantile_method: str
     feedback_min_n: int
     rationale_outside_iqr: Literal["off", "optional", "required"]
+    carry_over: Literal["previous", "blank"] = Field(
+        description="What rounds after the first start from (the protocol's setting)."
+    )
     consensus: dict[str, Any] = Field(description="The consensus rules, as loaded.")
     created_at: datetime
     panelists: int = Field(description="Panelists whose link is not revoked.")

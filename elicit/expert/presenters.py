@@ -509,13 +509,16 @@ def review_context(page: ExpertPage, parsed: ParsedAnswers, language: str) -> di
 
 
 def form_values(page: ExpertPage) -> dict[str, str]:
-    """The submitted answers of the open round as form field values; an item not yet
-    answered in this round starts from the expert's answer in the previous round,
-    which they keep or revise (the rationale starts empty: it is asked anew)."""
+    """The submitted answers of the open round as form field values.  In a study whose
+    later rounds start from the previous answers (``carry_over = "previous"``), an item
+    not yet answered in this round starts from the expert's answer in the previous
+    round, which they keep or revise; with ``"blank"`` it starts empty.  The rationale
+    always starts empty: it is asked anew."""
+    carried = page.definition.carry_over == "previous"
     values: dict[str, str] = {}
     for item in page.items:
         key = item.stored.definition.key
-        previous = item.feedback.own_answer if item.feedback else None
+        previous = item.feedback.own_answer if item.feedback and carried else None
         answer = item.answer or previous or {}
         if "value" in answer:
             values[key] = format_plain(answer["value"])

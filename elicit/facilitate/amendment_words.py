@@ -39,6 +39,7 @@ SETTING_NAMES = {
     "cannot_judge": lazy_gettext("Likert items offer “I can't judge this”"),
     "anonymity": lazy_gettext("Anonymity"),
     "consensus_items": lazy_gettext("Items that reached consensus"),
+    "carry_over": lazy_gettext("Later rounds start from"),
 }
 """Each setting an amendment can change, named as the settings page names it."""
 

@@ -189,6 +189,7 @@ def _settings_of(study: Study) -> dict[str, Any]:
         "cannot_judge": study.cannot_judge,
         "anonymity": study.anonymity,
         "consensus_items": study.consensus_items,
+        "carry_over": study.carry_over,
         "show_outcome": study.show_outcome,
     }
 

@@ -79,6 +79,15 @@ class SettingsForm(SafeForm):
             SelectChoice("ask", lazy_gettext("Ask: choose which leave when closing each round")),
         ],
     )
+    carry_over = SelectField(
+        lazy_gettext("Later rounds start from"),
+        choices=[
+            SelectChoice(
+                "previous", lazy_gettext("Each expert's previous answers, to keep or revise")
+            ),
+            SelectChoice("blank", lazy_gettext("Blank: every answer is given anew")),
+        ],
+    )
     show_outcome = BooleanField(lazy_gettext("When the study ends, show the panel its outcome"))
     reason = TextAreaField(
         lazy_gettext("Reason for the change"), validators=[Optional(), Length(max=REASON_LIMIT)]

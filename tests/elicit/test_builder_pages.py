@@ -334,7 +334,13 @@ def settings_as_shown(html: str) -> dict[str, str]:
     """The settings form's values as its page shows them, as a browser posts them."""
     shown = {
         name: selected(html, name)
-        for name in ("quantile_method", "rationale_outside_iqr", "anonymity", "consensus_items")
+        for name in (
+            "quantile_method",
+            "rationale_outside_iqr",
+            "anonymity",
+            "consensus_items",
+            "carry_over",
+        )
     }
     shown |= {name: field_value(html, name) for name in ("feedback_min_n", "max_rounds")}
     if re.search(r'<input[^>]*\bchecked\b[^>]*name="cannot_judge"', html) or re.search(

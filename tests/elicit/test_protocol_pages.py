@@ -31,6 +31,7 @@ DEMO_SETTINGS = {
     "cannot_judge": "y",
     "anonymity": "standard",
     "consensus_items": "stay",
+    "carry_over": "previous",
 }
 """The demo's settings as the settings form posts them, but its consensus rule."""
 TRUST_NOW = "How much trust is there today between the two governments' security leaders?"

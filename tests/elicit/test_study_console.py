@@ -157,6 +157,7 @@ def settings_form(**overrides):
         "anonymity": "standard",
         "consensus": '[consensus]\ncriteria = [{ kind = "iqr", max = 1 }]\n',
         "consensus_items": "stay",
+        "carry_over": "previous",
     }
     values.update(overrides)
     return {name: value for name, value in values.items() if value is not None}

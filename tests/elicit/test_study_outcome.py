@@ -156,6 +156,7 @@ def test_the_facilitator_turns_the_outcome_off_on_the_settings_page(
         "max_rounds": str(study.max_rounds),
         "anonymity": study.anonymity,
         "consensus_items": study.consensus_items,
+        "carry_over": study.carry_over,
         **({"cannot_judge": "y"} if study.cannot_judge else {}),
     }  # show_outcome unticked; the protocol is stamped, yet no reason is needed
     response = client.post(url, data=form)

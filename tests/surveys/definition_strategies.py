@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from analysis import CRITERIA, QUANTILE_METHODS, ConsensusRule, Criterion
 from surveys.definition import (
+    CARRY_OVER,
     CONSENSUS_ITEMS,
     KINDS,
     NUMBER_LIMIT,
@@ -206,4 +207,5 @@ def definitions(draw: st.DrawFn) -> StudyDefinition:
         rationale_outside_iqr=draw(st.sampled_from(RATIONALE_POLICIES)),
         cannot_judge=draw(st.booleans()),
         consensus_items=draw(st.sampled_from(CONSENSUS_ITEMS)),
+        carry_over=draw(st.sampled_from(CARRY_OVER)),
     )
