@@ -131,7 +131,7 @@ def _app(url: str) -> Any:
 def build(url: str, panelists: int, *, sample: int, seed: int) -> Built:
     """Load the demo, add the panel, open round 1 and store everyone's answers (see the
     module's description); return the round to close."""
-    from elicit.extensions import db
+    from elicit.extensions import current_link_keys, db
     from surveys.answers import answer_rules, parse_answers, submit_responses
     from surveys.definition import parse_definition
     from surveys.models import Item, Panelist, ResponseStatus
@@ -160,6 +160,7 @@ def build(url: str, panelists: int, *, sample: int, seed: int) -> Built:
                     )
                     for number in range(first, min(panelists, first + PANEL_BATCH))
                 ],
+                keys=current_link_keys(),
             )
         round_ = open_round(session, study)
         panel = (

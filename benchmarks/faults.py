@@ -339,7 +339,7 @@ def create_study(
     """Load a fresh study, add its panel and open round 1, all through the domain
     functions the console and the CLI call; a facilitator's write token closes it."""
     from elicit import create_app
-    from elicit.extensions import db
+    from elicit.extensions import current_link_keys, db
     from surveys.accounts import create_user, find_user
     from surveys.api_tokens import create_token
     from surveys.definition import parse_definition
@@ -367,7 +367,7 @@ def create_study(
                 )
                 for number in range(experts + fresh)
             ]
-            links = add_panelists(db.session, study, entries)
+            links = add_panelists(db.session, study, entries, keys=current_link_keys())
             open_round(db.session, study)
             api_token = create_token(db.session, user, f"faults {slug}", "write").secret
         finally:

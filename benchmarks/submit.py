@@ -398,7 +398,7 @@ def prepare_study(database_url: str, secret_key: str, experts: int, seed: int) -
         capture_output=True,
     )
     from elicit import create_app
-    from elicit.extensions import db
+    from elicit.extensions import current_link_keys, db
     from surveys.answers import parse_answers
     from surveys.definition import parse_definition
     from surveys.demo import demo_source, ensure_demo
@@ -410,7 +410,7 @@ def prepare_study(database_url: str, secret_key: str, experts: int, seed: int) -
     definition = parse_definition(demo_source())
     rng = random.Random(seed)
     with app.app_context():
-        demo = ensure_demo(db.session, panelists=experts)
+        demo = ensure_demo(db.session, panelists=experts, keys=current_link_keys())
         study = find_study(db.session, demo.slug)
         assert study is not None
         round_ = open_round_of(db.session, study)

@@ -20,7 +20,15 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from elicit import config
 from elicit.api.core import ApiError, http_error_as_problem, is_api_request, problem_response
 from elicit.converters import DatabaseInteger
-from elicit.extensions import babel, csrf, db, limiter, login_manager, migrate
+from elicit.extensions import (
+    LINK_KEYS_EXTENSION,
+    babel,
+    csrf,
+    db,
+    limiter,
+    login_manager,
+    migrate,
+)
 from elicit.i18n import select_locale
 from elicit.logs import (
     keep_values_out_of_database_errors,
@@ -76,7 +84,9 @@ def register_input_guards(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    """Bind the extensions to ``app``."""
+    """Bind the extensions to ``app``, and build the keys that seal personal links
+    (a malformed ``ELICIT_LINK_KEYS`` stops the start here)."""
+    app.extensions[LINK_KEYS_EXTENSION] = config.link_keys(app.config)
     db.init_app(app)
     # After Flask-SQLAlchemy's own teardown, so it runs first (teardowns run in reverse).
     app.teardown_appcontext(end_session_safely)
@@ -224,6 +234,7 @@ def register_commands(app: Flask) -> None:
     from elicit.commands import (
         demo_command,
         export_command,
+        links_cli,
         panel_cli,
         round_cli,
         study_cli,
@@ -237,6 +248,7 @@ def register_commands(app: Flask) -> None:
         round_cli,
         user_cli,
         token_cli,
+        links_cli,
         export_command,
         demo_command,
     ):

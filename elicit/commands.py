@@ -12,7 +12,7 @@ from flask.cli import with_appcontext
 from werkzeug.serving import run_simple
 
 from elicit.config import DEFAULT_BASE_URL
-from elicit.extensions import db
+from elicit.extensions import current_link_keys, db
 from surveys.accounts import (
     activate_user,
     create_user,
@@ -27,8 +27,9 @@ from surveys.definition import InvalidDefinition, StudyDefinition, load_definiti
 from surveys.demo import ensure_demo
 from surveys.errors import DomainError
 from surveys.exports import export_tables, write_csv, write_json, write_xlsx
+from surveys.links import derived_key, new_key
 from surveys.models import Role, User
-from surveys.panel import InvalidPanel, add_panelists, parse_panel_csv
+from surveys.panel import InvalidPanel, add_panelists, parse_panel_csv, reseal_links
 from surveys.rounds import close_round, open_round, stopping_recommendation
 from surveys.rule_checks import located_warnings, rule_warnings
 from surveys.studies import get_study, load_study
@@ -105,7 +106,8 @@ def panel_cli() -> None:
 )
 @with_appcontext
 def add_panel(slug: str, csv_path: str) -> None:
-    """Add panelists; print email,link for each (links are shown only this once).
+    """Add panelists; print email,link for each (each keeps that link for the study:
+    invitations and reminders carry it again).
 
     No pseudonym is printed: beside the email it would join the person to their
     answers.  A blind study's links are never printed: the system mails them.
@@ -115,7 +117,7 @@ def add_panel(slug: str, csv_path: str) -> None:
         entries = parse_panel_csv(
             Path(csv_path).read_text(encoding="utf-8"), study.languages["codes"]
         )
-        links = add_panelists(db.session, study, entries)
+        links = add_panelists(db.session, study, entries, keys=current_link_keys())
     except InvalidPanel as error:
         for problem in error.errors:
             click.echo(f"{csv_path}: {problem}", err=True)
@@ -132,6 +134,48 @@ def add_panel(slug: str, csv_path: str) -> None:
     click.echo("email,link")
     for entry, link in zip(entries, links, strict=True):
         click.echo(f"{entry.email},{link.url(base_url)}")
+
+
+@click.group("links", help="The keys that seal personal links (see README, Security).")
+def links_cli() -> None:
+    """Group of link-key commands."""
+
+
+@links_cli.command("reseal")
+@with_appcontext
+def reseal_links_command() -> None:
+    """Seal every stored personal link again with the newest key of ELICIT_LINK_KEYS.
+
+    The step of a key rotation after which the old keys can be removed.  Exits 1 if
+    some links cannot be read with any configured key (they are left as they are):
+    removing a key would not lose them, but those panelists need new links, or the
+    lost key back, before a message can carry their link.
+    """
+    done = reseal_links(db.session, current_link_keys())
+    click.echo(f"re-sealed {done.resealed} personal link(s) with the newest key")
+    if done.unreadable:
+        click.echo(
+            f"error: {done.unreadable} personal link(s) cannot be read with any configured "
+            "key and were left as they are; restore the key they were sealed with, or "
+            "issue those panelists new links",
+            err=True,
+        )
+        sys.exit(1)
+
+
+@links_cli.command("new-key")
+def new_key_command() -> None:
+    """Print a new random key, to put first in ELICIT_LINK_KEYS."""
+    click.echo(new_key())
+
+
+@links_cli.command("derived-key")
+@with_appcontext
+def derived_key_command() -> None:
+    """Print the key derived from the current ELICIT_SECRET_KEY: what seals links while
+    ELICIT_LINK_KEYS is unset, to keep in ELICIT_LINK_KEYS as an old key when moving to
+    keys of their own or before changing the secret key."""
+    click.echo(derived_key(str(current_app.config["SECRET_KEY"])))
 
 
 @click.group("round", help="Open and close rounds.")
@@ -374,7 +418,7 @@ def demo_command(port: int, panelists: int) -> None:
     from flask_migrate import upgrade  # Alembic: only for the commands that migrate
 
     upgrade(directory=current_app.extensions["migrate"].directory)
-    demo = ensure_demo(db.session, panelists=panelists)
+    demo = ensure_demo(db.session, panelists=panelists, keys=current_link_keys())
     base_url = current_app.config["ELICIT_BASE_URL"] or f"http://127.0.0.1:{port}"
     click.echo(demo.slug)
     for link in demo.links:

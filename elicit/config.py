@@ -4,9 +4,15 @@
     SQLAlchemy URL; default a SQLite file ``elicit.sqlite3`` in the instance folder.
     ``postgresql://…`` is accepted and means the psycopg 3 driver.
 ``ELICIT_SECRET_KEY``
-    Signs session cookies and CSRF tokens.  When unset, a random key is generated once
+    Signs session cookies and CSRF tokens; unless ``ELICIT_LINK_KEYS`` is set, the key
+    that seals personal links is derived from it.  When unset, a random key is generated once
     and kept in the instance folder (``secret_key``, mode 0600), so that restarts and
     several workers on one host share it.  There is no built-in key.
+``ELICIT_LINK_KEYS``
+    Fernet keys that seal personal links (comma-separated, newest first: links are
+    sealed with the first and read with any).  When unset, one key is derived from
+    the secret key (HKDF-SHA256).  See :mod:`surveys.links` and the README's Security
+    section for rotation.
 ``ELICIT_BASE_URL``
     Public address of the service, used to build personal links.  When unset, links
     point at the local server (``http://127.0.0.1:PORT``).
@@ -53,6 +59,8 @@ from datetime import timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from surveys.links import InvalidLinkKeys, LinkKeys
 
 DEFAULT_BASE_URL = "http://127.0.0.1:5000"
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
@@ -134,6 +142,7 @@ def load(instance_folder: str, overrides: Mapping[str, Any] | None = None) -> di
     config: dict[str, Any] = {
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
         "SECRET_KEY": secret_key or stored_secret_key(folder),
+        "ELICIT_LINK_KEYS": os.environ.get("ELICIT_LINK_KEYS") or None,
         "ELICIT_BASE_URL": base_url,
         "ELICIT_SMTP_URL": os.environ.get("ELICIT_SMTP_URL") or None,
         "ELICIT_MAIL_FROM": os.environ.get("ELICIT_MAIL_FROM") or None,
@@ -185,6 +194,19 @@ def load(instance_folder: str, overrides: Mapping[str, Any] | None = None) -> di
         options = config["SQLALCHEMY_ENGINE_OPTIONS"] = dict(config["SQLALCHEMY_ENGINE_OPTIONS"])
         options["connect_args"] = {"connect_timeout": 5, **options.get("connect_args", {})}
     return config
+
+
+def link_keys(config: Mapping[str, Any]) -> LinkKeys:
+    """The keys that seal personal links: ``ELICIT_LINK_KEYS`` if set, else one derived
+    from the secret key.  A malformed list stops the start with a message that names
+    the variable and the entry's position, never a key."""
+    setting = config.get("ELICIT_LINK_KEYS")
+    if not setting:
+        return LinkKeys.derived_from(str(config["SECRET_KEY"]))
+    try:
+        return LinkKeys.from_setting(str(setting))
+    except InvalidLinkKeys as error:
+        raise ValueError(f"ELICIT_LINK_KEYS: {error}") from None
 
 
 def normalise_database_url(url: str) -> str:

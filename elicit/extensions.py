@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -11,6 +11,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 
 from surveys.database import configure_connections
+from surveys.links import LinkKeys
 from surveys.models import Base
 
 # SQLite in WAL mode with a busy timeout, on every engine (see surveys.database).
@@ -65,3 +66,13 @@ babel = Babel(date_formats={**Babel.default_date_formats, "datetime.short": "yyy
 limiter = Limiter(key_func=get_remote_address)
 login_manager = LoginManager()
 login_manager.login_view = "facilitate.login"
+
+#: Where the app keeps its :class:`~surveys.links.LinkKeys`, built once at start.
+LINK_KEYS_EXTENSION = "elicit_link_keys"
+
+
+def current_link_keys() -> LinkKeys:
+    """The keys that seal this app's personal links (``ELICIT_LINK_KEYS``, else derived
+    from the secret key), for the domain calls that issue, send or show a link."""
+    keys: LinkKeys = current_app.extensions[LINK_KEYS_EXTENSION]
+    return keys

@@ -10,8 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from surveys.definition import parse_definition
+from surveys.links import LinkKeys, UnreadableLink
 from surveys.models import Panelist, RosterEntry, Study
-from surveys.panel import IssuedLink, NewPanelist, add_panelists, reissue_link
+from surveys.panel import IssuedLink, NewPanelist, add_panelists, reissue_link, stored_link
 from surveys.rounds import latest_round, open_round
 from surveys.studies import find_study, load_study
 
@@ -35,19 +36,20 @@ def demo_source() -> str:
     return files("surveys.definitions").joinpath(DEMO_DEFINITION).read_text(encoding="utf-8")
 
 
-def ensure_demo(session: Session, *, panelists: int) -> DemoStudy:
+def ensure_demo(session: Session, *, panelists: int, keys: LinkKeys) -> DemoStudy:
     """Make the demo study ready to answer, however often it is called.
 
     Loads the demo definition unless its slug is already loaded, tops the panel up to
     ``panelists`` demo experts (groups and languages in turn), opens round 1 if no round
-    exists, and returns a working link for each demo panelist.  Links of demo panelists
-    who exist already are reissued, since tokens are stored only as hashes.
+    exists, and returns a working link for each demo panelist.  Demo panelists who exist
+    already keep their links (read back with ``keys``); one whose link cannot be read
+    (added before links were sealed, or under another key) is issued a new one.
     """
     source = demo_source()
     definition = parse_definition(source, name=DEMO_DEFINITION)
     study = find_study(session, definition.slug) or load_study(session, definition, source)
     existing = _demo_panelists(session, study)
-    links = [reissue_link(session, panelist) for panelist in existing[:panelists]]
+    links = [_link_of(session, panelist, keys) for panelist in existing[:panelists]]
     missing = [
         NewPanelist(
             name=f"Demo expert {number}",
@@ -57,10 +59,18 @@ def ensure_demo(session: Session, *, panelists: int) -> DemoStudy:
         )
         for number in range(len(existing) + 1, panelists + 1)
     ]
-    links += add_panelists(session, study, missing)
+    links += add_panelists(session, study, missing, keys=keys)
     if latest_round(session, study) is None:
         open_round(session, study)
     return DemoStudy(study.slug, links)
+
+
+def _link_of(session: Session, panelist: Panelist, keys: LinkKeys) -> IssuedLink:
+    """A demo panelist's stored link, else a new one."""
+    try:
+        return stored_link(panelist, keys)
+    except UnreadableLink:
+        return reissue_link(session, panelist, keys=keys)
 
 
 def _demo_panelists(session: Session, study: Study) -> list[Panelist]:

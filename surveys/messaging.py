@@ -13,19 +13,30 @@ message already there and skip it (never retry it), so nobody gets the same mess
   :data:`REMINDER_BATCH_WINDOW` old (so a repeated click reminds nobody twice, and only
   adds panelists the batch missed), and starts batch ``n + 1`` after that.
 
-Links.  Tokens are kept only as hashes, so a message cannot repeat an existing link:
-composing an invitation issues the panelist a new link (:func:`surveys.panel.new_token`)
-and puts it in the body, which invalidates the previous link (and sessions opened with
-it).  A reminder carries a new link only to a panelist who has not opened the round yet;
-one who has is told to continue with the link they used, so that no one's open page is
-cut off mid-answer.
+Links.  A panelist keeps one personal link for the whole study: the link shown when
+they were added is the one every invitation, reminder and later round carries, and it
+changes only when a facilitator reissues it on purpose (:func:`surveys.panel.reissue_link`,
+or :func:`resend_invitation` in a blind study), which ends the old link and the sessions
+opened with it.  The link is stored sealed (:mod:`surveys.links`), so a stored message
+never holds it: its body holds :data:`LINK_PLACEHOLDER` where the link goes, and the
+panelist's link is unsealed into it only on its way out (:func:`deliver`) or onto the
+facilitator's screen (:func:`readable_bodies`), so a copy of the database opens no
+expert's page.  A link that the configured keys cannot open (the key changed) is never
+guessed at or replaced by itself: the message is not sent, its error says why, and the
+facilitator restores the key or reissues the link.
+
+A panelist added before links were sealed (revision 0011) has only a hash: their next
+invitation issues a new link and seals it, as every invitation once did; a reminder does
+so only if they have not opened the round, and otherwise tells them to continue with the
+link they used, so that no one's open page is cut off mid-answer.
 
 Delivery.  With SMTP settings, :func:`deliver` sends each unsent message and stamps
 ``sent_at``; a failure is stored in ``error`` and retried on the next delivery; a message
-with ``sent_at`` is never sent again.  After sending, the token in the stored body is
-replaced by ``[link sent]``, so no working link stays in the database.  Without SMTP the
-messages stay unsent in the outbox *with* their links, because the outbox is then the
-delivery channel: the facilitator copies each message and sends it by hand.
+with ``sent_at`` is never sent again.  (A message queued before revision 0011 holds its
+link in clear until it is sent, when the link is replaced by ``[link sent]``.)  Without
+SMTP the messages stay unsent in the outbox, which is then the delivery channel: a
+standard study's facilitator sees each one with its link and sends it by hand.  A blind
+study's console never shows a link, so its messages can only go by SMTP.
 
 Hostile texts.  A study's title and a panelist's name are written into every message,
 and the title into its subject.  Both are made one line when a message is composed
@@ -45,7 +56,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-import secrets
 import smtplib
 import time
 from collections.abc import Iterable
@@ -60,6 +70,7 @@ from sqlalchemy.orm import Session
 
 from surveys import audit
 from surveys.errors import Conflict
+from surveys.links import LinkKeys, UnreadableLink
 from surveys.models import (
     OutboxMessage,
     Panelist,
@@ -72,12 +83,11 @@ from surveys.models import (
     utcnow,
 )
 from surveys.panel import (
-    TOKEN_BYTES,
-    IssuedLink,
     PanelFilter,
     StatusFilter,
-    hash_token,
+    new_token,
     selected,
+    stored_link,
 )
 
 log = logging.getLogger(__name__)
@@ -92,6 +102,10 @@ CLAIM_PREFIX = "in delivery since "
 #: White space and control characters (C0, DEL, C1) and the Unicode line and
 #: paragraph separators: what must never reach a header or split a one-line text.
 _NOT_ONE_LINE = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+#: Where a stored message's body has the recipient's personal link: the token is put
+#: in only when the message is sent or shown to the facilitator.
+LINK_PLACEHOLDER = "/e/[personal link]"
+#: A link in clear, as messages queued before revision 0011 hold them until sent.
 LINK_PATTERN = re.compile(r"/e/[A-Za-z0-9_-]{20,}")
 REDACTED_LINK = "/e/[link sent]"
 
@@ -101,7 +115,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "invitation_body": (
             "Dear {name},\n\n"
             "Round {round} of the study “{title}” is open{deadline}.\n\n"
-            "Your personal link (keep it to yourself; it replaces any link sent before):\n"
+            "Your personal link (keep it to yourself; it stays the same for every round):\n"
             "{link}\n\n"
             "Your answers are anonymous to the other experts.\n\n"
             "Thank you,\nThe study team\n"
@@ -114,6 +128,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
             "{access}\n\n"
             "Thank you,\nThe study team\n"
         ),
+        "link": ("Your personal link, the same as before (anything you saved is kept):\n{link}"),
         "new_link": ("Your personal link (it replaces any link sent before):\n{link}"),
         "same_link": (
             "Please continue with the personal link you used before; your draft is kept."
@@ -125,7 +140,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "invitation_body": (
             "Estimado/a {name}:\n\n"
             "La ronda {round} del estudio «{title}» está abierta{deadline}.\n\n"
-            "Su enlace personal (no lo comparta; sustituye a cualquier enlace anterior):\n"
+            "Su enlace personal (no lo comparta; es el mismo en todas las rondas):\n"
             "{link}\n\n"
             "Sus respuestas son anónimas para los demás expertos.\n\n"
             "Gracias,\nEl equipo del estudio\n"
@@ -137,6 +152,9 @@ TEMPLATES: dict[str, dict[str, str]] = {
             "recibido sus respuestas.\n\n"
             "{access}\n\n"
             "Gracias,\nEl equipo del estudio\n"
+        ),
+        "link": (
+            "Su enlace personal, el mismo de antes (lo que haya guardado se conserva):\n{link}"
         ),
         "new_link": ("Su enlace personal (sustituye a cualquier enlace anterior):\n{link}"),
         "same_link": ("Continúe con el enlace personal que ya utilizó; su borrador se conserva."),
@@ -159,11 +177,18 @@ class SmtpSettings:
 
 
 def queue_invitations(
-    session: Session, study: Study, round_: Round, base_url: str, actor: User | None = None
+    session: Session,
+    study: Study,
+    round_: Round,
+    base_url: str,
+    actor: User | None = None,
+    *,
+    keys: LinkKeys,
 ) -> list[OutboxMessage]:
     """Write an invitation to ``round_`` for every panelist with a valid link, once.
 
-    Each new invitation carries a newly issued link (the previous one stops working).
+    Each invitation carries the panelist's own link, the same in every round (sealed
+    with ``keys``; a panelist added before links were sealed is issued one here).
     Returns the messages added by this call; those already queued are skipped.
     """
     _require_open(round_)
@@ -180,7 +205,8 @@ def queue_invitations(
                 "invitation",
                 f"invitation:{round_.id}:{panelist.id}",
                 base_url,
-                new_link=True,
+                keys=keys,
+                new_link=panelist.token_sealed is None,
             )
         )
         is not None
@@ -205,12 +231,15 @@ def queue_reminders(
     base_url: str,
     actor: User | None = None,
     selection: PanelFilter | None = None,
+    *,
+    keys: LinkKeys,
 ) -> list[OutboxMessage]:
     """Write a reminder to every panelist with a valid link who has not submitted to the
     open ``round_``, in their language, at most once per batch (see the module docstring).
 
-    With ``selection`` (the panel page's filter), only to those of them it selects.
-    Returns the messages added by this call.
+    Each reminder carries the panelist's own link again.  With ``selection`` (the panel
+    page's filter), only to those of them it selects.  Returns the messages added by
+    this call.
     """
     _require_open(round_)
     batch = _reminder_batch(session, round_)
@@ -236,7 +265,9 @@ def queue_reminders(
             "reminder",
             f"reminder:{round_.id}:{panelist.id}:{batch}",
             base_url,
-            new_link=not opened,
+            keys=keys,
+            # Only a panelist added before links were sealed has none to send again.
+            new_link=panelist.token_sealed is None and not opened,
         )
         if message is not None:
             added.append(message)
@@ -303,8 +334,11 @@ def resend_invitation(
     panelist: Panelist,
     base_url: str,
     actor: User | None = None,
+    *,
+    keys: LinkKeys,
 ) -> OutboxMessage | None:
-    """Issue ``panelist`` a new link and queue it in a fresh invitation to ``round_``.
+    """Issue ``panelist`` a new link on purpose and queue it in a fresh invitation to
+    ``round_``; the old link, and the sessions opened with it, end.
 
     This is how a blind study reissues a link: the facilitator never sees it, the
     system mails it.  The key ``invitation:{round}:{panelist}:resend:{k}`` counts the
@@ -329,6 +363,7 @@ def resend_invitation(
         "invitation",
         f"invitation:{round_.id}:{panelist.id}:resend:{count}",
         base_url,
+        keys=keys,
         new_link=True,
     )
     if message is not None:
@@ -351,14 +386,19 @@ def deliver(
     messages: Iterable[OutboxMessage],
     smtp: SmtpSettings | None,
     *,
+    keys: LinkKeys,
     budget: timedelta | None = None,
 ) -> int:
     """Send the unsent ``messages`` by SMTP; return how many were sent.
 
     Without ``smtp`` nothing is sent: the messages wait in the outbox.  Each message is
     first claimed (a compare-and-set on ``error``) so two deliveries at once never both
-    send it; it is then sent, stamped ``sent_at``, its link redacted, and committed on
-    its own.  A failure is stored in ``error`` and the message is retried next time.
+    send it; its recipient's link is then unsealed with ``keys`` into the text sent
+    (the stored text keeps its placeholder), and it is sent, stamped ``sent_at`` and
+    committed on its own.  A failure is stored in ``error`` and the message is retried
+    next time; a link that ``keys`` cannot open is such a failure
+    (:data:`UNREADABLE_LINK_ERROR`), so that nobody is sent a message without a link
+    that works.
     The only window for a duplicate is a crash after the server accepted a message and
     before the commit that follows.
 
@@ -390,7 +430,8 @@ def deliver(
             if not _claim(session, message):
                 continue
             try:
-                email = _email(message, smtp.sender)
+                body = _with_link(session, message, keys)
+                email = _email(message, smtp.sender, body)
                 connection.send_message(email, smtp.sender, [message.recipient])
             except Exception as error:
                 # Recorded, never left claimed: the facilitator sees why, and the next
@@ -406,6 +447,7 @@ def deliver(
                 continue
             message.sent_at = utcnow()
             message.error = None
+            # Only a message queued before links were sealed holds one in clear.
             message.body = LINK_PATTERN.sub(REDACTED_LINK, message.body)
             session.commit()
             sent += 1
@@ -413,6 +455,75 @@ def deliver(
         with contextlib.suppress(OSError, smtplib.SMTPException):
             connection.quit()
     return sent
+
+
+UNREADABLE_LINK_ERROR = f"{UnreadableLink.__name__}: "
+"""How the ``error`` of a message whose link the configured keys cannot open begins."""
+
+
+def _with_link(session: Session, message: OutboxMessage, keys: LinkKeys) -> str:
+    """The message's text as its recipient gets it: their link unsealed into the
+    placeholder.  Raises :class:`~surveys.links.UnreadableLink` when it cannot be."""
+    if LINK_PLACEHOLDER not in message.body:
+        return message.body
+    panelist = session.get(Panelist, message.panelist_id)
+    if panelist is None:
+        raise UnreadableLink("the recipient is no longer on the panel")
+    return _put_link(message.body, stored_link(panelist, keys).token)
+
+
+def _put_link(body: str, token: str) -> str:
+    """``body`` with ``token``'s link where the placeholder is."""
+    return body.replace(LINK_PLACEHOLDER, f"/e/{token}")
+
+
+def readable_bodies(
+    session: Session, study: Study, messages: Iterable[OutboxMessage], keys: LinkKeys
+) -> dict[int, str | None]:
+    """Message id → its text with the recipient's link, as the facilitator of a
+    standard study without SMTP copies it into an email; ``None`` for a message whose
+    link ``keys`` cannot open (the page says what to do instead).
+
+    Never for a blind study's console, which shows no link to anyone.
+    """
+    wanted = list(messages)
+    if not wanted:
+        return {}
+    panelists = {
+        panelist.id: panelist
+        for panelist in session.execute(
+            select(Panelist).where(Panelist.study_id == study.id)
+        ).scalars()
+    }
+    links: dict[int, str | None] = {}
+    bodies: dict[int, str | None] = {}
+    for message in wanted:
+        if LINK_PLACEHOLDER not in message.body:
+            bodies[message.id] = message.body
+            continue
+        if message.panelist_id not in links:
+            panelist = panelists.get(message.panelist_id)
+            try:
+                links[message.panelist_id] = (
+                    stored_link(panelist, keys).token if panelist is not None else None
+                )
+            except UnreadableLink:
+                links[message.panelist_id] = None
+        token = links[message.panelist_id]
+        bodies[message.id] = None if token is None else _put_link(message.body, token)
+    return bodies
+
+
+def unreadable_waiting(session: Session, study: Study) -> int:
+    """How many of the study's unsent messages failed because their link cannot be
+    read with the configured keys (see :func:`deliver`)."""
+    return session.execute(
+        select(func.count(OutboxMessage.id)).where(
+            OutboxMessage.study_id == study.id,
+            OutboxMessage.sent_at.is_(None),
+            OutboxMessage.error.startswith(UNREADABLE_LINK_ERROR),
+        )
+    ).scalar_one()
 
 
 def unsent_messages(session: Session, study: Study) -> list[OutboxMessage]:
@@ -485,9 +596,15 @@ def _queue(
     key: str,
     base_url: str,
     *,
+    keys: LinkKeys,
     new_link: bool,
 ) -> OutboxMessage | None:
-    """Insert one message unless its key exists; issue a new link only if it is inserted."""
+    """Insert one message unless its key exists; with ``new_link``, issue the panelist a
+    new link (sealed with ``keys``), only if the message is inserted.
+
+    The body holds :data:`LINK_PLACEHOLDER`, never the link, whenever the panelist has
+    (or is now issued) a sealed link.
+    """
     exists = session.execute(
         select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)
     ).first()
@@ -502,16 +619,18 @@ def _queue(
         if round_.deadline
         else ""
     )
-    link = IssuedLink(panelist.pseudonym, secrets.token_urlsafe(TOKEN_BYTES)) if new_link else None
+    carries_link = new_link or panelist.token_sealed is not None
     fields = {
         "name": one_line(panelist.roster.name),
         "round": round_.number,
         "title": title,
         "deadline": deadline,
-        "link": link.url(base_url) if link else "",
+        "link": base_url.rstrip("/") + LINK_PLACEHOLDER if carries_link else "",
     }
     if kind == "reminder":
-        access = texts["new_link" if link else "same_link"].format(**fields)
+        access = texts["new_link" if new_link else "link" if carries_link else "same_link"].format(
+            **fields
+        )
         body = texts["reminder_body"].format(access=access, **fields)
     else:
         body = texts["invitation_body"].format(**fields)
@@ -528,13 +647,13 @@ def _queue(
         "created_at": utcnow(),
     }
     # The key decides: a message queued meanwhile by another request makes this insert
-    # do nothing, and the new link is then dropped (the panelist's token is changed only
-    # after the insert succeeds), so the link in the queued message stays the valid one.
+    # do nothing, and no new link is issued (the panelist's token is changed only after
+    # the insert succeeds).
     inserted = session.execute(_insert_once(session).values(values)).scalar_one_or_none()
     if inserted is None:
         return None
-    if link is not None:
-        panelist.token_hash = hash_token(link.token)
+    if new_link:
+        new_token(panelist, keys)
     return session.get(OutboxMessage, inserted)
 
 
@@ -597,8 +716,9 @@ def one_line(text: str) -> str:
     return _NOT_ONE_LINE.sub(" ", text).strip()
 
 
-def _email(message: OutboxMessage, sender: str) -> EmailMessage:
-    """The outbox message as an email, its headers set through the default policy.
+def _email(message: OutboxMessage, sender: str, body: str) -> EmailMessage:
+    """The outbox message as an email with the text ``body`` (the stored one with the
+    recipient's link), its headers set through the default policy.
 
     Raises ``ValueError`` for a recipient that is not exactly one address as the
     policy reads it (a comma would otherwise make two).
@@ -613,7 +733,7 @@ def _email(message: OutboxMessage, sender: str) -> EmailMessage:
         raise ValueError("the recipient is not one email address")
     email["Subject"] = one_line(message.subject)
     email["Content-Language"] = message.language
-    email.set_content(message.body)
+    email.set_content(body)
     return email
 
 

@@ -212,7 +212,8 @@ class Item(Base):
 
 
 class Panelist(Base):
-    """An expert as the study sees them: a pseudonym and a hashed access token."""
+    """An expert as the study sees them: a pseudonym and a personal link, kept hashed
+    (to look it up) and sealed (to send it again)."""
 
     __tablename__ = "panelist"
 
@@ -224,8 +225,12 @@ class Panelist(Base):
     group: Mapped[str] = mapped_column(String(63), default="")
     #: Preferred language code.
     language: Mapped[str] = mapped_column(String(8))
-    #: SHA-256 of the personal link's token; the token itself is never stored.
+    #: SHA-256 of the personal link's token: how a link finds its panelist.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The token encrypted with a key that is never in the database
+    #: (:class:`surveys.links.LinkKeys`), so that every message can carry the same link;
+    #: ``None`` for a panelist added before links were sealed (revision 0011).
+    token_sealed: Mapped[str | None] = mapped_column(String(255))
     revoked_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: When the panelist last opened their page: "opened" in the per-round status.

@@ -1,4 +1,10 @@
-"""The panel: adding experts, their pseudonyms and their personal links."""
+"""The panel: adding experts, their pseudonyms and their personal links.
+
+A personal link is issued once, when the expert is added, and kept for the whole
+study: hashed, to find the panelist when it is opened, and sealed with a key that is
+never in the database (:mod:`surveys.links`), so that every invitation and reminder can
+carry it again.  It changes only when a facilitator reissues it on purpose.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from surveys import audit
 from surveys.errors import AccessRevoked, DomainError, NotFound
+from surveys.links import LinkKeys, UnreadableLink
 from surveys.models import (
     Draft,
     OutboxMessage,
@@ -58,7 +65,7 @@ class NewPanelist:
 
 @dataclass(frozen=True)
 class IssuedLink:
-    """A personal link, returned exactly once when it is created."""
+    """A personal link: returned when it is created, or read back from its seal."""
 
     pseudonym: str
     token: str
@@ -182,7 +189,12 @@ def _problems(entry: NewPanelist, languages: list[str], seen: set[str]) -> list[
 
 
 def add_panelist(
-    session: Session, study: Study, entry: NewPanelist, actor: User | None = None
+    session: Session,
+    study: Study,
+    entry: NewPanelist,
+    actor: User | None = None,
+    *,
+    keys: LinkKeys,
 ) -> IssuedLink:
     """Add one expert, validated as a row of a panel file is; return their link (once).
 
@@ -197,20 +209,26 @@ def add_panelist(
             fields.setdefault(field, []).append(problem)
         raise InvalidPanel([f"{field}: {problem}" for field, problem in problems], fields)
     try:
-        (link,) = add_panelists(session, study, [entry], actor=actor)
+        (link,) = add_panelists(session, study, [entry], actor=actor, keys=keys)
     except InvalidPanel as error:  # already on the panel
         raise InvalidPanel(error.errors, {"email": ["is already on the panel"]}) from None
     return link
 
 
 def add_panelists(
-    session: Session, study: Study, entries: list[NewPanelist], actor: User | None = None
+    session: Session,
+    study: Study,
+    entries: list[NewPanelist],
+    actor: User | None = None,
+    *,
+    keys: LinkKeys,
 ) -> list[IssuedLink]:
     """Add experts to a study's panel, each with a random pseudonym and personal link.
 
     An email already on the panel is refused (the whole batch is, so that links are
-    never half-issued).  The returned tokens are stored only as hashes.  ``actor`` is
-    audited with the number of panelists added (and the pseudonym, for one).
+    never half-issued).  Each token is stored hashed and sealed with ``keys``, never in
+    clear; the link returned is the one every later message carries.  ``actor`` is
+    audited with the number of panelists added.
     """
     existing = set(
         session.execute(
@@ -233,6 +251,7 @@ def add_panelists(
             group=entry.group,
             language=entry.language,
             token_hash=hash_token(token),
+            token_sealed=keys.seal(token),
             roster=RosterEntry(name=entry.name, email=entry.email),
         )
         session.add(panelist)
@@ -245,20 +264,101 @@ def add_panelists(
     return issued
 
 
-def reissue_link(session: Session, panelist: Panelist, actor: User | None = None) -> IssuedLink:
-    """Replace a panelist's link with a new one; the old link stops working."""
-    link = new_token(panelist)
+def reissue_link(
+    session: Session, panelist: Panelist, actor: User | None = None, *, keys: LinkKeys
+) -> IssuedLink:
+    """Replace a panelist's link with a new one, on purpose: the old link stops working,
+    and so do the sessions opened with it (they hold its hash).  Later messages carry
+    the new link.  A withdrawn link is restored."""
+    link = new_token(panelist, keys)
     panelist.revoked_at = None
     audit.record(session, "panel.reissue", study=panelist.study, user=actor, panelist=panelist.id)
     session.commit()
     return link
 
 
-def new_token(panelist: Panelist) -> IssuedLink:
-    """Give ``panelist`` a fresh token (in the caller's transaction) and return it."""
+def new_token(panelist: Panelist, keys: LinkKeys) -> IssuedLink:
+    """Give ``panelist`` a fresh token, hashed and sealed (in the caller's transaction),
+    and return it."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
     panelist.token_hash = hash_token(token)
+    panelist.token_sealed = keys.seal(token)
     return IssuedLink(panelist.pseudonym, token)
+
+
+def stored_link(panelist: Panelist, keys: LinkKeys) -> IssuedLink:
+    """The panelist's link, read back from its seal.
+
+    Raises :class:`~surveys.links.UnreadableLink` when none is stored (a panelist added
+    before links were sealed) or when no key in ``keys`` opens it (the key it was sealed
+    with is no longer configured), or when what it opens is not the link the panelist's
+    hash finds; the log says which panelist, never the token.
+    """
+    if panelist.token_sealed is None:
+        raise UnreadableLink("no personal link is stored for this panelist; issue a new one")
+    token = keys.unseal(panelist.token_sealed)
+    if token is None or hash_token(token) != panelist.token_hash:
+        log.warning(
+            "the stored link of panelist %s cannot be read with the configured link keys "
+            "(ELICIT_LINK_KEYS, else ELICIT_SECRET_KEY, changed?)",
+            panelist.id,
+        )
+        raise UnreadableLink(
+            "the personal link cannot be read with the configured keys (ELICIT_LINK_KEYS, "
+            "else ELICIT_SECRET_KEY, has changed): restore the previous key, or issue "
+            "this panelist a new link"
+        )
+    return IssuedLink(panelist.pseudonym, token)
+
+
+@dataclass(frozen=True)
+class Resealed:
+    """What :func:`reseal_links` did: links sealed again with the newest key, and links
+    that no configured key opens (left as they were)."""
+
+    resealed: int
+    unreadable: int
+
+
+RESEAL_BATCH = 500
+"""Panelists re-sealed per transaction, so that a large panel holds no long lock."""
+
+
+def reseal_links(session: Session, keys: LinkKeys) -> Resealed:
+    """Seal every stored link again with the newest of ``keys`` (every study's).
+
+    The step of a key rotation that lets the old key be dropped: a link sealed with an
+    old key is opened with it and sealed with the newest; one that no key opens is left
+    unchanged and counted (its panelist needs a new link, or the lost key back).
+    """
+    resealed = unreadable = 0
+    last_id = 0
+    while True:
+        batch = list(
+            session.execute(
+                select(Panelist)
+                .where(Panelist.token_sealed.is_not(None), Panelist.id > last_id)
+                .order_by(Panelist.id)
+                .limit(RESEAL_BATCH)
+            ).scalars()
+        )
+        if not batch:
+            break
+        for panelist in batch:
+            sealed = keys.reseal(panelist.token_sealed or "")
+            if sealed is None:
+                unreadable += 1
+            else:
+                panelist.token_sealed = sealed
+                resealed += 1
+        last_id = batch[-1].id
+        session.commit()
+    audit.record(
+        session, "links.reseal", study=None, user=None, resealed=resealed, unreadable=unreadable
+    )
+    session.commit()
+    log.info("re-sealed %d personal links; %d cannot be read", resealed, unreadable)
+    return Resealed(resealed, unreadable)
 
 
 def revoke_link(session: Session, panelist: Panelist, actor: User | None = None) -> None:

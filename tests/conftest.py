@@ -24,9 +24,10 @@ from sqlalchemy.engine import make_url
 
 from elicit import create_app
 from elicit.config import normalise_database_url
-from elicit.extensions import db, limiter
+from elicit.extensions import current_link_keys, db, limiter
 from surveys.definition import parse_definition
 from surveys.demo import demo_source
+from surveys.links import LinkKeys
 from surveys.models import Base, Study
 from surveys.panel import IssuedLink, NewPanelist, add_panelists
 from surveys.studies import load_study
@@ -166,6 +167,13 @@ def make_study(app: Flask) -> Callable[..., Study]:
 
 
 @pytest.fixture
+def link_keys(app: Flask) -> LinkKeys:
+    """The keys that seal the test app's personal links (derived from its secret key),
+    the same as every identically configured app's, the test client's included."""
+    return current_link_keys()
+
+
+@pytest.fixture
 def make_panel(app: Flask) -> Callable[..., list[IssuedLink]]:
     """Add ``count`` panelists to a study; groups and languages alternate."""
 
@@ -179,7 +187,7 @@ def make_panel(app: Flask) -> Callable[..., list[IssuedLink]]:
             )
             for i in range(count)
         ]
-        return add_panelists(db.session, study, entries)
+        return add_panelists(db.session, study, entries, keys=current_link_keys())
 
     return make
 

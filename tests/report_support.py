@@ -13,7 +13,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from elicit.extensions import db
+from elicit.extensions import current_link_keys, db
 from surveys.answers import submit_responses
 from surveys.curation import retire_item
 from surveys.models import Study
@@ -59,6 +59,7 @@ def two_round_study(make_study: Callable[..., Study], *, seed: int = 6) -> Repor
             NewPanelist(name, email, group, ("en", "es")[index % 2])
             for index, (name, email, group) in enumerate(PANEL)
         ],
+        keys=current_link_keys(),
     )
     rng = random.Random(seed)
     given: dict[int, dict[str, dict[str, str]]] = {}

@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import URL, make_url
 
 from elicit import create_app
-from elicit.extensions import db
+from elicit.extensions import current_link_keys, db
 from surveys.models import Base
 from surveys.panel import NewPanelist, add_panelists
 from surveys.rounds import close_round, closed_summary, open_round
@@ -169,6 +169,7 @@ def test_a_backup_restores_the_study_and_its_summary_identical(
                     db.session,
                     study_back,
                     [NewPanelist("Late Expert", "late@example.org", "a", "en")],
+                    keys=current_link_keys(),
                 )
                 assert added.pseudonym not in {link.pseudonym for link in links}
             finally:

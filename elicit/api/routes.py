@@ -19,7 +19,7 @@ from elicit.api.core import (
     respond,
 )
 from elicit.api.openapi import openapi_document
-from elicit.extensions import db
+from elicit.extensions import current_link_keys, db
 from surveys.accounts import studies_of
 from surveys.definition import InvalidDefinition, parse_definition
 from surveys.errors import Conflict
@@ -327,7 +327,9 @@ def add_to_panel(slug: str) -> Response:
             ),
             study.languages["codes"],
         )
-        links = add_panelists(db.session, study, entries, actor=api_user())
+        links = add_panelists(
+            db.session, study, entries, actor=api_user(), keys=current_link_keys()
+        )
     except InvalidPanel as invalid:
         errors = {f"panelists.{where}": problems for where, problems in invalid.fields.items()}
         if not errors:  # already on the panel: say which entries, without their emails

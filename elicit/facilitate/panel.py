@@ -17,7 +17,10 @@ to the pseudonymous answers in the exports by reading the console.
   answer names no pseudonym.  Personal links are never shown (the system mails them);
   the outbox shows counts only, so a blind study needs SMTP.
 
-A personal link is shown once, on the page answering the request that created it.
+A personal link is kept for the whole study: the console shows it on the page that
+answers its creation, and (a standard study without SMTP) in the outbox's messages that
+carry it; every invitation and reminder carries the same link, which changes only when a
+facilitator issues a new one.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from flask_babel import gettext, ngettext
 from flask_login import login_required
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from elicit.extensions import db
+from elicit.extensions import current_link_keys, db
 from elicit.facilitate.access import console_user, study_for
 from elicit.facilitate.forms import ConfirmForm
 from elicit.facilitate.panel_forms import (
@@ -49,8 +52,10 @@ from surveys.messaging import (
     outbox,
     queue_invitations,
     queue_reminders,
+    readable_bodies,
     reminders_due,
     resend_invitation,
+    unreadable_waiting,
     unsent_messages,
 )
 from surveys.models import Panelist, Role, Study
@@ -262,7 +267,9 @@ def add_to_panel(slug: str) -> Any:
         form.name.data or "", form.email.data or "", form.group.data or "", form.language.data
     )
     try:
-        link = add_panelist(db.session, current, entry, actor=console_user())
+        link = add_panelist(
+            db.session, current, entry, actor=console_user(), keys=current_link_keys()
+        )
     except InvalidPanel as error:
         for field, problems in error.fields.items():
             form[field].errors = list(form[field].errors) + problems
@@ -288,7 +295,9 @@ def import_panel(slug: str) -> Any:
         ), 422
     try:
         entries = parse_panel_csv(text, current.languages["codes"])
-        links = add_panelists(db.session, current, entries, actor=console_user())
+        links = add_panelists(
+            db.session, current, entries, actor=console_user(), keys=current_link_keys()
+        )
     except InvalidPanel as error:
         return _panel_page(current, import_form=form, import_errors=error.errors), 422
     return _links_page(current, links, [entry.name for entry in entries])
@@ -325,7 +334,7 @@ def reissue_panelist(slug: str, panelist_id: int) -> Any:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     panelist = _named_panelist(current, panelist_id)
-    link = reissue_link(db.session, panelist, actor=console_user())
+    link = reissue_link(db.session, panelist, actor=console_user(), keys=current_link_keys())
     return _links_page(current, [link], [panelist.roster.name])
 
 
@@ -349,7 +358,7 @@ def act_on_person(slug: str) -> Any:
         flash(gettext("The link of that person is withdrawn."))
         return redirect(url_for("facilitate.panel", slug=slug)), 303
     if current.anonymity != BLIND:
-        link = reissue_link(db.session, panelist, actor=console_user())
+        link = reissue_link(db.session, panelist, actor=console_user(), keys=current_link_keys())
         return _links_page(current, [link], [panelist.roster.name])
     round_ = open_round_of(db.session, current)
     if round_ is None:
@@ -361,10 +370,10 @@ def act_on_person(slug: str) -> Any:
         ]
         return _panel_page(current, person_form=form), 409
     message = resend_invitation(
-        db.session, current, round_, panelist, _base_url(), actor=console_user()
+        db.session, current, round_, panelist, _base_url(), console_user(), keys=current_link_keys()
     )
     if message is not None:
-        deliver(db.session, [message], smtp_settings(current_app.config))
+        deliver(db.session, [message], smtp_settings(current_app.config), keys=current_link_keys())
     flash(
         gettext(
             "That person has a new link, sent with a new invitation; their old link no "
@@ -392,10 +401,18 @@ def _send(slug: str, *, reminders: bool) -> WerkzeugResponse:
     try:
         if reminders:
             queued = queue_reminders(
-                db.session, current, round_, _base_url(), console_user(), selection
+                db.session,
+                current,
+                round_,
+                _base_url(),
+                console_user(),
+                selection,
+                keys=current_link_keys(),
             )
         else:
-            queued = queue_invitations(db.session, current, round_, _base_url(), console_user())
+            queued = queue_invitations(
+                db.session, current, round_, _base_url(), console_user(), keys=current_link_keys()
+            )
     except Conflict as error:
         flash(gettext("Nothing was queued: %(reason)s", reason=str(error)))
         return redirect(url_for("facilitate.panel", slug=slug), 303)
@@ -423,14 +440,20 @@ def _deliver_unsent(current: Study, smtp: SmtpSettings | None) -> int:
         db.session,
         unsent_messages(db.session, current),
         smtp,
+        keys=current_link_keys(),
         budget=current_app.config["ELICIT_DELIVERY_BUDGET"],
     )
 
 
 def _say_what_waits(current: Study) -> None:
     """Tell the facilitator how many messages are still unsent, if any: stopped by the
-    time budget, or refused by the mail server."""
+    time budget, refused by the mail server, or held back because their links cannot
+    be read with the configured keys (which another click would not change)."""
     waiting = len(unsent_messages(db.session, current))
+    unreadable = unreadable_waiting(db.session, current)
+    if unreadable:
+        flash(_unreadable_links_message(unreadable, current.anonymity == BLIND))
+        waiting -= unreadable
     if waiting:
         flash(
             ngettext(
@@ -439,6 +462,28 @@ def _say_what_waits(current: Study) -> None:
                 waiting,
             )
         )
+
+
+def _unreadable_links_message(count: int, blind: bool) -> str:
+    """What the facilitator is told about messages whose links cannot be read."""
+    remedy = (
+        gettext("or send those people new links (“One panelist” on the panel page).")
+        if blind
+        else gettext("or give those panelists new links (“New link” in their row's menu).")
+    )
+    return (
+        ngettext(
+            "%(num)s message cannot be sent: its personal link cannot be read with this server's "
+            "key (ELICIT_LINK_KEYS, or ELICIT_SECRET_KEY from which it is derived, has "
+            "changed). Restore the previous key (see the README's Security section),",
+            "%(num)s messages cannot be sent: their personal links cannot be read with this "
+            "server's key (ELICIT_LINK_KEYS, or ELICIT_SECRET_KEY from which it is derived, "
+            "has changed). Restore the previous key (see the README's Security section),",
+            count,
+        )
+        + " "
+        + remedy
+    )
 
 
 @blueprint.route("/studies/<slug>/invitations", methods=["POST"])
@@ -485,14 +530,30 @@ def outbox_page(slug: str) -> str:
         (message.kind, "sent" if message.sent_at else ("failed" if message.error else "waiting"))
         for message in messages
     )
+    mail = smtp_settings(current_app.config) is not None
+    # Without SMTP a standard study's facilitator sends each message by hand, so it is
+    # shown with its link; a blind study's console shows no link to anyone.
+    bodies = (
+        readable_bodies(
+            db.session,
+            current,
+            [message for message in messages if message.sent_at is None],
+            current_link_keys(),
+        )
+        if people and not mail
+        else {}
+    )
+    unreadable = sum(body is None for body in bodies.values())
     return render_template(
         "facilitate/outbox.html",
         study=current,
         blind=blind,
         people=people,
         messages=messages if people else [],
+        bodies=bodies,
+        unreadable=_unreadable_links_message(unreadable, blind) if unreadable else None,
         counts=sorted(counts.items()),
-        mail=smtp_settings(current_app.config) is not None,
+        mail=mail,
         form=ConfirmForm(),
         can_change=console_user().role == Role.FACILITATOR,
     )

@@ -138,11 +138,14 @@ def test_facilitator_runs_a_study_in_the_browser(live_server, page, new_page, ma
     upload.set_input_files(csv_file(PANEL_ROWS))
     page.get_by_role("button", name="Import", exact=True).click()
     expect(page.get_by_role("heading", name="New personal links")).to_be_visible()
-    expect(page.get_by_text("These links are shown only this once.")).to_be_visible()
+    expect(page.get_by_text("Each panelist keeps this link for the whole study")).to_be_visible()
     new_links = page.locator("#new-links tbody tr")
     expect(new_links).to_have_count(3)
+    imported = []
     for row in new_links.all():
-        assert LINK.search(row.locator("code").inner_text())
+        found = LINK.search(row.locator("code").inner_text())
+        assert found
+        imported.append(found.group(1))
     page.get_by_role("link", name="Back to the panel").click()
     expect(page.locator("#panel-count")).to_contain_text("3 panelists, 3 with a valid link.")
 
@@ -171,6 +174,7 @@ def test_facilitator_runs_a_study_in_the_browser(live_server, page, new_page, ma
         assert found, f"no personal link in the invitation body:\n{body}"
         links[cells.nth(0).inner_text().strip()] = found.group(1)
     assert sorted(links) == sorted(row.split(",")[1] for row in PANEL_ROWS)
+    assert sorted(links.values()) == sorted(imported)  # the links shown at import
 
     # 5. Two experts answer in their own browsers; the response rate follows.
     for count, email in enumerate(EXPERTS, start=1):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from elicit.extensions import db
+from elicit.extensions import current_link_keys, db
 from surveys.panel import NewPanelist, add_panelists
 from surveys.rounds import close_round, open_round
 from tests.conftest import PASSWORD
@@ -44,7 +44,7 @@ def third_round(make_study, make_user, post_answers):
         )
         for index in range(8)
     ]
-    links = add_panelists(db.session, study, entries)
+    links = add_panelists(db.session, study, entries, keys=current_link_keys())
     for _ in range(2):
         open_round(db.session, study)
         for link in links[:5]:
@@ -159,7 +159,12 @@ def test_a_blind_panel_page_filters_by_counts_at_both_widths(
     study.anonymity = "blind"
     db.session.commit()
     make_panel(study, 6, groups=("a", "b"))
-    add_panelists(db.session, study, [NewPanelist("Solo Person", "solo@example.org", "solo", "en")])
+    add_panelists(
+        db.session,
+        study,
+        [NewPanelist("Solo Person", "solo@example.org", "solo", "en")],
+        keys=current_link_keys(),
+    )
     open_round(db.session, study)
     make_user("lead@example.org", studies=[study])
     for width in (1280, 375):

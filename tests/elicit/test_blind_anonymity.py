@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from elicit.extensions import db
+from elicit.extensions import current_link_keys, db
 from surveys.api_tokens import create_token
 from surveys.panel import NewPanelist, add_panelists
 from surveys.rounds import close_round, open_round
@@ -43,7 +43,9 @@ def blind_study(make_study, make_panel, make_user, post_answers):
 
 
 def make_panel_member(study, name: str, email: str, group: str):
-    return add_panelists(db.session, study, [NewPanelist(name, email, group, "en")])
+    return add_panelists(
+        db.session, study, [NewPanelist(name, email, group, "en")], keys=current_link_keys()
+    )
 
 
 def _everything_shown(app, client, token: str) -> str:

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 import surveys.database
 from elicit import create_app
-from elicit.extensions import db
+from elicit.extensions import current_link_keys, db
 from surveys.models import Draft, Response
 from surveys.panel import reissue_link, revoke_link
 from surveys.rounds import open_round
@@ -252,7 +252,7 @@ def test_a_reissued_link_ends_the_session_but_not_what_was_typed(client, round_a
     enter(client, links[0].token)
     token = _answer_page_token(client)
     panelist = _panelist(links[0].pseudonym)
-    new_link = reissue_link(db.session, panelist)
+    new_link = reissue_link(db.session, panelist, keys=current_link_keys())
     ended = _post_after_session_end(client, token)
     assert ended.status_code == 404
     assert "replaced by a newer one" in ended.text

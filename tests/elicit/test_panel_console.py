@@ -108,9 +108,9 @@ def test_one_panelist_is_added_with_errors_per_field_and_nothing_typed_lost(clie
         "academic",
         "es",
     )
-    assert "shown only this once" in added.text
+    assert "keeps this link for the whole study" in added.text
     again = client.get(PANEL)
-    assert token not in again.text  # links are shown once
+    assert token not in again.text  # the panel page lists no link
     # Names are shown to a standard study's facilitator; pseudonyms never beside them.
     assert "Ana Typed" in again.text and panelist.pseudonym not in again.text
     duplicate = post(
@@ -173,18 +173,8 @@ def test_per_round_status_on_the_panel_page(client, study, make_panel, post_answ
     open_round(db.session, study)
     log_in(client, "lead@example.org")
     post(client, f"/console/studies/{SLUG}/invitations")
-    db.session.expire_all()
-    tokens = {m.panelist_id: TOKEN.search(m.body).group(1) for m in db.session.query(OutboxMessage)}
-    by_pseudonym = {
-        link.pseudonym: tokens[panelist.id]
-        for link in links
-        for panelist in [
-            db.session.execute(
-                db.select(Panelist).where(Panelist.pseudonym == link.pseudonym)
-            ).scalar_one()
-        ]
-    }
-    first, second, third = (by_pseudonym[link.pseudonym] for link in links)
+    # The invitations carry the links given when the panelists were added.
+    first, second, third = (link.token for link in links)
     post_answers(first, {"trust_now": "3"})
     post_answers(second, {"trust_now": "2"}, action="save")
     log_in(client, "lead@example.org")
@@ -207,22 +197,25 @@ def test_per_round_status_on_the_panel_page(client, study, make_panel, post_answ
 def test_invitations_go_to_the_outbox_once_and_reminders_only_to_non_submitters(
     client, study, make_panel, post_answers
 ):
-    make_panel(study, 3)
+    links = make_panel(study, 3)
     open_round(db.session, study)
     log_in(client, "lead@example.org")
     sent = post(client, f"/console/studies/{SLUG}/invitations")
     assert sent.status_code == 303 and sent.location.endswith("/outbox")
     post(client, f"/console/studies/{SLUG}/invitations")
     db.session.expire_all()
-    invitations = db.session.execute(db.select(OutboxMessage)).scalars().all()
+    invitations = (
+        db.session.execute(db.select(OutboxMessage).order_by(OutboxMessage.id)).scalars().all()
+    )
     assert len(invitations) == 3
     outbox = client.get(OUTBOX).text
-    for message in invitations:
+    for message, link in zip(invitations, links, strict=True):
         assert message.recipient in outbox
-        assert TOKEN.search(message.body).group(0) in outbox  # the outbox is the channel
+        assert not TOKEN.search(message.body)  # the stored text holds no link
+        assert f"/e/{link.token}" in outbox  # the outbox is the channel: shown with it
     for pseudonym in pseudonyms(study):
         assert pseudonym not in outbox
-    post_answers(TOKEN.search(invitations[0].body).group(1), {"trust_now": "3"})
+    post_answers(links[0].token, {"trust_now": "3"})
     log_in(client, "lead@example.org")
     post(client, f"/console/studies/{SLUG}/reminders")
     post(client, f"/console/studies/{SLUG}/reminders")
@@ -273,16 +266,20 @@ def test_with_smtp_configured_invitations_are_mailed_once(
     mailing_client,
     smtp_server,  # noqa: F811
 ):
-    make_panel(study, 2)
+    links = make_panel(study, 2)
     open_round(db.session, study)
     client = mailing_client()
     for _ in range(2):
         assert post(client, f"/console/studies/{SLUG}/invitations").status_code == 303
     assert len(smtp_server.received) == 2
+    # Each panelist is mailed the link given when they were added.
+    assert sorted(
+        TOKEN.search(email.get_content()).group(1) for _, email in smtp_server.received
+    ) == sorted(link.token for link in links)
     outbox = client.get(OUTBOX).text
     assert not TOKEN.search(outbox)
     db.session.expire_all()
-    assert all("[link sent]" in m.body for m in db.session.query(OutboxMessage))
+    assert all(not TOKEN.search(m.body) for m in db.session.query(OutboxMessage))
 
 
 def test_a_title_with_a_line_break_no_longer_stops_the_invitations(

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from elicit.extensions import db
+from elicit.extensions import current_link_keys, db
 from surveys.models import OutboxMessage, Panelist
 from surveys.panel import (
     NewPanelist,
@@ -179,7 +179,10 @@ def blind_round(round_one, client):
     round_one.anonymity = "blind"
     db.session.commit()
     add_panelists(
-        db.session, round_one, [NewPanelist("Solo Person", "solo@example.org", "solo", "en")]
+        db.session,
+        round_one,
+        [NewPanelist("Solo Person", "solo@example.org", "solo", "en")],
+        keys=current_link_keys(),
     )
     return round_one
 

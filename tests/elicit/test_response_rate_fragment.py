@@ -4,7 +4,7 @@ counts, never stored by a cache, and says when the round has closed."""
 
 from __future__ import annotations
 
-from elicit.extensions import db
+from elicit.extensions import current_link_keys, db
 from surveys.panel import NewPanelist, add_panelists
 from surveys.rounds import close_round, open_round
 from tests.conftest import log_in
@@ -70,7 +70,10 @@ def test_a_blind_study_names_no_small_group_in_its_response_rate(
     db.session.commit()
     make_panel(study, 6, groups=("a", "b"))
     (solo,) = add_panelists(
-        db.session, study, [NewPanelist("Solo Person", "solo@example.org", "solo", "en")]
+        db.session,
+        study,
+        [NewPanelist("Solo Person", "solo@example.org", "solo", "en")],
+        keys=current_link_keys(),
     )
     make_user("lead@example.org", studies=[study])
     open_round(db.session, study)

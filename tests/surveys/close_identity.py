@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from surveys.answers import CANNOT_JUDGE, submit_responses
 from surveys.definition import StudyDefinition, parse_definition
+from surveys.links import LinkKeys
 from surveys.models import Panelist, Round, RoundSummary, Study
 from surveys.panel import NewPanelist, add_panelists
 from surveys.rounds import close_round, open_round
@@ -159,7 +160,7 @@ def close_all(session: Session, study: dict[str, Any]) -> list[str]:
         NewPanelist(f"Panelist {index}", f"panelist{index}@example.org", group, "en")
         for index, group in enumerate(study["groups"])
     ]
-    add_panelists(session, row, entries)
+    add_panelists(session, row, entries, keys=LinkKeys.derived_from("close identity"))
     panelists = name_panelists(session, row)
     stored = []
     for forms in study["rounds"]:

@@ -9,7 +9,7 @@ import random
 import pandas as pd
 import pytest
 
-from elicit.extensions import db
+from elicit.extensions import current_link_keys, db
 from surveys.exports import export_tables, write_csv
 from surveys.models import Panelist
 from surveys.panel import MASKED_GROUP, NewPanelist, add_panelists
@@ -29,7 +29,12 @@ def study_with_a_lone_member(make_study, make_panel, post_answers):
         study.anonymity = anonymity
         db.session.commit()
         links = make_panel(study, 6, groups=("a", "b"))
-        links += add_panelists(db.session, study, [NewPanelist("Solo", "solo@x.org", "solo", "en")])
+        links += add_panelists(
+            db.session,
+            study,
+            [NewPanelist("Solo", "solo@x.org", "solo", "en")],
+            keys=current_link_keys(),
+        )
         open_round(db.session, study)
         rng = random.Random(11)
         answers = [simulated_answers(rng, study_definition(study)) for _ in links]

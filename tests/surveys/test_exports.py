@@ -14,7 +14,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from elicit.extensions import db
+from elicit.extensions import current_link_keys, db
 from surveys.exports import TABLES, export_file, export_tables, write_csv, write_json, write_xlsx
 from surveys.models import Panelist
 from surveys.panel import NewPanelist, add_panelists
@@ -47,6 +47,7 @@ def finished_study(app, make_study, post_answers):
             NewPanelist(name, email, GROUPS[i % 3], ("en", "es")[i % 2])
             for i, (name, email) in enumerate(NAMES)
         ],
+        keys=current_link_keys(),
     )
     definition = study_definition(study)
     rng = random.Random(6)
@@ -268,6 +269,7 @@ def test_reproduction_survives_changed_rules_and_items_between_rounds(
         db.session,
         study,
         [NewPanelist(f"Panelist {i}", f"p{i}@example.org", "", "en") for i in range(5)],
+        keys=current_link_keys(),
     )
     rng = random.Random(11)
     open_round(db.session, study)

@@ -1,5 +1,5 @@
 """Invitations and reminders: idempotent queueing, targeting, languages, SMTP delivery,
-and the panel's per-round status.
+the one personal link every message carries, and the panel's per-round status.
 
 Delivery is tested against a real SMTP exchange with a small server written here (a
 socket server speaking just enough SMTP), on the real test database: no mocks.
@@ -17,16 +17,18 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from elicit.extensions import db
+from elicit.extensions import current_link_keys, db
 from surveys.answers import submit_responses
 from surveys.drafts import save_draft
 from surveys.errors import NotFound
 from surveys.messaging import (
     CLAIM_PREFIX,
+    LINK_PLACEHOLDER,
     SmtpSettings,
     deliver,
     queue_invitations,
     queue_reminders,
+    readable_bodies,
     resend_invitation,
     unsent_messages,
 )
@@ -137,10 +139,40 @@ def messages() -> list[OutboxMessage]:
 
 
 def token_in(body: str) -> str:
-    """The personal link's token in a message body."""
+    """The personal link's token in a message's text (as sent, or as shown)."""
     match = LINK.search(body)
     assert match, body
     return match.group(1)
+
+
+def invite(study, round_, **options):
+    """Queue the round's invitations with the app's link keys."""
+    return queue_invitations(
+        db.session, study, round_, BASE_URL, keys=current_link_keys(), **options
+    )
+
+
+def remind(study, round_, **options):
+    """Queue the round's reminders with the app's link keys."""
+    return queue_reminders(db.session, study, round_, BASE_URL, keys=current_link_keys(), **options)
+
+
+def send(messages, smtp, **options) -> int:
+    """Deliver ``messages`` with the app's link keys."""
+    return deliver(db.session, messages, smtp, keys=current_link_keys(), **options)
+
+
+def shown(study, message) -> str:
+    """The message's text as the console shows it without SMTP (its link unsealed)."""
+    body = readable_bodies(db.session, study, [message], current_link_keys())[message.id]
+    assert body is not None
+    return body
+
+
+def forget_sealed_link(panelist) -> None:
+    """Make ``panelist`` one added before links were sealed (revision 0011): a hash only."""
+    panelist.token_sealed = None
+    db.session.commit()
 
 
 # -- invitations ---------------------------------------------------------------------
@@ -148,8 +180,8 @@ def token_in(body: str) -> str:
 
 def test_invitations_are_queued_once_per_panelist_in_their_language(running):
     study, round_, panelists, _links = running
-    first = queue_invitations(db.session, study, round_, BASE_URL)
-    again = queue_invitations(db.session, study, round_, BASE_URL)
+    first = invite(study, round_)
+    again = invite(study, round_)
     assert len(first) == 4
     assert again == []
     queued = messages()
@@ -172,13 +204,34 @@ def test_invitations_are_queued_once_per_panelist_in_their_language(running):
     assert "Estimado/a Expert Number1" in queued[1].body
 
 
-def test_an_invitation_carries_a_new_link_and_the_old_one_stops_working(running):
+def test_an_invitation_carries_the_link_given_at_import_which_keeps_working(running):
+    """The link shown when the panelist was added is the one the invitation carries;
+    the stored message holds only a placeholder for it."""
     study, round_, _panelists, links = running
-    queue_invitations(db.session, study, round_, BASE_URL)
+    invite(study, round_)
     for message, link in zip(messages(), links, strict=True):
-        assert panelist_for_token(db.session, token_in(message.body)).id == message.panelist_id
-        with pytest.raises(NotFound):
-            panelist_for_token(db.session, link.token)
+        assert LINK_PLACEHOLDER in message.body and link.token not in message.body
+        assert token_in(shown(study, message)) == link.token
+        assert panelist_for_token(db.session, link.token).id == message.panelist_id
+
+
+def test_a_panelist_added_before_links_were_sealed_gets_one_link_from_then_on(running):
+    """Revision 0011 found only hashes: the first invitation issues a new link and seals
+    it, and every later message carries that one."""
+    study, round_, panelists, links = running
+    forget_sealed_link(panelists[0])
+    invite(study, round_)
+    first = next(m for m in messages() if m.panelist_id == panelists[0].id)
+    issued = token_in(shown(study, first))
+    assert issued != links[0].token
+    with pytest.raises(NotFound):
+        panelist_for_token(db.session, links[0].token)
+    assert panelist_for_token(db.session, issued).id == panelists[0].id
+    assert panelists[0].token_sealed is not None
+    (reminder,) = [m for m in remind(study, round_) if m.panelist_id == panelists[0].id]
+    assert token_in(shown(study, reminder)) == issued
+    # The others kept theirs.
+    assert panelist_for_token(db.session, links[1].token).id == panelists[1].id
 
 
 def test_withdrawn_panelists_are_not_invited(running):
@@ -186,7 +239,7 @@ def test_withdrawn_panelists_are_not_invited(running):
 
     study, round_, panelists, _ = running
     revoke_link(db.session, panelists[0])
-    queue_invitations(db.session, study, round_, BASE_URL)
+    invite(study, round_)
     assert panelists[0].id not in {message.panelist_id for message in messages()}
     assert len(messages()) == 3
 
@@ -194,9 +247,9 @@ def test_withdrawn_panelists_are_not_invited(running):
 def test_an_insert_that_meets_an_existing_key_is_skipped_and_keeps_that_link(running):
     """What a simultaneous second request sees: the key exists, nothing changes."""
     study, round_, _panelists, _ = running
-    queue_invitations(db.session, study, round_, BASE_URL)
-    tokens = {message.panelist_id: token_in(message.body) for message in messages()}
-    assert queue_invitations(db.session, study, round_, BASE_URL) == []
+    invite(study, round_)
+    tokens = {message.panelist_id: token_in(shown(study, message)) for message in messages()}
+    assert invite(study, round_) == []
     for panelist_id, token in tokens.items():
         assert panelist_for_token(db.session, token).id == panelist_id
 
@@ -204,49 +257,50 @@ def test_an_insert_that_meets_an_existing_key_is_skipped_and_keeps_that_link(run
 # -- delivery ------------------------------------------------------------------------
 
 
-def test_without_smtp_messages_wait_in_the_outbox_with_their_links(running):
-    study, round_, _, _ = running
-    queue_invitations(db.session, study, round_, BASE_URL)
-    assert deliver(db.session, unsent_messages(db.session, study), None) == 0
-    for message in messages():
+def test_without_smtp_messages_wait_in_the_outbox_and_are_shown_with_their_links(running):
+    study, round_, _, links = running
+    invite(study, round_)
+    assert send(unsent_messages(db.session, study), None) == 0
+    for message, link in zip(messages(), links, strict=True):
         assert message.sent_at is None
         assert message.error is None
-        assert LINK.search(message.body)
+        assert not LINK.search(message.body)  # the stored text holds no link
+        assert token_in(shown(study, message)) == link.token
 
 
-def test_a_real_smtp_exchange_sends_each_message_once_and_redacts_the_link(
+def test_a_real_smtp_exchange_sends_each_message_once_with_the_panelists_link(
     running, smtp_server, smtp
 ):
-    study, round_, panelists, _ = running
-    queue_invitations(db.session, study, round_, BASE_URL)
-    stored_tokens = [token_in(message.body) for message in messages()]
-    assert deliver(db.session, unsent_messages(db.session, study), smtp) == 4
+    study, round_, panelists, links = running
+    invite(study, round_)
+    assert send(unsent_messages(db.session, study), smtp) == 4
     assert smtp_server.recipients() == [panelist.roster.email for panelist in panelists]
-    for (_, email), token in zip(smtp_server.received, stored_tokens, strict=True):
+    for (_, email), link in zip(smtp_server.received, links, strict=True):
         assert email["From"] == "d@x.org"
         assert email["Subject"].startswith(("Invitation", "Invitación"))
-        assert token in email.get_content()  # the expert gets the working link
+        # The expert gets the link they were given when added, which works.
+        assert token_in(email.get_content()) == link.token
     for message in messages():
         assert message.sent_at is not None
         assert message.error is None
-        assert "/e/[link sent]" in message.body
-        assert not LINK.search(message.body)  # no working token stays in the database
+        assert LINK_PLACEHOLDER in message.body
+        assert not LINK.search(message.body)  # no working token is in the database
     # Sending again, with the same or with all messages, mails nobody twice.
-    assert deliver(db.session, messages(), smtp) == 0
-    queue_invitations(db.session, study, round_, BASE_URL)
-    assert deliver(db.session, unsent_messages(db.session, study), smtp) == 0
+    assert send(messages(), smtp) == 0
+    invite(study, round_)
+    assert send(unsent_messages(db.session, study), smtp) == 0
     assert len(smtp_server.received) == 4
 
 
 def test_a_crash_between_insert_and_smtp_then_a_retry_sends_once(running, smtp_server, smtp):
     study, round_, _, _ = running
     # The request queued the messages, then died before delivering them.
-    queue_invitations(db.session, study, round_, BASE_URL)
+    invite(study, round_)
     # The facilitator clicks again: nothing new is queued, the waiting messages go out.
-    assert queue_invitations(db.session, study, round_, BASE_URL) == []
-    assert deliver(db.session, unsent_messages(db.session, study), smtp) == 4
-    assert queue_invitations(db.session, study, round_, BASE_URL) == []
-    assert deliver(db.session, unsent_messages(db.session, study), smtp) == 0
+    assert invite(study, round_) == []
+    assert send(unsent_messages(db.session, study), smtp) == 4
+    assert invite(study, round_) == []
+    assert send(unsent_messages(db.session, study), smtp) == 0
     assert len(smtp_server.received) == 4
     assert len(set(smtp_server.recipients())) == 4
 
@@ -255,13 +309,13 @@ def test_a_claimed_message_is_left_to_its_worker_until_the_claim_expires(
     running, smtp_server, smtp
 ):
     study, round_, _, _ = running
-    queue_invitations(db.session, study, round_, BASE_URL)
+    invite(study, round_)
     first, second, *_ = messages()
     # Another worker is delivering ``first`` right now; ``second``'s worker died long ago.
     first.error = CLAIM_PREFIX + utcnow().isoformat()
     second.error = CLAIM_PREFIX + (utcnow() - timedelta(hours=1)).isoformat()
     db.session.commit()
-    assert deliver(db.session, unsent_messages(db.session, study), smtp) == 3
+    assert send(unsent_messages(db.session, study), smtp) == 3
     assert first.recipient not in smtp_server.recipients()
     assert second.recipient in smtp_server.recipients()
 
@@ -270,15 +324,17 @@ def test_an_smtp_failure_is_stored_and_retried_next_time(running, smtp_server, s
     study, round_, panelists, _ = running
     refused = panelists[1].roster.email
     smtp_server.refused.add(refused)
-    queue_invitations(db.session, study, round_, BASE_URL)
-    assert deliver(db.session, unsent_messages(db.session, study), smtp) == 3
+    invite(study, round_)
+    assert send(unsent_messages(db.session, study), smtp) == 3
     (failed,) = unsent_messages(db.session, study)
     assert failed.recipient == refused
     assert "SMTPRecipientsRefused" in (failed.error or "")
-    assert LINK.search(failed.body)  # not sent: the link is kept for the retry
+    assert LINK_PLACEHOLDER in failed.body  # not sent: its link is put in at the retry
     smtp_server.refused.clear()
-    assert deliver(db.session, unsent_messages(db.session, study), smtp) == 1
+    assert send(unsent_messages(db.session, study), smtp) == 1
     assert failed.sent_at is not None and failed.error is None
+    (retried,) = [email for to, email in smtp_server.received if to == [refused]]
+    assert panelist_for_token(db.session, token_in(retried.get_content())).id == panelists[1].id
     assert sorted(smtp_server.recipients()) == sorted(p.roster.email for p in panelists)
 
 
@@ -286,23 +342,18 @@ def test_a_spent_budget_stops_beginning_messages_and_leaves_the_rest_unclaimed(
     running, smtp_server, smtp
 ):
     study, round_, panelists, _ = running
-    queue_invitations(db.session, study, round_, BASE_URL)
+    invite(study, round_)
     # A budget already spent: each delivery sends the one message it always attempts.
     for remaining in (3, 2, 1, 0):
-        assert (
-            deliver(db.session, unsent_messages(db.session, study), smtp, budget=timedelta(0)) == 1
-        )
+        assert send(unsent_messages(db.session, study), smtp, budget=timedelta(0)) == 1
         waiting = unsent_messages(db.session, study)
         assert len(waiting) == remaining
         assert all(message.error is None for message in waiting)  # not claimed, not failed
     assert sorted(smtp_server.recipients()) == sorted(p.roster.email for p in panelists)
     # A budget the delivery fits in sends everything at once.
     close_round(db.session, study)
-    queue_invitations(db.session, study, open_round(db.session, study), BASE_URL)
-    assert (
-        deliver(db.session, unsent_messages(db.session, study), smtp, budget=timedelta(minutes=1))
-        == 4
-    )
+    invite(study, open_round(db.session, study))
+    assert send(unsent_messages(db.session, study), smtp, budget=timedelta(minutes=1)) == 4
     assert len(smtp_server.received) == 8
 
 
@@ -311,9 +362,9 @@ def test_an_unreachable_server_is_recorded_on_every_message(running):
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    queue_invitations(db.session, study, round_, BASE_URL)
+    invite(study, round_)
     settings = SmtpSettings(host="127.0.0.1", port=port, sender="d@x.org")
-    assert deliver(db.session, unsent_messages(db.session, study), settings) == 0
+    assert send(unsent_messages(db.session, study), settings) == 0
     assert all(message.error and message.sent_at is None for message in messages())
 
 
@@ -341,11 +392,11 @@ def test_a_title_with_line_breaks_makes_one_line_subjects_and_every_message_is_s
     "in delivery"; now each subject is one line and every message goes out."""
     study, round_, panelists, _ = running
     hostile_title(study)
-    queue_invitations(db.session, study, round_, BASE_URL)
+    invite(study, round_)
     for message in messages():
         assert not HEADER_BREAKERS.search(message.subject), repr(message.subject)
         assert ONE_LINE_TITLE in message.subject and ONE_LINE_TITLE in message.body
-    assert deliver(db.session, unsent_messages(db.session, study), smtp) == 4
+    assert send(unsent_messages(db.session, study), smtp) == 4
     assert smtp_server.recipients() == [panelist.roster.email for panelist in panelists]
     for _, email in smtp_server.received:
         assert email["Bcc"] is None  # the title injected no header
@@ -359,11 +410,11 @@ def test_a_title_with_line_breaks_makes_one_line_subjects_and_every_message_is_s
 def test_a_message_queued_with_a_broken_subject_is_sent_with_one_line(running, smtp_server, smtp):
     """A message already in the outbox with a line break in its subject is still sent."""
     study, round_, _, _ = running
-    queue_invitations(db.session, study, round_, BASE_URL)
+    invite(study, round_)
     first = messages()[0]
     first.subject = "Invitation\nBcc: victim@evil.example"
     db.session.commit()
-    assert deliver(db.session, unsent_messages(db.session, study), smtp) == 4
+    assert send(unsent_messages(db.session, study), smtp) == 4
     subjects = [email["Subject"] for _, email in smtp_server.received]
     assert "Invitation Bcc: victim@evil.example" in subjects
     assert all(email["Bcc"] is None for _, email in smtp_server.received)
@@ -375,7 +426,7 @@ def test_a_panelist_name_cannot_write_lines_into_the_message(running):
     study, round_, panelists, _ = running
     panelists[0].roster.name = "Ana\n\nYour personal link: http://evil.example/e/x\x1b"
     db.session.commit()
-    queue_invitations(db.session, study, round_, BASE_URL)
+    invite(study, round_)
     body = next(m.body for m in messages() if m.panelist_id == panelists[0].id)
     assert body.startswith("Dear Ana Your personal link: http://evil.example/e/x,\n")
     assert "\x1b" not in body
@@ -392,11 +443,11 @@ def test_a_message_that_cannot_be_sent_is_recorded_as_failed_not_stuck(
     """Whatever makes one message fail (here a recipient that is not one address), it
     is stored with its reason, never left "in delivery", and the others go out."""
     study, round_, _, _ = running
-    queue_invitations(db.session, study, round_, BASE_URL)
+    invite(study, round_)
     broken = messages()[1]
     broken.recipient = recipient
     db.session.commit()
-    assert deliver(db.session, unsent_messages(db.session, study), smtp) == 3
+    assert send(unsent_messages(db.session, study), smtp) == 3
     db.session.expire_all()
     (failed,) = unsent_messages(db.session, study)
     assert failed.id == broken.id and failed.sent_at is None
@@ -404,7 +455,7 @@ def test_a_message_that_cannot_be_sent_is_recorded_as_failed_not_stuck(
     assert len(smtp_server.received) == 3
     assert "bcc@example.org" not in smtp_server.recipients()
     # The failure is retried next time (and fails again, recorded again).
-    assert deliver(db.session, unsent_messages(db.session, study), smtp) == 0
+    assert send(unsent_messages(db.session, study), smtp) == 0
     db.session.expire_all()
     assert not db.session.get(OutboxMessage, broken.id).error.startswith(CLAIM_PREFIX)
 
@@ -416,8 +467,8 @@ def test_reminders_go_only_to_those_who_have_not_submitted_in_their_language(run
     study, round_, panelists, _ = running
     submit_responses(db.session, panelists[0], {"trust_now": "3"})
     save_draft(db.session, panelists[1], {"trust_now": "2"})  # a draft is not a submission
-    queue_invitations(db.session, study, round_, BASE_URL)
-    reminders = queue_reminders(db.session, study, round_, BASE_URL)
+    invite(study, round_)
+    reminders = remind(study, round_)
     assert sorted(message.panelist_id for message in reminders) == sorted(
         panelist.id for panelist in panelists[1:]
     )
@@ -431,27 +482,49 @@ def test_reminders_go_only_to_those_who_have_not_submitted_in_their_language(run
 
 def test_a_repeated_reminder_click_in_the_same_batch_sends_nothing_more(running):
     study, round_, panelists, _ = running
-    assert len(queue_reminders(db.session, study, round_, BASE_URL)) == 4
-    assert queue_reminders(db.session, study, round_, BASE_URL) == []
+    assert len(remind(study, round_)) == 4
+    assert remind(study, round_) == []
     # Half a day later a new click is a new batch.
     for message in messages():
         message.created_at = utcnow() - timedelta(hours=13)
     db.session.commit()
     submit_responses(db.session, panelists[2], {"trust_now": "3"})
-    second = queue_reminders(db.session, study, round_, BASE_URL)
+    second = remind(study, round_)
     assert len(second) == 3
     assert all(message.idempotency_key.endswith(":2") for message in second)
-    assert queue_reminders(db.session, study, round_, BASE_URL) == []
+    assert remind(study, round_) == []
 
 
-def test_a_reminder_carries_a_new_link_only_to_who_has_not_opened_the_round(running):
+def test_a_reminder_carries_the_same_link_whether_or_not_the_round_was_opened(running):
     study, round_, panelists, links = running
-    note_visit(db.session, panelists[0])  # their page is open: keep their link
-    reminders = {m.panelist_id: m for m in queue_reminders(db.session, study, round_, BASE_URL)}
-    assert not LINK.search(reminders[panelists[0].id].body)
-    assert "continue with the personal link" in reminders[panelists[0].id].body
+    note_visit(db.session, panelists[0])  # their page is open
+    reminders = {m.panelist_id: m for m in remind(study, round_)}
+    for panelist, link in zip(panelists, links, strict=True):
+        text = shown(study, reminders[panelist.id])
+        assert token_in(text) == link.token
+        assert panelist_for_token(db.session, link.token).id == panelist.id
+    assert "the same as before" in shown(study, reminders[panelists[0].id])
+    assert "el mismo de antes" in shown(study, reminders[panelists[1].id])
+
+
+def test_a_reminder_issues_a_link_to_one_added_before_links_were_sealed_only_if_unopened(
+    running,
+):
+    """Such a panelist has no link to send again: one who has not opened the round is
+    issued one; one whose page may be open is told to go on with theirs, which is not
+    cut off."""
+    study, round_, panelists, links = running
+    forget_sealed_link(panelists[0])
+    forget_sealed_link(panelists[2])
+    note_visit(db.session, panelists[0])
+    reminders = {m.panelist_id: m for m in remind(study, round_)}
+    opened = reminders[panelists[0].id]
+    assert not LINK.search(opened.body) and LINK_PLACEHOLDER not in opened.body
+    assert "continue with the personal link" in opened.body
     assert panelist_for_token(db.session, links[0].token).id == panelists[0].id
-    assert LINK.search(reminders[panelists[2].id].body)
+    unopened = shown(study, reminders[panelists[2].id])
+    assert "it replaces any link sent before" in unopened
+    assert panelist_for_token(db.session, token_in(unopened)).id == panelists[2].id
     with pytest.raises(NotFound):
         panelist_for_token(db.session, links[2].token)
 
@@ -462,18 +535,31 @@ def test_messages_need_an_open_round(running):
     study, round_, _, _ = running
     close_round(db.session, study)
     with pytest.raises(Conflict):
-        queue_invitations(db.session, study, round_, BASE_URL)
+        invite(study, round_)
     with pytest.raises(Conflict):
-        queue_reminders(db.session, study, round_, BASE_URL)
+        remind(study, round_)
 
 
-def test_resending_an_invitation_issues_a_new_link_once_per_click(running):
-    study, round_, panelists, _links = running
-    queue_invitations(db.session, study, round_, BASE_URL)
-    message = resend_invitation(db.session, study, round_, panelists[0], BASE_URL)
+def test_resending_an_invitation_issues_a_new_link_on_purpose_once_per_click(running):
+    study, round_, panelists, links = running
+    invite(study, round_)
+    message = resend_invitation(
+        db.session, study, round_, panelists[0], BASE_URL, keys=current_link_keys()
+    )
     assert message is not None
     assert message.idempotency_key == f"invitation:{round_.id}:{panelists[0].id}:resend:1"
-    assert panelist_for_token(db.session, token_in(message.body)).id == panelists[0].id
+    new = token_in(shown(study, message))
+    assert panelist_for_token(db.session, new).id == panelists[0].id
+    with pytest.raises(NotFound):  # the old link ends
+        panelist_for_token(db.session, links[0].token)
+    # The first invitation, still unsent, now carries the new link too; later messages
+    # carry it from now on.
+    first = next(
+        m for m in messages() if m.idempotency_key == f"invitation:{round_.id}:{panelists[0].id}"
+    )
+    assert token_in(shown(study, first)) == new
+    (reminder,) = [m for m in remind(study, round_) if m.panelist_id == panelists[0].id]
+    assert token_in(shown(study, reminder)) == new
 
 
 # -- panel status and the audit log --------------------------------------------------
@@ -481,7 +567,7 @@ def test_resending_an_invitation_issues_a_new_link_once_per_click(running):
 
 def test_panel_status_per_round(running):
     study, round_, panelists, _ = running
-    queue_invitations(db.session, study, round_, BASE_URL)
+    invite(study, round_)
     note_visit(db.session, panelists[0])
     note_visit(db.session, panelists[1])
     save_draft(db.session, panelists[1], {"trust_now": "2"})
@@ -525,13 +611,22 @@ def test_a_visit_is_written_at_most_once_a_minute(running):
 def test_adding_one_panelist_validates_each_field(make_study):
     study = make_study()
     with pytest.raises(InvalidPanel) as caught:
-        add_panelist(db.session, study, NewPanelist("", "not-an-email", "a b", "fr"))
+        add_panelist(
+            db.session,
+            study,
+            NewPanelist("", "not-an-email", "a b", "fr"),
+            keys=current_link_keys(),
+        )
     assert set(caught.value.fields) == {"name", "email", "group", "language"}
-    link = add_panelist(db.session, study, NewPanelist(" Ana ", "Ana@X.org", "g", ""))
+    link = add_panelist(
+        db.session, study, NewPanelist(" Ana ", "Ana@X.org", "g", ""), keys=current_link_keys()
+    )
     panelist = panelist_for_token(db.session, link.token)
     assert (panelist.roster.email, panelist.language) == ("ana@x.org", "en")
     with pytest.raises(InvalidPanel) as duplicate:
-        add_panelist(db.session, study, NewPanelist("Ana", "ana@x.org", "", "en"))
+        add_panelist(
+            db.session, study, NewPanelist("Ana", "ana@x.org", "", "en"), keys=current_link_keys()
+        )
     assert duplicate.value.fields == {"email": ["is already on the panel"]}
 
 
@@ -539,12 +634,15 @@ def test_panel_actions_are_audited_without_names_or_emails(running, make_user):
     from surveys.panel import reissue_link, revoke_link
 
     study, round_, panelists, _ = running
+    keys = current_link_keys()
     user = make_user("lead@example.org", studies=[study])
-    add_panelist(db.session, study, NewPanelist("Ana Secret", "ana@x.org", "", "en"), user)
+    add_panelist(
+        db.session, study, NewPanelist("Ana Secret", "ana@x.org", "", "en"), user, keys=keys
+    )
     revoke_link(db.session, panelists[0], actor=user)
-    reissue_link(db.session, panelists[0], actor=user)
-    queue_invitations(db.session, study, round_, BASE_URL, actor=user)
-    queue_reminders(db.session, study, round_, BASE_URL, actor=user)
+    reissue_link(db.session, panelists[0], actor=user, keys=keys)
+    invite(study, round_, actor=user)
+    remind(study, round_, actor=user)
     events = list(db.session.execute(db.select(AuditEvent)).scalars())
     actions = [event.action for event in events if event.user_id == user.id]
     assert actions == [
@@ -565,7 +663,9 @@ def test_a_blind_study_does_not_audit_the_pseudonym_of_an_added_person(make_stud
     study = make_study()
     study.anonymity = "blind"
     db.session.commit()
-    link = add_panelist(db.session, study, NewPanelist("Ana", "ana@x.org", "", "en"))
+    link = add_panelist(
+        db.session, study, NewPanelist("Ana", "ana@x.org", "", "en"), keys=current_link_keys()
+    )
     (event,) = db.session.execute(
         db.select(AuditEvent).where(AuditEvent.action == "panel.add")
     ).scalars()

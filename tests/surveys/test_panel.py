@@ -9,7 +9,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from elicit.extensions import db
+from elicit.extensions import current_link_keys, db
 from surveys.demo import demo_source
 from surveys.errors import AccessRevoked, NotFound
 from surveys.models import Base, Panelist, RosterEntry
@@ -183,7 +183,10 @@ def test_roster_keeps_who_the_expert_is(make_study):
     """Name and email go to the roster; group and language to the panelist."""
     study = make_study()
     (link,) = add_panelists(
-        db.session, study, [NewPanelist("Ana Pérez", "ana@example.org", "academic", "es")]
+        db.session,
+        study,
+        [NewPanelist("Ana Pérez", "ana@example.org", "academic", "es")],
+        keys=current_link_keys(),
     )
     panelist = panelist_for_token(db.session, link.token)
     assert (panelist.pseudonym, panelist.group, panelist.language) == (
@@ -223,7 +226,7 @@ def test_email_already_on_the_panel_refuses_the_whole_batch(make_study, make_pan
         NewPanelist("Again", "expert.number1@example.org", "b", "es"),
     ]
     with pytest.raises(InvalidPanel) as caught:
-        add_panelists(db.session, study, batch)
+        add_panelists(db.session, study, batch, keys=current_link_keys())
     assert caught.value.errors == ["email: expert.number1@example.org is already on the panel"]
     assert panelist_count(study) == 2
     emails = db.session.execute(select(RosterEntry.email)).scalars().all()
@@ -279,7 +282,7 @@ def test_reissued_link_replaces_the_old_one(make_study, make_panel):
     (old,) = make_panel(study, 1)
     panelist = panelist_for_token(db.session, old.token)
     revoke_link(db.session, panelist)
-    new = reissue_link(db.session, panelist)
+    new = reissue_link(db.session, panelist, keys=current_link_keys())
     assert new.token != old.token
     assert new.pseudonym == old.pseudonym
     with pytest.raises(NotFound):

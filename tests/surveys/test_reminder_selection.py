@@ -4,7 +4,7 @@ selection, nobody who submitted and nobody with a withdrawn link is reminded."""
 
 from __future__ import annotations
 
-from elicit.extensions import db
+from elicit.extensions import current_link_keys, db
 from surveys.answers import submit_responses
 from surveys.drafts import save_draft
 from surveys.messaging import queue_reminders, reminders_due
@@ -27,23 +27,28 @@ def test_the_count_due_is_what_is_queued_for_every_selection(make_study, make_pa
     note_visit(db.session, panelists[3])  # a, opened
     revoke_link(db.session, panelists[6])  # a, withdrawn
 
+    def remind(selection=None):
+        return queue_reminders(
+            db.session, study, round_, BASE, None, selection, keys=current_link_keys()
+        )
+
     def numbers(messages) -> list[int]:
         ids = [panelist.id for panelist in panelists]
         return sorted(ids.index(message.panelist_id) for message in messages)
 
     draft_in_b = PanelFilter(StatusFilter.DRAFT, "b")
     assert reminders_due(db.session, study, round_, draft_in_b) == 1
-    assert numbers(queue_reminders(db.session, study, round_, BASE, None, draft_in_b)) == [1]
+    assert numbers(remind(draft_in_b)) == [1]
     assert reminders_due(db.session, study, round_, draft_in_b) == 0  # this batch has it
 
     never_in_a = PanelFilter(StatusFilter.NEVER_OPENED, "a")  # 0 submitted, 3 opened, 6 out
     assert reminders_due(db.session, study, round_, never_in_a) == 0
-    assert queue_reminders(db.session, study, round_, BASE, None, never_in_a) == []
+    assert remind(never_in_a) == []
 
     group_c = PanelFilter(group="c")
     assert reminders_due(db.session, study, round_, group_c) == 3
-    assert numbers(queue_reminders(db.session, study, round_, BASE, None, group_c)) == [2, 5, 8]
+    assert numbers(remind(group_c)) == [2, 5, 8]
 
     # Without a selection: every other non-submitter with a valid link.
     assert reminders_due(db.session, study, round_) == 2
-    assert numbers(queue_reminders(db.session, study, round_, BASE)) == [3, 7]
+    assert numbers(remind()) == [3, 7]
