@@ -4,6 +4,16 @@
 folder of CSV files (with ``settings.json``, the reproduction script and a README), an
 Excel workbook (one sheet per table) or one JSON document.
 
+The responses are the one table that grows with the panel (a row per number, of every
+panelist, item and round: millions at 100,000 panelists).  :func:`open_export` gathers
+the other tables and leaves the responses in the database (:class:`ResponseRows`);
+the writers read them a chunk at a time through a server-side cursor and write each
+chunk before the next is read, so that an export's memory does not depend on the
+panel's size.  :func:`export_tables` holds the same export whole, for small studies
+and tests.  A workbook cannot hold more than :data:`SPREADSHEET_MAX_ROWS` rows per
+sheet: :func:`write_xlsx` counts first and refuses a study that does not fit
+(:class:`TooLargeForSpreadsheet`) before it writes anything.
+
 What an export never holds, at any anonymity level: a panelist's name or email (the
 roster is never read here), an access token or its hash, a console user.  Panelists
 appear only by their pseudonym, group and language.
@@ -23,13 +33,19 @@ import inspect
 import io
 import json
 import math
+import os
 import re
+import shutil
+import tempfile
+import time
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
+from json.encoder import encode_basestring
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -37,11 +53,13 @@ from sqlalchemy.orm import Session
 import analysis
 from analysis.deferred import deferred
 from surveys.definition import ItemDefinition, LocalizedText
+from surveys.errors import DomainError
 from surveys.models import (
     Item,
     ItemVersion,
     Panelist,
     Response,
+    ResponseStatus,
     Round,
     RoundStatus,
     RoundSummary,
@@ -279,6 +297,27 @@ class ExportTables:
 
 
 @dataclass(frozen=True)
+class StreamedExport:
+    """An export ready to be written without holding its responses: every table but
+    the responses in memory (they are small: a row per statistic, item or setting),
+    the responses read from the database as they are written (:class:`ResponseRows`)."""
+
+    study: str
+    responses: ResponseRows
+    summaries: pd.DataFrame
+    subgroups: pd.DataFrame
+    items: pd.DataFrame
+    codebook: pd.DataFrame
+    methods: pd.DataFrame
+    #: As :attr:`ExportTables.settings`.
+    settings: dict[str, Any]
+
+
+Export = ExportTables | StreamedExport
+"""What the writers take: the export held whole, or streamed."""
+
+
+@dataclass(frozen=True)
 class Disclosure:
     """What an export of one study may show of its panelists (see the module)."""
 
@@ -305,24 +344,43 @@ def visible_group_rows(rows: Iterable[dict[str, Any]], shown: Disclosure) -> lis
     return [row for row in rows if row.get("group") not in shown.small_groups]
 
 
-def export_tables(session: Session, study: Study) -> ExportTables:
-    """Gather the export of ``study``: responses, summaries, subgroups, items, codebook,
-    methods and the reproduction settings."""
+def open_export(session: Session, study: Study, *, chunk_size: int | None = None) -> StreamedExport:
+    """Gather the export of ``study`` as the writers stream it: summaries, subgroups,
+    items, codebook, methods and the reproduction settings now, the responses (read
+    ``chunk_size`` at a time, :data:`RESPONSE_CHUNK` by default) as they are written.
+
+    Reads no response: the report takes its tables from here too."""
     languages = list(study.languages["codes"])
     shown = disclosure(session, study)
     summaries = _stored_summaries(session, study)
     settings = reproduction_settings(session, study)
     settings["masked_group"] = MASKED_GROUP if shown.small_groups else None
-    responses = _responses(session, study, shown)
-    return ExportTables(
+    return StreamedExport(
         study=study.slug,
-        responses=responses,
+        responses=ResponseRows(session, study, shown, chunk_size or RESPONSE_CHUNK),
         summaries=_summary_table(summaries, "rows"),
         subgroups=_summary_table(summaries, "groups", shown),
         items=_items(study, languages),
         codebook=_codebook(study, languages),
         methods=_methods(study, summaries, settings, shown, protocol_record(session, study)),
         settings=settings,
+    )
+
+
+def export_tables(session: Session, study: Study) -> ExportTables:
+    """Gather the export of ``study`` whole, the responses in one DataFrame: for small
+    studies and tests (the downloads and ``elicit export`` stream, :func:`open_export`)."""
+    streamed = open_export(session, study)
+    responses = streamed.responses
+    return ExportTables(
+        study=streamed.study,
+        responses=_responses(session, responses.study, responses.shown),
+        summaries=streamed.summaries,
+        subgroups=streamed.subgroups,
+        items=streamed.items,
+        codebook=streamed.codebook,
+        methods=streamed.methods,
+        settings=streamed.settings,
     )
 
 
@@ -432,10 +490,65 @@ def response_page(
     return total, [_response_record(study, row, shown) for row in rows]
 
 
+RESPONSE_CHUNK = 5_000
+"""Responses read from the database, and written, at a time: enough for pandas to
+work in bulk, few enough that an export's memory stays flat (a few MB per chunk)."""
+
+
+@dataclass(frozen=True)
+class ResponseRows:
+    """The responses table of an export, left in the database: each iteration of
+    :meth:`chunks` reads it again, a chunk at a time, through a server-side cursor
+    (SQLAlchemy's ``yield_per``), and never holds it whole."""
+
+    session: Session
+    study: Study
+    shown: Disclosure
+    chunk_size: int = RESPONSE_CHUNK
+
+    def chunks(self) -> Iterator[pd.DataFrame]:
+        """The table in the export's order, as frames of the rows of at most
+        ``chunk_size`` responses (:func:`_response_frame`); at least one, empty but
+        with every column when there is no response."""
+        result = self.session.execute(
+            _response_query(self.study, self.shown),
+            execution_options={"yield_per": self.chunk_size},
+        )
+        try:
+            empty = True
+            for rows in result.partitions():
+                empty = False
+                yield _response_frame(self.study, rows, self.shown)
+            if empty:
+                yield _response_frame(self.study, [], self.shown)
+        finally:
+            result.close()
+
+    def count(self) -> int:
+        """The number of rows the table has (one per number or text of each answer),
+        counted from the answers alone, a chunk at a time."""
+        query = (
+            _response_query(self.study, self.shown)
+            .with_only_columns(Response.answer)
+            .order_by(None)
+        )
+        result = self.session.execute(query, execution_options={"yield_per": self.chunk_size})
+        try:
+            return sum(len(_answer_rows(answer)) for answer in result.scalars())
+        finally:
+            result.close()
+
+
 def _responses(session: Session, study: Study, shown: Disclosure) -> pd.DataFrame:
-    """Every response (draft or submitted) in long format: one row per number."""
+    """Every response (draft or submitted) in long format, in one frame."""
+    return _response_frame(study, session.execute(_response_query(study, shown)), shown)
+
+
+def _response_frame(study: Study, rows: Iterable[Any], shown: Disclosure) -> pd.DataFrame:
+    """The responses table's rows of the responses ``rows`` (as
+    :func:`_response_query` selects them): one row per number or text."""
     records = []
-    for row in session.execute(_response_query(study, shown)):
+    for row in rows:
         record = _response_record(study, row, shown)
         values = record.pop("values")
         tail = {
@@ -468,6 +581,27 @@ def _responses(session: Session, study: Study, shown: Disclosure) -> pd.DataFram
     for column in ("created_at", "updated_at", "submitted_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     return frame
+
+
+def submitted_texts(session: Session, study: Study) -> dict[str, dict[int, int]]:
+    """How many submitted open-text answers the export's responses hold, by item key
+    and round (one query; in a blind study, closed rounds only, as the export)."""
+    shown = disclosure(session, study)
+    query = (
+        _response_query(study, shown)
+        .with_only_columns(Item.key, Round.number, func.count())
+        .where(
+            Item.kind == "open_text",
+            Response.status == ResponseStatus.SUBMITTED,
+            Response.answer["text"].as_string().is_not(None),
+        )
+        .group_by(Item.key, Round.number)
+        .order_by(None)
+    )
+    counts: dict[str, dict[int, int]] = {}
+    for key, number, count in session.execute(query):
+        counts.setdefault(key, {})[int(number)] = int(count)
+    return counts
 
 
 def _answer_rows(answer: dict[str, Any]) -> list[tuple[str, float | None, str | None, bool]]:
@@ -969,102 +1103,288 @@ by pseudonym, group and language.
 """
 
 
-def write_csv(tables: ExportTables, folder: Path | str) -> list[Path]:
+def _frames(export: Export, name: str) -> Iterator[pd.DataFrame]:
+    """Table ``name`` of ``export`` as frames: a streamed export's responses a chunk
+    at a time, every other table in one."""
+    table = getattr(export, name)
+    if isinstance(table, ResponseRows):
+        yield from table.chunks()
+    else:
+        yield table
+
+
+def _row_count(export: Export, name: str) -> int:
+    """The number of rows of table ``name`` of ``export``."""
+    table = getattr(export, name)
+    return table.count() if isinstance(table, ResponseRows) else len(table)
+
+
+@contextmanager
+def _binary_output(target: Path | str | IO[bytes]) -> Iterator[IO[bytes]]:
+    """``target`` as a binary file to write: a path opened here (and closed after), an
+    open stream as it is."""
+    if isinstance(target, str | os.PathLike):
+        with open(target, "wb") as file:
+            yield file
+    else:
+        yield target
+
+
+# -- CSV ---------------------------------------------------------------------------------
+
+
+def write_csv(export: Export, folder: Path | str) -> int:
     """Write one CSV per table, ``settings.json``, ``reproduce.py``, ``README.txt`` and
     the spreadsheet-safe copies (:data:`SPREADSHEET_FOLDER`) into ``folder`` (created
-    if needed); return the files written."""
+    if needed); return the number of response rows written."""
     target = Path(folder)
-    written = []
-    for name, payload in _csv_files(tables).items():
-        path = target / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(payload)
-        written.append(path)
-    return written
+    (target / SPREADSHEET_FOLDER).mkdir(parents=True, exist_ok=True)
+    responses = 0
+    for name in TABLES:
+        with (
+            open(target / f"{name}.csv", "wb") as raw,
+            open(target / SPREADSHEET_FOLDER / f"{name}.csv", "wb") as safe,
+        ):
+            rows = _write_csv_table(_frames(export, name), raw, safe)
+        if name == "responses":
+            responses = rows
+    for name, payload in _csv_extras(export).items():
+        (target / name).write_bytes(payload)
+    return responses
 
 
-def write_csv_zip(tables: ExportTables, stream: io.BufferedIOBase | io.BytesIO) -> None:
-    """Write the files of :func:`write_csv` as a zip archive into ``stream``."""
-    with zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, payload in _csv_files(tables).items():
-            archive.writestr(f"{tables.study}/{name}", payload)
+def write_csv_zip(export: Export, stream: IO[bytes]) -> int:
+    """Write the files of :func:`write_csv` as a zip archive into ``stream`` (each
+    under a folder named after the study); return the number of response rows.
 
-
-def _csv_files(tables: ExportTables) -> dict[str, bytes]:
-    """The CSV export's files by name (a path relative to the export's folder).
-
-    The raw tables are UTF-8 as written; their spreadsheet copies pass every cell
-    through :func:`spreadsheet_text` and start with a byte-order mark, without which
-    Excel reads UTF-8 as the system's legacy encoding.
+    A zip archive is written one member after another, so each table's spreadsheet
+    copy waits in a temporary file while the table itself goes into the archive: the
+    responses are read once, and both files hold the same rows.
     """
-    files = {}
-    for name, frame in tables.tables().items():
-        text = _as_text_timestamps(frame)
-        files[f"{name}.csv"] = _csv_bytes(text, "utf-8")
-        safe = text.map(spreadsheet_text)
-        files[f"{SPREADSHEET_FOLDER}/{name}.csv"] = _csv_bytes(safe, "utf-8-sig")
-    files["settings.json"] = (json.dumps(tables.settings, indent=2) + "\n").encode("utf-8")
-    files["reproduce.py"] = REPRODUCE_SCRIPT.read_bytes()
-    files["README.txt"] = README.format(
-        study=tables.study, version=tables.settings["software_version"]
-    ).encode("utf-8")
-    return files
+    responses = 0
+    with zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in TABLES:
+            large = name == "responses"  # may pass ZIP's 2 GiB limit: ZIP64 from the start
+            with tempfile.TemporaryFile() as safe:
+                member = _zip_member(f"{export.study}/{name}.csv")
+                with archive.open(member, "w", force_zip64=large) as raw:
+                    rows = _write_csv_table(_frames(export, name), raw, safe)
+                safe.seek(0)
+                member = _zip_member(f"{export.study}/{SPREADSHEET_FOLDER}/{name}.csv")
+                with archive.open(member, "w", force_zip64=large) as copy:
+                    shutil.copyfileobj(safe, copy, 1 << 20)
+            if large:
+                responses = rows
+        for name, payload in _csv_extras(export).items():
+            archive.writestr(f"{export.study}/{name}", payload)
+    return responses
 
 
-def _csv_bytes(frame: pd.DataFrame, encoding: str) -> bytes:
-    """``frame`` as CSV with CRLF line ends (RFC 4180).
+def _zip_member(name: str) -> zipfile.ZipInfo:
+    """A member of the CSV zip as ``ZipFile.writestr`` makes it: compressed, dated now,
+    readable and writable by its owner once unpacked."""
+    member = zipfile.ZipInfo(name, date_time=time.localtime(time.time())[:6])
+    member.compress_type = zipfile.ZIP_DEFLATED
+    member.external_attr = 0o600 << 16
+    return member
+
+
+def _write_csv_table(frames: Iterable[pd.DataFrame], raw: IO[bytes], safe: IO[bytes]) -> int:
+    """Write a table, given as consecutive ``frames``, as CSV with one header line and
+    CRLF line ends (RFC 4180): exactly into ``raw`` (UTF-8), and each cell passed
+    through :func:`spreadsheet_text` into ``safe`` (UTF-8 after a byte-order mark,
+    without which Excel reads UTF-8 as the system's legacy encoding); return the number
+    of rows.
 
     Python's CSV writer quotes a field holding a character of the line terminator, so
     with CRLF a text holding a lone carriage return is quoted; with a bare LF it was
     written unquoted, and every reader split the row there.
     """
-    return frame.to_csv(index=False, lineterminator="\r\n").encode(encoding)
+    rows = 0
+    header = True
+    for frame in frames:
+        text = _as_text_timestamps(frame)
+        raw.write(text.to_csv(index=False, header=header, lineterminator="\r\n").encode("utf-8"))
+        copy = text.map(spreadsheet_text).to_csv(index=False, header=header, lineterminator="\r\n")
+        safe.write(copy.encode("utf-8-sig" if header else "utf-8"))
+        rows += len(frame)
+        header = False
+    return rows
 
 
-def write_xlsx(tables: ExportTables, path: Path | str | io.BytesIO) -> None:
-    """Write an Excel workbook with one sheet per table (methods last).
+def _csv_extras(export: Export) -> dict[str, bytes]:
+    """The CSV export's files besides the tables, by name."""
+    return {
+        "settings.json": (json.dumps(export.settings, indent=2) + "\n").encode("utf-8"),
+        "reproduce.py": REPRODUCE_SCRIPT.read_bytes(),
+        "README.txt": README.format(
+            study=export.study, version=export.settings["software_version"]
+        ).encode("utf-8"),
+    }
 
-    Every text is stored as a string cell with its text unchanged: openpyxl turns a
-    text starting with "=" into a formula and one such as "#N/A" into an error value,
-    so each text cell is typed as a string again before the workbook is saved (no
-    spreadsheet evaluates a string cell).  Characters that the file format cannot
-    store (C0 controls other than tab, line feed and carriage return) are dropped.
+
+# -- Excel -------------------------------------------------------------------------------
+
+SPREADSHEET_MAX_ROWS = 1_048_576
+"""The rows a sheet of a workbook holds, its header row included (Excel's limit, which
+LibreOffice Calc shares)."""
+
+
+class TooLargeForSpreadsheet(DomainError):
+    """A table of the export has more rows than a sheet holds: no workbook is written
+    (a truncated one would pass for the whole study), the CSV export holds every row."""
+
+    def __init__(self, sheet: str, rows: int) -> None:
+        super().__init__(
+            f"the {sheet} sheet would need {rows:,} rows, more than the "
+            f"{SPREADSHEET_MAX_ROWS:,} a spreadsheet holds; nothing was written: export "
+            "as CSV instead, which holds every row"
+        )
+        #: The first table, in the order of :data:`TABLES`, that does not fit.
+        self.sheet = sheet
+        #: The rows its sheet would need, the header included.
+        self.rows = rows
+        self.limit = SPREADSHEET_MAX_ROWS
+
+
+def check_fits_spreadsheet(export: Export) -> None:
+    """Raise :class:`TooLargeForSpreadsheet` if a table of ``export`` needs more rows
+    than a sheet holds (the small tables are measured first; the responses are counted
+    from their answers, which takes one read of them)."""
+    for name in sorted(TABLES, key=lambda table: table == "responses"):
+        rows = _row_count(export, name) + 1
+        if rows > SPREADSHEET_MAX_ROWS:
+            raise TooLargeForSpreadsheet(name, rows)
+
+
+def write_xlsx(export: Export, path: Path | str | IO[bytes]) -> int:
+    """Write an Excel workbook with one sheet per table (methods last); return the
+    number of response rows.  Refuses (:class:`TooLargeForSpreadsheet`) before writing
+    anything when a table does not fit in a sheet.
+
+    The workbook is written in openpyxl's write-only mode, a row at a time, the
+    responses a chunk at a time.  The cells are those pandas' ``to_excel`` wrote: a
+    missing value is an empty cell, an infinite number the text ``inf`` or ``-inf``.
+    Every text is stored as a string cell with its text unchanged: openpyxl would take
+    a text starting with "=" for a formula and one such as "#N/A" for an error value,
+    so those are typed as strings (no spreadsheet evaluates a string cell).  Characters
+    that the file format cannot store (C0 controls other than tab, line feed and
+    carriage return) are dropped.
     """
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
+    from openpyxl.styles import Font
 
-    with pd.ExcelWriter(path, engine="openpyxl") as writer:
-        for name, frame in tables.tables().items():
-            sheet = _as_text_timestamps(frame).map(
-                lambda value: (
-                    ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
-                )
-            )
-            sheet.to_excel(writer, sheet_name=name, index=False)
-        for worksheet in writer.book.worksheets:
-            for row in worksheet.iter_rows():
-                for cell in row:
-                    if isinstance(cell.value, str):
-                        cell.data_type = "s"
+    check_fits_spreadsheet(export)
+    book = Workbook(write_only=True)
+    bold = Font(bold=True)
+
+    def cell(sheet: Any, value: Any) -> Any:
+        """``value`` as a cell of ``sheet``."""
+        if isinstance(value, str):
+            value = ILLEGAL_CHARACTERS_RE.sub("", value)
+            if (len(value) > 1 and value.startswith("=")) or value in ERROR_CODES:
+                text = WriteOnlyCell(sheet, value=value)
+                text.data_type = "s"
+                return text
+            return value
+        if isinstance(value, float):
+            if math.isnan(value):
+                return None
+            if math.isinf(value):
+                return "inf" if value > 0 else "-inf"
+            return value
+        if value is pd.NA or value is pd.NaT:
+            return None
+        return value
+
+    responses = 0
+    for name in TABLES:
+        sheet = book.create_sheet(name)
+        header = True
+        for frame in _frames(export, name):
+            if header:
+                titles = [WriteOnlyCell(sheet, value=str(column)) for column in frame.columns]
+                for title in titles:
+                    title.font = bold
+                sheet.append(titles)
+                header = False
+            for row in _as_text_timestamps(frame).itertuples(index=False, name=None):
+                sheet.append([cell(sheet, value) for value in row])
+            if name == "responses":
+                responses += len(frame)
+    book.save(path)
+    return responses
 
 
-def write_json(tables: ExportTables, path: Path | str | io.BytesIO) -> None:
-    """Write one JSON document: ``{"study", "settings", <table>: [records…]}``.
+# -- JSON --------------------------------------------------------------------------------
+
+
+def write_json(export: Export, path: Path | str | IO[bytes]) -> int:
+    """Write one JSON document: ``{"study", "settings", <table>: [records…]}``; return
+    the number of response rows.
 
     Missing values are ``null``; timestamps ISO 8601 text in UTC.  Texts are exactly as
     typed: JSON is read by programs, which evaluate nothing (no spreadsheet opens it
-    without an import that types each value).
+    without an import that types each value).  Written a record at a time, the bytes
+    are those of ``json.dumps(document, ensure_ascii=False, indent=1)`` and a newline.
     """
-    document: dict[str, Any] = {"study": tables.study, "settings": tables.settings}
-    for name, frame in tables.tables().items():
-        document[name] = [
-            {key: _json_value(value) for key, value in record.items()}
-            for record in _as_text_timestamps(frame).to_dict(orient="records")
-        ]
-    payload = (json.dumps(document, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
-    if isinstance(path, io.BytesIO):
-        path.write(payload)
-    else:
-        Path(path).write_bytes(payload)
+    responses = 0
+    with _binary_output(path) as out:
+        head = '{\n "study": ' + encode_basestring(export.study)
+        head += ',\n "settings": ' + _json_nested(export.settings, "\n ")
+        out.write(head.encode("utf-8"))
+        for name in TABLES:
+            out.write((",\n " + encode_basestring(name) + ": ").encode("utf-8"))
+            records = 0
+            for frame in _frames(export, name):
+                parts = []
+                for record in _as_text_timestamps(frame).to_dict(orient="records"):
+                    parts.append(("[\n  " if records == 0 else ",\n  ") + _json_record(record))
+                    records += 1
+                out.write("".join(parts).encode("utf-8"))
+            out.write(("\n ]" if records else "[]").encode("utf-8"))
+            if name == "responses":
+                responses = records
+        out.write(b"\n}\n")
+    return responses
+
+
+def _json_record(record: dict[str, Any]) -> str:
+    """A table's row as ``json.dumps(…, ensure_ascii=False, indent=1)`` writes it two
+    levels deep in the document (a row of a table of the document)."""
+    if not record:
+        return "{}"
+    members = [
+        "   " + encode_basestring(str(key)) + ": " + _json_scalar(_json_value(value))
+        for key, value in record.items()
+    ]
+    return "{\n" + ",\n".join(members) + "\n  }"
+
+
+def _json_scalar(value: Any) -> str:
+    """A cell's value as ``json.dumps`` writes it (see :func:`_json_record`)."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    kind = type(value)
+    if kind is str:
+        return encode_basestring(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float:
+        return float.__repr__(value)
+    return _json_nested(value, "\n   ")  # anything else, as json.dumps nests it
+
+
+def _json_nested(value: Any, newline: str) -> str:
+    """``value`` as ``json.dumps(…, ensure_ascii=False, indent=1)`` writes it nested
+    in a document, each of its lines after the first starting with ``newline``."""
+    return json.dumps(value, ensure_ascii=False, indent=1).replace("\n", newline)
 
 
 def _json_value(value: Any) -> Any:
@@ -1078,6 +1398,8 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+# -- downloads ---------------------------------------------------------------------------
+
 FORMATS: dict[str, tuple[str, str]] = {
     "csv": ("application/zip", "zip"),
     "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
@@ -1086,17 +1408,27 @@ FORMATS: dict[str, tuple[str, str]] = {
 """Each export format's media type and file extension (CSV downloads as a zip)."""
 
 
-def export_file(tables: ExportTables, format_name: str) -> tuple[bytes, str, str]:
-    """One downloadable file of the export: (content, media type, file name).
+def write_export(export: Export, format_name: str, stream: IO[bytes]) -> tuple[str, str]:
+    """Write the downloadable file of ``export`` in ``format_name`` into ``stream``;
+    return its media type and file name.
 
-    Raises ``KeyError`` for an unknown format.
+    Raises ``KeyError`` for an unknown format, and :class:`TooLargeForSpreadsheet`
+    (having written nothing) for a workbook that a spreadsheet could not hold.
     """
     media_type, extension = FORMATS[format_name]
-    buffer = io.BytesIO()
     if format_name == "csv":
-        write_csv_zip(tables, buffer)
+        write_csv_zip(export, stream)
     elif format_name == "xlsx":
-        write_xlsx(tables, buffer)
+        write_xlsx(export, stream)
     else:
-        write_json(tables, buffer)
-    return buffer.getvalue(), media_type, f"{tables.study}-export.{extension}"
+        write_json(export, stream)
+    return media_type, f"{export.study}-export.{extension}"
+
+
+def export_file(export: Export, format_name: str) -> tuple[bytes, str, str]:
+    """One downloadable file of the export, in memory: (content, media type, file name).
+    For small exports and tests; the downloads write into a temporary file
+    (:func:`write_export`)."""
+    buffer = io.BytesIO()
+    media_type, name = write_export(export, format_name, buffer)
+    return buffer.getvalue(), media_type, name

@@ -1,13 +1,13 @@
 """A study's report: what the report page and its download show, gathered for one study.
 
 Nothing here computes a statistic.  Every number is one stored when a round closed (the
-feedback the panel saw), read through :func:`surveys.exports.export_tables` (summaries,
-subgroups, methods, reproduction settings) and :func:`surveys.results.study_results`
-(each item's stored rows and sorted answers, round after round); the recommendation is
-:func:`surveys.rounds.stopping_recommendation` and the current panel
-:func:`surveys.progress.study_progress`.  Only what no summary stores is counted here:
-the panel of each round and its respondents, by group, and the answers to open-text
-items (from the export's responses).
+feedback the panel saw), read through :func:`surveys.exports.open_export` (summaries,
+subgroups, methods, reproduction settings; never the responses) and
+:func:`surveys.results.study_results` (each item's stored rows and sorted answers, round
+after round); the recommendation is :func:`surveys.rounds.stopping_recommendation` and
+the current panel :func:`surveys.progress.study_progress`.  Only what no summary stores
+is counted here: the panel of each round and its respondents, by group, and the answers
+to open-text items (:func:`surveys.exports.submitted_texts`, one counting query).
 
 The report is for the study's members, researchers included, and may be passed on to
 reviewers, so it holds no name, email, access token or pseudonym: panelists appear only
@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 import analysis
 from analysis.deferred import deferred
 from surveys.definition import KINDS_WITHOUT_DEFAULT_RULE, ItemDefinition
-from surveys.exports import export_tables
+from surveys.exports import open_export, submitted_texts
 from surveys.models import Panelist, Response, ResponseStatus, Round, RoundStatus, Study, utcnow
 from surveys.progress import GroupRate, study_progress
 from surveys.protocol import ProtocolRecord, protocol_record
@@ -298,7 +298,7 @@ class StudyReport:
 def study_report(session: Session, study: Study, language: str) -> StudyReport:
     """Gather the report of ``study`` with its texts in ``language`` (else the study's
     first language)."""
-    tables = export_tables(session, study)
+    tables = open_export(session, study)
     definition = study_definition(study)
     fallback = definition.languages[0]
     rounds = _round_facts(session, study, tables.settings, tables.summaries)
@@ -356,7 +356,7 @@ def study_report(session: Session, study: Study, language: str) -> StudyReport:
         open_round=progress.open_round.number if progress.open_round else None,
         stopping=stopping_recommendation(session, study),
         items=items,
-        open_text=_open_text(study, tables.responses, language),
+        open_text=_open_text(study, submitted_texts(session, study), language),
         consensus=_ordered(summaries, CONSENSUS_COLUMNS, order),
         stability=_ordered(
             summaries[summaries["round"] > 1] if not summaries.empty else summaries,
@@ -543,27 +543,21 @@ def _section_title(study: Study, key: str | None, language: str) -> str | None:
     return key
 
 
-def _open_text(study: Study, responses: pd.DataFrame, language: str) -> list[OpenTextItem]:
-    """Open-text items and how many submitted answers each had per round."""
+def _open_text(
+    study: Study, counts: dict[str, dict[int, int]], language: str
+) -> list[OpenTextItem]:
+    """Open-text items and how many submitted answers each had per round (``counts``:
+    item key → round → answers, as :func:`surveys.exports.submitted_texts` counts)."""
     fallback = study.languages["codes"][0]
-    result = []
-    for definition in _definitions(study):
-        if definition.kind != "open_text":
-            continue
-        answered = responses[
-            (responses["item"] == definition.key)
-            & (responses["status"] == "submitted")
-            & responses["text"].notna()
-        ]
-        counts = answered.groupby("round")["text"].count()
-        result.append(
-            OpenTextItem(
-                key=definition.key,
-                text=definition.text.get(language, fallback),
-                answers_by_round={int(number): int(count) for number, count in counts.items()},
-            )
+    return [
+        OpenTextItem(
+            key=definition.key,
+            text=definition.text.get(language, fallback),
+            answers_by_round=dict(sorted(counts.get(definition.key, {}).items())),
         )
-    return result
+        for definition in _definitions(study)
+        if definition.kind == "open_text"
+    ]
 
 
 def _ordered(
