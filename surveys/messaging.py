@@ -71,6 +71,8 @@ from sqlalchemy.orm import Session
 from surveys import audit
 from surveys.errors import Conflict
 from surveys.links import LinkKeys, UnreadableLink
+from surveys.message_templates import MessageText, render
+from surveys.message_texts import message_values, study_template
 from surveys.models import (
     OutboxMessage,
     Panelist,
@@ -109,59 +111,13 @@ LINK_PLACEHOLDER = "/e/[personal link]"
 LINK_PATTERN = re.compile(r"/e/[A-Za-z0-9_-]{20,}")
 REDACTED_LINK = "/e/[link sent]"
 
-TEMPLATES: dict[str, dict[str, str]] = {
-    "en": {
-        "invitation_subject": "Invitation: round {round} of “{title}”",
-        "invitation_body": (
-            "Dear {name},\n\n"
-            "Round {round} of the study “{title}” is open{deadline}.\n\n"
-            "Your personal link (keep it to yourself; it stays the same for every round):\n"
-            "{link}\n\n"
-            "Your answers are anonymous to the other experts.\n\n"
-            "Thank you,\nThe study team\n"
-        ),
-        "reminder_subject": "Reminder: round {round} of “{title}”",
-        "reminder_body": (
-            "Dear {name},\n\n"
-            "Round {round} of the study “{title}” is still open{deadline}, and we have not "
-            "received your answers yet.\n\n"
-            "{access}\n\n"
-            "Thank you,\nThe study team\n"
-        ),
-        "link": ("Your personal link, the same as before (anything you saved is kept):\n{link}"),
-        "new_link": ("Your personal link (it replaces any link sent before):\n{link}"),
-        "same_link": (
-            "Please continue with the personal link you used before; your draft is kept."
-        ),
-        "deadline": " until {deadline} (UTC)",
-    },
-    "es": {
-        "invitation_subject": "Invitación: ronda {round} de «{title}»",
-        "invitation_body": (
-            "Estimado/a {name}:\n\n"
-            "La ronda {round} del estudio «{title}» está abierta{deadline}.\n\n"
-            "Su enlace personal (no lo comparta; es el mismo en todas las rondas):\n"
-            "{link}\n\n"
-            "Sus respuestas son anónimas para los demás expertos.\n\n"
-            "Gracias,\nEl equipo del estudio\n"
-        ),
-        "reminder_subject": "Recordatorio: ronda {round} de «{title}»",
-        "reminder_body": (
-            "Estimado/a {name}:\n\n"
-            "La ronda {round} del estudio «{title}» sigue abierta{deadline} y aún no hemos "
-            "recibido sus respuestas.\n\n"
-            "{access}\n\n"
-            "Gracias,\nEl equipo del estudio\n"
-        ),
-        "link": (
-            "Su enlace personal, el mismo de antes (lo que haya guardado se conserva):\n{link}"
-        ),
-        "new_link": ("Su enlace personal (sustituye a cualquier enlace anterior):\n{link}"),
-        "same_link": ("Continúe con el enlace personal que ya utilizó; su borrador se conserva."),
-        "deadline": " hasta el {deadline} (UTC)",
-    },
+SAME_LINK: dict[str, str] = {
+    "en": "(please continue with the personal link you used before; your draft is kept)",
+    "es": "(continúe con el enlace personal que ya utilizó; su borrador se conserva)",
 }
-"""Message texts per language; a language without texts gets English."""
+"""What a reminder puts where the link goes for a panelist added before links were
+sealed who has opened the round (their link cannot be sent again without cutting off
+their open page)."""
 
 
 @dataclass(frozen=True)
@@ -193,6 +149,7 @@ def queue_invitations(
     """
     _require_open(round_)
     panelists = _panelists(session, study)
+    templates: dict[tuple[str, str], MessageText] = {}
     added = [
         message
         for panelist in panelists
@@ -206,6 +163,7 @@ def queue_invitations(
                 f"invitation:{round_.id}:{panelist.id}",
                 base_url,
                 keys=keys,
+                templates=templates,
                 new_link=panelist.token_sealed is None,
             )
         )
@@ -251,6 +209,7 @@ def queue_reminders(
         ).scalars()
     )
     added = []
+    templates: dict[tuple[str, str], MessageText] = {}
     for panelist in targets:
         opened = (
             panelist.last_seen_at is not None
@@ -266,6 +225,7 @@ def queue_reminders(
             f"reminder:{round_.id}:{panelist.id}:{batch}",
             base_url,
             keys=keys,
+            templates=templates,
             # Only a panelist added before links were sealed has none to send again.
             new_link=panelist.token_sealed is None and not opened,
         )
@@ -376,6 +336,43 @@ def resend_invitation(
         round=round_.number,
         # The internal id, never the pseudonym: the actor named this person by email.
         panelist=panelist.id,
+    )
+    session.commit()
+    return message
+
+
+def queue_thank_you(
+    session: Session,
+    study_id: int,
+    round_: Round,
+    panelist_id: int,
+    base_url: str,
+    *,
+    keys: LinkKeys,
+) -> OutboxMessage | None:
+    """Queue the study's thank-you to a panelist who has just submitted ``round_``, once
+    per round (key ``thank_you:{round}:{panelist}``: submitting again changes answers,
+    not the thanks), and commit; ``None`` when the study sends none
+    (``Study.send_thank_you``), the link was withdrawn, or it is queued already.
+
+    Called after the submission is committed, so that nothing here can cost an answer.
+    """
+    study = session.get(Study, study_id)
+    if study is None or not study.send_thank_you:
+        return None
+    panelist = session.get(Panelist, panelist_id)
+    if panelist is None or panelist.revoked_at is not None:
+        return None
+    message = _queue(
+        session,
+        study,
+        round_,
+        panelist,
+        "thank_you",
+        f"thank_you:{round_.id}:{panelist.id}",
+        base_url,
+        keys=keys,
+        new_link=False,
     )
     session.commit()
     return message
@@ -598,9 +595,15 @@ def _queue(
     *,
     keys: LinkKeys,
     new_link: bool,
+    templates: dict[tuple[str, str], MessageText] | None = None,
 ) -> OutboxMessage | None:
     """Insert one message unless its key exists; with ``new_link``, issue the panelist a
     new link (sealed with ``keys``), only if the message is inserted.
+
+    The text is the study's template of ``kind`` in the panelist's language (else the
+    study's first), rendered with their name, link, the round, its deadline in their
+    time zone and language, the study's title and the lead's signature
+    (:mod:`surveys.message_texts`); ``templates`` caches the templates across one batch.
 
     The body holds :data:`LINK_PLACEHOLDER`, never the link, whenever the panelist has
     (or is now issued) a sealed link.
@@ -610,30 +613,27 @@ def _queue(
     ).first()
     if exists is not None:
         return None
-    language = panelist.language if panelist.language in TEMPLATES else "en"
-    texts = TEMPLATES[language]
-    titles = study.title
-    title = one_line(titles.get(language) or next(iter(titles.values()), ""))
-    deadline = (
-        texts["deadline"].format(deadline=round_.deadline.strftime("%Y-%m-%d %H:%M"))
-        if round_.deadline
-        else ""
-    )
+    codes = study.languages["codes"]
+    language = panelist.language if panelist.language in codes else codes[0]
     carries_link = new_link or panelist.token_sealed is not None
-    fields = {
-        "name": one_line(panelist.roster.name),
-        "round": round_.number,
-        "title": title,
-        "deadline": deadline,
-        "link": base_url.rstrip("/") + LINK_PLACEHOLDER if carries_link else "",
-    }
-    if kind == "reminder":
-        access = texts["new_link" if new_link else "link" if carries_link else "same_link"].format(
-            **fields
-        )
-        body = texts["reminder_body"].format(access=access, **fields)
-    else:
-        body = texts["invitation_body"].format(**fields)
+    link = base_url.rstrip("/") + LINK_PLACEHOLDER if carries_link else ""
+    if not carries_link:
+        link = SAME_LINK.get(language, SAME_LINK["en"])
+    cache = templates if templates is not None else {}
+    if (kind, language) not in cache:
+        cache[(kind, language)] = study_template(session, study, kind, language).text
+    text = render(
+        cache[(kind, language)],
+        message_values(
+            study,
+            language,
+            name=panelist.roster.name,
+            link=link,
+            round_number=round_.number,
+            deadline=round_.deadline,
+            time_zone=panelist.roster.time_zone,
+        ),
+    )
     values: dict[str, Any] = {
         "study_id": study.id,
         "panelist_id": panelist.id,
@@ -642,8 +642,8 @@ def _queue(
         "idempotency_key": key,
         "language": language,
         "recipient": panelist.roster.email,
-        "subject": one_line(texts[f"{kind}_subject"].format(**fields))[:300],
-        "body": body,
+        "subject": one_line(text.subject)[:300],
+        "body": text.body,
         "created_at": utcnow(),
     }
     # The key decides: a message queued meanwhile by another request makes this insert

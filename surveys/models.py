@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
     true,
 )
@@ -149,6 +150,11 @@ class Study(Base):
     #: How a round after the first starts: "previous" (each item not yet answered in
     #: the round shows the expert's own answer from the round before, which they keep or
     #: revise) or "blank" (every answer is entered anew).  Part of the protocol.
+    #: Whether a panelist who submits a round is sent the study's thank-you message.
+    send_thank_you: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: The study lead's name and how to reach them, as messages sign them (may be empty).
+    lead_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    lead_contact: Mapped[str] = mapped_column(String(320), default="", server_default="")
     carry_over: Mapped[str] = mapped_column(
         String(8), default="previous", server_default="previous"
     )
@@ -254,6 +260,9 @@ class RosterEntry(Base):
     )
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(320))
+    #: IANA time zone (``America/Mexico_City``) a message writes the deadline in; ``None``:
+    #: UTC.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
 
     panelist: Mapped[Panelist] = relationship(back_populates="roster")
 
@@ -458,7 +467,7 @@ class OutboxMessage(Base):
     study_id: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"))
     panelist_id: Mapped[int] = mapped_column(ForeignKey("panelist.id", ondelete="CASCADE"))
     round_id: Mapped[int | None] = mapped_column(ForeignKey("round.id", ondelete="CASCADE"))
-    #: "invitation" or "reminder".
+    #: "invitation", "reminder" or "thank_you".
     kind: Mapped[str] = mapped_column(String(16))
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     language: Mapped[str] = mapped_column(String(8))
@@ -470,7 +479,9 @@ class OutboxMessage(Base):
     #: The last delivery error, if sending failed (it can be retried).
     error: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (CheckConstraint("kind IN ('invitation', 'reminder')", name="message_kind"),)
+    __table_args__ = (
+        CheckConstraint("kind IN ('invitation', 'reminder', 'thank_you')", name="message_kind"),
+    )
 
 
 class ApiToken(Base):
@@ -642,4 +653,31 @@ class AnswerTag(Base):
         CheckConstraint("length(answer_sha256) = 64", name="answer_sha256_length"),
         CheckConstraint("length(tag) > 0", name="tag_given"),
         Index("ix_answer_tag_study_id", "study_id"),
+    )
+
+
+class MessageTemplate(Base):
+    """A study's own text for one kind of message in one language
+    (:mod:`surveys.message_templates`); without a row the default text is used."""
+
+    __tablename__ = "message_template"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"))
+    #: "invitation", "reminder" or "thank_you".
+    kind: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(8))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Who saved it last (the console user), if any.
+    updated_by: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+
+    __table_args__ = (
+        UniqueConstraint("study_id", "kind", "language"),
+        CheckConstraint(
+            "kind IN ('invitation', 'reminder', 'thank_you')", name="message_template_kind"
+        ),
     )

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from surveys import audit
 from surveys.errors import AccessRevoked, DomainError, NotFound
 from surveys.links import LinkKeys, UnreadableLink
+from surveys.message_templates import valid_time_zone
 from surveys.models import (
     Draft,
     OutboxMessage,
@@ -61,6 +62,9 @@ class NewPanelist:
     email: str
     group: str
     language: str
+    #: IANA time zone messages write the deadline in (``America/Mexico_City``); empty:
+    #: UTC.
+    time_zone: str = ""
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,9 @@ def hash_token(token: str) -> str:
 
 
 def parse_panel_csv(text: str, languages: Iterable[str]) -> list[NewPanelist]:
-    """Read a panel file with the header ``name,email,group,language``.
+    """Read a panel file with the header ``name,email,group,language`` and, optionally,
+    ``time_zone`` (an IANA name such as ``America/Mexico_City``: messages write the
+    round's deadline in it; empty or absent: UTC).
 
     Every bad row is reported, by its line number, in one :class:`InvalidPanel`.
     An empty language means the study's first language.
@@ -117,6 +123,7 @@ def parse_panel_csv(text: str, languages: Iterable[str]) -> list[NewPanelist]:
                 row.get("email") or "",
                 row.get("group") or "",
                 row.get("language") or "",
+                row.get("time_zone") or "",
             ),
             languages,
         )
@@ -161,6 +168,7 @@ def _normalise(entry: NewPanelist, languages: list[str]) -> NewPanelist:
         email=entry.email.strip().lower(),
         group=entry.group.strip(),
         language=entry.language.strip().lower() or languages[0],
+        time_zone=entry.time_zone.strip(),
     )
 
 
@@ -185,6 +193,13 @@ def _problems(entry: NewPanelist, languages: list[str], seen: set[str]) -> list[
         problems.append(("group", f"{entry.group!r} may hold only letters, digits, _ and -"))
     if entry.language not in languages:
         problems.append(("language", f"{entry.language!r} is not one of {', '.join(languages)}"))
+    if entry.time_zone and not valid_time_zone(entry.time_zone):
+        problems.append(
+            (
+                "time_zone",
+                f"{entry.time_zone!r} is not a time zone name such as America/Mexico_City",
+            )
+        )
     return problems
 
 
@@ -252,7 +267,9 @@ def add_panelists(
             language=entry.language,
             token_hash=hash_token(token),
             token_sealed=keys.seal(token),
-            roster=RosterEntry(name=entry.name, email=entry.email),
+            roster=RosterEntry(
+                name=entry.name, email=entry.email, time_zone=entry.time_zone or None
+            ),
         )
         session.add(panelist)
         issued.append(IssuedLink(pseudonym, token))

@@ -322,7 +322,7 @@ def add_to_panel(slug: str) -> Response:
     try:
         entries = check_entries(
             (
-                NewPanelist(entry.name, entry.email, entry.group, entry.language)
+                NewPanelist(entry.name, entry.email, entry.group, entry.language, entry.time_zone)
                 for entry in new.panelists
             ),
             study.languages["codes"],

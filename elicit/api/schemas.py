@@ -240,6 +240,12 @@ class NewPanelist(Model):
     email: Text = Field(min_length=3, max_length=320)
     group: Text = Field(default="", max_length=63)
     language: Text = Field(default="", max_length=8, description="Empty: the study's first.")
+    time_zone: Text = Field(
+        default="",
+        max_length=64,
+        description="IANA time zone messages write the deadline in, e.g. "
+        "America/Mexico_City; empty: UTC.",
+    )
 
 
 class NewPanelists(Model):

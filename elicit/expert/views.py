@@ -45,13 +45,14 @@ from elicit.expert.presenters import (
     review_context,
     sections,
 )
-from elicit.extensions import csrf, db, limiter
+from elicit.extensions import csrf, current_link_keys, db, limiter
 from elicit.i18n import LANGUAGE_NAMES, remember_requested_language
 from elicit.metrics import count_submission
 from surveys.answers import DeadlinePassed, RoundNotOpen, parse_answers, submit_responses
 from surveys.drafts import save_draft
 from surveys.errors import AccessRevoked, AnswerError, Conflict, InvalidAnswers, NotFound
 from surveys.expert import ExpertPage, expert_page
+from surveys.messaging import queue_thank_you
 from surveys.panel import hash_token, note_visit
 from surveys.text import clean_typed_form
 from surveys.visit import Visit, visit_for_token_hash, visit_of
@@ -435,6 +436,23 @@ def _review(visit: Visit, typed: dict[str, str]) -> Any:
     )
 
 
+def _thank(visit: Visit, round_: Any) -> None:
+    """Queue the study's thank-you, if it sends one.  The answers are committed already:
+    a failure here is logged and costs nothing but the thanks."""
+    try:
+        queue_thank_you(
+            db.session,
+            visit.study.id,
+            round_,
+            visit.panelist.id,
+            str(current_app.config["ELICIT_BASE_URL"] or request.host_url),
+            keys=current_link_keys(),
+        )
+    except Exception:  # the submission stands whatever happens here
+        db.session.rollback()
+        log.exception("could not queue the thank-you of round %s", getattr(round_, "number", "?"))
+
+
 def _submit(visit: Visit, typed: dict[str, str]) -> Any:
     """Submit; on refusal show the page again with everything typed still there."""
     try:
@@ -457,6 +475,7 @@ def _submit(visit: Visit, typed: dict[str, str]) -> Any:
         )
         return _render(visit, typed, problems=[message]), 409
     count_submission()
+    _thank(visit, round_)
     flash(
         gettext(
             "Thank you: your answers to round %(number)s are submitted. You can change them "

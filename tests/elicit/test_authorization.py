@@ -68,6 +68,12 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("facilitate.send_invitations", "POST"): (302, 302, 404, 403, 303),
     ("facilitate.send_reminders", "POST"): (302, 302, 404, 403, 303),
     ("facilitate.send_outbox", "POST"): (302, 302, 404, 403, 303),
+    # message texts (issue 14): members read them; a post of an empty form saves an
+    # empty signature (303), and an empty text is refused on its field (422)
+    ("facilitate.message_texts", "GET"): (302, 302, 404, 200, 200),
+    ("facilitate.message_texts", "POST"): (302, 302, 404, 403, 303),
+    ("facilitate.message_text", "GET"): (302, 302, 404, 200, 200),
+    ("facilitate.message_text", "POST"): (302, 302, 404, 403, 422),
     ("facilitate.outbox_page", "GET"): (302, 302, 404, 200, 200),
     # studies, settings and items (issue 5)
     ("facilitate.new_study", "GET"): (302, 302, 200, 403, 200),
@@ -192,6 +198,8 @@ def world(app, make_study, make_panel, make_user):
         "slug": study.slug,
         "key": "trust_now",
         "kind": "probability",
+        "message": "invitation",
+        "language": "en",
         "part": "best",
         "token": link.token,
         "pseudonym": link.pseudonym,

@@ -305,8 +305,8 @@ def test_a_title_with_a_line_break_no_longer_stops_the_invitations(
     assert "1 message is not sent yet" in sent.text
     subjects = sorted(email["Subject"] for _, email in smtp_server.received)
     assert subjects == [
-        "Invitación: ronda 1 de «Confianza rota»",
-        "Invitation: round 1 of “Trust Bcc: victim@evil.example”",
+        "La ronda 1 de «Confianza rota» está abierta",
+        "Round 1 of “Trust Bcc: victim@evil.example” is open",
     ]
     assert not any(email["Bcc"] for _, email in smtp_server.received)
     assert "bcc@evil.example" not in smtp_server.recipients()

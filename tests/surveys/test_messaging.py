@@ -194,11 +194,11 @@ def test_invitations_are_queued_once_per_panelist_in_their_language(running):
         assert message.language == panelist.language
         assert message.recipient == panelist.roster.email
         assert message.sent_at is None
-    assert [message.subject.split(":")[0] for message in queued] == [
-        "Invitation",
-        "Invitación",
-        "Invitation",
-        "Invitación",
+    assert [message.subject.split(" ")[0] for message in queued] == [
+        "Round",
+        "La",
+        "Round",
+        "La",
     ]
     assert "Dear Expert Number0" in queued[0].body
     assert "Estimado/a Expert Number1" in queued[1].body
@@ -277,7 +277,7 @@ def test_a_real_smtp_exchange_sends_each_message_once_with_the_panelists_link(
     assert smtp_server.recipients() == [panelist.roster.email for panelist in panelists]
     for (_, email), link in zip(smtp_server.received, links, strict=True):
         assert email["From"] == "d@x.org"
-        assert email["Subject"].startswith(("Invitation", "Invitación"))
+        assert email["Subject"].startswith(("Round 1 of “", "La ronda 1 de «"))
         # The expert gets the link they were given when added, which works.
         assert token_in(email.get_content()) == link.token
     for message in messages():
@@ -401,8 +401,8 @@ def test_a_title_with_line_breaks_makes_one_line_subjects_and_every_message_is_s
     for _, email in smtp_server.received:
         assert email["Bcc"] is None  # the title injected no header
         assert email["Subject"] in (
-            f"Invitation: round 1 of “{ONE_LINE_TITLE}”",
-            f"Invitación: ronda 1 de «{ONE_LINE_TITLE}»",
+            f"Round 1 of “{ONE_LINE_TITLE}” is open",
+            f"La ronda 1 de «{ONE_LINE_TITLE}» está abierta",
         )
     assert all(message.sent_at and message.error is None for message in messages())
 
@@ -503,8 +503,8 @@ def test_a_reminder_carries_the_same_link_whether_or_not_the_round_was_opened(ru
         text = shown(study, reminders[panelist.id])
         assert token_in(text) == link.token
         assert panelist_for_token(db.session, link.token).id == panelist.id
-    assert "the same as before" in shown(study, reminders[panelists[0].id])
-    assert "el mismo de antes" in shown(study, reminders[panelists[1].id])
+    assert "Anything you saved there is kept." in shown(study, reminders[panelists[0].id])
+    assert "Lo que haya guardado allí se conserva." in shown(study, reminders[panelists[1].id])
 
 
 def test_a_reminder_issues_a_link_to_one_added_before_links_were_sealed_only_if_unopened(
@@ -523,7 +523,7 @@ def test_a_reminder_issues_a_link_to_one_added_before_links_were_sealed_only_if_
     assert "continue with the personal link" in opened.body
     assert panelist_for_token(db.session, links[0].token).id == panelists[0].id
     unopened = shown(study, reminders[panelists[2].id])
-    assert "it replaces any link sent before" in unopened
+    assert "Your personal link:\nhttp" in unopened
     assert panelist_for_token(db.session, token_in(unopened)).id == panelists[2].id
     with pytest.raises(NotFound):
         panelist_for_token(db.session, links[2].token)

@@ -1,0 +1,222 @@
+"""The study's message texts in the console: the invitation, the reminder and the
+thank-you in every language of the study, each edited with a preview of what a sample
+panelist would receive, and the signature (the lead's name and contact).
+
+Route pattern as elsewhere: 404 for a study one is not a member of, 403 for researchers
+(who may read the texts but not change them), the form again with each problem on its
+field and nothing typed lost (422), a redirect after a save (303).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext
+from flask_login import login_required
+from wtforms import BooleanField, StringField, TextAreaField
+from wtforms.validators import Length, Optional
+
+from elicit.extensions import db
+from elicit.facilitate.access import console_user, study_for
+from elicit.facilitate.views import blueprint
+from elicit.forms import SafeForm
+from surveys.errors import InvalidValues
+from surveys.message_templates import KINDS, PLACEHOLDERS, MessageText, template_problems
+from surveys.message_texts import (
+    LEAD_CONTACT_LIMIT,
+    LEAD_NAME_LIMIT,
+    SAMPLE_PANELISTS,
+    reset_template,
+    sample_message,
+    save_message_settings,
+    save_template,
+    study_template,
+    study_templates,
+)
+from surveys.models import Role
+from surveys.rounds import latest_round
+
+KIND_NAMES = {
+    "invitation": lazy_gettext("Invitation"),
+    "reminder": lazy_gettext("Reminder"),
+    "thank_you": lazy_gettext("Thank-you"),
+}
+KIND_HELP = {
+    "invitation": lazy_gettext("Sent to every panelist when a round opens."),
+    "reminder": lazy_gettext("Sent to the panelists who have not submitted yet."),
+    "thank_you": lazy_gettext("Sent to a panelist once they have submitted a round."),
+}
+PLACEHOLDER_HELP = {
+    "name": lazy_gettext("the panelist's name"),
+    "link": lazy_gettext("their personal link (required in invitations and reminders)"),
+    "round": lazy_gettext("the round's number"),
+    "deadline": lazy_gettext(
+        "the round's deadline, in the panelist's language and time zone (empty without one)"
+    ),
+    "study_title": lazy_gettext("the study's title, in the panelist's language"),
+    "lead_name": lazy_gettext("your name, as set below the texts (empty if not set)"),
+    "lead_contact": lazy_gettext("how to reach you, as set below the texts (empty if not set)"),
+}
+LANGUAGE_NAMES = {"en": "English", "es": "Español"}
+
+
+class TemplateForm(SafeForm):
+    """One message's subject and body."""
+
+    subject = StringField(lazy_gettext("Subject"), validators=[Length(max=300)])
+    body = TextAreaField(lazy_gettext("Text"), validators=[Length(max=10_000)])
+
+
+class SignatureForm(SafeForm):
+    """How messages are signed, and whether submissions are thanked."""
+
+    lead_name = StringField(
+        lazy_gettext("Your name, as messages sign it"),
+        validators=[Optional(), Length(max=LEAD_NAME_LIMIT)],
+    )
+    lead_contact = StringField(
+        lazy_gettext("How panelists can reach you (email or phone)"),
+        validators=[Optional(), Length(max=LEAD_CONTACT_LIMIT)],
+    )
+    send_thank_you = BooleanField(
+        lazy_gettext("Send the thank-you to each panelist who submits a round")
+    )
+
+
+def _language_name(code: str) -> str:
+    return LANGUAGE_NAMES.get(code, code)
+
+
+def _may_change() -> bool:
+    return console_user().role == Role.FACILITATOR
+
+
+@blueprint.route("/studies/<slug>/messages", methods=["GET", "POST"])
+@login_required
+def message_texts(slug: str) -> Any:
+    """Every message text of the study, with its state (default or the study's own), and
+    the signature form."""
+    if request.method == "POST":
+        study = study_for(slug, change=True)
+        form = SignatureForm()
+        if form.validate_on_submit():
+            try:
+                save_message_settings(
+                    db.session,
+                    study,
+                    form.lead_name.data or "",
+                    form.lead_contact.data or "",
+                    bool(form.send_thank_you.data),
+                    console_user(),
+                )
+            except InvalidValues as invalid:
+                for name, messages in invalid.errors.items():
+                    form[name].errors = list(messages)
+            else:
+                flash(gettext("The signature and the thank-you setting are saved."))
+                return redirect(url_for("facilitate.message_texts", slug=slug)), 303
+        return _overview(study, form), 422
+    study = study_for(slug)
+    form = SignatureForm(
+        data={
+            "lead_name": study.lead_name,
+            "lead_contact": study.lead_contact,
+            "send_thank_you": study.send_thank_you,
+        }
+    )
+    return _overview(study, form)
+
+
+def _overview(study: Any, form: SignatureForm) -> str:
+    return render_template(
+        "facilitate/messages/overview.html",
+        study=study,
+        texts=study_templates(db.session, study),
+        kinds=KINDS,
+        kind_names=KIND_NAMES,
+        kind_help=KIND_HELP,
+        language_name=_language_name,
+        form=form,
+        can_change=_may_change(),
+    )
+
+
+@blueprint.route("/studies/<slug>/messages/<message>/<language>", methods=["GET", "POST"])
+@login_required
+def message_text(slug: str, message: str, language: str) -> Any:
+    """Edit one message text: "Preview" shows it as a sample panelist would receive it
+    without saving, "Save" keeps it, "Use the default text" drops the study's own."""
+    kind = message
+    study = study_for(slug, change=request.method == "POST")
+    if kind not in KINDS or language not in study.languages["codes"]:
+        abort(404)
+    stored = study_template(db.session, study, kind, language)
+    action = request.form.get("action", "preview")
+    if request.method == "GET":
+        form = TemplateForm(data={"subject": stored.text.subject, "body": stored.text.body})
+        return _edit_page(study, kind, language, form, stored.edited)
+    form = TemplateForm()
+    valid = form.validate_on_submit()
+    if valid and action == "reset":
+        reset_template(db.session, study, kind, language, console_user())
+        flash(gettext("The default text is back."))
+        return _to_text(slug, kind, language)
+    subject, body = form.subject.data or "", (form.body.data or "").replace("\r\n", "\n")
+    # Every problem at once: the template's own beside the form's (a control character).
+    if not form.subject.errors:
+        form.subject.errors = template_problems(subject, part="subject")
+    if not form.body.errors:
+        form.body.errors = template_problems(body, kind=kind, part="body")
+    if not valid or form.subject.errors or form.body.errors:
+        return _edit_page(study, kind, language, form, stored.edited, status=422)
+    if action == "save":
+        save_template(db.session, study, kind, language, subject, body, console_user())
+        flash(gettext("The text is saved."))
+        return _to_text(slug, kind, language)
+    # Preview: checked as a save is, shown, not saved.
+    return _edit_page(study, kind, language, form, stored.edited, unsaved=True)
+
+
+def _to_text(slug: str, kind: str, language: str) -> tuple[Any, int]:
+    return redirect(
+        url_for("facilitate.message_text", slug=slug, message=kind, language=language)
+    ), 303
+
+
+def _edit_page(
+    study: Any,
+    kind: str,
+    language: str,
+    form: TemplateForm,
+    edited: bool,
+    *,
+    status: int = 200,
+    unsaved: bool = False,
+) -> tuple[str, int]:
+    text = MessageText(form.subject.data or "", (form.body.data or "").replace("\r\n", "\n"))
+    preview = None
+    if not form.subject.errors and not form.body.errors:
+        try:
+            preview = sample_message(
+                study, text, language, request.host_url, latest_round(db.session, study)
+            )
+        except ValueError:  # refused by the checks: the errors say why
+            preview = None
+    return render_template(
+        "facilitate/messages/edit.html",
+        study=study,
+        kind=kind,
+        language=language,
+        kind_names=KIND_NAMES,
+        kind_help=KIND_HELP,
+        language_name=_language_name,
+        languages=study.languages["codes"],
+        form=form,
+        edited=edited,
+        unsaved=unsaved,
+        preview=preview,
+        sample_name=SAMPLE_PANELISTS.get(language, SAMPLE_PANELISTS["en"]),
+        placeholders=[(name, PLACEHOLDER_HELP[name]) for name in PLACEHOLDERS],
+        can_change=_may_change(),
+    ), status
