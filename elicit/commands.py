@@ -26,7 +26,13 @@ from surveys.api_tokens import SCOPES, create_token, revoke_token, tokens_of
 from surveys.definition import InvalidDefinition, StudyDefinition, load_definition_file
 from surveys.demo import ensure_demo
 from surveys.errors import DomainError
-from surveys.exports import export_tables, write_csv, write_json, write_xlsx
+from surveys.exports import (
+    TooLargeForSpreadsheet,
+    open_export,
+    write_csv,
+    write_json,
+    write_xlsx,
+)
 from surveys.links import derived_key, new_key
 from surveys.models import Role, User
 from surveys.panel import InvalidPanel, add_panelists, parse_panel_csv, reseal_links
@@ -237,23 +243,36 @@ def close_round_command(slug: str) -> None:
 )
 @with_appcontext
 def export_command(slug: str, format_name: str, out: str) -> None:
-    """Export a study's responses, summaries, items, codebook and methods."""
+    """Export a study's responses, summaries, items, codebook and methods.
+
+    The responses are read and written a chunk at a time, whatever the panel's size.
+    A workbook or JSON file is written under a temporary name beside ``--out`` and
+    renamed when complete, so that ``--out`` never holds half a file; a study with more
+    rows than a spreadsheet's sheet holds gets no workbook (exit 1) but the advice to
+    export as CSV.
+    """
     try:
-        tables = export_tables(db.session, get_study(db.session, slug))
+        export = open_export(db.session, get_study(db.session, slug))
     except DomainError as error:
         _fail(error)
     path = Path(out)
     if format_name == "csv":
         if path.exists() and not path.is_dir():
             _fail(DomainError(f"{out} is a file; give a folder for the CSV export"))
-        write_csv(tables, path)
-    elif format_name == "xlsx":
-        write_xlsx(tables, path)
+        rows = write_csv(export, path)
     else:
-        write_json(tables, path)
+        write = write_xlsx if format_name == "xlsx" else write_json
+        partial = path.with_name(f".{path.name}.partial")
+        try:
+            rows = write(export, partial)
+            partial.replace(path)
+        except TooLargeForSpreadsheet as refused:
+            _fail(DomainError(f"{refused} (elicit export {slug} --format csv --out FOLDER)"))
+        finally:
+            partial.unlink(missing_ok=True)
     click.echo(
-        f"exported {slug} as {format_name} to {out}: {len(tables.responses)} response row(s), "
-        f"{len(tables.summaries)} summary row(s)"
+        f"exported {slug} as {format_name} to {out}: {rows} response row(s), "
+        f"{len(export.summaries)} summary row(s)"
     )
 
 

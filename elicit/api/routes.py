@@ -3,10 +3,9 @@ user is not a member) → validate → one call into ``surveys`` → a model as 
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
-from flask import Response, current_app, g, request, send_file, url_for
+from flask import Response, current_app, g, request, url_for
 
 from elicit.api import schemas
 from elicit.api.core import (
@@ -19,15 +18,15 @@ from elicit.api.core import (
     respond,
 )
 from elicit.api.openapi import openapi_document
+from elicit.downloads import export_download
 from elicit.extensions import current_link_keys, db
 from surveys.accounts import studies_of
 from surveys.definition import InvalidDefinition, parse_definition
 from surveys.errors import Conflict
 from surveys.exports import (
     FORMATS,
+    TooLargeForSpreadsheet,
     disclosure,
-    export_file,
-    export_tables,
     response_page,
     visible_group_rows,
 )
@@ -520,18 +519,28 @@ def list_responses(slug: str) -> Response:
     "/studies/<slug>/export/<fmt>",
     summary="The study's export as a file",
     tag="data",
-    errors=(404,),
+    errors=(404, 409),
     files={media: f"The {name} export" for name, (media, _) in FORMATS.items()},
 )
 def export(slug: str, fmt: str) -> Response:
     """The export the console and ``elicit export`` make: responses, summaries,
-    subgroups, items, codebook and methods (CSV as a zip with ``reproduce.py``)."""
+    subgroups, items, codebook and methods (CSV as a zip with ``reproduce.py``).  The
+    response gives the file's length and its SHA-256 (``Repr-Digest``).  xlsx is
+    refused (409, before anything is written) when a table has more rows than a
+    spreadsheet's sheet holds (1,048,576 with the header): the problem names the sheet
+    and its rows, and a ``Link`` header points to the CSV export, which holds them all."""
     study = api_study(slug)
     if fmt not in FORMATS:
         raise ApiError(404, f"There is no export format {fmt!r}; use csv, xlsx or json.")
-    content, media_type, name = export_file(export_tables(db.session, study), fmt)
-    response = send_file(
-        io.BytesIO(content), mimetype=media_type, as_attachment=True, download_name=name
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    try:
+        return export_download(study, fmt)
+    except TooLargeForSpreadsheet as refused:
+        csv = url_for("api.export", slug=slug, fmt="csv")
+        raise ApiError(
+            409,
+            f"The {refused.sheet} sheet would need {refused.rows:,} rows, more than the "
+            f"{refused.limit:,} a spreadsheet holds; no workbook was made. The CSV export "
+            "holds every row.",
+            errors={refused.sheet: [f"{refused.rows} rows; at most {refused.limit}"]},
+            headers={"Link": f'<{csv}>; rel="alternate"; type="application/zip"'},
+        ) from refused

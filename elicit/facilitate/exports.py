@@ -1,35 +1,41 @@
 """Console downloads of a study's export: CSV (a zip with reproduce.py), xlsx or JSON.
 
 Members of the study may download it, researchers included: exporting is reading
-(:func:`elicit.facilitate.access.may_export`).
+(:func:`elicit.facilitate.access.may_export`).  A study with more rows than a
+spreadsheet holds gets a page that says so and links to the CSV export, not a
+workbook that would lose rows.
 """
 
 from __future__ import annotations
 
-import io
-
-from flask import abort, send_file
+from flask import abort, render_template
+from flask_babel import format_decimal
 from flask_login import login_required
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from elicit.extensions import db
+from elicit.downloads import export_download
 from elicit.facilitate.access import console_user, may_export, study_for
 from elicit.facilitate.views import blueprint
-from surveys.exports import FORMATS, export_file, export_tables
+from surveys.exports import FORMATS, TooLargeForSpreadsheet
 
 
 @blueprint.route("/studies/<slug>/export/<fmt>")
 @login_required
-def export(slug: str, fmt: str) -> WerkzeugResponse:
+def export(slug: str, fmt: str) -> WerkzeugResponse | tuple[str, int]:
     """Download the study's export in ``fmt`` (csv, xlsx or json)."""
     study = study_for(slug)
     if not may_export(console_user()):
         abort(403)
     if fmt not in FORMATS:
         abort(404)
-    content, media_type, name = export_file(export_tables(db.session, study), fmt)
-    response = send_file(
-        io.BytesIO(content), mimetype=media_type, as_attachment=True, download_name=name
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    try:
+        return export_download(study, fmt)
+    except TooLargeForSpreadsheet as refused:
+        page = render_template(
+            "facilitate/export_refused.html",
+            study=study,
+            sheet=refused.sheet,
+            rows=format_decimal(refused.rows),
+            limit=format_decimal(refused.limit),
+        )
+        return page, 409
