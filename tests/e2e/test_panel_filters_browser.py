@@ -13,6 +13,7 @@ from __future__ import annotations
 import pytest
 
 from elicit.extensions import current_link_keys, db
+from surveys.demo import demo_source
 from surveys.panel import NewPanelist, add_panelists
 from surveys.rounds import close_round, open_round
 from tests.conftest import PASSWORD
@@ -185,3 +186,57 @@ def test_a_blind_panel_page_filters_by_counts_at_both_widths(
         violations = axe_violations(page, live_server)
         assert not violations, describe_violations(f"the blind panel page at {width}", violations)
         save_screenshot(page, artifacts, f"panel-blind-{width}")
+
+
+def test_a_study_of_eight_rounds_keeps_the_panel_table_within_1280_pixels(
+    live_server, new_page, artifacts, make_study, make_user, post_answers
+):
+    """The last four rounds get a column each, the earlier ones one column that says how
+    many of them each panelist submitted: the table fits however many rounds there are."""
+    study = make_study(demo_source().replace("max_rounds = 3", "max_rounds = 8", 1))
+    entries = [
+        NewPanelist(
+            f"Dr. Alejandra Fernández-Castillo {index}",
+            f"alejandra.fernandez.castillo{index}@universidad-nacional.example.mx",
+            "former-officials-us",
+            "en",
+        )
+        for index in range(3)
+    ]
+    links = add_panelists(db.session, study, entries, keys=current_link_keys())
+    for number in range(1, 9):
+        open_round(db.session, study)
+        if number == 8:
+            break
+        # The first panelist answers every round; the second, rounds 1 and 3 only.
+        post_answers(links[0].token, {"trust_now": "3"})
+        if number in (1, 3):
+            post_answers(links[1].token, {"trust_now": "4"})
+        close_round(db.session, study)
+    make_user("lead@example.org", studies=[study])
+    page = new_page(viewport={"width": 1280, "height": 900})
+    serve_axe(page, live_server)
+    log_in(page, live_server)
+    page.goto(f"{live_server}{PANEL}")
+    width, offenders = horizontal_overflow(page, 1280)
+    assert width <= 1280 and not offenders, offenders
+    region = page.locator("#panel").locator("xpath=..")
+    assert region.evaluate("element => element.scrollWidth <= element.clientWidth")
+    assert page.locator("#panel thead th").all_inner_texts()[-5:] == [
+        "Rounds 1–4: submitted",
+        "Round 5",
+        "Round 6",
+        "Round 7",
+        "Round 8",
+    ]
+    rows = page.locator("#panel tbody tr")
+    earlier = {
+        rows.nth(index).locator("th").inner_text(): rows.nth(index).locator("td").nth(4)
+        for index in range(3)
+    }
+    assert earlier["Dr. Alejandra Fernández-Castillo 0"].inner_text() == "4 of 4"
+    assert earlier["Dr. Alejandra Fernández-Castillo 1"].inner_text() == "2 of 4"
+    assert earlier["Dr. Alejandra Fernández-Castillo 2"].inner_text() == "0 of 4"
+    violations = axe_violations(page, live_server)
+    assert not violations, describe_violations("the panel of eight rounds", violations)
+    save_screenshot(page, artifacts, "panel-eight-rounds-1280")
