@@ -99,6 +99,7 @@ PANEL = [
     ("Dee Okafor", "dee.okafor@example.org", "industry", "en"),
     ("Eli Park", "eli.park@example.org", "funder", "en"),
 ]
+ENDING = "The steering group ends the study after round 2: the panel has converged."
 AMENDMENT = (
     "The pilot study counted consensus on probabilities with an IQR of at most 25 "
     "points; the steering group asked to keep that bound."
@@ -311,7 +312,7 @@ def walk(app: Flask, base: str, browser: Any) -> None:
     page.get_by_role("button", name="Import", exact=True).click()
     expect(page.get_by_role("heading", name="New personal links")).to_be_visible()
     page.get_by_role("link", name="Back to the panel").click()
-    expect(page.locator("#panel-count")).to_contain_text("5 panelist(s), 5 with a valid link.")
+    expect(page.locator("#panel-count")).to_contain_text("5 panelists, 5 with a valid link.")
     shot(page, "11-panel", ("h1", "#panel-count + *"))
 
     # 6. Round 1 opens: the protocol is stamped.
@@ -352,7 +353,52 @@ def walk(app: Flask, base: str, browser: Any) -> None:
     page.goto(study)
     expect(page.locator("#amendments .reason")).to_have_text(AMENDMENT)
     shot(page, "16-amendment", ("#protocol", "#protocol"))
+
+    # 9. The last round: the study ends after round 2 (an amendment), the experts answer,
+    # the round closes; the results open with every item's state by round.
+    page.goto(f"{study}/settings")
+    page.get_by_label("Maximum number of rounds").fill("2")
+    page.get_by_label("Reason for the change").fill(ENDING)
+    page.get_by_role("button", name="Save the settings").click()
+    page.goto(study)
+    page.get_by_role("button", name="Open round 2…").click()
+    acknowledge = page.get_by_label("I have read why", exact=False)
+    if acknowledge.count():
+        acknowledge.check()
+    page.get_by_role("button", name="Open round 2").click()
+    expect(page.get_by_role("link", name="Preview and close round 2")).to_be_visible()
+    answer_round(app)
+    page.get_by_role("link", name="Preview and close round 2").click()
+    page.get_by_role("button", name="Close the round", exact=True).click()
+    expect(page.get_by_role("status").first).to_contain_text("Round 2 is closed")
+    page.goto(f"{study}/results")
+    shot(page, "17-results-overview", ("h1", "#overview"))
+
+    # 10. What each expert's link shows once the study is over, on a phone, in Spanish.
+    phone = browser.new_context(viewport=PHONE, device_scale_factor=1)
+    expert = phone.new_page()
+    expert.goto(f"{base}/e/{first_link(app)}")
+    expect(expert.locator("#thanks")).to_be_visible()
+    shot(expert, "18-outcome-phone", ("#thanks", ".outcome-item"))
+    phone.close()
     context.close()
+
+
+def first_link(app: Flask) -> str:
+    """The personal link of the first panelist (Ana Ruiz, who reads Spanish), read back
+    from its seal as every message does."""
+    from sqlalchemy import select
+
+    from elicit.extensions import current_link_keys
+    from surveys.models import Panelist
+    from surveys.panel import stored_link
+
+    with app.app_context():
+        panelist = db.session.scalars(select(Panelist).order_by(Panelist.id)).first()
+        assert panelist is not None
+        token = stored_link(panelist, current_link_keys()).token
+        db.session.remove()
+    return token
 
 
 def main() -> None:
