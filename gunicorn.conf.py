@@ -16,9 +16,8 @@ expert's wait short and even:
   while some workers wait on the database.
 - A sync worker holds a slow client for the whole upload, so serve behind a reverse
   proxy that buffers requests and responses (nginx does by default) and terminates TLS.
-- **timeout 120 s**, twice the time a facilitator's request may spend sending
-  invitations by SMTP (``ELICIT_DELIVERY_BUDGET``, 60 s; the rest wait in the outbox for
-  "Send unsent messages").  A worker is restarted only if a request takes longer.
+- **timeout 120 s**: far beyond any request (none sends mail: invitations are sent by
+  a job queue, ``elicit.jobs``).  A worker is restarted only if a request takes longer.
 - Personal links (``/e/<token>``) and API tokens are credentials: every log record of
   the process, gunicorn's access and error logs included, writes ``/e/<token>`` and
   ``elicit_<token>`` instead (``elicit.logs``).  The access log is off unless

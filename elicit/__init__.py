@@ -30,6 +30,7 @@ from elicit.extensions import (
     migrate,
 )
 from elicit.i18n import select_locale
+from elicit.jobs import register_jobs
 from elicit.logs import (
     keep_values_out_of_database_errors,
     redact_personal_links,
@@ -56,6 +57,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
+    register_jobs(app)
     return app
 
 
@@ -240,6 +242,7 @@ def register_commands(app: Flask) -> None:
         study_cli,
         token_cli,
         user_cli,
+        worker_command,
     )
 
     for command in (
@@ -251,5 +254,6 @@ def register_commands(app: Flask) -> None:
         links_cli,
         export_command,
         demo_command,
+        worker_command,
     ):
         app.cli.add_command(command)

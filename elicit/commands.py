@@ -446,3 +446,25 @@ def demo_command(port: int, panelists: int) -> None:
     click.echo(f"serving on http://127.0.0.1:{port} (Ctrl+C to stop)", err=True)
     # Flask refuses app.run() inside its own CLI; the same development server, directly:
     run_simple("127.0.0.1", port, current_app._get_current_object(), threaded=True)
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Run what is queued and due, then exit.")
+@click.option("--name", default=None, help="The worker's name in Redis (default: random).")
+@with_appcontext
+def worker_command(burst: bool, name: str | None) -> None:
+    """Send invitations and reminders: run delivery jobs from the Redis queue
+    (ELICIT_QUEUE_URL) and retry what is due, until stopped (SIGTERM: after the job in
+    hand).  Run as many as needed, on any host."""
+    from elicit.jobs import run_worker
+
+    if not current_app.config["ELICIT_QUEUE_URL"]:
+        _fail(
+            RuntimeError(
+                "ELICIT_QUEUE_URL is not set: without a queue, messages are sent by the web "
+                "process itself, and no worker is needed"
+            )
+        )
+    if not current_app.config["ELICIT_SMTP_URL"]:
+        click.echo("warning: ELICIT_SMTP_URL is not set: nothing can be sent", err=True)
+    run_worker(current_app._get_current_object(), burst=burst, name=name)

@@ -27,6 +27,12 @@
     ``smtp://user:password@mail.example.org:587?starttls=1`` (user and password
     percent-encoded; ``starttls=1`` upgrades the connection).  When unset, messages wait
     in the console's outbox, with their links, for the facilitator to send by hand.
+``ELICIT_QUEUE_URL``
+    The Redis that carries delivery jobs (``redis://127.0.0.1:6379/1``), shared by every
+    web host and run by ``elicit worker`` processes (:mod:`elicit.jobs`).  When unset,
+    jobs run in a thread of each web process.  Not ``ELICIT_RATELIMIT_STORAGE_URL``:
+    rate-limit counters may be lost or evicted at no cost (a Redis for them may run
+    ``allkeys-lru``, and the service falls back to memory without it), jobs may not.
 ``ELICIT_MAIL_FROM``
     Sender address of those messages (default: the SMTP user, else
     ``elicit@<SMTP host>``).
@@ -167,10 +173,10 @@ def load(instance_folder: str, overrides: Mapping[str, Any] | None = None) -> di
         "ELICIT_LOGIN_LIMIT": "5 per minute;30 per hour",
         # Refused API tokens per client address.
         "ELICIT_API_AUTH_LIMIT": "20 per minute;200 per day",
-        # Sending invitations stops beginning new messages after this long, so the
-        # request answers well within gunicorn's worker timeout (gunicorn.conf.py, 120 s);
-        # the rest wait in the outbox for "Send unsent messages".
-        "ELICIT_DELIVERY_BUDGET": timedelta(seconds=60),
+        "ELICIT_QUEUE_URL": os.environ.get("ELICIT_QUEUE_URL") or None,
+        # How often a worker (or the web process, without a queue) looks in the outbox
+        # for retries that are due and messages a dead worker or a lost job left.
+        "ELICIT_SWEEP_INTERVAL": timedelta(seconds=30),
         # No error message (a log line, a CLI traceback, an error page) may carry a
         # statement's parameters: answers, rationales, emails.
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},

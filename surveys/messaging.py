@@ -30,13 +30,14 @@ invitation issues a new link and seals it, as every invitation once did; a remin
 so only if they have not opened the round, and otherwise tells them to continue with the
 link they used, so that no one's open page is cut off mid-answer.
 
-Delivery.  With SMTP settings, :func:`deliver` sends each unsent message and stamps
-``sent_at``; a failure is stored in ``error`` and retried on the next delivery; a message
-with ``sent_at`` is never sent again.  (A message queued before revision 0011 holds its
-link in clear until it is sent, when the link is replaced by ``[link sent]``.)  Without
-SMTP the messages stay unsent in the outbox, which is then the delivery channel: a
-standard study's facilitator sees each one with its link and sends it by hand.  A blind
-study's console never shows a link, so its messages can only go by SMTP.
+Delivery is :mod:`surveys.delivery`'s, away from any request: with SMTP settings a
+queued message is handed to a job queue, sent, retried with backoff or failed with its
+reason, and a message with ``sent_at`` is never sent again.  (A message queued before
+revision 0011 holds its link in clear until it is sent, when the link is replaced by
+``[link sent]``.)  Without SMTP the messages stay unsent in the outbox, which is then the
+delivery channel: a standard study's facilitator sees each one with its link and sends
+it by hand.  A blind study's console never shows a link, so its messages can only go by
+SMTP.
 
 Hostile texts.  A study's title and a panelist's name are written into every message,
 and the title into its subject.  Both are made one line when a message is composed
@@ -46,25 +47,18 @@ when the email is built, for messages queued before that rule.  Headers are then
 through the email library's default policy, which encodes non-ASCII text and refuses
 a line break; the envelope recipient is the stored address itself, never one parsed
 back from a header, and a recipient that the policy does not read as exactly that one
-address is refused.  A message that fails for *any* reason (a refused recipient, a
-header the policy refuses, a server that hangs up) is recorded with its reason and
-retried on the next delivery, never left claimed "in delivery".
+address is refused (:func:`surveys.delivery.deliver`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
-import smtplib
-import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, not_, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, not_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -97,10 +91,6 @@ log = logging.getLogger(__name__)
 REMINDER_BATCH_WINDOW = timedelta(hours=12)
 """Reminders queued within this time of a batch's first message belong to that batch."""
 
-DELIVERY_LEASE = timedelta(minutes=10)
-"""A message claimed for delivery by a worker that then died is retried after this."""
-
-CLAIM_PREFIX = "in delivery since "
 #: White space and control characters (C0, DEL, C1) and the Unicode line and
 #: paragraph separators: what must never reach a header or split a one-line text.
 _NOT_ONE_LINE = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u2028\u2029]+")
@@ -118,18 +108,6 @@ SAME_LINK: dict[str, str] = {
 """What a reminder puts where the link goes for a panelist added before links were
 sealed who has opened the round (their link cannot be sent again without cutting off
 their open page)."""
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    """Where and how to send mail (built by the web layer from its configuration)."""
-
-    host: str
-    port: int
-    sender: str
-    username: str | None = None
-    password: str | None = None
-    starttls: bool = False
 
 
 def queue_invitations(
@@ -378,97 +356,6 @@ def queue_thank_you(
     return message
 
 
-def deliver(
-    session: Session,
-    messages: Iterable[OutboxMessage],
-    smtp: SmtpSettings | None,
-    *,
-    keys: LinkKeys,
-    budget: timedelta | None = None,
-) -> int:
-    """Send the unsent ``messages`` by SMTP; return how many were sent.
-
-    Without ``smtp`` nothing is sent: the messages wait in the outbox.  Each message is
-    first claimed (a compare-and-set on ``error``) so two deliveries at once never both
-    send it; its recipient's link is then unsealed with ``keys`` into the text sent
-    (the stored text keeps its placeholder), and it is sent, stamped ``sent_at`` and
-    committed on its own.  A failure is stored in ``error`` and the message is retried
-    next time; a link that ``keys`` cannot open is such a failure
-    (:data:`UNREADABLE_LINK_ERROR`), so that nobody is sent a message without a link
-    that works.
-    The only window for a duplicate is a crash after the server accepted a message and
-    before the commit that follows.
-
-    With a ``budget``, no further message is begun once that much time has passed since
-    the delivery began, connecting included (at least one message is always attempted,
-    so repeated calls make progress): a web request can then answer well before its
-    server's worker timeout, and the messages not begun stay unsent and unclaimed for
-    the next delivery.
-    """
-    if smtp is None:
-        return 0
-    stop_at = None if budget is None else time.monotonic() + budget.total_seconds()
-    pending = [message for message in messages if message.sent_at is None]
-    if not pending:
-        return 0
-    try:
-        connection = _connect(smtp)
-    except (OSError, smtplib.SMTPException) as error:
-        for message in pending:
-            message.error = _describe(error)
-        session.commit()
-        log.warning("SMTP connection failed: %s", error)
-        return 0
-    sent = 0
-    try:
-        for position, message in enumerate(pending):
-            if position and stop_at is not None and time.monotonic() >= stop_at:
-                break
-            if not _claim(session, message):
-                continue
-            try:
-                body = _with_link(session, message, keys)
-                email = _email(message, smtp.sender, body)
-                connection.send_message(email, smtp.sender, [message.recipient])
-            except Exception as error:
-                # Recorded, never left claimed: the facilitator sees why, and the next
-                # delivery retries it.
-                message.error = _describe(error)
-                session.commit()
-                log.warning("message %s not sent: %s", message.id, type(error).__name__)
-                if not isinstance(error, smtplib.SMTPException | OSError):
-                    # Failed before or while talking to the server: make sure the next
-                    # message starts a fresh transaction on the same connection.
-                    with contextlib.suppress(OSError, smtplib.SMTPException):
-                        connection.rset()
-                continue
-            message.sent_at = utcnow()
-            message.error = None
-            # Only a message queued before links were sealed holds one in clear.
-            message.body = LINK_PATTERN.sub(REDACTED_LINK, message.body)
-            session.commit()
-            sent += 1
-    finally:
-        with contextlib.suppress(OSError, smtplib.SMTPException):
-            connection.quit()
-    return sent
-
-
-UNREADABLE_LINK_ERROR = f"{UnreadableLink.__name__}: "
-"""How the ``error`` of a message whose link the configured keys cannot open begins."""
-
-
-def _with_link(session: Session, message: OutboxMessage, keys: LinkKeys) -> str:
-    """The message's text as its recipient gets it: their link unsealed into the
-    placeholder.  Raises :class:`~surveys.links.UnreadableLink` when it cannot be."""
-    if LINK_PLACEHOLDER not in message.body:
-        return message.body
-    panelist = session.get(Panelist, message.panelist_id)
-    if panelist is None:
-        raise UnreadableLink("the recipient is no longer on the panel")
-    return _put_link(message.body, stored_link(panelist, keys).token)
-
-
 def _put_link(body: str, token: str) -> str:
     """``body`` with ``token``'s link where the placeholder is."""
     return body.replace(LINK_PLACEHOLDER, f"/e/{token}")
@@ -509,18 +396,6 @@ def readable_bodies(
         token = links[message.panelist_id]
         bodies[message.id] = None if token is None else _put_link(message.body, token)
     return bodies
-
-
-def unreadable_waiting(session: Session, study: Study) -> int:
-    """How many of the study's unsent messages failed because their link cannot be
-    read with the configured keys (see :func:`deliver`)."""
-    return session.execute(
-        select(func.count(OutboxMessage.id)).where(
-            OutboxMessage.study_id == study.id,
-            OutboxMessage.sent_at.is_(None),
-            OutboxMessage.error.startswith(UNREADABLE_LINK_ERROR),
-        )
-    ).scalar_one()
 
 
 def unsent_messages(session: Session, study: Study) -> list[OutboxMessage]:
@@ -668,75 +543,7 @@ def _insert_once(session: Session) -> Any:
     )
 
 
-def _claim(session: Session, message: OutboxMessage) -> bool:
-    """Mark ``message`` as being delivered, unless it is sent or another delivery holds
-    a live claim on it; commit the claim."""
-    seen = message.error
-    if message.sent_at is not None:
-        return False
-    if seen is not None and seen.startswith(CLAIM_PREFIX):
-        claimed_at = datetime.fromisoformat(seen.removeprefix(CLAIM_PREFIX))
-        if utcnow() - claimed_at < DELIVERY_LEASE:
-            return False
-    claim = CLAIM_PREFIX + utcnow().isoformat()
-    result: Any = session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.id == message.id,
-            OutboxMessage.sent_at.is_(None),
-            OutboxMessage.error.is_not_distinct_from(seen),
-        )
-        .values(error=claim)
-        .execution_options(synchronize_session=False)
-    )
-    session.commit()
-    if result.rowcount != 1:
-        return False
-    session.refresh(message)  # so that clearing the claim below is seen as a change
-    return True
-
-
-def _connect(smtp: SmtpSettings) -> smtplib.SMTP:
-    """Open an SMTP connection, with STARTTLS and login as configured."""
-    connection = smtplib.SMTP(smtp.host, smtp.port, timeout=30)
-    try:
-        if smtp.starttls:
-            connection.starttls()
-        if smtp.username:
-            connection.login(smtp.username, smtp.password or "")
-    except BaseException:
-        connection.close()
-        raise
-    return connection
-
-
 def one_line(text: str) -> str:
     """``text`` as one line: each run of white space, control characters and line
     separators becomes one space, and none is left at either end."""
     return _NOT_ONE_LINE.sub(" ", text).strip()
-
-
-def _email(message: OutboxMessage, sender: str, body: str) -> EmailMessage:
-    """The outbox message as an email with the text ``body`` (the stored one with the
-    recipient's link), its headers set through the default policy.
-
-    Raises ``ValueError`` for a recipient that is not exactly one address as the
-    policy reads it (a comma would otherwise make two).
-    """
-    email = EmailMessage()
-    email["From"] = sender
-    if _NOT_ONE_LINE.search(message.recipient):
-        raise ValueError("the recipient address holds white space or a control character")
-    email["To"] = message.recipient
-    addresses = email["To"].addresses
-    if len(addresses) != 1 or addresses[0].addr_spec != message.recipient:
-        raise ValueError("the recipient is not one email address")
-    email["Subject"] = one_line(message.subject)
-    email["Content-Language"] = message.language
-    email.set_content(body)
-    return email
-
-
-def _describe(error: BaseException) -> str:
-    """A delivery error as stored in the outbox."""
-    return f"{type(error).__name__}: {error}"[:2000]

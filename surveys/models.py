@@ -476,11 +476,47 @@ class OutboxMessage(Base):
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
-    #: The last delivery error, if sending failed (it can be retried).
+    #: The last delivery error, if sending failed (it can be retried), or the claim
+    #: "in delivery since …" while a worker sends it (:mod:`surveys.delivery`).
     error: Mapped[str | None] = mapped_column(Text)
+    #: Delivery attempts begun (each claim counts one).
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: When delivery may (next) take the message up: after a temporary failure, when a
+    #: claim lapses, or when a message handed to delivery was not begun by its job.
+    #: ``None``: not handed to delivery (no mail server when queued), sent, or failed.
+    next_attempt_at: Mapped[datetime | None]
+    #: When delivery gave up on the message for good (its reason in ``error``).
+    failed_at: Mapped[datetime | None]
 
     __table_args__ = (
         CheckConstraint("kind IN ('invitation', 'reminder', 'thank_you')", name="message_kind"),
+        Index("ix_outbox_message_next_attempt_at", "next_attempt_at"),
+    )
+
+
+class MessageEvent(Base):
+    """One step in an outbox message's delivery: queued, sent, deferred (a temporary
+    failure, retried later), failed (for good) or bounced (the server refused the
+    recipient at send time), with the server's reason (:mod:`surveys.delivery`)."""
+
+    __tablename__ = "message_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("outbox_message.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: "queued", "sent", "deferred", "failed" or "bounced".
+    kind: Mapped[str] = mapped_column(String(16))
+    #: The attempt it ends (1 for the first), ``None`` for "queued".
+    attempt: Mapped[int | None] = mapped_column(Integer)
+    #: Why: the server's reply or the error, for every outcome but "sent".
+    detail: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('queued', 'sent', 'deferred', 'failed', 'bounced')",
+            name="message_event_kind",
+        ),
+        Index("ix_message_event_message_id", "message_id"),
     )
 
 

@@ -47,6 +47,7 @@ from elicit.expert.presenters import (
 )
 from elicit.extensions import csrf, current_link_keys, db, limiter
 from elicit.i18n import LANGUAGE_NAMES, remember_requested_language
+from elicit.jobs import send_messages
 from elicit.metrics import count_submission
 from surveys.answers import DeadlinePassed, RoundNotOpen, parse_answers, submit_responses
 from surveys.drafts import save_draft
@@ -440,7 +441,7 @@ def _thank(visit: Visit, round_: Any) -> None:
     """Queue the study's thank-you, if it sends one.  The answers are committed already:
     a failure here is logged and costs nothing but the thanks."""
     try:
-        queue_thank_you(
+        message = queue_thank_you(
             db.session,
             visit.study.id,
             round_,
@@ -448,6 +449,8 @@ def _thank(visit: Visit, round_: Any) -> None:
             str(current_app.config["ELICIT_BASE_URL"] or request.host_url),
             keys=current_link_keys(),
         )
+        if message is not None:
+            send_messages([message.id])  # sent after the response (elicit.jobs)
     except Exception:  # the submission stands whatever happens here
         db.session.rollback()
         log.exception("could not queue the thank-you of round %s", getattr(round_, "number", "?"))

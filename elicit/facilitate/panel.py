@@ -28,7 +28,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext, ngettext
@@ -45,18 +44,16 @@ from elicit.facilitate.panel_forms import (
     PersonForm,
 )
 from elicit.facilitate.views import blueprint
+from elicit.jobs import send_again, send_messages, smtp_settings
+from surveys.delivery import delivery_status, troubled_histories, unreadable_waiting
 from surveys.errors import Conflict, NotFound
 from surveys.messaging import (
-    SmtpSettings,
-    deliver,
     outbox,
     queue_invitations,
     queue_reminders,
     readable_bodies,
     reminders_due,
     resend_invitation,
-    unreadable_waiting,
-    unsent_messages,
 )
 from surveys.models import Panelist, Role, Study
 from surveys.panel import (
@@ -84,27 +81,6 @@ from surveys.rounds import open_round_of
 BLIND = "blind"
 #: The filter's value for the panelists without a group (no group name has parentheses).
 NO_GROUP = "(none)"
-
-
-def smtp_settings(config: Mapping[str, Any]) -> SmtpSettings | None:
-    """Parse ``ELICIT_SMTP_URL`` (``smtp://user:password@host:port?starttls=1``)."""
-    url = config.get("ELICIT_SMTP_URL")
-    if not url:
-        return None
-    parts = urlsplit(url)
-    if parts.scheme != "smtp" or not parts.hostname:
-        raise ValueError("ELICIT_SMTP_URL must look like smtp://user:password@host:587")
-    query = parse_qs(parts.query)
-    username = unquote(parts.username) if parts.username else None
-    sender = config.get("ELICIT_MAIL_FROM") or username or f"elicit@{parts.hostname}"
-    return SmtpSettings(
-        host=parts.hostname,
-        port=parts.port or 25,
-        sender=sender,
-        username=username,
-        password=unquote(parts.password) if parts.password else None,
-        starttls=query.get("starttls", ["0"])[0].lower() in {"1", "true", "yes"},
-    )
 
 
 def _base_url() -> str:
@@ -373,7 +349,7 @@ def act_on_person(slug: str) -> Any:
         db.session, current, round_, panelist, _base_url(), console_user(), keys=current_link_keys()
     )
     if message is not None:
-        deliver(db.session, [message], smtp_settings(current_app.config), keys=current_link_keys())
+        send_messages([message.id])
     flash(
         gettext(
             "That person has a new link, sent with a new invitation; their old link no "
@@ -384,7 +360,8 @@ def act_on_person(slug: str) -> Any:
 
 
 def _send(slug: str, *, reminders: bool) -> WerkzeugResponse:
-    """Queue invitations or reminders for the open round, then deliver what is unsent."""
+    """Queue invitations or reminders for the open round and hand them to delivery,
+    which sends them after the response (:mod:`elicit.jobs`): no request waits on SMTP."""
     current = study_for(slug, change=True)
     if not ConfirmForm().validate_on_submit():
         abort(400)
@@ -416,52 +393,19 @@ def _send(slug: str, *, reminders: bool) -> WerkzeugResponse:
     except Conflict as error:
         flash(gettext("Nothing was queued: %(reason)s", reason=str(error)))
         return redirect(url_for("facilitate.panel", slug=slug), 303)
-    smtp = smtp_settings(current_app.config)
-    sent = _deliver_unsent(current, smtp)
+    handed = send_messages([message.id for message in queued])
     flash(
         gettext(
-            "%(queued)s new message(s) queued for round %(number)s; %(sent)s sent.",
+            "%(queued)s new message(s) queued for round %(number)s.",
             queued=len(queued),
             number=round_.number,
-            sent=sent,
         )
     )
-    if smtp is None:
+    if smtp_settings(current_app.config) is None:
         flash(gettext("No mail server is configured: the messages wait in the outbox."))
-    else:
-        _say_what_waits(current)
+    elif handed:
+        flash(gettext("They are being sent; the outbox shows where each one stands."))
     return redirect(url_for("facilitate.outbox_page", slug=slug), 303)
-
-
-def _deliver_unsent(current: Study, smtp: SmtpSettings | None) -> int:
-    """Deliver the study's unsent messages for as long as a request may take
-    (``ELICIT_DELIVERY_BUDGET``); return how many were sent."""
-    return deliver(
-        db.session,
-        unsent_messages(db.session, current),
-        smtp,
-        keys=current_link_keys(),
-        budget=current_app.config["ELICIT_DELIVERY_BUDGET"],
-    )
-
-
-def _say_what_waits(current: Study) -> None:
-    """Tell the facilitator how many messages are still unsent, if any: stopped by the
-    time budget, refused by the mail server, or held back because their links cannot
-    be read with the configured keys (which another click would not change)."""
-    waiting = len(unsent_messages(db.session, current))
-    unreadable = unreadable_waiting(db.session, current)
-    if unreadable:
-        flash(_unreadable_links_message(unreadable, current.anonymity == BLIND))
-        waiting -= unreadable
-    if waiting:
-        flash(
-            ngettext(
-                "%(num)s message is not sent yet: choose “Send unsent messages” to send it.",
-                "%(num)s messages are not sent yet: choose “Send unsent messages” to send them.",
-                waiting,
-            )
-        )
 
 
 def _unreadable_links_message(count: int, blind: bool) -> str:
@@ -504,17 +448,22 @@ def send_reminders(slug: str) -> WerkzeugResponse:
 @blueprint.route("/studies/<slug>/outbox/send", methods=["POST"])
 @login_required
 def send_outbox(slug: str) -> WerkzeugResponse:
-    """Try again to deliver every unsent message (after a mail server failure)."""
+    """Hand every unsent message to delivery again, the failed ones too (after the mail
+    server or the link keys were put right); they are sent after the response."""
     current = study_for(slug, change=True)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    smtp = smtp_settings(current_app.config)
-    if smtp is None:
+    if smtp_settings(current_app.config) is None:
         flash(gettext("No mail server is configured: the messages wait in the outbox."))
     else:
-        sent = _deliver_unsent(current, smtp)
-        flash(gettext("%(sent)s message(s) sent.", sent=sent))
-        _say_what_waits(current)
+        handed = send_again(current)
+        flash(
+            ngettext(
+                "%(num)s unsent message is being sent again.",
+                "%(num)s unsent messages are being sent again.",
+                handed,
+            )
+        )
     return redirect(url_for("facilitate.outbox_page", slug=slug), 303)
 
 
@@ -526,10 +475,8 @@ def outbox_page(slug: str) -> str:
     messages = outbox(db.session, current)
     blind = current.anonymity == BLIND
     people = _shows_people(current)
-    counts = Counter(
-        (message.kind, "sent" if message.sent_at else ("failed" if message.error else "waiting"))
-        for message in messages
-    )
+    statuses = {message.id: delivery_status(message) for message in messages}
+    counts = Counter((message.kind, statuses[message.id]) for message in messages)
     mail = smtp_settings(current_app.config) is not None
     # Without SMTP a standard study's facilitator sends each message by hand, so it is
     # shown with its link; a blind study's console shows no link to anyone.
@@ -543,7 +490,11 @@ def outbox_page(slug: str) -> str:
         if people and not mail
         else {}
     )
-    unreadable = sum(body is None for body in bodies.values())
+    unreadable = (
+        unreadable_waiting(db.session, current)
+        if mail
+        else sum(body is None for body in bodies.values())
+    )
     return render_template(
         "facilitate/outbox.html",
         study=current,
@@ -551,6 +502,8 @@ def outbox_page(slug: str) -> str:
         people=people,
         messages=messages if people else [],
         bodies=bodies,
+        statuses=statuses,
+        histories=troubled_histories(db.session, messages) if people else {},
         unreadable=_unreadable_links_message(unreadable, blind) if unreadable else None,
         counts=sorted(counts.items()),
         mail=mail,

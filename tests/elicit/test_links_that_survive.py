@@ -26,8 +26,8 @@ from sqlalchemy import text
 
 from elicit import create_app
 from elicit.extensions import db
+from surveys.delivery import UNREADABLE_LINK_ERROR
 from surveys.links import LinkKeys, derived_key, new_key
-from surveys.messaging import UNREADABLE_LINK_ERROR
 from surveys.models import Base, OutboxMessage, Panelist
 from surveys.panel import NewPanelist, add_panelists, panelist_for_token
 from surveys.rounds import close_round, open_round
@@ -354,7 +354,7 @@ def test_a_changed_secret_key_gives_the_facilitator_a_clear_message_not_a_500(
     flashed = post(changed_mailing, f"{OUTBOX}/send", page=OUTBOX, follow_redirects=True)
     assert flashed.status_code == 200
     assert "2 messages cannot be sent: their personal links cannot be read" in flashed.text
-    assert "not sent yet: " + UNREADABLE_LINK_ERROR in flashed.text  # on each row
+    assert "failed: " + UNREADABLE_LINK_ERROR in flashed.text  # on each row
     assert smtp_server.received == []
     db.session.expire_all()
     assert all(

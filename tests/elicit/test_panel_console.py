@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import timedelta
 
 import pytest
 
 from elicit import create_app
 from elicit.extensions import db
 from elicit.facilitate.panel import smtp_settings
-from surveys.messaging import SmtpSettings
+from surveys.delivery import SmtpSettings
 from surveys.models import OutboxMessage, Panelist
 from surveys.panel import panelist_for_token
 from surveys.rounds import close_round, open_round
@@ -301,8 +300,8 @@ def test_a_title_with_a_line_break_no_longer_stops_the_invitations(
     client = mailing_client()
     sent = post(client, f"/console/studies/{SLUG}/invitations", follow_redirects=True)
     assert sent.status_code == 200
-    assert "3 new message(s) queued for round 1; 2 sent." in sent.text
-    assert "1 message is not sent yet" in sent.text
+    assert "3 new message(s) queued for round 1." in sent.text
+    assert "They are being sent; the outbox shows where each one stands." in sent.text
     subjects = sorted(email["Subject"] for _, email in smtp_server.received)
     assert subjects == [
         "La ronda 1 de «Confianza rota» está abierta",
@@ -315,28 +314,36 @@ def test_a_title_with_a_line_break_no_longer_stops_the_invitations(
         db.select(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
     ).scalars()
     assert failed.error == "ValueError: the recipient is not one email address"
-    assert "the recipient is not one email address" in client.get(OUTBOX).text
+    assert "failed: ValueError: the recipient is not one email address" in client.get(OUTBOX).text
 
 
-def test_messages_past_the_delivery_budget_wait_and_the_facilitator_is_told(
+def test_a_bounced_message_is_sent_again_when_the_facilitator_asks(
     study,
     make_panel,
     mailing_client,
     smtp_server,  # noqa: F811
 ):
+    """The server refuses a recipient at send time: the outbox says so with the server's
+    reason; once put right, "Send unsent messages" sends that one, and nobody twice."""
     make_panel(study, 3)
     open_round(db.session, study)
-    # A budget spent at once: each request sends the one message it always attempts.
-    client = mailing_client(ELICIT_DELIVERY_BUDGET=timedelta(0))
-    sent = post(client, f"/console/studies/{SLUG}/invitations", follow_redirects=True)
-    assert "3 new message(s) queued for round 1; 1 sent." in sent.text
-    assert "2 messages are not sent yet: choose “Send unsent messages” to send them." in sent.text
-    assert len(smtp_server.received) == 1
+    refused = db.session.execute(db.select(Panelist).order_by(Panelist.id)).scalars().first()
+    smtp_server.refused.add(refused.roster.email)
+    client = mailing_client()
+    post(client, f"/console/studies/{SLUG}/invitations")
+    assert len(smtp_server.received) == 2
+    page = client.get(OUTBOX).text
+    assert "failed: the server refused the recipient: 550 no such user" in page
+    assert re.search(r"invitation</td><td>failed</td><td>1<", page)
+    # Its history says when and why, attempt by attempt.
+    assert (
+        "refused by the mail server (bounced) (attempt 1): the server refused the "
+        "recipient: 550 no such user"
+    ) in page
+    smtp_server.refused.clear()
     again = post(client, f"{OUTBOX}/send", page=OUTBOX, follow_redirects=True)
-    assert "1 message(s) sent." in again.text
-    assert "1 message is not sent yet" in again.text
-    last = post(client, f"{OUTBOX}/send", page=OUTBOX, follow_redirects=True)
-    assert "not sent yet" not in last.text
+    assert "1 unsent message is being sent again." in again.text
+    assert re.search(r"invitation</td><td>sent</td><td>3<", again.text)
     assert len(smtp_server.received) == 3
     assert len(set(smtp_server.recipients())) == 3  # nobody twice
 

@@ -1,14 +1,15 @@
-"""Invitations and reminders: idempotent queueing, targeting, languages, SMTP delivery,
-the one personal link every message carries, and the panel's per-round status.
+"""Invitations and reminders: idempotent queueing, targeting, languages, what SMTP
+delivery sends, the one personal link every message carries, and the panel's per-round
+status.
 
 Delivery is tested against a real SMTP exchange with a small server written here (a
-socket server speaking just enough SMTP), on the real test database: no mocks.
+socket server speaking just enough SMTP), on the real test database: no mocks.  Its
+retries, failures and history: tests/surveys/test_delivery.py.
 """
 
 from __future__ import annotations
 
 import re
-import socket
 import socketserver
 import threading
 from collections.abc import Iterator
@@ -19,13 +20,11 @@ import pytest
 
 from elicit.extensions import current_link_keys, db
 from surveys.answers import submit_responses
+from surveys.delivery import CLAIM_PREFIX, SmtpSettings, deliver, hand_over
 from surveys.drafts import save_draft
 from surveys.errors import NotFound
 from surveys.messaging import (
-    CLAIM_PREFIX,
     LINK_PLACEHOLDER,
-    SmtpSettings,
-    deliver,
     queue_invitations,
     queue_reminders,
     readable_bodies,
@@ -157,9 +156,13 @@ def remind(study, round_, **options):
     return queue_reminders(db.session, study, round_, BASE_URL, keys=current_link_keys(), **options)
 
 
-def send(messages, smtp, **options) -> int:
-    """Deliver ``messages`` with the app's link keys."""
-    return deliver(db.session, messages, smtp, keys=current_link_keys(), **options)
+def send(messages, smtp) -> int:
+    """Hand ``messages`` to delivery (with a mail server) and deliver them with the
+    app's link keys; how many were sent."""
+    ids = [message.id for message in messages]
+    if smtp is not None:
+        hand_over(db.session, ids)
+    return deliver(db.session, ids, smtp, keys=current_link_keys()).sent
 
 
 def shown(study, message) -> str:
@@ -305,69 +308,6 @@ def test_a_crash_between_insert_and_smtp_then_a_retry_sends_once(running, smtp_s
     assert len(set(smtp_server.recipients())) == 4
 
 
-def test_a_claimed_message_is_left_to_its_worker_until_the_claim_expires(
-    running, smtp_server, smtp
-):
-    study, round_, _, _ = running
-    invite(study, round_)
-    first, second, *_ = messages()
-    # Another worker is delivering ``first`` right now; ``second``'s worker died long ago.
-    first.error = CLAIM_PREFIX + utcnow().isoformat()
-    second.error = CLAIM_PREFIX + (utcnow() - timedelta(hours=1)).isoformat()
-    db.session.commit()
-    assert send(unsent_messages(db.session, study), smtp) == 3
-    assert first.recipient not in smtp_server.recipients()
-    assert second.recipient in smtp_server.recipients()
-
-
-def test_an_smtp_failure_is_stored_and_retried_next_time(running, smtp_server, smtp):
-    study, round_, panelists, _ = running
-    refused = panelists[1].roster.email
-    smtp_server.refused.add(refused)
-    invite(study, round_)
-    assert send(unsent_messages(db.session, study), smtp) == 3
-    (failed,) = unsent_messages(db.session, study)
-    assert failed.recipient == refused
-    assert "SMTPRecipientsRefused" in (failed.error or "")
-    assert LINK_PLACEHOLDER in failed.body  # not sent: its link is put in at the retry
-    smtp_server.refused.clear()
-    assert send(unsent_messages(db.session, study), smtp) == 1
-    assert failed.sent_at is not None and failed.error is None
-    (retried,) = [email for to, email in smtp_server.received if to == [refused]]
-    assert panelist_for_token(db.session, token_in(retried.get_content())).id == panelists[1].id
-    assert sorted(smtp_server.recipients()) == sorted(p.roster.email for p in panelists)
-
-
-def test_a_spent_budget_stops_beginning_messages_and_leaves_the_rest_unclaimed(
-    running, smtp_server, smtp
-):
-    study, round_, panelists, _ = running
-    invite(study, round_)
-    # A budget already spent: each delivery sends the one message it always attempts.
-    for remaining in (3, 2, 1, 0):
-        assert send(unsent_messages(db.session, study), smtp, budget=timedelta(0)) == 1
-        waiting = unsent_messages(db.session, study)
-        assert len(waiting) == remaining
-        assert all(message.error is None for message in waiting)  # not claimed, not failed
-    assert sorted(smtp_server.recipients()) == sorted(p.roster.email for p in panelists)
-    # A budget the delivery fits in sends everything at once.
-    close_round(db.session, study)
-    invite(study, open_round(db.session, study))
-    assert send(unsent_messages(db.session, study), smtp, budget=timedelta(minutes=1)) == 4
-    assert len(smtp_server.received) == 8
-
-
-def test_an_unreachable_server_is_recorded_on_every_message(running):
-    study, round_, _, _ = running
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    invite(study, round_)
-    settings = SmtpSettings(host="127.0.0.1", port=port, sender="d@x.org")
-    assert send(unsent_messages(db.session, study), settings) == 0
-    assert all(message.error and message.sent_at is None for message in messages())
-
-
 # -- hostile texts: nothing reaches a header but one line ------------------------------
 
 #: A title as a study loaded before titles were checked could hold: a header injection
@@ -454,7 +394,7 @@ def test_a_message_that_cannot_be_sent_is_recorded_as_failed_not_stuck(
     assert failed.error and not failed.error.startswith(CLAIM_PREFIX), failed.error
     assert len(smtp_server.received) == 3
     assert "bcc@example.org" not in smtp_server.recipients()
-    # The failure is retried next time (and fails again, recorded again).
+    # A permanent failure: not tried again by itself (nor left claimed).
     assert send(unsent_messages(db.session, study), smtp) == 0
     db.session.expire_all()
     assert not db.session.get(OutboxMessage, broken.id).error.startswith(CLAIM_PREFIX)

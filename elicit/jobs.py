@@ -1,0 +1,363 @@
+"""Jobs that no request waits for: delivering the outbox (:mod:`surveys.delivery`).
+
+A view that queues messages hands them to delivery and returns; the messages are sent
+by a job.  Where jobs run:
+
+- **With** ``ELICIT_QUEUE_URL`` (Redis): on an RQ queue that every web process and host
+  shares, run by any number of ``elicit worker`` processes (:func:`run_worker`), on any
+  host.  A job carries message ids in batches of :data:`~surveys.delivery.BATCH_SIZE`;
+  the outbox's claims make a job run twice, or two workers at once, send nothing twice.
+  Each worker also sweeps the outbox every ``ELICIT_SWEEP_INTERVAL``: retries that are
+  due, messages claimed by a worker that died (once the claim lapses), and messages
+  whose job was lost (Redis restarted without its data).
+- **Without** it (``elicit demo``, one host on SQLite): in a thread of the web process,
+  after the response (:class:`InProcessRunner`), which sweeps in the same way while idle.
+  Jobs wait in that process's memory: a process that dies loses them, but not the
+  messages, which stay in the outbox and are taken by the next sweep once
+  ``orphan_after`` has passed (ten minutes); the thread starts with the first request
+  the process answers after a restart.  A test app (``TESTING``) runs each job at once,
+  inside the request, so that a test sees its outcome.
+
+Without ``ELICIT_SMTP_URL`` nothing is handed to delivery: the messages wait in the
+outbox for the facilitator to send by hand.
+
+RQ (python-rq) was chosen over Dramatiq or Celery because the outbox already gives what
+those add: at-least-once redelivery, retries with backoff and the record of each
+attempt live in the database, where the facilitator sees them and where they survive a
+lost Redis; the queue only has to carry ids to workers.  RQ does that with explicit
+connection objects (no broker bound at import time, which fights an app factory and its
+tests), jobs named by import path, ``enqueue_many`` in one pipeline (10,000 messages are
+100 jobs queued in milliseconds), and a worker class this command runs as it is.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from flask import Flask, current_app, has_app_context
+
+from elicit.extensions import current_link_keys, db
+from surveys.delivery import (
+    Delivered,
+    RetryPolicy,
+    SmtpSettings,
+    batches,
+    deliver,
+    hand_over,
+    requeue,
+    sweep,
+)
+from surveys.models import Study
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAME = "elicit-messages"
+#: The longest one job may run (RQ stops it after this): a batch whose server stops
+#: answering is deferred after one timeout, so this is far beyond any real batch.
+JOB_TIMEOUT = 3600
+#: How long RQ keeps a job that raised (a bug, or the database unreachable), to look at.
+FAILED_JOB_TTL = int(timedelta(days=7).total_seconds())
+RUNNER_EXTENSION = "elicit_jobs"
+
+
+def smtp_settings(config: Mapping[str, Any]) -> SmtpSettings | None:
+    """Parse ``ELICIT_SMTP_URL`` (``smtp://user:password@host:port?starttls=1``)."""
+    url = config.get("ELICIT_SMTP_URL")
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme != "smtp" or not parts.hostname:
+        raise ValueError("ELICIT_SMTP_URL must look like smtp://user:password@host:587")
+    query = parse_qs(parts.query)
+    username = unquote(parts.username) if parts.username else None
+    sender = config.get("ELICIT_MAIL_FROM") or username or f"elicit@{parts.hostname}"
+    return SmtpSettings(
+        host=parts.hostname,
+        port=parts.port or 25,
+        sender=sender,
+        username=username,
+        password=unquote(parts.password) if parts.password else None,
+        starttls=query.get("starttls", ["0"])[0].lower() in {"1", "true", "yes"},
+    )
+
+
+def retry_policy(app: Flask) -> RetryPolicy:
+    """The app's retry policy (a test may set ``ELICIT_DELIVERY_POLICY``)."""
+    policy = app.config.get("ELICIT_DELIVERY_POLICY")
+    return policy if isinstance(policy, RetryPolicy) else RetryPolicy()
+
+
+def send_messages(message_ids: Sequence[int]) -> int:
+    """Hand the just-queued messages to delivery and queue their jobs; return how many
+    were handed over (none without a mail server).  Returns without sending anything."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if smtp_settings(app.config) is None or not message_ids:
+        return 0
+    handed = hand_over(db.session, message_ids, retry_policy(app))
+    _submit(app, handed)
+    return len(handed)
+
+
+def send_again(study: Study) -> int:
+    """Hand every unsent message of ``study`` to delivery again, the failed ones too
+    ("Send unsent messages"); return how many."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if smtp_settings(app.config) is None:
+        return 0
+    handed = requeue(db.session, study, retry_policy(app))
+    _submit(app, handed)
+    return len(handed)
+
+
+def _submit(app: Flask, message_ids: Sequence[int]) -> None:
+    """Queue one delivery job per batch of ``message_ids``, on Redis or in process.
+
+    Should Redis refuse, the messages are not lost: they are handed over in the
+    database, and a worker's sweep takes them once ``orphan_after`` has passed.
+    """
+    if not message_ids:
+        return
+    connection = _redis(app)
+    if connection is None:
+        runner(app).submit(message_ids)
+        return
+    import redis
+    from rq import Queue
+
+    jobs = [
+        Queue.prepare_data(
+            deliver_job,
+            args=(batch,),
+            timeout=JOB_TIMEOUT,
+            result_ttl=0,
+            failure_ttl=FAILED_JOB_TTL,
+            description=f"deliver {len(batch)} message(s)",
+        )
+        for batch in batches(message_ids)
+    ]
+    try:
+        Queue(QUEUE_NAME, connection=connection).enqueue_many(jobs)
+    except redis.RedisError as error:
+        log.warning(
+            "%s message(s) not put on the queue (%s): a worker's sweep takes them later",
+            len(message_ids),
+            type(error).__name__,
+        )
+
+
+def _redis(app: Flask) -> Any:
+    """The app's Redis client for the queue, or ``None`` without ``ELICIT_QUEUE_URL``."""
+    url = app.config.get("ELICIT_QUEUE_URL")
+    if not url:
+        return None
+    client = app.extensions.get("elicit_queue_redis")
+    if client is None:
+        import redis
+
+        # A request that queues messages waits at most a few seconds for Redis.
+        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+        app.extensions["elicit_queue_redis"] = client
+    return client
+
+
+# -- what a job does -------------------------------------------------------------------
+
+
+def deliver_now(app: Flask, message_ids: Sequence[int]) -> Delivered:
+    """Deliver ``message_ids`` with ``app``'s settings, in an app context of its own."""
+    with app.app_context():
+        return deliver(
+            db.session,
+            message_ids,
+            smtp_settings(app.config),
+            keys=current_link_keys(),
+            policy=retry_policy(app),
+        )
+
+
+def sweep_now(app: Flask) -> Delivered:
+    """Deliver whatever is due in the outbox with ``app``'s settings."""
+    with app.app_context():
+        return sweep(
+            db.session,
+            smtp_settings(app.config),
+            keys=current_link_keys(),
+            policy=retry_policy(app),
+        )
+
+
+def deliver_job(message_ids: list[int]) -> dict[str, Any]:
+    """The RQ job: deliver one batch; return its counts."""
+    done = deliver_now(_job_app(), message_ids)
+    return {key: value for key, value in asdict(done).items() if key != "sent_ids"}
+
+
+_APP_FOR_JOBS: list[Flask] = []
+
+
+def _job_app() -> Flask:
+    """The app a job runs with: the worker's (``elicit worker`` runs in its context),
+    else one built from the environment once per process (a plain ``rq worker``)."""
+    if has_app_context():
+        return current_app._get_current_object()  # type: ignore[attr-defined]
+    if not _APP_FOR_JOBS:
+        from elicit import create_app
+
+        _APP_FOR_JOBS.append(create_app())
+    return _APP_FOR_JOBS[0]
+
+
+# -- the worker (Redis) ----------------------------------------------------------------
+
+
+def run_worker(app: Flask, *, burst: bool = False, name: str | None = None) -> None:
+    """Run jobs from the shared queue until stopped (SIGTERM or SIGINT: after the job
+    in hand), sweeping the outbox every ``ELICIT_SWEEP_INTERVAL`` in a thread; with
+    ``burst``, sweep, run what is queued, sweep again and return."""
+    from rq import Queue, SimpleWorker
+
+    connection = _redis(app)
+    if connection is None:
+        raise RuntimeError("ELICIT_QUEUE_URL is not set: jobs run in the web process")
+    interval = app.config["ELICIT_SWEEP_INTERVAL"].total_seconds()
+    stop = threading.Event()
+    if burst:
+        sweep_now(app)
+    else:
+        threading.Thread(
+            target=_sweep_every, args=(app, interval, stop), name="elicit-sweep", daemon=True
+        ).start()
+    # Jobs run in this process, one at a time (no fork per job: the app, its database
+    # pool and its keys are built once).
+    worker = SimpleWorker(
+        [Queue(QUEUE_NAME, connection=connection)], connection=connection, name=name
+    )
+    try:
+        worker.work(burst=burst, logging_level="INFO")
+    finally:
+        stop.set()
+    if burst:
+        sweep_now(app)
+
+
+def _sweep_every(app: Flask, interval: float, stop: threading.Event) -> None:
+    """Sweep the outbox now and every ``interval`` seconds until ``stop``."""
+    while not stop.is_set():
+        try:
+            done = sweep_now(app)
+            if done.sent or done.deferred or done.failed:
+                log.info(
+                    "sweep: %s sent, %s deferred, %s failed", done.sent, done.deferred, done.failed
+                )
+        except Exception:
+            log.exception("sweep failed; trying again in %s s", interval)
+        stop.wait(interval)
+
+
+# -- in process (no Redis) -------------------------------------------------------------
+
+
+class InProcessRunner:
+    """Delivery jobs in a thread of this web process, after the response; the same
+    thread sweeps the outbox whenever it has been idle for the sweep interval.
+
+    One thread per process, started by the first job or the first request; a process
+    forked after it started (gunicorn's workers) starts its own.  ``mode`` ``"request"``
+    (test apps) runs each job at once in the caller instead, and never sweeps.
+    """
+
+    def __init__(self, app: Flask, mode: str) -> None:
+        self.app = app
+        self.mode = mode
+        self._lock = threading.Lock()
+        self._idle = threading.Condition()
+        self._pending = 0
+        self._pid = 0
+        self._jobs: queue.SimpleQueue[list[int] | None] = queue.SimpleQueue()
+
+    def submit(self, message_ids: Sequence[int]) -> None:
+        """Run delivery of ``message_ids`` after the response (or now, in a test)."""
+        if self.mode == "request":
+            deliver_now(self.app, message_ids)
+            return
+        self.start()
+        for batch in batches(message_ids):
+            with self._idle:
+                self._pending += 1
+            self._jobs.put(batch)
+
+    def start(self) -> None:
+        """Start this process's thread if it is not running (cheap when it is)."""
+        if self.mode == "request" or self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._jobs = queue.SimpleQueue()  # a parent's jobs are the parent's
+            self._pending = 0
+            threading.Thread(target=self._run, name="elicit-delivery", daemon=True).start()
+            self._pid = os.getpid()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until every job submitted has run; whether they have."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+    def stop(self) -> None:
+        """End the thread after the job in hand (the rest stay in the outbox)."""
+        if self._pid == os.getpid():
+            self._jobs.put(None)
+            self._pid = 0
+
+    def _run(self) -> None:
+        """Sweep once (what a previous process left), then run jobs, sweeping when idle."""
+        interval = self.app.config["ELICIT_SWEEP_INTERVAL"].total_seconds()
+        jobs = self._jobs
+        batch: list[int] | None = None
+        while True:
+            try:
+                if batch is None:
+                    sweep_now(self.app)
+                else:
+                    deliver_now(self.app, batch)
+            except Exception:
+                log.exception("delivery in process failed; the outbox keeps the messages")
+            if batch is not None:
+                with self._idle:
+                    self._pending -= 1
+                    self._idle.notify_all()
+            try:
+                batch = jobs.get(timeout=interval)
+            except queue.Empty:
+                batch = None
+                continue
+            if batch is None:
+                return  # stopped
+
+
+def runner(app: Flask) -> InProcessRunner:
+    """The app's in-process runner."""
+    found: InProcessRunner = app.extensions[RUNNER_EXTENSION]
+    return found
+
+
+def register_jobs(app: Flask) -> None:
+    """Give ``app`` its in-process runner (used only without ``ELICIT_QUEUE_URL``), and
+    with a mail server but no queue, start it with the first request, so that a
+    restarted process takes up what a dead one left in its outbox."""
+    mode = app.config.get("ELICIT_JOBS_IN_PROCESS") or ("request" if app.testing else "thread")
+    app.extensions[RUNNER_EXTENSION] = InProcessRunner(app, mode)
+    if app.config.get("ELICIT_QUEUE_URL") or not app.config.get("ELICIT_SMTP_URL"):
+        return
+
+    @app.before_request
+    def start_delivery_thread() -> None:
+        runner(app).start()
