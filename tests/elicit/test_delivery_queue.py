@@ -29,9 +29,10 @@ from elicit import create_app
 from elicit.extensions import db
 from elicit.jobs import QUEUE_NAME, runner
 from surveys.delivery import RetryPolicy, delivery_status
+from surveys.message_texts import save_message_settings
 from surveys.models import MessageEvent, OutboxMessage
 from surveys.rounds import open_round
-from tests.conftest import csrf_token, log_in
+from tests.conftest import csrf_token, enter, log_in
 from tests.elicit.test_rate_limit_store import private_redis  # noqa: F401 - a fixture
 from tests.smtp_sink import SinkHandler, smtp_sink
 
@@ -275,3 +276,24 @@ def test_the_worker_needs_a_queue(tmp_path, database_url):
     )
     assert result.returncode == 1
     assert "ELICIT_QUEUE_URL is not set" in result.stderr
+
+
+def test_an_expert_s_thank_you_is_sent_after_the_response(study, make_panel, console, sink):
+    """A study that thanks its panelists: the submission answers at once, and the
+    thank-you reaches the expert from the web process's delivery thread."""
+    handler, smtp_port = sink
+    links = make_panel(study, 1)
+    open_round(db.session, study)
+    save_message_settings(db.session, study, "Dr. Rosa Ortiz", "", True)
+    expert = console(
+        ELICIT_SMTP_URL=f"smtp://127.0.0.1:{smtp_port}", ELICIT_JOBS_IN_PROCESS="thread"
+    )
+    enter(expert, links[0].token)
+    page = expert.get("/e/")
+    answer = expert.post("/e/", data={"csrf_token": csrf_token(page.text), "trust_now": "3"})
+    assert answer.status_code == 302
+    assert runner(expert.application).wait_idle(60)
+    ((recipients, email),) = handler.received
+    assert recipients == ["expert.number0@example.org"]
+    assert email["Subject"] == "Thank you for your answers to round 1"
+    assert "Dr. Rosa Ortiz" in email.get_content()
