@@ -5,11 +5,13 @@
 ``GET /readyz``
     Whether the service can do its work: the database answers a short query, its
     schema is at the head of the migrations in this code (``elicit db upgrade`` brings
-    it there), and the rate-limit store answers.  200 with ``"status": "ready"``; still
-    200 with ``"status": "degraded"`` when the rate-limit store is unreachable and
-    limits are counted in each process's memory meanwhile (Flask-Limiter's in-memory
-    fallback: experts and facilitators keep working); 503 with ``"unavailable"`` when
-    the database cannot be reached or its schema is behind (or ahead of) the code.
+    it there), and the rate-limit store and the delivery queue (``ELICIT_QUEUE_URL``)
+    answer.  200 with ``"status": "ready"``; still 200 with ``"status": "degraded"``
+    when the rate-limit store is unreachable and limits are counted in each process's
+    memory meanwhile (Flask-Limiter's in-memory fallback: experts and facilitators keep
+    working), or the delivery queue is (messages wait in the outbox until it returns);
+    503 with ``"unavailable"`` when the database cannot be reached or its schema is
+    behind (or ahead of) the code.
     ``warnings`` lists configuration problems this process noticed, such as
     ``X-Forwarded-For`` headers arriving while ``ELICIT_PROXY_HOPS`` is 0.
 
@@ -28,6 +30,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from elicit.extensions import db, limiter
+from elicit.jobs import queue_check
 
 blueprint = Blueprint("health", __name__)
 limiter.exempt(blueprint)
@@ -82,18 +85,25 @@ def healthz() -> Response:
 
 @blueprint.route("/readyz")
 def readyz() -> tuple[Response, int]:
-    """The database, its migrations and the rate-limit store, each with its state."""
+    """The database, its migrations, the rate-limit store and the delivery queue, each
+    with its state."""
     database, migrations = _database_checks()
     store = _rate_limit_store_check()
+    delivery = queue_check(current_app._get_current_object())  # type: ignore[attr-defined]
     if database["status"] != "ok" or migrations["status"] != "ok":
         status, code = "unavailable", 503
-    elif store["status"] != "ok":
+    elif store["status"] != "ok" or delivery["status"] != "ok":
         status, code = "degraded", 200
     else:
         status, code = "ready", 200
     body = {
         "status": status,
-        "checks": {"database": database, "migrations": migrations, "rate_limit_store": store},
+        "checks": {
+            "database": database,
+            "migrations": migrations,
+            "rate_limit_store": store,
+            "delivery_queue": delivery,
+        },
         "warnings": list(_state(current_app).warnings),
     }
     return jsonify(body), code

@@ -168,6 +168,28 @@ def _redis(app: Flask) -> Any:
     return client
 
 
+def queue_check(app: Flask) -> dict[str, Any]:
+    """For ``/readyz``: whether the queue answers ("in-process" has nothing to answer).
+
+    An unreachable queue costs no message (they are handed over in the database, and a
+    worker's sweep takes them once it is back) but delays them: "degraded"."""
+    connection = _redis(app)
+    if connection is None:
+        return {"status": "ok", "kind": "in-process"}
+    import redis
+
+    try:
+        connection.ping()
+    except redis.RedisError:
+        return {
+            "status": "degraded",
+            "kind": "redis",
+            "detail": "The delivery queue cannot be reached: messages wait in the outbox and "
+            "are sent once it returns.",
+        }
+    return {"status": "ok", "kind": "redis"}
+
+
 # -- what a job does -------------------------------------------------------------------
 
 

@@ -34,7 +34,7 @@ from surveys.models import MessageEvent, OutboxMessage
 from surveys.rounds import open_round
 from tests.conftest import csrf_token, enter, log_in
 from tests.elicit.test_rate_limit_store import private_redis  # noqa: F401 - a fixture
-from tests.smtp_sink import SinkHandler, smtp_sink
+from tests.smtp_sink import SinkHandler, free_port, smtp_sink
 
 ELICIT = str(Path(sys.executable).with_name("elicit"))
 SECRET_KEY = "test-secret-key-not-for-production"
@@ -297,3 +297,22 @@ def test_an_expert_s_thank_you_is_sent_after_the_response(study, make_panel, con
     assert recipients == ["expert.number0@example.org"]
     assert email["Subject"] == "Thank you for your answers to round 1"
     assert "Dr. Rosa Ortiz" in email.get_content()
+
+
+def test_readyz_reports_the_delivery_queue(
+    console,
+    private_redis,  # noqa: F811
+):
+    """The queue is one of /readyz's checks: a Redis that answers is "ok", one that does
+    not makes the service "degraded" (messages wait in the outbox), never unavailable."""
+    checks = console().get("/readyz").json["checks"]
+    assert checks["delivery_queue"] == {"status": "ok", "kind": "in-process"}
+    answering = console(ELICIT_QUEUE_URL=f"redis://127.0.0.1:{private_redis}/0")
+    assert answering.get("/readyz").json["checks"]["delivery_queue"] == {
+        "status": "ok",
+        "kind": "redis",
+    }
+    down = console(ELICIT_QUEUE_URL=f"redis://127.0.0.1:{free_port()}/0").get("/readyz")
+    queue = down.json["checks"]["delivery_queue"]
+    assert queue["status"] == "degraded" and queue["kind"] == "redis"
+    assert "wait in the outbox" in queue["detail"]
