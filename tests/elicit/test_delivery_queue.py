@@ -9,6 +9,7 @@ Redis, a thread of the web process sends them after the response.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -316,3 +317,38 @@ def test_readyz_reports_the_delivery_queue(
     queue = down.json["checks"]["delivery_queue"]
     assert queue["status"] == "degraded" and queue["kind"] == "redis"
     assert "wait in the outbox" in queue["detail"]
+
+
+def test_a_queue_that_does_not_answer_loses_no_message(
+    study,
+    make_panel,
+    console,
+    sink,
+    private_redis,  # noqa: F811
+    database_url,
+    tmp_path,
+    caplog,
+):
+    """Redis is down when the facilitator clicks: the click still answers, the messages
+    are queued in the outbox, and a worker's sweep sends them once it runs."""
+    handler, smtp_port = sink
+    make_panel(study, 3)
+    open_round(db.session, study)
+    client = console(
+        ELICIT_QUEUE_URL=f"redis://127.0.0.1:{free_port()}/0",
+        ELICIT_SMTP_URL=f"smtp://127.0.0.1:{smtp_port}",
+    )
+    with caplog.at_level(logging.WARNING):
+        assert invite(client) < 10
+    assert "3 message(s) not put on the queue (ConnectionError)" in caplog.text
+    messages = all_messages()
+    assert {delivery_status(message) for message in messages} == {"queued"}
+    # Once they are due for a sweep (ten minutes later), a worker on a queue that
+    # answers sends them, once each.
+    for message in messages:
+        message.next_attempt_at -= RetryPolicy().orphan_after
+    db.session.commit()
+    environment = worker_environment(database_url, private_redis, smtp_port, tmp_path)
+    log = tmp_path / "worker.log"
+    finish(start_worker(environment, log, "--burst"), log)
+    assert sorted(handler.recipients()) == [f"expert.number{i}@example.org" for i in range(3)]
