@@ -56,6 +56,7 @@ from surveys.delivery import (
     sweep,
 )
 from surveys.models import Study
+from surveys.schedules import fire_due
 
 log = logging.getLogger(__name__)
 
@@ -206,14 +207,20 @@ def deliver_now(app: Flask, message_ids: Sequence[int]) -> Delivered:
 
 
 def sweep_now(app: Flask) -> Delivered:
-    """Deliver whatever is due in the outbox with ``app``'s settings."""
+    """Queue the planned reminders whose moment has come (:func:`surveys.schedules.
+    fire_due`), deliver them with a mail server, then deliver whatever else is due in
+    the outbox, with ``app``'s settings."""
     with app.app_context():
-        return sweep(
-            db.session,
-            smtp_settings(app.config),
-            keys=current_link_keys(),
-            policy=retry_policy(app),
-        )
+        smtp = smtp_settings(app.config)
+        keys = current_link_keys()
+        policy = retry_policy(app)
+        fired = fire_due(db.session, keys=keys)
+        done = Delivered()
+        if fired and smtp is not None:
+            handed = hand_over(db.session, fired, policy, detail="planned reminder")
+            done.add(deliver(db.session, handed, smtp, keys=keys, policy=policy))
+        done.add(sweep(db.session, smtp, keys=keys, policy=policy))
+        return done
 
 
 def deliver_job(message_ids: list[int]) -> dict[str, Any]:
@@ -377,7 +384,9 @@ def register_jobs(app: Flask) -> None:
     restarted process takes up what a dead one left in its outbox."""
     mode = app.config.get("ELICIT_JOBS_IN_PROCESS") or ("request" if app.testing else "thread")
     app.extensions[RUNNER_EXTENSION] = InProcessRunner(app, mode)
-    if app.config.get("ELICIT_QUEUE_URL") or not app.config.get("ELICIT_SMTP_URL"):
+    # Without a mail server the thread still runs: planned reminders are then queued in
+    # the outbox, for the facilitator to send.
+    if app.config.get("ELICIT_QUEUE_URL"):
         return
 
     @app.before_request

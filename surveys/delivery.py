@@ -23,6 +23,9 @@ A message's life (columns of ``outbox_message``; every step is also a
   A sent message is never claimed again.
 - **deferred**: a temporary failure (a 4xx reply, a connection refused, dropped or
   timed out): retried after :meth:`RetryPolicy.delay` (exponential backoff), by a sweep.
+- **cancelled**: a reminder whose round has closed, or whose panelist has submitted,
+  by the time delivery takes it up is not sent (planned reminders included); its
+  ``error`` says why.
 - **failed** / **bounced**: a permanent failure (a 5xx reply; the server refused the
   recipient at send time, which is a bounce; an address or header that cannot be sent;
   a link the configured keys cannot open; or ``max_attempts`` temporary failures):
@@ -53,12 +56,24 @@ from sqlalchemy.orm import Session
 
 from surveys.links import LinkKeys, UnreadableLink
 from surveys.messaging import LINK_PATTERN, LINK_PLACEHOLDER, REDACTED_LINK, one_line
-from surveys.models import MessageEvent, OutboxMessage, Panelist, Study, utcnow
+from surveys.models import (
+    MessageEvent,
+    OutboxMessage,
+    Panelist,
+    Response,
+    ResponseStatus,
+    Round,
+    RoundStatus,
+    Study,
+    utcnow,
+)
 from surveys.panel import stored_link
 
 log = logging.getLogger(__name__)
 
 CLAIM_PREFIX = "in delivery since "
+#: How the ``error`` of a reminder that was no longer needed begins.
+CANCELLED_PREFIX = "cancelled: "
 UNREADABLE_LINK_ERROR = f"{UnreadableLink.__name__}: "
 """How the ``error`` of a message whose link the configured keys cannot open begins."""
 #: Ids per job and per query: a job is short, and a killed worker strands few.
@@ -111,6 +126,8 @@ class Delivered:
     sent: int = 0
     deferred: int = 0
     failed: int = 0
+    #: Reminders not sent because their round closed or their panelist submitted.
+    cancelled: int = 0
     #: The ids sent, in order (for tests and the benchmark).
     sent_ids: list[int] = field(default_factory=list)
 
@@ -119,6 +136,7 @@ class Delivered:
         self.sent += other.sent
         self.deferred += other.deferred
         self.failed += other.failed
+        self.cancelled += other.cancelled
         self.sent_ids.extend(other.sent_ids)
 
 
@@ -250,6 +268,11 @@ def deliver(
             message = _claim(session, message_id, policy)
             if message is None:
                 continue
+            cancelled = _no_longer_needed(session, message)
+            if cancelled is not None:
+                _cancel(session, message, cancelled)
+                done.cancelled += 1
+                continue
             try:
                 email = _email(message, smtp.sender, _with_link(session, message, keys))
                 if server_down is not None:
@@ -368,7 +391,7 @@ def delivery_status(message: OutboxMessage, now: datetime | None = None) -> str:
     if message.sent_at is not None:
         return "sent"
     if message.failed_at is not None:
-        return "failed"
+        return "cancelled" if (message.error or "").startswith(CANCELLED_PREFIX) else "failed"
     error = message.error or ""
     if error.startswith(CLAIM_PREFIX) and message.next_attempt_at and message.next_attempt_at > now:
         return "sending"
@@ -464,6 +487,39 @@ def _fail(session: Session, message: OutboxMessage, reason: str, *, bounced: boo
     _event(session, message, "bounced" if bounced else "failed", reason)
     session.commit()
     log.warning("message %s not sent: %s", message.id, _gist(reason))
+
+
+def _no_longer_needed(session: Session, message: OutboxMessage) -> str | None:
+    """Why a reminder should not go out any more: its round has closed, or its panelist
+    has submitted since it was queued; ``None`` for every other message."""
+    if message.kind != "reminder" or message.round_id is None:
+        return None
+    status = session.execute(
+        select(Round.status).where(Round.id == message.round_id)
+    ).scalar_one_or_none()
+    if status != RoundStatus.OPEN:
+        return f"{CANCELLED_PREFIX}the round closed before it was sent"
+    submitted = session.execute(
+        select(Response.id)
+        .where(
+            Response.round_id == message.round_id,
+            Response.panelist_id == message.panelist_id,
+            Response.status == ResponseStatus.SUBMITTED,
+        )
+        .limit(1)
+    ).first()
+    if submitted is not None:
+        return f"{CANCELLED_PREFIX}the panelist submitted before it was sent"
+    return None
+
+
+def _cancel(session: Session, message: OutboxMessage, reason: str) -> None:
+    """Record that ``message`` will not be sent, and why; commit."""
+    message.error = reason
+    message.failed_at = utcnow()
+    message.next_attempt_at = None
+    _event(session, message, "cancelled", reason)
+    session.commit()
 
 
 def _event(session: Session, message: OutboxMessage, kind: str, detail: str | None = None) -> None:

@@ -166,13 +166,15 @@ def queue_reminders(
     selection: PanelFilter | None = None,
     *,
     keys: LinkKeys,
+    commit: bool = True,
 ) -> list[OutboxMessage]:
     """Write a reminder to every panelist with a valid link who has not submitted to the
     open ``round_``, in their language, at most once per batch (see the module docstring).
 
     Each reminder carries the panelist's own link again.  With ``selection`` (the panel
     page's filter), only to those of them it selects.  Returns the messages added by
-    this call.
+    this call.  Without ``commit``, the caller commits them with its own changes (a
+    planned reminder and the record that it fired, :mod:`surveys.schedules`).
     """
     _require_open(round_)
     batch = _reminder_batch(session, round_)
@@ -212,7 +214,10 @@ def queue_reminders(
         status=selection.status.value if selection and selection.status else None,
         group=selection.group if selection else None,
     )
-    session.commit()
+    if commit:
+        session.commit()
+    else:
+        session.flush()
     return added
 
 

@@ -513,7 +513,7 @@ class MessageEvent(Base):
 
     __table_args__ = (
         CheckConstraint(
-            "kind IN ('queued', 'sent', 'deferred', 'failed', 'bounced')",
+            "kind IN ('queued', 'sent', 'deferred', 'failed', 'bounced', 'cancelled')",
             name="message_event_kind",
         ),
         Index("ix_message_event_message_id", "message_id"),
@@ -717,3 +717,37 @@ class MessageTemplate(Base):
             "kind IN ('invitation', 'reminder', 'thank_you')", name="message_template_kind"
         ),
     )
+
+
+class ReminderSchedule(Base):
+    """A reminder planned so many hours before the deadline of each of a study's rounds,
+    to those who have not submitted (:mod:`surveys.schedules`)."""
+
+    __tablename__ = "reminder_schedule"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"))
+    hours_before: Mapped[int] = mapped_column(Integer)
+    #: Where the reminders' links point: the console's address when it was planned.
+    base_url: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("study_id", "hours_before"),
+        CheckConstraint("hours_before >= 1", name="hours_before_positive"),
+    )
+
+
+class ReminderRun(Base):
+    """A schedule fired in a round: at most once (the unique key is the lock)."""
+
+    __tablename__ = "reminder_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(ForeignKey("reminder_schedule.id", ondelete="CASCADE"))
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="CASCADE"))
+    fired_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: How many reminders it queued.
+    queued: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (UniqueConstraint("schedule_id", "round_id"),)

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
 from flask_login import login_required
-from wtforms import BooleanField, StringField, TextAreaField
-from wtforms.validators import Length, Optional
+from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from elicit.extensions import db
 from elicit.facilitate.access import console_user, study_for
@@ -35,7 +36,8 @@ from surveys.message_texts import (
     study_templates,
 )
 from surveys.models import Role
-from surveys.rounds import latest_round
+from surveys.rounds import latest_round, open_round_of
+from surveys.schedules import add_schedule, planned, remove_schedule
 
 KIND_NAMES = {
     "invitation": lazy_gettext("Invitation"),
@@ -84,6 +86,23 @@ class SignatureForm(SafeForm):
     )
 
 
+class ScheduleForm(SafeForm):
+    """A reminder planned so many days or hours before each round's deadline."""
+
+    amount = IntegerField(
+        lazy_gettext("How long before the deadline"),
+        validators=[InputRequired(), NumberRange(min=1)],
+    )
+    unit = SelectField(
+        lazy_gettext("Unit"),
+        choices=[
+            SelectChoice("days", lazy_gettext("days")),
+            SelectChoice("hours", lazy_gettext("hours")),
+        ],
+        default="days",
+    )
+
+
 def _language_name(code: str) -> str:
     return LANGUAGE_NAMES.get(code, code)
 
@@ -128,10 +147,12 @@ def message_texts(slug: str) -> Any:
     return _overview(study, form)
 
 
-def _overview(study: Any, form: SignatureForm) -> str:
+def _overview(study: Any, form: SignatureForm, schedule_form: ScheduleForm | None = None) -> str:
     return render_template(
         "facilitate/messages/overview.html",
         study=study,
+        schedule_form=schedule_form or ScheduleForm(formdata=None),
+        reminders=planned(db.session, study, open_round_of(db.session, study)),
         texts=study_templates(db.session, study),
         kinds=KINDS,
         kind_names=KIND_NAMES,
@@ -220,3 +241,49 @@ def _edit_page(
         placeholders=[(name, PLACEHOLDER_HELP[name]) for name in PLACEHOLDERS],
         can_change=_may_change(),
     ), status
+
+
+@blueprint.route("/studies/<slug>/messages/schedules", methods=["POST"])
+@login_required
+def plan_reminder(slug: str) -> Any:
+    """Plan a reminder so many days or hours before each round's deadline."""
+    study = study_for(slug, change=True)
+    form = ScheduleForm()
+    signature = SignatureForm(
+        data={
+            "lead_name": study.lead_name,
+            "lead_contact": study.lead_contact,
+            "send_thank_you": study.send_thank_you,
+        }
+    )
+    if form.validate_on_submit():
+        hours = (form.amount.data or 0) * (24 if form.unit.data == "days" else 1)
+        try:
+            add_schedule(
+                db.session,
+                study,
+                hours,
+                str(current_app.config["ELICIT_BASE_URL"] or request.host_url),
+                console_user(),
+            )
+        except InvalidValues as invalid:
+            form.amount.errors = [
+                message for messages in invalid.errors.values() for message in messages
+            ]
+        else:
+            flash(gettext("The reminder is planned."))
+            return redirect(url_for("facilitate.message_texts", slug=slug) + "#reminders"), 303
+    return _overview(study, signature, form), 422
+
+
+@blueprint.route("/studies/<slug>/messages/schedules/<int:schedule_id>/remove", methods=["POST"])
+@login_required
+def unplan_reminder(slug: str, schedule_id: int) -> Any:
+    """Drop a planned reminder."""
+    study = study_for(slug, change=True)
+    if not SafeForm().validate_on_submit():
+        abort(400)
+    if not remove_schedule(db.session, study, schedule_id, console_user()):
+        abort(404)
+    flash(gettext("The planned reminder is removed."))
+    return redirect(url_for("facilitate.message_texts", slug=slug) + "#reminders"), 303

@@ -58,6 +58,7 @@ from surveys.rounds import (
     round_statistics,
     stopping_recommendation,
 )
+from surveys.schedules import planned
 from surveys.studies import study_definition
 
 blueprint = Blueprint("facilitate", __name__, url_prefix="/console")
@@ -167,6 +168,7 @@ def study(slug: str) -> str:
         can_change=console_user().role == "facilitator",
         can_export=may_export(console_user()),
         refresh_seconds=DASHBOARD_REFRESH_SECONDS,
+        reminders=planned(db.session, current, progress.open_round),
         **_response_rate_context(current, progress),
     )
 

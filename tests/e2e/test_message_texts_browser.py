@@ -101,3 +101,17 @@ def test_the_facilitator_writes_the_invitation_in_both_languages(
     expect(page.locator("li[data-kind='reminder'][data-language='en']")).to_contain_text(
         "the default text"
     )
+
+    # Reminders planned before the deadline, shown on the study page too.
+    page.get_by_label("How long before the deadline").fill("3")
+    page.get_by_role("button", name="Plan this reminder").click()
+    expect(page.locator("#reminders li[data-hours='72']")).to_contain_text(
+        "3 days before the deadline"
+    )
+    page.get_by_label("How long before the deadline").fill("0")
+    page.get_by_role("button", name="Plan this reminder").click()
+    expect(page.locator("#schedule-errors")).to_contain_text("How long before the deadline")
+    save_screenshot(page, artifacts, f"messages-reminders-{width}")
+    _clean(page, live_server, "the planned reminders", width)
+    page.goto(f"{live_server}/console/studies/{SLUG}")
+    expect(page.locator("#planned-reminders")).to_contain_text("3 days before the deadline")

@@ -74,6 +74,10 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("facilitate.message_texts", "POST"): (302, 302, 404, 403, 303),
     ("facilitate.message_text", "GET"): (302, 302, 404, 200, 200),
     ("facilitate.message_text", "POST"): (302, 302, 404, 403, 422),
+    # planned reminders (issue 14): no amount given is refused on its field; there is
+    # no schedule to remove
+    ("facilitate.plan_reminder", "POST"): (302, 302, 404, 403, 422),
+    ("facilitate.unplan_reminder", "POST"): (302, 302, 404, 403, 404),
     ("facilitate.outbox_page", "GET"): (302, 302, 404, 200, 200),
     # studies, settings and items (issue 5)
     ("facilitate.new_study", "GET"): (302, 302, 200, 403, 200),
@@ -199,6 +203,7 @@ def world(app, make_study, make_panel, make_user):
         "key": "trust_now",
         "kind": "probability",
         "message": "invitation",
+        "schedule_id": 1,
         "language": "en",
         "part": "best",
         "token": link.token,
