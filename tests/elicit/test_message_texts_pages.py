@@ -167,3 +167,21 @@ def test_a_post_without_its_csrf_token_changes_nothing(client, study):
     assert response.status_code in (400, 422)
     db.session.expire_all()
     assert study_template(db.session, study, "invitation", "en").edited is False
+
+
+def test_every_anonymity_field_says_a_blind_study_needs_a_mail_server(client, study):
+    """Issue 14, point 7: the start page, the import form and the settings page."""
+    log_in(client, "lead@example.org")
+    needs = "a blind study needs a mail server (ELICIT_SMTP_URL)"
+    missing = "This service has no mail server configured yet."
+    new = unescape(client.get("/console/studies/new").text)
+    assert new.count(needs) == 2 and new.count(missing) == 2
+    settings = unescape(client.get(f"/console/studies/{SLUG}/settings").text)
+    assert needs in settings and missing in settings
+    config = client.application.config
+    config["ELICIT_SMTP_URL"] = "smtp://mail.example.org:25"
+    try:
+        configured = unescape(client.get(f"/console/studies/{SLUG}/settings").text)
+    finally:
+        config["ELICIT_SMTP_URL"] = None
+    assert needs in configured and missing not in configured
