@@ -51,7 +51,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from surveys.links import LinkKeys, UnreadableLink
@@ -185,16 +185,22 @@ def hand_over(
             .returning(OutboxMessage.id)
             .execution_options(synchronize_session=False)
         )
-        handed.update(result.scalars())
+        done = list(result.scalars())
+        handed.update(done)
+        if done:
+            # One statement per batch, not one per message (10,000 at a click).
+            session.execute(
+                insert(MessageEvent).from_select(
+                    ["message_id", "at", "kind", "detail"],
+                    select(
+                        OutboxMessage.id,
+                        literal(now, MessageEvent.at.type),
+                        literal("queued"),
+                        literal(detail, MessageEvent.detail.type),
+                    ).where(OutboxMessage.id.in_(done)),
+                )
+            )
     ordered = [message_id for message_id in message_ids if message_id in handed]
-    if ordered:
-        session.execute(
-            insert(MessageEvent),
-            [
-                {"message_id": message_id, "at": now, "kind": "queued", "detail": detail}
-                for message_id in ordered
-            ],
-        )
     session.commit()
     return ordered
 

@@ -111,16 +111,33 @@ def worker_environment(database_url: str, redis_port: int, smtp_port: int, tmp_p
     }
 
 
+#: Every worker a test started, ended (if still running) and reaped after it.
+_STARTED: list[subprocess.Popen[bytes]] = []
+
+
+@pytest.fixture(autouse=True)
+def _reap_workers() -> Iterator[None]:
+    """No worker outlives its test, whatever the test's outcome."""
+    yield
+    while _STARTED:
+        process = _STARTED.pop()
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(30)
+
+
 def start_worker(environment, log: Path, *options: str) -> subprocess.Popen[bytes]:
     """Start ``elicit worker`` in a process group of its own (to kill it whole)."""
     with log.open("ab") as output:
-        return subprocess.Popen(
+        process = subprocess.Popen(
             [ELICIT, "worker", *options],
             env=environment,
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    _STARTED.append(process)
+    return process
 
 
 def finish(process: subprocess.Popen[bytes], log: Path, timeout: float = 300) -> None:
