@@ -79,8 +79,10 @@ from surveys.serialization import item_from_json
 from surveys.studies import study_definition
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 else:
+    np = deferred("numpy")
     pd = deferred("pandas")
 
 TABLES: tuple[str, ...] = ("responses", "summaries", "subgroups", "items", "codebook", "methods")
@@ -1036,9 +1038,11 @@ def _as_text_timestamps(frame: pd.DataFrame) -> pd.DataFrame:
     result = frame.copy()
     for column in result.columns:
         if isinstance(result[column].dtype, pd.DatetimeTZDtype):
-            result[column] = [
-                None if pd.isna(value) else value.isoformat() for value in result[column]
-            ]
+            # Each distinct time formatted once (the answers of one submission share
+            # theirs); a missing one has code -1, which picks the None at the end.
+            codes, times = pd.factorize(result[column])
+            texts = np.array([moment.isoformat() for moment in times] + [None], dtype=object)
+            result[column] = texts[codes].tolist()  # as a list: pandas types it
     return result
 
 
@@ -1205,11 +1209,31 @@ def _write_csv_table(frames: Iterable[pd.DataFrame], raw: IO[bytes], safe: IO[by
     for frame in frames:
         text = _as_text_timestamps(frame)
         raw.write(text.to_csv(index=False, header=header, lineterminator="\r\n").encode("utf-8"))
-        copy = text.map(spreadsheet_text).to_csv(index=False, header=header, lineterminator="\r\n")
+        copy = _spreadsheet_copy(text).to_csv(index=False, header=header, lineterminator="\r\n")
         safe.write(copy.encode("utf-8-sig" if header else "utf-8"))
         rows += len(frame)
         header = False
     return rows
+
+
+def _spreadsheet_copy(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every cell passed through :func:`spreadsheet_text`, as
+    ``frame.map(spreadsheet_text)`` but with one call per distinct text of a column
+    rather than per cell (a column repeats its texts: the study, items, groups, times),
+    and only the cells that change are replaced (texts that may start a formula)."""
+    result = frame.copy()
+    for name in result.columns:
+        column = result[name]
+        if not (column.dtype == object or isinstance(column.dtype, pd.StringDtype)):
+            continue  # numbers and booleans: unchanged
+        codes, distinct = pd.factorize(column)  # a missing value has code -1
+        values = list(distinct)
+        safe = [spreadsheet_text(value) for value in values]
+        changed = [code for code, value in enumerate(values) if safe[code] is not value]
+        if changed:
+            replaced = np.isin(codes, changed)
+            result.loc[replaced, name] = np.array(safe, dtype=object)[codes[replaced]]
+    return result
 
 
 def _csv_extras(export: Export) -> dict[str, bytes]:
@@ -1340,8 +1364,8 @@ def write_json(export: Export, path: Path | str | IO[bytes]) -> int:
             records = 0
             for frame in _frames(export, name):
                 parts = []
-                for record in _as_text_timestamps(frame).to_dict(orient="records"):
-                    parts.append(("[\n  " if records == 0 else ",\n  ") + _json_record(record))
+                for record in _json_records(_as_text_timestamps(frame)):
+                    parts.append(("[\n  " if records == 0 else ",\n  ") + record)
                     records += 1
                 out.write("".join(parts).encode("utf-8"))
             out.write(("\n ]" if records else "[]").encode("utf-8"))
@@ -1351,20 +1375,40 @@ def write_json(export: Export, path: Path | str | IO[bytes]) -> int:
     return responses
 
 
-def _json_record(record: dict[str, Any]) -> str:
-    """A table's row as ``json.dumps(…, ensure_ascii=False, indent=1)`` writes it two
-    levels deep in the document (a row of a table of the document)."""
-    if not record:
-        return "{}"
-    members = [
-        "   " + encode_basestring(str(key)) + ": " + _json_scalar(_json_value(value))
-        for key, value in record.items()
-    ]
-    return "{\n" + ",\n".join(members) + "\n  }"
+def _json_records(frame: pd.DataFrame) -> Iterator[str]:
+    """Each row of ``frame`` as ``json.dumps(…, ensure_ascii=False, indent=1)`` writes
+    it two levels deep in the document (a record of a table of the document): the cells
+    of ``frame.to_dict(orient="records")`` through :func:`_json_value`, read column by
+    column."""
+    if frame.columns.empty:
+        yield from ("{}" for _ in range(len(frame)))
+        return
+    keys = ["   " + encode_basestring(str(column)) + ": " for column in frame.columns]
+    columns = [frame[column].tolist() for column in frame.columns]
+    for row in zip(*columns, strict=True):
+        members = [key + _json_cell(value) for key, value in zip(keys, row, strict=True)]
+        yield "{\n" + ",\n".join(members) + "\n  }"
+
+
+def _json_cell(value: Any) -> str:
+    """A cell as JSON: the plain types at once, anything else through
+    :func:`_json_value` and :func:`_json_scalar`."""
+    kind = type(value)
+    if kind is str:
+        return encode_basestring(value)
+    if value is None:
+        return "null"
+    if kind is float:
+        return float.__repr__(value) if math.isfinite(value) else "null"
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return int.__repr__(value)
+    return _json_scalar(_json_value(value))
 
 
 def _json_scalar(value: Any) -> str:
-    """A cell's value as ``json.dumps`` writes it (see :func:`_json_record`)."""
+    """A plain value as ``json.dumps`` writes it in a record (see :func:`_json_records`)."""
     if value is None:
         return "null"
     if value is True:
