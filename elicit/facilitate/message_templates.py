@@ -23,6 +23,7 @@ from elicit.facilitate.access import console_user, study_for
 from elicit.facilitate.views import blueprint
 from elicit.forms import SafeForm
 from surveys.errors import InvalidValues
+from surveys.message_history import STATUSES, delivery_summary
 from surveys.message_templates import KINDS, PLACEHOLDERS, MessageText, template_problems
 from surveys.message_texts import (
     LEAD_CONTACT_LIMIT,
@@ -153,6 +154,8 @@ def _overview(study: Any, form: SignatureForm, schedule_form: ScheduleForm | Non
         study=study,
         schedule_form=schedule_form or ScheduleForm(formdata=None),
         reminders=planned(db.session, study, open_round_of(db.session, study)),
+        summary=delivery_summary(db.session, study),
+        statuses=STATUSES,
         texts=study_templates(db.session, study),
         kinds=KINDS,
         kind_names=KIND_NAMES,

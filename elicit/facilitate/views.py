@@ -329,6 +329,7 @@ def close_current_round(slug: str) -> Any:
 from elicit.facilitate import builder as _builder_routes  # noqa: E402 (also: the words of missing texts)
 from elicit.facilitate import design as _design_routes  # noqa: E402, F401
 from elicit.facilitate import exports as _export_routes  # noqa: E402, F401
+from elicit.facilitate import message_history as _history_routes  # noqa: E402, F401
 from elicit.facilitate import message_templates as _message_routes  # noqa: E402, F401
 from elicit.facilitate import panel as _panel_routes  # noqa: E402, F401
 from elicit.facilitate import preview as _preview_routes  # noqa: E402, F401

@@ -78,6 +78,9 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     # no schedule to remove
     ("facilitate.plan_reminder", "POST"): (302, 302, 404, 403, 422),
     ("facilitate.unplan_reminder", "POST"): (302, 302, 404, 403, 404),
+    # a panelist's messages and visits (issue 14, point 5): the facilitator of a
+    # standard study only; researchers see pseudonymous data only
+    ("facilitate.panelist_messages", "GET"): (302, 302, 404, 403, 200),
     ("facilitate.outbox_page", "GET"): (302, 302, 404, 200, 200),
     # studies, settings and items (issue 5)
     ("facilitate.new_study", "GET"): (302, 302, 200, 403, 200),
