@@ -8,7 +8,8 @@ to the pseudonymous answers in the exports by reading the console.
 - ``standard``, facilitator: the panel page lists names and emails with each person's
   status per round (who has submitted), never a pseudonym and never an answer; actions
   on a person name them by an internal id that no export or API answer holds.  The
-  outbox shows recipients and, without SMTP, the messages themselves.
+  outbox shows recipients and, without SMTP, the messages themselves, which the
+  facilitator downloads as a mail-merge file and marks as sent (:mod:`surveys.outbox`).
 - ``standard``, researcher: pseudonyms, groups and statuses; no names.
 - ``blind``, everyone: no list of the panel at all, only counts by round, status and
   group (groups smaller than the study's minimum group size gathered in one row): a
@@ -25,11 +26,19 @@ facilitator issues a new one.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import gettext, ngettext
 from flask_login import login_required
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -39,6 +48,7 @@ from elicit.facilitate.access import console_user, study_for
 from elicit.facilitate.forms import ConfirmForm
 from elicit.facilitate.panel_forms import (
     ImportPanelForm,
+    OutboxFilterForm,
     PanelFilterForm,
     PanelistForm,
     PersonForm,
@@ -48,7 +58,6 @@ from elicit.jobs import send_again, send_messages, smtp_settings
 from surveys.delivery import delivery_status, troubled_histories, unreadable_waiting
 from surveys.errors import Conflict, NotFound
 from surveys.messaging import (
-    outbox,
     queue_invitations,
     queue_reminders,
     readable_bodies,
@@ -56,6 +65,20 @@ from surveys.messaging import (
     resend_invitation,
 )
 from surveys.models import Panelist, Role, Study
+from surveys.outbox import (
+    PAGE_SIZE,
+    STATUSES,
+    OutboxCounts,
+    OutboxFilter,
+    mail_merge_chunks,
+    mail_merge_rows,
+    mark_sent,
+    outbox_counts,
+    record_mail_merge,
+    rounds_of,
+    unsent_summary,
+)
+from surveys.outbox import outbox_page as outbox_page_of
 from surveys.panel import (
     InvalidPanel,
     IssuedLink,
@@ -467,16 +490,91 @@ def send_outbox(slug: str) -> WerkzeugResponse:
     return redirect(url_for("facilitate.outbox_page", slug=slug), 303)
 
 
+def _status_words() -> dict[str, str]:
+    """Each delivery status as the outbox names it (its template's labels say the same)."""
+    return {
+        "waiting": gettext("waiting"),
+        "queued": gettext("queued"),
+        "sending": gettext("being sent"),
+        "retrying": gettext("to be retried"),
+        "sent": gettext("sent"),
+        "failed": gettext("failed"),
+        "cancelled": gettext("cancelled"),
+    }
+
+
+def _outbox_filter(
+    study: Study, formdata: Mapping[str, Any]
+) -> tuple[OutboxFilterForm, OutboxFilter, OutboxCounts, dict[int, int]]:
+    """The outbox's filter read from ``formdata`` (``round``: a round's number,
+    ``status``: a delivery status), each choice labelled with its count from the
+    database; the selection it makes (a choice not offered selects nothing more and
+    gets its message on its field); the counts; round number → round id."""
+    form = OutboxFilterForm(formdata=formdata)
+    rounds = {round_.number: round_.id for round_ in rounds_of(db.session, study)}
+    form.round.choices = [("", "")] + [(str(number), "") for number in rounds]
+    form.status.choices = [("", "")] + [(status, "") for status in STATUSES]
+    form.validate()
+    if form.round.errors:
+        form.round.errors = [gettext("Choose one of the rounds listed.")]
+    if form.status.errors:
+        form.status.errors = [gettext("Choose one of the statuses listed.")]
+    round_id = rounds[int(form.round.data)] if form.round.data and not form.round.errors else None
+    status = form.status.data if form.status.data and not form.status.errors else None
+    selection = OutboxFilter(round_id=round_id, status=status)
+    counts = outbox_counts(db.session, study, selection)
+    words = _status_words()
+    form.round.choices = [("", gettext("All rounds (%(n)s)", n=sum(counts.by_round.values())))] + [
+        (
+            str(number),
+            gettext(
+                "%(group)s (%(n)s)",
+                group=gettext("Round %(number)s", number=number),
+                n=counts.by_round.get(round_id_, 0),
+            ),
+        )
+        for number, round_id_ in rounds.items()
+    ]
+    form.status.choices = [
+        ("", gettext("Every status (%(n)s)", n=sum(counts.by_status.values())))
+    ] + [
+        (value, gettext("%(group)s (%(n)s)", group=words[value], n=counts.by_status[value]))
+        for value in STATUSES
+    ]
+    return form, selection, counts, rounds
+
+
+def _page_number() -> int:
+    """The page asked for in the query (1 if none or not a number)."""
+    try:
+        return max(int(request.args.get("page", "1")), 1)
+    except ValueError:
+        return 1
+
+
+def _by_hand(study: Study) -> bool:
+    """Whether this visitor sends the study's messages by hand: a facilitator of a
+    standard study, with no mail server configured (the outbox is then the channel)."""
+    return (
+        study.anonymity != BLIND
+        and console_user().role == Role.FACILITATOR
+        and smtp_settings(current_app.config) is None
+    )
+
+
 @blueprint.route("/studies/<slug>/outbox")
 @login_required
 def outbox_page(slug: str) -> str:
-    """The study's messages; in a blind study only their counts."""
+    """The study's messages, filtered by round and status and a page at a time; in a
+    blind study only their counts."""
     current = study_for(slug)
-    messages = outbox(db.session, current)
+    form, selection, counts, _ = _outbox_filter(current, request.args)
     blind = current.anonymity == BLIND
     people = _shows_people(current)
+    pages = max(-(-counts.selected // PAGE_SIZE), 1)
+    page = min(_page_number(), pages)
+    messages = outbox_page_of(db.session, current, selection, page) if people else []
     statuses = {message.id: delivery_status(message) for message in messages}
-    counts = Counter((message.kind, statuses[message.id]) for message in messages)
     mail = smtp_settings(current_app.config) is not None
     # Without SMTP a standard study's facilitator sends each message by hand, so it is
     # shown with its link; a blind study's console shows no link to anyone.
@@ -495,18 +593,124 @@ def outbox_page(slug: str) -> str:
         if mail
         else sum(body is None for body in bodies.values())
     )
+    by_hand = _by_hand(current)
+    unsent, upto = unsent_summary(db.session, current, selection) if by_hand else (0, None)
+    query = {
+        name: value
+        for name, value in (("round", form.round.data), ("status", form.status.data))
+        if value and not form[name].errors
+    }
     return render_template(
         "facilitate/outbox.html",
         study=current,
         blind=blind,
         people=people,
-        messages=messages if people else [],
+        messages=messages,
         bodies=bodies,
         statuses=statuses,
         histories=troubled_histories(db.session, messages) if people else {},
         unreadable=_unreadable_links_message(unreadable, blind) if unreadable else None,
-        counts=sorted(counts.items()),
+        counts=sorted(counts.by_kind_status.items()),
+        outbox_counts=counts,
+        filter_form=form,
+        query=query,
+        page=page,
+        pages=pages,
+        by_hand=by_hand,
+        unsent=unsent,
+        upto=upto,
         mail=mail,
         form=ConfirmForm(),
         can_change=console_user().role == Role.FACILITATOR,
     )
+
+
+@blueprint.route("/studies/<slug>/outbox/mail-merge.csv")
+@login_required
+def mail_merge(slug: str) -> WerkzeugResponse:
+    """The unsent messages the outbox's filter selects (up to the message ``upto``, the
+    last one the page counted) as a mail-merge file for one's own mail client, with
+    each recipient's personal link (:func:`surveys.outbox.mail_merge_rows`).
+
+    Facilitators only (it names people), and never for a blind study, whose console
+    shows no link to anyone; with a mail server configured the system sends, so the
+    page offers no file and this answers 409.
+    """
+    current = study_for(slug, change=True)
+    if current.anonymity == BLIND:
+        abort(
+            403,
+            gettext(
+                "This study is blind: no personal link is ever shown, so its messages "
+                "cannot be downloaded; they are sent by the mail server only."
+            ),
+        )
+    if smtp_settings(current_app.config) is not None:
+        abort(409, gettext("A mail server is configured: it sends the messages."))
+    form, selection, _, _ = _outbox_filter(current, request.args)
+    if form.errors:
+        abort(400, gettext("The filter is not one the outbox offers."))
+    upto = request.args.get("upto", type=int)
+    rows = mail_merge_rows(db.session, current, selection, current_link_keys(), upto=upto)
+    record_mail_merge(db.session, current, console_user(), selection)
+    name = f"{current.slug}-mail-merge.csv"
+    return current_app.response_class(
+        stream_with_context(mail_merge_chunks(rows)),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _mark(slug: str, *, message_id: int | None) -> WerkzeugResponse:
+    """Mark one message, or those the filter in the form selects, as sent by hand."""
+    current = study_for(slug, change=True)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    if current.anonymity == BLIND:
+        abort(404)  # nobody sends a blind study's messages by hand
+    back = {name: request.form[name] for name in ("round", "status") if request.form.get(name)}
+    if smtp_settings(current_app.config) is not None:
+        flash(gettext("A mail server is configured: it sends the messages."))
+        return redirect(url_for("facilitate.outbox_page", slug=slug, **back), 303)
+    if message_id is None:
+        form, selection, _, _ = _outbox_filter(current, request.form)
+        if form.errors:
+            flash(gettext("Nothing was marked: the filter is no longer offered."))
+            return redirect(url_for("facilitate.outbox_page", slug=slug), 303)
+        done = mark_sent(
+            db.session,
+            current,
+            console_user(),
+            selection=selection,
+            upto=request.form.get("upto", type=int),
+        )
+    else:
+        done = mark_sent(db.session, current, console_user(), message_id=message_id)
+        if not done.marked:
+            abort(404, gettext("There is no unsent message of this study at this address."))
+    flash(
+        ngettext(
+            "%(num)s message is marked as sent.",
+            "%(num)s messages are marked as sent.",
+            done.marked,
+        )
+    )
+    return redirect(url_for("facilitate.outbox_page", slug=slug, **back), 303)
+
+
+@blueprint.route("/studies/<slug>/outbox/<int:message_id>/sent", methods=["POST"])
+@login_required
+def mark_message_sent(slug: str, message_id: int) -> WerkzeugResponse:
+    """Record that the facilitator sent this message by hand."""
+    return _mark(slug, message_id=message_id)
+
+
+@blueprint.route("/studies/<slug>/outbox/sent", methods=["POST"])
+@login_required
+def mark_outbox_sent(slug: str) -> WerkzeugResponse:
+    """Record that the facilitator sent by hand every unsent message the filter in the
+    form (``round``, ``status``) selects, up to the message ``upto`` the page counted."""
+    return _mark(slug, message_id=None)

@@ -57,3 +57,14 @@ class PanelFilterForm(SafeForm):
     # Ids of their own: the add-one form on the same page has a "group" field.
     status = RadioField(lazy_gettext("Status"), choices=[], default="", id="filter-status")
     group = SelectField(lazy_gettext("Group"), choices=[], default="", id="filter-group")
+
+
+class OutboxFilterForm(SafeForm):
+    """The outbox's filter, read from the query: a round (by number) and a delivery
+    status.  The view sets the choices, each labelled with its count."""
+
+    class Meta:
+        csrf = False  # a GET that changes nothing
+
+    round = SelectField(lazy_gettext("Round"), choices=[], default="", id="outbox-round")
+    status = SelectField(lazy_gettext("Status"), choices=[], default="", id="outbox-status")

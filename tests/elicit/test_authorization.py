@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from elicit.extensions import db
+from elicit.extensions import current_link_keys, db
 from surveys.api_tokens import create_token
+from surveys.messaging import queue_invitations
 from surveys.panel import panelist_by_pseudonym
 from surveys.rounds import open_round
 from tests.conftest import csrf_token, enter, log_in
@@ -82,6 +83,11 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     # standard study only; researchers see pseudonymous data only
     ("facilitate.panelist_messages", "GET"): (302, 302, 404, 403, 200),
     ("facilitate.outbox_page", "GET"): (302, 302, 404, 200, 200),
+    # sending by hand (issue 14, point 6): the mail-merge file names people and holds
+    # links, so facilitators only; the world's invitation is marked as sent (303)
+    ("facilitate.mail_merge", "GET"): (302, 302, 404, 403, 200),
+    ("facilitate.mark_message_sent", "POST"): (302, 302, 404, 403, 303),
+    ("facilitate.mark_outbox_sent", "POST"): (302, 302, 404, 403, 303),
     # studies, settings and items (issue 5)
     ("facilitate.new_study", "GET"): (302, 302, 200, 403, 200),
     # Neither a file nor a pasted text: the page again with the field's error.
@@ -197,7 +203,10 @@ def world(app, make_study, make_panel, make_user):
     study = make_study()
     other = make_study(study.source.replace('slug = "us-mexico-intelligence"', 'slug = "other"'))
     (link,) = make_panel(study, 1)
-    open_round(db.session, study)
+    round_ = open_round(db.session, study)
+    (invitation,) = queue_invitations(
+        db.session, study, round_, "http://localhost", keys=current_link_keys()
+    )
     lead = make_user("lead@example.org", studies=[study])
     make_user("analyst@example.org", role="researcher", studies=[study])
     make_user("rival@example.org", studies=[other])
@@ -206,6 +215,7 @@ def world(app, make_study, make_panel, make_user):
         "key": "trust_now",
         "kind": "probability",
         "message": "invitation",
+        "message_id": invitation.id,
         "schedule_id": 1,
         "language": "en",
         "part": "best",

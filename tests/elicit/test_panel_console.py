@@ -20,6 +20,7 @@ from tests.surveys.test_messaging import SmtpServer, smtp_server  # noqa: F401 -
 SLUG = "us-mexico-intelligence"
 PANEL = f"/console/studies/{SLUG}/panel"
 OUTBOX = f"/console/studies/{SLUG}/outbox"
+MAIL_MERGE = f"{OUTBOX}/mail-merge.csv"
 TOKEN = re.compile(r"/e/([A-Za-z0-9_-]{20,})")
 ANSWER = "Watch the customs brokers in Laredo"  # an open-text answer, to find on pages
 
@@ -416,7 +417,9 @@ def test_a_blind_study_shows_no_name_or_email_on_any_console_page(
     assert len(pages) >= 5
     hidden = names_and_emails(study)
     for response in pages + answered:
-        assert response.status_code == 200, response.request.path
+        # The mail-merge file is refused: a blind study's console shows no link.
+        refused = response.request.path == MAIL_MERGE
+        assert response.status_code == (403 if refused else 200), response.request.path
         for value in hidden:
             assert value not in response.text, (value, response.request.path)
         assert not TOKEN.search(response.text), response.request.path  # no link shown
@@ -446,6 +449,10 @@ def test_a_standard_study_shows_names_only_on_the_panel_page_apart_from_answers(
             assert all(value in text for value in hidden)
             assert ANSWER not in text
             assert not any(pseudonym in text for pseudonym in pseudonyms(study))
+        elif url == MAIL_MERGE:  # names, emails and links, for one's own mail client
+            assert all(value in text for value in hidden)
+            assert not any(pseudonym in text for pseudonym in pseudonyms(study))
+            assert ANSWER not in text
         elif url == OUTBOX:
             assert all(email in text for email in hidden[1::2])
             assert not any(pseudonym in text for pseudonym in pseudonyms(study))
