@@ -624,24 +624,57 @@ def _answer_rows(answer: dict[str, Any]) -> list[tuple[str, float | None, str | 
 # -- summaries ---------------------------------------------------------------------------
 
 
+#: The parts of a stored round summary an export reads.  Its other parts (each
+#: distribution's sorted answers, the rationales) grow with the panel, to hundreds of
+#: MB at 100,000 panelists, and are left in the database.
+SUMMARY_PARTS: tuple[str, ...] = ("rows", "groups", "settings")
+
+
 @dataclass(frozen=True)
 class _StoredSummary:
     number: int
     closed_at: datetime | None
-    summary: RoundSummary
+    quantile_method: str
+    respondents: int
+    #: The summary's statistics, :data:`SUMMARY_PARTS` only (those it has).
+    statistics: dict[str, Any]
     #: What the round's answers started from ("previous" or "blank"; ``Round.started_from``).
     started_from: str | None = None
 
 
 def _stored_summaries(session: Session, study: Study) -> list[_StoredSummary]:
-    """Every closed round's stored summary, in round order."""
+    """Every closed round's stored summary, in round order, with the parts of its
+    statistics an export reads (taken out by the database: ``->`` in PostgreSQL,
+    ``json_extract`` in SQLite)."""
+    parts = [RoundSummary.statistics[part] for part in SUMMARY_PARTS]
     rows = session.execute(
-        select(Round.number, Round.closed_at, RoundSummary, Round.started_from)
+        select(
+            Round.number,
+            Round.closed_at,
+            RoundSummary.quantile_method,
+            RoundSummary.respondents,
+            Round.started_from,
+            *parts,
+        )
         .join(RoundSummary.round)
         .where(Round.study_id == study.id)
         .order_by(Round.number)
     ).all()
-    return [_StoredSummary(*row) for row in rows]
+    return [
+        _StoredSummary(
+            number=number,
+            closed_at=closed_at,
+            quantile_method=quantile_method,
+            respondents=respondents,
+            statistics={
+                part: value
+                for part, value in zip(SUMMARY_PARTS, values, strict=True)
+                if value is not None
+            },
+            started_from=started_from,
+        )
+        for number, closed_at, quantile_method, respondents, started_from, *values in rows
+    ]
 
 
 def _summary_table(
@@ -652,13 +685,13 @@ def _summary_table(
     columns = SUBGROUP_TABLE_COLUMNS if part == "groups" else SUMMARY_TABLE_COLUMNS
     records = []
     for stored in summaries:
-        rows = stored.summary.statistics.get(part, [])
+        rows = stored.statistics.get(part, [])
         if shown is not None:
             rows = visible_group_rows(rows, shown)
         for row in rows:
             record = dict(row)
             record["round"] = stored.number
-            record.setdefault("quantile_method", stored.summary.quantile_method)
+            record.setdefault("quantile_method", stored.quantile_method)
             records.append(record)
     frame = pd.DataFrame.from_records(records, columns=columns)
     if not frame.empty:
@@ -683,12 +716,12 @@ def reproduction_settings(session: Session, study: Study) -> dict[str, Any]:
     definition = study_definition(study)
     rounds = []
     for stored in _stored_summaries(session, study):
-        recorded = stored.summary.statistics.get("settings")
+        recorded = stored.statistics.get("settings")
         if recorded is None:
             at_close = replace(definition, items=tuple(_items_at(study, stored.closed_at)))
             recorded = settings_record(
                 {
-                    "quantile_method": stored.summary.quantile_method,
+                    "quantile_method": stored.quantile_method,
                     "rules": consensus_rules(at_close),
                     **part_rules_setting(at_close),
                     **estimate_level_setting(at_close),
@@ -997,11 +1030,11 @@ def _methods(
         ("languages", ", ".join(study.languages["codes"])),
         ("rounds_closed", len(summaries)),
     ]
-    rows += [(f"round.{s.number}.quantile_method", s.summary.quantile_method) for s in summaries]
-    rows += [(f"round.{s.number}.respondents", s.summary.respondents) for s in summaries]
+    rows += [(f"round.{s.number}.quantile_method", s.quantile_method) for s in summaries]
+    rows += [(f"round.{s.number}.respondents", s.respondents) for s in summaries]
     for stored in summaries:
         applied = sorted(
-            {row["rule"] for row in stored.summary.statistics.get("rows", []) if row.get("rule")}
+            {row["rule"] for row in stored.statistics.get("rows", []) if row.get("rule")}
         )
         rows.append((f"round.{stored.number}.consensus_rules", " | ".join(applied)))
     rows += [

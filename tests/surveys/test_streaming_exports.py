@@ -296,3 +296,22 @@ def test_the_refusal_names_the_first_sheet_that_does_not_fit(app, make_study, mo
     with pytest.raises(TooLargeForSpreadsheet) as refused:
         write_xlsx(open_export(db.session, study), io.BytesIO())
     assert (refused.value.sheet, refused.value.rows) == ("items", items + 1)
+
+
+def test_an_export_reads_only_the_small_parts_of_the_stored_summaries(study):
+    # The sorted answers of every distribution grow with the panel; the export's tables
+    # need the summary rows, the subgroup rows and the settings, taken out by the
+    # database exactly as stored (the same JSON, keys in their order).
+    stored = exports._stored_summaries(db.session, study)
+    closed = [round_ for round_ in study.rounds if round_.summary is not None]
+    assert [entry.number for entry in stored] == [round_.number for round_ in closed] == [1]
+    for entry, round_ in zip(stored, closed, strict=True):
+        whole = round_.summary.statistics
+        assert "distributions" in whole and "distributions" not in entry.statistics
+        assert set(entry.statistics) == set(exports.SUMMARY_PARTS) & set(whole)
+        for part, value in entry.statistics.items():
+            assert json.dumps(value) == json.dumps(whole[part]), part
+        assert (entry.quantile_method, entry.respondents) == (
+            round_.summary.quantile_method,
+            round_.summary.respondents,
+        )
