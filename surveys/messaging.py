@@ -370,10 +370,16 @@ def readable_bodies(
     wanted = list(messages)
     if not wanted:
         return {}
+    # Only the recipients of these messages (a page of the outbox), not the whole panel.
+    wanted_ids = sorted({message.panelist_id for message in wanted})
     panelists = {
         panelist.id: panelist
+        for start in range(0, len(wanted_ids), 500)
         for panelist in session.execute(
-            select(Panelist).where(Panelist.study_id == study.id)
+            select(Panelist).where(
+                Panelist.study_id == study.id,
+                Panelist.id.in_(wanted_ids[start : start + 500]),
+            )
         ).scalars()
     }
     links: dict[int, str | None] = {}
