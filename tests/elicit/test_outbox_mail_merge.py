@@ -311,3 +311,32 @@ def test_the_status_in_sql_is_delivery_status(study, invited):
         "cancelled",
         "sent",
     }
+
+
+def test_with_a_mail_server_nothing_is_sent_by_hand(study, invited, database_url):
+    """With a mail server the system sends and records: no file, no marking offered,
+    and a post anyway marks nothing."""
+    from elicit import create_app
+
+    served = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SECRET_KEY": "test-secret-key-not-for-production",
+            "ELICIT_SMTP_URL": "smtp://127.0.0.1:9",  # never reached: nothing is sent here
+        }
+    )
+    client = served.test_client()
+    log_in(client, "lead@example.org")
+    page = client.get(OUTBOX).text
+    assert 'id="mail-merge"' not in page and "Mark as sent" not in page
+    assert client.get(MAIL_MERGE).status_code == 409
+    (message, *_) = messages()
+    marked = client.post(
+        f"{OUTBOX}/{message.id}/sent", data={"csrf_token": csrf_token(page)}, follow_redirects=True
+    )
+    assert "A mail server is configured: it sends the messages." in marked.text
+    assert all(message.sent_at is None for message in messages())
+    with served.app_context():
+        db.session.remove()
+        db.engine.dispose()
