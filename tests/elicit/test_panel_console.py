@@ -179,7 +179,7 @@ def test_per_round_status_on_the_panel_page(client, study, make_panel, post_answ
     post_answers(second, {"trust_now": "2"}, action="save")
     log_in(client, "lead@example.org")
     page = client.get(PANEL).text
-    names = [f"Expert Number{index}</th>" for index in range(3)]  # make_panel's names
+    names = [f"Expert Number{index}</a></th>" for index in range(3)]  # make_panel's names
     rows = [page.split(name, 1)[1].split("</tr>", 1)[0] for name in names]
     assert ">submitted<" in rows[0]
     assert ">draft<" in rows[1]

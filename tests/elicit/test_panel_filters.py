@@ -49,7 +49,7 @@ def round_one(make_study, make_user, make_panel, post_answers, client):
 def listed(page: str) -> list[int]:
     """The numbers of the experts whose rows the panel table lists."""
     table = page.split('id="panel"', 1)[1].split("</table>", 1)[0] if 'id="panel"' in page else ""
-    return sorted(int(number) for number in re.findall(r"Expert Number(\d+)</th>", table))
+    return sorted(int(number) for number in re.findall(r"Expert Number(\d+)(?:</a>)?</th>", table))
 
 
 def reminded(study) -> list[int]:
