@@ -202,9 +202,9 @@ def message_values(
 def sample_message(
     study: Study, text: MessageText, language: str, base_url: str, round_: Round | None
 ) -> MessageText:
-    """``text`` as the sample panelist of ``language`` would receive it: the open (or
-    next) round, its deadline or, without one, a week from now, in the study's first
-    zone-less reading (UTC), and a link that opens nothing."""
+    """``text`` as the sample panelist of ``language`` would receive it: the latest
+    round (else round 1), its deadline or, without one, a week from now, written in UTC,
+    and a link that opens nothing."""
     number = round_.number if round_ else 1
     deadline = round_.deadline if round_ and round_.deadline else utcnow() + timedelta(days=7)
     values = message_values(

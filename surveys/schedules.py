@@ -29,7 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from surveys import audit
-from surveys.errors import InvalidValues
+from surveys.errors import Conflict, InvalidValues
 from surveys.links import LinkKeys
 from surveys.messaging import queue_reminders
 from surveys.models import (
@@ -176,7 +176,11 @@ def fire_due(session: Session, *, keys: LinkKeys, now: datetime | None = None) -
         at = round_.deadline - timedelta(hours=schedule.hours_before)
         if at > now or (round_.opened_at is not None and at < round_.opened_at):
             continue  # not yet; or its moment had passed when the round opened
-        queued += _fire(session, schedule, round_, keys)
+        try:
+            queued += _fire(session, schedule, round_, keys)
+        except Conflict:
+            # The round closed since it was read: nothing fires, nothing is recorded.
+            session.rollback()
     return queued
 
 

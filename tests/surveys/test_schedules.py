@@ -182,3 +182,25 @@ def test_removing_a_schedule(make_study):
     assert remove_schedule(db.session, study, schedule.id) is True
     assert remove_schedule(db.session, study, schedule.id) is False
     assert planned(db.session, study, None) == []
+
+
+def test_a_round_closed_between_the_sweep_s_look_and_its_firing_fires_nothing(
+    study_in_round, link_keys, monkeypatch
+):
+    """The sweep reads the due schedules, then the round closes before the batch is
+    queued: that schedule records no firing and the sweep goes on."""
+    import surveys.schedules as schedules_module
+    from surveys.errors import Conflict
+
+    study, round_, _ = study_in_round
+    add_schedule(db.session, study, 72, BASE)
+
+    def closed(*args, **kwargs):
+        raise Conflict("round 1 is closed")
+
+    monkeypatch.setattr(schedules_module, "queue_reminders", closed)
+    moment = round_.deadline - timedelta(hours=71)
+    assert fire_due(db.session, keys=link_keys, now=moment) == []
+    assert db.session.execute(select(ReminderRun)).scalars().all() == []
+    monkeypatch.undo()
+    assert len(fire_due(db.session, keys=link_keys, now=moment)) == 2
