@@ -384,9 +384,7 @@ def register_jobs(app: Flask) -> None:
     restarted process takes up what a dead one left in its outbox."""
     mode = app.config.get("ELICIT_JOBS_IN_PROCESS") or ("request" if app.testing else "thread")
     app.extensions[RUNNER_EXTENSION] = InProcessRunner(app, mode)
-    # Without a mail server the thread still runs: planned reminders are then queued in
-    # the outbox, for the facilitator to send.
-    if app.config.get("ELICIT_QUEUE_URL"):
+    if app.config.get("ELICIT_QUEUE_URL") or not app.config.get("ELICIT_SMTP_URL"):
         return
 
     @app.before_request
