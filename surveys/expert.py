@@ -3,7 +3,7 @@ the panel's result from the previous round beside their own previous answer."""
 
 from __future__ import annotations
 
-import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -11,12 +11,15 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from analysis.histogram import Histogram
+from analysis.reasons import selection_seed
 from surveys.answers import AnswerRules, answer_rules
 from surveys.definition import StudyDefinition
 from surveys.drafts import find_draft
+from surveys.feedback import PanelRationale, ReasonPage, reason_pages, round_feedback
 from surveys.models import Panelist, Response, Round, RoundStatus, Study, utcnow
 from surveys.protocol import consensus_reason
-from surveys.rounds import closed_summary, combined_state, latest_round
+from surveys.rounds import combined_state, latest_round
 from surveys.studies import StoredItem, all_items
 from surveys.visit import Visit, visit_of
 
@@ -47,15 +50,6 @@ class OwnAnswer(Protocol):
 
 
 @dataclass(frozen=True)
-class PanelRationale:
-    """A reason one panelist gave, and the language of the page they wrote it on
-    (``None`` in summaries stored before languages were recorded)."""
-
-    text: str
-    language: str | None = None
-
-
-@dataclass(frozen=True)
 class Feedback:
     """The panel's result on one item in the previous round, and the expert's answer.
 
@@ -68,13 +62,19 @@ class Feedback:
     withheld: bool
     #: Summary row (n, median, q1, q3, iqr, consensus, …) by component ("" if single).
     statistics: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: The panel's answers, sorted, by component: what the chart draws.
-    values: dict[str, list[float]] = field(default_factory=dict)
+    #: The bars of the chart of each component, counted when the round closed.
+    histograms: dict[str, Histogram] = field(default_factory=dict)
     own_answer: dict[str, Any] | None = None
     own_rationale: str | None = None
-    #: The panel's rationales, without pseudonyms, in an order shuffled per expert.
+    #: The reasons this expert reads on this page, without their authors: pinned ones
+    #: first, then a stratified sample stable for the expert and round
+    #: (:mod:`analysis.reasons`).
     rationales: list[PanelRationale] = field(default_factory=list)
     cannot_judge: int = 0
+    #: How many reasons the panel gave for the item, and which page of them is shown.
+    reasons_total: int = 0
+    reasons_page: int = 1
+    reasons_pages: int = 1
 
 
 @dataclass(frozen=True)
@@ -120,9 +120,16 @@ class ExpertPage:
         return bool(self.round and self.round.deadline and utcnow() > self.round.deadline)
 
 
-def expert_page(session: Session, who: Panelist | Visit) -> ExpertPage:
+def expert_page(
+    session: Session, who: Panelist | Visit, *, reason_pages_shown: Mapping[str, int] | None = None
+) -> ExpertPage:
     """Assemble the page for a panelist (or their visit): the open round, or the
-    study's state if none."""
+    study's state if none.  ``reason_pages_shown`` asks for a later page of some item's
+    reasons (item key → page, from 1).
+
+    Reads the previous round's per-item feedback records and the few reasons shown
+    (:mod:`surveys.feedback`), never its whole summary: the page costs the same at any
+    panel size."""
     visit = visit_of(session, who)
     panelist, study, round_ = visit.panelist, visit.study, visit.open_round
     definition = study.definition
@@ -143,24 +150,37 @@ def expert_page(session: Session, who: Panelist | Visit) -> ExpertPage:
             draft=draft.values["fields"] if draft else None,
             draft_saved_at=draft.saved_at if draft else None,
             ended=ended,
-            outcome=study_outcome(session, panelist) if ended else None,
+            outcome=study_outcome(session, panelist, reason_pages_shown) if ended else None,
         )
     current = _answers(session, panelist, round_)
     previous_round = _previous_closed_round(session, round_)
     previous = _answers(session, panelist, previous_round) if previous_round else {}
-    summary = closed_summary(session, study, previous_round.number) if previous_round else None
+    records = round_feedback(session, previous_round) if previous_round else {}
+    shown = {
+        stored.definition.key: selection_seed(
+            panelist.pseudonym, round_.number, stored.definition.key
+        )
+        for stored in study.items
+        if stored.definition.numeric
+    }
+    reasons = (
+        reason_pages(session, previous_round.id, records, shown, reason_pages_shown)
+        if previous_round
+        else {}
+    )
     items = []
     for stored in study.items:
         response = current.get(stored.id)
         feedback = None
         if previous_round is not None and stored.definition.numeric:
+            key = stored.definition.key
             feedback = item_feedback(
                 stored,
                 previous_round.number,
-                summary.statistics if summary else {},
+                records.get(key),
                 previous.get(stored.id),
                 definition.feedback_min_n,
-                seed=f"{panelist.pseudonym}:{round_.number}:{stored.definition.key}",
+                reasons.get(key),
             )
         items.append(
             ExpertItem(
@@ -197,7 +217,9 @@ def study_ended(definition: StudyDefinition, last: Round | None) -> bool:
     )
 
 
-def study_outcome(session: Session, panelist: Panelist) -> list[ExpertItem] | None:
+def study_outcome(
+    session: Session, panelist: Panelist, reason_pages_shown: Mapping[str, int] | None = None
+) -> list[ExpertItem] | None:
     """The final result of every item of an ended study, for one panelist's page; ``None``
     when the study's facilitator turned the outcome off (``Study.show_outcome``).
 
@@ -205,8 +227,8 @@ def study_outcome(session: Session, panelist: Panelist) -> list[ExpertItem] | No
     or, for an item that left the study at consensus, the round whose close retired it
     (items the facilitator retired by hand are left out: their last round is no final
     result).  Exactly what feedback shows: anonymised statistics and sorted answers,
-    withheld below the feedback minimum, rationales without pseudonyms in an order
-    shuffled per panelist, and beside them the panelist's own answer then.
+    withheld below the feedback minimum, a page of the panel's reasons without their
+    authors (:mod:`surveys.feedback`), and beside them the panelist's own answer then.
     """
     study = session.get(Study, panelist.study_id)
     assert study is not None
@@ -215,26 +237,39 @@ def study_outcome(session: Session, panelist: Panelist) -> list[ExpertItem] | No
     last = study.rounds[-1].number
     retired_at = {consensus_reason(number): number for number in range(1, last + 1)}
     outcome = []
-    summaries: dict[int, dict[str, Any]] = {}
+    records: dict[int, dict[str, dict[str, Any]]] = {}
+    reasons: dict[int, dict[str, ReasonPage]] = {}
     answers: dict[int, dict[int, Response]] = {}
     rows = {item.id: item for item in study.items}
-    for stored in all_items(study):
+    items = all_items(study)
+    rounds = {round_.number: round_ for round_ in study.rounds}
+    for stored in items:
         row = rows[stored.id]
         number = last if row.retired_at is None else retired_at.get(row.retired_reason or "")
         if number is None:
             continue
-        if number not in summaries:
-            summary = closed_summary(session, study, number)
-            summaries[number] = summary.statistics if summary else {}
-            round_ = next(round_ for round_ in study.rounds if round_.number == number)
+        if number not in records:
+            round_ = rounds[number]
+            records[number] = round_feedback(session, round_)
+            seeds = {
+                item.definition.key: selection_seed(
+                    panelist.pseudonym, "outcome", item.definition.key
+                )
+                for item in items
+                if item.definition.numeric
+            }
+            reasons[number] = reason_pages(
+                session, round_.id, records[number], seeds, reason_pages_shown
+            )
             answers[number] = _answers(session, panelist, round_)
+        key = stored.definition.key
         feedback = item_feedback(
             stored,
             number,
-            summaries[number],
+            records[number].get(key),
             answers[number].get(stored.id),
             study.feedback_min_n,
-            seed=f"{panelist.pseudonym}:outcome:{stored.definition.key}",
+            reasons[number].get(key),
         )
         if feedback is not None and stored.definition.numeric:
             outcome.append(ExpertItem(stored, feedback=feedback))
@@ -244,17 +279,16 @@ def study_outcome(session: Session, panelist: Panelist) -> list[ExpertItem] | No
 def item_feedback(
     stored: StoredItem,
     round_number: int,
-    summary: dict[str, Any],
+    record: Mapping[str, Any] | None,
     own: OwnAnswer | None,
     min_n: int,
-    *,
-    seed: str,
+    reasons: ReasonPage | None = None,
 ) -> Feedback | None:
     """The previous round's feedback on one item, withheld below ``min_n`` answers;
-    ``None`` for an item the previous round had no answer to at all.  ``summary`` is
-    that round's stored summary (or one computed in memory for a preview)."""
-    key = stored.definition.key
-    rows = {row["component"]: row for row in summary.get("rows", []) if row["item"] == key}
+    ``None`` for an item the previous round had no answer to at all.  ``record`` is the
+    item's feedback record of that round (:mod:`surveys.feedback`, or one computed in
+    memory for a preview), ``reasons`` the reasons this expert reads."""
+    rows = {row["component"]: row for row in (record or {}).get("rows", [])}
     answered = max((row["n"] or 0 for row in rows.values()), default=0)
     own_answer = own.answer if own else None
     own_rationale = own.rationale if own else None
@@ -262,32 +296,24 @@ def item_feedback(
         return None  # new in this round (curated), or nobody at all answered it
     if answered < min_n:
         return Feedback(round_number, True, own_answer=own_answer, own_rationale=own_rationale)
-    rationales = panel_rationales(summary, key)
-    # Shuffled per expert and item, but stable across reloads of the same page.
-    random.Random(seed).shuffle(rationales)  # noqa: S311 - an order, not a secret
+    assert record is not None
+    reasons = reasons or ReasonPage()
     return Feedback(
         round_number,
         False,
         statistics=rows,
-        values=summary.get("distributions", {}).get(key, {}),
+        histograms={
+            component: Histogram.from_json(bars)
+            for component, bars in record.get("histograms", {}).items()
+        },
         own_answer=own_answer,
         own_rationale=own_rationale,
-        rationales=rationales,
-        cannot_judge=summary.get("cannot_judge", {}).get(key, 0),
+        rationales=reasons.reasons,
+        cannot_judge=record.get("cannot_judge", 0),
+        reasons_total=reasons.total,
+        reasons_page=reasons.page,
+        reasons_pages=reasons.pages,
     )
-
-
-def panel_rationales(summary: dict[str, Any], key: str) -> list[PanelRationale]:
-    """An item's rationales in a stored summary, each with its language when the
-    summary recorded it (:func:`surveys.rounds.comments_of`)."""
-    texts = summary.get("rationales", {}).get(key, [])
-    languages = summary.get("rationale_languages", {}).get(key, [])
-    if len(languages) != len(texts):
-        languages = [None] * len(texts)
-    return [
-        PanelRationale(text, language or None)
-        for text, language in zip(texts, languages, strict=True)
-    ]
 
 
 def item_state(feedback: Feedback) -> str | None:

@@ -331,7 +331,18 @@ class Response(Base):
     panelist: Mapped[Panelist] = relationship()
     item: Mapped[Item] = relationship()
 
-    __table_args__ = (UniqueConstraint("panelist_id", "round_id", "item_id"),)
+    __table_args__ = (
+        UniqueConstraint("panelist_id", "round_id", "item_id"),
+        # Who submitted each round, read in order without the table: the console's
+        # counts (surveys.panel.panel_census).
+        Index(
+            "ix_response_round_submitted",
+            "round_id",
+            "panelist_id",
+            sqlite_where=text("status = 'submitted'"),
+            postgresql_where=text("status = 'submitted'"),
+        ),
+    )
 
 
 class RoundSummary(Base):
@@ -350,6 +361,56 @@ class RoundSummary(Base):
     statistics: Mapped[dict[str, Any]]
 
     round: Mapped[Round] = relationship(back_populates="summary")
+
+
+class ItemFeedback(Base):
+    """What the next round shows of one item of a closed round, computed once at close.
+
+    Read by every expert page instead of the round's summary, whose stored document
+    grows with the panel (every sorted answer and rationale): this record does not.
+    Written beside the summary, not inside it, so that summaries stay as they were.
+    """
+
+    __tablename__ = "item_feedback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="CASCADE"))
+    item_key: Mapped[str] = mapped_column(String(63))
+    #: ``{"rows": [summary rows of the item], "histograms": {component: bars},
+    #: "cannot_judge": n, "reasons": [count below, inside, above the middle half]}``
+    #: (:mod:`surveys.feedback`).
+    record: Mapped[dict[str, Any]]
+
+    __table_args__ = (UniqueConstraint("round_id", "item_key"),)
+
+
+class FeedbackReason(Base):
+    """One reason the panel gave for an item in a closed round, without its author.
+
+    Numbered within its stratum (below, inside or above the round's middle half,
+    :mod:`analysis.reasons`), so that an expert page fetches the few it shows by
+    number.  A facilitator may pin a reason: pinned reasons come first.
+    """
+
+    __tablename__ = "feedback_reason"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="CASCADE"))
+    item_key: Mapped[str] = mapped_column(String(63))
+    #: 0 below the middle half, 1 inside it, 2 above it (:mod:`analysis.reasons`).
+    stratum: Mapped[int] = mapped_column(Integer)
+    #: From 0 within (round, item, stratum), in the order of text then language.
+    position: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    #: The language the reason is presumably written in, if known.
+    language: Mapped[str | None] = mapped_column(String(8))
+    #: When a facilitator pinned it (shown first to every expert), if they did.
+    pinned_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        UniqueConstraint("round_id", "item_key", "stratum", "position"),
+        Index("ix_feedback_reason_pinned", "round_id", "pinned_at"),
+    )
 
 
 class Draft(Base):
@@ -491,6 +552,8 @@ class OutboxMessage(Base):
     __table_args__ = (
         CheckConstraint("kind IN ('invitation', 'reminder', 'thank_you')", name="message_kind"),
         Index("ix_outbox_message_next_attempt_at", "next_attempt_at"),
+        # A panel page's rows find their invitations (surveys.panel.panel_page).
+        Index("ix_outbox_message_panelist_id", "panelist_id"),
     )
 
 

@@ -20,10 +20,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from analysis.reasons import STRATA, selection_seed
 from surveys.answers import AnswerRules, parse_answers
 from surveys.definition import StudyDefinition
 from surveys.errors import InvalidAnswers
 from surveys.expert import ExpertItem, ExpertPage, item_feedback
+from surveys.feedback import item_records, memory_reason_page, memory_strata
 from surveys.rounds import answer_values, answers_frame, comments_of, frame_summary, quartiles_of
 from surveys.simulation import simulated_answers
 from surveys.studies import StoredItem
@@ -80,16 +82,32 @@ def preview_page(
         panel = simulated_panel(definition, max(panel_size, definition.feedback_min_n))
         summary = simulated_summary(definition, previous, panel)
         own = panel[0]
+        records = item_records(definition.items, summary, {})
+        reasons = {}
+        for item in definition.items:
+            strata = memory_strata(
+                item,
+                records[item.key]["rows"],
+                (
+                    (answers[item.key].answer, answers[item.key].rationale, None)
+                    for answers in panel
+                    if item.key in answers
+                ),
+            )
+            records[item.key]["reasons"] = [len(strata[index]) for index in STRATA]
+            reasons[item.key] = memory_reason_page(
+                strata, seed=selection_seed(PREVIEW_PSEUDONYM, round_number, item.key)
+            )
         items = [
             ExpertItem(
                 item,
                 feedback=item_feedback(
                     item,
                     previous,
-                    summary,
+                    records[item.definition.key],
                     own.get(item.definition.key),
                     definition.feedback_min_n,
-                    seed=f"{PREVIEW_PSEUDONYM}:{round_number}:{item.definition.key}",
+                    reasons[item.definition.key],
                 )
                 if item.definition.numeric
                 else None,

@@ -18,7 +18,11 @@ close's preview would decide the round it was chosen for
 (:func:`require_no_open_round_for_rules`).
 
 The stability rule and its Wilcoxon settings are fixed by the software version the
-report states; they are no study setting and so cannot be amended.
+report states; they are no study setting and so cannot be amended.  So is the rule by
+which experts' pages choose the panel's reasons they show (a stratified random sample
+of at most :data:`surveys.feedback.REASONS_PER_PAGE` per page, facilitator-pinned
+reasons first, :func:`surveys.feedback.selection_rule_text`), which the protocol record
+states (:attr:`ProtocolRecord.reasons_rule`) and the report prints.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, overload
 
@@ -37,6 +41,7 @@ from sqlalchemy.orm import Session, object_session
 from surveys import audit
 from surveys.definition_writer import definition_to_toml
 from surveys.errors import Conflict, InvalidValues
+from surveys.feedback import REASONS_PER_PAGE, selection_rule_text
 from surveys.models import (
     Amendment,
     ProtocolStamp,
@@ -338,6 +343,10 @@ class ProtocolRecord:
     sha256: str
     consensus_items: str
     amendments: tuple[AmendmentRecord, ...]
+    #: How experts' pages choose the panel's reasons they show, in words (English).
+    reasons_rule: str = field(default_factory=selection_rule_text)
+    #: The most reasons an expert reads per item and page.
+    reasons_per_page: int = REASONS_PER_PAGE
 
 
 def protocol_record(session: Session, study: Study) -> ProtocolRecord | None:

@@ -29,6 +29,7 @@ import analysis
 from analysis.deferred import deferred
 from surveys.definition import KINDS_WITHOUT_DEFAULT_RULE, ItemDefinition
 from surveys.exports import open_export, submitted_texts
+from surveys.feedback import REASONS_PER_PAGE, selection_rule_text
 from surveys.models import (
     Panelist,
     Response,
@@ -270,6 +271,10 @@ class ReportMethods:
     #: The pre-registration: the stamp of round 1 and every amendment since, each with
     #: the round it first applied to; ``None`` when the protocol is not stamped.
     protocol: ProtocolRecord | None = None
+    #: The most reasons an expert read per item and page: the rule of
+    #: :func:`surveys.feedback.selection_rule_text`, which the report states.
+    reasons_per_page: int = REASONS_PER_PAGE
+    reasons_rule: str = field(default_factory=selection_rule_text)
 
 
 @dataclass(frozen=True)

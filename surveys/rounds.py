@@ -23,6 +23,7 @@ from surveys import audit
 from surveys.builder import opening_problems
 from surveys.definition import StudyDefinition
 from surveys.errors import Conflict
+from surveys.feedback import round_feedback, store_feedback
 from surveys.models import (
     Item,
     Panelist,
@@ -207,6 +208,8 @@ def close_round(
         statistics=statistics,
     )
     session.add(summary)
+    # Beside the summary, not inside it: expert pages read these, never the summary.
+    store_feedback(session, round_, statistics, study)
     audit.record(
         session,
         "round.close",
@@ -693,11 +696,19 @@ def previous_quartiles(
     quartiles: dict[str, dict[str, tuple[float, float]]] = {}
     if round_.number == 1:
         return quartiles
-    summary = _closed_summary(session, round_.study_id, round_.number - 1)
-    if summary is None:
+    previous = session.execute(
+        select(Round).where(
+            Round.study_id == round_.study_id,
+            Round.number == round_.number - 1,
+            Round.status == RoundStatus.CLOSED,
+        )
+    ).scalar_one_or_none()
+    if previous is None:
         return quartiles
+    # The per-item feedback records, not the summary: they do not grow with the panel.
+    records = round_feedback(session, previous)
     minimum = round_.study.feedback_min_n if feedback_min_n is None else feedback_min_n
-    return quartiles_of(summary.statistics["rows"], minimum)
+    return quartiles_of((row for record in records.values() for row in record["rows"]), minimum)
 
 
 def quartiles_of(

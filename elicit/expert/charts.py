@@ -22,10 +22,11 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import numpy as np
 from markupsafe import Markup
 
-__all__ = ["ChartLabels", "default_format", "distribution_svg"]
+from analysis.histogram import Histogram, histogram
+
+__all__ = ["ChartLabels", "default_format", "distribution_svg", "histogram_svg"]
 
 #: Colours, all on white: bars 5.1:1, IQR edge 7.8:1, median and text 17:1, own 7.3:1,
 #: axis and ticks 5.3:1 — above WCAG's 3:1 for graphics and 4.5:1 for text.
@@ -48,7 +49,6 @@ TICK_FONT = 14
 LABEL_FONT = 13
 COUNT_FONT = 13
 LEGEND_FONT = 13
-MAX_BINS = 100
 
 #: Average advance of a glyph as a fraction of the font size. Generous for sans-serif
 #: text so that estimated widths err on the side of "does not fit".
@@ -150,39 +150,39 @@ def distribution_svg(
         ``viewBox`` and ``width="100%"`` so that it scales to the width of its column.
         The same arguments always give the same string, whatever the order of values.
     """
-    low, high = _bounds(minimum, maximum, values)
-    finite_values = [float(v) for v in values if not math.isnan(float(v))]
+    return histogram_svg(
+        histogram(values, minimum=minimum, maximum=maximum, discrete=discrete, bins=bins),
+        median=median,
+        q1=q1,
+        q3=q3,
+        own=own,
+        labels=labels,
+        format_number=format_number,
+        element_id=element_id,
+    )
 
-    first_option = math.floor(low + 0.5)
-    last_option = max(first_option, math.floor(high + 0.5))
-    per_option = discrete and last_option - first_option <= MAX_BINS
-    if per_option:
-        options = list(range(first_option, last_option + 1))
-        domain = (first_option - 0.5, last_option + 0.5)
-        value_low, value_high = float(first_option), float(last_option)
-        counts = [0] * len(options)
-        for value in finite_values:
-            index = math.floor(min(max(value, value_low), value_high) + 0.5) - first_option
-            counts[index] += 1
-        edges = [domain[0] + i for i in range(len(options) + 1)]
-    else:
-        # A range too narrow for floating point to split into bins counts as a point.
-        if high - low <= max(abs(low), abs(high), 1.0) * 1e-9:
-            middle = (low + high) / 2
-            low, high = middle - 0.5, middle + 0.5
-        domain = (low, high)
-        value_low, value_high = low, high
-        bin_count = min(max(int(bins), 1), MAX_BINS)
-        bin_edges = np.linspace(low, high, bin_count + 1)
-        # searchsorted over the edges rather than numpy.histogram: the same bins
-        # wherever numpy.histogram works, and no exception when floating point cannot
-        # resolve the edges of a very narrow range.
-        positions = np.searchsorted(bin_edges, np.asarray(finite_values, dtype=float), "right")
-        indices = np.clip(positions - 1, 0, bin_count - 1)
-        counts = [int(c) for c in np.bincount(indices, minlength=bin_count)]
-        edges = [float(e) for e in bin_edges]
-        options = []
 
+def histogram_svg(
+    counted: Histogram,
+    *,
+    median: float | None,
+    q1: float | None,
+    q3: float | None,
+    own: float | None,
+    labels: ChartLabels,
+    format_number: Callable[[float], str] = default_format,
+    element_id: str,
+) -> Markup:
+    """Draw counted answers (:func:`analysis.histogram.histogram`, computed once when
+    the round closed) as :func:`distribution_svg` draws the answers themselves: the
+    same string for the same counts."""
+    domain, value_low, value_high = counted.domain, counted.value_low, counted.value_high
+    counts, edges, options, per_option = (
+        list(counted.counts),
+        list(counted.edges),
+        list(counted.options),
+        counted.per_option,
+    )
     scale = _Scale(domain[0], domain[1])
 
     def clamp(value: float | None) -> float | None:
@@ -223,7 +223,7 @@ def distribution_svg(
 
     bars, count_labels = _bars(counts, edges, scale, format_number)
     body.extend(bars)
-    if not finite_values:
+    if not counted.answers:
         body.extend(_empty_message(labels.description))
 
     body.append(
@@ -304,21 +304,6 @@ class _Scale:
         """The x coordinate of ``value``."""
         fraction = (value - self.low) / (self.high - self.low)
         return PLOT_LEFT + fraction * (PLOT_RIGHT - PLOT_LEFT)
-
-
-def _bounds(minimum: float, maximum: float, values: Sequence[float]) -> tuple[float, float]:
-    """Ordered, finite scale bounds; falls back to the data's range, then to 0..1."""
-    low, high = float(minimum), float(maximum)
-    if not (math.isfinite(low) and math.isfinite(high)):
-        finite = [float(v) for v in values if math.isfinite(float(v))]
-        if finite:
-            low = low if math.isfinite(low) else min(finite)
-            high = high if math.isfinite(high) else max(finite)
-        low = low if math.isfinite(low) else 0.0
-        high = high if math.isfinite(high) else max(low, 1.0)
-    # Beyond ±1e300 the width of the range would overflow to infinity.
-    low, high = (min(max(bound, -1e300), 1e300) for bound in (low, high))
-    return (low, high) if low <= high else (high, low)
 
 
 def _bars(

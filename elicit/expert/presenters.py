@@ -10,7 +10,8 @@ from typing import Any
 from flask_babel import format_decimal, gettext, ngettext
 from markupsafe import Markup
 
-from elicit.expert.charts import ChartLabels, distribution_svg
+from analysis.histogram import histogram
+from elicit.expert.charts import ChartLabels, histogram_svg
 from elicit.i18n import LANGUAGE_NAMES
 from surveys.answers import (
     CANNOT_JUDGE,
@@ -48,6 +49,8 @@ class RationaleView:
     text: str
     language: str | None
     mark: str | None
+    #: Whether the facilitator pinned it (it then comes first, for every expert).
+    pinned: bool = False
 
 
 def language_name(code: str) -> str:
@@ -67,6 +70,7 @@ def rationale_views(rationales: list[PanelRationale], reader: str) -> list[Ratio
             language_name(rationale.language)
             if rationale.language and rationale.language != reader
             else None,
+            rationale.pinned,
         )
         for rationale in rationales
     ]
@@ -102,6 +106,10 @@ class ItemView:
     #: "consensus", "no_consensus", "dissensus" or None (:func:`surveys.expert.item_state`).
     consensus_state: str | None = None
     rationales: list[RationaleView] = field(default_factory=list)
+    #: How many reasons the panel gave, and which page of them ``rationales`` is.
+    reasons_total: int = 0
+    reasons_page: int = 1
+    reasons_pages: int = 1
     own_rationale: str | None = None
     cannot_judge_count: int = 0
 
@@ -255,6 +263,9 @@ def _feedback_fields(
         consensus=_consensus_sentence(feedback),
         consensus_state=item_state(feedback),
         rationales=rationale_views(feedback.rationales, language),
+        reasons_total=feedback.reasons_total,
+        reasons_page=feedback.reasons_page,
+        reasons_pages=feedback.reasons_pages,
         cannot_judge_count=feedback.cannot_judge,
     )
     return fields
@@ -314,18 +325,15 @@ def _chart(
     label: str | None,
     item: ExpertItem,
 ) -> Markup:
-    """The distribution of one component as an inline SVG chart."""
-    values = feedback.values.get(component, [])
-    discrete = definition.kind in ("likert", "ranking")
-    if definition.kind == "numeric_estimate":
-        low = min([*values, own_value] if own_value is not None else values)
-        high = max([*values, own_value] if own_value is not None else values)
-        padding = (high - low) * 0.05 or 1.0
-        minimum, maximum = low - padding, high + padding
-    else:
-        bounds = definition.bounds
-        assert bounds is not None
-        minimum, maximum = bounds
+    """The distribution of one component as an inline SVG chart, drawn from the bars
+    counted when the round closed (a numeric estimate's own answer outside the panel's
+    range sits at the end of the axis)."""
+    counted = feedback.histograms.get(component)
+    if counted is None:  # no answer to draw: an empty axis over the scale
+        bounds = definition.bounds or (own_value or 0.0, own_value or 0.0)
+        counted = histogram(
+            [], minimum=bounds[0], maximum=bounds[1], discrete=definition.kind == "likert"
+        )
     labels = ChartLabels(
         title=gettext("Panel answers in round %(number)s", number=feedback.round_number)
         + (f": {label}" if label else ""),
@@ -336,11 +344,8 @@ def _chart(
         iqr=gettext("middle half"),
         own=gettext("your answer"),
     )
-    return distribution_svg(
-        values,
-        minimum=minimum,
-        maximum=maximum,
-        discrete=discrete,
+    return histogram_svg(
+        counted,
         median=statistics.get("median"),
         q1=statistics.get("q1"),
         q3=statistics.get("q3"),

@@ -397,6 +397,17 @@ def answer() -> str | tuple[str, int] | WerkzeugResponse:
             abort(409, gettext("The study has no round open yet."))
         flash(gettext("Your draft is saved. Nothing is submitted until you choose Submit."))
         return redirect(url_for("expert.answer"))
+    if action.startswith("reasons:"):
+        # "Show more reasons" is a button of the answers' form, so that what was typed
+        # is saved as the draft (with or without JavaScript) before the page moves on.
+        try:
+            save_draft(db.session, visit, typed)
+        except Conflict:
+            abort(409, gettext("The study has no round open yet."))
+        key, _, page = action.removeprefix("reasons:").rpartition(":")
+        return redirect(
+            url_for("expert.answer", reasons=key, page=page, _anchor=f"reasons-{key}"), 303
+        )
     if action == "review":
         return _review(visit, typed)
     return _submit(visit, typed)
@@ -536,6 +547,16 @@ def _outcome(page: ExpertPage, language: str) -> str:
     )
 
 
+def _reason_pages() -> dict[str, int]:
+    """The page of an item's reasons asked for by "Show more reasons"
+    (``?reasons=<item key>&page=<n>``); page 1 of every other item."""
+    key = request.args.get("reasons", "")
+    page = request.args.get("page", "")
+    if not key or not page.isdigit():
+        return {}
+    return {key: min(int(page), 100_000)}
+
+
 def _render(
     visit: Visit,
     typed: dict[str, str] | None = None,
@@ -547,7 +568,7 @@ def _render(
     every problem of ``answer_errors`` beside its field and in the summary."""
     language = str(get_locale())
     note_visit(db.session, visit.panelist)
-    page: ExpertPage = expert_page(db.session, visit)
+    page: ExpertPage = expert_page(db.session, visit, reason_pages_shown=_reason_pages())
     if page.ended and typed is None and not problems and not answer_errors:
         return _outcome(page, language)
     values: dict[str, Any] = typed if typed is not None else (page.draft or form_values(page))

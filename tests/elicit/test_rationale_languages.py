@@ -12,7 +12,7 @@ import re
 
 from elicit.extensions import db
 from surveys.exports import export_tables
-from surveys.models import Panelist, Response
+from surveys.models import FeedbackReason, ItemFeedback, Panelist, Response
 from surveys.rounds import close_round, open_round
 from surveys.studies import get_study
 from tests.conftest import enter
@@ -96,26 +96,29 @@ def test_rationales_in_another_language_are_marked_for_a_spanish_reader(
     assert shown["Escrito en la página."] == ("es", None)
 
 
-def test_a_summary_stored_before_languages_marks_nothing(
+def test_a_round_closed_before_feedback_records_gets_them_from_its_answers(
     client, make_study, make_panel, post_answers
 ):
+    """Pages read the feedback records written at close, not the summary; a round
+    closed before they existed gets them, languages included, on the first page."""
     study, links = _two_rounds(make_study, make_panel, post_answers)
     summary = study.rounds[0].summary
     assert summary is not None
-    statistics = dict(summary.statistics)
     # Sorted by text, as the close stores them; "Old row." in its panelist's language.
-    assert statistics.pop("rationale_languages")["trust_now"] == ["es", "es", "es", "en"]
-    summary.statistics = statistics
+    assert summary.statistics["rationale_languages"]["trust_now"] == ["es", "es", "es", "en"]
+    db.session.execute(db.delete(FeedbackReason))
+    db.session.execute(db.delete(ItemFeedback))
     db.session.commit()
-    enter(client, links[0].token)
+    enter(client, links[0].token, lang="en")
     shown = _rationales(client.get("/e/").text)
-    assert set(shown) == {
-        "Written in English.",
-        "Escrito en español.",
-        "Escrito en la página.",
-        "Old row.",
+    assert shown == {
+        "Written in English.": ("en", None),
+        "Escrito en español.": ("es", "(in Spanish)"),
+        "Escrito en la página.": ("es", "(in Spanish)"),
+        "Old row.": ("es", "(in Spanish)"),
     }
-    assert all(value == (None, None) for value in shown.values())
+    stored = db.session.execute(db.select(db.func.count()).select_from(FeedbackReason))
+    assert stored.scalar_one() == 4
 
 
 def test_the_responses_export_carries_each_answers_language(

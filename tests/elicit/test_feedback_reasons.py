@@ -1,0 +1,158 @@
+"""Which of the panel's reasons an expert reads (issue 15, point 2): a bounded,
+stratified sample stable for the expert and round, paged by "Show more reasons",
+pinned reasons first, never an author; read from records written at close."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from elicit.extensions import db
+from surveys.answers import submit_responses
+from surveys.errors import Conflict
+from surveys.feedback import REASONS_PER_PAGE, pin_reason
+from surveys.models import Draft, FeedbackReason, Panelist, RoundSummary
+from surveys.rounds import close_round, open_round
+from tests.conftest import csrf_token, enter
+
+REASON = re.compile(r'<span class="rationale-text"[^>]*>Because (\d+)-(\d+)\.</span>')
+PANEL = 40
+
+
+def _values(index: int) -> int:
+    """Round 1's answer of panelist ``index`` to trust_now: mostly 3, some 1 and 5."""
+    return 1 if index % 5 == 0 else 5 if index % 5 == 4 else 3
+
+
+@pytest.fixture
+def round_two(make_study, make_panel):
+    """See :func:`two_rounds`."""
+    return two_rounds(make_study, make_panel)
+
+
+def two_rounds(make_study, make_panel):
+    """The demo study with round 1 answered by 40 panelists, each with a reason that
+    names its panelist's number and answer, closed; round 2 open."""
+    study = make_study()
+    links = make_panel(study, PANEL)
+    open_round(db.session, study)
+    for index, link in enumerate(links):
+        panelist = db.session.execute(
+            db.select(Panelist).where(Panelist.pseudonym == link.pseudonym)
+        ).scalar_one()
+        value = _values(index)
+        submit_responses(
+            db.session,
+            panelist,
+            {"trust_now": str(value), "rationale.trust_now": f"Because {index}-{value}."},
+        )
+    close_round(db.session, study)
+    open_round(db.session, study)
+    return study, links
+
+
+def _shown(html: str) -> list[tuple[int, int]]:
+    """(panelist number, answer) of each reason on the page, in order."""
+    return [(int(number), int(value)) for number, value in REASON.findall(html)]
+
+
+def test_an_expert_reads_a_bounded_stratified_sample_stable_on_reload(client, round_two):
+    _, links = round_two
+    enter(client, links[0].token)
+    page = client.get("/e/").text
+    shown = _shown(page)
+    assert len(shown) == REASONS_PER_PAGE
+    assert f"{PANEL} reasons given by the panel" in page
+    # Quartiles 3 and 3: 1 is below the middle half, 5 above; all three take turns.
+    assert [value for _, value in shown[:3]] == [1, 3, 5]
+    assert {value for _, value in shown} == {1, 3, 5}
+    assert _shown(client.get("/e/").text) == shown
+    enter(client, links[1].token)
+    assert _shown(client.get("/e/").text) != shown
+
+
+def test_no_author_appears_beside_the_reasons(client, round_two):
+    _, links = round_two
+    enter(client, links[0].token)
+    page = client.get("/e/").text
+    others = [link.pseudonym for link in links[1:]]
+    assert not [pseudonym for pseudonym in others if pseudonym in page]
+    assert "Expert Number" not in page
+
+
+def test_show_more_saves_what_was_typed_and_pages_without_repeating(client, round_two):
+    study, links = round_two
+    enter(client, links[0].token)
+    first = client.get("/e/")
+    assert 'value="reasons:trust_now:2"' in first.text
+    response = client.post(
+        "/e/",
+        data={
+            "csrf_token": csrf_token(first.text),
+            "trust_now": "4",
+            "rationale.trust_now": "Typed, not yet submitted.",
+            "action": "reasons:trust_now:2",
+        },
+    )
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/e/?reasons=trust_now&page=2#reasons-trust_now")
+    draft = db.session.execute(
+        db.select(Draft).where(Draft.round_id == study.rounds[1].id)
+    ).scalar_one()
+    assert draft.values["fields"]["rationale.trust_now"] == "Typed, not yet submitted."
+    second = client.get("/e/?reasons=trust_now&page=2").text
+    assert "Typed, not yet submitted." in second
+    assert 'id="reasons-trust_now" open' in second
+    assert "page 2 of 5" in second
+    seen = set(_shown(first.text))
+    later = set(_shown(second))
+    assert len(later) == REASONS_PER_PAGE and not seen & later
+    everything = set()
+    for number in range(1, 6):
+        everything |= set(_shown(client.get(f"/e/?reasons=trust_now&page={number}").text))
+    assert len(everything) == PANEL
+
+
+def test_pinned_reasons_come_first_for_every_expert(client, round_two):
+    study, links = round_two
+    pinned = db.session.execute(
+        db.select(FeedbackReason).where(FeedbackReason.text == "Because 7-3.")
+    ).scalar_one()
+    pin_reason(db.session, study, pinned.id, pinned=True)
+    for link in links[:3]:
+        enter(client, link.token)
+        page = client.get("/e/").text
+        shown = _shown(page)
+        assert shown[0] == (7, 3)
+        assert shown.count((7, 3)) == 1
+        assert len(shown) <= REASONS_PER_PAGE + 1
+        assert "Highlighted by the study team:" in page
+
+
+def test_the_page_reads_records_written_at_close_not_the_summary(client, round_two):
+    _, links = round_two
+    summary = db.session.execute(db.select(RoundSummary)).scalar_one()
+    summary.statistics = {"rows": [], "distributions": {}, "rationales": {}}
+    db.session.commit()
+    enter(client, links[0].token)
+    page = client.get("/e/").text
+    assert len(_shown(page)) == REASONS_PER_PAGE
+    assert 'data-stat="median" data-value="3.0"' in page
+
+
+def test_at_most_a_page_of_reasons_can_be_pinned_per_item(round_two):
+    study, _ = round_two
+    reasons = (
+        db.session.execute(
+            db.select(FeedbackReason).order_by(FeedbackReason.id).limit(REASONS_PER_PAGE + 1)
+        )
+        .scalars()
+        .all()
+    )
+    for reason in reasons[:-1]:
+        pin_reason(db.session, study, reason.id, pinned=True)
+    with pytest.raises(Conflict):
+        pin_reason(db.session, study, reasons[-1].id, pinned=True)
+    pin_reason(db.session, study, reasons[0].id, pinned=False)
+    pin_reason(db.session, study, reasons[-1].id, pinned=True)
