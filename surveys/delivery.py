@@ -51,7 +51,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
-from sqlalchemy import and_, func, insert, literal, or_, select, update
+from sqlalchemy import BindParameter, and_, bindparam, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from surveys.links import LinkKeys, UnreadableLink
@@ -180,7 +180,7 @@ def hand_over(
     for chunk in batches(list(message_ids), 500):
         result = session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id.in_(chunk), OutboxMessage.sent_at.is_(None))
+            .where(OutboxMessage.id.in_(_inline(chunk)), OutboxMessage.sent_at.is_(None))
             .values(next_attempt_at=now + policy.orphan_after)
             .returning(OutboxMessage.id)
             .execution_options(synchronize_session=False)
@@ -197,12 +197,19 @@ def hand_over(
                         literal(now, MessageEvent.at.type),
                         literal("queued"),
                         literal(detail, MessageEvent.detail.type),
-                    ).where(OutboxMessage.id.in_(done)),
+                    ).where(OutboxMessage.id.in_(_inline(done))),
                 )
             )
     ordered = [message_id for message_id in message_ids if message_id in handed]
     session.commit()
     return ordered
+
+
+def _inline(ids: list[int]) -> BindParameter[Any]:
+    """``ids`` written into the statement as numbers, not bound one by one: psycopg
+    parses a statement with 500 placeholders each time it binds it, which cost more
+    than the database's work when a click hands 10,000 messages over."""
+    return bindparam("ids", [int(value) for value in ids], expanding=True, literal_execute=True)
 
 
 def requeue(session: Session, study: Study, policy: RetryPolicy | None = None) -> list[int]:

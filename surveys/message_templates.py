@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from jinja2 import StrictUndefined, Template, TemplateSyntaxError, nodes
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 KINDS: tuple[str, ...] = ("invitation", "reminder", "thank_you")
@@ -258,6 +258,42 @@ def render(template: MessageText, values: Mapping[str, str]) -> MessageText:
     subject = subject_template.render(context)
     body = body_template.render(context)
     return MessageText(" ".join(subject.split()), body)
+
+
+class Renderer:
+    """:func:`render` for the many messages of one batch: a part (subject or body) whose
+    placeholders have the values they had for an earlier message is not rendered again.
+    A subject usually names only the study and the round, so 10,000 invitations render
+    it once per language; a body names its panelist and is rendered each time."""
+
+    #: Rendered parts kept per batch (a few subjects; bodies differ by panelist).
+    KEPT = 64
+
+    def __init__(self) -> None:
+        self._done: dict[tuple[str, str, tuple[str, ...]], str] = {}
+
+    def render(self, template: MessageText, values: Mapping[str, str]) -> MessageText:
+        """As :func:`render`."""
+        context = {name: str(values.get(name, "")) for name in PLACEHOLDERS}
+        subject = self._part(template.subject, "subject", context)
+        body = self._part(template.body, "body", context)
+        return MessageText(" ".join(subject.split()), body)
+
+    def _part(self, text: str, part: str, context: dict[str, str]) -> str:
+        compiled = _checked(text, part)
+        key = (text, part, tuple(context[name] for name in _used(text)))
+        rendered = self._done.get(key)
+        if rendered is None:
+            rendered = compiled.render(context)
+            if len(self._done) < self.KEPT:
+                self._done[key] = rendered
+        return rendered
+
+
+@lru_cache(maxsize=256)
+def _used(text: str) -> tuple[str, ...]:
+    """The placeholders ``text`` (a checked template) reads, in a fixed order."""
+    return tuple(sorted(meta.find_undeclared_variables(_ENVIRONMENT.parse(text))))
 
 
 @lru_cache(maxsize=256)

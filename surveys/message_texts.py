@@ -182,17 +182,17 @@ def message_values(
     name: str,
     link: str,
     round_number: int | None,
-    deadline: datetime | None,
-    time_zone: str | None,
+    deadline: str,
 ) -> dict[str, str]:
-    """The value of every placeholder for one message."""
+    """The value of every placeholder for one message; ``deadline`` as the panelist
+    reads it (:func:`~surveys.message_templates.deadline_words`)."""
     titles = study.title
     title = titles.get(language) or titles.get(study.languages["codes"][0]) or ""
     return {
         "name": one_line(name),
         "link": link,
         "round": str(round_number or ""),
-        "deadline": deadline_words(deadline, language, time_zone),
+        "deadline": deadline,
         "study_title": one_line(title),
         "lead_name": study.lead_name,
         "lead_contact": study.lead_contact,
@@ -213,8 +213,7 @@ def sample_message(
         name=SAMPLE_PANELISTS.get(language, SAMPLE_PANELISTS["en"]),
         link=f"{base_url.rstrip('/')}/e/{SAMPLE_LINK_TOKEN}",
         round_number=number,
-        deadline=deadline,
-        time_zone=None,
+        deadline=deadline_words(deadline, language, None),
     )
     return render(text, values)
 

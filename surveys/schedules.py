@@ -205,4 +205,4 @@ def _fire(session: Session, schedule: ReminderSchedule, round_: Round, keys: Lin
     assert run is not None
     run.queued = len(messages)
     session.commit()
-    return [message.id for message in messages]
+    return messages.ids

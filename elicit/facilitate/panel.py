@@ -416,7 +416,7 @@ def _send(slug: str, *, reminders: bool) -> WerkzeugResponse:
     except Conflict as error:
         flash(gettext("Nothing was queued: %(reason)s", reason=str(error)))
         return redirect(url_for("facilitate.panel", slug=slug), 303)
-    handed = send_messages([message.id for message in queued])
+    handed = send_messages(queued.ids)
     flash(
         gettext(
             "%(queued)s new message(s) queued for round %(number)s.",

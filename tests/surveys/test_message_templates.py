@@ -196,8 +196,7 @@ def test_the_signature_and_sample_message(make_study):
         name="Eva\nLuna",
         link="L",
         round_number=3,
-        deadline=None,
-        time_zone=None,
+        deadline="",
     )
     assert values["name"] == "Eva Luna" and values["round"] == "3" and values["deadline"] == ""
     assert values["study_title"].startswith("Cooperación")
