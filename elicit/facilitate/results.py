@@ -1,12 +1,14 @@
 """Console pages for results: each item's distribution in each round and the
-convergence of its median and IQR, with consensus and stability; the deadline."""
+convergence of its median and IQR, with consensus and stability; the deadline; the
+reasons given in each closed round, which a facilitator may pin for the next round's
+feedback."""
 
 from __future__ import annotations
 
 from datetime import UTC
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import format_decimal, get_locale, gettext
 from flask_login import login_required
 from markupsafe import Markup
@@ -15,11 +17,13 @@ from elicit.expert.charts import ChartLabels, distribution_svg
 from elicit.extensions import db
 from elicit.facilitate.access import console_user, may_export, study_for
 from elicit.facilitate.charts import convergence_svg
-from elicit.facilitate.forms import OpenRoundForm
+from elicit.facilitate.forms import ConfirmForm, OpenRoundForm
 from elicit.facilitate.overview import overview
 from elicit.facilitate.views import blueprint
 from surveys.definition import CONFIDENCE_RANGE
-from surveys.errors import Conflict
+from surveys.errors import Conflict, NotFound
+from surveys.feedback import REASONS_PER_PAGE, console_reasons, pin_reason, round_feedback
+from surveys.models import FeedbackReason, Role, Round, RoundStatus
 from surveys.results import ItemResults, RoundResult, study_results
 from surveys.rounds import extend_deadline
 from surveys.studies import study_definition
@@ -184,3 +188,96 @@ def move_deadline(slug: str) -> Any:
         )
     )
     return redirect(url_for("facilitate.study", slug=slug)), 303
+
+
+#: Reasons listed per page of the console's reasons page.
+CONSOLE_REASONS_PER_PAGE = 50
+
+
+@blueprint.route("/studies/<slug>/rounds/<int:number>/reasons")
+@login_required
+def round_reasons(slug: str, number: int) -> str:
+    """The reasons the panel gave in closed round ``number``, item by item, a page at a
+    time, pinned ones first; a facilitator pins those every expert should read first."""
+    study = study_for(slug)
+    round_ = next(
+        (r for r in study.rounds if r.number == number and r.status == RoundStatus.CLOSED), None
+    )
+    if round_ is None:
+        abort(404, gettext("Round %(number)s has not closed.", number=number))
+    records = round_feedback(db.session, round_)
+    definition = study_definition(study)
+    texts = {
+        item.key: item.text.get(str(get_locale()), definition.default_language)
+        for item in definition.items
+    }
+    items = [
+        (key, texts.get(key, key), sum(record.get("reasons", [])))
+        for key, record in records.items()
+        if sum(record.get("reasons", []))
+    ]
+    key = request.args.get("item") or (items[0][0] if items else "")
+    page = request.args.get("page", "1")
+    page_number = max(1, int(page)) if page.isdigit() else 1
+    reasons, total = (
+        console_reasons(
+            db.session,
+            round_,
+            key,
+            offset=(page_number - 1) * CONSOLE_REASONS_PER_PAGE,
+            limit=CONSOLE_REASONS_PER_PAGE,
+        )
+        if key in records
+        else ([], 0)
+    )
+    return render_template(
+        "facilitate/reasons.html",
+        study=study,
+        number=number,
+        items=items,
+        item_key=key,
+        item_text=texts.get(key, key),
+        reasons=reasons,
+        total=total,
+        page=page_number,
+        pages=max(1, -(-total // CONSOLE_REASONS_PER_PAGE)),
+        per_page=REASONS_PER_PAGE,
+        can_pin=console_user().role == Role.FACILITATOR,
+        form=ConfirmForm(),
+    )
+
+
+@blueprint.route("/studies/<slug>/reasons/<int:reason_id>/pin", methods=["POST"])
+@login_required
+def pin(slug: str, reason_id: int) -> Any:
+    """Pin a reason (``pin=1``) or unpin it (``pin=0``): pinned reasons come first in
+    the feedback every expert reads.  Facilitators only; audited."""
+    study = study_for(slug, change=True)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    pinned = request.form.get("pin") == "1"
+    try:
+        reason = pin_reason(db.session, study, reason_id, pinned=pinned, actor=console_user())
+    except NotFound:
+        abort(404)
+    except Conflict as error:
+        flash(gettext("The reason could not be pinned: %(reason)s", reason=str(error)))
+        reason = db.session.get(FeedbackReason, reason_id)
+        assert reason is not None
+    else:
+        flash(gettext("Pinned: every expert reads it first.") if pinned else gettext("Unpinned."))
+    number = db.session.execute(
+        db.select(Round.number).where(Round.id == reason.round_id)
+    ).scalar_one()
+    page = request.form.get("page", "1")
+    return redirect(
+        url_for(
+            "facilitate.round_reasons",
+            slug=slug,
+            number=number,
+            item=reason.item_key,
+            page=page if page.isdigit() else "1",
+            _anchor=f"reason-{reason.id}",
+        ),
+        303,
+    )
