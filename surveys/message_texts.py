@@ -9,7 +9,7 @@ when and by whom; the text itself is in the table).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,7 +26,15 @@ from surveys.message_templates import (
     render,
     template_problems,
 )
-from surveys.models import MessageTemplate, Round, Study, User, utcnow
+from surveys.models import (
+    MessageTemplate,
+    ReminderSchedule,
+    ReminderText,
+    Round,
+    Study,
+    User,
+    utcnow,
+)
 
 LEAD_NAME_LIMIT = 200
 LEAD_CONTACT_LIMIT = 320
@@ -52,8 +60,25 @@ class StoredText:
     updated_at: datetime | None = None
 
 
-def study_template(session: Session, study: Study, kind: str, language: str) -> StoredText:
-    """The study's template of ``kind`` in ``language``, or the default one."""
+def study_template(
+    session: Session,
+    study: Study,
+    kind: str,
+    language: str,
+    schedule: ReminderSchedule | None = None,
+) -> StoredText:
+    """The study's template of ``kind`` in ``language``, or the default one.
+
+    With ``schedule`` (a planned reminder of the study), that reminder's own text if it
+    has one, else the study's reminder text (``edited`` says whether it is its own).
+    """
+    if schedule is not None:
+        own = _reminder_text(session, schedule, language)
+        if own is not None:
+            return StoredText(
+                kind, language, MessageText(own.subject, own.body), True, own.updated_at
+            )
+        return replace(study_template(session, study, kind, language), edited=False)
     row = session.execute(
         select(MessageTemplate).where(
             MessageTemplate.study_id == study.id,
@@ -64,6 +89,29 @@ def study_template(session: Session, study: Study, kind: str, language: str) -> 
     if row is None:
         return StoredText(kind, language, default_text(kind, language), False)
     return StoredText(kind, language, MessageText(row.subject, row.body), True, row.updated_at)
+
+
+def _reminder_text(
+    session: Session, schedule: ReminderSchedule, language: str
+) -> ReminderText | None:
+    return session.execute(
+        select(ReminderText).where(
+            ReminderText.schedule_id == schedule.id, ReminderText.language == language
+        )
+    ).scalar_one_or_none()
+
+
+def reminder_texts(session: Session, study: Study) -> dict[tuple[int, str], datetime]:
+    """(schedule id, language) → when it was saved, for each planned reminder's own
+    text (the others are sent with the study's reminder text)."""
+    return {
+        (schedule_id, language): updated_at
+        for schedule_id, language, updated_at in session.execute(
+            select(ReminderText.schedule_id, ReminderText.language, ReminderText.updated_at)
+            .join(ReminderSchedule, ReminderSchedule.id == ReminderText.schedule_id)
+            .where(ReminderSchedule.study_id == study.id)
+        )
+    }
 
 
 def study_templates(session: Session, study: Study) -> list[StoredText]:
@@ -99,42 +147,69 @@ def save_template(
     subject: str,
     body: str,
     actor: User | None = None,
+    schedule: ReminderSchedule | None = None,
 ) -> None:
-    """Store the study's own template of ``kind`` in ``language``, checked first
-    (:func:`check_template`), audited, and commit."""
+    """Store the study's own template of ``kind`` in ``language`` (with ``schedule``,
+    that planned reminder's own text), checked first (:func:`check_template`), audited,
+    and commit."""
     body = body.replace("\r\n", "\n")
     check_template(kind, language, study, subject, body)
-    row = session.execute(
-        select(MessageTemplate).where(
-            MessageTemplate.study_id == study.id,
-            MessageTemplate.kind == kind,
-            MessageTemplate.language == language,
-        )
-    ).scalar_one_or_none()
-    if row is None:
-        row = MessageTemplate(study_id=study.id, kind=kind, language=language)
-        session.add(row)
+    row: MessageTemplate | ReminderText | None
+    if schedule is not None:
+        _check_schedule(study, kind, schedule)
+        row = _reminder_text(session, schedule, language)
+        if row is None:
+            row = ReminderText(schedule_id=schedule.id, language=language)
+            session.add(row)
+    else:
+        row = session.execute(
+            select(MessageTemplate).where(
+                MessageTemplate.study_id == study.id,
+                MessageTemplate.kind == kind,
+                MessageTemplate.language == language,
+            )
+        ).scalar_one_or_none()
+        if row is None:
+            row = MessageTemplate(study_id=study.id, kind=kind, language=language)
+            session.add(row)
     row.subject, row.body = subject, body
     row.updated_at = utcnow()
     row.updated_by = actor.id if actor else None
     audit.record(
-        session, "messages.template", study=study, user=actor, kind=kind, language=language
+        session,
+        "messages.template",
+        study=study,
+        user=actor,
+        kind=kind,
+        language=language,
+        **_planned(schedule),
     )
     session.commit()
 
 
 def reset_template(
-    session: Session, study: Study, kind: str, language: str, actor: User | None = None
+    session: Session,
+    study: Study,
+    kind: str,
+    language: str,
+    actor: User | None = None,
+    schedule: ReminderSchedule | None = None,
 ) -> bool:
-    """Go back to the default text of ``kind`` in ``language``; whether there was one of
-    the study's own to drop."""
-    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
-        delete(MessageTemplate).where(
+    """Go back to the default text of ``kind`` in ``language`` (with ``schedule``, to the
+    study's reminder text for that planned reminder); whether there was one of the
+    study's own to drop."""
+    if schedule is not None:
+        _check_schedule(study, kind, schedule)
+        statement = delete(ReminderText).where(
+            ReminderText.schedule_id == schedule.id, ReminderText.language == language
+        )
+    else:
+        statement = delete(MessageTemplate).where(
             MessageTemplate.study_id == study.id,
             MessageTemplate.kind == kind,
             MessageTemplate.language == language,
         )
-    )
+    result: CursorResult[Any] = session.execute(statement)  # type: ignore[assignment]
     dropped = result.rowcount
     if dropped:
         audit.record(
@@ -144,9 +219,21 @@ def reset_template(
             user=actor,
             kind=kind,
             language=language,
+            **_planned(schedule),
         )
     session.commit()
     return bool(dropped)
+
+
+def _planned(schedule: ReminderSchedule | None) -> dict[str, int]:
+    """What the audit log says of the planned reminder a text belongs to, if any."""
+    return {"hours_before": schedule.hours_before} if schedule else {}
+
+
+def _check_schedule(study: Study, kind: str, schedule: ReminderSchedule) -> None:
+    """A planned reminder's text is a reminder of this study."""
+    if kind != "reminder" or schedule.study_id != study.id:
+        raise InvalidValues({"kind": ["only a planned reminder of this study has its own text"]})
 
 
 def save_message_settings(

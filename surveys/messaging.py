@@ -72,6 +72,7 @@ from surveys.message_texts import message_values, study_template
 from surveys.models import (
     OutboxMessage,
     Panelist,
+    ReminderSchedule,
     Response,
     ResponseStatus,
     RosterEntry,
@@ -171,14 +172,16 @@ def queue_reminders(
     *,
     keys: LinkKeys,
     commit: bool = True,
+    schedule: ReminderSchedule | None = None,
 ) -> Queued:
     """Write a reminder to every panelist with a valid link who has not submitted to the
     open ``round_``, in their language, at most once per batch (see the module docstring).
 
     Each reminder carries the panelist's own link again.  With ``selection`` (the panel
-    page's filter), only to those of them it selects.  Returns the messages added by
-    this call.  Without ``commit``, the caller commits them with its own changes (a
-    planned reminder and the record that it fired, :mod:`surveys.schedules`).
+    page's filter), only to those of them it selects.  With ``schedule`` (the planned
+    reminder that fires), in that reminder's own text where it has one.  Returns the
+    messages added by this call.  Without ``commit``, the caller commits them with its
+    own changes (a planned reminder and the record that it fired, :mod:`surveys.schedules`).
     """
     _require_open(round_)
     batch = _reminder_batch(session, round_)
@@ -198,7 +201,7 @@ def queue_reminders(
                 new_link=not recipient.sealed and not opened,
             )
         )
-    added = _queue_many(session, study, round_, planned, base_url, keys=keys)
+    added = _queue_many(session, study, round_, planned, base_url, keys=keys, schedule=schedule)
     audit.record(
         session,
         "messages.remind",
@@ -209,6 +212,7 @@ def queue_reminders(
         queued=len(added),
         status=selection.status.value if selection and selection.status else None,
         group=selection.group if selection else None,
+        **({"hours_before": schedule.hours_before} if schedule else {}),
     )
     if commit:
         session.commit()
@@ -608,6 +612,7 @@ def _queue_many(
     base_url: str,
     *,
     keys: LinkKeys,
+    schedule: ReminderSchedule | None = None,
 ) -> Queued:
     """:func:`_queue` for many messages, with the same rules, in a few statements: the
     round's keys already queued are read at once, the others composed and inserted
@@ -622,7 +627,7 @@ def _queue_many(
             select(OutboxMessage.idempotency_key).where(OutboxMessage.round_id == round_.id)
         ).scalars()
     )
-    composer = _Composer(session, study, round_, base_url)
+    composer = _Composer(session, study, round_, base_url, schedule)
     fresh = [item for item in planned if item.key not in known]
     inserted: dict[str, int] = {}
     for start in range(0, len(fresh), _QUEUE_BATCH):
@@ -643,8 +648,17 @@ class _Composer:
     """Writes the outbox rows of one batch of messages (see :func:`_queue`), reading
     each template once and writing each deadline once per language and time zone."""
 
-    def __init__(self, session: Session, study: Study, round_: Round, base_url: str) -> None:
+    def __init__(
+        self,
+        session: Session,
+        study: Study,
+        round_: Round,
+        base_url: str,
+        schedule: ReminderSchedule | None = None,
+    ) -> None:
         self.session, self.study, self.round = session, study, round_
+        #: The planned reminder whose own texts, if any, a reminder is written in.
+        self.schedule = schedule
         self.base_url = base_url.rstrip("/")
         self.codes: list[str] = study.languages["codes"]
         self.templates: dict[tuple[str, str], MessageText] = {}
@@ -663,7 +677,11 @@ class _Composer:
             link = SAME_LINK.get(language, SAME_LINK["en"])
         if (kind, language) not in self.templates:
             self.templates[(kind, language)] = study_template(
-                self.session, self.study, kind, language
+                self.session,
+                self.study,
+                kind,
+                language,
+                self.schedule if kind == "reminder" else None,
             ).text
         zone = (language, recipient.time_zone)
         if zone not in self.deadlines:

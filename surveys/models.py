@@ -795,10 +795,35 @@ class ReminderSchedule(Base):
     base_url: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    #: Its own texts, by language (without one, the study's reminder text is sent);
+    #: deleted with it by the ORM, as SQLite is not asked to enforce foreign keys.
+    texts: Mapped[list[ReminderText]] = relationship(cascade="all, delete-orphan")
+
     __table_args__ = (
         UniqueConstraint("study_id", "hours_before"),
         CheckConstraint("hours_before >= 1", name="hours_before_positive"),
     )
+
+
+class ReminderText(Base):
+    """A planned reminder's own subject and body in one language
+    (:mod:`surveys.message_texts`): "3 days before" can say something other than "the
+    last day".  Without a row, that reminder is sent with the study's reminder text."""
+
+    __tablename__ = "reminder_text"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(ForeignKey("reminder_schedule.id", ondelete="CASCADE"))
+    language: Mapped[str] = mapped_column(String(8))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Who saved it last (the console user), if any.
+    updated_by: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+
+    __table_args__ = (UniqueConstraint("schedule_id", "language"),)
 
 
 class ReminderRun(Base):

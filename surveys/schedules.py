@@ -6,9 +6,11 @@ before the deadline) and applies to every round that has a deadline.  When its m
 comes, the delivery queue's periodic sweep (:mod:`elicit.jobs`) calls :func:`fire_due`,
 which queues one reminder batch exactly as the panel page's button does
 (:func:`surveys.messaging.queue_reminders`: non-submitters with a valid link, at most
-once per batch) and records the firing (:class:`~surveys.models.ReminderRun`, unique per
-schedule and round) in the same transaction, so that two sweeps at once, or a sweep
-after a crash, never fire it twice and never lose it.
+once per batch; in the schedule's own text where it has one,
+:class:`~surveys.models.ReminderText`, else the study's reminder text) and records the
+firing (:class:`~surveys.models.ReminderRun`, unique per schedule and round) in the same
+transaction, so that two sweeps at once, or a sweep after a crash, never fire it twice
+and never lose it.
 
 Cancelled by themselves: a schedule fires only while its round is open and before the
 deadline, and only to those who have not submitted then; a reminder still waiting for
@@ -200,7 +202,9 @@ def _fire(session: Session, schedule: ReminderSchedule, round_: Round, keys: Lin
         return []
     study = session.get(Study, schedule.study_id)
     assert study is not None
-    messages = queue_reminders(session, study, round_, schedule.base_url, keys=keys, commit=False)
+    messages = queue_reminders(
+        session, study, round_, schedule.base_url, keys=keys, commit=False, schedule=schedule
+    )
     run = session.get(ReminderRun, claimed)
     assert run is not None
     run.queued = len(messages)

@@ -1,6 +1,8 @@
 """The study's message texts in the console: the invitation, the reminder and the
-thank-you in every language of the study, each edited with a preview of what a sample
-panelist would receive, and the signature (the lead's name and contact).
+thank-you in every language of the study, and each planned reminder's own text if it
+should say something else ("3 days before" is not "the last day"), each edited with a
+preview of what a sample panelist would receive; the planned reminders; the signature
+(the lead's name and contact).
 
 Route pattern as elsewhere: 404 for a study one is not a member of, 403 for researchers
 (who may read the texts but not change them), the form again with each problem on its
@@ -29,6 +31,7 @@ from surveys.message_texts import (
     LEAD_CONTACT_LIMIT,
     LEAD_NAME_LIMIT,
     SAMPLE_PANELISTS,
+    reminder_texts,
     reset_template,
     sample_message,
     save_message_settings,
@@ -36,7 +39,7 @@ from surveys.message_texts import (
     study_template,
     study_templates,
 )
-from surveys.models import Role
+from surveys.models import ReminderSchedule, Role, Study
 from surveys.rounds import latest_round, open_round_of
 from surveys.schedules import add_schedule, planned, remove_schedule
 
@@ -47,7 +50,10 @@ KIND_NAMES = {
 }
 KIND_HELP = {
     "invitation": lazy_gettext("Sent to every panelist when a round opens."),
-    "reminder": lazy_gettext("Sent to the panelists who have not submitted yet."),
+    "reminder": lazy_gettext(
+        "Sent to the panelists who have not submitted yet: from the panel page, and by "
+        "each planned reminder that has no text of its own."
+    ),
     "thank_you": lazy_gettext("Sent to a panelist once they have submitted a round."),
 }
 PLACEHOLDER_HELP = {
@@ -154,6 +160,7 @@ def _overview(study: Any, form: SignatureForm, schedule_form: ScheduleForm | Non
         study=study,
         schedule_form=schedule_form or ScheduleForm(formdata=None),
         reminders=planned(db.session, study, open_round_of(db.session, study)),
+        reminder_texts=reminder_texts(db.session, study),
         summary=delivery_summary(db.session, study),
         statuses=STATUSES,
         texts=study_templates(db.session, study),
@@ -171,21 +178,45 @@ def _overview(study: Any, form: SignatureForm, schedule_form: ScheduleForm | Non
 def message_text(slug: str, message: str, language: str) -> Any:
     """Edit one message text: "Preview" shows it as a sample panelist would receive it
     without saving, "Save" keeps it, "Use the default text" drops the study's own."""
-    kind = message
     study = study_for(slug, change=request.method == "POST")
-    if kind not in KINDS or language not in study.languages["codes"]:
+    if message not in KINDS or language not in study.languages["codes"]:
         abort(404)
-    stored = study_template(db.session, study, kind, language)
+    return _text(study, message, language, None)
+
+
+@blueprint.route(
+    "/studies/<slug>/messages/reminders/<int:schedule_id>/<language>", methods=["GET", "POST"]
+)
+@login_required
+def reminder_text(slug: str, schedule_id: int, language: str) -> Any:
+    """Edit a planned reminder's own text, as :func:`message_text` does; "Use the
+    reminder text" drops it, and the reminder is sent with the study's reminder text."""
+    study = study_for(slug, change=request.method == "POST")
+    schedule = db.session.get(ReminderSchedule, schedule_id)
+    if schedule is None or schedule.study_id != study.id:
+        abort(404)
+    if language not in study.languages["codes"]:
+        abort(404)
+    return _text(study, "reminder", language, schedule)
+
+
+def _text(study: Study, kind: str, language: str, schedule: ReminderSchedule | None) -> Any:
+    """The editing of one text (``schedule``: a planned reminder's own)."""
+    stored = study_template(db.session, study, kind, language, schedule)
     action = request.form.get("action", "preview")
     if request.method == "GET":
         form = TemplateForm(data={"subject": stored.text.subject, "body": stored.text.body})
-        return _edit_page(study, kind, language, form, stored.edited)
+        return _edit_page(study, kind, language, form, stored.edited, schedule)
     form = TemplateForm()
     valid = form.validate_on_submit()
     if valid and action == "reset":
-        reset_template(db.session, study, kind, language, console_user())
-        flash(gettext("The default text is back."))
-        return _to_text(slug, kind, language)
+        reset_template(db.session, study, kind, language, console_user(), schedule)
+        flash(
+            gettext("The reminder text is back.")
+            if schedule
+            else gettext("The default text is back.")
+        )
+        return _to_text(study.slug, kind, language, schedule)
     subject, body = form.subject.data or "", (form.body.data or "").replace("\r\n", "\n")
     # Every problem at once: the template's own beside the form's (a control character).
     if not form.subject.errors:
@@ -193,27 +224,36 @@ def message_text(slug: str, message: str, language: str) -> Any:
     if not form.body.errors:
         form.body.errors = template_problems(body, kind=kind, part="body")
     if not valid or form.subject.errors or form.body.errors:
-        return _edit_page(study, kind, language, form, stored.edited, status=422)
+        return _edit_page(study, kind, language, form, stored.edited, schedule, status=422)
     if action == "save":
-        save_template(db.session, study, kind, language, subject, body, console_user())
+        save_template(db.session, study, kind, language, subject, body, console_user(), schedule)
         flash(gettext("The text is saved."))
-        return _to_text(slug, kind, language)
+        return _to_text(study.slug, kind, language, schedule)
     # Preview: checked as a save is, shown, not saved.
-    return _edit_page(study, kind, language, form, stored.edited, unsaved=True)
+    return _edit_page(study, kind, language, form, stored.edited, schedule, unsaved=True)
 
 
-def _to_text(slug: str, kind: str, language: str) -> tuple[Any, int]:
-    return redirect(
-        url_for("facilitate.message_text", slug=slug, message=kind, language=language)
-    ), 303
+def _text_url(slug: str, kind: str, language: str, schedule: ReminderSchedule | None) -> str:
+    if schedule is not None:
+        return url_for(
+            "facilitate.reminder_text", slug=slug, schedule_id=schedule.id, language=language
+        )
+    return url_for("facilitate.message_text", slug=slug, message=kind, language=language)
+
+
+def _to_text(
+    slug: str, kind: str, language: str, schedule: ReminderSchedule | None
+) -> tuple[Any, int]:
+    return redirect(_text_url(slug, kind, language, schedule)), 303
 
 
 def _edit_page(
-    study: Any,
+    study: Study,
     kind: str,
     language: str,
     form: TemplateForm,
     edited: bool,
+    schedule: ReminderSchedule | None,
     *,
     status: int = 200,
     unsaved: bool = False,
@@ -232,6 +272,11 @@ def _edit_page(
         study=study,
         kind=kind,
         language=language,
+        schedule=schedule,
+        action_url=_text_url(study.slug, kind, language, schedule),
+        language_urls={
+            code: _text_url(study.slug, kind, code, schedule) for code in study.languages["codes"]
+        },
         kind_names=KIND_NAMES,
         kind_help=KIND_HELP,
         language_name=_language_name,

@@ -15,6 +15,7 @@ from surveys.api_tokens import create_token
 from surveys.messaging import queue_invitations
 from surveys.panel import panelist_by_pseudonym
 from surveys.rounds import open_round
+from surveys.schedules import add_schedule
 from tests.conftest import csrf_token, enter, log_in
 
 VISITORS = ("anonymous", "expert", "other_facilitator", "researcher", "facilitator")
@@ -78,7 +79,9 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     # planned reminders (issue 14): no amount given is refused on its field; there is
     # no schedule to remove
     ("facilitate.plan_reminder", "POST"): (302, 302, 404, 403, 422),
-    ("facilitate.unplan_reminder", "POST"): (302, 302, 404, 403, 404),
+    ("facilitate.unplan_reminder", "POST"): (302, 302, 404, 403, 303),
+    ("facilitate.reminder_text", "GET"): (302, 302, 404, 200, 200),
+    ("facilitate.reminder_text", "POST"): (302, 302, 404, 403, 422),
     # a panelist's messages and visits (issue 14, point 5): the facilitator of a
     # standard study only; researchers see pseudonymous data only
     ("facilitate.panelist_messages", "GET"): (302, 302, 404, 403, 200),
@@ -216,7 +219,8 @@ def world(app, make_study, make_panel, make_user):
         "kind": "probability",
         "message": "invitation",
         "message_id": invitation.id,
-        "schedule_id": 1,
+        # Visited by the reminder's text (registered first), then removed.
+        "schedule_id": add_schedule(db.session, study, 24, "http://localhost").id,
         "language": "en",
         "part": "best",
         "token": link.token,

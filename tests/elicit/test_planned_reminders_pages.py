@@ -8,9 +8,12 @@ from datetime import timedelta
 from html import unescape
 
 import pytest
+from sqlalchemy import select
 
 from elicit.extensions import db
-from surveys.models import utcnow
+from surveys.accounts import grant_access
+from surveys.message_texts import study_template
+from surveys.models import User, utcnow
 from surveys.rounds import open_round
 from surveys.schedules import schedules
 from tests.conftest import csrf_token, log_in
@@ -87,3 +90,71 @@ def test_the_same_moment_twice_is_refused(client, study):
     again = plan(client, "24", "hours")
     assert again.status_code == 422
     assert "is planned already" in again.text
+
+
+def test_a_planned_reminder_gets_its_own_text_in_each_language(
+    client, study, make_study, make_user
+):
+    """From the messages page to "3 days before" in Spanish: it starts as the study's
+    reminder text, is previewed and saved as its own, listed as its own, and given back
+    to the study's reminder text; researchers read it, other studies' addresses are 404."""
+    log_in(client, "lead@example.org")
+    assert plan(client, "3", "days").status_code == 303
+    (three_days,) = schedules(db.session, study)
+    url = f"{MESSAGES}/reminders/{three_days.id}/es"
+    overview = unescape(client.get(MESSAGES).text)
+    assert f'href="{url}"' in overview
+    assert overview.count("(the reminder text)") == 2  # English and Spanish
+
+    page = unescape(client.get(url).text)
+    general = study_template(db.session, study, "reminder", "es").text
+    assert "Reminder 3 days before the deadline" in page
+    assert "it is sent with the study's reminder text, shown here" in page
+    assert general.subject in page
+    assert "Use the reminder text again" not in page
+
+    form = {
+        "csrf_token": csrf_token(page),
+        "subject": "Quedan tres días",
+        "body": "{{ name }}: quedan tres días. {{ link }}\r\n",
+    }
+    preview = unescape(client.post(url, data={**form, "action": "preview"}).text)
+    assert "Preview only: this text is not saved yet." in preview
+    assert "Ana Ejemplo: quedan tres días. http://localhost/e/sample-link" in preview
+    refused = client.post(url, data={**form, "body": "sin enlace", "action": "save"})
+    assert refused.status_code == 422 and 'href="#body"' in refused.text
+    assert client.post(url, data={**form, "action": "save"}).status_code == 303
+    db.session.expire_all()
+    stored = study_template(db.session, study, "reminder", "es", three_days)
+    assert stored.edited and stored.text.body == "{{ name }}: quedan tres días. {{ link }}\n"
+    assert study_template(db.session, study, "reminder", "es").text == general  # untouched
+    overview = unescape(client.get(MESSAGES).text)
+    assert "(its own, saved " in overview and overview.count("(the reminder text)") == 1
+
+    page = client.get(url).text
+    assert "Use the reminder text again" in page
+    reset = client.post(url, data={"csrf_token": csrf_token(page), "action": "reset"})
+    assert reset.status_code == 303
+    db.session.expire_all()
+    assert not study_template(db.session, study, "reminder", "es", three_days).edited
+
+    other = make_study(
+        study.source.replace('slug = "us-mexico-intelligence"', 'slug = "another-study"')
+    )
+    lead = db.session.execute(select(User).where(User.email == "lead@example.org")).scalar_one()
+    grant_access(db.session, lead, other)
+    elsewhere = f"/console/studies/{other.slug}/messages/reminders/{three_days.id}/es"
+    assert client.get(elsewhere).status_code == 404  # not a reminder of that study
+    assert client.get(f"{MESSAGES}/reminders/{three_days.id}/fr").status_code == 404
+    assert client.get(f"{MESSAGES}/reminders/{three_days.id + 999}/es").status_code == 404
+    make_user("reader@example.org", "researcher", studies=[study])
+    client.post("/console/logout", data={"csrf_token": csrf_token(page)})
+    log_in(client, "reader@example.org")
+    read = client.get(url)
+    assert read.status_code == 200 and "Save the text" not in read.text
+    assert (
+        client.post(
+            url, data={**form, "csrf_token": csrf_token(read.text), "action": "save"}
+        ).status_code
+        == 403
+    )

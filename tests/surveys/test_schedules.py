@@ -16,7 +16,10 @@ from sqlalchemy.orm import Session
 from elicit.extensions import db
 from surveys.delivery import SmtpSettings, deliver, delivery_status, hand_over, history
 from surveys.errors import InvalidValues
-from surveys.models import OutboxMessage, ReminderRun, utcnow
+from surveys.message_templates import render
+from surveys.message_texts import reset_template, save_template, study_template
+from surveys.messaging import one_line
+from surveys.models import OutboxMessage, ReminderRun, ReminderText, utcnow
 from surveys.rounds import close_round, open_round
 from surveys.schedules import add_schedule, fire_due, planned, remove_schedule
 from tests.smtp_sink import smtp_sink
@@ -204,3 +207,70 @@ def test_a_round_closed_between_the_sweep_s_look_and_its_firing_fires_nothing(
     assert db.session.execute(select(ReminderRun)).scalars().all() == []
     monkeypatch.undo()
     assert len(fire_due(db.session, keys=link_keys, now=moment)) == 2
+
+
+def test_a_planned_reminder_is_sent_in_its_own_text_where_it_has_one(study_in_round, link_keys):
+    """ "3 days before" in its own words in Spanish: its Spanish recipient gets them, its
+    English recipient and the other planned reminder get the study's reminder text."""
+    study, round_, _links = study_in_round
+    three_days = add_schedule(db.session, study, 72, BASE)
+    one_day = add_schedule(db.session, study, 24, BASE)
+    save_template(
+        db.session,
+        study,
+        "reminder",
+        "es",
+        "Quedan tres días: {{ study_title }}",
+        "Hola {{ name }}: quedan tres días. {{ link }}",
+        schedule=three_days,
+    )
+    general = {
+        language: study_template(db.session, study, "reminder", language).text
+        for language in ("en", "es")
+    }
+    assert study_template(db.session, study, "reminder", "en", three_days).text == general["en"]
+    assert study_template(db.session, study, "reminder", "es", three_days).edited
+
+    deadline = round_.deadline
+    first = fire_due(db.session, keys=link_keys, now=deadline - timedelta(hours=71))
+    sent = {message.language: message for message in reminders() if message.id in first}
+    assert set(sent) == {"en", "es"}  # one non-submitter in each language
+    assert sent["es"].subject.startswith("Quedan tres días: ")
+    assert sent["es"].body.startswith("Hola Expert Number1: quedan tres días. ")
+    assert "/e/[personal link]" in sent["es"].body
+    assert "tres días" not in sent["en"].subject + sent["en"].body
+    assert sent["en"].subject == one_line(
+        render(general["en"], {"study_title": study.title["en"], "round": "1"}).subject
+    )
+
+    for message in reminders():
+        message.created_at -= timedelta(hours=48)
+    db.session.commit()
+    second = fire_due(db.session, keys=link_keys, now=deadline - timedelta(hours=23))
+    later = [message for message in reminders() if message.id in second]
+    assert len(later) == 2 and not any("tres días" in message.subject for message in later)
+
+    # Its text goes back to the study's, and goes with it when it is removed.
+    assert reset_template(db.session, study, "reminder", "es", schedule=three_days) is True
+    assert study_template(db.session, study, "reminder", "es", three_days).text == general["es"]
+    save_template(
+        db.session, study, "reminder", "en", "S {{ round }}", "{{ link }}", schedule=one_day
+    )
+    assert remove_schedule(db.session, study, one_day.id) is True
+    assert db.session.execute(select(ReminderText)).scalars().all() == []
+
+
+def test_a_planned_reminder_s_text_is_a_reminder_of_its_own_study(make_study):
+    study = make_study()
+    other = make_study(
+        study.source.replace('slug = "us-mexico-intelligence"', 'slug = "another-study"')
+    )
+    theirs = add_schedule(db.session, other, 24, BASE)
+    for kind, schedule in (
+        ("reminder", theirs),
+        ("invitation", add_schedule(db.session, study, 24, BASE)),
+    ):
+        with pytest.raises(InvalidValues) as refused:
+            save_template(db.session, study, kind, "en", "S", "{{ link }}", schedule=schedule)
+        assert "kind" in refused.value.errors
+    assert db.session.execute(select(ReminderText)).scalars().all() == []
