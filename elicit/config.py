@@ -7,7 +7,9 @@
     Signs session cookies and CSRF tokens; unless ``ELICIT_LINK_KEYS`` is set, the key
     that seals personal links is derived from it.  When unset, a random key is generated once
     and kept in the instance folder (``secret_key``, mode 0600), so that restarts and
-    several workers on one host share it.  There is no built-in key.
+    several workers on one host share it; another host would generate its own, so with
+    a database server (which several hosts may share) the log and ``/readyz`` warn.  There is no
+    built-in key.
 ``ELICIT_LINK_KEYS``
     Fernet keys that seal personal links (comma-separated, newest first: links are
     sealed with the first and read with any).  When unset, one key is derived from
@@ -148,6 +150,9 @@ def load(instance_folder: str, overrides: Mapping[str, Any] | None = None) -> di
     config: dict[str, Any] = {
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
         "SECRET_KEY": secret_key or stored_secret_key(folder),
+        # A key generated into the instance folder is this host's alone (/readyz says so
+        # when the database is a server that other hosts may share).
+        "ELICIT_SECRET_KEY_GENERATED": not secret_key,
         "ELICIT_LINK_KEYS": os.environ.get("ELICIT_LINK_KEYS") or None,
         "ELICIT_BASE_URL": base_url,
         "ELICIT_SMTP_URL": os.environ.get("ELICIT_SMTP_URL") or None,

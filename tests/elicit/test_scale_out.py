@@ -207,3 +207,27 @@ def test_a_study_changed_through_one_host_is_current_on_the_other(balancer, stud
     page = _expert_page(balancer, "b")
     assert NEW_TEXT in page and OLD_TEXT not in page
     assert NEW_TEXT in _expert_page(balancer, "a")
+
+
+def test_a_host_with_a_generated_secret_key_warns_when_the_database_may_be_shared(
+    tmp_path, monkeypatch, caplog
+):
+    # No ELICIT_SECRET_KEY: each host would generate its own key into its instance folder.
+    monkeypatch.setenv("ELICIT_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.delenv("ELICIT_SECRET_KEY", raising=False)
+    server = "postgresql+psycopg://elicit@127.0.0.1:1/elicit"  # never reached: a 503
+    for database, warned in ((server, True), (f"sqlite:///{tmp_path / 'one.sqlite3'}", False)):
+        caplog.clear()
+        host = create_app({"SQLALCHEMY_DATABASE_URI": database})
+        warnings = host.test_client().get("/readyz").json["warnings"]
+        assert any("ELICIT_SECRET_KEY" in warning for warning in warnings) == warned, database
+        logged = [r for r in caplog.records if "ELICIT_SECRET_KEY" in r.getMessage()]
+        assert len(logged) == warned, database  # once, at the first request
+        host.test_client().get("/healthz")
+        assert len([r for r in caplog.records if "ELICIT_SECRET_KEY" in r.getMessage()]) == warned
+        with host.app_context():
+            db.engine.dispose()
+    keyed = create_app({"SQLALCHEMY_DATABASE_URI": server, "SECRET_KEY": SECRET_KEY})
+    assert keyed.test_client().get("/readyz").json["warnings"] == []
+    with keyed.app_context():
+        db.engine.dispose()
