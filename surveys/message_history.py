@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from surveys.models import (
@@ -25,11 +25,12 @@ from surveys.models import (
     Round,
     Study,
 )
+from surveys.outbox import STATUSES as OUTBOX_STATUSES
+from surveys.outbox import status_expression
 
-#: Each message's status as the summary counts it, from its columns; the words are
-#: those of :func:`surveys.delivery.delivery_status` (a message being sent right now
-#: counts as queued or retrying).
-STATUSES: tuple[str, ...] = ("waiting", "queued", "retrying", "sent", "failed", "cancelled")
+#: Each message's status as the summary counts it: the outbox's
+#: (:func:`surveys.outbox.status_expression`, :func:`surveys.delivery.delivery_status`).
+STATUSES: tuple[str, ...] = OUTBOX_STATUSES
 
 
 @dataclass(frozen=True)
@@ -142,17 +143,8 @@ def panelist_history(session: Session, study: Study, panelist: Panelist) -> list
 def delivery_summary(session: Session, study: Study) -> list[SummaryRow]:
     """Every round's messages by kind and status, counted by the database; the latest
     round first, kinds in the order invitation, reminder, thank-you."""
-    status = case(
-        (OutboxMessage.sent_at.is_not(None), "sent"),
-        (
-            and_(OutboxMessage.failed_at.is_not(None), OutboxMessage.error.like("cancelled:%")),
-            "cancelled",
-        ),
-        (OutboxMessage.failed_at.is_not(None), "failed"),
-        (OutboxMessage.next_attempt_at.is_(None), "waiting"),
-        (OutboxMessage.attempts > 0, "retrying"),
-        else_="queued",
-    )
+    # The outbox's statuses, by the outbox's expression of them: one definition.
+    status = status_expression()
     rows = session.execute(
         select(Round.number, OutboxMessage.kind, status, func.count())
         .join(Round, Round.id == OutboxMessage.round_id, isouter=True)

@@ -198,6 +198,9 @@ class Marked:
     """What :func:`mark_sent` did."""
 
     marked: int
+    #: Messages left unsent because their link cannot be read with the keys given: no
+    #: one can have sent them from this console (their text was never shown).
+    unreadable: int = 0
 
 
 def mark_sent(
@@ -208,9 +211,14 @@ def mark_sent(
     message_id: int | None = None,
     selection: OutboxFilter | None = None,
     upto: int | None = None,
+    keys: LinkKeys | None = None,
 ) -> Marked:
     """Record as sent by hand one message (``message_id``) or every message
     ``selection`` selects (of ids up to ``upto``), unsent and not cancelled; commit.
+
+    With ``keys``, a message of the many whose recipient's link they cannot open is
+    left unsent and counted in :attr:`Marked.unreadable`: its text was shown to no one
+    (the outbox and the mail-merge file leave it out), so it cannot have been sent.
 
     Each gets ``sent_at`` and a "sent" event whose detail names the facilitator, in one
     conditional ``UPDATE`` per batch: a message sent, or being sent by a worker, since
@@ -226,6 +234,10 @@ def mark_sent(
     candidates = list(
         session.execute(select(OutboxMessage.id).where(where).order_by(OutboxMessage.id)).scalars()
     )
+    unreadable: set[int] = set()
+    if keys is not None and message_id is None:
+        unreadable = _unreadable_links(session, study, candidates, keys)
+        candidates = [candidate for candidate in candidates if candidate not in unreadable]
     # A claim whose lease runs: a worker is sending it now (NULLs spelled out, so
     # that a row without a claim is not lost to a NULL comparison).
     not_claimed = or_(
@@ -277,7 +289,32 @@ def mark_sent(
         )
     session.commit()
     session.expire_all()
-    return Marked(len(marked))
+    return Marked(len(marked), len(unreadable))
+
+
+def _unreadable_links(
+    session: Session, study: Study, message_ids: list[int], keys: LinkKeys
+) -> set[int]:
+    """Those of ``message_ids`` whose body carries the link placeholder and whose
+    recipient's link ``keys`` cannot open (each panelist's link unsealed once)."""
+    readable: dict[int, bool] = {}
+    found: set[int] = set()
+    for chunk in batches(message_ids, 500):
+        rows = session.execute(
+            select(OutboxMessage.id, Panelist.id, Panelist.token_sealed)
+            .join(Panelist, Panelist.id == OutboxMessage.panelist_id)
+            .where(
+                OutboxMessage.id.in_(chunk),
+                Panelist.study_id == study.id,
+                OutboxMessage.body.contains(LINK_PLACEHOLDER),
+            )
+        )
+        for message_id, panelist_id, sealed in rows:
+            if panelist_id not in readable:
+                readable[panelist_id] = sealed is not None and keys.unseal(sealed) is not None
+            if not readable[panelist_id]:
+                found.add(message_id)
+    return found
 
 
 def _redact_clear_links(session: Session, message_ids: list[int]) -> None:

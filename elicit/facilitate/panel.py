@@ -431,8 +431,9 @@ def _send(slug: str, *, reminders: bool) -> WerkzeugResponse:
     return redirect(url_for("facilitate.outbox_page", slug=slug), 303)
 
 
-def _unreadable_links_message(count: int, blind: bool) -> str:
-    """What the facilitator is told about messages whose links cannot be read."""
+def _unreadable_links_message(count: int, blind: bool, *, on_page: bool = False) -> str:
+    """What the facilitator is told about messages whose links cannot be read
+    (``on_page``: counted among the messages of the page shown only)."""
     remedy = (
         gettext("or send those people new links (“One panelist” on the panel page).")
         if blind
@@ -450,6 +451,15 @@ def _unreadable_links_message(count: int, blind: bool) -> str:
         )
         + " "
         + remedy
+        + (
+            " "
+            + gettext(
+                "Counted on this page only; marking messages as sent in bulk leaves every "
+                "such message unsent."
+            )
+            if on_page
+            else ""
+        )
     )
 
 
@@ -588,6 +598,9 @@ def outbox_page(slug: str) -> str:
         if people and not mail
         else {}
     )
+    # With a mail server, delivery has recorded each failure: counted for the study.
+    # Without one, only this page's links are unsealed (unsealing every waiting link
+    # of a large panel on each view would cost seconds): the warning says so.
     unreadable = (
         unreadable_waiting(db.session, current)
         if mail
@@ -609,7 +622,9 @@ def outbox_page(slug: str) -> str:
         bodies=bodies,
         statuses=statuses,
         histories=troubled_histories(db.session, messages) if people else {},
-        unreadable=_unreadable_links_message(unreadable, blind) if unreadable else None,
+        unreadable=(
+            _unreadable_links_message(unreadable, blind, on_page=not mail) if unreadable else None
+        ),
         counts=sorted(counts.by_kind_status.items()),
         outbox_counts=counts,
         filter_form=form,
@@ -686,6 +701,7 @@ def _mark(slug: str, *, message_id: int | None) -> WerkzeugResponse:
             console_user(),
             selection=selection,
             upto=request.form.get("upto", type=int),
+            keys=current_link_keys(),
         )
     else:
         done = mark_sent(db.session, current, console_user(), message_id=message_id)
@@ -698,6 +714,16 @@ def _mark(slug: str, *, message_id: int | None) -> WerkzeugResponse:
             done.marked,
         )
     )
+    if done.unreadable:
+        flash(
+            ngettext(
+                "%(num)s message was left unsent: its personal link cannot be read, so its "
+                "text was never shown.",
+                "%(num)s messages were left unsent: their personal links cannot be read, so "
+                "their texts were never shown.",
+                done.unreadable,
+            )
+        )
     return redirect(url_for("facilitate.outbox_page", slug=slug, **back), 303)
 
 

@@ -4,15 +4,16 @@ the submission; blind studies and researchers see no one's history."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from html import unescape
 
 from sqlalchemy import select
 
 from elicit.extensions import db
-from surveys.delivery import SmtpSettings, deliver, hand_over
+from surveys.delivery import CLAIM_PREFIX, SmtpSettings, deliver, delivery_status, hand_over
 from surveys.message_history import delivery_summary, panelist_history
 from surveys.messaging import queue_invitations, queue_reminders
-from surveys.models import OutboxMessage, Panelist
+from surveys.models import OutboxMessage, Panelist, utcnow
 from surveys.rounds import open_round
 from surveys.settings import update_settings
 from tests.conftest import log_in
@@ -73,6 +74,16 @@ def test_every_step_in_order_and_the_summary(
     overview = client.get(f"/console/studies/{SLUG}/messages").text
     assert 'id="delivery-summary"' in overview
     assert db.session.execute(select(OutboxMessage)).scalars().all()
+
+    # A reminder claimed by a worker right now is "being sent", as the outbox says.
+    claimed = reminded[0]
+    claimed.error = CLAIM_PREFIX + "worker-1"
+    claimed.next_attempt_at = utcnow() + timedelta(minutes=1)
+    db.session.commit()
+    assert delivery_status(claimed) == "sending"
+    summary = {(row.round, row.kind): row for row in delivery_summary(db.session, study)}
+    counts = summary[(1, "reminder")].counts
+    assert (counts["sending"], counts["waiting"]) == (1, 1)
 
 
 def test_blind_studies_strangers_and_researchers_see_no_one_s_history(

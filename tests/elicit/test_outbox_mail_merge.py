@@ -138,6 +138,32 @@ def test_a_link_that_cannot_be_read_leaves_its_row_without_link_or_body(study, i
     assert sum(row["problem"] == "" for row in rows) == 3
 
 
+def test_marking_in_bulk_leaves_unsent_the_messages_whose_link_cannot_be_read(
+    study, invited, client
+):
+    """Their text was never shown (the page and the file leave it out), so nobody sent
+    them: the bulk action marks the three others and says why one is left; the page's
+    warning says that it counts its own messages only."""
+    panelist = db.session.execute(db.select(Panelist).order_by(Panelist.id)).scalars().first()
+    panelist.token_sealed = LinkKeys([new_key()]).seal("sealed-with-a-key-we-no-longer-have")
+    db.session.commit()
+    page = client.get(OUTBOX).text
+    assert "1 message cannot be sent: its personal link cannot be read" in page
+    assert "Counted on this page only" in page
+    bulk = client.post(f"{OUTBOX}/sent", data={"csrf_token": csrf_token(page)})
+    assert bulk.status_code == 303
+    shown = client.get(bulk.location).text
+    assert "3 messages are marked as sent." in shown
+    assert "1 message was left unsent: its personal link cannot be read" in shown
+    left = {message.panelist_id: delivery_status(message) for message in messages()}
+    assert left.pop(panelist.id) == "waiting"
+    assert set(left.values()) == {"sent"}
+    audit = db.session.execute(
+        db.select(AuditEvent).where(AuditEvent.action == "messages.mark_sent")
+    ).scalar_one()
+    assert audit.details["marked"] == 3
+
+
 def test_blind_studies_and_researchers_get_no_mail_merge(study, invited, client):
     page = client.get(OUTBOX).text
     assert 'id="mail-merge"' in page and 'id="mark-all-sent"' in page
