@@ -191,6 +191,25 @@ def queue_check(app: Flask) -> dict[str, Any]:
     return {"status": "ok", "kind": "redis"}
 
 
+def queue_depth(app: Flask) -> dict[str, int] | None:
+    """For the metrics: the delivery jobs on the Redis queue by state ("queued": waiting
+    for a worker, "started": in a worker's hands, "failed": kept for inspection,
+    "scheduled": put off), ``None`` without Redis (jobs run in the web process); raises
+    ``redis.RedisError`` when it does not answer."""
+    connection = _redis(app)
+    if connection is None:
+        return None
+    from rq import Queue
+
+    queue = Queue(QUEUE_NAME, connection=connection)
+    return {
+        "queued": queue.count,
+        "started": queue.started_job_registry.count,
+        "failed": queue.failed_job_registry.count,
+        "scheduled": queue.scheduled_job_registry.count,
+    }
+
+
 # -- what a job does -------------------------------------------------------------------
 
 

@@ -14,6 +14,18 @@ people:
     can make the labels grow without bound.
 ``elicit_submissions_total``
     Expert submissions of a round's answers that were accepted.
+``elicit_outbox_unsent_messages{status}``
+    The delivery backlog, read from the database at each scrape (so the same whichever
+    worker or host answers): messages of every study not sent yet, by status
+    ("waiting": no mail server when queued, to be sent by hand; "queued"; "sending";
+    "retrying").  Counts only, never a study or a recipient.
+``elicit_delivery_queue_jobs{state}``, ``elicit_delivery_queue_up``
+    With Redis (``ELICIT_QUEUE_URL``), the delivery jobs on the queue by state
+    ("queued", "started", "failed", "scheduled"), read at each scrape, and whether Redis
+    answered it (1 or 0: when it does not, the jobs are not listed and messages wait in
+    the outbox, where the backlog above still counts them).  Without Redis, jobs run in
+    the web process and neither is listed.  A database that does not answer leaves the
+    backlog out of the scrape, never fails it.
 
 prometheus_client is imported by the first request, not with the app: the CLI's
 commands build the app too, and the library's import (its HTTP client and servers
@@ -141,7 +153,68 @@ def metrics() -> Response:
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
     instruments()  # listed, at zero, even before the first count
-    return Response(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
+    from prometheus_client import CollectorRegistry
+
+    # The backlog is read at the scrape, by the process that answers it, from the
+    # database and Redis that every worker and host share: added to no worker's files.
+    backlog = CollectorRegistry(auto_describe=True)
+    backlog.register(_Backlog(current_app._get_current_object()))  # type: ignore[attr-defined]
+    return Response(
+        generate_latest(_registry()) + generate_latest(backlog),
+        content_type=CONTENT_TYPE_LATEST,
+    )
+
+
+class _Backlog:
+    """A prometheus_client collector of the delivery backlog (see the module docstring)."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def collect(self) -> Any:
+        import redis
+        from prometheus_client.core import GaugeMetricFamily
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from elicit.extensions import db
+        from elicit.jobs import queue_depth
+        from surveys.outbox import unsent_by_status
+
+        unsent = GaugeMetricFamily(
+            "elicit_outbox_unsent_messages",
+            "Messages of every study not sent yet, by delivery status.",
+            labels=["status"],
+        )
+        try:
+            counts = unsent_by_status(db.session)
+        except SQLAlchemyError:
+            # The database does not answer (or is not migrated yet): the other metrics
+            # still are, and /readyz says what is wrong.
+            db.session.rollback()
+        else:
+            for status, count in counts.items():
+                unsent.add_metric([status], count)
+            yield unsent
+        try:
+            depth = queue_depth(self.app)
+        except redis.RedisError:
+            yield GaugeMetricFamily(
+                "elicit_delivery_queue_up", "Whether the delivery queue's Redis answered.", 0
+            )
+            return
+        if depth is None:
+            return
+        yield GaugeMetricFamily(
+            "elicit_delivery_queue_up", "Whether the delivery queue's Redis answered.", 1
+        )
+        jobs = GaugeMetricFamily(
+            "elicit_delivery_queue_jobs",
+            "Delivery jobs on the Redis queue, by state.",
+            labels=["state"],
+        )
+        for state, count in depth.items():
+            jobs.add_metric([state], count)
+        yield jobs
 
 
 def _registry() -> Any:

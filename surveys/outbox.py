@@ -97,6 +97,21 @@ def status_expression(now: datetime | None = None) -> Any:
     )
 
 
+def unsent_by_status(session: Session) -> dict[str, int]:
+    """Every study's messages not sent yet, counted by status (:func:`status_expression`;
+    "failed" and "cancelled" are ended, not waiting): the service's delivery backlog, for
+    the operator's metrics.  Every status is listed, at zero if none."""
+    status = status_expression()
+    counts = dict.fromkeys(("waiting", "queued", "sending", "retrying"), 0)
+    for state, count in session.execute(
+        select(status, func.count(OutboxMessage.id))
+        .where(OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None))
+        .group_by(status)
+    ):
+        counts[state] = count
+    return counts
+
+
 def selected(study: Study, selection: OutboxFilter, now: datetime | None = None) -> Any:
     """The condition that selects ``selection``'s messages of ``study``."""
     conditions: list[Any] = [OutboxMessage.study_id == study.id]

@@ -19,10 +19,14 @@ import pytest
 from elicit import create_app
 from elicit.config import prepare_metrics_directory
 from elicit.extensions import db
+from elicit.jobs import send_messages
 from elicit.metrics import UNMATCHED
+from surveys.messaging import queue_invitations
 from surveys.rounds import open_round
 from tests.conftest import BASE_URL, enter
+from tests.elicit.test_rate_limit_store import private_redis  # noqa: F401 - a fixture
 from tests.elicit.test_serve import serving
+from tests.smtp_sink import free_port
 
 TOKEN = secrets.token_urlsafe(32)
 ROUTE_LABEL = re.compile(r'route="([^"]*)"')
@@ -161,3 +165,79 @@ def test_every_workers_requests_are_counted_in_one_scrape(tmp_path):
         assert server.wait(timeout=60) == 0, log.read_text()
     assert not folder.exists(), "the folder made at start is removed at exit"
     assert "Traceback" not in Path(log).read_text()
+
+
+def _metrics_app(database_url: str, **config):
+    return create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SECRET_KEY": "test-secret-key-not-for-production",
+            "ELICIT_BASE_URL": BASE_URL,
+            "ELICIT_METRICS_TOKEN": TOKEN,
+            **config,
+        }
+    )
+
+
+def _gauges(text: str, name: str) -> dict[str, float]:
+    """``name``'s samples in ``text``, by their one label's value ("" without one)."""
+    found = {}
+    for label, value in re.findall(rf'^{name}(?:{{\w+="([^"]*)"}})? (\S+)$', text, re.MULTILINE):
+        found[label] = float(value)
+    return found
+
+
+def test_the_delivery_backlog_and_the_queue_s_depth_are_read_at_each_scrape(
+    app,
+    database_url,
+    make_study,
+    make_panel,
+    link_keys,
+    private_redis,  # noqa: F811
+):
+    """Four invitations queued without a mail server are "waiting"; handed to a Redis
+    queue they are "queued", with their job on it; a Redis that does not answer is
+    "up 0" and the backlog is still counted from the database.  No study, no address."""
+    study = make_study()
+    make_panel(study, 4)
+    round_ = open_round(db.session, study)
+    invitations = queue_invitations(db.session, study, round_, BASE_URL, keys=link_keys)
+
+    alone = _metrics_app(database_url)
+    text = _scrape(alone.test_client())
+    assert _gauges(text, "elicit_outbox_unsent_messages") == {
+        "waiting": 4.0,
+        "queued": 0.0,
+        "sending": 0.0,
+        "retrying": 0.0,
+    }
+    assert "elicit_delivery_queue" not in text  # no Redis: jobs run in the web process
+    assert "example.org" not in text and study.slug not in text
+
+    queued = _metrics_app(
+        database_url,
+        ELICIT_QUEUE_URL=f"redis://127.0.0.1:{private_redis}/0",
+        ELICIT_SMTP_URL="smtp://127.0.0.1:9",
+    )
+    with queued.app_context():
+        send_messages(invitations.ids)
+    text = _scrape(queued.test_client())
+    assert _gauges(text, "elicit_outbox_unsent_messages")["queued"] == 4.0
+    assert _gauges(text, "elicit_delivery_queue_up") == {"": 1.0}
+    assert _gauges(text, "elicit_delivery_queue_jobs") == {
+        "queued": 1.0,  # one job per batch of 100
+        "started": 0.0,
+        "failed": 0.0,
+        "scheduled": 0.0,
+    }
+
+    gone = _metrics_app(database_url, ELICIT_QUEUE_URL=f"redis://127.0.0.1:{free_port()}/0")
+    text = _scrape(gone.test_client())
+    assert _gauges(text, "elicit_delivery_queue_up") == {"": 0.0}
+    assert "elicit_delivery_queue_jobs" not in text
+    assert _gauges(text, "elicit_outbox_unsent_messages")["queued"] == 4.0
+    for served in (alone, queued, gone):
+        with served.app_context():
+            db.session.remove()
+            db.engine.dispose()
