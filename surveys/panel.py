@@ -15,12 +15,12 @@ import io
 import logging
 import re
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, not_, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 from surveys import audit
@@ -35,6 +35,7 @@ from surveys.models import (
     ResponseStatus,
     RosterEntry,
     Round,
+    RoundSummary,
     Study,
     User,
     utcnow,
@@ -442,18 +443,24 @@ def panelist_by_pseudonym(session: Session, study: Study, pseudonym: str) -> Pan
     return panelist
 
 
-def roster_by_id(session: Session, study: Study) -> dict[int, tuple[str, str]]:
-    """Panelist id → (name, email) for the study's panel.
+def roster_by_id(
+    session: Session, study: Study, panelist_ids: Collection[int] | None = None
+) -> dict[int, tuple[str, str]]:
+    """Panelist id → (name, email) for the study's panel, or for the panelists
+    ``panelist_ids`` of it (a page's rows).
 
     Only for the people a standard study's facilitator may see; a blind study's console
     never calls it.  Keyed by the row id, not the pseudonym, so that nothing which
     shows names needs a pseudonym.
     """
-    rows = session.execute(
+    query = (
         select(Panelist.id, RosterEntry.name, RosterEntry.email)
         .join(RosterEntry)
         .where(Panelist.study_id == study.id)
     )
+    if panelist_ids is not None:
+        query = query.where(Panelist.id.in_(list(panelist_ids)))
+    rows = session.execute(query)
     return {panelist_id: (name, email) for panelist_id, name, email in rows}
 
 
@@ -483,6 +490,17 @@ class PanelistStatus:
     rounds: list[RoundStatusOfPanelist]
 
 
+def opened_rounds(session: Session, study: Study) -> list[Round]:
+    """The study's rounds that have been opened, oldest first: the panel's columns."""
+    return list(
+        session.execute(
+            select(Round)
+            .where(Round.study_id == study.id, Round.opened_at.is_not(None))
+            .order_by(Round.number)
+        ).scalars()
+    )
+
+
 def panel_status(
     session: Session, study: Study, selection: PanelFilter | None = None
 ) -> list[PanelistStatus]:
@@ -494,14 +512,11 @@ def panel_status(
       an earlier round, a later visit also counts: only the latest visit is kept);
     - draft: a draft is saved for the round;
     - submitted: at least one submitted response in the round.
+
+    Every panelist is loaded: for the API's list and the tests.  The console shows a
+    page at a time (:func:`panel_page`).
     """
-    rounds = [
-        round_
-        for round_ in session.execute(
-            select(Round).where(Round.study_id == study.id).order_by(Round.number)
-        ).scalars()
-        if round_.opened_at is not None
-    ]
+    rounds = opened_rounds(session, study)
     condition = (
         Panelist.study_id == study.id
         if selection is None
@@ -510,22 +525,38 @@ def panel_status(
     panelists = list(
         session.execute(select(Panelist).where(condition).order_by(Panelist.pseudonym)).scalars()
     )
+    return _statuses(session, study, rounds, panelists, whole_panel=True)
+
+
+def _statuses(
+    session: Session,
+    study: Study,
+    rounds: list[Round],
+    panelists: list[Panelist],
+    *,
+    whole_panel: bool,
+) -> list[PanelistStatus]:
+    """:class:`PanelistStatus` of ``panelists`` in ``rounds``: the invitations, drafts
+    and submissions of the whole panel (``whole_panel``) or of these panelists only,
+    read in three queries."""
     round_ids = [round_.id for round_ in rounds]
-    invited = _pairs(
-        session,
-        select(OutboxMessage.round_id, OutboxMessage.panelist_id).where(
-            OutboxMessage.study_id == study.id, OutboxMessage.kind == "invitation"
-        ),
+    ids = [panelist.id for panelist in panelists]
+    invitations = select(OutboxMessage.round_id, OutboxMessage.panelist_id).where(
+        OutboxMessage.study_id == study.id, OutboxMessage.kind == "invitation"
     )
-    drafts = _pairs(
-        session, select(Draft.round_id, Draft.panelist_id).where(Draft.round_id.in_(round_ids))
-    )
-    submitted = _pairs(
-        session,
+    drafts = select(Draft.round_id, Draft.panelist_id).where(Draft.round_id.in_(round_ids))
+    submissions = (
         select(Response.round_id, Response.panelist_id)
         .where(Response.round_id.in_(round_ids), Response.status == ResponseStatus.SUBMITTED)
-        .distinct(),
+        .distinct()
     )
+    if not whole_panel:
+        invitations = invitations.where(OutboxMessage.panelist_id.in_(ids))
+        drafts = drafts.where(Draft.panelist_id.in_(ids))
+        submissions = submissions.where(Response.panelist_id.in_(ids))
+    invited = _pairs(session, invitations) if ids else set()
+    drafted = _pairs(session, drafts) if ids and round_ids else set()
+    submitted = _pairs(session, submissions) if ids and round_ids else set()
     return [
         PanelistStatus(
             panelist_id=panelist.id,
@@ -540,7 +571,7 @@ def panel_status(
                     opened=panelist.last_seen_at is not None
                     and round_.opened_at is not None
                     and panelist.last_seen_at >= round_.opened_at,
-                    draft=(round_.id, panelist.id) in drafts,
+                    draft=(round_.id, panelist.id) in drafted,
                     submitted=(round_.id, panelist.id) in submitted,
                 )
                 for round_ in rounds
@@ -548,6 +579,90 @@ def panel_status(
         )
         for panelist in panelists
     ]
+
+
+PANEL_PAGE_SIZE = 100
+"""Panelists listed per page of the console's panel."""
+
+
+@dataclass(frozen=True)
+class PanelPage:
+    """One page of the panel as the console lists it: its rows, the opened rounds
+    (the columns), and where the page lies in the selection (counted by the database)."""
+
+    rows: list[PanelistStatus]
+    rounds: list[Round]
+    #: From 1; a page asked for past the last one is the last one.
+    page: int
+    pages: int
+    #: Panelists the selection holds (the whole panel without one).
+    total: int
+    page_size: int
+
+    @property
+    def first(self) -> int:
+        """The position of the page's first row in the selection, from 1 (0: empty)."""
+        return (self.page - 1) * self.page_size + 1 if self.rows else 0
+
+    @property
+    def last(self) -> int:
+        """The position of the page's last row in the selection."""
+        return (self.page - 1) * self.page_size + len(self.rows)
+
+
+def pages_of(total: int, page: int, page_size: int) -> tuple[int, int]:
+    """(page, pages): ``page`` brought within 1 and the last page of ``total`` rows
+    (an empty list has one, empty, page)."""
+    pages = max(-(-total // page_size), 1)
+    return min(max(page, 1), pages), pages
+
+
+def panel_page(
+    session: Session,
+    study: Study,
+    selection: PanelFilter | None = None,
+    *,
+    page: int = 1,
+    page_size: int | None = None,
+    total: int | None = None,
+) -> PanelPage:
+    """Page ``page`` (from 1; past the last: the last) of the panel, or of the
+    panelists ``selection`` selects, by pseudonym, with their status per round as in
+    :func:`panel_status`.  ``page_size`` defaults to :data:`PANEL_PAGE_SIZE`.
+
+    Reads ``page_size`` panelists and their invitations, drafts and submissions only;
+    the selection's size is counted by the database (or given as ``total`` when the
+    caller has counted it already).  Its cost follows the page, not the panel.
+    """
+    page_size = page_size or PANEL_PAGE_SIZE
+    rounds = opened_rounds(session, study)
+    condition = (
+        Panelist.study_id == study.id
+        if selection is None
+        else selected(study, status_round(session, study), selection)
+    )
+    if total is None:
+        total = session.execute(select(func.count(Panelist.id)).where(condition)).scalar_one()
+    page, pages = pages_of(total, page, page_size)
+    # The page's pseudonyms first (unique within the study: the index of the two
+    # gives them in order, and skips to a late page without reading the table), then
+    # those panelists.
+    on_page = (
+        select(Panelist.pseudonym)
+        .where(condition)
+        .order_by(Panelist.pseudonym)
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    )
+    panelists = list(
+        session.execute(
+            select(Panelist)
+            .where(Panelist.study_id == study.id, Panelist.pseudonym.in_(on_page.scalar_subquery()))
+            .order_by(Panelist.pseudonym)
+        ).scalars()
+    )
+    rows = _statuses(session, study, rounds, panelists, whole_panel=False)
+    return PanelPage(rows, rounds, page, pages, total, page_size)
 
 
 class StatusFilter(enum.StrEnum):
@@ -756,6 +871,164 @@ def panel_counts(statuses: Sequence[PanelistStatus], *, min_group_size: int) -> 
         groups=shown,
         min_group_size=min_group_size,
     )
+
+
+@dataclass(frozen=True)
+class PanelCensus:
+    """The panel page's counts, all from one pass of the database over the panel:
+    :class:`PanelCounts`, and each group's :class:`FilterCounts` in the status round
+    (:func:`status_round`)."""
+
+    counts: PanelCounts
+    #: Group → what each status filter selects in it (every group, small ones too).
+    filters: dict[str, FilterCounts]
+
+    def filter_counts(self, group: str | None = None) -> FilterCounts:
+        """:func:`filter_counts` of ``group`` (``None``: every group)."""
+        if group is not None:
+            return self.filters.get(group, FilterCounts(0, 0, 0, 0))
+        return FilterCounts(
+            *(sum(getattr(counts, name) for counts in self.filters.values()) for name in _FILTERS)
+        )
+
+
+_FILTERS = ("everyone", "not_submitted", "draft", "never_opened")
+
+
+def panel_census(session: Session, study: Study, *, by_group: bool = True) -> PanelCensus:
+    """:func:`panel_counts` of the whole panel and :func:`filter_counts` of each group,
+    counted by the database in one grouped query (plus small ones for invitations,
+    drafts and stored respondents): no panelist row is loaded.
+
+    A round's submitters are read once, as a distinct list from the index of submitted
+    responses by round (``ix_response_round_submitted``, an index-only scan), and
+    joined to the panel by hash: the cost is a pass over those index entries, not a
+    look-up per panelist and round.  The same counts and the same gathering of small
+    groups as :func:`panel_counts` and :func:`filter_counts`.
+
+    Without ``by_group`` (a page that shows no submissions by group) the counts have no
+    group rows, and only the status round's submitters are read: an earlier round is
+    closed, and its submitters are its summary's ``respondents``, counted when it
+    closed by the same definition (a closed round takes no submission).
+    """
+    rounds = opened_rounds(session, study)
+    round_ids = [round_.id for round_ in rounds]
+    scanned = rounds if by_group else rounds[-1:]
+    submitters = [
+        select(Response.panelist_id)
+        .where(Response.round_id == round_.id, Response.status == ResponseStatus.SUBMITTED)
+        .distinct()
+        .subquery(f"submitted_{index}")
+        for index, round_ in enumerate(scanned)
+    ]
+    columns: list[Any] = [Panelist.group, func.count(Panelist.id), func.count(Panelist.revoked_at)]
+    columns += [_sum(Panelist.last_seen_at >= round_.opened_at) for round_ in rounds]
+    columns += [func.count(of_round.c.panelist_id) for of_round in submitters]
+    query = select(*columns).select_from(Panelist)
+    for of_round in submitters:
+        query = query.outerjoin(of_round, of_round.c.panelist_id == Panelist.id)
+    if rounds:
+        last, waiting = rounds[-1], submitters[-1].c.panelist_id.is_(None)
+        drafted = select(Draft.panelist_id).where(Draft.round_id == last.id).subquery("drafted")
+        query = query.outerjoin(drafted, drafted.c.panelist_id == Panelist.id).add_columns(
+            _sum(waiting),
+            _sum(and_(waiting, drafted.c.panelist_id.is_not(None))),
+            _sum(
+                and_(
+                    waiting,
+                    or_(Panelist.last_seen_at.is_(None), Panelist.last_seen_at < last.opened_at),
+                )
+            ),
+        )
+    groups: dict[str, tuple[int, int, list[int], dict[int, int]]] = {}
+    filters: dict[str, FilterCounts] = {}
+    for group, size, revoked, *values in session.execute(
+        query.where(Panelist.study_id == study.id).group_by(Panelist.group)
+    ):
+        numbers = [int(value) for value in values]
+        seen = numbers[: len(rounds)]
+        answered = numbers[len(rounds) : len(rounds) + len(scanned)]
+        tail = numbers[len(rounds) + len(scanned) :] or [0, 0, 0]
+        groups[group] = (
+            int(size),
+            int(revoked),
+            seen,
+            {round_.id: count for round_, count in zip(scanned, answered, strict=True)},
+        )
+        filters[group] = FilterCounts(int(size), *tail)
+    invited = _by_round(
+        session,
+        select(OutboxMessage.round_id, func.count(func.distinct(OutboxMessage.panelist_id)))
+        .where(
+            OutboxMessage.study_id == study.id,
+            OutboxMessage.kind == "invitation",
+            OutboxMessage.round_id.in_(round_ids),
+        )
+        .group_by(OutboxMessage.round_id),
+    )
+    drafts = _by_round(
+        session,
+        select(Draft.round_id, func.count(Draft.id))
+        .where(Draft.round_id.in_(round_ids))
+        .group_by(Draft.round_id),
+    )
+    stored = _by_round(
+        session,
+        select(RoundSummary.round_id, RoundSummary.respondents).where(
+            RoundSummary.round_id.in_([round_.id for round_ in rounds[: -len(scanned) or None]])
+        ),
+    )
+    rows = list(groups.values())
+    counts = [
+        RoundCounts(
+            round_number=round_.number,
+            invited=invited.get(round_.id, 0),
+            opened=sum(seen[index] for _, _, seen, _ in rows),
+            draft=drafts.get(round_.id, 0),
+            submitted=sum(answered.get(round_.id, 0) for _, _, _, answered in rows)
+            if round_ in scanned
+            else stored.get(round_.id, 0),
+        )
+        for index, round_ in enumerate(rounds)
+    ]
+    shown: list[GroupCount] = []
+    small_size, small_submitted = 0, [0] * len(rounds)
+    for group in sorted(groups) if by_group else []:
+        size, _, _, by_round = groups[group]
+        of_group = [by_round[round_.id] for round_ in rounds]
+        if size < study.feedback_min_n:
+            small_size += size
+            small_submitted = [a + b for a, b in zip(small_submitted, of_group, strict=True)]
+        else:
+            shown.append(GroupCount(group=group, panelists=size, submitted=of_group))
+    if small_size:
+        shown.append(GroupCount(group=None, panelists=small_size, submitted=small_submitted))
+    return PanelCensus(
+        PanelCounts(
+            panelists=sum(size for size, _, _, _ in rows),
+            active=sum(size - revoked for size, revoked, _, _ in rows),
+            rounds=counts,
+            groups=shown,
+            min_group_size=study.feedback_min_n,
+        ),
+        filters,
+    )
+
+
+def panel_counts_of(session: Session, study: Study) -> PanelCounts:
+    """:func:`panel_counts` of the whole panel, counted by the database
+    (:func:`panel_census`)."""
+    return panel_census(session, study).counts
+
+
+def _sum(condition: ColumnElement[bool]) -> Any:
+    """How many rows meet ``condition`` (0 for none), as a SQL aggregate."""
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _by_round(session: Session, statement: Any) -> dict[int, int]:
+    """The (round id, count) rows of ``statement`` as a dict."""
+    return {round_id: int(count) for round_id, count in session.execute(statement)}
 
 
 def _group_count(group: str | None, members: list[PanelistStatus]) -> GroupCount:

@@ -39,7 +39,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
-from flask_babel import gettext, ngettext
+from flask_babel import format_decimal, gettext, ngettext
 from flask_login import login_required
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -80,17 +80,20 @@ from surveys.outbox import (
 )
 from surveys.outbox import outbox_page as outbox_page_of
 from surveys.panel import (
+    FilterCounts,
     InvalidPanel,
     IssuedLink,
     NewPanelist,
+    PanelCensus,
     PanelFilter,
+    PanelistStatus,
     StatusFilter,
     add_panelist,
     add_panelists,
     filter_counts,
     offered_groups,
-    panel_counts,
-    panel_status,
+    panel_census,
+    panel_page,
     panelist_by_email,
     panelist_by_id,
     parse_panel_csv,
@@ -120,29 +123,57 @@ def _panel_page(
     person_form: PersonForm | None = None,
 ) -> str:
     """The panel page, with the given forms (as filled in) or empty ones, filtered by
-    the query's ``status`` and ``group`` when they are valid."""
+    the query's ``status`` and ``group`` when they are valid, a page (``page``) of
+    :data:`~surveys.panel.PANEL_PAGE_SIZE` panelists at a time.
+
+    Every count on it is the database's; only the page's rows (and, for a standard
+    study's facilitator, their names) are read, so that its cost follows the page and
+    not the panel's size.
+    """
     blind = study.anonymity == BLIND
-    statuses = panel_status(db.session, study)
-    filter_form, selection = _panel_filter(study, request.args)
+    # Submissions by group are shown in a blind study only (its group table).
+    census = panel_census(db.session, study, by_group=blind)
+    counts = census.counts
+    filter_form, selection, filtered = _panel_filter(study, request.args, census)
     open_round = open_round_of(db.session, study)
     can_change = console_user().role == "facilitator"
+    selected_count = filtered.of(selection.status) if selection else None
+    # A blind study's page gets counts only: no list it could be compared by.
+    rows = (
+        None
+        if blind
+        else panel_page(
+            db.session,
+            study,
+            selection,
+            page=_page_number(),
+            total=counts.panelists if selection is None else selected_count,
+        )
+    )
+    query = _panel_query(filter_form) if selection else {}
     return render_template(
         "facilitate/panel.html",
         study=study,
         blind=blind,
         people=_shows_people(study),
-        # A blind study's page gets counts only: no list it could be compared by.
-        statuses=[]
-        if blind
-        else (panel_status(db.session, study, selection) if selection else statuses),
-        all_rounds=statuses[0].rounds if statuses else [],
-        counts=panel_counts(statuses, min_group_size=study.feedback_min_n),
-        roster=_roster(study),
+        rows=rows,
+        # The page's position, written as the visitor's language writes numbers.
+        numbers={
+            name: format_decimal(getattr(rows, name))
+            for name in ("first", "last", "total", "page", "pages")
+        }
+        if rows
+        else {},
+        statuses=rows.rows if rows else [],
+        all_rounds=rows.rounds if rows else [],
+        counts=counts,
+        roster=_roster(study, rows.rows if rows else []),
         open_round=open_round,
         filter_form=filter_form,
         selection=selection,
+        query=query,
         filter_round=status_round(db.session, study),
-        selected_count=_selected_count(study, selection),
+        selected_count=selected_count,
         reminders_due=(
             reminders_due(db.session, study, open_round, selection)
             if can_change and open_round is not None and selection is not None
@@ -158,12 +189,23 @@ def _panel_page(
     )
 
 
+def _panel_query(form: PanelFilterForm) -> dict[str, str]:
+    """The valid filter of ``form`` as query arguments, for the page links and the row
+    actions' way back."""
+    return {
+        name: value
+        for name, value in (("status", form.status.data), ("group", form.group.data))
+        if value and not form[name].errors
+    }
+
+
 def _panel_filter(
-    study: Study, formdata: Mapping[str, Any]
-) -> tuple[PanelFilterForm, PanelFilter | None]:
+    study: Study, formdata: Mapping[str, Any], census: PanelCensus | None = None
+) -> tuple[PanelFilterForm, PanelFilter | None, FilterCounts]:
     """The filter form read from ``formdata``, each choice labelled with its count from
-    the database, and the selection it makes (``None``: everyone, or a choice that is
-    not offered, which gets its message on its field).
+    the database (from ``census`` when the page has counted already), the selection it
+    makes (``None``: everyone, or a choice that is not offered, which gets its message
+    on its field), and the counts of the chosen group.
 
     In a blind study the groups offered are only those of at least the minimum group
     size: a group that is not offered is refused with the message of one that does not
@@ -190,7 +232,11 @@ def _panel_filter(
     group: str | None = None
     if not form.group.errors and form.group.data:
         group = "" if form.group.data == NO_GROUP else form.group.data
-    counts = filter_counts(db.session, study, round_, group)
+    counts = (
+        census.filter_counts(group)
+        if census is not None
+        else filter_counts(db.session, study, round_, group)
+    )
     words = {
         "": gettext("Everyone (%(n)s)", n=counts.everyone),
         StatusFilter.NOT_SUBMITTED.value: gettext("Not submitted (%(n)s)", n=counts.not_submitted),
@@ -199,19 +245,11 @@ def _panel_filter(
     }
     form.status.choices = [(value, words[value]) for value, _ in form.status.choices]
     if not valid:
-        return form, None
+        return form, None, counts
     status = StatusFilter(form.status.data) if form.status.data else None
     if status is None and group is None:
-        return form, None
-    return form, PanelFilter(status=status, group=group)
-
-
-def _selected_count(study: Study, selection: PanelFilter | None) -> int | None:
-    """How many panelists ``selection`` selects (counted by the database)."""
-    if selection is None:
-        return None
-    counts = filter_counts(db.session, study, status_round(db.session, study), selection.group)
-    return counts.of(selection.status)
+        return form, None, counts
+    return form, PanelFilter(status=status, group=group), counts
 
 
 def _shows_people(study: Study) -> bool:
@@ -222,11 +260,12 @@ def _shows_people(study: Study) -> bool:
     return study.anonymity != BLIND and console_user().role == Role.FACILITATOR
 
 
-def _roster(study: Study) -> dict[int, tuple[str, str]]:
-    """Panelist id → (name, email), empty when the visitor may not see people."""
-    if not _shows_people(study):
+def _roster(study: Study, rows: list[PanelistStatus]) -> dict[int, tuple[str, str]]:
+    """Panelist id → (name, email) of the page's ``rows``, empty when the visitor may
+    not see people."""
+    if not _shows_people(study) or not rows:
         return {}
-    return roster_by_id(db.session, study)
+    return roster_by_id(db.session, study, [row.panelist_id for row in rows])
 
 
 def _panelist_form(study: Study) -> PanelistForm:
@@ -322,7 +361,11 @@ def revoke_panelist(slug: str, panelist_id: int) -> Any:
     panelist = _named_panelist(current, panelist_id)
     revoke_link(db.session, panelist, actor=console_user())
     flash(gettext("The link of %(name)s is withdrawn.", name=panelist.roster.name))
-    return redirect(url_for("facilitate.panel", slug=slug)), 303
+    # Back to the page and filter the row was on (the page checks them again).
+    back = {
+        name: request.args[name] for name in ("status", "group", "page") if request.args.get(name)
+    }
+    return redirect(url_for("facilitate.panel", slug=slug, **back)), 303
 
 
 @blueprint.route("/studies/<slug>/panel/<int:panelist_id>/reissue", methods=["POST"])
@@ -394,7 +437,7 @@ def _send(slug: str, *, reminders: bool) -> WerkzeugResponse:
         return redirect(url_for("facilitate.panel", slug=slug), 303)
     selection = None
     if reminders:
-        form, selection = _panel_filter(current, request.form)
+        form, selection, _ = _panel_filter(current, request.form)
         if form.errors:
             flash(gettext("Nothing was queued: the selection is no longer offered."))
             return redirect(url_for("facilitate.panel", slug=slug), 303)

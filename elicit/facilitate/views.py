@@ -20,7 +20,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import get_locale, gettext
+from flask_babel import format_decimal, get_locale, gettext
 from flask_login import login_required
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -44,12 +44,12 @@ from surveys.accounts import (
     studies_of,
 )
 from surveys.accounts import change_password as change_account_password
-from surveys.audit import study_log
+from surveys.audit import study_log_page
 from surveys.close_checklist import close_checklist
 from surveys.errors import Conflict
 from surveys.models import Study
 from surveys.opening import OpeningPlan, plan_next_round
-from surveys.progress import StudyProgress, gather_small_groups, study_progress
+from surveys.progress import StudyProgress, gather_small_groups, round_states, study_progress
 from surveys.protocol import items_at_consensus, protocol_stamp, retired_at_close
 from surveys.rounds import (
     close_round,
@@ -156,6 +156,7 @@ def study(slug: str) -> str:
     """A study's rounds, response rate, results so far, recommendation and audit log."""
     current = study_for(slug)
     progress = study_progress(db.session, current)
+    log = study_log_page(db.session, current, _page_number("log"))
     return render_template(
         "facilitate/study.html",
         study=current,
@@ -163,7 +164,16 @@ def study(slug: str) -> str:
         **amendments_context(db.session, current, str(get_locale())),
         progress=progress,
         decision=stopping_recommendation(db.session, current),
-        log=study_log(db.session, current),
+        # Each closed round's respondents as a column: the round's summary, which can
+        # be large, is not loaded for it.
+        respondents={
+            state.round.id: state.respondents for state in round_states(db.session, current)
+        },
+        log=log,
+        log_numbers={
+            name: format_decimal(getattr(log, name))
+            for name in ("first", "last", "total", "page", "pages")
+        },
         open_form=OpenRoundForm(),
         can_change=console_user().role == "facilitator",
         can_export=may_export(console_user()),
@@ -171,6 +181,14 @@ def study(slug: str) -> str:
         reminders=planned(db.session, current, progress.open_round),
         **_response_rate_context(current, progress),
     )
+
+
+def _page_number(name: str) -> int:
+    """The page the query's argument ``name`` asks for (1 if none or not a number)."""
+    try:
+        return max(int(request.args.get(name, "1")), 1)
+    except ValueError:
+        return 1
 
 
 @blueprint.route("/studies/<slug>/response-rate")
