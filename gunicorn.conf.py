@@ -95,10 +95,15 @@ def on_starting(server: Any) -> None:
 
 def post_worker_init(worker: Any) -> None:
     """Make the metrics in each worker before its first request, which would otherwise
-    pay for importing prometheus_client."""
+    pay for importing prometheus_client; tell the app how many workers share its host
+    (rate-limit counts kept in each worker's memory are then warned about)."""
+    from elicit.health import note_worker_processes
     from elicit.metrics import instruments
 
     instruments()
+    app = getattr(worker, "wsgi", None)
+    if app is not None and hasattr(app, "extensions"):  # the Flask app gunicorn loaded
+        note_worker_processes(app, worker.cfg.workers)
 
 
 def child_exit(server: Any, worker: Any) -> None:

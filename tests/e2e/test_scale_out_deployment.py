@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import http.cookiejar
 import itertools
+import json
 import secrets
 import urllib.error
 import urllib.parse
@@ -193,6 +194,10 @@ def test_two_hosts_behind_nginx_serve_one_site(site: Site):
     expert_requests = served[console_requests : console_requests + 6]
     assert all(a != b for a, b in itertools.pairwise(expert_requests)), served
     assert _submitted(site) == [(ResponseStatus.SUBMITTED, "ties", 2)]
+    # Both hosts are configured as the README says: nothing to warn of.
+    for _ in site.hosts:
+        status, body = browser.request("/readyz")
+        assert status == 200 and json.loads(body)["warnings"] == [], body
     logged = site.balancer.access_log.read_text()
     assert '"GET /e/<token>" 302' in logged and site.expert_token not in logged
 

@@ -17,8 +17,12 @@ gunicorn hosts).
 
 from __future__ import annotations
 
+import os
+import runpy
 from collections.abc import Iterable, Iterator
+from types import SimpleNamespace
 from typing import Any
+from unittest import mock
 
 import pytest
 import redis
@@ -27,12 +31,13 @@ from sqlalchemy import select
 from werkzeug.test import Client, TestResponse
 
 from elicit import create_app
+from elicit.config import prepare_metrics_directory, remove_metrics_directory
 from elicit.extensions import db
 from surveys.models import Draft, Response, ResponseStatus
 from surveys.rounds import open_round
 from surveys.serialization import item_to_toml
 from surveys.studies import active_items
-from tests.conftest import BASE_URL, PASSWORD, csrf_token
+from tests.conftest import BASE_URL, PASSWORD, REPOSITORY, csrf_token
 from tests.elicit.test_rate_limit_store import private_redis  # noqa: F401
 
 SECRET_KEY = "one-key-for-every-host-of-the-site"
@@ -231,3 +236,41 @@ def test_a_host_with_a_generated_secret_key_warns_when_the_database_may_be_share
     assert keyed.test_client().get("/readyz").json["warnings"] == []
     with keyed.app_context():
         db.engine.dispose()
+
+
+def _gunicorn_hooks() -> dict[str, Any]:
+    """The shipped ``gunicorn.conf.py``'s names, its start-up effects undone (the
+    metrics folder it makes and names in the environment)."""
+    with mock.patch.dict(os.environ):
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        prepare_metrics_directory.cache_clear()
+        namespace = runpy.run_path(str(REPOSITORY / "gunicorn.conf.py"))
+        remove_metrics_directory()
+        prepare_metrics_directory.cache_clear()
+    return namespace
+
+
+def test_workers_counting_rate_limits_in_their_own_memory_are_warned_about(database_url, caplog):
+    post_worker_init = _gunicorn_hooks()["post_worker_init"]
+    for storage, workers, warned in (
+        ("memory://", 5, True),
+        ("memory://", 1, False),
+        ("redis://127.0.0.1:1/0", 5, False),
+    ):
+        caplog.clear()
+        served = create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": database_url,
+                "SECRET_KEY": SECRET_KEY,
+                "RATELIMIT_STORAGE_URI": storage,
+            }
+        )
+        post_worker_init(SimpleNamespace(wsgi=served, cfg=SimpleNamespace(workers=workers)))
+        warnings = served.test_client().get("/readyz").json["warnings"]
+        said = [warning for warning in warnings if "memory://" in warning]
+        assert bool(said) == warned, (storage, workers)
+        if warned:
+            assert "5 worker processes" in said[0]
+            assert any("memory://" in record.getMessage() for record in caplog.records)
+        with served.app_context():
+            db.engine.dispose()
