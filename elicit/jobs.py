@@ -330,6 +330,7 @@ class InProcessRunner:
         self._pending = 0
         self._pid = 0
         self._jobs: queue.SimpleQueue[list[int] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
 
     def submit(self, message_ids: Sequence[int]) -> None:
         """Run delivery of ``message_ids`` after the response (or now, in a test)."""
@@ -351,7 +352,8 @@ class InProcessRunner:
                 return
             self._jobs = queue.SimpleQueue()  # a parent's jobs are the parent's
             self._pending = 0
-            threading.Thread(target=self._run, name="elicit-delivery", daemon=True).start()
+            self._thread = threading.Thread(target=self._run, name="elicit-delivery", daemon=True)
+            self._thread.start()
             self._pid = os.getpid()
 
     def wait_idle(self, timeout: float) -> bool:
@@ -359,11 +361,19 @@ class InProcessRunner:
         with self._idle:
             return self._idle.wait_for(lambda: self._pending == 0, timeout)
 
-    def stop(self) -> None:
-        """End the thread after the job in hand (the rest stay in the outbox)."""
-        if self._pid == os.getpid():
+    def stop(self, wait: float = 0) -> bool:
+        """End the thread after the job in hand (the rest stay in the outbox), waiting
+        up to ``wait`` seconds for it to end: until it has, it may hold a database
+        connection, so whoever disposes of the engine next waits.  Whether it has ended
+        (or none was running)."""
+        thread = self._thread if self._pid == os.getpid() else None
+        if thread is not None:
             self._jobs.put(None)
             self._pid = 0
+            self._thread = None
+            thread.join(wait)
+            return not thread.is_alive()
+        return True
 
     def _run(self) -> None:
         """Sweep once (what a previous process left), then run jobs, sweeping when idle."""

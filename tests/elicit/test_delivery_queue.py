@@ -81,7 +81,8 @@ def console(database_url: str) -> Iterator[Callable[..., FlaskClient]]:
 
     yield make
     for served in apps:
-        runner(served).stop()
+        # Its thread may be sweeping with a connection: the engine goes after it ends.
+        assert runner(served).stop(wait=60)
         with served.app_context():
             db.session.remove()
             db.engine.dispose()
