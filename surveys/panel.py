@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, not_, or_, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, literal, not_, select
 from sqlalchemy.orm import Session
 
 from surveys import audit
@@ -897,14 +897,17 @@ _FILTERS = ("everyone", "not_submitted", "draft", "never_opened")
 
 def panel_census(session: Session, study: Study, *, by_group: bool = True) -> PanelCensus:
     """:func:`panel_counts` of the whole panel and :func:`filter_counts` of each group,
-    counted by the database in one grouped query (plus small ones for invitations,
-    drafts and stored respondents): no panelist row is loaded.
+    counted by the database in a few grouped queries: no panelist row is loaded.
 
-    A round's submitters are read once, as a distinct list from the index of submitted
-    responses by round (``ix_response_round_submitted``, an index-only scan), and
-    joined to the panel by hash: the cost is a pass over those index entries, not a
-    look-up per panelist and round.  The same counts and the same gathering of small
-    groups as :func:`panel_counts` and :func:`filter_counts`.
+    The panel is read once, by group (sizes, withdrawn links, visits); each round's
+    submitters once, as a distinct list from the index of submitted responses by
+    round (``ix_response_round_submitted``, read in order), joined to their panelists
+    by primary key; the status round's drafts once.  The filters' counts follow by
+    subtraction (not submitted = everyone - submitters; draft = drafts - those of
+    submitters; never opened = those who did not open - submitters who did not), so
+    that nothing is looked up per panelist: the cost is a pass over the index entries
+    of the rounds read.  The same counts and the same gathering of small groups as
+    :func:`panel_counts` and :func:`filter_counts`.
 
     Without ``by_group`` (a page that shows no submissions by group) the counts have no
     group rows, and only the status round's submitters are read: an earlier round is
@@ -914,48 +917,79 @@ def panel_census(session: Session, study: Study, *, by_group: bool = True) -> Pa
     rounds = opened_rounds(session, study)
     round_ids = [round_.id for round_ in rounds]
     scanned = rounds if by_group else rounds[-1:]
-    submitters = [
-        select(Response.panelist_id)
-        .where(Response.round_id == round_.id, Response.status == ResponseStatus.SUBMITTED)
-        .distinct()
-        .subquery(f"submitted_{index}")
-        for index, round_ in enumerate(scanned)
-    ]
-    columns: list[Any] = [Panelist.group, func.count(Panelist.id), func.count(Panelist.revoked_at)]
-    columns += [_sum(Panelist.last_seen_at >= round_.opened_at) for round_ in rounds]
-    columns += [func.count(of_round.c.panelist_id) for of_round in submitters]
-    query = select(*columns).select_from(Panelist)
-    for of_round in submitters:
-        query = query.outerjoin(of_round, of_round.c.panelist_id == Panelist.id)
-    if rounds:
-        last, waiting = rounds[-1], submitters[-1].c.panelist_id.is_(None)
-        drafted = select(Draft.panelist_id).where(Draft.round_id == last.id).subquery("drafted")
-        query = query.outerjoin(drafted, drafted.c.panelist_id == Panelist.id).add_columns(
-            _sum(waiting),
-            _sum(and_(waiting, drafted.c.panelist_id.is_not(None))),
-            _sum(
-                and_(
-                    waiting,
-                    or_(Panelist.last_seen_at.is_(None), Panelist.last_seen_at < last.opened_at),
-                )
-            ),
+    last = rounds[-1] if rounds else None
+    # Every panelist once, by group: sizes, withdrawn links, visits since each round.
+    sizes: dict[str, tuple[int, int, list[int]]] = {
+        group: (int(size), int(revoked), [int(value) for value in seen])
+        for group, size, revoked, *seen in session.execute(
+            select(
+                Panelist.group,
+                func.count(Panelist.id),
+                func.count(Panelist.revoked_at),
+                *(_sum(Panelist.last_seen_at >= round_.opened_at) for round_ in rounds),
+            )
+            .where(Panelist.study_id == study.id)
+            .group_by(Panelist.group)
         )
+    }
+    # Each scanned round's submitters once (the index of submitted responses, in
+    # order), then their groups; and, in the status round, how many of them opened it.
+    submitters = (
+        select(Response.round_id, Response.panelist_id)
+        .where(
+            Response.round_id.in_([round_.id for round_ in scanned]),
+            Response.status == ResponseStatus.SUBMITTED,
+        )
+        .distinct()
+        .subquery("submitters")
+    )
+    opened_last = _sum(Panelist.last_seen_at >= last.opened_at) if last is not None else literal(0)
+    answered: dict[tuple[str, int], tuple[int, int]] = {
+        (group, round_id): (int(count), int(seen))
+        for group, round_id, count, seen in session.execute(
+            select(Panelist.group, submitters.c.round_id, func.count(), opened_last)
+            .select_from(submitters)
+            .join(Panelist, Panelist.id == submitters.c.panelist_id)
+            .group_by(Panelist.group, submitters.c.round_id)
+        )
+    }
+    # The status round's drafts by group, and how many of their authors submitted.
+    drafted: dict[str, tuple[int, int]] = {}
+    if last is not None:
+        submitted_last = exists(
+            select(Response.id).where(
+                Response.round_id == last.id,
+                Response.panelist_id == Draft.panelist_id,
+                Response.status == ResponseStatus.SUBMITTED,
+            )
+        )
+        drafted = {
+            group: (int(count), int(done))
+            for group, count, done in session.execute(
+                select(Panelist.group, func.count(Draft.id), _sum(submitted_last))
+                .join(Panelist, Panelist.id == Draft.panelist_id)
+                .where(Draft.round_id == last.id)
+                .group_by(Panelist.group)
+            )
+        }
     groups: dict[str, tuple[int, int, list[int], dict[int, int]]] = {}
     filters: dict[str, FilterCounts] = {}
-    for group, size, revoked, *values in session.execute(
-        query.where(Panelist.study_id == study.id).group_by(Panelist.group)
-    ):
-        numbers = [int(value) for value in values]
-        seen = numbers[: len(rounds)]
-        answered = numbers[len(rounds) : len(rounds) + len(scanned)]
-        tail = numbers[len(rounds) + len(scanned) :] or [0, 0, 0]
-        groups[group] = (
-            int(size),
-            int(revoked),
-            seen,
-            {round_.id: count for round_, count in zip(scanned, answered, strict=True)},
+    for group, (size, revoked, seen) in sizes.items():
+        by_round = {round_.id: answered.get((group, round_.id), (0, 0))[0] for round_ in scanned}
+        groups[group] = (size, revoked, seen, by_round)
+        if last is None:
+            filters[group] = FilterCounts(size, 0, 0, 0)
+            continue
+        submitted, submitted_opened = answered.get((group, last.id), (0, 0))
+        drafts_of_group, drafts_submitted = drafted.get(group, (0, 0))
+        # Never opened and not submitted: those who never opened, less the submitters
+        # among them.
+        filters[group] = FilterCounts(
+            everyone=size,
+            not_submitted=size - submitted,
+            draft=drafts_of_group - drafts_submitted,
+            never_opened=(size - seen[-1]) - (submitted - submitted_opened),
         )
-        filters[group] = FilterCounts(int(size), *tail)
     invited = _by_round(
         session,
         select(OutboxMessage.round_id, func.count(func.distinct(OutboxMessage.panelist_id)))
@@ -985,7 +1019,7 @@ def panel_census(session: Session, study: Study, *, by_group: bool = True) -> Pa
             invited=invited.get(round_.id, 0),
             opened=sum(seen[index] for _, _, seen, _ in rows),
             draft=drafts.get(round_.id, 0),
-            submitted=sum(answered.get(round_.id, 0) for _, _, _, answered in rows)
+            submitted=sum(of_rounds.get(round_.id, 0) for _, _, _, of_rounds in rows)
             if round_ in scanned
             else stored.get(round_.id, 0),
         )
