@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, literal, select, tuple_
+from sqlalchemy import case, func, insert, literal, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -179,8 +179,14 @@ def store_feedback(
             continue
         path = "value" if part == "" else ("components", part)
         value = Response.answer[path].as_float()
-        whens.append((and_(Item.key == definition.key, value < q1), BELOW))
-        whens.append((and_(Item.key == definition.key, value > q3), ABOVE))
+        # Nested: each row compares keys until its own, then reads its answer at most
+        # twice (a JSON column is parsed again on every read).
+        whens.append(
+            (
+                Item.key == definition.key,
+                case((value < q1, BELOW), (value > q3, ABOVE), else_=INSIDE),
+            )
+        )
     stratum_of = case(*whens, else_=INSIDE) if whens else literal(INSIDE)
     reasons = (
         select(

@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from analysis.reasons import ABOVE, BELOW, INSIDE, stratum
 from elicit.extensions import db
 from surveys.answers import submit_responses
 from surveys.errors import Conflict
@@ -127,7 +128,7 @@ def test_pinned_reasons_come_first_for_every_expert(client, round_two):
         assert shown[0] == (7, 3)
         assert shown.count((7, 3)) == 1
         assert len(shown) <= REASONS_PER_PAGE + 1
-        assert "Highlighted by the study team:" in page
+        assert page.count("data-pinned") == 1
 
 
 def test_the_page_reads_records_written_at_close_not_the_summary(client, round_two):
@@ -156,3 +157,34 @@ def test_at_most_a_page_of_reasons_can_be_pinned_per_item(round_two):
         pin_reason(db.session, study, reasons[-1].id, pinned=True)
     pin_reason(db.session, study, reasons[0].id, pinned=False)
     pin_reason(db.session, study, reasons[-1].id, pinned=True)
+
+
+def test_a_numeric_estimates_reasons_are_stratified_by_its_best_guess(make_study, make_panel):
+    """The close sorts each reason by its answer's stratifying part (a numeric
+    estimate's best guess) against the round's quartiles, as analysis.reasons.stratum
+    does; the database extracts the part from the stored JSON."""
+    study = make_study()
+    links = make_panel(study, 12)
+    open_round(db.session, study)
+    bests = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120]
+    for best, link in zip(bests, links, strict=True):
+        panelist = db.session.execute(
+            db.select(Panelist).where(Panelist.pseudonym == link.pseudonym)
+        ).scalar_one()
+        answer = {"lowest": best - 5, "highest": best + 5, "best": best, "confidence": 80}
+        form = {f"transfers_next_year.{part}": str(value) for part, value in answer.items()}
+        submit_responses(
+            db.session, panelist, {**form, "rationale.transfers_next_year": f"Best {best}."}
+        )
+    summary = close_round(db.session, study)
+    row = next(
+        row
+        for row in summary.statistics["rows"]
+        if row["item"] == "transfers_next_year" and row["component"] == "best"
+    )
+    stored = {
+        reason.text: reason.stratum
+        for reason in db.session.execute(db.select(FeedbackReason)).scalars()
+    }
+    assert stored == {f"Best {best}.": stratum(float(best), row["q1"], row["q3"]) for best in bests}
+    assert set(stored.values()) == {BELOW, INSIDE, ABOVE}
