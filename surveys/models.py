@@ -8,13 +8,14 @@ study (a partial unique index, which SQLite and PostgreSQL both enforce).
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Enum,
     ForeignKey,
@@ -839,3 +840,25 @@ class ReminderRun(Base):
     queued: Mapped[int] = mapped_column(Integer, default=0)
 
     __table_args__ = (UniqueConstraint("schedule_id", "round_id"),)
+
+
+class ItemResolution(Base):
+    """What happened: the outcome of a probability item (``"yes"`` or ``"no"``: the
+    event occurred or not) or a scenario set (the key of the scenario that unfolded),
+    when and by what source it is known (:mod:`surveys.resolutions`)."""
+
+    __tablename__ = "item_resolution"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"))
+    item_key: Mapped[str] = mapped_column(String(63))
+    outcome: Mapped[str] = mapped_column(String(63))
+    resolved_on: Mapped[date] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(500))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Who recorded it last (the console user), if any.
+    recorded_by: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+
+    __table_args__ = (UniqueConstraint("study_id", "item_key"),)

@@ -349,6 +349,7 @@ from elicit.facilitate import design as _design_routes  # noqa: E402, F401
 from elicit.facilitate import exports as _export_routes  # noqa: E402, F401
 from elicit.facilitate import message_history as _history_routes  # noqa: E402, F401
 from elicit.facilitate import message_templates as _message_routes  # noqa: E402, F401
+from elicit.facilitate import outcomes as _outcome_routes  # noqa: E402, F401
 from elicit.facilitate import panel as _panel_routes  # noqa: E402, F401
 from elicit.facilitate import preview as _preview_routes  # noqa: E402, F401
 from elicit.facilitate import protocol as _protocol_routes  # noqa: E402, F401

@@ -80,6 +80,8 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     # no schedule to remove
     ("facilitate.plan_reminder", "POST"): (302, 302, 404, 403, 422),
     ("facilitate.unplan_reminder", "POST"): (302, 302, 404, 403, 303),
+    ("facilitate.outcomes", "GET"): (302, 302, 404, 200, 200),
+    ("facilitate.record_outcome", "POST"): (302, 302, 404, 403, 422),
     ("facilitate.reminder_text", "GET"): (302, 302, 404, 200, 200),
     ("facilitate.reminder_text", "POST"): (302, 302, 404, 403, 422),
     # a panelist's messages and visits (issue 14, point 5): the facilitator of a
@@ -222,6 +224,7 @@ def world(app, make_study, make_panel, make_user):
         # Visited by the reminder's text (registered first), then removed.
         "schedule_id": add_schedule(db.session, study, 24, "http://localhost").id,
         "language": "en",
+        "item_key": "trigger_tariffs",
         "part": "best",
         "token": link.token,
         "pseudonym": link.pseudonym,
