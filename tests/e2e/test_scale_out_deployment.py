@@ -17,9 +17,11 @@ run.  Marked ``e2e`` so that CI runs it once (real servers, like the browser tes
 from __future__ import annotations
 
 import http.cookiejar
+import http.server
 import itertools
 import json
 import secrets
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -46,6 +48,7 @@ from tests.deployment import (
     NGINX,
     Balancer,
     create_schema_at_head,
+    free_port,
     host_environment,
     nginx,
     postgresql_database,
@@ -223,3 +226,48 @@ def _submitted(site: Site) -> list[tuple[ResponseStatus, str | None, int]]:
             return [(row.status, row.rationale, row.item_version) for row in rows]
     finally:
         engine.dispose()
+
+
+def test_a_host_that_fails_leaves_no_personal_link_in_nginx_s_logs(tmp_path: Path):
+    """nginx writes a failed upstream connection to its error log with the request line;
+    with the README's configuration neither that log nor the access log keeps the link.
+    One upstream answers (a bare HTTP server), the other is a port nobody listens on."""
+    if not NGINX.exists():
+        pytest.skip("Debian's nginx is not installed (apt-get install nginx)")
+    token = secrets.token_urlsafe(32)
+
+    class Answer(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/healthz":
+                self.send_response(200)
+            else:
+                self.send_response(302)
+                self.send_header("Location", "/e/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    live, dead = f"127.0.0.1:{server.server_address[1]}", f"127.0.0.1:{free_port()}"
+    try:
+        with nginx([live, dead], tmp_path / "nginx") as balancer:
+            opener = urllib.request.build_opener(_NoRedirect)
+            for _ in range(4):  # round robin: the dead host is tried, then the live one
+                with pytest.raises(urllib.error.HTTPError) as answer:
+                    opener.open(f"{balancer.url}/e/{token}", timeout=30)
+                assert answer.value.code == 302
+    finally:
+        server.shutdown()
+    logs = {path.name: path.read_text() for path in (tmp_path / "nginx").glob("*.log")}
+    assert dead in logs["elicit.access.log"]  # the failure happened, and was logged
+    for name, text in logs.items():
+        assert token not in text, name
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
