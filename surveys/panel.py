@@ -883,6 +883,14 @@ class PanelCensus:
     #: Group → what each status filter selects in it (every group, small ones too).
     filters: dict[str, FilterCounts]
 
+    def offered_groups(self, study: Study) -> list[tuple[str, int]]:
+        """:func:`offered_groups`, from the counts already made."""
+        return [
+            (group, counts.everyone)
+            for group, counts in sorted(self.filters.items())
+            if study.anonymity != "blind" or counts.everyone >= study.feedback_min_n
+        ]
+
     def filter_counts(self, group: str | None = None) -> FilterCounts:
         """:func:`filter_counts` of ``group`` (``None``: every group)."""
         if group is not None:

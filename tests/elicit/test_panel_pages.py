@@ -18,6 +18,7 @@ from surveys.panel import (
     PanelFilter,
     StatusFilter,
     filter_counts,
+    offered_groups,
     panel_census,
     panel_counts,
     panel_counts_of,
@@ -127,6 +128,9 @@ def test_the_counts_are_the_databases_and_equal_the_rows(round_one):
         )
     round_ = status_round(db.session, round_one)
     census = panel_census(db.session, round_one)
+    for level in ("standard", "blind"):
+        round_one.anonymity = level
+        assert census.offered_groups(round_one) == offered_groups(db.session, round_one)
     for group in (None, "a", "b", "c", "nobody"):
         assert census.filter_counts(group) == filter_counts(db.session, round_one, round_, group)
     for group in (None, "a", "b"):
