@@ -56,7 +56,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import multiprocessing
-import re
 import shutil
 import statistics
 import sys
@@ -87,6 +86,7 @@ from benchmarks.close import (  # noqa: E402 (after the path is set)
     warm_up,
 )
 from benchmarks.close import TARGET_RATIO as CLOSE_TARGET_RATIO  # noqa: E402
+from benchmarks.console import PASSWORD, _logged_in  # noqa: E402
 from benchmarks.expert_page import REASON  # noqa: E402
 from benchmarks.exports import (  # noqa: E402
     DOWNLOAD_TARGET_MB,
@@ -104,10 +104,8 @@ from benchmarks.faults import PrivatePostgres, interrupts_as_exceptions, migrate
 EXPERT_TARGET_RATIO = 1.5
 CONSOLE_TARGET_S = 1.0
 FACILITATOR = "benchmark.facilitator@scale.invalid"
-PASSWORD = "benchmark scale password"
 #: On the expert page: an item's feedback from the round before.
 FEEDBACK = b"data-feedback-item="
-CSRF_PATTERN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 #: Page step → (label, path).
 PAGES = {
     "expert": ("expert page in round 2, p50 of {n} panelists", "/e/"),
@@ -187,18 +185,7 @@ def _experts(app: Any, count: int) -> list[Any]:
 
 def _facilitator(app: Any, count: int) -> list[Any]:
     """The facilitator's test client, logged in through the login form, ``count`` times."""
-    client = app.test_client()
-    page = client.get("/console/login").get_data(as_text=True)
-    match = CSRF_PATTERN.search(page)
-    if match is None:
-        raise RuntimeError("the login page has no CSRF token")
-    answer = client.post(
-        "/console/login",
-        data={"email": FACILITATOR, "password": PASSWORD, "csrf_token": match.group(1)},
-    )
-    if answer.status_code != 302:
-        raise RuntimeError(f"logging in answered {answer.status_code}")
-    return [client] * count
+    return [_logged_in(app, FACILITATOR)] * count
 
 
 def measure_page(url: str, step: str, requests: int) -> dict[str, Any]:
@@ -336,8 +323,8 @@ def _cell(step: str, measure: Measure) -> str:
 
 def _ratio(small: Measure, large: Measure, *, size: bool) -> str:
     """Largest size ÷ smallest: time, and the page's size."""
-    if small.failed or large.failed or not small.seconds:
-        return "–"
+    if small.failed or large.failed or not small.seconds or small.status != large.status:
+        return "–"  # a refused workbook is no faster way to write one
     text = f"{large.seconds / small.seconds:.2f}× time"
     if size and small.bytes and small.cpu:
         text += f", {large.cpu / small.cpu:.2f}× CPU, {large.bytes / small.bytes:.2f}× size"
