@@ -16,8 +16,14 @@ A large panel gives thousands of reasons per item; an expert reads a few.  The r
 3. The strata take turns, below, inside, above, below, …, a stratum that has run out
    giving its turn to the others: each page of at most ``per_page`` reasons holds
    about as many from each side of the panel as from its middle, while they last.
+   Reasons the facilitator pinned open the sequence and count within ``per_page``
+   (page 1 shows them first, and fewer drawn ones); the drawn sequence skips them.
 4. Page 2 continues the same sequence where page 1 ended, and so on; no reason is
    repeated across pages.
+5. Each page's drawn reasons are shown in a random order of their own (seeded by the
+   same seed and the page): in the order of the turns, a reader could tell which came
+   from below or above the middle half, and in a small panel whose answers show one
+   outlier, tie a reason to that answer.
 
 The shuffle is drawn lazily (:func:`shuffled_prefix`): a page costs what it shows, not
 the number of reasons given.  Pure functions, no I/O.
@@ -39,6 +45,7 @@ __all__ = [
     "reason_order",
     "selection_seed",
     "shuffled_prefix",
+    "stratified_sequence",
     "stratum",
 ]
 
@@ -87,21 +94,46 @@ def shuffled_prefix(size: int, length: int, rng: random.Random) -> list[int]:
 
 
 def reason_order(
-    counts: Sequence[int], *, seed: str, page: int, per_page: int
+    counts: Sequence[int],
+    *,
+    seed: str,
+    page: int,
+    per_page: int,
+    pinned: Sequence[tuple[int, int]] = (),
 ) -> list[tuple[int, int]]:
     """The reasons on page ``page`` (from 1) as (stratum, position) pairs, in the order
     shown: position ``p`` of stratum ``s`` is the ``p``-th (from 0) of the ``counts[s]``
-    reasons stored in that stratum.  See the module's rule."""
+    reasons stored in that stratum.  ``pinned`` reasons (distinct pairs) open the
+    sequence and count within ``per_page``; the drawn ones follow, without them.  A
+    page past the last is empty.  See the module's rule."""
     if page < 1 or per_page < 1:
         return []
     end = page * per_page
     start = end - per_page
+    pinned = list(dict.fromkeys(pinned))
+    skip = set(pinned)
+    # At most len(pinned) of the sequence's first `end` reasons are pinned ones, so
+    # that prefix holds every drawn reason of pages 1 to `page`.
+    drawn = [
+        pair for pair in stratified_sequence(counts, seed=seed, length=end) if pair not in skip
+    ]
+    shown = drawn[max(start - len(pinned), 0) : max(end - len(pinned), 0)]
+    # Within the page the strata's turns would tell which reason came from below or
+    # above the middle half; the page is shown in its own random order.
+    random.Random(f"{seed}:page:{page}").shuffle(shown)  # noqa: S311 - an order, not a secret
+    return pinned[start:end] + shown
+
+
+def stratified_sequence(counts: Sequence[int], *, seed: str, length: int) -> list[tuple[int, int]]:
+    """The first ``length`` reasons of the rule's sequence, as (stratum, position)
+    pairs: each stratum in its own random order, the strata taking turns (rules 2 and
+    3).  The first ``m`` pairs are the same for every ``length >= m``."""
     remaining = list(counts)
     taken = [0] * len(counts)
     turns: list[int] = []
-    while len(turns) < end and any(remaining):
+    while len(turns) < length and any(remaining):
         for index in STRATA[: len(counts)]:
-            if remaining[index] and len(turns) < end:
+            if remaining[index] and len(turns) < length:
                 turns.append(index)
                 taken[index] += 1
                 remaining[index] -= 1
@@ -118,7 +150,7 @@ def reason_order(
     for index in turns:
         sequence.append((index, orders[index][used[index]]))
         used[index] += 1
-    return sequence[start:end]
+    return sequence
 
 
 def page_count(total: int, per_page: int) -> int:

@@ -16,7 +16,7 @@ Which reasons an expert reads is the rule of :mod:`analysis.reasons` (a stratifi
 random sample of at most :data:`REASONS_PER_PAGE` a page, stable for the expert and
 round, paged), stated in the study's protocol and report (:func:`selection_rule_text`).
 A facilitator may pin up to :data:`REASONS_PER_PAGE` reasons per item of a closed round
-(:func:`pin_reason`): every expert then reads them first.
+(:func:`pin_reason`): every expert then reads them first, within the same bound.
 
 Rounds closed before these records existed get theirs the first time a page asks
 (:func:`round_feedback`), from the stored summary and the round's answers.
@@ -56,8 +56,8 @@ from surveys.studies import all_items
 
 log = logging.getLogger(__name__)
 
-#: Most reasons an expert reads per item and page (pinned ones come on top of page 1,
-#: and at most this many may be pinned per item).
+#: Most reasons an expert reads per item and page, pinned ones included (they open
+#: page 1; at most this many may be pinned per item).
 REASONS_PER_PAGE = 9
 #: Bars of a continuous chart (a discrete scale has one per option).
 CHART_BINS = 10
@@ -92,18 +92,20 @@ def selection_rule_text() -> str:
     """The selection rule in one paragraph (English), for the protocol and the report."""
     return (
         f"Experts read at most {REASONS_PER_PAGE} of the panel's reasons per item at a "
-        "time, never with their author. The reasons of a round are split by the answer "
-        "each came with (the single value, or a numeric estimate's best guess) into "
-        "three strata: below the round's middle half (under Q1), inside it (Q1 to Q3, "
-        "and answers without such a value, and all reasons of scenario sets and "
-        "rankings) and above it (over Q3). Each stratum is put in a random order drawn "
-        "for each expert, round and item, and the strata take turns (below, inside, "
-        "above, ...; one that runs out gives its turn to the others), so that every "
-        "page shows about as many reasons from each side of the panel as from its "
-        "middle while they last. The same expert sees the same reasons on reloading; "
-        "'Show more reasons' pages on through the same order without repeating one. "
-        f"Reasons the facilitator pinned (at most {REASONS_PER_PAGE} per item) come "
-        "first, for every expert."
+        "time, never with their author. Reasons the facilitator pinned (at most "
+        f"{REASONS_PER_PAGE} per item) count among them and come first, for every "
+        "expert. The other reasons of a round are split by the answer each came with "
+        "(the single value, or a numeric estimate's best guess) into three strata: "
+        "below the round's middle half (under Q1), inside it (Q1 to Q3, and answers "
+        "without such a value, and all reasons of scenario sets and rankings) and above "
+        "it (over Q3). Each stratum is put in a random order drawn for each expert, "
+        "round and item, and the strata take turns filling the pages (one that runs out "
+        "gives its turn to the others), so that every page holds about as many reasons "
+        "from each side of the panel as from its middle while they last. Within a page "
+        "the drawn reasons are shown in a random order as well, so that their order "
+        "does not tell which side of the panel a reason came from. The same expert sees "
+        "the same reasons in the same order on reloading; 'Show more reasons' pages on "
+        "through the same sequence without repeating one."
     )
 
 
@@ -285,10 +287,11 @@ def reason_pages(
 ) -> dict[str, ReasonPage]:
     """The reasons an expert reads on each item of ``seeds`` (item key → the expert's
     seed, :func:`analysis.reasons.selection_seed`) from closed round ``round_id``:
-    page ``pages[key]`` (default 1) of each.  Two queries, whatever the panel's size:
-    the pinned reasons of the round, then the selected ones by number."""
+    page ``pages[key]`` (default 1; past the last: the last) of each, pinned reasons
+    first and counted within :data:`REASONS_PER_PAGE`.  Two queries, whatever the
+    panel's size: the pinned reasons of the round, then the drawn ones by number."""
     pages = pages or {}
-    pinned: dict[str, list[tuple[int, int, PanelRationale]]] = {}
+    pinned: dict[str, dict[tuple[int, int], PanelRationale]] = {}
     for key, index, position, text, language in session.execute(
         select(
             FeedbackReason.item_key,
@@ -300,20 +303,31 @@ def reason_pages(
         .where(FeedbackReason.round_id == round_id, FeedbackReason.pinned_at.is_not(None))
         .order_by(FeedbackReason.pinned_at, FeedbackReason.id)
     ):
-        pinned.setdefault(key, []).append(
-            (index, position, PanelRationale(text, language or None, pinned=True))
+        pinned.setdefault(key, {})[(index, position)] = PanelRationale(
+            text, language or None, pinned=True
         )
-    orders = {
-        key: reason_order(
-            records[key].get("reasons", []),
+    orders: dict[str, tuple[int, list[tuple[int, int]]]] = {}
+    for key, seed in seeds.items():
+        if key not in records:
+            continue
+        counts = records[key].get("reasons", [])
+        # Brought within the pages before the order is drawn: a page past the last
+        # shows the last, and costs no more than it.
+        page = min(max(pages.get(key, 1), 1), page_count(sum(counts), REASONS_PER_PAGE))
+        order = reason_order(
+            counts,
             seed=seed,
-            page=max(1, pages.get(key, 1)),
+            page=page,
             per_page=REASONS_PER_PAGE,
+            pinned=list(pinned.get(key, {})),
         )
-        for key, seed in seeds.items()
-        if key in records
-    }
-    wanted = [(key, index, position) for key, order in orders.items() for index, position in order]
+        orders[key] = (page, order)
+    wanted = [
+        (key, index, position)
+        for key, (_, order) in orders.items()
+        for index, position in order
+        if (index, position) not in pinned.get(key, {})
+    ]
     found: dict[tuple[str, int, int], PanelRationale] = {}
     if wanted:
         for key, index, position, text, language in session.execute(
@@ -332,22 +346,15 @@ def reason_pages(
         ):
             found[(key, index, position)] = PanelRationale(text, language or None)
     result = {}
-    for key, order in orders.items():
-        page = max(1, pages.get(key, 1))
-        first = pinned.get(key, []) if page == 1 else []
-        skip = {(index, position) for index, position, _ in pinned.get(key, [])}
-        sampled = [
-            found[(key, index, position)]
-            for index, position in order
-            if (index, position) not in skip and (key, index, position) in found
+    for key, (page, order) in orders.items():
+        first = pinned.get(key, {})
+        shown = [
+            first[pair] if pair in first else found[(key, *pair)]
+            for pair in order
+            if pair in first or (key, *pair) in found
         ]
         total = sum(records[key].get("reasons", []))
-        result[key] = ReasonPage(
-            [reason for _, _, reason in first] + sampled,
-            total,
-            min(page, page_count(total, REASONS_PER_PAGE)),
-            page_count(total, REASONS_PER_PAGE),
-        )
+        result[key] = ReasonPage(shown, total, page, page_count(total, REASONS_PER_PAGE))
     return result
 
 
@@ -356,16 +363,13 @@ def memory_reason_page(
 ) -> ReasonPage:
     """:func:`reason_pages` over reasons held in memory (a preview's simulated panel),
     each stratum's in the order the database would number them."""
+    total = sum(len(reasons) for reasons in strata)
+    pages = page_count(total, REASONS_PER_PAGE)
+    page = min(max(page, 1), pages)
     order = reason_order(
         [len(reasons) for reasons in strata], seed=seed, page=page, per_page=REASONS_PER_PAGE
     )
-    total = sum(len(reasons) for reasons in strata)
-    return ReasonPage(
-        [strata[index][position] for index, position in order],
-        total,
-        page,
-        page_count(total, REASONS_PER_PAGE),
-    )
+    return ReasonPage([strata[index][position] for index, position in order], total, page, pages)
 
 
 def memory_strata(
@@ -409,14 +413,27 @@ class ConsoleReason:
     pinned: bool
 
 
+@dataclass(frozen=True)
+class ConsoleReasonPage:
+    """Page ``page`` of ``pages`` of an item's reasons on the console, of ``total``."""
+
+    reasons: list[ConsoleReason]
+    total: int
+    page: int
+    pages: int
+
+
 def console_reasons(
-    session: Session, round_: Round, item_key: str, *, offset: int = 0, limit: int = 50
-) -> tuple[list[ConsoleReason], int]:
-    """One page of an item's reasons in closed round ``round_`` for the console, pinned
-    ones first, then by text; and how many there are."""
+    session: Session, round_: Round, item_key: str, *, page: int = 1, per_page: int = 50
+) -> ConsoleReasonPage:
+    """Page ``page`` (from 1; past the last: the last) of an item's reasons in closed
+    round ``round_`` for the console, ``per_page`` a page, pinned ones first, then by
+    text."""
     round_feedback(session, round_)  # stores them, for a round closed before records
     where = (FeedbackReason.round_id == round_.id, FeedbackReason.item_key == item_key)
     total = session.execute(select(func.count()).where(*where)).scalar_one()
+    pages = page_count(total, per_page)
+    page = min(max(page, 1), pages)
     rows = session.execute(
         select(FeedbackReason)
         .where(*where)
@@ -426,12 +443,13 @@ def console_reasons(
             FeedbackReason.text,
             FeedbackReason.id,
         )
-        .offset(offset)
-        .limit(limit)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
     ).scalars()
-    return [
+    reasons = [
         ConsoleReason(row.id, row.text, row.language, row.pinned_at is not None) for row in rows
-    ], total
+    ]
+    return ConsoleReasonPage(reasons, total, page, pages)
 
 
 def pin_reason(

@@ -49,6 +49,7 @@ from elicit.extensions import csrf, current_link_keys, db, limiter
 from elicit.i18n import LANGUAGE_NAMES, remember_requested_language
 from elicit.jobs import send_messages
 from elicit.metrics import count_submission
+from elicit.paging import page_number
 from surveys.answers import DeadlinePassed, RoundNotOpen, parse_answers, submit_responses
 from surveys.drafts import save_draft
 from surveys.errors import AccessRevoked, AnswerError, Conflict, InvalidAnswers, NotFound
@@ -551,10 +552,7 @@ def _reason_pages() -> dict[str, int]:
     """The page of an item's reasons asked for by "Show more reasons"
     (``?reasons=<item key>&page=<n>``); page 1 of every other item."""
     key = request.args.get("reasons", "")
-    page = request.args.get("page", "")
-    if not key or not page.isdigit():
-        return {}
-    return {key: min(int(page), 100_000)}
+    return {key: page_number()} if key else {}
 
 
 def _render(

@@ -55,6 +55,7 @@ from elicit.facilitate.panel_forms import (
 )
 from elicit.facilitate.views import blueprint
 from elicit.jobs import send_again, send_messages, smtp_settings
+from elicit.paging import page_number
 from surveys.delivery import delivery_status, troubled_histories, unreadable_waiting
 from surveys.errors import Conflict, NotFound
 from surveys.messaging import (
@@ -146,7 +147,7 @@ def _panel_page(
             db.session,
             study,
             selection,
-            page=_page_number(),
+            page=page_number(),
             total=counts.panelists if selection is None else selected_count,
         )
     )
@@ -599,14 +600,6 @@ def _outbox_filter(
     return form, selection, counts, rounds
 
 
-def _page_number() -> int:
-    """The page asked for in the query (1 if none or not a number)."""
-    try:
-        return max(int(request.args.get("page", "1")), 1)
-    except ValueError:
-        return 1
-
-
 def _by_hand(study: Study) -> bool:
     """Whether this visitor sends the study's messages by hand: a facilitator of a
     standard study, with no mail server configured (the outbox is then the channel)."""
@@ -627,7 +620,7 @@ def outbox_page(slug: str) -> str:
     blind = current.anonymity == BLIND
     people = _shows_people(current)
     pages = max(-(-counts.selected // PAGE_SIZE), 1)
-    page = min(_page_number(), pages)
+    page = min(page_number(), pages)
     messages = outbox_page_of(db.session, current, selection, page) if people else []
     statuses = {message.id: delivery_status(message) for message in messages}
     mail = smtp_settings(current_app.config) is not None

@@ -20,9 +20,16 @@ from elicit.facilitate.charts import convergence_svg
 from elicit.facilitate.forms import ConfirmForm, OpenRoundForm
 from elicit.facilitate.overview import overview
 from elicit.facilitate.views import blueprint
+from elicit.paging import page_number
 from surveys.definition import CONFIDENCE_RANGE
 from surveys.errors import Conflict, NotFound
-from surveys.feedback import REASONS_PER_PAGE, console_reasons, pin_reason, round_feedback
+from surveys.feedback import (
+    REASONS_PER_PAGE,
+    ConsoleReasonPage,
+    console_reasons,
+    pin_reason,
+    round_feedback,
+)
 from surveys.models import FeedbackReason, Role, Round, RoundStatus
 from surveys.results import ItemResults, RoundResult, study_results
 from surveys.rounds import extend_deadline
@@ -217,18 +224,12 @@ def round_reasons(slug: str, number: int) -> str:
         if sum(record.get("reasons", []))
     ]
     key = request.args.get("item") or (items[0][0] if items else "")
-    page = request.args.get("page", "1")
-    page_number = max(1, int(page)) if page.isdigit() else 1
-    reasons, total = (
+    listed = (
         console_reasons(
-            db.session,
-            round_,
-            key,
-            offset=(page_number - 1) * CONSOLE_REASONS_PER_PAGE,
-            limit=CONSOLE_REASONS_PER_PAGE,
+            db.session, round_, key, page=page_number(), per_page=CONSOLE_REASONS_PER_PAGE
         )
         if key in records
-        else ([], 0)
+        else ConsoleReasonPage([], 0, 1, 1)
     )
     return render_template(
         "facilitate/reasons.html",
@@ -237,10 +238,11 @@ def round_reasons(slug: str, number: int) -> str:
         items=items,
         item_key=key,
         item_text=texts.get(key, key),
-        reasons=reasons,
-        total=total,
-        page=page_number,
-        pages=max(1, -(-total // CONSOLE_REASONS_PER_PAGE)),
+        reasons=listed.reasons,
+        total=listed.total,
+        page=listed.page,
+        pages=listed.pages,
+        page_size=CONSOLE_REASONS_PER_PAGE,
         per_page=REASONS_PER_PAGE,
         can_pin=console_user().role == Role.FACILITATOR,
         form=ConfirmForm(),
@@ -269,14 +271,13 @@ def pin(slug: str, reason_id: int) -> Any:
     number = db.session.execute(
         db.select(Round.number).where(Round.id == reason.round_id)
     ).scalar_one()
-    page = request.form.get("page", "1")
     return redirect(
         url_for(
             "facilitate.round_reasons",
             slug=slug,
             number=number,
             item=reason.item_key,
-            page=page if page.isdigit() else "1",
+            page=page_number(values=request.form),
             _anchor=f"reason-{reason.id}",
         ),
         303,

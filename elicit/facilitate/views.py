@@ -36,6 +36,7 @@ from elicit.facilitate.forms import (
     OpenRoundForm,
 )
 from elicit.facilitate.login import log_in, log_out
+from elicit.paging import page_number
 from surveys.accounts import (
     MIN_PASSWORD_LENGTH,
     InvalidAccount,
@@ -156,7 +157,7 @@ def study(slug: str) -> str:
     """A study's rounds, response rate, results so far, recommendation and audit log."""
     current = study_for(slug)
     progress = study_progress(db.session, current)
-    log = study_log_page(db.session, current, _page_number("log"))
+    log = study_log_page(db.session, current, page_number("log"))
     return render_template(
         "facilitate/study.html",
         study=current,
@@ -181,14 +182,6 @@ def study(slug: str) -> str:
         reminders=planned(db.session, current, progress.open_round),
         **_response_rate_context(current, progress),
     )
-
-
-def _page_number(name: str) -> int:
-    """The page the query's argument ``name`` asks for (1 if none or not a number)."""
-    try:
-        return max(int(request.args.get(name, "1")), 1)
-    except ValueError:
-        return 1
 
 
 @blueprint.route("/studies/<slug>/response-rate")

@@ -15,6 +15,7 @@ from analysis.reasons import (
     reason_order,
     selection_seed,
     shuffled_prefix,
+    stratified_sequence,
     stratum,
 )
 
@@ -51,7 +52,10 @@ def test_a_page_is_bounded_stable_and_stratified():
     assert len(page) == 9
     assert page == reason_order(counts, seed=seed, page=1, per_page=9)
     assert Counter(index for index, _ in page) == {BELOW: 3, INSIDE: 3, ABOVE: 3}
-    assert [index for index, _ in page[:3]] == [BELOW, INSIDE, ABOVE]
+    # The strata take turns in filling the page; the page is then shown shuffled.
+    sequence = stratified_sequence(counts, seed=seed, length=9)
+    assert [index for index, _ in sequence[:3]] == [BELOW, INSIDE, ABOVE]
+    assert sorted(page) == sorted(sequence)
     assert all(0 <= position < counts[index] for index, position in page)
     other = reason_order(counts, seed=selection_seed("P-XYZ", 2, "trust_now"), page=1, per_page=9)
     assert other != page
@@ -81,11 +85,63 @@ def test_a_later_page_continues_the_first_pages_sequence():
     counts = [30, 30, 30]
     seed = selection_seed("P-2", 2, "item")
     both = reason_order(counts, seed=seed, page=1, per_page=18)
-    assert (
-        reason_order(counts, seed=seed, page=1, per_page=9)
-        + reason_order(counts, seed=seed, page=2, per_page=9)
-        == both
+    first = reason_order(counts, seed=seed, page=1, per_page=9)
+    second = reason_order(counts, seed=seed, page=2, per_page=9)
+    assert sorted(first + second) == sorted(both)
+    assert sorted(first) == sorted(stratified_sequence(counts, seed=seed, length=9))
+    assert stratified_sequence(counts, seed=seed, length=18)[:9] == stratified_sequence(
+        counts, seed=seed, length=9
     )
+
+
+def test_within_a_page_the_order_tells_nothing_of_the_strata():
+    """A page's reasons are those the strata's turns chose, the same on every call,
+    but not shown in the turns' order: a small panel's one answer below the middle
+    half would otherwise be tied to the first reason of every page."""
+    counts = [1, 7, 1]
+    places = Counter()
+    orders = set()
+    for expert in range(300):
+        seed = selection_seed(f"P-{expert}", 2, "item")
+        page = reason_order(counts, seed=seed, page=1, per_page=9)
+        assert page == reason_order(counts, seed=seed, page=1, per_page=9)
+        assert sorted(page) == sorted(stratified_sequence(counts, seed=seed, length=9))
+        places[[index for index, _ in page].index(BELOW)] += 1
+        orders.add(tuple(index for index, _ in page[:3]))
+    assert orders != {(BELOW, INSIDE, ABOVE)}
+    # The reason given below the middle half falls on each of the nine places.
+    assert set(places) == set(range(9))
+    assert all(count > 300 / 9 / 3 for count in places.values())
+
+
+def test_pinned_reasons_open_the_sequence_within_the_bound():
+    counts = [5, 20, 5]
+    seed = selection_seed("P-3", 2, "item")
+    pinned = [(INSIDE, 4), (ABOVE, 0), (BELOW, 2)]
+    pages = page_count(sum(counts), 9)
+    shown = [
+        reason_order(counts, seed=seed, page=page, per_page=9, pinned=pinned)
+        for page in range(1, pages + 1)
+    ]
+    assert shown[0][:3] == pinned
+    assert [len(page) for page in shown] == [9, 9, 9, 3]
+    everything = [pair for page in shown for pair in page]
+    assert len(everything) == len(set(everything)) == sum(counts)
+    # Later pages are what they would be if page 1 had shown six drawn reasons.
+    drawn = [
+        pair for pair in stratified_sequence(counts, seed=seed, length=30) if pair not in pinned
+    ]
+    assert sorted(shown[1]) == sorted(drawn[6:15])
+
+
+def test_more_pinned_reasons_than_a_page_hold_take_the_next_page_too():
+    counts = [0, 12, 0]
+    seed = selection_seed("P-4", 2, "item")
+    pinned = [(INSIDE, position) for position in range(10)]
+    first = reason_order(counts, seed=seed, page=1, per_page=9, pinned=pinned)
+    second = reason_order(counts, seed=seed, page=2, per_page=9, pinned=pinned)
+    assert first == pinned[:9]
+    assert second[0] == pinned[9] and sorted(second[1:]) == [(INSIDE, 10), (INSIDE, 11)]
 
 
 def test_the_seed_shows_nothing_of_its_parts():
