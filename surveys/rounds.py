@@ -413,16 +413,19 @@ def analysis_scales(definition: StudyDefinition) -> dict[str, analysis.Scale]:
 
 def stopping_recommendation(session: Session, study: Study) -> analysis.StoppingDecision | None:
     """Whether the study should stop after its closed rounds, and why, item by item
-    (:func:`analysis.stopping_decision`); ``None`` before the first round closes."""
+    (:func:`analysis.stopping_decision`); ``None`` before the first round closes.
+
+    Only each summary's ``rows`` are read, taken out by the database (``->`` in
+    PostgreSQL, ``json_extract`` in SQLite): the whole summary also holds every
+    distribution's sorted answers, 37 MB a round at 100,000 panelists, which the study
+    page decoded on every view for this table (1.2–1.8 s)."""
     summaries = session.execute(
-        select(Round.number, RoundSummary.statistics)
+        select(Round.number, RoundSummary.statistics["rows"])
         .join(RoundSummary.round)
         .where(Round.study_id == study.id)
         .order_by(Round.number)
     ).all()
-    rows = [
-        {**row, "round": number} for number, statistics in summaries for row in statistics["rows"]
-    ]
+    rows = [{**row, "round": number} for number, stored in summaries for row in stored or []]
     if not rows:
         return None
     frame = pd.DataFrame(rows).set_index(["round", "item", "component"])

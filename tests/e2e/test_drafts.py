@@ -81,7 +81,7 @@ def test_deadline_passing_mid_answer_keeps_everything(live_server, page, make_st
     round_.deadline = utcnow() - timedelta(seconds=1)
     db.session.commit()
     type_answers(page)
-    page.locator('button[name="action"][value="review"]').click()
+    page.locator('button[name="action"][value="review"]:not([aria-hidden])').click()
     with page.expect_response(lambda response: response.request.method == "POST") as posted:
         page.locator('button[name="action"][value="submit"]').click()
     assert posted.value.status == 409

@@ -77,7 +77,7 @@ def test_the_review_lists_the_answers_and_links_back_to_each_field(
             field(page, f"{ESTIMATE}.{part}").fill(value)
         field(page, f"{ESTIMATE}.confidence").fill("80")
         field(page, "rationale.trust_now").fill("Recent visits.")
-        page.locator('button[name="action"][value="review"]').click()
+        page.locator('button[name="action"][value="review"]:not([aria-hidden])').click()
         expect(page.locator("#answers")).to_be_visible()
 
         # The unanswered questions come first, clearly marked; the answers follow.
@@ -127,7 +127,7 @@ def test_every_problem_of_a_submission_is_reported_at_once(
     }
     for name, value in typed.items():
         field(page, name).fill(value)
-    page.locator('button[name="action"][value="review"]').click()
+    page.locator('button[name="action"][value="review"]:not([aria-hidden])').click()
     summary = page.locator("#error-summary")
     expect(summary).to_be_focused()
     lines = summary.locator("li").all_inner_texts()
@@ -201,7 +201,7 @@ def test_an_unanswered_probability_shows_no_slider_position(
 
     # Submitted untouched, no probability is recorded: not 50, not anything.
     page.locator('input[name="trust_now"][value="3"]').check()
-    page.locator('button[name="action"][value="review"]').click()
+    page.locator('button[name="action"][value="review"]:not([aria-hidden])').click()
     page.locator('button[name="action"][value="submit"]').click()
     expect(page.locator(".notice")).to_be_visible()
     assert stored_answers(english, 1) == {"trust_now": ({"value": 3}, None)}
@@ -224,7 +224,7 @@ def test_without_javascript_an_unanswered_probability_is_an_empty_box_marked_so(
     assert scroll_width <= width and not offenders, (scroll_width, offenders)
     page.locator('input[name="trust_now"][value="2"]').check()
     field(page, "trigger_black_swan").fill("5")
-    page.locator('button[name="action"][value="review"]').click()
+    page.locator('button[name="action"][value="review"]:not([aria-hidden])').click()
     page.locator('button[name="action"][value="submit"]').click()
     assert page.locator(".notice").is_visible()
     assert stored_answers(english, 1) == {
@@ -250,11 +250,11 @@ def test_the_preview_review_lists_the_answers_and_its_links_open_the_preview(
     page.get_by_role("button", name="Log in").click()
     page.goto(f"{live_server}/console/studies/{study.slug}/preview/1?lang=en")
     field(page, "trigger_tariffs").fill("35")
-    page.locator('button[name="action"][value="review"]').click()
+    page.locator('button[name="action"][value="review"]:not([aria-hidden])').click()
     expect(page.locator(".preview-banner")).to_be_visible()
     expect(page.locator("#review-trigger_tariffs")).to_contain_text("35 %")
     checked(page, live_server, artifacts, "preview-review", width)
     page.locator("#review-trigger_tariffs .review-link a").click()
     page.wait_for_url("**/preview/1?lang=en&from=review#field-trigger_tariffs")
-    expect(page.locator('button[name="action"][value="review"]')).to_be_visible()
+    expect(page.locator('button[name="action"][value="review"]:not([aria-hidden])')).to_be_visible()
     expect(field(page, "trigger_tariffs")).to_be_in_viewport()
