@@ -259,9 +259,11 @@ def test_a_host_that_fails_leaves_no_personal_link_in_nginx_s_logs(tmp_path: Pat
             for _ in range(4):  # round robin: the dead host is tried, then the live one
                 with pytest.raises(urllib.error.HTTPError) as answer:
                     opener.open(f"{balancer.url}/e/{token}", timeout=30)
+                answer.value.close()  # its connection, else collected open in a later test
                 assert answer.value.code == 302
     finally:
         server.shutdown()
+        server.server_close()
     logs = {path.name: path.read_text() for path in (tmp_path / "nginx").glob("*.log")}
     assert dead in logs["elicit.access.log"]  # the failure happened, and was logged
     for name, text in logs.items():
