@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import random
 import sys
 import tempfile
@@ -62,6 +63,27 @@ def main() -> None:
     with gzip.GzipFile(FIXTURE, "wb", mtime=0) as raw:
         raw.write(json.dumps(study, indent=1, ensure_ascii=False).encode())
     print(f"wrote {FIXTURE} ({FIXTURE.stat().st_size} bytes)")
+
+
+def same_summary(actual: object, expected: object) -> bool:
+    """Whether two decoded summaries (or parts of them) are equal: every float to 12
+    significant digits, everything else exactly, keys and list orders included.
+
+    Krippendorff's alpha (``panel_alpha``) multiplies matrices through BLAS, whose
+    kernels (chosen for the processor) sum in different orders: the frozen reference
+    was written on another machine, and its last digits differ here by 2e-16.  A change
+    of method or data differs by far more."""
+    if isinstance(actual, float) and isinstance(expected, float):
+        return math.isclose(actual, expected, rel_tol=1e-12, abs_tol=1e-15)
+    if isinstance(actual, dict) and isinstance(expected, dict):
+        return actual.keys() == expected.keys() and all(
+            same_summary(actual[key], expected[key]) for key in actual
+        )
+    if isinstance(actual, list) and isinstance(expected, list):
+        return len(actual) == len(expected) and all(
+            same_summary(a, e) for a, e in zip(actual, expected, strict=True)
+        )
+    return type(actual) is type(expected) and actual == expected
 
 
 if __name__ == "__main__":

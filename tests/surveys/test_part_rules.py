@@ -4,7 +4,6 @@ writer, analysis, the summary's settings and the export's reproduction."""
 from __future__ import annotations
 
 import json
-import math
 
 import pytest
 
@@ -19,7 +18,7 @@ from surveys.serialization import item_from_json, item_to_json
 from surveys.studies import study_definition
 from tests.conftest import run_reproduce
 from tests.surveys.close_identity import close_all
-from tests.surveys.part_rules_support import read_fixture
+from tests.surveys.part_rules_support import read_fixture, same_summary
 
 FROZEN = read_fixture()
 
@@ -30,31 +29,11 @@ def test_summaries_of_a_study_without_part_rules_are_byte_identical(app) -> None
     stored = close_all(db.session, FROZEN)
     assert len(stored) == 2
     for number, (expected, actual) in enumerate(zip(FROZEN["summaries"], stored, strict=True), 1):
-        assert _same(json.loads(actual), json.loads(expected)), f"round {number}"
+        assert same_summary(json.loads(actual), json.loads(expected)), f"round {number}"
         assert list(json.loads(actual)) == list(json.loads(expected))  # the same parts, in order
     rows = json.loads(stored[1])["rows"]
     ruled = {row["item"] for row in rows if row["rule"]}
     assert {"driver_ranking", "transfers_next_year", "scenarios"} <= ruled
-
-
-def _same(actual: object, expected: object) -> bool:
-    """Equal, every float to 12 significant digits and everything else exactly.
-
-    Krippendorff's alpha (``panel_alpha``) multiplies matrices through BLAS, whose
-    kernels (chosen for the processor) sum in different orders: the frozen reference
-    was written on another machine, and its last digits differ here by 2e-16.  A change
-    of method or data differs by far more."""
-    if isinstance(actual, float) and isinstance(expected, float):
-        return math.isclose(actual, expected, rel_tol=1e-12, abs_tol=1e-15)
-    if isinstance(actual, dict) and isinstance(expected, dict):
-        return actual.keys() == expected.keys() and all(
-            _same(actual[key], expected[key]) for key in actual
-        )
-    if isinstance(actual, list) and isinstance(expected, list):
-        return len(actual) == len(expected) and all(
-            _same(a, e) for a, e in zip(actual, expected, strict=True)
-        )
-    return type(actual) is type(expected) and actual == expected
 
 
 # -- the definition: syntax, errors, precedence -----------------------------------------
