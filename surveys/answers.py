@@ -8,6 +8,7 @@ tests all go through :func:`parse_answers`.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -24,6 +25,7 @@ from surveys.definition import (
     CONFIDENCE_RANGE,
     ESTIMATE_COMPONENTS,
     SCENARIO_TOTAL,
+    SEED_COMPONENTS,
     ItemDefinition,
     StudyDefinition,
 )
@@ -155,7 +157,8 @@ def outside_previous_iqr(
     "can't judge" answers never count.
     """
     ranges = quartiles.get(item.key, {})
-    if not ranges or item.kind == "ranking":
+    # A seed item's panel is never shown to experts, so no answer can be outside it.
+    if not ranges or item.kind in ("ranking", "seed"):
         return False
     if "value" in answer:
         values = {"": answer["value"]}
@@ -190,6 +193,8 @@ def _parse_item(
         return _parse_estimate(item, form, errors)
     if item.kind == "ranking":
         return _parse_ranking(item, form, errors)
+    if item.kind == "seed":
+        return _parse_seed(item, form, errors)
     raw = (form.get(item.key) or "").strip()
     if not raw:
         return None
@@ -291,6 +296,45 @@ def _estimate_order(key: str, numbers: Mapping[str, float]) -> list[AnswerError]
     if best is not None and highest is not None and best > highest:
         return [AnswerError(key, "best_above_highest", {"best": best, "highest": highest})]
     return []
+
+
+def _parse_seed(
+    item: ItemDefinition, form: Mapping[str, str], errors: list[AnswerError]
+) -> dict[str, Any] | None:
+    """Parse a seed item: the 5th, 50th and 95th percentiles, all three or none,
+    strictly increasing (the classical model's distributions need three distinct
+    points), each above 0 on a log-uniform background (its scale is the logarithm)."""
+    raw = {
+        part: (form.get(component_field(item.key, part)) or "").strip() for part in SEED_COMPONENTS
+    }
+    if not any(raw.values()):
+        return None
+    problems = len(errors)
+    numbers: dict[str, float] = {}
+    for part, text in raw.items():
+        name = component_field(item.key, part)
+        value = parse_number(text) if text else None
+        if not text:
+            errors.append(AnswerError(name, "estimate_missing"))
+        elif value is None:
+            errors.append(AnswerError(name, _number_problem(text)))
+        elif item.background == "log-uniform" and value <= 0:
+            errors.append(AnswerError(name, "not_positive"))
+        else:
+            numbers[part] = value
+    ordered = [(part, numbers[part]) for part in SEED_COMPONENTS if part in numbers]
+    for (lower, low), (upper, high) in itertools.pairwise(ordered):
+        if low >= high:
+            errors.append(
+                AnswerError(
+                    component_field(item.key, upper),
+                    "percentiles_not_increasing",
+                    {"lower": low, "upper": high, "part": upper, "below": lower},
+                )
+            )
+    if len(errors) > problems:
+        return None
+    return {"components": numbers}
 
 
 def _parse_ranking(

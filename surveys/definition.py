@@ -32,6 +32,7 @@ KINDS: tuple[str, ...] = (
     "numeric_estimate",
     "ranking",
     "open_text",
+    "seed",
 )
 """Item kinds a definition may use."""
 
@@ -45,6 +46,10 @@ LANGUAGE_PATTERN = re.compile(r"^[a-z]{2}$")
 DEFAULT_OPEN_TEXT_LENGTH = 2000
 SCENARIO_TOTAL = 100
 KINDS_WITHOUT_DEFAULT_RULE: tuple[str, ...] = ("numeric_estimate", "ranking")
+SEED_COMPONENTS: tuple[str, ...] = ("q05", "q50", "q95")
+"""The three answers of a seed item: the 5th, 50th and 95th percentiles, in order."""
+SEED_BACKGROUNDS: tuple[str, ...] = ("uniform", "log-uniform")
+"""The background measures of Cooke's classical model a seed item may name."""
 ESTIMATE_COMPONENTS: tuple[str, ...] = ("lowest", "highest", "best", "confidence")
 """The four answers of a numeric estimate (IDEA protocol), in the order they are asked."""
 CONFIDENCE_RANGE = (50, 100)
@@ -201,7 +206,11 @@ class ItemDefinition:
       optionally within ``estimate_bounds``, with a ``unit`` and with the
       ``estimate_level`` its intervals are standardised to;
     - ``ranking``: ``options`` (at least two) to put in order, 1 = first;
-    - ``open_text``: ``max_length`` characters.
+    - ``open_text``: ``max_length`` characters;
+    - ``seed``: a calibration question of Cooke's classical model, answered with the
+      5th, 50th and 95th percentiles (optionally with a ``unit``); ``seed_answer`` is
+      its known realization, which only the facilitator sees, and ``seed_background``
+      the background measure of its information score (``None``: uniform).
     """
 
     key: str
@@ -226,6 +235,17 @@ class ItemDefinition:
     #: order of :attr:`components`, ``None`` for a part given no rule ("none").  A part
     #: not listed is decided by the item's rule (its own, its kind's or the default).
     part_rules: tuple[tuple[str, ConsensusRule | None], ...] = ()
+    #: A seed item's known answer (its realization): never shown to an expert.
+    seed_answer: float | None = None
+    #: A seed item's background measure as written ("uniform" or "log-uniform");
+    #: ``None`` when the definition names none (:attr:`background`).
+    seed_background: str | None = None
+
+    @property
+    def background(self) -> str:
+        """The background measure of the classical model for this item: a seed item's
+        own, else uniform (numeric estimates are targets on a uniform background)."""
+        return self.seed_background or "uniform"
 
     @property
     def components(self) -> tuple[str, ...]:
@@ -236,6 +256,8 @@ class ItemDefinition:
             return tuple(option.key for option in self.options)
         if self.kind == "numeric_estimate":
             return ESTIMATE_COMPONENTS
+        if self.kind == "seed":
+            return SEED_COMPONENTS
         return ("",)
 
     @property
@@ -270,7 +292,7 @@ class ConsensusSettings:
 
     def rule_for(self, item: ItemDefinition) -> ConsensusRule | None:
         """Return the rule deciding ``item``: its own, its kind's, or the default."""
-        if not item.numeric:
+        if not item.numeric or item.kind == "seed":
             return None
         if item.consensus is not None:
             return item.consensus
@@ -786,6 +808,9 @@ class _Reader:
             if kind not in KINDS or kind == "open_text":
                 self.error(kind_path, f"{_shown(kind)} is not a numeric item kind")
                 continue
+            if kind == "seed":
+                self.error(kind_path, _SEED_WITHOUT_RULE)
+                continue
             if self.table(rule_data, kind_path, ("combine", "criteria")) is not None:
                 rule = self.rule(rule_data, kind_path)
                 if rule is not None:
@@ -900,6 +925,7 @@ class _Reader:
             "numeric_estimate": ("unit", "bounds", "level"),
             "ranking": ("options",),
             "open_text": ("max_length",),
+            "seed": ("unit", "answer", "background"),
         }
         if not isinstance(data, dict):
             self.error(path, f"must be a table, not {_type_name(data)}")
@@ -936,6 +962,9 @@ class _Reader:
             fields["unit"] = self.text(data, "unit", path, "unit", required=False)
             fields["estimate_bounds"] = self.estimate_bounds(data, path)
             fields["estimate_level"] = self.estimate_level(data, path)
+        elif kind == "seed":
+            fields["unit"] = self.text(data, "unit", path, "unit", required=False)
+            fields["seed_answer"], fields["seed_background"] = self.seed(data, path)
         elif kind == "open_text":
             max_length = self.get(
                 data, "max_length", path, int, required=False, default=DEFAULT_OPEN_TEXT_LENGTH
@@ -970,6 +999,9 @@ class _Reader:
         consensus_path = (*path, "consensus")
         if kind == "open_text":
             self.error(consensus_path, "open-text items have no consensus rule")
+            return None, ()
+        if kind == "seed":
+            self.error(consensus_path, _SEED_WITHOUT_RULE)
             return None, ()
         table = self.table(data, consensus_path, ("combine", "criteria", "parts"))
         if table is None:
@@ -1140,6 +1172,33 @@ class _Reader:
             )
             return None
         return float(level)
+
+    def seed(self, data: dict[str, Any], path: Path) -> tuple[float | None, str | None]:
+        """Read a seed item's ``answer = 58.0`` (required, a finite number; above 0 on a
+        log-uniform background, whose scale is the logarithm) and its optional
+        ``background = "uniform"`` or ``"log-uniform"``."""
+        answer = self.get(data, "answer", path, (int, float))
+        background = self.get(data, "background", path, str, required=False)
+        if background is not None and background not in SEED_BACKGROUNDS:
+            self.error(
+                (*path, "background"),
+                f'must be "uniform" or "log-uniform", not {_shown(background)}',
+            )
+            background = None
+        if answer is not None and background == "log-uniform" and answer <= 0:
+            self.error(
+                (*path, "answer"),
+                f"must be above 0 on a log-uniform background (its scale is the logarithm), "
+                f"not {answer}",
+            )
+            answer = None
+        return (float(answer) if answer is not None else None), background
+
+
+_SEED_WITHOUT_RULE = (
+    "seed items have no consensus rule: they measure each expert's calibration, "
+    "and the panel gets no feedback on them"
+)
 
 
 def _type_name(value: Any) -> str:

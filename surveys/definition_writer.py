@@ -159,8 +159,12 @@ def _items(definition: StudyDefinition) -> list[str]:
     language = definition.default_language
     blocks = []
     previous: str | None = None
+    seeds_explained = False
     for item in definition.items:
         text = item_to_toml(item)
+        if item.kind == "seed" and not seeds_explained:
+            text = SEED_COMMENT + "\n" + text
+            seeds_explained = True
         if item.section != previous:
             if item.section is None:
                 divider = "# --- Items outside any section ---"
@@ -171,3 +175,10 @@ def _items(definition: StudyDefinition) -> list[str]:
         previous = item.section
         blocks.append(text)
     return blocks
+
+
+SEED_COMMENT = """\
+# Seed items are calibration questions of Cooke's classical model: each expert gives
+# the 5th, 50th and 95th percentiles, and `answer` is the known true value, which only
+# the facilitator sees (never an expert's page).  Experts get no panel feedback on
+# seed items in the next round: the items measure each expert's own calibration."""

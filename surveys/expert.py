@@ -288,6 +288,10 @@ def item_feedback(
     ``None`` for an item the previous round had no answer to at all.  ``record`` is the
     item's feedback record of that round (:mod:`surveys.feedback`, or one computed in
     memory for a preview), ``reasons`` the reasons this expert reads."""
+    if stored.definition.kind == "seed":
+        # Seed items measure each expert's own calibration: the panel's answers to
+        # them are never fed back (the protocol says so).
+        return None
     rows = {row["component"]: row for row in (record or {}).get("rows", [])}
     answered = max((row["n"] or 0 for row in rows.values()), default=0)
     own_answer = own.answer if own else None

@@ -21,6 +21,7 @@ import analysis
 from analysis.deferred import deferred
 from surveys import audit
 from surveys.builder import opening_problems
+from surveys.calibration import classical_model_summary, has_seeds
 from surveys.definition import StudyDefinition
 from surveys.errors import Conflict
 from surveys.feedback import round_feedback, store_feedback
@@ -272,17 +273,25 @@ def round_statistics(session: Session, study: Study, round_: Round) -> dict[str,
             Response.round_id == round_.id, Response.status == ResponseStatus.SUBMITTED
         )
     ).scalar_one()
-    return {
+    definition = study_definition(study)
+    statistics = {
         "respondents": respondents,
         **frame_summary(
             frame,
-            study_definition(study),
+            definition,
             number=number,
             quantile_method=study.quantile_method,
             min_group_size=study.feedback_min_n,
         ),
         **panel_comments(session, round_),
     }
+    if has_seeds(definition):
+        # Only for studies with seed items: every other summary stays as it was.
+        every_round = responses_frame(session, study, round_numbers=list(range(1, number + 1)))
+        statistics["classical_model"] = classical_model_summary(
+            every_round, definition, number=number
+        )
+    return statistics
 
 
 def frame_summary(

@@ -68,7 +68,7 @@ MULTI_PART_KINDS: tuple[str, ...] = ("scenario_set", "ranking", "numeric_estimat
 PartSetting = ConsensusRule | str | None
 """What a target holds: a rule; :data:`NO_RULE` (a part given no rule); ``None`` (no rule
 written there: a kind or an item falls back, a part follows its item)."""
-RULED_KINDS: tuple[str, ...] = tuple(kind for kind in KINDS if kind != "open_text")
+RULED_KINDS: tuple[str, ...] = tuple(kind for kind in KINDS if kind not in ("open_text", "seed"))
 """The item kinds a rule can be written for (open text has no numbers to agree on)."""
 CRITERIA_LIMIT = 10
 """The most criteria one rule may combine: more than every kind once would only repeat."""

@@ -119,6 +119,11 @@ def item_to_json(item: ItemDefinition) -> dict[str, Any]:
         data["estimate_level"] = item.estimate_level
     if item.max_length is not None:
         data["max_length"] = item.max_length
+    if item.seed_answer is not None:
+        # Facilitators' pages and exports only: expert pages never print a spec.
+        data["seed_answer"] = item.seed_answer
+    if item.seed_background is not None:
+        data["background"] = item.seed_background
     return data
 
 
@@ -153,6 +158,8 @@ def item_from_json(key: str, kind: str, data: dict[str, Any]) -> ItemDefinition:
         consensus=rule_from_json(data["consensus"]) if data.get("consensus") else None,
         rationale=data.get("rationale", True),
         part_rules=_part_rules_from_json(kind, data.get("parts"), (*scenarios, *options)),
+        seed_answer=data.get("seed_answer"),
+        seed_background=data.get("background"),
     )
 
 
@@ -307,6 +314,10 @@ def item_to_toml(item: ItemDefinition) -> str:
         lines.append(f"level = {toml_number(item.estimate_level)}")
     if item.max_length is not None:
         lines.append(f"max_length = {item.max_length}")
+    if item.seed_answer is not None:
+        lines.append(f"answer = {toml_number(item.seed_answer)}")
+    if item.seed_background is not None:
+        lines.append(f"background = {toml_string(item.seed_background)}")
     if not item.rationale:
         lines.append("rationale = false")
     lines += _item_consensus_toml(item)

@@ -12,6 +12,7 @@ def simulated_answers(rng: random.Random, definition: StudyDefinition) -> dict[s
     """A full, valid set of answers to ``definition``, as an expert would type them into
     the form (field names of :mod:`surveys.fields`), about 30 % with a rationale."""
     answers: dict[str, str] = {}
+    seed_style: tuple[float, float] | None = None
     for item in definition.items:
         if item.kind == "likert":
             answers[item.key] = str(rng.randint(item.scale.minimum, item.scale.maximum))  # type: ignore[union-attr]
@@ -41,6 +42,15 @@ def simulated_answers(rng: random.Random, definition: StudyDefinition) -> dict[s
             for part, typed in zip(("lowest", "best", "highest"), estimates, strict=True):
                 answers[f"{item.key}.{part}"] = typed
             answers[f"{item.key}.confidence"] = str(rng.choice([50, 70, 80, 90]))
+        elif item.kind == "seed" and item.seed_answer is not None:
+            if seed_style is None:  # drawn only for studies with seed items
+                seed_style = _seed_style(rng)
+            for part, typed in zip(
+                ("q05", "q50", "q95"),
+                _seed_percentiles(rng, item.seed_answer, seed_style),
+                strict=True,
+            ):
+                answers[f"{item.key}.{part}"] = typed
         elif item.kind == "open_text":
             answers[item.key] = f"Something about {rng.choice(['tariffs', 'fentanyl'])}."
         if item.numeric and rng.random() < 0.3:
@@ -71,3 +81,39 @@ def _within(bounds: tuple[float, float], values: tuple[int, int, int]) -> tuple[
         for text in written
     ]
     return (clamped[0], clamped[1], clamped[2])
+
+
+#: Simulated experts' styles on seed items: (bias, half-width), both relative to the
+#: known answer.  The spread between them is what gives the classical model's
+#: calibration scores something to tell apart: a well-calibrated expert, an
+#: overconfident one (narrow and off), a cautious one (wide) and a biased one.
+_SEED_STYLES = ((0.15, 0.6), (0.35, 0.08), (0.1, 1.5), (0.6, 0.3))
+
+
+def _seed_style(rng: random.Random) -> tuple[float, float]:
+    """One simulated expert's (bias spread, interval half-width) on seed items."""
+    return rng.choice(_SEED_STYLES)
+
+
+def _seed_percentiles(
+    rng: random.Random, answer: float, style: tuple[float, float]
+) -> tuple[str, str, str]:
+    """Strictly increasing 5th, 50th and 95th percentiles around ``answer``, written as
+    an expert would type them: the median off the answer by a draw of the expert's
+    bias, the interval as wide as the expert's style (on a multiplicative scale for a
+    positive answer, so that they stay above 0)."""
+    bias, width = style
+    scale = abs(answer) or 1.0
+    shift = rng.gauss(0.0, bias)
+    spread = width * rng.uniform(0.7, 1.3)
+    if answer > 0:
+        median = answer * math.exp(shift)
+        values = (median / (1 + spread), median, median * (1 + spread))
+    else:
+        median = answer + shift * scale
+        values = (median - spread * scale, median, median + spread * scale)
+    for decimals in (4, 8):
+        written = tuple(f"{value:.{decimals}f}" for value in values)
+        if float(written[0]) < float(written[1]) < float(written[2]):
+            return written[0], written[1], written[2]
+    return "1", "2", "3"  # unreachable for answers of a sensible size

@@ -80,6 +80,18 @@ def describe_error(error: AnswerError) -> str:
             best=format_decimal(params["best"]),
             highest=format_decimal(params["highest"]),
         )
+    if error.code == "percentiles_not_increasing":
+        names = percentile_names()
+        return gettext(
+            "Your %(upper_name)s (%(upper)s) must be greater than your %(lower_name)s "
+            "(%(lower)s): the three values must increase from the 5th to the 95th percentile.",
+            upper_name=names[params["part"]],
+            upper=format_decimal(params["upper"]),
+            lower_name=names[params["below"]],
+            lower=format_decimal(params["lower"]),
+        )
+    if error.code == "not_positive":
+        return gettext("Enter a number greater than 0.")
     if error.code == "rank_missing":
         return gettext("Give this option a place from 1 to %(max)s.", max=params["max"])
     if error.code == "rank_duplicate":
@@ -92,6 +104,15 @@ def describe_error(error: AnswerError) -> str:
     if error.code == "rationale_without_answer":
         return gettext("Give an answer to go with this explanation, or clear the explanation.")
     return gettext("Check this answer.")
+
+
+def percentile_names() -> dict[str, str]:
+    """The three answers of a seed item, as sentences name them."""
+    return {
+        "q05": gettext("5th percentile"),
+        "q50": gettext("50th percentile (median)"),
+        "q95": gettext("95th percentile"),
+    }
 
 
 @dataclass(frozen=True)
@@ -137,6 +158,8 @@ def _field_labels(views: list[ItemView]) -> dict[str, str]:
         named: list[tuple[str, str]]
         if view.kind == "numeric_estimate":
             named = list(parts.items())
+        elif view.kind == "seed":
+            named = list(percentile_names().items())
         elif view.kind == "scenario_set":
             named = [
                 (key, gettext("scenario %(position)s", position=position))

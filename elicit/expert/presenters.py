@@ -141,7 +141,9 @@ def item_views(page: ExpertPage, language: str, values: Mapping[str, str]) -> li
             (choice.key, choice.text.get(language, fallback))
             for choice in definition.scenarios or definition.options
         ]
-        quartiles = dict(page.rules.previous_quartiles.get(definition.key, {}))
+        # A seed item's panel is never shown: no quartiles on the page, no prompt.
+        seed = definition.kind == "seed"
+        quartiles = {} if seed else dict(page.rules.previous_quartiles.get(definition.key, {}))
         outside = _outside(definition, values, page)
         views.append(
             ItemView(
@@ -479,6 +481,15 @@ def _answer_in_words(
             gettext("%(value)s %(unit)s", value=number(value), unit=unit) if unit else number(value)
         )
 
+    if definition.kind == "seed":
+        return {
+            "lines": [
+                (gettext("5th percentile"), amount(components["q05"])),
+                (gettext("50th percentile (median)"), amount(components["q50"])),
+                (gettext("95th percentile"), amount(components["q95"])),
+            ],
+            "layout": "parts",
+        }
     return {
         "lines": [
             (gettext("Lowest plausible value"), amount(components["lowest"])),

@@ -20,9 +20,11 @@ from markupsafe import Markup
 from elicit.extensions import db
 from elicit.facilitate.access import study_for
 from elicit.facilitate.amendment_words import amendments_in_words
+from elicit.facilitate.calibration_words import model_words
 from elicit.facilitate.overview import overview
 from elicit.facilitate.rule_words import number
 from elicit.facilitate.views import blueprint
+from surveys.calibration import latest_classical_model
 from surveys.models import Study
 from surveys.report import StudyReport, study_report
 
@@ -103,6 +105,7 @@ def _context(study: Study) -> dict[str, Any]:
         "amendment_words": amendments_in_words(
             study, [(change.what, change.old, change.new) for change in changes], language
         ),
+        "classical": model_words(latest_classical_model(db.session, study, language)),
     }
 
 

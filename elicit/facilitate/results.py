@@ -16,11 +16,13 @@ from markupsafe import Markup
 from elicit.expert.charts import ChartLabels, distribution_svg
 from elicit.extensions import db
 from elicit.facilitate.access import console_user, may_export, study_for
+from elicit.facilitate.calibration_words import model_words
 from elicit.facilitate.charts import convergence_svg
 from elicit.facilitate.forms import ConfirmForm, OpenRoundForm
 from elicit.facilitate.overview import overview
 from elicit.facilitate.views import blueprint
 from elicit.paging import page_number
+from surveys.calibration import latest_classical_model
 from surveys.definition import CONFIDENCE_RANGE
 from surveys.errors import Conflict, NotFound
 from surveys.feedback import (
@@ -60,6 +62,7 @@ def results(slug: str) -> str:
         ),
         overview_anchor="result-",
         can_export=may_export(console_user()),
+        classical=model_words(latest_classical_model(db.session, study, language)),
     )
 
 

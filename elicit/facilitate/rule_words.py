@@ -36,6 +36,7 @@ KIND_NAMES = {
     "numeric_estimate": lazy_gettext("Numeric estimate"),
     "ranking": lazy_gettext("Ranking"),
     "open_text": lazy_gettext("Open question"),
+    "seed": lazy_gettext("Seed question (known answer)"),
 }
 
 #: Each item kind as a sentence names it ("No rule: a ranking reaches …").
@@ -46,6 +47,7 @@ KIND_IN_SENTENCE = {
     "numeric_estimate": lazy_gettext("numeric estimate"),
     "ranking": lazy_gettext("ranking"),
     "open_text": lazy_gettext("open question"),
+    "seed": lazy_gettext("seed question"),
 }
 
 #: Each criterion's name.

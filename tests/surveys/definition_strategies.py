@@ -34,7 +34,7 @@ from surveys.definition import (
     text_problem,
 )
 
-NUMERIC_KINDS = tuple(kind for kind in KINDS if kind != "open_text")
+NUMERIC_KINDS = tuple(kind for kind in KINDS if kind not in ("open_text", "seed"))
 #: Characters a writer must take care of, drawn often.
 TRICKY = [*"\"\\$#[]{}='.,:`%€é中🙂 ", '"""', "\\n", "\\u0041", "''' ", "# not a comment"]
 ONE_LINE_CHARACTERS = st.characters(
@@ -139,7 +139,7 @@ def items(
         "help": draw(st.none() | localized(languages, "help")),
         "rationale": draw(st.booleans()),
     }
-    if kind != "open_text":
+    if kind not in ("open_text", "seed"):
         fields["consensus"] = draw(st.none() | rules())
     if kind == "likert":
         options = draw(st.integers(2, 11))
@@ -171,6 +171,13 @@ def items(
         )
     elif kind == "open_text":
         fields["max_length"] = draw(st.integers(1, 20000))
+    elif kind == "seed":
+        fields["unit"] = draw(st.none() | localized(languages, "unit"))
+        fields["seed_background"] = draw(st.sampled_from([None, "uniform", "log-uniform"]))
+        answer = float(draw(NUMBERS))
+        if fields["seed_background"] == "log-uniform" and answer <= 0:
+            answer = abs(answer) or 1.0
+        fields["seed_answer"] = answer
     if kind in ("scenario_set", "ranking", "numeric_estimate") and draw(st.booleans()):
         # Rules for some of its parts, a rule or "none" each, in the order of its parts.
         parts = ItemDefinition(**fields).components

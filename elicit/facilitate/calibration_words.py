@@ -1,0 +1,92 @@
+"""The classical model's numbers in the page's language, for the facilitator's results
+page and the report (``facilitate/_classical_model.html``)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from flask_babel import format_decimal, format_scientific
+
+from surveys.calibration import ClassicalModelResult, ModelItem
+
+
+def score(value: float | None) -> str:
+    """A calibration or information score or a weight: three significant digits, in
+    scientific notation below 0.001 (calibration scores of 10⁻⁶ are common)."""
+    if value is None or math.isnan(value):
+        return "–"
+    if value != 0 and abs(value) < 0.001:
+        return str(format_scientific(value, "0.##E0"))
+    return str(format_decimal(value, "0.###"))
+
+
+def amount(value: float | None) -> str:
+    """A quantile or a known answer: grouped digits, at most four significant decimals."""
+    if value is None or math.isnan(value):
+        return "–"
+    if value != 0 and abs(value) < 0.01:
+        return str(format_scientific(value, "0.###E0"))
+    return str(format_decimal(value, "#,##0.##" if abs(value) >= 10 else "#,##0.####"))
+
+
+@dataclass(frozen=True)
+class ItemWords:
+    """One item's row: text, unit, known answer and both decision makers' quantiles."""
+
+    key: str
+    text: str
+    unit: str | None
+    answer: str
+    experts: int
+    equal: tuple[str, str, str]
+    performance: tuple[str, str, str]
+
+
+def _triple(values: tuple[float | None, ...]) -> tuple[str, str, str]:
+    """Three quantiles as words ("–" when missing)."""
+    padded = [*values, None, None, None][:3]
+    return amount(padded[0]), amount(padded[1]), amount(padded[2])
+
+
+def item_words(item: ModelItem) -> ItemWords:
+    """A :class:`ModelItem` in the page's language."""
+    return ItemWords(
+        key=item.key,
+        text=item.text,
+        unit=item.unit,
+        answer=amount(item.answer),
+        experts=item.experts,
+        equal=_triple(item.equal),
+        performance=_triple(item.performance),
+    )
+
+
+def model_words(result: ClassicalModelResult | None) -> dict[str, object] | None:
+    """What ``facilitate/_classical_model.html`` prints, or ``None`` without a model."""
+    if result is None:
+        return None
+    return {
+        "result": result,
+        "experts": [
+            {
+                "expert": row["expert"],
+                "seeds_answered": row["seeds_answered"],
+                "calibration": score(row["calibration"]),
+                "information": score(row["information"]),
+                "weight": score(row["weight"]),
+                "weighted": bool(row["weight"]),
+            }
+            for row in result.experts
+        ],
+        "decision_makers": {
+            name: {
+                "calibration": score(scores.get("calibration")),
+                "information": score(scores.get("information")),
+            }
+            for name, scores in result.decision_makers.items()
+        },
+        "alpha": score(result.alpha),
+        "seeds": [item_words(item) for item in result.seeds],
+        "targets": [item_words(item) for item in result.targets],
+    }

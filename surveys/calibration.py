@@ -1,0 +1,310 @@
+"""Seed questions and Cooke's classical model in a study's round summary.
+
+A study with seed items (calibration questions whose true value the facilitator knows,
+:attr:`surveys.definition.ItemDefinition.seed_answer`) gets, at each close, a
+``"classical_model"`` entry in its round summary: every expert's calibration and
+information score on the seed items and their global weight, the optimised cut-off,
+and for every target item (the study's numeric estimates) the quantiles of the
+performance-weighted and of the equal-weight decision maker.  The numbers are those of
+:func:`analysis.classical_model`; this module only gathers its inputs:
+
+- each expert's **latest** answer to each seed and numeric-estimate item, up to the
+  round being closed (an expert who answered a seed item in round 1 and not since keeps
+  that answer; the classical model scores what the expert last said);
+- a numeric estimate (lowest, highest, best guess, confidence) turned into 5th, 50th
+  and 95th percentiles by :func:`analysis.estimate_quantiles`: the interval standardised
+  to 90 % around the best guess, read as the central 90 % interval, the best guess read
+  as the median;
+- the background measure of each seed item as its definition names it (uniform unless
+  ``background = "log-uniform"``), uniform for numeric estimates; the usual 10 %
+  overshoot; the cut-off optimised over the experts' calibration scores.
+
+Experts who answered no seed item cannot be scored and are left out of both decision
+makers (the equal-weight one included, so that the two are computed on the same
+panel); their number is stored.  With fewer than two scored experts the model is not
+run.  Experts appear as "Expert 1" … "Expert n" in the order of their weights, never by
+pseudonym: the summary is the facilitator's, and the report is shared.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import analysis
+from analysis.deferred import deferred
+from surveys.definition import SEED_COMPONENTS, StudyDefinition
+from surveys.models import Round, RoundSummary, Study
+from surveys.studies import all_items, study_definition
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+else:
+    np = deferred("numpy")
+    pd = deferred("pandas")
+
+#: Cooke's usual overshoot of the intrinsic range, on each side.
+OVERSHOOT = 0.1
+#: The fewest scored experts the model is run for: weights need someone to compare.
+MIN_EXPERTS = 2
+
+
+def has_seeds(definition: StudyDefinition) -> bool:
+    """Whether the study has seed items (and so a classical model at each close)."""
+    return any(item.kind == "seed" for item in definition.items)
+
+
+def latest_answers(frame: pd.DataFrame, *, number: int) -> pd.DataFrame:
+    """The rows of each panelist's latest answer to each item, up to round ``number``."""
+    rows = frame.loc[(frame["round"] <= number).to_numpy()]
+    if rows.empty:
+        return rows
+    latest = rows.groupby(["panelist", "item"], observed=True)["round"].transform("max")
+    return rows.loc[(rows["round"] == latest).to_numpy()]
+
+
+def model_inputs(
+    frame: pd.DataFrame, definition: StudyDefinition, *, number: int
+) -> tuple[list[str], list[str], np.ndarray, np.ndarray, list[str]]:
+    """The arrays :func:`analysis.classical_model` takes, from the tidy answers ``frame``
+    (any rounds): the scored panelists (those with a seed answer, by pseudonym), the
+    items (seed items, then numeric estimates, each answered by somebody), the
+    (experts, items, 3) quantiles, the realizations (NaN for targets) and the
+    background of each item."""
+    seeds = [item for item in definition.items if item.kind == "seed"]
+    targets = [item for item in definition.items if item.kind == "numeric_estimate"]
+    keys = [item.key for item in (*seeds, *targets)]
+    latest = latest_answers(frame.loc[frame["item"].isin(keys).to_numpy()], number=number)
+    seed_rows = latest.loc[latest["item"].isin([item.key for item in seeds]).to_numpy()]
+    seed_table = seed_rows.pivot_table(
+        index=["item", "panelist"], columns="component", values="value", aggfunc="first"
+    ).reindex(columns=list(SEED_COMPONENTS))
+    seed_table.columns = list(analysis.QUANTILE_COLUMNS)
+    seed_table = seed_table.dropna().reset_index()
+    target_rows = latest.loc[latest["item"].isin([item.key for item in targets]).to_numpy()]
+    target_table = (
+        analysis.estimate_quantiles(target_rows.assign(round=0)).reset_index()
+        if not target_rows.empty
+        else pd.DataFrame(columns=["item", "panelist", *analysis.QUANTILE_COLUMNS])
+    )
+    quantiles = pd.concat(
+        [
+            seed_table[["item", "panelist", *analysis.QUANTILE_COLUMNS]],
+            target_table[["item", "panelist", *analysis.QUANTILE_COLUMNS]],
+        ],
+        ignore_index=True,
+    )
+    panelists = sorted(str(name) for name in seed_table["panelist"].unique())
+    answered = set(quantiles.loc[quantiles["panelist"].isin(panelists), "item"])
+    items = [key for key in keys if key in answered]
+    assessments = np.array(analysis.quantile_array(quantiles, panelists, items), dtype=float)
+    by_key = {item.key: item for item in definition.items}
+    realizations = np.array(
+        [by_key[key].seed_answer if by_key[key].kind == "seed" else math.nan for key in items],
+        dtype=float,
+    )
+    backgrounds = [by_key[key].background for key in items]
+    for index, background in enumerate(backgrounds):
+        if background == "log-uniform":
+            # Validation keeps these above 0; an answer given before the item's
+            # background was amended may not be, and the logarithm has no place for it.
+            not_positive = ~(assessments[:, index, :] > 0).all(axis=1)
+            assessments[not_positive, index, :] = math.nan
+    return panelists, items, assessments, realizations, backgrounds
+
+
+def classical_model_summary(
+    frame: pd.DataFrame, definition: StudyDefinition, *, number: int
+) -> dict[str, Any]:
+    """The ``"classical_model"`` entry of round ``number``'s summary (see the module).
+
+    ``status`` is ``"ok"``, or ``"too_few_experts"`` when fewer than
+    :data:`MIN_EXPERTS` experts answered a seed item (nothing else is computed then).
+    """
+    panelists, items, assessments, realizations, backgrounds = model_inputs(
+        frame, definition, number=number
+    )
+    every_panelist = set(frame.loc[(frame["round"] <= number).to_numpy(), "panelist"])
+    by_key = {item.key: item for item in definition.items}
+    seeds = [item for item in definition.items if item.kind == "seed"]
+    settings = {
+        "overshoot": OVERSHOOT,
+        "optimise": True,
+        "weighting": "global",
+        "estimate_level": 90.0,
+        "answers": "each expert's latest answer, up to this round",
+    }
+    result: dict[str, Any] = {
+        "status": "ok",
+        "settings": settings,
+        "scored_experts": len(panelists),
+        "experts_without_seeds": len(every_panelist - set(panelists)),
+    }
+    if len(panelists) < MIN_EXPERTS:
+        result["status"] = "too_few_experts"
+        result["seeds"] = [
+            {"item": item.key, "answer": item.seed_answer, "background": item.background}
+            for item in seeds
+        ]
+        return result
+    model = analysis.classical_model(
+        assessments, realizations, background=backgrounds, overshoot=OVERSHOOT, optimise=True
+    )
+    order = sorted(
+        range(len(panelists)),
+        key=lambda expert: (
+            -_sortable(model.weights[expert]),
+            -_sortable(model.combined[expert]),
+            -_sortable(model.calibration[expert]),
+            panelists[expert],
+        ),
+    )
+    result["experts"] = [
+        {
+            "expert": position,
+            "calibration": _number(model.calibration[expert]),
+            "information": _number(model.information[expert]),
+            "information_all": _number(model.information_all[expert]),
+            "seeds_answered": int(model.seeds_answered[expert]),
+            "combined": _number(model.combined[expert]),
+            "weight": _number(model.weights[expert]),
+        }
+        for position, expert in enumerate(order, start=1)
+    ]
+    result.update(
+        alpha=_number(model.alpha),
+        effective_seeds=int(model.effective_seeds),
+        decision_makers={
+            "performance": {
+                "calibration": _number(model.dm_calibration),
+                "information": _number(model.dm_information),
+            },
+            "equal": {
+                "calibration": _number(model.dm_equal_calibration),
+                "information": _number(model.dm_equal_information),
+            },
+        },
+    )
+    rows = []
+    for index, key in enumerate(items):
+        answered = int(np.isfinite(assessments[:, index, :]).all(axis=1).sum())
+        rows.append(
+            {
+                "item": key,
+                "kind": by_key[key].kind,
+                "answer": _number(realizations[index]),
+                "background": backgrounds[index],
+                "experts": answered,
+                "performance": [_number(value) for value in model.dm[index]],
+                "equal": [_number(value) for value in model.dm_equal[index]],
+            }
+        )
+    result["seeds"] = [row for row in rows if row["kind"] == "seed"]
+    result["targets"] = [row for row in rows if row["kind"] != "seed"]
+    for row in rows:
+        del row["kind"]
+        if row["answer"] is None:
+            del row["answer"]
+    return result
+
+
+def _number(value: Any) -> float | None:
+    """A float for JSON: ``None`` for NaN."""
+    number = float(value)
+    return None if math.isnan(number) else number
+
+
+def _sortable(value: Any) -> float:
+    """A score for sorting, NaN last."""
+    number = float(value)
+    return -math.inf if math.isnan(number) else number
+
+
+@dataclass(frozen=True)
+class ModelItem:
+    """One item of the classical model as a page shows it: its text and unit in the
+    reader's language, the known answer (seed items), how many scored experts answered
+    it, and the 5th, 50th and 95th percentiles of both decision makers."""
+
+    key: str
+    text: str
+    unit: str | None
+    answer: float | None
+    experts: int
+    performance: tuple[float | None, ...]
+    equal: tuple[float | None, ...]
+
+
+@dataclass(frozen=True)
+class ClassicalModelResult:
+    """The ``"classical_model"`` entry of the latest closed round with one, for the
+    facilitator's results page and the report (see :func:`classical_model_summary`)."""
+
+    round: int
+    status: str
+    scored_experts: int
+    experts_without_seeds: int
+    #: Rows ``{"expert": 1, "calibration", "information", "seeds_answered", "weight", …}``
+    #: in the order of the weights.
+    experts: list[dict[str, Any]] = field(default_factory=list)
+    alpha: float | None = None
+    effective_seeds: int | None = None
+    #: ``{"performance": {"calibration", "information"}, "equal": {…}}``.
+    decision_makers: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    seeds: list[ModelItem] = field(default_factory=list)
+    targets: list[ModelItem] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+def latest_classical_model(
+    session: Session, study: Study, language: str
+) -> ClassicalModelResult | None:
+    """The classical model of the study's latest closed round, with item texts in
+    ``language``; ``None`` for a study without seed items or before a close.  Only the
+    summaries' ``classical_model`` entries are read (the database takes them out)."""
+    definition = study_definition(study)
+    if not has_seeds(definition):
+        return None
+    stored = session.execute(
+        select(Round.number, RoundSummary.statistics["classical_model"])
+        .join(RoundSummary.round)
+        .where(Round.study_id == study.id)
+        .order_by(Round.number.desc())
+    ).all()
+    found = next(((number, entry) for number, entry in stored if entry), None)
+    if found is None:
+        return None
+    number, entry = found
+    fallback = definition.default_language
+    texts = {stored_item.definition.key: stored_item.definition for stored_item in all_items(study)}
+
+    def model_item(row: dict[str, Any]) -> ModelItem:
+        item = texts.get(row["item"])
+        return ModelItem(
+            key=row["item"],
+            text=item.text.get(language, fallback) if item else row["item"],
+            unit=item.unit.get(language, fallback) if item and item.unit else None,
+            answer=row.get("answer"),
+            experts=row.get("experts", 0),
+            performance=tuple(row.get("performance") or ()),
+            equal=tuple(row.get("equal") or ()),
+        )
+
+    return ClassicalModelResult(
+        round=number,
+        status=entry["status"],
+        scored_experts=entry["scored_experts"],
+        experts_without_seeds=entry["experts_without_seeds"],
+        experts=list(entry.get("experts", [])),
+        alpha=entry.get("alpha"),
+        effective_seeds=entry.get("effective_seeds"),
+        decision_makers=dict(entry.get("decision_makers", {})),
+        seeds=[model_item(row) for row in entry.get("seeds", []) if "experts" in row],
+        targets=[model_item(row) for row in entry.get("targets", [])],
+        settings=dict(entry.get("settings", {})),
+    )
