@@ -28,6 +28,7 @@ from surveys.definition import ItemDefinition
 from surveys.errors import InvalidValues
 from surveys.models import Item, ItemResolution, Round, RoundStatus, Study, User, utcnow
 from surveys.serialization import item_from_json
+from surveys.upsert import upsert
 
 if TYPE_CHECKING:
     from analysis.scoring import ForecastScores
@@ -112,16 +113,34 @@ def resolve(
         errors["source"] = ["must be one line of text, without control characters"]
     if errors:
         raise InvalidValues(errors)
-    row = entry.resolution
-    if row is None:
-        row = ItemResolution(study_id=study.id, item_key=item_key)
-        session.add(row)
-    row.outcome, row.resolved_on, row.source = outcome, resolved_on, source
-    row.recorded_at = utcnow()
-    row.recorded_by = actor.id if actor else None
+    # One statement that lets the unique (study, item) constraint decide: two first
+    # resolutions of one item at once (a double click, two facilitators) both succeed,
+    # the later one winning, where an insert after a read gave the second a unique
+    # violation (a 500).
+    upsert(
+        session,
+        ItemResolution,
+        [
+            {
+                "study_id": study.id,
+                "item_key": item_key,
+                "outcome": outcome,
+                "resolved_on": resolved_on,
+                "source": source,
+                "recorded_at": utcnow(),
+                "recorded_by": actor.id if actor else None,
+            }
+        ],
+        conflict=("study_id", "item_key"),
+        update=("outcome", "resolved_on", "source", "recorded_at", "recorded_by"),
+    )
     audit.record(session, "items.resolve", study=study, user=actor, item=item_key, outcome=outcome)
     session.commit()
-    return row
+    return session.execute(
+        select(ItemResolution)
+        .where(ItemResolution.study_id == study.id, ItemResolution.item_key == item_key)
+        .execution_options(populate_existing=True)
+    ).scalar_one()
 
 
 def withdraw(session: Session, study: Study, item_key: str, actor: User | None = None) -> bool:

@@ -36,8 +36,8 @@ from surveys.panel import (
     NewPanelist,
     add_panelists,
     check_entries,
-    panel_counts,
-    panel_status,
+    panel_counts_of,
+    panel_page,
 )
 from surveys.progress import RoundState, panel_size, round_states
 from surveys.rounds import close_round, closed_summary, open_round
@@ -244,16 +244,36 @@ def list_items(slug: str) -> Response:
 @operation(
     "GET",
     "/studies/<slug>/panelists",
-    summary="The panel, by pseudonym",
+    summary="The panel, by pseudonym, a page at a time",
     tag="studies",
     returns=schemas.PanelistList,
+    query=schemas.PanelistQuery,
 )
 def list_panelists(slug: str) -> Response:
-    """The panel as counts by round and group and, in a standard study, each
-    panelist's pseudonym, group, language and status per round; never a name."""
+    """The panel as counts by round and group and, in a standard study, ``per_page``
+    panelists at a time with each one's pseudonym, group, language and status per
+    round; never a name.  The counts are the database's (no panelist row is loaded for
+    them) and a page reads its own panelists only, so the cost follows the page, not
+    the panel."""
     study = api_study(slug)
-    statuses = panel_status(db.session, study)
-    counts = panel_counts(statuses, min_group_size=study.feedback_min_n)
+    query = query_arguments(schemas.PanelistQuery)
+    counts = panel_counts_of(db.session, study)
+    blind = study.anonymity == "blind"
+    # A page past the last lists nobody (the console's pager would show the last).
+    past_end = (query.page - 1) * query.per_page >= counts.panelists
+    listed = (
+        None
+        if blind or past_end
+        else panel_page(
+            db.session, study, page=query.page, page_size=query.per_page, total=counts.panelists
+        )
+    )
+    total = 0 if blind else counts.panelists
+    following: str | None = None
+    if query.page * query.per_page < total:
+        following = url_for(
+            "api.list_panelists", slug=slug, page=query.page + 1, per_page=query.per_page
+        )
     return respond(
         schemas.PanelistList(
             counts=schemas.PanelCountsOut(
@@ -294,8 +314,12 @@ def list_panelists(slug: str) -> Response:
                         for entry in status.rounds
                     ],
                 )
-                for status in ([] if study.anonymity == "blind" else statuses)
+                for status in ([] if listed is None else listed.rows)
             ],
+            page=query.page,
+            per_page=query.per_page,
+            total=total,
+            next=following,
         )
     )
 

@@ -325,12 +325,25 @@ class PanelCountsOut(Model):
 
 
 class PanelistList(Model):
-    """The study's panel, without names or emails: counts, and in a standard study
-    each panelist by pseudonym.  A blind study lists no pseudonym (``panelists`` is
-    empty): a list compared before and after adding one person would reveal theirs."""
+    """The study's panel, without names or emails: counts of the whole panel, and in a
+    standard study one page of panelists by pseudonym (``next`` is the URL of the
+    following page, if any).  A blind study lists no pseudonym (``panelists`` is empty
+    and ``total`` 0): a list compared before and after adding one person would reveal
+    theirs."""
 
     counts: PanelCountsOut
     panelists: list[PanelistOut]
+    page: int
+    per_page: int
+    total: int = Field(description="Panelists listed over all pages.")
+    next: str | None
+
+
+class PanelistQuery(Model):
+    """Which page of the panel, in pseudonym order."""
+
+    page: int = Field(default=1, ge=1, le=1_000_000)
+    per_page: int = Field(default=100, ge=1, le=1000)
 
 
 def _deadline_in_range(value: datetime | None) -> datetime | None:

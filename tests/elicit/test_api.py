@@ -391,6 +391,37 @@ def test_responses_come_in_disjoint_pages_that_cover_them_all(
     assert bad.status_code == 422 and set(bad.json["errors"]) == {"per_page", "page"}
 
 
+def test_the_panel_comes_in_pages_with_counts_of_the_whole_panel(app, client, lead, make_panel):
+    study = lead["study"]
+    links = make_panel(study, 5)
+    open_round(db.session, study)
+    headers = bearer(lead["secret"])
+    url = "/api/v1/studies/us-mexico-intelligence/panelists?per_page=2"
+    seen, pages = [], 0
+    while url:
+        page = client.get(url, headers=headers).json
+        assert len(page["panelists"]) <= 2
+        # Every page counts the whole panel, not the page.
+        assert page["counts"]["panelists"] == page["total"] == 5
+        seen += [panelist["pseudonym"] for panelist in page["panelists"]]
+        url, pages = page["next"], pages + 1
+    assert pages == 3
+    assert seen == sorted(link.pseudonym for link in links)
+    past = client.get(
+        "/api/v1/studies/us-mexico-intelligence/panelists?page=4&per_page=2", headers=headers
+    ).json
+    assert past["panelists"] == [] and past["next"] is None and past["total"] == 5
+    bad = client.get(
+        "/api/v1/studies/us-mexico-intelligence/panelists?per_page=1001&page=0", headers=headers
+    )
+    assert bad.status_code == 422 and set(bad.json["errors"]) == {"per_page", "page"}
+    study.anonymity = "blind"
+    db.session.commit()
+    blind = client.get("/api/v1/studies/us-mexico-intelligence/panelists", headers=headers).json
+    assert blind["panelists"] == [] and blind["total"] == 0 and blind["next"] is None
+    assert blind["counts"]["panelists"] == 5
+
+
 # -- the console page and the command line ---------------------------------------------------
 
 

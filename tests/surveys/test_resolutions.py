@@ -108,3 +108,46 @@ def test_scores_are_brier_on_the_last_closed_round_by_hand(answered):
     assert ("items.unresolve", {"item": "trigger_tariffs"}) in [
         (action, details) for action, details in actions
     ]
+
+
+def test_two_first_resolutions_of_one_item_at_once_both_succeed(answered, app, monkeypatch):
+    """Both requests read "not resolved yet" before either writes (held at a barrier
+    right after the read): an insert would give the second a unique violation (the
+    500 of a double click); the upsert lets both succeed, one outcome kept."""
+    import threading
+
+    from sqlalchemy.orm import Session
+
+    import surveys.resolutions as resolutions
+
+    study, _, _ = answered
+    study_id = study.id
+    db.session.remove()
+    real = resolutions.resolvable
+    barrier = threading.Barrier(2)
+
+    def held(session, study):
+        found = real(session, study)
+        barrier.wait(timeout=10)
+        return found
+
+    monkeypatch.setattr(resolutions, "resolvable", held)
+    outcomes: list[object] = []
+
+    def work(outcome: str) -> None:
+        with app.app_context(), Session(db.engine) as session:
+            try:
+                mine = session.get(type(study), study_id)
+                row = resolve(session, mine, "trigger_tariffs", outcome, date.today(), SOURCE)
+                outcomes.append(row.outcome)
+            except BaseException as error:  # reported below
+                outcomes.append(error)
+
+    threads = [threading.Thread(target=work, args=(outcome,)) for outcome in ("yes", "no")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(map(str, outcomes)) == ["no", "yes"], outcomes
+    rows = db.session.execute(select(ItemResolution)).scalars().all()
+    assert len(rows) == 1 and rows[0].outcome in ("yes", "no")
