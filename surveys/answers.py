@@ -189,6 +189,8 @@ def _parse_item(
     """Parse one item's inputs, appending problems to ``errors``."""
     if item.kind == "scenario_set":
         return _parse_scenarios(item, form, errors)
+    if item.kind == "signpost":
+        return _parse_signpost(item, form, errors)
     if item.kind == "numeric_estimate":
         return _parse_estimate(item, form, errors)
     if item.kind == "ranking":
@@ -407,6 +409,32 @@ def _parse_scenarios(
         )
         return None
     return None if failed else {"components": components}
+
+
+def _parse_signpost(
+    item: ItemDefinition, form: Mapping[str, str], errors: list[AnswerError]
+) -> dict[str, Any] | None:
+    """Parse a signpost: a percentage 0–100 for every scenario of its scenario set, or
+    none; the percentages are likelihoods under different scenarios and need not sum to
+    anything."""
+    raw = {
+        s.key: (form.get(component_field(item.key, s.key)) or "").strip() for s in item.scenarios
+    }
+    if not any(raw.values()):
+        return None
+    components: dict[str, float] = {}
+    for key, text in raw.items():
+        field = component_field(item.key, key)
+        value = parse_number(text) if text else None
+        if not text:
+            errors.append(AnswerError(field, "likelihood_missing"))
+        elif value is None:
+            errors.append(AnswerError(field, _number_problem(text)))
+        elif not 0 <= value <= 100:
+            errors.append(AnswerError(field, "out_of_range", {"min": 0, "max": 100}))
+        else:
+            components[key] = value
+    return {"components": components} if len(components) == len(raw) else None
 
 
 class RoundNotOpen(Conflict):

@@ -703,6 +703,16 @@ def _filled(text: LocalizedText | None, languages: tuple[str, ...]) -> Localized
     return LocalizedText(tuple((code, given.get(code, first)) for code in languages))
 
 
+def scenario_sets(study: Study) -> dict[str, tuple[Choice, ...]]:
+    """The study's scenario sets with their scenarios, by item key: what a signpost's
+    ``scenario_item`` may name."""
+    return {
+        item.key: item_from_json(item.key, item.kind, item.spec).scenarios
+        for item in study.items
+        if item.kind == "scenario_set"
+    }
+
+
 def check_item(study: Study, definition: ItemDefinition, taken: set[str]) -> ItemDefinition:
     """``definition`` checked by the loader, as stored in the draft (texts stripped,
     missing translations left out); raise :class:`InvalidValues` otherwise.  Public:
@@ -719,6 +729,7 @@ def check_item(study: Study, definition: ItemDefinition, taken: set[str]) -> Ite
             languages=languages,
             section_keys={section.key for section in sections_from_json(study.sections)},
             taken_keys=taken,
+            scenario_sets=scenario_sets(study),
             name="item",
         )
     except InvalidDefinition as invalid:
@@ -739,7 +750,8 @@ def check_item(study: Study, definition: ItemDefinition, taken: set[str]) -> Ite
         help=draft.help,
         unit=draft.unit,
         scale=draft.scale,
-        scenarios=draft.scenarios,
+        # A signpost's scenarios are its scenario set's, as the loader copied them.
+        scenarios=parsed.scenarios if parsed.kind == "signpost" else draft.scenarios,
         options=draft.options,
     )
 

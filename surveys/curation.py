@@ -47,7 +47,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from surveys import audit
-from surveys.builder import check_item, item_missing, with_keys
+from surveys.builder import check_item, item_missing, scenario_sets, with_keys
 from surveys.definition import Choice, ItemDefinition, LocalizedText, parse_item
 from surveys.errors import Conflict, InvalidValues, NotFound
 from surveys.models import (
@@ -86,6 +86,7 @@ def _read_item(study: Study, item_toml: str, *, taken: set[str]) -> ItemDefiniti
         languages=tuple(study.languages["codes"]),
         section_keys={section.key for section in sections_from_json(study.sections)},
         taken_keys=taken,
+        scenario_sets=scenario_sets(study),
         name="item",
     )
 

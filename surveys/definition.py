@@ -12,7 +12,8 @@ import datetime
 import math
 import re
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path as FilePath
 from typing import Any
 
@@ -33,6 +34,7 @@ KINDS: tuple[str, ...] = (
     "ranking",
     "open_text",
     "seed",
+    "signpost",
 )
 """Item kinds a definition may use."""
 
@@ -211,6 +213,10 @@ class ItemDefinition:
       5th, 50th and 95th percentiles (optionally with a ``unit``); ``seed_answer`` is
       its known realization, which only the facilitator sees, and ``seed_background``
       the background measure of its information score (``None``: uniform).
+    - ``signpost``: ``scenario_item``, the key of a scenario set of the same study; a
+      percentage 0–100 per scenario of that set (how likely the signpost is to be
+      observed within the horizon if that scenario is unfolding), not summing to
+      anything.  Its ``scenarios`` are the scenario set's, copied by the loader.
     """
 
     key: str
@@ -240,6 +246,9 @@ class ItemDefinition:
     #: A seed item's background measure as written ("uniform" or "log-uniform");
     #: ``None`` when the definition names none (:attr:`background`).
     seed_background: str | None = None
+    #: A signpost's scenario set: the key of the ``scenario_set`` item whose scenarios it
+    #: is rated against (``None`` for every other kind).
+    scenario_item: str | None = None
 
     @property
     def background(self) -> str:
@@ -250,7 +259,7 @@ class ItemDefinition:
     @property
     def components(self) -> tuple[str, ...]:
         """The parts of one answer: ``("",)`` for a single number, else their keys."""
-        if self.kind == "scenario_set":
+        if self.kind in ("scenario_set", "signpost"):
             return tuple(scenario.key for scenario in self.scenarios)
         if self.kind == "ranking":
             return tuple(option.key for option in self.options)
@@ -276,7 +285,7 @@ class ItemDefinition:
         """The smallest and largest value of one number of this item, if numeric."""
         if self.kind == "likert" and self.scale is not None:
             return (self.scale.minimum, self.scale.maximum)
-        if self.kind in ("probability", "scenario_set"):
+        if self.kind in ("probability", "scenario_set", "signpost"):
             return (0.0, 100.0)
         if self.kind == "ranking":
             return (1.0, float(len(self.options)))
@@ -472,14 +481,17 @@ def parse_item(
     languages: tuple[str, ...],
     section_keys: frozenset[str] | set[str] = frozenset(),
     taken_keys: frozenset[str] | set[str] = frozenset(),
+    scenario_sets: Mapping[str, tuple[Scenario, ...]] | None = None,
     name: str = "<item>",
 ) -> ItemDefinition:
     """Validate one ``[[items]]`` table written as TOML, as in a definition file.
 
     Texts must be given in each of the study's ``languages``; a ``section`` must be one
     of ``section_keys``; the key must not be one of ``taken_keys``, the keys of the
-    study's items (so a study with :data:`ITEM_LIMIT` of them takes no more).  Raises
-    :class:`InvalidDefinition` listing every problem with its line.
+    study's items (so a study with :data:`ITEM_LIMIT` of them takes no more); a
+    signpost's ``scenario_item`` must be one of ``scenario_sets``, the study's scenario
+    sets with their scenarios.  Raises :class:`InvalidDefinition` listing every
+    problem with its line.
     """
     data, lines = _load_toml(source, name)
     _only(data, "items", name, "one [[items]] table")
@@ -495,6 +507,10 @@ def parse_item(
             f"a study holds at most {ITEM_LIMIT} items; this one has {len(taken_keys)}",
         )
     item = reader.item(data["items"][0], ("items", 0), set(taken_keys), set(section_keys))
+    if item is not None:
+        item = reader.signpost_scenarios(
+            item, ("items", 0), dict(scenario_sets or {}), set(taken_keys)
+        )
     if reader.errors or item is None:
         raise InvalidDefinition(sorted(reader.errors, key=lambda error: error.line))
     return item
@@ -907,11 +923,53 @@ class _Reader:
             self.error(("items",), f"a study holds at most {ITEM_LIMIT} items, not {len(data)}")
         items: list[ItemDefinition] = []
         seen: set[str] = set()
+        paths: dict[str, Path] = {}
         for index, item_data in enumerate(data):
             item = self.item(item_data, ("items", index), seen, section_keys)
             if item is not None:
                 items.append(item)
-        return tuple(items)
+                paths[item.key] = ("items", index)
+        scenario_sets = {item.key: item.scenarios for item in items if item.kind == "scenario_set"}
+        named = [item for item in items if item.kind == "signpost" and item.scenario_item]
+        for item in named[1:]:
+            if item.scenario_item != named[0].scenario_item:
+                # The analysis of competing hypotheses weighs every signpost against
+                # the same scenarios, and the tracker updates one scenario set.
+                self.error(
+                    (*paths[item.key], "scenario_item"),
+                    f"every signpost of a study names the same scenario set; "
+                    f"{_shown(named[0].key)} names {_shown(named[0].scenario_item)}",
+                )
+        return tuple(
+            self.signpost_scenarios(item, paths[item.key], scenario_sets, set(seen))
+            for item in items
+        )
+
+    def signpost_scenarios(
+        self,
+        item: ItemDefinition,
+        path: Path,
+        scenario_sets: dict[str, tuple[Scenario, ...]],
+        keys: set[str],
+    ) -> ItemDefinition:
+        """``item`` with the scenarios of its ``scenario_item`` when it is a signpost;
+        a problem on ``scenario_item`` when that names no scenario set of the study
+        (``keys``: every item key of the study, to say which problem it is)."""
+        if item.kind != "signpost" or item.scenario_item is None:
+            return item
+        scenarios = scenario_sets.get(item.scenario_item)
+        if scenarios is None:
+            if item.scenario_item in keys:
+                problem = f"item {_shown(item.scenario_item)} is not a scenario set"
+            else:
+                problem = f"no item has the key {_shown(item.scenario_item)}"
+            listed = ", ".join(sorted(scenario_sets)) or "none in this study"
+            self.error(
+                (*path, "scenario_item"),
+                f"{problem}; name a scenario_set item of the study ({listed})",
+            )
+            return item
+        return replace(item, scenarios=scenarios)
 
     def item(
         self, data: Any, path: Path, seen: set[str], section_keys: set[str]
@@ -926,6 +984,7 @@ class _Reader:
             "ranking": ("options",),
             "open_text": ("max_length",),
             "seed": ("unit", "answer", "background"),
+            "signpost": ("scenario_item",),
         }
         if not isinstance(data, dict):
             self.error(path, f"must be a table, not {_type_name(data)}")
@@ -965,6 +1024,8 @@ class _Reader:
         elif kind == "seed":
             fields["unit"] = self.text(data, "unit", path, "unit", required=False)
             fields["seed_answer"], fields["seed_background"] = self.seed(data, path)
+        elif kind == "signpost":
+            fields["scenario_item"] = self.scenario_item(data, path)
         elif kind == "open_text":
             max_length = self.get(
                 data, "max_length", path, int, required=False, default=DEFAULT_OPEN_TEXT_LENGTH
@@ -1063,6 +1124,18 @@ class _Reader:
                     rules[part] = rule
         order = components or tuple(rules)
         return tuple((part, rules[part]) for part in order if part in rules)
+
+    def scenario_item(self, data: dict[str, Any], path: Path) -> str | None:
+        """Read a signpost's ``scenario_item``: an item key (which item it names is
+        checked once every item is read, :meth:`signpost_scenarios`)."""
+        key = self.get(data, "scenario_item", path, str)
+        if key is not None and not KEY_PATTERN.match(key):
+            self.error(
+                (*path, "scenario_item"),
+                f"{_shown(key)} is not an item key; name a scenario_set item of the study",
+            )
+            return None
+        return key
 
     def likert_scale(self, data: dict[str, Any], path: Path) -> LikertScale | None:
         """Read ``scale = { min = 1, max = 5 }`` and ``labels.<language> = […]``."""

@@ -98,7 +98,8 @@ RESPONSE_COLUMNS: dict[str, tuple[str, str]] = {
     "item_version": ("integer", "The version of the item's wording the panelist answered."),
     "item_kind": (
         "text",
-        "likert, probability, scenario_set, numeric_estimate, ranking or open_text.",
+        "likert, probability, scenario_set, numeric_estimate, ranking, open_text, seed "
+        "or signpost.",
     ),
     "pseudonym": ("text", "The panelist's random pseudonym, stable across rounds."),
     "group": (
@@ -112,7 +113,8 @@ RESPONSE_COLUMNS: dict[str, tuple[str, str]] = {
         "Which part of a multi-value answer the row holds: empty for likert and "
         "probability; the scenario key of a scenario set; lowest, highest, best or "
         "confidence of a numeric estimate; the option key of a ranking (value = rank, "
-        "1 = first).",
+        "1 = first); the scenario key of a signpost (value = percent chance of seeing "
+        "the signpost if that scenario unfolds).",
     ),
     "value": (
         "number",

@@ -45,6 +45,7 @@ from surveys.protocol import ProtocolRecord, protocol_record
 from surveys.results import study_results
 from surveys.rounds import combined_state, stopping_recommendation
 from surveys.serialization import item_from_json
+from surveys.signposts import SignpostMatrix, signpost_matrix
 from surveys.studies import study_definition
 
 if TYPE_CHECKING:
@@ -111,7 +112,7 @@ POOLED_COLUMNS: tuple[str, ...] = (
 """Columns of :attr:`StudyReport.pooled`: the pools of every probability, in percent.
 ``mean`` is the linear pool and ``median`` the median pool."""
 
-POOLED_KINDS: tuple[str, ...] = ("probability", "scenario_set")
+POOLED_KINDS: tuple[str, ...] = ("probability", "scenario_set", "signpost")
 """Item kinds whose answers are probabilities and are pooled."""
 
 
@@ -302,6 +303,8 @@ class StudyReport:
     pooled: pd.DataFrame
     #: The retired items among :attr:`items`.
     retired: list[ReportItem] = field(default_factory=list)
+    #: The signpost matrix of the latest closed round that has signposts.
+    signposts: SignpostMatrix | None = None
 
     @property
     def scenario_sets(self) -> list[ReportItem]:
@@ -383,6 +386,7 @@ def study_report(session: Session, study: Study, language: str) -> StudyReport:
             order,
         ),
         retired=[item for item in items if item.retired_at is not None],
+        signposts=signpost_matrix(session, study, language),
     )
 
 

@@ -39,6 +39,7 @@ from surveys.models import (
 )
 from surveys.protocol import retire_at_consensus, stamp_protocol
 from surveys.serialization import part_rules_to_json, rule_to_json
+from surveys.signposts import signpost_summary
 from surveys.studies import study_definition
 
 if TYPE_CHECKING:
@@ -291,6 +292,10 @@ def round_statistics(session: Session, study: Study, round_: Round) -> dict[str,
         statistics["classical_model"] = classical_model_summary(
             every_round, definition, number=number
         )
+    # Only in studies with signposts: every other summary stays as it was.
+    signposts = signpost_summary(frame, definition, number=number)
+    if signposts is not None:
+        statistics["signposts"] = signposts
     return statistics
 
 
@@ -405,7 +410,8 @@ def analysis_scales(definition: StudyDefinition) -> dict[str, analysis.Scale]:
             scales[item.key] = analysis.Scale(
                 minimum=item.scale.minimum, maximum=item.scale.maximum
             )
-        elif item.kind == "probability":
+        elif item.kind in ("probability", "signpost"):
+            # A signpost's parts are probabilities (percent), one per scenario.
             scales[item.key] = analysis.PROBABILITY_SCALE
         elif item.kind == "scenario_set":
             scales[item.key] = analysis.Scale(kind="scenario_set", minimum=0, maximum=100)

@@ -106,6 +106,10 @@ def item_to_json(item: ItemDefinition) -> dict[str, Any]:
             "max": item.scale.maximum,
             "labels": {language: list(labels) for language, labels in item.scale.labels},
         }
+    if item.scenario_item is not None:
+        # A signpost keeps its scenario set's key and a copy of its scenarios, so that
+        # its spec alone gives the parts of its answer.
+        data["scenario_item"] = item.scenario_item
     if item.scenarios:
         data["scenarios"] = _choices_to_json(item.scenarios)
     if item.options:
@@ -160,6 +164,7 @@ def item_from_json(key: str, kind: str, data: dict[str, Any]) -> ItemDefinition:
         part_rules=_part_rules_from_json(kind, data.get("parts"), (*scenarios, *options)),
         seed_answer=data.get("seed_answer"),
         seed_background=data.get("background"),
+        scenario_item=data.get("scenario_item"),
     )
 
 
@@ -301,6 +306,8 @@ def item_to_toml(item: ItemDefinition) -> str:
         lines.append(f"section = {toml_string(item.section)}")
     lines += texts_to_toml("text", item.text)
     lines += texts_to_toml("help", item.help)
+    if item.scenario_item is not None:
+        lines.append(f"scenario_item = {toml_string(item.scenario_item)}")
     if item.scale is not None:
         lines.append(f"scale = {{ min = {item.scale.minimum}, max = {item.scale.maximum} }}")
         for language, labels in item.scale.labels:
@@ -321,7 +328,9 @@ def item_to_toml(item: ItemDefinition) -> str:
     if not item.rationale:
         lines.append("rationale = false")
     lines += _item_consensus_toml(item)
-    for field, choices in (("scenarios", item.scenarios), ("options", item.options)):
+    # A signpost's scenarios are its scenario set's, named by scenario_item, not its own.
+    scenarios = item.scenarios if item.kind != "signpost" else ()
+    for field, choices in (("scenarios", scenarios), ("options", item.options)):
         for choice in choices:
             lines += ["", f"[[items.{field}]]", f"key = {toml_string(choice.key)}"]
             lines += texts_to_toml("text", choice.text)

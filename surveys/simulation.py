@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 
-from surveys.definition import StudyDefinition
+from surveys.definition import ItemDefinition, StudyDefinition
 
 
 def simulated_answers(rng: random.Random, definition: StudyDefinition) -> dict[str, str]:
@@ -26,6 +26,11 @@ def simulated_answers(rng: random.Random, definition: StudyDefinition) -> dict[s
                 left -= value
                 answers[f"{item.key}.{scenario.key}"] = str(value)
             answers[f"{item.key}.{item.scenarios[-1].key}"] = str(left)
+        elif item.kind == "signpost":
+            for scenario, value in zip(
+                item.scenarios, _signpost_likelihoods(rng, definition, item), strict=True
+            ):
+                answers[f"{item.key}.{scenario.key}"] = str(value)
         elif item.kind == "ranking":
             places = list(range(1, len(item.options) + 1))
             rng.shuffle(places)
@@ -56,6 +61,39 @@ def simulated_answers(rng: random.Random, definition: StudyDefinition) -> dict[s
         if item.numeric and rng.random() < 0.3:
             answers[f"rationale.{item.key}"] = "Because of recent events."
     return answers
+
+
+#: How far apart the scenarios' likelihoods of a study's first, second, third …
+#: signpost lie (percentage points, cycled), so that simulated panels find one
+#: signpost strongly diagnostic, one somewhat, one hardly at all.
+SIGNPOST_SPREADS = (70, 35, 8)
+#: How far one simulated expert's likelihood strays from the panel's (points, ±).
+SIGNPOST_NOISE = 10
+
+
+def _signpost_likelihoods(
+    rng: random.Random, definition: StudyDefinition, item: ItemDefinition
+) -> list[int]:
+    """One simulated expert's likelihoods of a signpost, one per scenario (percent).
+
+    The panel shares a profile per signpost, drawn from the item's key alone (the same
+    for every expert): a centre, and the scenarios spread around it by the signpost's
+    entry of :data:`SIGNPOST_SPREADS` in an order of their own; each expert strays by up
+    to :data:`SIGNPOST_NOISE` points."""
+    signposts = [other.key for other in definition.items if other.kind == "signpost"]
+    spread = SIGNPOST_SPREADS[signposts.index(item.key) % len(SIGNPOST_SPREADS)]
+    profile = random.Random(f"signpost:{item.key}")  # noqa: S311 (a simulation, not a secret)
+    count = len(item.scenarios)
+    steps = [position / (count - 1) - 0.5 for position in range(count)]
+    profile.shuffle(steps)
+    centre = profile.randint(10 + spread // 2, 90 - spread // 2)
+    return [
+        min(
+            100,
+            max(0, round(centre + spread * step) + rng.randint(-SIGNPOST_NOISE, SIGNPOST_NOISE)),
+        )
+        for step in steps
+    ]
 
 
 #: The draws of an estimate lie from 0 to this; when the item's bounds do not hold them,

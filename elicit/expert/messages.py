@@ -39,6 +39,11 @@ def describe_error(error: AnswerError) -> str:
         )
     if error.code == "scenario_missing":
         return gettext("Enter a percentage for this scenario too (0 if you rule it out).")
+    if error.code == "likelihood_missing":
+        return gettext(
+            "Enter a percentage for this scenario too: how likely the signpost is to be "
+            "observed if this scenario is unfolding."
+        )
     if error.code == "scenario_sum":
         return gettext(
             "The scenarios add up to %(total)s %%; they must add up to %(expected)s %%.",
@@ -160,7 +165,7 @@ def _field_labels(views: list[ItemView]) -> dict[str, str]:
             named = list(parts.items())
         elif view.kind == "seed":
             named = list(percentile_names().items())
-        elif view.kind == "scenario_set":
+        elif view.kind in ("scenario_set", "signpost"):
             named = [
                 (key, gettext("scenario %(position)s", position=position))
                 for position, (key, _) in enumerate(view.choices, start=1)

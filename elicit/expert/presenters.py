@@ -25,7 +25,7 @@ from surveys.errors import InvalidAnswers
 from surveys.expert import ExpertItem, ExpertPage, Feedback, PanelRationale, item_state
 from surveys.fields import component_field, rationale_field
 
-PERCENT_KINDS = ("probability", "scenario_set")
+PERCENT_KINDS = ("probability", "scenario_set", "signpost")
 
 
 @dataclass(frozen=True)
@@ -469,6 +469,20 @@ def _answer_in_words(
                 for scenario in definition.scenarios
             ],
             "layout": "shares",
+        }
+    if definition.kind == "signpost":
+        return {
+            "lines": [
+                (
+                    gettext(
+                        "If “%(scenario)s” is unfolding",
+                        scenario=scenario.text.get(language, fallback),
+                    ),
+                    percent(components[scenario.key]),
+                )
+                for scenario in definition.scenarios
+            ],
+            "layout": "parts",
         }
     if definition.kind == "ranking":
         texts = {option.key: option.text.get(language, fallback) for option in definition.options}

@@ -35,6 +35,7 @@ from surveys.feedback import (
 from surveys.models import FeedbackReason, Role, Round, RoundStatus
 from surveys.results import ItemResults, RoundResult, study_results
 from surveys.rounds import extend_deadline
+from surveys.signposts import signpost_matrix
 from surveys.studies import study_definition
 
 
@@ -63,6 +64,7 @@ def results(slug: str) -> str:
         overview_anchor="result-",
         can_export=may_export(console_user()),
         classical=model_words(latest_classical_model(db.session, study, language)),
+        signposts=signpost_matrix(db.session, study, language),
     )
 
 

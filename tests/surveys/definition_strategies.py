@@ -10,6 +10,7 @@ beyond ASCII, whole and fractional numbers of large and small magnitude.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from hypothesis import strategies as st
@@ -188,6 +189,20 @@ def items(
     return ItemDefinition(**fields)
 
 
+def _with_signposts_named(drawn: tuple[ItemDefinition, ...]) -> tuple[ItemDefinition, ...]:
+    """``drawn`` with every signpost naming the first scenario set (with its scenarios),
+    as the loader requires; signposts of a study without one become probabilities."""
+    scenario_set = next((item for item in drawn if item.kind == "scenario_set"), None)
+    return tuple(
+        item
+        if item.kind != "signpost"
+        else replace(item, scenario_item=scenario_set.key, scenarios=scenario_set.scenarios)
+        if scenario_set is not None
+        else replace(item, kind="probability")
+        for item in drawn
+    )
+
+
 @st.composite
 def definitions(draw: st.DrawFn) -> StudyDefinition:
     """A whole valid study definition."""
@@ -207,7 +222,9 @@ def definitions(draw: st.DrawFn) -> StudyDefinition:
         consensus=ConsensusSettings(
             draw(rules()), tuple((kind, draw(rules())) for kind in by_kind_kinds)
         ),
-        items=tuple(draw(items(key, languages, section_keys)) for key in item_keys),
+        items=_with_signposts_named(
+            tuple(draw(items(key, languages, section_keys)) for key in item_keys)
+        ),
         sections=sections,
         introduction=draw(st.none() | localized(languages, "introduction")),
         feedback_min_n=draw(st.integers(1, 1000)),
