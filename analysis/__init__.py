@@ -49,6 +49,7 @@ if TYPE_CHECKING:
         standardise_intervals,
     )
     from analysis.frame import COLUMNS, FrameError, empty_frame, validate_frame
+    from analysis.grouping import Prepared, prepare
     from analysis.pooling import POOLING_METHODS, normalise_scenarios, pool_probabilities
     from analysis.quantiles import QUANTILE_METHODS
     from analysis.scales import KINDS, PROBABILITY_SCALE, Scale
@@ -120,6 +121,7 @@ __all__ = [
     "FrameError",
     "KendallW",
     "Observation",
+    "Prepared",
     "Scale",
     "ScenarioTracking",
     "SignpostDiagnostics",
@@ -144,6 +146,7 @@ __all__ = [
     "normalise_scenarios",
     "pool_probabilities",
     "pooled_scenarios",
+    "prepare",
     "quantile_array",
     "rand_ucla",
     "score_forecasts",

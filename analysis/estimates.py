@@ -11,6 +11,8 @@ from analysis.frame import validate_frame
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from analysis.grouping import Prepared
 else:
     pd = deferred("pandas")
 
@@ -23,7 +25,7 @@ says otherwise: the IDEA protocol's usual 80 % (Hemming et al. 2018)."""
 
 
 def standardise_intervals(
-    frame: pd.DataFrame, *, level: float = DEFAULT_ESTIMATE_LEVEL
+    frame: pd.DataFrame | Prepared, *, level: float = DEFAULT_ESTIMATE_LEVEL
 ) -> pd.DataFrame:
     """Rescale every expert's interval to a common confidence level.
 
@@ -81,7 +83,7 @@ def standardise_intervals(
 
 
 def aggregate_estimates(
-    frame: pd.DataFrame, *, level: float = DEFAULT_ESTIMATE_LEVEL
+    frame: pd.DataFrame | Prepared, *, level: float = DEFAULT_ESTIMATE_LEVEL
 ) -> pd.DataFrame:
     """Aggregate the panel's standardised intervals per round and numeric-estimate item.
 

@@ -33,6 +33,8 @@ from analysis.deferred import deferred
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from analysis.grouping import Prepared
 else:
     pd = deferred("pandas")
 
@@ -61,8 +63,9 @@ def empty_frame() -> pd.DataFrame:
     )
 
 
-def validate_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Check ``frame`` against the tidy schema and return a normalised copy.
+def validate_frame(frame: pd.DataFrame | Prepared) -> pd.DataFrame:
+    """Check ``frame`` against the tidy schema and return a normalised copy (of a
+    frame :func:`analysis.grouping.prepare` already checked: its rows).
 
     ``value`` becomes float64, ``round`` int64, the other columns strings (missing
     ``group`` and ``component`` become ""); the input is not modified.

@@ -112,6 +112,26 @@ class Prepared:
             replaced=self._replaced,
         )
 
+    def select(self, mask: np.ndarray) -> Prepared:
+        """The rows selected by a boolean ``mask`` as :func:`prepare` would encode them
+        on their own: each column's codes renumbered over the values present in the
+        selection (still in sorted order), without hashing any string again."""
+        selected = np.flatnonzero(mask)
+        rows = selected if self._rows is None else self._rows[selected]
+        codes = {}
+        for name, (row_codes, uniques) in self.codes.items():
+            kept = row_codes[selected]
+            present = np.bincount(kept, minlength=len(uniques)) > 0
+            renumber = np.cumsum(present) - 1
+            codes[name] = (renumber[kept], uniques[present])
+        return Prepared(
+            self._source,
+            codes,
+            rows=rows,
+            values=self._values[selected],
+            replaced=self._replaced,
+        )
+
     def with_values(self, values: np.ndarray) -> Prepared:
         """The same rows with another ``value`` column (e.g. normalised scenarios)."""
         return Prepared(
@@ -123,14 +143,17 @@ class Prepared:
         )
 
 
-def prepare(frame: pd.DataFrame) -> Prepared:
-    """Validate a tidy frame and encode its key columns.
+def prepare(frame: pd.DataFrame | Prepared) -> Prepared:
+    """Validate a tidy frame and encode its key columns (a frame already prepared is
+    returned as it is: the statistics of one close share one encoding).
 
     Raises
     ------
     FrameError
         As :func:`analysis.frame.validate_frame`.
     """
+    if isinstance(frame, Prepared):
+        return frame
     tidy = normalise_frame(frame)
     codes = {name: factorize_sorted(tidy[name]) for name in ENCODED_COLUMNS}
     prepared = Prepared(tidy, codes)

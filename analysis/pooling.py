@@ -13,6 +13,8 @@ from analysis.frame import validate_frame
 if TYPE_CHECKING:
     import pandas as pd
     from scipy.special import expit, logit
+
+    from analysis.grouping import Prepared
 else:
     pd = deferred("pandas")
     expit = deferred_function("scipy.special", "expit")
@@ -164,7 +166,7 @@ def pooled_columns(
 
 
 def normalise_scenarios(
-    frame: pd.DataFrame, items: Iterable[str], *, total: float = 100.0
+    frame: pd.DataFrame | Prepared, items: Iterable[str], *, total: float = 100.0
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rescale each panelist's scenario-set answers to sum to ``total``.
 

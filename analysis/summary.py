@@ -88,7 +88,7 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
 
 
 def summarize_round(
-    frame: pd.DataFrame,
+    frame: pd.DataFrame | Prepared,
     *,
     rules: Mapping[str, ConsensusRule],
     part_rules: PartRules | None = None,
@@ -213,8 +213,14 @@ def summarize_round(
     scenario_items = [key for key, kind in kinds.items() if kind == "scenario_set"]
     scenario_report = None
     if scenario_items:
-        normalised, scenario_report = normalise_scenarios(prepared.tidy, scenario_items)
-        prepared = prepared.with_values(normalised["value"].to_numpy(dtype=float))
+        # Only the sets' rows are rescaled (each panelist's set on its own): the rest
+        # of the frame passes through unchanged, so it is neither copied nor encoded again.
+        item_codes, item_names = prepared.column("item")
+        chosen = np.isin(item_names, np.asarray(scenario_items, dtype=object))[item_codes]
+        normalised, scenario_report = normalise_scenarios(prepared.subset(chosen), scenario_items)
+        values = prepared.values.copy()
+        values[chosen] = normalised["value"].to_numpy(dtype=float)
+        prepared = prepared.with_values(values)
     # Everything but stability needs only the rounds being summarised.
     summarised = prepared if current_rows is None else prepared.subset(current_rows)
 
@@ -431,8 +437,8 @@ def _add_estimates(
         by_level.setdefault(float(chosen), []).append(key)
     parts = []
     for chosen, level_keys in by_level.items():
-        rows = _rows_of_items(prepared, level_keys)
-        if not rows.empty:
+        rows = _items_subset(prepared, level_keys)
+        if rows is not None and len(rows):
             parts.append(aggregate_estimates(rows, level=chosen))
     if not parts:
         for column in columns:
@@ -445,6 +451,15 @@ def _add_estimates(
     aligned = aggregated.reindex(index)
     for column, source in columns.items():
         result[column] = aligned[source].to_numpy(dtype=float)
+
+
+def _items_subset(prepared: Prepared, keys: list[str]) -> Prepared | None:
+    """The rows of the given items, still encoded (``None`` when there are none)."""
+    item_codes, item_names = prepared.column("item")
+    wanted = np.isin(item_names, np.asarray(keys, dtype=object))
+    if not wanted.any():
+        return None
+    return prepared.subset(wanted[item_codes])
 
 
 def _rows_of_items(prepared: Prepared, keys: list[str]) -> pd.DataFrame:
@@ -544,7 +559,7 @@ def _add_panel(
 
 
 def summarize_groups(
-    frame: pd.DataFrame,
+    frame: pd.DataFrame | Prepared,
     *,
     rules: Mapping[str, ConsensusRule] | None = None,
     min_group_size: int = 3,
@@ -591,9 +606,8 @@ def summarize_groups(
     parts = []
     # One summary per subgroup: a loop over the few groups, never over items or panelists.
     for code, name in enumerate(group_names):
-        part = summarize_round(
-            prepared.tidy.loc[group_codes == code], rules=rules or {}, **settings
-        )
+        # Encoded as the group's rows alone would be, without hashing them again.
+        part = summarize_round(prepared.select(group_codes == code), rules=rules or {}, **settings)
         parts.append(pd.concat({name: part}, names=["group"]))
     if not parts:
         empty = summarize_round(prepared.tidy, rules=rules or {}, **settings)

@@ -320,8 +320,10 @@ def frame_summary(
         "scales": analysis_scales(definition),
         "closing_round": number,
     }
-    statistics = analysis.summarize_round(frame, **settings)
-    groups = analysis.summarize_groups(frame, min_group_size=min_group_size, **settings)
+    # Encoded once for the panel's statistics and every subgroup's.
+    prepared = analysis.prepare(frame)
+    statistics = analysis.summarize_round(prepared, **settings)
+    groups = analysis.summarize_groups(prepared, min_group_size=min_group_size, **settings)
     this_round = groups.index.get_level_values("round") == number
     return {
         "settings": settings_record(settings, min_group_size=min_group_size),

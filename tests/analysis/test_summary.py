@@ -336,3 +336,40 @@ def test_each_estimate_is_standardised_to_its_own_level(rng):
 def test_an_estimate_level_outside_0_to_100_is_refused(rng, level):
     with pytest.raises(ValueError, match="estimate_level"):
         summarize_round(_study(rng), rules={}, scales=SCALES, estimate_level={"transfers": level})
+
+
+def test_a_prepared_frame_gives_the_same_summaries(rng):
+    # The close encodes the answers once (analysis.prepare) for the panel's summary and
+    # every subgroup's; the tables must equal those of the plain frame, to the bit.
+    from analysis import prepare
+
+    frame = _study(rng, panelists=12)
+    settings = {
+        "rules": dict.fromkeys(SCALES, RULE),
+        "scales": SCALES,
+        "closing_round": 2,
+        "bootstrap_resamples": 50,
+    }
+    prepared = prepare(frame)
+    pd.testing.assert_frame_equal(
+        summarize_round(prepared, **settings), summarize_round(frame, **settings)
+    )
+    pd.testing.assert_frame_equal(
+        summarize_groups(prepared, min_group_size=2, **settings),
+        summarize_groups(frame, min_group_size=2, **settings),
+    )
+
+
+def test_a_selection_is_encoded_as_its_rows_alone(rng):
+    from analysis import prepare
+
+    frame = _study(rng, panelists=7)
+    chosen = (frame["group"] == "mx").to_numpy() & (frame["item"] != "trust").to_numpy()
+    selected = prepare(frame).select(chosen)
+    alone = prepare(frame.loc[chosen])
+    for name in ("panelist", "round", "item", "component"):
+        codes, uniques = selected.column(name)
+        expected_codes, expected_uniques = alone.column(name)
+        np.testing.assert_array_equal(codes, expected_codes)
+        np.testing.assert_array_equal(uniques, expected_uniques)
+    pd.testing.assert_frame_equal(selected.tidy, alone.tidy)
