@@ -21,8 +21,11 @@ KINDS: tuple[str, ...] = (
     "scenario_set",
     "numeric_estimate",
     "ranking",
+    "cross_impact",
 )
-"""Item kinds whose answers are numbers (open text carries none)."""
+"""Item kinds whose answers are numbers (open text carries none).  A ``cross_impact``
+item's parts are conditional probabilities in percent, one scenario set per trigger
+(see :mod:`analysis.cross_impact`)."""
 
 
 @dataclass(frozen=True)

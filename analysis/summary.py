@@ -121,7 +121,8 @@ def summarize_round(
 
     - ``iqr_change``, ``cv_change``, ``median_change``: this round's value minus the
       previous round's, over all who answered each round (NaN in the first round);
-    - ``pool_*``: only for ``probability`` and ``scenario_set`` items, in percent;
+    - ``pool_*``: only for ``probability``, ``scenario_set`` and ``cross_impact``
+      items (each conditional probability on its own), in percent;
       ``pool_extremized`` uses d = ``extremizing_factor``; ``mean`` and ``median`` are
       the linear pool and the median pool;
     - ``scenario_*``: scenario sets are normalised to sum to 100 per panelist before
@@ -373,8 +374,9 @@ def _add_pooling(
     trim: float,
     clip: float,
 ) -> None:
-    """Pooled probabilities for probability and scenario-set rows; NaN elsewhere."""
-    probability = np.isin(item_kind, ["probability", "scenario_set"])
+    """Pooled probabilities for probability, scenario-set and cross-impact rows; NaN
+    elsewhere."""
+    probability = np.isin(item_kind, ["probability", "scenario_set", "cross_impact"])
     columns = ("pool_trimmed_mean", "pool_geometric_odds", "pool_extremized")
     for column in columns:
         result[column] = np.nan

@@ -28,6 +28,7 @@ from surveys.definition import (
     SEED_COMPONENTS,
     ItemDefinition,
     StudyDefinition,
+    cross_impact_component,
 )
 from surveys.drafts import draft_values, save_draft, stage_draft
 from surveys.errors import AnswerError, Conflict, InvalidAnswers
@@ -191,6 +192,8 @@ def _parse_item(
         return _parse_scenarios(item, form, errors)
     if item.kind == "signpost":
         return _parse_signpost(item, form, errors)
+    if item.kind == "cross_impact":
+        return _parse_cross_impact(item, form, errors)
     if item.kind == "numeric_estimate":
         return _parse_estimate(item, form, errors)
     if item.kind == "ranking":
@@ -369,22 +372,56 @@ def _parse_ranking(
     return {"components": ranks}
 
 
-def _parse_scenarios(
+def _parse_cross_impact(
     item: ItemDefinition, form: Mapping[str, str], errors: list[AnswerError]
+) -> dict[str, Any] | None:
+    """Parse a cross-impact answer: for each trigger, a scenario set (all of its
+    scenarios or none, each 0–100, summing to 100), as :func:`_parse_scenarios`; a
+    trigger left blank is not answered, the others are.  The sum of one trigger's set
+    is reported on the field ``<item key>.<trigger key>``."""
+    components: dict[str, float] = {}
+    problems = len(errors)
+    for trigger in item.triggers:
+        parts = {
+            scenario.key: cross_impact_component(trigger.key, scenario.key)
+            for scenario in item.scenarios
+        }
+        answer = _parse_scenarios(
+            item, form, errors, parts=parts, total_field=component_field(item.key, trigger.key)
+        )
+        if answer is not None:
+            components.update({parts[key]: value for key, value in answer["components"].items()})
+    if len(errors) > problems or not components:
+        return None
+    return {"components": components}
+
+
+def _parse_scenarios(
+    item: ItemDefinition,
+    form: Mapping[str, str],
+    errors: list[AnswerError],
+    *,
+    parts: Mapping[str, str] | None = None,
+    total_field: str | None = None,
 ) -> dict[str, Any] | None:
     """Parse a scenario set: all scenarios or none, each 0–100, summing to 100.
 
     The total is checked whenever every scenario holds a number, even one outside
-    0–100, so that a share of 120 % and a total of 130 % are reported together."""
+    0–100, so that a share of 120 % and a total of 130 % are reported together.
+    ``parts`` maps each scenario to the part of the answer holding it (a cross-impact
+    trigger's row), the scenario itself by default; a wrong total is reported on
+    ``total_field``, the item's key by default."""
+    parts = parts or {scenario.key: scenario.key for scenario in item.scenarios}
     raw = {
-        s.key: (form.get(component_field(item.key, s.key)) or "").strip() for s in item.scenarios
+        key: (form.get(component_field(item.key, part)) or "").strip()
+        for key, part in parts.items()
     }
     if not any(raw.values()):
         return None
     components: dict[str, float] = {}
     failed = False
     for key, text in raw.items():
-        field = component_field(item.key, key)
+        field = component_field(item.key, parts[key])
         if not text:
             errors.append(AnswerError(field, "scenario_missing"))
             failed = True
@@ -404,7 +441,9 @@ def _parse_scenarios(
     if abs(total - SCENARIO_TOTAL) > SCENARIO_TOLERANCE:
         errors.append(
             AnswerError(
-                item.key, "scenario_sum", {"total": round(total, 6), "expected": SCENARIO_TOTAL}
+                total_field or item.key,
+                "scenario_sum",
+                {"total": round(total, 6), "expected": SCENARIO_TOTAL},
             )
         )
         return None

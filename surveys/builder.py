@@ -76,7 +76,7 @@ from surveys.serialization import (
     sections_to_json,
     text_to_json,
 )
-from surveys.studies import ANONYMITY_LEVELS, find_study, load_study
+from surveys.studies import ANONYMITY_LEVELS, all_items, find_study, load_study
 
 log = logging.getLogger(__name__)
 
@@ -567,8 +567,45 @@ def update_item(
         # The item goes to the end of its new section.
         item.position = len(study.items)
         _renumber(study)
+    _relink_cross_impact(study, key, checked.key)
     _commit(session, study, "builder.item.update", actor, item=checked.key, was=key)
     return item
+
+
+def _relink_cross_impact(study: Study, old_key: str, new_key: str) -> None:
+    """Refresh the copies every cross-impact item keeps of its scenario set and of its
+    triggers' texts after item ``old_key`` changed (and its key became ``new_key``)."""
+    current = {item.key: item_from_json(item.key, item.kind, item.spec) for item in study.items}
+    for item in study.items:
+        if item.kind != "cross_impact":
+            continue
+        definition = current[item.key]
+        renamed = dataclasses.replace(
+            definition,
+            scenario_item=new_key
+            if definition.scenario_item == old_key
+            else definition.scenario_item,
+            triggers=tuple(
+                Choice(new_key if trigger.key == old_key else trigger.key, trigger.text)
+                for trigger in definition.triggers
+            ),
+        )
+        scenario_set = current.get(renamed.scenario_item or "")
+        linked = dataclasses.replace(
+            renamed,
+            scenarios=scenario_set.scenarios if scenario_set else renamed.scenarios,
+            triggers=tuple(
+                Choice(trigger.key, current[trigger.key].text)
+                if trigger.key in current
+                else trigger
+                for trigger in renamed.triggers
+            ),
+        )
+        if linked != definition:
+            spec = item_to_json(linked)
+            item.spec = spec
+            for version in item.versions:
+                version.spec = spec
 
 
 def duplicate_item(session: Session, study: Study, key: str, *, actor: User | None = None) -> Item:
@@ -617,6 +654,12 @@ def delete_item(session: Session, study: Study, key: str, *, actor: User | None 
     """Delete item ``key`` for good: before round 1 nobody has answered it."""
     _refuse_unless_draft(session, study)
     item = find_item(study, key)
+    for other in study.items:
+        spec = other.spec if other.kind == "cross_impact" else {}
+        if key == spec.get("scenario_item") or key in (t["key"] for t in spec.get("triggers", [])):
+            raise Conflict(
+                f"the cross-impact item {other.key} refers to {key}; change or delete it first"
+            )
     study.items.remove(item)
     session.flush()
     _renumber(study)
@@ -730,6 +773,7 @@ def check_item(study: Study, definition: ItemDefinition, taken: set[str]) -> Ite
             section_keys={section.key for section in sections_from_json(study.sections)},
             taken_keys=taken,
             scenario_sets=scenario_sets(study),
+            study_items=[stored.definition for stored in all_items(study)],
             name="item",
         )
     except InvalidDefinition as invalid:
@@ -750,8 +794,11 @@ def check_item(study: Study, definition: ItemDefinition, taken: set[str]) -> Ite
         help=draft.help,
         unit=draft.unit,
         scale=draft.scale,
-        # A signpost's scenarios are its scenario set's, as the loader copied them.
-        scenarios=parsed.scenarios if parsed.kind == "signpost" else draft.scenarios,
+        # A signpost's or a cross-impact item's scenarios are its scenario set's, as
+        # the loader copied them.
+        scenarios=parsed.scenarios
+        if parsed.kind in ("signpost", "cross_impact")
+        else draft.scenarios,
         options=draft.options,
     )
 

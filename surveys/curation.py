@@ -66,6 +66,7 @@ from surveys.models import (
 from surveys.protocol import check_reason, is_stamped, record_amendment
 from surveys.rounds import open_round_of
 from surveys.serialization import item_from_json, item_to_json, item_to_toml, sections_from_json
+from surveys.studies import all_items
 from surveys.text import clean_typed_text
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ def _read_item(study: Study, item_toml: str, *, taken: set[str]) -> ItemDefiniti
         section_keys={section.key for section in sections_from_json(study.sections)},
         taken_keys=taken,
         scenario_sets=scenario_sets(study),
+        study_items=[stored.definition for stored in all_items(study)],
         name="item",
     )
 

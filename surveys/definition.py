@@ -35,6 +35,7 @@ KINDS: tuple[str, ...] = (
     "open_text",
     "seed",
     "signpost",
+    "cross_impact",
 )
 """Item kinds a definition may use."""
 
@@ -103,6 +104,9 @@ SCENARIO_LIMIT = 12
 RANKING_OPTION_LIMIT = 15
 #: Points of a likert scale (the options shown side by side on a phone).
 LIKERT_OPTION_LIMIT = 11
+#: Triggers of one cross-impact item: an expert splits 100 % among the scenarios once
+#: per trigger, all on one page.
+TRIGGER_LIMIT = 10
 
 
 @dataclass(frozen=True)
@@ -197,6 +201,12 @@ class Section:
     title: LocalizedText
 
 
+def cross_impact_component(trigger: str, scenario: str) -> str:
+    """The part of a cross-impact answer holding P(scenario | trigger), in percent:
+    ``"trigger:scenario"`` (the convention of :mod:`analysis.scenario_sets`)."""
+    return f"{trigger}:{scenario}"
+
+
 @dataclass(frozen=True)
 class ItemDefinition:
     """One question.  Which optional fields are set depends on ``kind``.
@@ -212,11 +222,14 @@ class ItemDefinition:
     - ``seed``: a calibration question of Cooke's classical model, answered with the
       5th, 50th and 95th percentiles (optionally with a ``unit``); ``seed_answer`` is
       its known realization, which only the facilitator sees, and ``seed_background``
-      the background measure of its information score (``None``: uniform).
+      the background measure of its information score (``None``: uniform);
     - ``signpost``: ``scenario_item``, the key of a scenario set of the same study; a
       percentage 0–100 per scenario of that set (how likely the signpost is to be
       observed within the horizon if that scenario is unfolding), not summing to
-      anything.  Its ``scenarios`` are the scenario set's, copied by the loader.
+      anything.  Its ``scenarios`` are the scenario set's, copied by the loader;
+    - ``cross_impact``: for each of ``triggers`` (probability items), a scenario set
+      over the scenarios of the ``scenario_item`` that sums to 100: P(scenario | the
+      trigger happens).  Its parts are ``"trigger:scenario"``.
     """
 
     key: str
@@ -246,8 +259,9 @@ class ItemDefinition:
     #: A seed item's background measure as written ("uniform" or "log-uniform");
     #: ``None`` when the definition names none (:attr:`background`).
     seed_background: str | None = None
-    #: A signpost's scenario set: the key of the ``scenario_set`` item whose scenarios it
-    #: is rated against (``None`` for every other kind).
+    #: A signpost's or a cross-impact item's scenario set: the key of the
+    #: ``scenario_set`` item whose scenarios it is answered over, copied into
+    #: :attr:`scenarios` when the study is read (``None`` for every other kind).
     scenario_item: str | None = None
 
     @property
@@ -256,9 +270,19 @@ class ItemDefinition:
         own, else uniform (numeric estimates are targets on a uniform background)."""
         return self.seed_background or "uniform"
 
+    #: A cross-impact item's triggers: the keys of probability items of the same study,
+    #: each with that item's text, copied when the study is read.
+    triggers: tuple[Choice, ...] = ()
+
     @property
     def components(self) -> tuple[str, ...]:
         """The parts of one answer: ``("",)`` for a single number, else their keys."""
+        if self.kind == "cross_impact":
+            return tuple(
+                cross_impact_component(trigger.key, scenario.key)
+                for trigger in self.triggers
+                for scenario in self.scenarios
+            )
         if self.kind in ("scenario_set", "signpost"):
             return tuple(scenario.key for scenario in self.scenarios)
         if self.kind == "ranking":
@@ -285,7 +309,7 @@ class ItemDefinition:
         """The smallest and largest value of one number of this item, if numeric."""
         if self.kind == "likert" and self.scale is not None:
             return (self.scale.minimum, self.scale.maximum)
-        if self.kind in ("probability", "scenario_set", "signpost"):
+        if self.kind in ("probability", "scenario_set", "signpost", "cross_impact"):
             return (0.0, 100.0)
         if self.kind == "ranking":
             return (1.0, float(len(self.options)))
@@ -482,6 +506,7 @@ def parse_item(
     section_keys: frozenset[str] | set[str] = frozenset(),
     taken_keys: frozenset[str] | set[str] = frozenset(),
     scenario_sets: Mapping[str, tuple[Scenario, ...]] | None = None,
+    study_items: tuple[ItemDefinition, ...] | list[ItemDefinition] = (),
     name: str = "<item>",
 ) -> ItemDefinition:
     """Validate one ``[[items]]`` table written as TOML, as in a definition file.
@@ -490,7 +515,8 @@ def parse_item(
     of ``section_keys``; the key must not be one of ``taken_keys``, the keys of the
     study's items (so a study with :data:`ITEM_LIMIT` of them takes no more); a
     signpost's ``scenario_item`` must be one of ``scenario_sets``, the study's scenario
-    sets with their scenarios.  Raises :class:`InvalidDefinition` listing every
+    sets with their scenarios.  A cross-impact item's ``scenario_item`` and ``triggers``
+    are looked up among ``study_items``.  Raises :class:`InvalidDefinition` listing every
     problem with its line.
     """
     data, lines = _load_toml(source, name)
@@ -511,6 +537,9 @@ def parse_item(
         item = reader.signpost_scenarios(
             item, ("items", 0), dict(scenario_sets or {}), set(taken_keys)
         )
+    if item is not None and not reader.errors:
+        linked = reader.linked([item], [("items", 0)], study_items)
+        item = linked[0] if linked else None
     if reader.errors or item is None:
         raise InvalidDefinition(sorted(reader.errors, key=lambda error: error.line))
     return item
@@ -940,10 +969,11 @@ class _Reader:
                     f"every signpost of a study names the same scenario set; "
                     f"{_shown(named[0].key)} names {_shown(named[0].scenario_item)}",
                 )
-        return tuple(
+        signposted = [
             self.signpost_scenarios(item, paths[item.key], scenario_sets, set(seen))
             for item in items
-        )
+        ]
+        return self.linked(signposted, [paths[item.key] for item in signposted], signposted)
 
     def signpost_scenarios(
         self,
@@ -971,6 +1001,101 @@ class _Reader:
             return item
         return replace(item, scenarios=scenarios)
 
+    def linked(
+        self,
+        items: list[ItemDefinition],
+        paths: list[Path],
+        study_items: tuple[ItemDefinition, ...] | list[ItemDefinition],
+    ) -> tuple[ItemDefinition, ...]:
+        """``items`` with each cross-impact item's scenarios and triggers copied from
+        the items of ``study_items`` its ``scenario_item`` and ``triggers`` name;
+        a reference to no item, or to an item of the wrong kind, is reported."""
+        by_key = {item.key: item for item in study_items}
+        result = []
+        for item, path in zip(items, paths, strict=True):
+            if item.kind == "cross_impact":
+                linked = self.cross_impact_links(item, path, by_key)
+                if linked is None:
+                    continue
+                item = linked
+            result.append(item)
+        return tuple(result)
+
+    def cross_impact_references(self, data: dict[str, Any], path: Path) -> dict[str, Any]:
+        """Read a cross-impact item's ``scenario_item`` and ``triggers`` (keys, checked
+        against the study's items by :meth:`cross_impact_links`)."""
+        fields: dict[str, Any] = {}
+        scenario_item = self.get(data, "scenario_item", path, str)
+        if scenario_item is not None:
+            fields["scenario_item"] = scenario_item
+        listed = self.get(data, "triggers", path, list)
+        if listed is None:
+            return fields
+        triggers_path = (*path, "triggers")
+        if not listed:
+            self.error(triggers_path, "a cross-impact item needs at least one trigger")
+            return fields
+        if len(listed) > TRIGGER_LIMIT:
+            self.error(
+                triggers_path,
+                f"a cross-impact item has at most {TRIGGER_LIMIT} triggers, not {len(listed)}",
+            )
+            return fields
+        keys: list[str] = []
+        for index, key in enumerate(listed):
+            if not isinstance(key, str):
+                self.error(
+                    (*triggers_path, index),
+                    f"must be the key of a probability item, not {_type_name(key)}",
+                )
+            elif key in keys:
+                self.error(triggers_path, f"trigger {_shown(key)} is listed twice")
+            else:
+                keys.append(key)
+        if len(keys) == len(listed):
+            fields["triggers"] = tuple(Choice(key, LocalizedText(())) for key in keys)
+        return fields
+
+    def cross_impact_links(
+        self, item: ItemDefinition, path: Path, by_key: dict[str, ItemDefinition]
+    ) -> ItemDefinition | None:
+        """``item`` with the scenarios of its ``scenario_item`` and the texts of its
+        ``triggers`` copied in; ``None`` after reporting a reference that names no
+        item, or an item of the wrong kind."""
+        problems = len(self.errors)
+        scenario_set = by_key.get(item.scenario_item or "")
+        if scenario_set is None:
+            self.error(
+                (*path, "scenario_item"),
+                f"no item has the key {_shown(item.scenario_item)}; name a scenario_set item",
+            )
+        elif scenario_set.kind != "scenario_set":
+            self.error(
+                (*path, "scenario_item"),
+                f"{_shown(item.scenario_item)} is a {scenario_set.kind} item; "
+                "name a scenario_set item",
+            )
+        triggers = []
+        for trigger in item.triggers:
+            linked = by_key.get(trigger.key)
+            if linked is None:
+                self.error(
+                    (*path, "triggers"),
+                    f"no item has the key {_shown(trigger.key)}; each trigger must be "
+                    "the key of a probability item",
+                )
+            elif linked.kind != "probability":
+                self.error(
+                    (*path, "triggers"),
+                    f"{_shown(trigger.key)} is a {linked.kind} item; each trigger must be "
+                    "the key of a probability item (the probability that it happens)",
+                )
+            else:
+                triggers.append(Choice(trigger.key, linked.text))
+        if len(self.errors) > problems or scenario_set is None:
+            return None
+        return replace(item, scenarios=scenario_set.scenarios, triggers=tuple(triggers))
+
     def item(
         self, data: Any, path: Path, seen: set[str], section_keys: set[str]
     ) -> ItemDefinition | None:
@@ -985,6 +1110,7 @@ class _Reader:
             "open_text": ("max_length",),
             "seed": ("unit", "answer", "background"),
             "signpost": ("scenario_item",),
+            "cross_impact": ("scenario_item", "triggers"),
         }
         if not isinstance(data, dict):
             self.error(path, f"must be a table, not {_type_name(data)}")
@@ -1026,6 +1152,8 @@ class _Reader:
             fields["seed_answer"], fields["seed_background"] = self.seed(data, path)
         elif kind == "signpost":
             fields["scenario_item"] = self.scenario_item(data, path)
+        elif kind == "cross_impact":
+            fields.update(self.cross_impact_references(data, path))
         elif kind == "open_text":
             max_length = self.get(
                 data, "max_length", path, int, required=False, default=DEFAULT_OPEN_TEXT_LENGTH
@@ -1377,6 +1505,7 @@ __all__ = [
     "SECTION_LIMIT",
     "SIZE_LIMIT",
     "TEXT_RULES",
+    "TRIGGER_LIMIT",
     "ConsensusSettings",
     "DefinitionError",
     "InvalidDefinition",
@@ -1387,6 +1516,7 @@ __all__ = [
     "Section",
     "StudyDefinition",
     "TextRule",
+    "cross_impact_component",
     "load_definition_file",
     "parse_consensus",
     "parse_definition",

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from analysis.histogram import Histogram
 from analysis.reasons import selection_seed
 from surveys.answers import AnswerRules, answer_rules
+from surveys.cross_impact import own_coherence
 from surveys.definition import StudyDefinition
 from surveys.drafts import find_draft
 from surveys.feedback import PanelRationale, ReasonPage, reason_pages, round_feedback
@@ -85,6 +86,10 @@ class ExpertItem:
     answer: dict[str, Any] | None = None
     rationale: str | None = None
     feedback: Feedback | None = None
+    #: A cross-impact item: this expert's own coherence record of the previous round
+    #: (:class:`surveys.models.CoherenceGap`), private to them, and that round's number.
+    coherence: dict[str, Any] | None = None
+    coherence_round: int | None = None
 
 
 @dataclass(frozen=True)
@@ -168,6 +173,12 @@ def expert_page(
         if previous_round
         else {}
     )
+    # Only this panelist's own rows: nobody else's coherence ever reaches the page.
+    coherence = (
+        own_coherence(session, previous_round.id, panelist.id)
+        if previous_round and any(s.definition.kind == "cross_impact" for s in study.items)
+        else {}
+    )
     items = []
     for stored in study.items:
         response = current.get(stored.id)
@@ -188,6 +199,8 @@ def expert_page(
                 response.answer if response else None,
                 response.rationale if response else None,
                 feedback,
+                coherence.get(stored.definition.key),
+                previous_round.number if previous_round else None,
             )
         )
     draft = find_draft(session, panelist, round_)

@@ -98,8 +98,9 @@ RESPONSE_COLUMNS: dict[str, tuple[str, str]] = {
     "item_version": ("integer", "The version of the item's wording the panelist answered."),
     "item_kind": (
         "text",
-        "likert, probability, scenario_set, numeric_estimate, ranking, open_text, seed "
-        "or signpost.",
+        "likert, probability, scenario_set, numeric_estimate, ranking, open_text, seed, "
+        "signpost or cross_impact (components 'trigger:scenario', one scenario set per "
+        "trigger).",
     ),
     "pseudonym": ("text", "The panelist's random pseudonym, stable across rounds."),
     "group": (
@@ -255,7 +256,11 @@ ITEM_COLUMNS: dict[str, tuple[str, str]] = {
     "scale_min": ("number", "Lowest point of a likert scale."),
     "scale_max": ("number", "Highest point of a likert scale."),
     "labels": ("text", "Scale labels, 'value=label' separated by ' | '."),
-    "choices": ("text", "Scenarios or ranking options, 'key=text' separated by ' | '."),
+    "choices": (
+        "text",
+        "Scenarios or ranking options (of a cross-impact item: its triggers, then its "
+        "scenarios), 'key=text' separated by ' | '.",
+    ),
     "unit": ("text", "Unit of a numeric estimate."),
     "bounds": ("text", "Allowed range of a numeric estimate, 'min–max'."),
     "consensus_rule": ("text", "The item's own consensus rule, if any."),
@@ -808,8 +813,9 @@ def _labels(definition: ItemDefinition, language: str) -> str | None:
 
 
 def _choices(definition: ItemDefinition, language: str) -> str | None:
-    """'key=text | …' of the scenarios or ranking options in ``language``."""
-    choices = definition.scenarios or definition.options
+    """'key=text | …' of the scenarios or ranking options in ``language`` (a
+    cross-impact item's triggers first, then its scenarios)."""
+    choices = (*definition.triggers, *(definition.scenarios or definition.options))
     if not choices:
         return None
     return " | ".join(f"{choice.key}={_text(choice.text, language) or ''}" for choice in choices)
@@ -1055,9 +1061,26 @@ def _methods(
         rows.append((f"parameter.{name}", json.dumps(value)))
     rows.append(("bootstrap", settings["bootstrap"]))
     rows += list(DEFINITIONS.items())
+    if any(item.kind == "cross_impact" for item in study.items):
+        rows.append(("definition.cross_impact", CROSS_IMPACT_DEFINITION))
     return pd.DataFrame(
         {"key": [key for key, _ in rows], "value": [str(value) for _, value in rows]}
     )
+
+
+#: Written to the methods table only by studies with cross-impact items, so that every
+#: other study's export stays as it was.
+CROSS_IMPACT_DEFINITION = (
+    "Cross-impact items: each panelist's scenario set per trigger (P(scenario | "
+    "trigger)) and their scenario item's set, each rescaled to sum to 1, pooled per "
+    "scenario by the mean (linear pool) and rescaled to sum to 1; a trigger's impact is "
+    "the pooled conditional minus the pooled unconditional probability, its spread that "
+    "of the panelists' own shifts.  Each panelist's coherence (law of total "
+    "probability with their own trigger probabilities: t·c ≤ P(S) ≤ t·c + 1 − t) is "
+    "shown only to that panelist; the summary keeps counts only (round summary "
+    "'cross_impact', analysis.cross_impact)."
+)
+"""How cross-impact items are summarised (the methods table's ``definition.cross_impact``)."""
 
 
 def all_item_definitions(study: Study) -> list[ItemDefinition]:

@@ -862,3 +862,26 @@ class ItemResolution(Base):
     )
 
     __table_args__ = (UniqueConstraint("study_id", "item_key"),)
+
+
+class CoherenceGap(Base):
+    """How coherent one expert's answers to a cross-impact item were in a closed round:
+    the bounds their own P(trigger) and conditional answers put on the scenario set they
+    gave, computed once at close (:mod:`surveys.cross_impact`).
+
+    Private to that expert: read only by their own page of the next round, never shown
+    to anyone else, never in a summary, report or export.
+    """
+
+    __tablename__ = "coherence_gap"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="CASCADE"))
+    panelist_id: Mapped[int] = mapped_column(ForeignKey("panelist.id", ondelete="CASCADE"))
+    item_key: Mapped[str] = mapped_column(String(63))
+    #: ``{"scenarios": {scenario: {"given", "low", "high", "gap", "implied"}},
+    #: "distance", "coherent", "feasible", "triggers"}``, probabilities in [0, 1]
+    #: (:class:`analysis.CrossImpact` ``coherence`` and ``coherence_summary``).
+    record: Mapped[dict[str, Any]]
+
+    __table_args__ = (UniqueConstraint("round_id", "panelist_id", "item_key"),)

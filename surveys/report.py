@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 import analysis
 from analysis.deferred import deferred
+from surveys.cross_impact import ImpactTable, impact_tables
 from surveys.definition import KINDS_WITHOUT_DEFAULT_RULE, ItemDefinition
 from surveys.exports import open_export, submitted_texts
 from surveys.feedback import REASONS_PER_PAGE, selection_rule_text
@@ -112,7 +113,7 @@ POOLED_COLUMNS: tuple[str, ...] = (
 """Columns of :attr:`StudyReport.pooled`: the pools of every probability, in percent.
 ``mean`` is the linear pool and ``median`` the median pool."""
 
-POOLED_KINDS: tuple[str, ...] = ("probability", "scenario_set", "signpost")
+POOLED_KINDS: tuple[str, ...] = ("probability", "scenario_set", "signpost", "cross_impact")
 """Item kinds whose answers are probabilities and are pooled."""
 
 
@@ -305,6 +306,8 @@ class StudyReport:
     retired: list[ReportItem] = field(default_factory=list)
     #: The signpost matrix of the latest closed round that has signposts.
     signposts: SignpostMatrix | None = None
+    #: Each cross-impact item's impact table (:mod:`surveys.cross_impact`).
+    cross_impact: list[ImpactTable] = field(default_factory=list)
 
     @property
     def scenario_sets(self) -> list[ReportItem]:
@@ -387,6 +390,7 @@ def study_report(session: Session, study: Study, language: str) -> StudyReport:
         ),
         retired=[item for item in items if item.retired_at is not None],
         signposts=signpost_matrix(session, study, language),
+        cross_impact=impact_tables(session, study, language),
     )
 
 

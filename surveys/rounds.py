@@ -22,6 +22,7 @@ from analysis.deferred import deferred
 from surveys import audit
 from surveys.builder import opening_problems
 from surveys.calibration import classical_model_summary, has_seeds
+from surveys.cross_impact import close_cross_impact, store_coherence
 from surveys.definition import StudyDefinition
 from surveys.errors import Conflict
 from surveys.feedback import round_feedback, store_feedback
@@ -200,7 +201,7 @@ def close_round(
     if retire and study.consensus_items == "stay":
         raise Conflict("the study keeps items that reached consensus in the next round")
     round_ = _claim_open_round(session, study)
-    statistics = round_statistics(session, study, round_)
+    statistics, coherence = _round_statistics(session, study, round_)
     round_.status = RoundStatus.CLOSED
     round_.closed_at = utcnow()
     summary = RoundSummary(
@@ -212,6 +213,8 @@ def close_round(
     session.add(summary)
     # Beside the summary, not inside it: expert pages read these, never the summary.
     store_feedback(session, round_, statistics, study)
+    # Private to each expert: only their own next page reads it.
+    store_coherence(session, round_, coherence)
     audit.record(
         session,
         "round.close",
@@ -267,6 +270,14 @@ def preview_close(session: Session, study: Study) -> dict[str, Any]:
 def round_statistics(session: Session, study: Study, round_: Round) -> dict[str, Any]:
     """The summary of ``round_`` as it stands (see :func:`close_round`), with the number
     of respondents under ``"respondents"``."""
+    return _round_statistics(session, study, round_)[0]
+
+
+def _round_statistics(
+    session: Session, study: Study, round_: Round
+) -> tuple[dict[str, Any], list[tuple[str, str, dict[str, Any]]]]:
+    """:func:`round_statistics`, and each expert's coherence on the cross-impact items
+    (:mod:`surveys.cross_impact`), which is kept out of the summary."""
     number = round_.number
     frame = responses_frame(session, study, round_numbers=[number - 1, number])
     respondents = session.execute(
@@ -275,6 +286,9 @@ def round_statistics(session: Session, study: Study, round_: Round) -> dict[str,
         )
     ).scalar_one()
     definition = study_definition(study)
+    cross_impact = close_cross_impact(
+        frame, definition, number=number, quantile_method=study.quantile_method
+    )
     statistics = {
         "respondents": respondents,
         **frame_summary(
@@ -285,6 +299,8 @@ def round_statistics(session: Session, study: Study, round_: Round) -> dict[str,
             min_group_size=study.feedback_min_n,
         ),
         **panel_comments(session, round_),
+        # Only in studies with cross-impact items: every other summary stays as it was.
+        **cross_impact.summary,
     }
     if has_seeds(definition):
         # Only for studies with seed items: every other summary stays as it was.
@@ -296,7 +312,7 @@ def round_statistics(session: Session, study: Study, round_: Round) -> dict[str,
     signposts = signpost_summary(frame, definition, number=number)
     if signposts is not None:
         statistics["signposts"] = signposts
-    return statistics
+    return statistics, cross_impact.coherence
 
 
 def frame_summary(
@@ -415,8 +431,8 @@ def analysis_scales(definition: StudyDefinition) -> dict[str, analysis.Scale]:
         elif item.kind in ("probability", "signpost"):
             # A signpost's parts are probabilities (percent), one per scenario.
             scales[item.key] = analysis.PROBABILITY_SCALE
-        elif item.kind == "scenario_set":
-            scales[item.key] = analysis.Scale(kind="scenario_set", minimum=0, maximum=100)
+        elif item.kind in ("scenario_set", "cross_impact"):
+            scales[item.key] = analysis.Scale(kind=item.kind, minimum=0, maximum=100)
         elif item.kind == "ranking":
             places = len(item.options)
             scales[item.key] = analysis.Scale(

@@ -295,6 +295,9 @@ def _part_name(item: ItemDefinition, component: str) -> str:
     """A part of an answer as a message names it: ``its best guess``, ``scenario rift``."""
     if item.kind == "numeric_estimate":
         return PART_NAMES[component]
+    if item.kind == "cross_impact":
+        trigger, _, scenario = component.partition(":")
+        return f"scenario {scenario} if {trigger} happens"
     return f"{'scenario' if item.kind == 'scenario_set' else 'option'} {component}"
 
 
@@ -322,7 +325,7 @@ def _scale_of(item: ItemDefinition, component: str) -> _Scale:
     if item.kind == "likert" and item.scale is not None:
         low, high = item.scale.minimum, item.scale.maximum
         return _Scale(low, high, item.scale.options, f"the {low}–{high} scale")
-    if item.kind in ("probability", "scenario_set"):
+    if item.kind in ("probability", "scenario_set", "cross_impact"):
         return _Scale(0, 100, None, "the 0–100 % scale", percent=True)
     if item.kind == "ranking":
         places = len(item.options)

@@ -107,8 +107,8 @@ def item_to_json(item: ItemDefinition) -> dict[str, Any]:
             "labels": {language: list(labels) for language, labels in item.scale.labels},
         }
     if item.scenario_item is not None:
-        # A signpost keeps its scenario set's key and a copy of its scenarios, so that
-        # its spec alone gives the parts of its answer.
+        # A signpost or a cross-impact item keeps its scenario set's key and a copy of
+        # its scenarios, so that its spec alone gives the parts of its answer.
         data["scenario_item"] = item.scenario_item
     if item.scenarios:
         data["scenarios"] = _choices_to_json(item.scenarios)
@@ -128,6 +128,10 @@ def item_to_json(item: ItemDefinition) -> dict[str, Any]:
         data["seed_answer"] = item.seed_answer
     if item.seed_background is not None:
         data["background"] = item.seed_background
+    if item.triggers:
+        # A cross-impact item keeps a copy of its triggers' texts (and of its scenario
+        # set's scenarios, above), so that its spec alone gives its parts and labels.
+        data["triggers"] = _choices_to_json(item.triggers)
     return data
 
 
@@ -165,6 +169,7 @@ def item_from_json(key: str, kind: str, data: dict[str, Any]) -> ItemDefinition:
         seed_answer=data.get("seed_answer"),
         seed_background=data.get("background"),
         scenario_item=data.get("scenario_item"),
+        triggers=_choices_from_json(data.get("triggers", [])),
     )
 
 
@@ -325,11 +330,15 @@ def item_to_toml(item: ItemDefinition) -> str:
         lines.append(f"answer = {toml_number(item.seed_answer)}")
     if item.seed_background is not None:
         lines.append(f"background = {toml_string(item.seed_background)}")
+    if item.triggers:
+        listed = ", ".join(toml_string(trigger.key) for trigger in item.triggers)
+        lines.append(f"triggers = [{listed}]")
     if not item.rationale:
         lines.append("rationale = false")
     lines += _item_consensus_toml(item)
-    # A signpost's scenarios are its scenario set's, named by scenario_item, not its own.
-    scenarios = item.scenarios if item.kind != "signpost" else ()
+    # A signpost's or a cross-impact item's scenarios are its scenario set's, named by
+    # scenario_item, not its own.
+    scenarios = item.scenarios if item.scenario_item is None else ()
     for field, choices in (("scenarios", scenarios), ("options", item.options)):
         for choice in choices:
             lines += ["", f"[[items.{field}]]", f"key = {toml_string(choice.key)}"]

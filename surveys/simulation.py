@@ -14,6 +14,10 @@ def simulated_answers(rng: random.Random, definition: StudyDefinition) -> dict[s
     answers: dict[str, str] = {}
     seed_style: tuple[float, float] | None = None
     for item in definition.items:
+        # Kinds added later draw from a stream of their own, seeded by what was drawn
+        # so far: every other item of a study draws the numbers it always did (tests
+        # and benchmarks are built on fixed seeds).
+        draw = rng if item.kind != "cross_impact" else random.Random(_seed_of(item, answers))  # noqa: S311
         if item.kind == "likert":
             answers[item.key] = str(rng.randint(item.scale.minimum, item.scale.maximum))  # type: ignore[union-attr]
         elif item.kind == "probability":
@@ -31,6 +35,8 @@ def simulated_answers(rng: random.Random, definition: StudyDefinition) -> dict[s
                 item.scenarios, _signpost_likelihoods(rng, definition, item), strict=True
             ):
                 answers[f"{item.key}.{scenario.key}"] = str(value)
+        elif item.kind == "cross_impact":
+            answers.update(_cross_impact(draw, item, answers))
         elif item.kind == "ranking":
             places = list(range(1, len(item.options) + 1))
             rng.shuffle(places)
@@ -58,7 +64,7 @@ def simulated_answers(rng: random.Random, definition: StudyDefinition) -> dict[s
                 answers[f"{item.key}.{part}"] = typed
         elif item.kind == "open_text":
             answers[item.key] = f"Something about {rng.choice(['tariffs', 'fentanyl'])}."
-        if item.numeric and rng.random() < 0.3:
+        if item.numeric and draw.random() < 0.3:
             answers[f"rationale.{item.key}"] = "Because of recent events."
     return answers
 
@@ -94,6 +100,37 @@ def _signpost_likelihoods(
         )
         for step in steps
     ]
+
+
+def _seed_of(item: ItemDefinition, answers: dict[str, str]) -> str:
+    """A seed for ``item``'s own stream: its key and the answers drawn before it."""
+    return item.key + "|" + "|".join(f"{key}={value}" for key, value in sorted(answers.items()))
+
+
+def _cross_impact(
+    rng: random.Random, item: ItemDefinition, answers: dict[str, str]
+) -> dict[str, str]:
+    """A conditional scenario set per trigger, mostly coherent with the expert's own
+    scenario set u and P(trigger) t as already drawn: the set u moved a random part of
+    the way towards one scenario, that trigger's "favourite".  By the law of total
+    probability it must satisfy t·c ≤ u ≤ t·c + 1 − t, which a small move and a small t
+    keep; a large move with a likely trigger leaves the expert somewhat incoherent, as
+    real experts often are."""
+    keys = [scenario.key for scenario in item.scenarios]
+    given = [float(answers.get(f"{item.scenario_item}.{key}", 100 / len(keys))) for key in keys]
+    fields: dict[str, str] = {}
+    for trigger in item.triggers:
+        favourite = rng.randrange(len(keys))
+        weight = rng.uniform(0.0, 0.6)
+        moved = [
+            (1 - weight) * value + (100 * weight if index == favourite else 0.0)
+            for index, value in enumerate(given)
+        ]
+        shares = [int(value) for value in moved]
+        shares[favourite] += 100 - sum(shares)
+        for key, share in zip(keys, shares, strict=True):
+            fields[f"{item.key}.{trigger.key}:{key}"] = str(share)
+    return fields
 
 
 #: The draws of an estimate lie from 0 to this; when the item's bounds do not hold them,

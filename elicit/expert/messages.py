@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from flask_babel import format_decimal, gettext
 
 from elicit.expert.presenters import ItemView
+from surveys.definition import cross_impact_component
 from surveys.errors import AnswerError
 from surveys.fields import component_field, rationale_field
 
@@ -170,6 +171,19 @@ def _field_labels(views: list[ItemView]) -> dict[str, str]:
                 (key, gettext("scenario %(position)s", position=position))
                 for position, (key, _) in enumerate(view.choices, start=1)
             ]
+        elif view.kind == "cross_impact":
+            named = []
+            for row, (trigger, _) in enumerate(view.triggers, start=1):
+                named.append((trigger, gettext("trigger %(row)s", row=row)))
+                named += [
+                    (
+                        cross_impact_component(trigger, key),
+                        gettext(
+                            "trigger %(row)s, scenario %(position)s", row=row, position=position
+                        ),
+                    )
+                    for position, (key, _) in enumerate(view.choices, start=1)
+                ]
         else:
             named = [(key, text.rstrip(". ")) for key, text in view.choices]
         for part, name in named:

@@ -20,12 +20,12 @@ from surveys.answers import (
     outside_previous_iqr,
     parse_answers,
 )
-from surveys.definition import ItemDefinition
+from surveys.definition import ItemDefinition, cross_impact_component
 from surveys.errors import InvalidAnswers
 from surveys.expert import ExpertItem, ExpertPage, Feedback, PanelRationale, item_state
 from surveys.fields import component_field, rationale_field
 
-PERCENT_KINDS = ("probability", "scenario_set", "signpost")
+PERCENT_KINDS = ("probability", "scenario_set", "signpost", "cross_impact")
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,8 @@ class FeedbackLine:
     own: float | None
     summary: str
     chart: Markup | None = None
+    #: The heading this line falls under (a cross-impact item's trigger), if any.
+    group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,30 @@ class ItemView:
     reasons_pages: int = 1
     own_rationale: str | None = None
     cannot_judge_count: int = 0
+    #: A cross-impact item's triggers: ``(key, "If … happens:")``, one scenario set each.
+    triggers: list[tuple[str, str]] = field(default_factory=list)
+    #: A cross-impact item: how coherent this expert's own answers were last round,
+    #: in words; shown to them only.
+    coherence: CoherenceView | None = None
+
+
+@dataclass(frozen=True)
+class CoherenceView:
+    """An expert's own coherence on a cross-impact item in the previous round."""
+
+    round_number: int
+    #: "coherent", "incoherent" or "infeasible".
+    state: str
+    summary: str
+    #: One sentence per scenario outside what the expert's answers allow.
+    lines: list[str] = field(default_factory=list)
+    #: The nearest coherent scenario set, in words ("" when none).
+    nearest: str = ""
+
+
+def trigger_legend(text: str) -> str:
+    """What a cross-impact trigger's scenario set is headed by: "If “…” happens:"."""
+    return gettext("If “%(trigger)s” happens:", trigger=text.rstrip(". "))
 
 
 def number(value: float | None) -> str:
@@ -141,6 +167,20 @@ def item_views(page: ExpertPage, language: str, values: Mapping[str, str]) -> li
             (choice.key, choice.text.get(language, fallback))
             for choice in definition.scenarios or definition.options
         ]
+        triggers = [
+            (trigger.key, trigger_legend(trigger.text.get(language, fallback)))
+            for trigger in definition.triggers
+        ]
+        # A cross-impact item's feedback has a distribution per trigger and scenario,
+        # under a heading per trigger.
+        parts = choices
+        groups: dict[str, str] = {}
+        if definition.kind == "cross_impact":
+            parts = []
+            for trigger, legend in triggers:
+                for scenario, text in choices:
+                    parts.append((cross_impact_component(trigger, scenario), text))
+                    groups[cross_impact_component(trigger, scenario)] = legend
         # A seed item's panel is never shown: no quartiles on the page, no prompt.
         seed = definition.kind == "seed"
         quartiles = {} if seed else dict(page.rules.previous_quartiles.get(definition.key, {}))
@@ -165,7 +205,9 @@ def item_views(page: ExpertPage, language: str, values: Mapping[str, str]) -> li
                 rationale_prompt=_rationale_prompt(policy, bool(quartiles)),
                 rationale_required=policy == "required" and outside,
                 quartiles=quartiles if definition.kind != "ranking" else {},
-                **_feedback_fields(item, definition, choices, options, language),
+                triggers=triggers,
+                coherence=_coherence_view(item, definition, language, fallback),
+                **_feedback_fields(item, definition, parts, options, language, groups),
             )
         )
     return views
@@ -191,6 +233,75 @@ def _outside(definition: ItemDefinition, values: Mapping[str, str], page: Expert
     )
 
 
+def _coherence_view(
+    item: ExpertItem, definition: ItemDefinition, language: str, fallback: str
+) -> CoherenceView | None:
+    """This expert's own coherence on a cross-impact item last round, in words."""
+    record = item.coherence
+    if definition.kind != "cross_impact" or not record or item.coherence_round is None:
+        return None
+    number_then = item.coherence_round
+    if not record.get("feasible", True):
+        return CoherenceView(
+            number_then,
+            "infeasible",
+            gettext(
+                "In round %(number)s, your probabilities for the triggers and your answers "
+                "to this question contradict each other: no set of scenario probabilities "
+                "fits them all. Look again at the triggers you thought most likely.",
+                number=number_then,
+            ),
+        )
+    texts = {
+        scenario.key: scenario.text.get(language, fallback) for scenario in definition.scenarios
+    }
+    scenarios = record.get("scenarios", {})
+    if record.get("coherent"):
+        return CoherenceView(
+            number_then,
+            "coherent",
+            gettext(
+                "In round %(number)s, your scenario probabilities fitted your probabilities "
+                "for the triggers and your answers to this question.",
+                number=number_then,
+            ),
+        )
+    lines = [
+        gettext(
+            "Your answers imply %(low)s to %(high)s for “%(scenario)s”; you gave %(given)s.",
+            low=percent(100 * values["low"]),
+            high=percent(100 * values["high"]),
+            scenario=texts.get(key, key).rstrip(". "),
+            given=percent(100 * values["given"]),
+        )
+        for key, values in scenarios.items()
+        if values.get("gap") and key in texts
+    ]
+    nearest = "; ".join(
+        gettext(
+            "%(scenario)s: %(value)s",
+            scenario=texts[scenario.key].rstrip(". "),
+            value=percent(100 * scenarios[scenario.key]["implied"]),
+        )
+        for scenario in definition.scenarios
+        if scenarios.get(scenario.key, {}).get("implied") is not None
+    )
+    return CoherenceView(
+        number_then,
+        "incoherent",
+        gettext(
+            "In round %(number)s, by the law of total probability, your probabilities for "
+            "the triggers and your answers to this question do not fit the scenario "
+            "probabilities you gave.",
+            number=number_then,
+        ),
+        lines,
+        gettext("The nearest scenario set that fits them: %(set)s.", set=nearest)
+        if nearest
+        else "",
+    )
+
+
 def _rationale_prompt(policy: str, has_previous_round: bool) -> str | None:
     """What the rationale box asks for, given the study's policy."""
     if not has_previous_round or policy == "off":
@@ -211,8 +322,11 @@ def _feedback_fields(
     choices: list[tuple[str, str]],
     options: list[tuple[int, str]],
     language: str,
+    groups: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The previous round's feedback on one item, ready for the template."""
+    """The previous round's feedback on one item, ready for the template; ``groups``
+    gives some parts a heading (a cross-impact item's trigger)."""
+    groups = groups or {}
     feedback = item.feedback
     if feedback is None:
         return {}
@@ -246,9 +360,11 @@ def _feedback_fields(
         charted = definition.kind != "ranking" and (
             position == 0 or definition.kind != "numeric_estimate"
         )
+        group = groups.get(component)
         if statistics and statistics.get("n") and charted:
+            title = f"{group} {label}" if group else label
             chart = _chart(
-                definition, feedback, component, statistics, own_value, options, label, item
+                definition, feedback, component, statistics, own_value, options, title, item
             )
         lines.append(
             FeedbackLine(
@@ -258,6 +374,7 @@ def _feedback_fields(
                 own=own_value,
                 summary=_summary(definition, statistics, own_value, own, feedback.round_number),
                 chart=chart,
+                group=group,
             )
         )
     fields.update(
@@ -462,6 +579,20 @@ def _answer_in_words(
     if definition.kind == "probability":
         return {"lines": [(None, percent(answer["value"]))]}
     components = answer["components"]
+    if definition.kind == "cross_impact":
+        return {
+            "lines": [
+                (
+                    f"{trigger_legend(trigger.text.get(language, fallback))} "
+                    f"{scenario.text.get(language, fallback)}",
+                    percent(components[cross_impact_component(trigger.key, scenario.key)]),
+                )
+                for trigger in definition.triggers
+                for scenario in definition.scenarios
+                if cross_impact_component(trigger.key, scenario.key) in components
+            ],
+            "layout": "shares",
+        }
     if definition.kind == "scenario_set":
         return {
             "lines": [

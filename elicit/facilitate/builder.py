@@ -28,6 +28,7 @@ from elicit.facilitate.item_forms import (
     ImportForm,
     StartStudyForm,
     check_bounds,
+    cross_impact_choices,
     form_definition,
     item_form,
     item_form_data,
@@ -49,7 +50,7 @@ from surveys.definition_writer import definition_to_toml
 from surveys.errors import Conflict, InvalidValues, NotFound
 from surveys.models import Item, Study
 from surveys.serialization import item_from_json, sections_from_json
-from surveys.studies import study_definition
+from surveys.studies import all_items, study_definition
 from surveys.templates import TEMPLATES, template_definition, template_source
 
 #: How a move button says its direction, and the offset it asks the domain for.
@@ -446,6 +447,12 @@ def _render_item(
     """An item's page: its form, or its fields read-only once round 1 has opened."""
     languages = tuple(study.languages["codes"])
     definition = item_from_json(item.key, item.kind, item.spec) if item is not None else None
+    cross_impact_choices(
+        form,
+        [stored.definition for stored in all_items(study)],
+        str(get_locale()),
+        languages[0],
+    )
     return render_template(
         "facilitate/builder/item.html",
         study=study,
@@ -597,7 +604,11 @@ def build_delete_item(slug: str, key: str) -> Any:
     current = study_for(slug, change=True)
     _checked_post(current)
     _item_or_404(current, key)
-    builder.delete_item(db.session, current, key, actor=console_user())
+    try:
+        builder.delete_item(db.session, current, key, actor=console_user())
+    except Conflict as refused:
+        flash(str(refused))
+        return redirect(url_for("facilitate.build", slug=slug, _anchor=f"item-{key}")), 303
     flash(gettext("The item %(key)s is deleted.", key=key))
     return redirect(url_for("facilitate.build", slug=slug, _anchor="structure")), 303
 

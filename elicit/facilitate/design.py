@@ -31,6 +31,7 @@ from elicit.facilitate.item_forms import (
     CHOICE_LIMITS,
     KIND_NAMES,
     check_bounds,
+    cross_impact_choices,
     form_definition,
     item_form,
     item_form_data,
@@ -70,7 +71,7 @@ from surveys.protocol import is_stamped, protocol_stamp
 from surveys.rounds import open_round_of
 from surveys.serialization import item_from_json, item_to_toml, sections_from_json
 from surveys.settings import SETTINGS, update_settings
-from surveys.studies import find_study, load_study
+from surveys.studies import all_items, find_study, load_study
 from surveys.toml_lines import LineIndex
 
 
@@ -415,6 +416,12 @@ def _item_page(
     fields, and every problem named by its field (a TOML text's beside its lines)."""
     from elicit.facilitate.builder import missing_words
 
+    cross_impact_choices(
+        form,
+        [stored.definition for stored in all_items(study)],
+        str(get_locale()),
+        study.languages["codes"][0],
+    )
     return render_template(
         template,
         study=study,

@@ -30,10 +30,12 @@ from wtforms import (
     HiddenField,
     IntegerField,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from elicit.facilitate.design_forms import ANONYMITY_CHOICES
 from elicit.forms import SafeForm
@@ -57,6 +59,7 @@ KIND_NAMES = {
     "numeric_estimate": lazy_gettext("Numeric estimate (lowest, highest, best guess)"),
     "ranking": lazy_gettext("Ranking"),
     "open_text": lazy_gettext("Open text"),
+    "cross_impact": lazy_gettext("Cross-impact (scenarios if each trigger happens)"),
 }
 """Each item kind in a facilitator's words, in the order the builder offers them."""
 CHOICE_LIMITS = {"scenario_set": SCENARIO_LIMIT, "ranking": RANKING_OPTION_LIMIT}
@@ -188,6 +191,26 @@ def item_form(
             lazy_gettext("Longest answer, in characters"),
             validators=[InputRequired(), NumberRange(min=1, max=MAX_LENGTH_LIMIT)],
         )
+    elif kind == "cross_impact":
+        # The choices are the study's items, set by :func:`cross_impact_choices`; the
+        # domain checks what is posted (an item of the right kind).
+        fields["scenario_item"] = SelectField(
+            lazy_gettext("Scenario set"),
+            description=lazy_gettext("The scenario-set item whose scenarios the experts split."),
+            choices=[],
+            validate_choice=False,
+        )
+        fields["triggers"] = SelectMultipleField(
+            lazy_gettext("Triggers"),
+            description=lazy_gettext(
+                "Probability items: for each one ticked, experts give the scenario set they "
+                "expect if it happens."
+            ),
+            choices=[],
+            validate_choice=False,
+            widget=ListWidget(prefix_label=False),
+            option_widget=CheckboxInput(),
+        )
     form_class = type(f"{kind.title().replace('_', '')}ItemForm", (ItemFormBase,), fields)
     form = form_class(formdata=formdata, data=dict(data or {}))
     form.section.choices = [("", lazy_gettext("No section")), *sections]
@@ -264,7 +287,29 @@ def item_form_data(definition: ItemDefinition, languages: Sequence[str]) -> dict
         data["estimate_level"] = definition.estimate_level
     if definition.max_length is not None:
         data["max_length"] = definition.max_length
+    if definition.kind == "cross_impact":
+        data["scenario_item"] = definition.scenario_item or ""
+        data["triggers"] = [trigger.key for trigger in definition.triggers]
     return data
+
+
+def cross_impact_choices(
+    form: ItemFormBase, items: Sequence[ItemDefinition], language: str, fallback: str
+) -> None:
+    """Offer a cross-impact form the study's scenario sets and probability items."""
+    if getattr(form, "kind", None) != "cross_impact":
+        return
+
+    def named(item: ItemDefinition) -> tuple[str, str]:
+        return (item.key, f"{item.text.get(language, fallback)} ({item.key})")
+
+    form["scenario_item"].choices = [  # type: ignore[attr-defined]
+        ("", lazy_gettext("Choose a scenario set…")),
+        *(named(item) for item in items if item.kind == "scenario_set"),
+    ]
+    form["triggers"].choices = [  # type: ignore[attr-defined]
+        named(item) for item in items if item.kind == "probability"
+    ]
 
 
 def item_shape(definition: ItemDefinition) -> dict[str, Any]:
@@ -357,6 +402,12 @@ def form_definition(
         fields["estimate_level"] = float(level) if level is not None else None
     elif kind == "open_text":
         fields["max_length"] = form["max_length"].data
+    elif kind == "cross_impact":
+        # Keys only: the study's items give the scenarios and the triggers' texts.
+        fields["scenario_item"] = (form["scenario_item"].data or "").strip()
+        fields["triggers"] = tuple(
+            Choice(key, LocalizedText(())) for key in dict.fromkeys(form["triggers"].data or [])
+        )
     fields.update(
         key=(form.key.data or "").strip(),
         kind=kind,
@@ -396,7 +447,7 @@ def place_errors(form: ItemFormBase, errors: Mapping[str, list[str]]) -> list[st
 
 def _field_name(form: ItemFormBase, field: str, first: str) -> str | None:
     """The form field of a problem named as the domain names it, if there is one."""
-    if field in ("key", "section", "rationale", "max_length"):
+    if field in ("key", "section", "rationale", "max_length", "scenario_item", "triggers"):
         return field
     if match := re.fullmatch(r"(text|help|unit)(?:\.([a-z]{2}))?", field):
         return f"{match.group(1)}_{match.group(2) or first}"
@@ -525,6 +576,7 @@ __all__ = [
     "ItemFormBase",
     "StartStudyForm",
     "check_bounds",
+    "cross_impact_choices",
     "form_definition",
     "item_form",
     "item_form_data",

@@ -23,6 +23,7 @@ from elicit.facilitate.overview import overview
 from elicit.facilitate.views import blueprint
 from elicit.paging import page_number
 from surveys.calibration import latest_classical_model
+from surveys.cross_impact import impact_tables
 from surveys.definition import CONFIDENCE_RANGE
 from surveys.errors import Conflict, NotFound
 from surveys.feedback import (
@@ -65,6 +66,7 @@ def results(slug: str) -> str:
         can_export=may_export(console_user()),
         classical=model_words(latest_classical_model(db.session, study, language)),
         signposts=signpost_matrix(db.session, study, language),
+        impacts={table.key: table for table in impact_tables(db.session, study, language)},
     )
 
 

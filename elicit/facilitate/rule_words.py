@@ -37,6 +37,7 @@ KIND_NAMES = {
     "ranking": lazy_gettext("Ranking"),
     "open_text": lazy_gettext("Open question"),
     "seed": lazy_gettext("Seed question (known answer)"),
+    "cross_impact": lazy_gettext("Cross-impact of triggers"),
 }
 
 #: Each item kind as a sentence names it ("No rule: a ranking reaches …").
@@ -48,6 +49,7 @@ KIND_IN_SENTENCE = {
     "ranking": lazy_gettext("ranking"),
     "open_text": lazy_gettext("open question"),
     "seed": lazy_gettext("seed question"),
+    "cross_impact": lazy_gettext("cross-impact item"),
 }
 
 #: Each criterion's name.
@@ -135,7 +137,7 @@ class ScaleContext:
     @property
     def percent(self) -> bool:
         """Whether the answers are percentages."""
-        return self.kind in ("probability", "scenario_set") or (
+        return self.kind in ("probability", "scenario_set", "cross_impact") or (
             self.kind == "numeric_estimate" and self.part == "confidence"
         )
 
@@ -158,14 +160,14 @@ def scale_of(
     """The scale a rule is worded with: an item's own (its ``part`` for a rule of one
     part), else a kind's in general (``kind``), else none (the study's default)."""
     if item is None:
-        if kind in ("probability", "scenario_set"):
+        if kind in ("probability", "scenario_set", "cross_impact"):
             return ScaleContext(kind, 0.0, 100.0)
         return ScaleContext(kind)
     if item.kind == "likert" and item.scale is not None:
         return ScaleContext(
             "likert", item.scale.minimum, item.scale.maximum, item.scale.options, part=part
         )
-    if item.kind in ("probability", "scenario_set"):
+    if item.kind in ("probability", "scenario_set", "cross_impact"):
         return ScaleContext(item.kind, 0.0, 100.0, part=part)
     if item.kind == "ranking":
         places = len(item.options)

@@ -81,6 +81,12 @@ def panel_answers(seed: int) -> dict[str, str]:
             shares = [[60, 30, 10], [50, 20, 30], [70, 15, 15], [40, 40, 20]][seed % 4]
             for scenario, share in zip(item.scenarios, shares, strict=True):
                 answers[component_field(key, scenario.key)] = str(share)
+        elif item.kind == "cross_impact":
+            for row, trigger in enumerate(item.triggers):
+                shares = [[30, 50, 20], [20, 60, 20], [50, 20, 30], [40, 40, 20]][(seed + row) % 4]
+                for scenario, share in zip(item.scenarios, shares, strict=True):
+                    cell = f"{trigger.key}:{scenario.key}"
+                    answers[component_field(key, cell)] = str(share)
         elif item.kind == "numeric_estimate":
             parts = {"lowest": 5 + seed, "highest": 40 + 5 * seed, "best": 15 + seed}
             for part, value in {**parts, "confidence": 70 + 5 * seed}.items():

@@ -15,12 +15,12 @@ from surveys.models import Draft, Response
 from surveys.rounds import close_round, open_round
 from tests.conftest import csrf_token, log_in
 
-ESTIMATE = "transfers_next_year"  # question 14 of the demo
+ESTIMATE = "transfers_next_year"  # question 15 of the demo
 
 
 @pytest.fixture
 def study(app, make_study):
-    """The demo study (21 questions), not started."""
+    """The demo study (22 questions), not started."""
     return make_study()
 
 
@@ -72,9 +72,9 @@ def test_a_confidence_of_120_and_a_reversed_range_are_both_reported_naming_their
     assert response.status_code == 422
     summary = text(section(response.text, "error-summary"))
     assert "2 problems to correct" in summary
-    assert "Question 14, confidence: Enter a percentage from 50 to 100." in summary
+    assert "Question 15, confidence: Enter a percentage from 50 to 100." in summary
     assert (
-        "Question 14: Your lowest plausible value (500) is above your highest plausible "
+        "Question 15: Your lowest plausible value (500) is above your highest plausible "
         "value (100)" in summary
     )
     # Each problem links to its field, and is printed beside it too.
@@ -105,7 +105,7 @@ def test_two_problems_of_one_field_are_both_shown_beside_it(client, post_answers
     assert "Question 1: Choose one of the options from 1 to 5." in summary
     assert "Question 6, scenario 1: Enter a percentage from 0 to 100." in summary
     assert "Question 6: The scenarios add up to 130 %" in summary
-    assert "Question 14, your reason: Give an answer to go with this explanation" in summary
+    assert "Question 15, your reason: Give an answer to go with this explanation" in summary
 
 
 def test_a_ranking_option_is_named_by_its_text(client, post_answers, expert):
@@ -144,8 +144,8 @@ def test_the_preview_reports_every_problem_as_the_expert_page_does(client, facil
         },
     )
     summary = text(section(refused.text, "error-summary"))
-    assert "Question 14, confidence: Enter a percentage from 50 to 100." in summary
-    assert "Question 14: Your lowest plausible value (500)" in summary
+    assert "Question 15, confidence: Enter a percentage from 50 to 100." in summary
+    assert "Question 15: Your lowest plausible value (500)" in summary
 
 
 # -- point 7: the review lists every answer -------------------------------------------
@@ -196,7 +196,7 @@ def test_the_review_lists_every_answer_in_words_with_a_link_back_to_its_field(
     answered = entries(html, "answers")
     keys = [key for key, _, _ in unanswered]
     assert keys[:3] == ["agenda_now", "agenda_horizon", "trigger_unilateral_strike"]
-    assert len(unanswered) == 21 - 8 and len(answered) == 8
+    assert len(unanswered) == 22 - 8 and len(answered) == 8
     assert [key for key, _, _ in answered] == [
         "trust_now",
         "trust_horizon",

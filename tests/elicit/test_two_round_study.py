@@ -52,8 +52,9 @@ def test_two_round_study(app, client, make_study, make_panel, post_answers, demo
                 continue
             item, _, component = field.partition(".")
             distributions.setdefault((item, component), []).append(float(value))
-    # drivers, ranking options, scenarios, triggers, estimate parts, signposts
-    assert len(distributions) == 4 + 5 + 3 + 7 + 4 + 6
+    # drivers, ranking options, scenarios, triggers, cross-impact cells (2 triggers × 3
+    # scenarios), estimate parts, signposts
+    assert len(distributions) == 4 + 5 + 3 + 7 + 2 * 3 + 4 + 6
 
     for link in links:
         page = client.get(f"/e/{link.token}?lang=en", follow_redirects=True)

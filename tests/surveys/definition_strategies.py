@@ -130,8 +130,9 @@ def choices(draw: st.DrawFn, languages: tuple[str, ...], limit: int) -> tuple[Ch
 def items(
     draw: st.DrawFn, key: str, languages: tuple[str, ...], section_keys: list[str]
 ) -> ItemDefinition:
-    """An item of any kind with the fields of its kind, optional fields present or not."""
-    kind = draw(st.sampled_from(KINDS))
+    """An item of any kind with the fields of its kind, optional fields present or not
+    (a cross-impact item, which refers to others, is added by :func:`definitions`)."""
+    kind = draw(st.sampled_from([kind for kind in KINDS if kind != "cross_impact"]))
     fields: dict[str, Any] = {
         "key": key,
         "kind": kind,
@@ -213,6 +214,26 @@ def definitions(draw: st.DrawFn) -> StudyDefinition:
     )
     item_keys = draw(st.lists(KEYS, min_size=1, max_size=6, unique=True))
     by_kind_kinds = draw(st.lists(st.sampled_from(NUMERIC_KINDS), max_size=3, unique=True))
+    drawn = _with_signposts_named(
+        tuple(draw(items(key, languages, section_keys)) for key in item_keys)
+    )
+    scenario_sets = [item for item in drawn if item.kind == "scenario_set"]
+    triggers = [item for item in drawn if item.kind == "probability"]
+    if scenario_sets and triggers and draw(st.booleans()):
+        chosen = draw(st.lists(st.sampled_from(triggers), min_size=1, unique_by=lambda i: i.key))
+        scenario_set = draw(st.sampled_from(scenario_sets))
+        drawn += (
+            ItemDefinition(
+                key="cross_impact_item",
+                kind="cross_impact",
+                text=draw(localized(languages, "item_text")),
+                consensus=draw(st.none() | rules()),
+                rationale=draw(st.booleans()),
+                scenario_item=scenario_set.key,
+                scenarios=scenario_set.scenarios,
+                triggers=tuple(Choice(item.key, item.text) for item in chosen),
+            ),
+        )
     return StudyDefinition(
         slug=draw(SLUGS),
         title=draw(localized(languages, "study_title")),
@@ -222,9 +243,7 @@ def definitions(draw: st.DrawFn) -> StudyDefinition:
         consensus=ConsensusSettings(
             draw(rules()), tuple((kind, draw(rules())) for kind in by_kind_kinds)
         ),
-        items=_with_signposts_named(
-            tuple(draw(items(key, languages, section_keys)) for key in item_keys)
-        ),
+        items=drawn,
         sections=sections,
         introduction=draw(st.none() | localized(languages, "introduction")),
         feedback_min_n=draw(st.integers(1, 1000)),

@@ -135,8 +135,9 @@ def test_demo_definition_validates() -> None:
     assert definition.slug == "us-mexico-intelligence"
     assert definition.languages == ("en", "es")
     assert definition.max_rounds == 3
-    assert len(definition.items) == 21
+    assert len(definition.items) == 22
     kinds = [item.kind for item in definition.items]
+    assert kinds.count("cross_impact") == 1
     assert kinds.count("likert") == 10
     assert kinds.count("probability") == 7
     assert kinds.count("open_text") == 1
