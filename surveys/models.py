@@ -885,3 +885,31 @@ class CoherenceGap(Base):
     record: Mapped[dict[str, Any]]
 
     __table_args__ = (UniqueConstraint("round_id", "panelist_id", "item_key"),)
+
+
+class ScenarioObservation(Base):
+    """A dated observation after the study (:mod:`surveys.tracking`): a signpost seen,
+    or explicitly not seen by ``observed_on`` (``seen`` false), or a trigger that
+    occurred (``kind`` ``"trigger"``, ``seen`` always true)."""
+
+    __tablename__ = "scenario_observation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"))
+    observed_on: Mapped[date] = mapped_column(Date)
+    #: ``"signpost"`` or ``"trigger"``.
+    kind: Mapped[str] = mapped_column(String(16))
+    item_key: Mapped[str] = mapped_column(String(63))
+    seen: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Where it was observed (or looked for): one line of text.
+    note: Mapped[str] = mapped_column(String(500))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Who recorded it (the console user or the API token's user), if any.
+    recorded_by: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+
+    __table_args__ = (
+        Index("ix_scenario_observation_study_observed", "study_id", "observed_on"),
+        CheckConstraint("kind IN ('signpost', 'trigger')", name="kind_known"),
+    )

@@ -149,6 +149,11 @@ def openapi_document() -> dict[str, Any]:
             {"name": "studies", "description": "Studies, their items and panel."},
             {"name": "rounds", "description": "Opening, closing and summaries of rounds."},
             {"name": "data", "description": "Responses and exports."},
+            {
+                "name": "tracker",
+                "description": "After the study: observations of signposts and triggers, "
+                "and the scenario probabilities updated after each one.",
+            },
         ],
         "paths": paths,
         "components": {

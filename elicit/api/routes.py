@@ -20,6 +20,7 @@ from elicit.api.core import (
 from elicit.api.openapi import openapi_document
 from elicit.downloads import export_download
 from elicit.extensions import current_link_keys, db
+from surveys import tracking
 from surveys.accounts import studies_of
 from surveys.definition import InvalidDefinition, parse_definition
 from surveys.errors import Conflict
@@ -30,7 +31,7 @@ from surveys.exports import (
     response_page,
     visible_group_rows,
 )
-from surveys.models import Item, Role, RoundStatus, Study
+from surveys.models import Item, Role, RoundStatus, ScenarioObservation, Study
 from surveys.panel import (
     InvalidPanel,
     NewPanelist,
@@ -43,6 +44,7 @@ from surveys.progress import RoundState, panel_size, round_states
 from surveys.rounds import close_round, closed_summary, open_round
 from surveys.studies import find_study, load_study
 from surveys.toml_lines import LineIndex
+from surveys.tracking import scenario_tracker
 
 #: Keys of a response record that the API does not repeat in each response (the study
 #: is in the URL) or that it shapes itself.
@@ -568,3 +570,130 @@ def export(slug: str, fmt: str) -> Response:
             errors={refused.sheet: [f"{refused.rows} rows; at most {refused.limit}"]},
             headers={"Link": f'<{csv}>; rel="alternate"; type="application/zip"'},
         ) from refused
+
+
+# -- the scenario tracker ------------------------------------------------------------------
+
+TRACKER_ASSUMPTION = (
+    "Bayes' rule with the panel's pooled likelihoods, assuming the signposts are "
+    "independent given the scenario; a signpost not seen by a date counts as not seen "
+    "within the horizon; after a trigger, the panel's scenario set given that trigger "
+    "replaces the prior.  low and high: the range over the panelists' own likelihoods."
+)
+
+
+def _observations(study: Study) -> schemas.ObservationList:
+    found = scenario_tracker(db.session, study)
+    steps = {row.id: number for number, row in enumerate(found.observations, start=1)}
+    tracker = None
+    if found.timeline is not None and found.inputs is not None:
+        timeline = []
+        for step, rows in found.timeline.groupby("step", sort=True):
+            first = rows.iloc[0]
+            timeline.append(
+                schemas.TimelineStepOut(
+                    step=int(step),
+                    observation=None if first["observation"] is None else int(first["observation"]),
+                    applied=bool(first["applied"]),
+                    probability=dict(zip(rows["scenario"], rows["probability"], strict=True)),
+                    low=dict(zip(rows["scenario"], rows["low"], strict=True)),
+                    high=dict(zip(rows["scenario"], rows["high"], strict=True)),
+                )
+            )
+        tracker = schemas.TrackerOut(
+            scenario_item=found.inputs.scenario_item,
+            scenarios=found.inputs.scenarios,
+            rounds=found.inputs.rounds,
+            assumption=TRACKER_ASSUMPTION,
+            timeline=timeline,
+        )
+    return schemas.ObservationList(
+        observations=[_observation(row, steps[row.id]) for row in found.observations],
+        tracker=tracker,
+    )
+
+
+def _observation(row: ScenarioObservation, step: int) -> schemas.ObservationOut:
+    return schemas.ObservationOut(
+        id=row.id,
+        step=step,
+        observed_on=row.observed_on,
+        kind=row.kind,  # type: ignore[arg-type]
+        item=row.item_key,
+        seen=row.seen,
+        note=row.note,
+        recorded_at=row.recorded_at,
+    )
+
+
+@operation(
+    "GET",
+    "/studies/<slug>/observations",
+    summary="The scenario tracker: observations and the timeline",
+    tag="tracker",
+    returns=schemas.ObservationList,
+)
+def list_observations(slug: str) -> Response:
+    """Every observation recorded after the study, in date order, and the pooled
+    scenario probabilities after each one (Bayes' rule from the closed rounds' stored
+    judgements), with their range over the panelists' own likelihoods."""
+    return respond(_observations(api_study(slug)))
+
+
+@operation(
+    "POST",
+    "/studies/<slug>/observations",
+    summary="Record an observation",
+    tag="tracker",
+    returns=schemas.ObservationOut,
+    status=201,
+    body=schemas.NewObservation,
+    scope="write",
+    role=Role.FACILITATOR,
+)
+def record_observation(slug: str) -> Response:
+    """Record a signpost seen (or not seen by a date) or a trigger that occurred.  An
+    item that is not a signpost or trigger of the study, a trigger "not seen", a date
+    later than today (UTC) or an empty note is refused with 422, naming the field."""
+    study = api_study(slug)
+    new = json_body(schemas.NewObservation)
+    row = tracking.record(
+        db.session,
+        study,
+        kind=new.kind,
+        item_key=new.item,
+        observed_on=new.observed_on,
+        seen=new.seen,
+        note=new.note,
+        actor=api_user(),
+    )
+    step = next(
+        number
+        for number, entry in enumerate(tracking.observations(db.session, study), start=1)
+        if entry.id == row.id
+    )
+    return respond(
+        _observation(row, step),
+        201,
+        Location=url_for("api.list_observations", slug=study.slug),
+    )
+
+
+@operation(
+    "DELETE",
+    "/studies/<slug>/observations/<int:observation_id>",
+    summary="Withdraw an observation",
+    tag="tracker",
+    status=204,
+    scope="write",
+    role=Role.FACILITATOR,
+)
+def withdraw_observation(slug: str, observation_id: int) -> Response:
+    """Withdraw an observation recorded by mistake; 404 if the study has none with
+    this id."""
+    study = api_study(slug)
+    if not tracking.withdraw(db.session, study, observation_id, api_user()):
+        raise ApiError(404, f"The study {slug!r} has no observation {observation_id}.")
+    response = Response(status=204)
+    response.headers["Cache-Control"] = "no-store"
+    return response

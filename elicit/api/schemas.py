@@ -10,7 +10,7 @@ returned once when it is created).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -371,3 +371,85 @@ class OpenRound(Model):
         description="When answers are due, with its zone; in the future and at most "
         f"{MAX_YEARS_AHEAD} years ahead.  Stored and answered in UTC.",
     )
+
+
+# -- the scenario tracker ------------------------------------------------------------------
+
+
+def _one_line(value: str) -> str:
+    """Refuse every control character, line breaks included: a source is one line."""
+    if any(ord(character) < 32 or 127 <= ord(character) < 160 for character in value) or any(
+        character in value for character in "\u2028\u2029"
+    ):
+        raise ValueError("must be one line of text, without control characters")
+    return value
+
+
+class NewObservation(Model):
+    """A dated observation after the study: a signpost seen (``seen`` true) or
+    explicitly not seen by the date (``seen`` false), or a trigger that occurred."""
+
+    observed_on: date = Field(description="When it was observed; not later than today (UTC).")
+    kind: Literal["signpost", "trigger"]
+    item: str = Field(
+        min_length=1,
+        max_length=63,
+        description="The key of a signpost item, or of a trigger: a probability item a "
+        "cross-impact item names as one (in a study without cross-impact items, a "
+        "probability item of the section 'triggers').",
+    )
+    seen: bool = Field(
+        default=True,
+        description="For a signpost: false when it was not seen by the date.  A trigger "
+        "is recorded when it occurred: true.",
+    )
+    note: Annotated[str, AfterValidator(_one_line)] = Field(
+        min_length=1, max_length=500, description="Where it was observed, or looked for."
+    )
+
+
+class ObservationOut(Model):
+    """One recorded observation; ``step`` is its number in the timeline (date order)."""
+
+    id: int
+    step: int
+    observed_on: date
+    kind: Literal["signpost", "trigger"]
+    item: str
+    seen: bool
+    note: str
+    recorded_at: datetime
+
+
+class TimelineStepOut(Model):
+    """The pooled scenario probabilities after one step (0: the prior), and their range
+    over the panel's individual likelihoods; ``applied`` false for an observation the
+    closed rounds hold no judgement of (the probabilities stay as they were)."""
+
+    step: int
+    observation: int | None
+    applied: bool
+    probability: dict[str, float]
+    low: dict[str, float]
+    high: dict[str, float]
+
+
+class TrackerOut(Model):
+    """The timeline: Bayes' rule with the panel's pooled likelihoods, assuming the
+    signposts are independent given the scenario."""
+
+    scenario_item: str
+    scenarios: list[str]
+    rounds: dict[str, int] = Field(
+        description="The closed round each input comes from: prior, signposts, cross_impact."
+    )
+    assumption: str
+    timeline: list[TimelineStepOut]
+
+
+class ObservationList(Model):
+    """A study's observations in date order and, once a closed round holds the panel's
+    judgements of its signposts or triggers, the timeline."""
+
+    observations: list[ObservationOut]
+    tracker: TrackerOut | None

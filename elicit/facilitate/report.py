@@ -23,10 +23,12 @@ from elicit.facilitate.amendment_words import amendments_in_words
 from elicit.facilitate.calibration_words import model_words
 from elicit.facilitate.overview import overview
 from elicit.facilitate.rule_words import number
+from elicit.facilitate.tracker import tracker_context
 from elicit.facilitate.views import blueprint
 from surveys.calibration import latest_classical_model
 from surveys.models import Study
 from surveys.report import StudyReport, study_report
+from surveys.tracking import scenario_tracker
 
 #: The stylesheets the downloaded report carries inline, in order.
 STYLESHEETS = ("elicit.css",)
@@ -88,9 +90,11 @@ def _context(study: Study) -> dict[str, Any]:
     """The report of ``study`` in the page's language and its plots."""
     # Imported here: matplotlib is needed for this page only, not to start the service.
     from elicit.facilitate.report_plots import report_plots
+    from elicit.facilitate.tracker_plots import tracker_plot
 
     language = str(get_locale())
     report = _in_words(study_report(db.session, study, language))
+    tracked = scenario_tracker(db.session, study)
     protocol = report.methods.protocol
     changes = protocol.amendments if protocol else ()
     return {
@@ -106,6 +110,15 @@ def _context(study: Study) -> dict[str, Any]:
             study, [(change.what, change.old, change.new) for change in changes], language
         ),
         "classical": model_words(latest_classical_model(db.session, study, language)),
+        # The tracker's section, once something has been observed after the study.
+        "tracker_section": (
+            {
+                **tracker_context(study, tracked, language),
+                "plot": tracker_plot(tracked, language, _number),
+            }
+            if tracked.observations and tracked.timeline is not None
+            else None
+        ),
     }
 
 

@@ -180,6 +180,7 @@ def study(slug: str) -> str:
         can_export=may_export(console_user()),
         refresh_seconds=DASHBOARD_REFRESH_SECONDS,
         reminders=planned(db.session, current, progress.open_round),
+        tracker_state=_tracker_routes.current_state(current, str(get_locale())),
         **_response_rate_context(current, progress),
     )
 
@@ -350,3 +351,4 @@ from elicit.facilitate import report as _report_routes  # noqa: E402, F401
 from elicit.facilitate import results as _results_routes  # noqa: E402, F401
 from elicit.facilitate import rules as _rules_routes  # noqa: E402, F401
 from elicit.facilitate import tokens as _token_routes  # noqa: E402, F401
+from elicit.facilitate import tracker as _tracker_routes  # noqa: E402

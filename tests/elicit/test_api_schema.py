@@ -97,19 +97,20 @@ TARGET = Target(DOCUMENT_APP)
 # Two adjustments of Schemathesis' expected statuses, no check left out:
 # - A body over the size limit (MAX_CONTENT_LENGTH) is refused with 413 before it is read,
 #   which Schemathesis' default list of refusals does not count.
-# - A study definition and panelists' emails are checked beyond what a JSON Schema can
-#   say (the TOML text must be a valid study file, an email must look like one), and a
-#   body the document allows can exceed the size limit (a definition of a million
-#   characters outside ASCII), so a request that conforms to the document may still be
-#   refused there with a 422 naming the problem (test_with_a_write_token checks that it
-#   does) or a 413.  Every other operation must accept schema-valid data.
+# - A study definition, panelists' emails and an observation are checked beyond what a
+#   JSON Schema can say (the TOML text must be a valid study file, an email must look like
+#   one, an observed item must be a signpost or trigger of the study, its date not later
+#   than today), and a body the document allows can exceed the size limit (a definition
+#   of a million characters outside ASCII), so a request that conforms to the document
+#   may still be refused there with a 422 naming the problem (test_with_a_write_token
+#   checks that it does) or a 413.  Every other operation must accept schema-valid data.
 NEGATIVE_REFUSALS = [400, 401, 403, 404, 405, 406, 409, 413, 415, 422, 428, 429]
 CONFIG = SchemathesisConfig.from_dict(
     {
         "checks": {"negative_data_rejection": {"expected-statuses": NEGATIVE_REFUSALS}},
         "operations": [
             {
-                "include-operation-id": ["create_study", "add_to_panel"],
+                "include-operation-id": ["create_study", "add_to_panel", "record_observation"],
                 "checks": {
                     "positive_data_acceptance": {
                         "expected-statuses": ["2xx", 401, 403, 404, 409, 413, 422, 429]
@@ -136,6 +137,9 @@ def _aims(case) -> list[dict[str, object]]:
     if operation == "create_study":
         aims.append({"body": {"definition": DEMO_SOURCE}})  # its slug is taken: 409
         aims.append({"new_study": True})
+    if operation == "record_observation":  # a trigger of the demo study: 201
+        note = {"observed_on": "2026-01-01", "kind": "trigger", "note": "Schemathesis"}
+        aims.append({"body": {**note, "item": "trigger_tariffs"}})
     if operation == "add_to_panel":
         panelists = [
             {"name": "Generated Expert", "email": "generated@example.org"},

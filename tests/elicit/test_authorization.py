@@ -87,6 +87,11 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("facilitate.pin", "POST"): (302, 302, 404, 403, 404),
     ("facilitate.outcomes", "GET"): (302, 302, 404, 200, 200),
     ("facilitate.record_outcome", "POST"): (302, 302, 404, 403, 422),
+    # the scenario tracker (issue 16, point 3): researchers read; an empty form is the
+    # page again with its errors; the world has no observation 1 to withdraw
+    ("facilitate.tracker", "GET"): (302, 302, 404, 200, 200),
+    ("facilitate.record_observation", "POST"): (302, 302, 404, 403, 422),
+    ("facilitate.withdraw_observation", "POST"): (302, 302, 404, 403, 404),
     ("facilitate.reminder_text", "GET"): (302, 302, 404, 200, 200),
     ("facilitate.reminder_text", "POST"): (302, 302, 404, 403, 422),
     # a panelist's messages and visits (issue 14, point 5): the facilitator of a
@@ -150,6 +155,9 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("api.list_panelists", "GET"): (401, 401, 401, 401, 401),
     ("api.add_to_panel", "POST"): (401, 401, 401, 401, 401),
     ("api.list_rounds", "GET"): (401, 401, 401, 401, 401),
+    ("api.list_observations", "GET"): (401, 401, 401, 401, 401),
+    ("api.record_observation", "POST"): (401, 401, 401, 401, 401),
+    ("api.withdraw_observation", "DELETE"): (401, 401, 401, 401, 401),
     ("api.get_round", "GET"): (401, 401, 401, 401, 401),
     ("api.open_next_round", "POST"): (401, 401, 401, 401, 401),
     ("api.close_open_round", "POST"): (401, 401, 401, 401, 401),
@@ -239,6 +247,7 @@ def world(app, make_study, make_panel, make_user):
         "number": 1,
         "section": "drivers",
         "token_id": create_token(db.session, lead, "notebook").token.id,
+        "observation_id": 1,
     }
 
 
