@@ -280,19 +280,28 @@ class TrackerInputs:
     rounds: dict[str, int] = field(default_factory=dict)
 
 
-def tracker_inputs(session: Session, study: Study) -> TrackerInputs | None:
+def tracker_inputs(
+    session: Session, study: Study, *, individual: bool = True
+) -> TrackerInputs | None:
     """The prior, likelihoods and conditional sets from the stored summaries of the
     closed rounds (see the module's docstring); ``None`` when no closed round holds
     signposts or cross-impact judgements on a scenario set, or no prior for it.
 
-    Only the summaries' ``signposts``, ``cross_impact`` and ``rows`` are read, taken out
-    by the database: a summary also holds every distribution's sorted answers."""
+    Only parts of the summaries are read, taken out by the database: a summary also
+    holds every distribution's sorted answers, and the signposts' ``individual``
+    likelihoods grow with the panel (three signposts of three scenarios: nine rows an
+    expert), so they are read for the one round used, and only when ``individual``
+    (the sensitivity range) is wanted."""
     import pandas as pd
 
+    block = RoundSummary.statistics["signposts"]
     stored = session.execute(
         select(
             Round.number,
-            RoundSummary.statistics["signposts"],
+            RoundSummary.id,
+            block["scenario_item"],
+            block["scenarios"],
+            block["matrix"],
             RoundSummary.statistics["cross_impact"],
         )
         .join(RoundSummary.round)
@@ -301,19 +310,24 @@ def tracker_inputs(session: Session, study: Study) -> TrackerInputs | None:
     ).all()
     signposts: dict[str, Any] | None = None
     signposts_round = None
-    for number, block, _ in stored:
-        if isinstance(block, dict) and block.get("matrix"):
-            signposts, signposts_round = block, number
+    for number, summary_id, item, scenarios, matrix, _ in stored:
+        if isinstance(matrix, dict) and matrix:
+            signposts = {"scenario_item": item, "scenarios": scenarios, "matrix": matrix}
+            if individual:
+                signposts["individual"] = session.execute(
+                    select(block["individual"]).where(RoundSummary.id == summary_id)
+                ).scalar_one()
+            signposts_round = number
             break
     scenario_item = (signposts or {}).get("scenario_item")
     cross: list[dict[str, Any]] = []
     cross_round = None
-    for number, _, block in stored:
-        if not isinstance(block, dict) or not block:
+    for number, *_, cross_block in stored:
+        if not isinstance(cross_block, dict) or not cross_block:
             continue
         chosen = [
             entry
-            for entry in block.values()
+            for entry in cross_block.values()
             if isinstance(entry, dict)
             and (scenario_item is None or entry.get("scenario_item") == scenario_item)
         ]
@@ -338,21 +352,7 @@ def tracker_inputs(session: Session, study: Study) -> TrackerInputs | None:
         columns=pd.Index(scenarios, name="scenario"),
         dtype=float,
     )
-    individual_rows = [
-        {
-            "panelist": row.get("expert", row.get("panelist")),
-            "signpost": str(row.get("signpost")),
-            "scenario": str(row.get("scenario")),
-            "likelihood": _number(row.get("likelihood")),
-        }
-        for row in (signposts or {}).get("individual") or []
-        if isinstance(row, dict)
-    ]
-    individual = (
-        pd.DataFrame(individual_rows, columns=["panelist", "signpost", "scenario", "likelihood"])
-        if individual_rows
-        else None
-    )
+    individual_frame = _individual((signposts or {}).get("individual"))
     conditional_rows: dict[str, list[float]] = {}
     for entry in cross:
         for trigger, values in (entry.get("conditional") or {}).items():
@@ -380,10 +380,29 @@ def tracker_inputs(session: Session, study: Study) -> TrackerInputs | None:
         scenarios=scenarios,
         prior=prior,
         likelihoods=likelihoods,
-        individual=individual,
+        individual=individual_frame,
         conditionals=conditionals,
         rounds=rounds,
     )
+
+
+def _individual(rows: Any) -> pd.DataFrame | None:
+    """The stored individual likelihoods (``expert`` an anonymous index) as the
+    ``panelist``, ``signpost``, ``scenario``, ``likelihood`` frame
+    :func:`analysis.update_scenarios` reads; ``None`` without any."""
+    import pandas as pd
+
+    if not isinstance(rows, list) or not rows:
+        return None
+    frame = pd.DataFrame.from_records([row for row in rows if isinstance(row, dict)])
+    frame = frame.rename(columns={"expert": "panelist"})
+    if not {"panelist", "signpost", "scenario", "likelihood"} <= set(frame.columns):
+        return None
+    frame = frame[["panelist", "signpost", "scenario", "likelihood"]]
+    frame["signpost"] = frame["signpost"].astype(str)
+    frame["scenario"] = frame["scenario"].astype(str)
+    frame["likelihood"] = pd.to_numeric(frame["likelihood"], errors="coerce")
+    return frame
 
 
 def _number(value: Any) -> float:
@@ -552,10 +571,11 @@ def timeline(inputs: TrackerInputs, ordered: Iterable[ScenarioObservation]) -> p
     return table[[*TIMELINE_COLUMNS, "observation"]]
 
 
-def scenario_tracker(session: Session, study: Study) -> Tracker:
-    """The study's observations and, when the closed rounds allow, their timeline."""
+def scenario_tracker(session: Session, study: Study, *, individual: bool = True) -> Tracker:
+    """The study's observations and, when the closed rounds allow, their timeline
+    (with the range over the panel's individual likelihoods when ``individual``)."""
     ordered = observations(session, study)
     items = trackable(session, study)
-    inputs = tracker_inputs(session, study)
+    inputs = tracker_inputs(session, study, individual=individual)
     table = timeline(inputs, ordered) if inputs is not None else None
     return Tracker(observations=ordered, items=items, inputs=inputs, timeline=table)

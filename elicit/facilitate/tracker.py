@@ -229,7 +229,9 @@ def current_state(study: Study, language: str) -> dict[str, Any] | None:
     there are and the latest date; ``None`` while there is no observation (one count)."""
     if not tracking.has_observations(db.session, study):
         return None
-    found = scenario_tracker(db.session, study)
+    # Without the panel's individual likelihoods: the study page shows where the
+    # scenarios stand, the tracker's page how sensitive that is.
+    found = scenario_tracker(db.session, study, individual=False)
     context = tracker_context(study, found, language)
     steps = context["steps"]
     latest = found.observations[-1]

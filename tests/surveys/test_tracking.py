@@ -574,3 +574,36 @@ def test_through_real_signpost_items_and_a_real_close(make_study, make_panel, po
     last = table[table["step"] == 2].set_index("scenario")
     assert last.loc["storm", "low"] == pytest.approx(0.168 / 0.244)
     assert last.loc["storm", "high"] >= last.loc["storm", "probability"]
+
+
+def test_the_study_page_reads_no_individual_likelihoods(summarised):
+    assert tracker_inputs(db.session, summarised, individual=False).individual is None
+
+
+def test_individual_likelihoods_one_expert_at_a_time_first_row_counts():
+    """The range over the experts: expert 7 gave .9/.2/.5 for signpost a (a repeated
+    .1 for status_quo after the .9 is ignored), expert 3 gave .2/.7/.4; a row for a
+    signpost the matrix lacks is left out.  After a seen: expert 7 .5·.9 = .45 / (.45 + .3·.2 +
+    .2·.5 = .61), expert 3 .1 / (.1 + .21 + .08 = .39)."""
+    individual = pd.DataFrame(
+        [
+            (7, "signpost_a", "status_quo", 0.9),
+            (7, "signpost_a", "status_quo", 0.1),
+            (7, "signpost_a", "rift", 0.2),
+            (7, "signpost_a", "renewal", 0.5),
+            (3, "signpost_a", "status_quo", 0.2),
+            (3, "signpost_a", "rift", 0.7),
+            (3, "signpost_a", "renewal", 0.4),
+            (3, "unknown", "rift", 0.5),
+        ],
+        columns=["panelist", "signpost", "scenario", "likelihood"],
+    )
+    result = update_scenarios(
+        pd.Series(PRIOR),
+        pd.DataFrame(MATRIX).T[list(SCENARIOS)],
+        [Observation(date(2026, 1, 1), "signpost", "signpost_a", True)],
+        individual=individual,
+    )
+    last = result.timeline[result.timeline["step"] == 1].set_index("scenario")
+    assert last.loc["status_quo", "high"] == pytest.approx(0.45 / 0.61)
+    assert last.loc["status_quo", "low"] == pytest.approx(0.1 / 0.39)
