@@ -68,7 +68,7 @@ def _timeline_plot(
     steps = len(applied)
     table = {(step, scenario): (p, low, high) for step, scenario, p, low, high in rows}
     layout = Layout(
-        panel_width=min(9.0, max(4.0, 0.45 * steps + 2.5)),
+        panel_width=min(9.0, max(3.2, 0.45 * steps + 2.0)),
         panel_height=2.6,
         left=0.55,
         bottom=0.55,

@@ -93,3 +93,42 @@ def test_record_observations_and_read_the_timeline(
     assert report.locator("img[data-plot='tracker']").is_visible()
     report.screenshot(path=str(ARTIFACTS / f"report-tracker-{width}.png"))
     assert horizontal_overflow(page, width)[0] <= width
+
+
+def test_the_tracker_in_spanish(
+    live_server, new_page, artifacts, make_study, make_panel, make_user
+):
+    study = make_study()
+    close_with_contract(study, make_panel)
+    add_items(study)
+    make_user("lead@example.org", studies=[study])
+    for offset, kind, key, seen in (
+        (0, "signpost", "signpost_a", True),
+        (3, "signpost", "signpost_b", False),
+    ):
+        record(
+            db.session,
+            study,
+            kind=kind,
+            item_key=key,
+            observed_on=date(2026, 3, 1 + offset),
+            seen=seen,
+            note="El Universal",
+        )
+    page = new_page(viewport={"width": 375, "height": 900})
+    serve_axe(page, live_server)
+    page.goto(f"{live_server}/console/login?lang=es")
+    page.locator("input[name=email]").fill("lead@example.org")
+    page.locator("input[name=password]").fill(PASSWORD)
+    page.locator("form button[type=submit]").last.click()
+    page.wait_for_url(f"{live_server}/console/")
+    page.goto(f"{live_server}/console/studies/{SLUG}/tracker?lang=es")
+    text = page.locator("main").inner_text()
+    for english in ("Scenario tracker", "Record an observation", "Assumption.", "Sensitivity."):
+        assert english not in text, english
+    save_screenshot(page, artifacts, "tracker-es-375")
+    violations = axe_violations(page, live_server)
+    assert not violations, describe_violations("tracker in Spanish", violations)
+    page.goto(f"{live_server}/console/studies/{SLUG}/report?lang=es#tracker")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.locator("section#tracker").screenshot(path=str(ARTIFACTS / "report-tracker-es-375.png"))
