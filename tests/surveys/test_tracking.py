@@ -607,3 +607,48 @@ def test_individual_likelihoods_one_expert_at_a_time_first_row_counts():
     last = result.timeline[result.timeline["step"] == 1].set_index("scenario")
     assert last.loc["status_quo", "high"] == pytest.approx(0.45 / 0.61)
     assert last.loc["status_quo", "low"] == pytest.approx(0.1 / 0.39)
+
+
+def test_a_trigger_through_the_demos_real_cross_impact_item_and_a_real_close(
+    make_study, make_panel, post_answers
+):
+    """Two experts answer the demo's scenario set and its cross-impact item (tariffs:
+    30/60/10 and 10/80/10, a unilateral strike: 20/70/10 and 40/40/20); round 1 closes
+    and stores "cross_impact".  Prior: the mean set 50/30/20.  The tariffs trigger
+    occurring makes the pooled set given tariffs, 20/70/10, the base: with no signpost
+    observed, that is the probability."""
+    study = make_study()
+    links = make_panel(study, 2)
+    open_round(db.session, study)
+    for link, scenarios, tariffs, strike in (
+        (links[0], (60, 30, 10), (30, 60, 10), (20, 70, 10)),
+        (links[1], (40, 30, 30), (10, 80, 10), (40, 40, 20)),
+    ):
+        answers = {
+            f"scenarios.{key}": str(value) for key, value in zip(SCENARIOS, scenarios, strict=True)
+        }
+        for trigger, values in (
+            ("trigger_tariffs", tariffs),
+            ("trigger_unilateral_strike", strike),
+        ):
+            answers |= {
+                f"trigger_impact.{trigger}:{key}": str(value)
+                for key, value in zip(SCENARIOS, values, strict=True)
+            }
+        answers |= {"trigger_tariffs": "40", "trigger_unilateral_strike": "15"}
+        assert post_answers(link.token, answers).status_code == 302
+    close_round(db.session, study)
+    record(
+        db.session,
+        study,
+        kind="trigger",
+        item_key="trigger_tariffs",
+        observed_on=date(2026, 6, 1),
+        note=SOURCE,
+    )
+    tracker = scenario_tracker(db.session, study)
+    assert tracker.inputs.rounds == {"prior": 1, "cross_impact": 1}
+    table = tracker.timeline
+    assert table[table["step"] == 0]["probability"].tolist() == pytest.approx([0.5, 0.3, 0.2])
+    assert table[table["step"] == 1]["probability"].tolist() == pytest.approx([0.2, 0.7, 0.1])
+    assert table["applied"].all()
