@@ -334,6 +334,8 @@ FIXED_WORDS = {
     "rationale": "whether a rationale is asked",
     "estimate_bounds": "the estimate's bounds",
     "estimate_level": "the confidence level the estimate's intervals are standardised to",
+    "seed_answer": "the seed question's known answer",
+    "seed_background": "the seed question's background measure",
 }
 
 

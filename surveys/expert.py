@@ -90,6 +90,9 @@ class ExpertItem:
     #: (:class:`surveys.models.CoherenceGap`), private to them, and that round's number.
     coherence: dict[str, Any] | None = None
     coherence_round: int | None = None
+    #: The expert's own answer in the previous round to an item that gives no panel
+    #: feedback (a seed question), for a round that starts from previous answers.
+    previous_answer: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -193,6 +196,7 @@ def expert_page(
                 definition.feedback_min_n,
                 reasons.get(key),
             )
+        own = previous.get(stored.id) if stored.definition.kind == "seed" else None
         items.append(
             ExpertItem(
                 stored,
@@ -201,6 +205,7 @@ def expert_page(
                 feedback,
                 coherence.get(stored.definition.key),
                 previous_round.number if previous_round else None,
+                previous_answer=own.answer if own else None,
             )
         )
     draft = find_draft(session, panelist, round_)

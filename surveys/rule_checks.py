@@ -205,8 +205,8 @@ def rule_warnings(definition: StudyDefinition) -> list[RuleWarning]:
     warnings: list[RuleWarning] = []
     settings = definition.consensus
     for index, item in enumerate(definition.items):
-        if not item.numeric:
-            continue
+        if not item.numeric or item.kind == "seed":
+            continue  # a seed item measures calibration: no rule, by design
         path: Path = ("items", index, "consensus")
         parts = item.components
         rules = {part: settings.rule_for_part(item, part) for part in parts}

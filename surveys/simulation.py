@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 
+from surveys.answers import ambiguous_number
 from surveys.definition import ItemDefinition, StudyDefinition
 
 
@@ -187,8 +188,18 @@ def _seed_percentiles(
     else:
         median = answer + shift * scale
         values = (median - spread * scale, median, median + spread * scale)
-    for decimals in (4, 8):
-        written = tuple(f"{value:.{decimals}f}" for value in values)
-        if float(written[0]) < float(written[1]) < float(written[2]):
+    for decimals in (2, 4, 6):
+        # Trailing zeros dropped, as the page shows a number again: "28.3910" would come
+        # back as "28.391", which reads as ambiguous (a thousands separator?).
+        written = tuple(_plain_decimal(value, decimals) for value in values)
+        if all(not ambiguous_number(text) for text in written) and (
+            float(written[0]) < float(written[1]) < float(written[2])
+        ):
             return written[0], written[1], written[2]
     return "1", "2", "3"  # unreachable for answers of a sensible size
+
+
+def _plain_decimal(value: float, decimals: int) -> str:
+    """``value`` with at most ``decimals`` decimals and no trailing zeros."""
+    text = f"{value:.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text

@@ -679,7 +679,11 @@ def form_values(page: ExpertPage) -> dict[str, str]:
     values: dict[str, str] = {}
     for item in page.items:
         key = item.stored.definition.key
-        previous = item.feedback.own_answer if item.feedback and carried else None
+        previous = (
+            (item.feedback.own_answer if item.feedback else item.previous_answer)
+            if carried
+            else None
+        )
         answer = item.answer or previous or {}
         if "value" in answer:
             values[key] = format_plain(answer["value"])

@@ -34,6 +34,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -60,6 +61,7 @@ KIND_NAMES = {
     "ranking": lazy_gettext("Ranking"),
     "open_text": lazy_gettext("Open text"),
     "cross_impact": lazy_gettext("Cross-impact (scenarios if each trigger happens)"),
+    "seed": lazy_gettext("Seed question (known answer, for calibration)"),
 }
 """Each item kind in a facilitator's words, in the order the builder offers them."""
 CHOICE_LIMITS = {"scenario_set": SCENARIO_LIMIT, "ranking": RANKING_OPTION_LIMIT}
@@ -186,6 +188,33 @@ def item_form(
             ),
             validators=[Optional(), NumberRange(min=CONFIDENCE_RANGE[0], max=CONFIDENCE_RANGE[1])],
         )
+    elif kind == "seed":
+        for code in languages:
+            fields[f"unit_{code}"] = StringField(
+                lazy_gettext("Unit (%(language)s, optional)", language=language_name(code)),
+                validators=[Optional()],
+            )
+        fields["seed_answer"] = FloatField(
+            lazy_gettext("Known answer (never shown to experts)"),
+            description=lazy_gettext(
+                "The true value, known to you. Experts give their 5th, 50th and 95th "
+                "percentiles; their answers to seed questions weight them in Cooke's "
+                "classical model. Only the facilitator's pages show this value."
+            ),
+            validators=[InputRequired(), NumberRange(min=-NUMBER_LIMIT, max=NUMBER_LIMIT)],
+        )
+        fields["background"] = SelectField(
+            lazy_gettext("Background measure"),
+            description=lazy_gettext(
+                "Log-uniform for quantities that span orders of magnitude (the answer and "
+                "every percentile must then be above 0); uniform otherwise."
+            ),
+            choices=[
+                SelectChoice("uniform", lazy_gettext("Uniform")),
+                SelectChoice("log-uniform", lazy_gettext("Log-uniform")),
+            ],
+            default="uniform",
+        )
     elif kind == "open_text":
         fields["max_length"] = IntegerField(
             lazy_gettext("Longest answer, in characters"),
@@ -290,6 +319,9 @@ def item_form_data(definition: ItemDefinition, languages: Sequence[str]) -> dict
     if definition.kind == "cross_impact":
         data["scenario_item"] = definition.scenario_item or ""
         data["triggers"] = [trigger.key for trigger in definition.triggers]
+    if definition.kind == "seed":
+        data["seed_answer"] = definition.seed_answer
+        data["background"] = definition.background
     return data
 
 
@@ -400,6 +432,17 @@ def form_definition(
         )
         level = form["estimate_level"].data
         fields["estimate_level"] = float(level) if level is not None else None
+    elif kind == "seed":
+        fields["unit"] = _texts(form, "unit")
+        answer = form["seed_answer"].data
+        fields["seed_answer"] = float(answer) if answer is not None else None
+        # Uniform is the default: written out only when chosen otherwise, so that an
+        # item keeps the form its file gave it.
+        background = form["background"].data
+        kept = existing.seed_background if existing is not None else None
+        fields["seed_background"] = (
+            background if background != "uniform" or kept == "uniform" else None
+        )
     elif kind == "open_text":
         fields["max_length"] = form["max_length"].data
     elif kind == "cross_impact":
@@ -455,6 +498,10 @@ def _field_name(form: ItemFormBase, field: str, first: str) -> str | None:
         return f"scale_{match.group(1) or 'max'}"
     if field == "level":
         return "estimate_level"
+    if field == "answer":
+        return "seed_answer"
+    if field == "background":
+        return "background"
     if match := re.fullmatch(r"bounds(?:\.(min|max))?", field):
         return f"bounds_{match.group(1) or 'max'}"
     if match := re.fullmatch(r"labels(?:\.([a-z]{2}))?(?:\[(\d+)\])?", field):

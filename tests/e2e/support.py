@@ -95,6 +95,11 @@ def panel_answers(seed: int) -> dict[str, str]:
             count = len(item.options)
             for index, option in enumerate(item.options):
                 answers[component_field(key, option.key)] = str((index + seed) % count + 1)
+        elif item.kind == "seed":
+            for part, value in zip(
+                ("q05", "q50", "q95"), (10 + seed, 30 + 5 * seed, 90 + 20 * seed), strict=True
+            ):
+                answers[component_field(key, part)] = str(value)
         elif item.kind == "open_text":
             answers[key] = f"Simulated expert {seed}: watch the border budget."
     return answers

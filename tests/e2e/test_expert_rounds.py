@@ -144,7 +144,7 @@ def test_expert_completes_two_rounds(live_server, page, make_study, make_panel, 
     for key in SKIPPED:
         assert text_of(key, lang) in listed
     if lang == "en":
-        assert "You answered 19 of 21 questions" in page.locator("main").inner_text()
+        assert "You answered 25 of 27 questions" in page.locator("main").inner_text()
     submit = page.locator('button[name="action"][value="submit"]')
     if (expected := interface(lang, "Submit my answers")) is not None:
         assert submit.inner_text() == expected
@@ -157,7 +157,7 @@ def test_expert_completes_two_rounds(live_server, page, make_study, make_panel, 
         assert "1" in notice
 
     answers = stored_answers(me, 1)
-    assert len(answers) == 21 - len(SKIPPED)
+    assert len(answers) == 27 - len(SKIPPED)
     assert answers["trust_now"][0] == {"value": 5}
     assert answers["trust_horizon"][0] == {"cannot_judge": True}
     assert answers["trigger_officials_implicated"][0] == {"value": 12.5 if lang == "es" else 35}

@@ -99,7 +99,7 @@ def test_expert_completes_a_round_with_the_keyboard_only(live_server, page, make
     assert "your answers to round 1 are submitted" in page.locator(".notice").inner_text()
 
     answers = stored_answers(me, 1)
-    assert len(answers) == 21, pretty(sorted(answers))
+    assert len(answers) == 27, pretty(sorted(answers))
     assert answers["trust_now"][0] == {"value": 4}
     assert answers["trust_horizon"][0] == {"cannot_judge": True}
     assert answers["trigger_tariffs"][0] == {"value": 70}

@@ -51,7 +51,7 @@ def test_report_prints_to_pdf_with_every_plot(live_server, page, new_page, make_
     run = two_round_study(make_study)
     make_user(RESEARCHER, role="researcher", studies=[run.study])
     expected = expected_plots(run.study)
-    assert len(expected) == 2 * 20 + 1  # the demo's 20 numeric items and its scenario set
+    assert len(expected) == 2 * 26 + 1  # the demo's 26 numeric items and its scenario set
 
     page.goto(f"{live_server}/console/login")
     page.get_by_label("Email").fill(RESEARCHER)

@@ -61,7 +61,8 @@ def test_round_two_shows_simulated_feedback_beside_the_previous_answer_in_spanis
     assert "Vista previa — nada de lo que haga aquí se guarda" in html
     # The Spanish texts of the study, and feedback on every numeric item.
     assert "Confianza" in html or "confianza" in html
-    numeric = [item for item in facilitator.items if item.kind != "open_text"]
+    # (Seed questions give no panel feedback: they measure each expert's calibration.)
+    numeric = [item for item in facilitator.items if item.kind not in ("open_text", "seed")]
     assert html.count("data-feedback-item=") == len(numeric)
     # Charts of the panel's answers, each with the expert's previous answer marked.
     charts = re.findall(r'<svg[^>]*class="distribution-chart"', html)

@@ -53,8 +53,13 @@ def test_two_round_study(app, client, make_study, make_panel, post_answers, demo
             item, _, component = field.partition(".")
             distributions.setdefault((item, component), []).append(float(value))
     # drivers, ranking options, scenarios, triggers, cross-impact cells (2 triggers × 3
-    # scenarios), estimate parts, signposts
-    assert len(distributions) == 4 + 5 + 3 + 7 + 2 * 3 + 4 + 6
+    # scenarios), estimate parts, signposts, seed questions' three percentiles
+    assert len(distributions) == 4 + 5 + 3 + 7 + 2 * 3 + 4 + 6 + 5 * 3
+    # Seed questions measure each expert's calibration: the panel's answers to them are
+    # never fed back.
+    seeds = {key for key in distributions if key[0].startswith("seed_")}
+    assert len(seeds) == 5 * 3
+    distributions = {key: values for key, values in distributions.items() if key not in seeds}
 
     for link in links:
         page = client.get(f"/e/{link.token}?lang=en", follow_redirects=True)

@@ -440,3 +440,16 @@ def test_a_seed_study_exports_and_reproduces(app, make_study, make_panel, tmp_pa
     write_csv(tables, folder)
     result = run_reproduce(folder)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_round_two_starts_from_the_expert_s_own_seed_answer(app, client, make_study, make_panel):
+    study = make_study(SOURCE)
+    links = make_panel(study, 4)
+    open_round(db.session, study)
+    answer_round(study, links, ANSWERS)
+    close_round(db.session, study)
+    open_round(db.session, study)
+    enter(client, links[1].token, lang="en")
+    page = client.get("/e/").text
+    assert 'name="seed_cases.q05" value="4900"' in page
+    assert 'name="seed_level.q95" value="55"' in page
