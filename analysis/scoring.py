@@ -229,7 +229,9 @@ def calibration_table(
     """Forecast bins against observed frequencies (a reliability diagram's table).
 
     Forecasts are put in bins by probability: [e₀, e₁), [e₁, e₂), …, [e_{B−1}, e_B]
-    (the last bin closed, so a forecast of 1 counts).  Per bin b with n_b forecasts of
+    (the last bin closed, so a forecast of 1 counts); with ``bins = B`` the edges are
+    e_k = k / B, each the double nearest to it, so a forecast equal to an edge (70 %
+    read as 0.7) lies in the bin that edge opens.  Per bin b with n_b forecasts of
     which k_b came true:
 
     - ``mean_forecast`` = mean of the bin's forecasts;
@@ -272,7 +274,10 @@ def calibration_table(
         count = int(bins)
         if count < 1 or count != bins:
             raise ValueError(f"bins must be a positive integer or a list of edges, not {bins}")
-        edges = np.linspace(0.0, 1.0, count + 1)
+        # k / count rounded, not linspace's k · (1 / count): linspace gives
+        # 0.30000000000000004 for 3/10, which put a forecast of 30 % (0.3) in the bin
+        # below its own edge, [.2, .3).
+        edges = np.array([position / count for position in range(count + 1)])
     else:
         edges = np.asarray(bins, dtype=float)
         if edges.size < 2 or edges[0] != 0 or edges[-1] != 1 or (np.diff(edges) <= 0).any():

@@ -21,6 +21,7 @@ from surveys.feedback import PanelRationale, ReasonPage, reason_pages, round_fee
 from surveys.models import Panelist, Response, Round, RoundStatus, Study, utcnow
 from surveys.protocol import consensus_reason
 from surveys.rounds import combined_state, latest_round
+from surveys.scores import OwnScore, own_score
 from surveys.studies import StoredItem, all_items
 from surveys.visit import Visit, visit_of
 
@@ -116,6 +117,9 @@ class ExpertPage:
     #: the last round that asked it, as the next round's feedback would have shown it.
     #: ``None`` while the study runs, or when the facilitator turned the outcome off.
     outcome: list[ExpertItem] | None = None
+    #: The expert's own score and the pooled panel's, once items have resolved, if the
+    #: study shows experts their score (:func:`surveys.scores.own_score`).
+    own_score: OwnScore | None = None
 
     @property
     def submitted(self) -> bool:
@@ -159,6 +163,7 @@ def expert_page(
             draft_saved_at=draft.saved_at if draft else None,
             ended=ended,
             outcome=study_outcome(session, panelist, reason_pages_shown) if ended else None,
+            own_score=own_score(session, study.id, panelist.pseudonym),
         )
     current = _answers(session, panelist, round_)
     previous_round = _previous_closed_round(session, round_)
@@ -221,6 +226,7 @@ def expert_page(
         draft_saved_at=draft.saved_at if draft else None,
         submitted_at=max(submitted) if submitted else None,
         rules=answer_rules(session, round_, definition),
+        own_score=own_score(session, study.id, panelist.pseudonym),
     )
 
 

@@ -1,6 +1,6 @@
 """Tidy, pseudonymous exports of a study for researchers: CSV, Excel and JSON.
 
-:func:`export_tables` gathers six tables from the database; the writers put them in a
+:func:`export_tables` gathers eight tables from the database; the writers put them in a
 folder of CSV files (with ``settings.json``, the reproduction script and a README), an
 Excel workbook (one sheet per table) or one JSON document.
 
@@ -63,11 +63,13 @@ from surveys.models import (
     Round,
     RoundStatus,
     RoundSummary,
+    ScoreSheet,
     Study,
     utcnow,
 )
 from surveys.panel import MASKED_GROUP, small_groups
 from surveys.protocol import ProtocolRecord, protocol_record
+from surveys.resolutions import resolvable
 from surveys.rounds import (
     analysis_scales,
     consensus_rules,
@@ -75,6 +77,7 @@ from surveys.rounds import (
     part_rules_setting,
     settings_record,
 )
+from surveys.scores import iter_panelist_scores, stored_scores
 from surveys.serialization import item_from_json
 from surveys.studies import study_definition
 
@@ -85,7 +88,16 @@ else:
     np = deferred("numpy")
     pd = deferred("pandas")
 
-TABLES: tuple[str, ...] = ("responses", "summaries", "subgroups", "items", "codebook", "methods")
+TABLES: tuple[str, ...] = (
+    "responses",
+    "summaries",
+    "subgroups",
+    "items",
+    "codebook",
+    "methods",
+    "resolutions",
+    "scores",
+)
 """The tables of an export, in the order files and sheets are written."""
 
 REPRODUCE_SCRIPT = Path(__file__).with_name("reproduce.py")
@@ -284,6 +296,54 @@ METHODS_COLUMNS: dict[str, tuple[str, str]] = {
     "value": ("text", "Its value, as written."),
 }
 
+RESOLUTION_COLUMNS: dict[str, tuple[str, str]] = {
+    "item": ("text", "The resolved item's key (a probability item or a scenario set)."),
+    "item_kind": ("text", "probability or scenario_set."),
+    "outcome": (
+        "text",
+        "What happened: yes or no for a probability item (the event occurred within the "
+        "horizon or not), the key of the scenario that unfolded for a scenario set.",
+    ),
+    "resolved_on": ("date (ISO 8601)", "When the outcome became known."),
+    "source": ("text", "Where the outcome is known from, as the facilitator recorded it."),
+    "scored_round": (
+        "integer",
+        "The round whose answers were scored on it (the last closed round that asked "
+        "the item); empty before a round closed.",
+    ),
+}
+
+SCORE_COLUMNS: dict[str, tuple[str, str]] = {
+    "kind": ("text", "panelist (a panelist by pseudonym) or pool (a pooling method)."),
+    "forecaster": (
+        "text",
+        "The panelist's pseudonym, or the pooling method: mean, median, trimmed_mean, "
+        "geometric_odds, extremized (as in the summaries' pool_ columns).",
+    ),
+    "item": (
+        "text",
+        "Empty: over every resolved item the forecaster answered; else the item's key "
+        "(pools only: a panelist's score per item follows from responses and resolutions).",
+    ),
+    "items": ("integer", "Resolved items scored."),
+    "log": (
+        "number",
+        "Mean logarithmic score: -ln of the probability given to what happened, the "
+        "probability clipped to [0.01, 0.99]; lower is better.",
+    ),
+    "probability_items": ("integer", "Resolved probability items scored."),
+    "brier": (
+        "number",
+        "Mean Brier score over the probability items, (p - o)^2 in [0, 1]; lower is better.",
+    ),
+    "scenario_items": ("integer", "Resolved scenario sets scored."),
+    "brier_scenarios": (
+        "number",
+        "Mean Brier score over the scenario sets, the sum over a set's scenarios of "
+        "(p - o)^2, in [0, 2]; lower is better.",
+    ),
+}
+
 
 @dataclass(frozen=True)
 class ExportTables:
@@ -299,6 +359,11 @@ class ExportTables:
     #: What ``reproduce.py`` needs: per closed round its quantile method, rules and
     #: scales, and every other parameter of :func:`analysis.summarize_round`.
     settings: dict[str, Any]
+    #: What happened (:data:`RESOLUTION_COLUMNS`): one row per resolved item.
+    resolutions: pd.DataFrame
+    #: The stored scores (:data:`SCORE_COLUMNS`): a row per panelist (by pseudonym) and
+    #: per pooling method, and each pool's score per item.
+    scores: pd.DataFrame
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The tables by name, in the order of :data:`TABLES`."""
@@ -320,6 +385,10 @@ class StreamedExport:
     methods: pd.DataFrame
     #: As :attr:`ExportTables.settings`.
     settings: dict[str, Any]
+    #: As :attr:`ExportTables.resolutions` and :attr:`ExportTables.scores` (a row per
+    #: panelist: read in batches from the stored scores, held as one table).
+    resolutions: pd.DataFrame
+    scores: pd.DataFrame
 
 
 Export = ExportTables | StreamedExport
@@ -373,7 +442,52 @@ def open_export(session: Session, study: Study, *, chunk_size: int | None = None
         codebook=_codebook(study, languages),
         methods=_methods(study, summaries, settings, shown, protocol_record(session, study)),
         settings=settings,
+        resolutions=resolution_table(session, study),
+        scores=score_table(session, study),
     )
+
+
+def resolution_table(session: Session, study: Study) -> pd.DataFrame:
+    """Every resolved item (:data:`RESOLUTION_COLUMNS`), in the study's order."""
+    sheet = session.get(ScoreSheet, study.id)
+    rounds = dict(sheet.settings.get("rounds", {})) if sheet is not None else {}
+    records = [
+        {
+            "item": entry.definition.key,
+            "item_kind": entry.definition.kind,
+            "outcome": entry.resolution.outcome,
+            "resolved_on": entry.resolution.resolved_on.isoformat(),
+            "source": entry.resolution.source,
+            "scored_round": rounds.get(entry.definition.key),
+        }
+        for entry in resolvable(session, study)
+        if entry.resolution is not None
+    ]
+    frame = pd.DataFrame.from_records(records, columns=list(RESOLUTION_COLUMNS))
+    # Whole numbers, empty where no round is scored yet (not 1.0 and NaN).
+    frame["scored_round"] = pd.Series(
+        [record["scored_round"] for record in records], index=frame.index, dtype=object
+    )
+    return frame
+
+
+def score_table(session: Session, study: Study) -> pd.DataFrame:
+    """The stored scores (:data:`SCORE_COLUMNS`): the pooling methods (over all items,
+    then per item), then every panelist by pseudonym.  Pseudonyms only: the roster is
+    never read."""
+    stored = stored_scores(session, study)
+    records: list[dict[str, Any]] = []
+    if stored is not None:
+        records.extend({"kind": "pool", **row} for row in stored.pools)
+        for rows in stored.pool_items.values():
+            records.extend({"kind": "pool", **row} for row in rows)
+        records.extend({"kind": "panelist", **row} for row in iter_panelist_scores(session, study))
+    frame = pd.DataFrame.from_records(records, columns=list(SCORE_COLUMNS))
+    for column in ("items", "probability_items", "scenario_items"):
+        frame[column] = frame[column].astype("int64")
+    for column in ("log", "brier", "brier_scenarios"):
+        frame[column] = frame[column].astype("float64")
+    return frame
 
 
 def export_tables(session: Session, study: Study) -> ExportTables:
@@ -390,6 +504,8 @@ def export_tables(session: Session, study: Study) -> ExportTables:
         codebook=streamed.codebook,
         methods=streamed.methods,
         settings=streamed.settings,
+        resolutions=streamed.resolutions,
+        scores=streamed.scores,
     )
 
 
@@ -888,6 +1004,8 @@ def _codebook(study: Study, languages: list[str]) -> pd.DataFrame:
             },
         },
         "methods": METHODS_COLUMNS,
+        "resolutions": RESOLUTION_COLUMNS,
+        "scores": SCORE_COLUMNS,
     }
     columns_of = {
         "responses": list(RESPONSE_COLUMNS),
@@ -896,6 +1014,8 @@ def _codebook(study: Study, languages: list[str]) -> pd.DataFrame:
         "items": list(ITEM_COLUMNS),
         "codebook": [*CODEBOOK_COLUMNS, *per_language],
         "methods": list(METHODS_COLUMNS),
+        "resolutions": list(RESOLUTION_COLUMNS),
+        "scores": list(SCORE_COLUMNS),
     }
     records: list[dict[str, Any]] = []
     for table in TABLES:
@@ -1150,11 +1270,14 @@ subgroups.csv   the same per subgroup; small groups masked (masked = True, value
 items.csv       every item, every version of its wording, in every language
 codebook.csv    every column of every table, then every item with its scale and labels
 methods.csv     quantile method, consensus rules, software version and definitions
+resolutions.csv what happened for each resolved item: outcome, date, source
+scores.csv      Brier and logarithmic scores of each pooling method and of each
+                panelist (by pseudonym) on the resolved items
 settings.json   the settings reproduce.py recomputes the summaries with
 reproduce.py    run `python reproduce.py` here, with elicit's `analysis` package
                 importable: it recomputes every summary from responses.csv and checks
                 each statistic (PASS / FAIL)
-spreadsheet/    the same six tables for opening in a spreadsheet (Excel, LibreOffice,
+spreadsheet/    the same eight tables for opening in a spreadsheet (Excel, LibreOffice,
                 Google Sheets): a text that a spreadsheet would run as a formula (one
                 starting with = + - @, a tab or a return) begins with an apostrophe.
                 The files above hold every text exactly as typed; read those with

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -152,6 +153,9 @@ class Study(Base):
     #: the round shows the expert's own answer from the round before, which they keep or
     #: revise) or "blank" (every answer is entered anew).  Part of the protocol.
     #: Whether a panelist who submits a round is sent the study's thank-you message.
+    #: Whether each expert's page shows their own score once items have resolved
+    #: (:mod:`surveys.scores`); off unless the facilitator opts in.
+    show_own_score: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     send_thank_you: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     #: The study lead's name and how to reach them, as messages sign them (may be empty).
     lead_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
@@ -862,6 +866,53 @@ class ItemResolution(Base):
     )
 
     __table_args__ = (UniqueConstraint("study_id", "item_key"),)
+
+
+class ScoreSheet(Base):
+    """The study's stored scores: when they were computed and on what (one per study).
+
+    Resolving or withdrawing an outcome and closing a round rewrite it and the study's
+    :class:`ForecasterScore` rows in one transaction, which begins by writing this row
+    (the lock: two such changes at once are done one after the other, each on what the
+    other committed).  Pages, the report, the exports and the API read it; nothing
+    computes a score while a page is drawn (:mod:`surveys.scores`).
+    """
+
+    __tablename__ = "score_sheet"
+
+    study_id: Mapped[int] = mapped_column(
+        ForeignKey("study.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: Increases by one with each change (a cache key for plots drawn from it).
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The scored round of each item, the pooling settings and the resolved items' count.
+    settings: Mapped[dict[str, Any]]
+    #: Calibration tables: forecaster ("panel" or a pooling method) → bin rows.
+    calibration: Mapped[dict[str, Any]]
+
+
+class ForecasterScore(Base):
+    """One forecaster's scores (a panelist by pseudonym, ``kind = "panelist"``, or a
+    pooling method, ``kind = "pool"``): over all resolved items (``item = ""``) or on
+    one item.  Columns as :data:`analysis.scoring.SCORE_SUMMARY_COLUMNS`; a NaN score
+    is NULL."""
+
+    __tablename__ = "forecaster_score"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    forecaster: Mapped[str] = mapped_column(String(63))
+    item: Mapped[str] = mapped_column(String(63))
+    items: Mapped[int] = mapped_column(Integer)
+    log: Mapped[float | None] = mapped_column(Float)
+    probability_items: Mapped[int] = mapped_column(Integer)
+    brier: Mapped[float | None] = mapped_column(Float)
+    scenario_items: Mapped[int] = mapped_column(Integer)
+    brier_scenarios: Mapped[float | None] = mapped_column(Float)
+
+    __table_args__ = (UniqueConstraint("study_id", "kind", "forecaster", "item"),)
 
 
 class CoherenceGap(Base):

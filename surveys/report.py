@@ -11,7 +11,10 @@ to open-text items (:func:`surveys.exports.submitted_texts`, one counting query)
 
 The report is for the study's members, researchers included, and may be passed on to
 reviewers, so it holds no name, email, access token or pseudonym: panelists appear only
-as counts, and subgroup rows that the summary masked stay masked.
+as counts, and subgroup rows that the summary masked stay masked.  The same holds for
+the scores (:mod:`surveys.scores`, read as stored): each pooling method's, and the
+panelists' only as a spread (best, quartiles, worst); the scores by pseudonym are in
+the console's outcomes page and in the exports.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -43,8 +46,10 @@ from surveys.models import (
 )
 from surveys.progress import GroupRate, study_progress
 from surveys.protocol import ProtocolRecord, protocol_record
+from surveys.resolutions import resolvable
 from surveys.results import study_results
 from surveys.rounds import combined_state, stopping_recommendation
+from surveys.scores import StoredScores, stored_scores
 from surveys.serialization import item_from_json
 from surveys.signposts import SignpostMatrix, signpost_matrix
 from surveys.studies import study_definition
@@ -280,6 +285,34 @@ class ReportMethods:
 
 
 @dataclass(frozen=True)
+class ReportResolution:
+    """One resolved item: what happened, when it was known, from what source."""
+
+    key: str
+    text: str
+    kind: str
+    #: ``"yes"``/``"no"`` for a probability item, the scenario's key for a scenario set.
+    outcome: str
+    #: The scenario's text (a scenario set), else ``None``.
+    outcome_text: str | None
+    resolved_on: date
+    source: str
+    #: The round whose answers were scored on it (``None`` before a round closed).
+    round: int | None
+
+
+@dataclass(frozen=True)
+class ReportScores:
+    """The outcomes and the stored scores (:mod:`surveys.scores`): each pooling method's
+    scores and the spread of the panelists' (no pseudonym: see the module's note),
+    and the calibration tables."""
+
+    resolutions: list[ReportResolution]
+    #: ``None`` while no closed round's answer is scored.
+    stored: StoredScores | None
+
+
+@dataclass(frozen=True)
 class StudyReport:
     """Everything the report shows, for one study in one language."""
 
@@ -304,6 +337,8 @@ class StudyReport:
     pooled: pd.DataFrame
     #: The retired items among :attr:`items`.
     retired: list[ReportItem] = field(default_factory=list)
+    #: What happened and how the panel scored on it; ``None`` before any outcome.
+    scores: ReportScores | None = None
     #: The signpost matrix of the latest closed round that has signposts.
     signposts: SignpostMatrix | None = None
     #: Each cross-impact item's impact table (:mod:`surveys.cross_impact`).
@@ -389,9 +424,42 @@ def study_report(session: Session, study: Study, language: str) -> StudyReport:
             order,
         ),
         retired=[item for item in items if item.retired_at is not None],
+        scores=_report_scores(session, study, language, fallback),
         signposts=signpost_matrix(session, study, language),
         cross_impact=impact_tables(session, study, language),
     )
+
+
+def _report_scores(
+    session: Session, study: Study, language: str, fallback: str
+) -> ReportScores | None:
+    """The resolved items and the stored scores; ``None`` before any outcome."""
+    stored = stored_scores(session, study)
+    rounds = stored.rounds if stored is not None else {}
+    resolutions = []
+    for entry in resolvable(session, study):
+        row = entry.resolution
+        if row is None:
+            continue
+        definition = entry.definition
+        scenario = {
+            choice.key: choice.text.get(language, fallback) for choice in definition.scenarios
+        }
+        resolutions.append(
+            ReportResolution(
+                key=definition.key,
+                text=definition.text.get(language, fallback),
+                kind=definition.kind,
+                outcome=row.outcome,
+                outcome_text=scenario.get(row.outcome),
+                resolved_on=row.resolved_on,
+                source=row.source,
+                round=rounds.get(definition.key),
+            )
+        )
+    if not resolutions:
+        return None
+    return ReportScores(resolutions=resolutions, stored=stored)
 
 
 # -- rounds and panel ----------------------------------------------------------------------

@@ -10,7 +10,8 @@ last closed round that asked it (the panel's final judgement).  Answers of a rou
 still open are never scored: they may change.
 
 A resolution can be corrected (recorded again) or withdrawn; each change is audited
-with the item and the outcome, never a person.
+with the item and the outcome, never a person, and stores the scores anew in the same
+transaction (:mod:`surveys.scores`), which every page then reads.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from surveys import audit
+from surveys import audit, scores
 from surveys.definition import ItemDefinition
 from surveys.errors import InvalidValues
 from surveys.models import Item, ItemResolution, Round, RoundStatus, Study, User, utcnow
@@ -63,7 +64,11 @@ def resolvable(session: Session, study: Study) -> list[Resolvable]:
     recorded = {
         row.item_key: row
         for row in session.execute(
-            select(ItemResolution).where(ItemResolution.study_id == study.id)
+            select(ItemResolution)
+            .where(ItemResolution.study_id == study.id)
+            # The rows as they are now: an upsert in this transaction (resolve, then
+            # the scores it stores) changes them past the session's loaded objects.
+            .execution_options(populate_existing=True)
         ).scalars()
     }
     items = session.execute(
@@ -113,6 +118,7 @@ def resolve(
         errors["source"] = ["must be one line of text, without control characters"]
     if errors:
         raise InvalidValues(errors)
+    scores.claim(session, study)
     # One statement that lets the unique (study, item) constraint decide: two first
     # resolutions of one item at once (a double click, two facilitators) both succeed,
     # the later one winning, where an insert after a read gave the second a unique
@@ -135,6 +141,7 @@ def resolve(
         update=("outcome", "resolved_on", "source", "recorded_at", "recorded_by"),
     )
     audit.record(session, "items.resolve", study=study, user=actor, item=item_key, outcome=outcome)
+    scores.store_scores(session, study)
     session.commit()
     return session.execute(
         select(ItemResolution)
@@ -144,7 +151,9 @@ def resolve(
 
 
 def withdraw(session: Session, study: Study, item_key: str, actor: User | None = None) -> bool:
-    """Drop an item's resolution (recorded by mistake); whether there was one."""
+    """Drop an item's resolution (recorded by mistake); whether there was one.  The
+    stored scores follow (:mod:`surveys.scores`)."""
+    scores.claim(session, study)
     dropped = session.execute(
         delete(ItemResolution).where(
             ItemResolution.study_id == study.id, ItemResolution.item_key == item_key
@@ -152,6 +161,7 @@ def withdraw(session: Session, study: Study, item_key: str, actor: User | None =
     ).rowcount  # type: ignore[attr-defined]
     if dropped:
         audit.record(session, "items.unresolve", study=study, user=actor, item=item_key)
+        scores.store_scores(session, study)
     session.commit()
     return bool(dropped)
 

@@ -40,6 +40,7 @@ from surveys.models import (
     utcnow,
 )
 from surveys.protocol import retire_at_consensus, stamp_protocol
+from surveys.scores import refresh_scores
 from surveys.serialization import part_rules_to_json, rule_to_json
 from surveys.signposts import signpost_summary
 from surveys.studies import study_definition
@@ -229,6 +230,8 @@ def close_round(
     log.info(
         "closed round %d of %s (%d respondents)", round_.number, study.slug, summary.respondents
     )
+    # The round's answers are now the scored ones of its items (if any has resolved).
+    refresh_scores(session, study)
     return summary
 
 

@@ -72,11 +72,14 @@ SETTINGS: tuple[str, ...] = (
     "consensus_items",
     "show_outcome",
     "carry_over",
+    "show_own_score",
 )
 """The settings :func:`update_settings` changes."""
-OUTSIDE_PROTOCOL: tuple[str, ...] = ("show_outcome",)
+OUTSIDE_PROTOCOL: tuple[str, ...] = ("show_outcome", "show_own_score")
 """Settings that decide nothing about answers or results, only what the panel sees once
-the study is over: they change at any time, without a reason, and are no amendment."""
+the study is over or an item has resolved (``show_own_score``: each expert's page shows
+their own score, :mod:`surveys.scores`): they change at any time, without a reason, and
+are no amendment."""
 RULES: tuple[str, ...] = (
     "quantile_method",
     "feedback_min_n",
@@ -245,7 +248,7 @@ def _check(session: Session, study: Study, values: dict[str, Any], refuse: Any) 
         RATIONALE_POLICIES
     ):
         refuse("rationale_outside_iqr", "choose one of " + ", ".join(RATIONALE_POLICIES))
-    for name in ("cannot_judge", "show_outcome"):
+    for name in ("cannot_judge", "show_outcome", "show_own_score"):
         if name in values and not isinstance(values[name], bool):
             refuse(name, "must be true or false")
     if "max_rounds" in values:

@@ -105,6 +105,7 @@ PATH_PARAMETERS: dict[str, tuple[str, str]] = {
     "slug": ("string", "The study's slug, as in its definition file."),
     "number": ("integer", "The round's number, from 1."),
     "fmt": ("string", "The export format: csv (a zip of CSV files), xlsx or json."),
+    "item": ("string", "An item's key, as in the study's definition."),
     "observation_id": ("integer", "The observation's id, as listed."),
 }
 

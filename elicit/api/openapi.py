@@ -150,6 +150,11 @@ def openapi_document() -> dict[str, Any]:
             {"name": "rounds", "description": "Opening, closing and summaries of rounds."},
             {"name": "data", "description": "Responses and exports."},
             {
+                "name": "outcomes",
+                "description": "What happened for probability items and scenario sets, "
+                "and the panel's scores on it.",
+            },
+            {
                 "name": "tracker",
                 "description": "After the study: observations of signposts and triggers, "
                 "and the scenario probabilities updated after each one.",

@@ -41,7 +41,9 @@ from surveys.panel import (
     panel_page,
 )
 from surveys.progress import RoundState, panel_size, round_states
+from surveys.resolutions import resolvable, resolve, withdraw
 from surveys.rounds import close_round, closed_summary, open_round
+from surveys.scores import panelist_scores, stored_scores
 from surveys.studies import find_study, load_study
 from surveys.toml_lines import LineIndex
 from surveys.tracking import scenario_tracker
@@ -697,3 +699,145 @@ def withdraw_observation(slug: str, observation_id: int) -> Response:
     response = Response(status=204)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+# -- outcomes and scores ---------------------------------------------------------------------
+
+
+def _resolutions(study: Study) -> schemas.ResolutionList:
+    sheet = stored_scores(db.session, study)
+    rounds = sheet.rounds if sheet is not None else {}
+    return schemas.ResolutionList(
+        resolutions=[
+            schemas.ResolutionOut(
+                item=entry.definition.key,
+                item_kind=entry.definition.kind,  # type: ignore[arg-type]
+                outcome=entry.resolution.outcome,
+                resolved_on=entry.resolution.resolved_on,
+                source=entry.resolution.source,
+                recorded_at=entry.resolution.recorded_at,
+                scored_round=rounds.get(entry.definition.key),
+            )
+            for entry in resolvable(db.session, study)
+            if entry.resolution is not None
+        ]
+    )
+
+
+@operation(
+    "GET",
+    "/studies/<slug>/resolutions",
+    summary="What happened: the resolved items",
+    tag="outcomes",
+    returns=schemas.ResolutionList,
+)
+def list_resolutions(slug: str) -> Response:
+    """Every resolved probability item and scenario set: its outcome, when it became
+    known, its source, and the round whose answers were scored on it."""
+    return respond(_resolutions(api_study(slug)))
+
+
+@operation(
+    "PUT",
+    "/studies/<slug>/resolutions/<item>",
+    summary="Record or correct what happened for an item",
+    tag="outcomes",
+    returns=schemas.ResolutionList,
+    body=schemas.NewResolution,
+    scope="write",
+    role=Role.FACILITATOR,
+)
+def put_resolution(slug: str, item: str) -> Response:
+    """Record (or correct) the outcome of a probability item (``yes`` or ``no``) or of
+    a scenario set (the key of the scenario that unfolded), with the date it became
+    known and its source; the scores are stored anew at once.  Each wrong field is
+    named (422): ``item`` (not a probability item or scenario set of the study),
+    ``outcome``, ``resolved_on`` (later than today, UTC), ``source``.  Answers every
+    resolution of the study."""
+    study = api_study(slug)
+    new = json_body(schemas.NewResolution)
+    resolve(db.session, study, item, new.outcome, new.resolved_on, new.source, api_user())
+    return respond(_resolutions(study))
+
+
+@operation(
+    "DELETE",
+    "/studies/<slug>/resolutions/<item>",
+    summary="Withdraw an item's outcome",
+    tag="outcomes",
+    returns=schemas.ResolutionList,
+    scope="write",
+    role=Role.FACILITATOR,
+)
+def delete_resolution(slug: str, item: str) -> Response:
+    """Withdraw the outcome recorded for ``item`` (recorded by mistake); the scores
+    are stored anew at once.  404 if the item has none.  Answers the remaining
+    resolutions."""
+    study = api_study(slug)
+    if not withdraw(db.session, study, item, api_user()):
+        raise ApiError(404, f"The item {item!r} has no outcome recorded.")
+    return respond(_resolutions(study))
+
+
+@operation(
+    "GET",
+    "/studies/<slug>/scores",
+    summary="Scores of the pools and the panelists, and calibration",
+    tag="outcomes",
+    returns=schemas.ScoresOut,
+    query=schemas.ScoresQuery,
+)
+def get_scores(slug: str) -> Response:
+    """The scores stored when an outcome was last recorded or withdrawn or a round
+    closed (nothing is computed here): Brier and logarithmic scores of every pooling
+    method over all resolved items and per item, the calibration tables (of the panel's
+    forecasts together and of each pool), and ``per_page`` panelists by pseudonym at a
+    time, best logarithmic score first.  Empty lists before anything is scored."""
+    study = api_study(slug)
+    query = query_arguments(schemas.ScoresQuery)
+    stored = stored_scores(db.session, study)
+    total = stored.panelists if stored is not None else 0
+    following: str | None = None
+    if query.page * query.per_page < total:
+        following = url_for(
+            "api.get_scores", slug=slug, page=query.page + 1, per_page=query.per_page
+        )
+    panelists = (
+        panelist_scores(
+            db.session,
+            study,
+            offset=(query.page - 1) * query.per_page,
+            limit=query.per_page,
+        )
+        if stored is not None
+        else []
+    )
+    return respond(
+        schemas.ScoresOut(
+            computed_at=stored.computed_at if stored is not None else None,
+            scored_rounds=stored.rounds if stored is not None else {},
+            pools=[schemas.ScoreOut(**row) for row in stored.pools] if stored else [],
+            pool_items=[
+                schemas.ScoreOut(**row) for rows in stored.pool_items.values() for row in rows
+            ]
+            if stored
+            else [],
+            calibration=[
+                schemas.CalibrationOut(
+                    forecaster=table.forecaster,
+                    events=table.events,
+                    forecasts=table.forecasts,
+                    shown=table.shown,
+                    bins=[schemas.CalibrationBin(**row) for row in table.rows],
+                )
+                for table in stored.calibration.values()
+            ]
+            if stored
+            else [],
+            panelists=[schemas.ScoreOut(**row) for row in panelists],
+            page=query.page,
+            per_page=query.per_page,
+            total=total,
+            next=following,
+        )
+    )

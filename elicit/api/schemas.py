@@ -453,3 +453,117 @@ class ObservationList(Model):
 
     observations: list[ObservationOut]
     tracker: TrackerOut | None
+
+
+# -- outcomes and scores ------------------------------------------------------------------
+
+
+class NewResolution(Model):
+    """What happened for a probability item or a scenario set."""
+
+    outcome: Text = Field(
+        min_length=1,
+        max_length=63,
+        description="yes or no for a probability item (the event occurred within the "
+        "horizon or not); the key of the scenario that unfolded for a scenario set.",
+    )
+    resolved_on: date = Field(
+        description="When it became known (ISO 8601 date, not later than today, UTC)."
+    )
+    source: Text = Field(
+        min_length=1, max_length=500, description="Where it is known from (one line of text)."
+    )
+
+
+class ResolutionOut(Model):
+    """A resolved item."""
+
+    item: str
+    item_kind: Literal["probability", "scenario_set"]
+    outcome: str
+    resolved_on: date
+    source: str
+    recorded_at: datetime
+    scored_round: int | None = Field(
+        description="The round whose answers were scored on it; null before a round closed."
+    )
+
+
+class ResolutionList(Model):
+    """Every resolved item of the study, in the study's order."""
+
+    resolutions: list[ResolutionOut]
+
+
+class ScoreOut(Model):
+    """A forecaster's scores: means over the resolved items it is scored on (losses:
+    lower is better, 0 is perfect)."""
+
+    forecaster: str = Field(
+        description="A pooling method (mean, median, trimmed_mean, geometric_odds, "
+        "extremized) or a panelist's pseudonym."
+    )
+    item: str = Field(description="Empty: over all resolved items; else the item's key.")
+    items: int = Field(description="Resolved items scored.")
+    log: float | None = Field(
+        description="Mean logarithmic score, -ln of the probability given to what "
+        "happened (probabilities clipped to [0.01, 0.99])."
+    )
+    probability_items: int
+    brier: float | None = Field(description="Mean Brier score of the probability items, in [0, 1].")
+    scenario_items: int
+    brier_scenarios: float | None = Field(
+        description="Mean Brier score of the scenario sets (summed over scenarios), in [0, 2]."
+    )
+
+
+class CalibrationBin(Model):
+    """One non-empty bin of a calibration table (probabilities in [0, 1])."""
+
+    bin_low: float
+    bin_high: float
+    count: int
+    events: int = Field(description="Forecasts in the bin whose event happened.")
+    mean_forecast: float
+    observed_frequency: float
+    ci_low: float = Field(description="Wilson 95 % interval of the observed frequency.")
+    ci_high: float
+
+
+class CalibrationOut(Model):
+    """A calibration table: of every panelist's forecasts together ('panel') or of a
+    pooling method's."""
+
+    forecaster: str
+    events: int = Field(
+        description="Distinct resolved events (a scenario set counts one per scenario)."
+    )
+    forecasts: int
+    shown: bool = Field(
+        description="Whether the console and the report show it: from 10 resolved events."
+    )
+    bins: list[CalibrationBin]
+
+
+class ScoresOut(Model):
+    """The stored scores (computed when an outcome or a round changed): each pooling
+    method over all items and per item, the calibration tables, and one page of the
+    panelists by pseudonym, best logarithmic score first (never a name)."""
+
+    computed_at: datetime | None
+    scored_rounds: dict[str, int] = Field(description="Item key → the round scored.")
+    pools: list[ScoreOut]
+    pool_items: list[ScoreOut]
+    calibration: list[CalibrationOut]
+    panelists: list[ScoreOut]
+    page: int
+    per_page: int
+    total: int = Field(description="Panelists with a score, over all pages.")
+    next: str | None
+
+
+class ScoresQuery(Model):
+    """Which page of the panelists' scores."""
+
+    page: int = Field(default=1, ge=1, le=1_000_000)
+    per_page: int = Field(default=100, ge=1, le=1000)

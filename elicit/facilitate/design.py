@@ -192,6 +192,7 @@ def _settings_of(study: Study) -> dict[str, Any]:
         "consensus_items": study.consensus_items,
         "carry_over": study.carry_over,
         "show_outcome": study.show_outcome,
+        "show_own_score": study.show_own_score,
     }
 
 

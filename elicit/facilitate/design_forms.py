@@ -89,6 +89,9 @@ class SettingsForm(SafeForm):
         ],
     )
     show_outcome = BooleanField(lazy_gettext("When the study ends, show the panel its outcome"))
+    show_own_score = BooleanField(
+        lazy_gettext("Once items have resolved, show each expert their own score")
+    )
     reason = TextAreaField(
         lazy_gettext("Reason for the change"), validators=[Optional(), Length(max=REASON_LIMIT)]
     )

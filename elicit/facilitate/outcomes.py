@@ -22,6 +22,7 @@ from elicit.extensions import db
 from elicit.facilitate.access import console_user, study_for
 from elicit.facilitate.views import blueprint
 from elicit.forms import SafeForm
+from elicit.paging import page_number
 from surveys.errors import InvalidValues
 from surveys.models import Role, Study
 from surveys.resolutions import (
@@ -29,11 +30,22 @@ from surveys.resolutions import (
     SOURCE_LIMIT,
     YES,
     Resolvable,
-    forecast_scores,
     resolvable,
     resolve,
     withdraw,
 )
+from surveys.scores import (
+    FEW_CALIBRATION_EVENTS,
+    MIN_CALIBRATION_EVENTS,
+    PANEL,
+    Calibration,
+    StoredScores,
+    panelist_scores,
+    stored_scores,
+)
+
+#: Panelists' scores a page of the outcomes page lists.
+PANELISTS_PER_PAGE = 100
 
 POOL_NAMES = {
     "mean": lazy_gettext("Mean of the probabilities"),
@@ -42,6 +54,34 @@ POOL_NAMES = {
     "geometric_odds": lazy_gettext("Geometric mean of the odds"),
     "extremized": lazy_gettext("Extremized (geometric mean of the odds, d = 2.5)"),
 }
+PANEL_NAME = lazy_gettext("Every panelist's forecasts")
+#: The calibration plot's panel titles: short enough for a panel half a phone wide.
+SHORT_NAMES = {
+    PANEL: lazy_gettext("All panelists"),
+    "mean": lazy_gettext("Mean"),
+    "median": lazy_gettext("Median"),
+    "trimmed_mean": lazy_gettext("Trimmed mean"),
+    "geometric_odds": lazy_gettext("Geometric mean of odds"),
+    "extremized": lazy_gettext("Extremized"),
+}
+
+
+def plot_titles(shown: list[tuple[str, Calibration]]) -> list[tuple[str, Calibration]]:
+    """``shown`` with the plot's short titles."""
+    return [(str(SHORT_NAMES.get(table.forecaster, title)), table) for title, table in shown]
+
+
+def calibration_shown(scores: StoredScores | None) -> list[tuple[str, Calibration]]:
+    """The calibration tables to show, titled (the panel's first, then each pool's):
+    those resting on at least :data:`MIN_CALIBRATION_EVENTS` resolved events."""
+    if scores is None:
+        return []
+    names = {PANEL: PANEL_NAME, **POOL_NAMES}
+    return [
+        (str(title), scores.calibration[name])
+        for name, title in names.items()
+        if name in scores.calibration and scores.calibration[name].shown
+    ]
 
 
 class OutcomeForm(SafeForm):
@@ -124,14 +164,23 @@ def record_outcome(slug: str, item_key: str) -> Any:
 
 
 def _page(study: Study, filled: dict[str, OutcomeForm] | None = None) -> str:
+    # Imported here: matplotlib is needed for this page's plot only.
+    from elicit.facilitate.report import _number as plot_number
+    from elicit.facilitate.score_plots import calibration_plot
+
     language = str(get_locale())
     entries = resolvable(db.session, study)
     forms = {
         entry.definition.key: (filled or {}).get(entry.definition.key) or _form(entry, language)
         for entry in entries
     }
-    scores = forecast_scores(db.session, study)
-    summary = scores.summary.reset_index() if scores is not None else None
+    # Stored when an outcome or a round last changed (surveys.scores): nothing is
+    # computed here, and the panelists come a page at a time.
+    scores = stored_scores(db.session, study)
+    total = scores.panelists if scores is not None else 0
+    pages = max(1, -(-total // PANELISTS_PER_PAGE))
+    page = min(page_number(), pages)
+    shown = calibration_shown(scores)
     return render_template(
         "facilitate/outcomes.html",
         study=study,
@@ -139,11 +188,34 @@ def _page(study: Study, filled: dict[str, OutcomeForm] | None = None) -> str:
         forms=forms,
         language=language,
         words={entry.definition.key: dict(_outcome_words(entry, language)) for entry in entries},
-        pools=[] if summary is None else summary[summary["kind"] == "pool"].to_dict("records"),
-        panelists=[]
-        if summary is None
-        else summary[summary["kind"] == "panelist"].sort_values("log").to_dict("records"),
-        rounds=scores.settings["rounds"] if scores is not None else {},
+        pools=scores.pools if scores is not None else [],
+        panelists=panelist_scores(
+            db.session,
+            study,
+            offset=(page - 1) * PANELISTS_PER_PAGE,
+            limit=PANELISTS_PER_PAGE,
+        )
+        if scores is not None
+        else [],
+        paging={
+            "page": page,
+            "pages": pages,
+            "total": total,
+            "first": (page - 1) * PANELISTS_PER_PAGE + 1,
+            "last": min(page * PANELISTS_PER_PAGE, total),
+        },
+        rounds=scores.rounds if scores is not None else {},
         pool_names=POOL_NAMES,
+        calibration=shown,
+        calibration_plot=(
+            calibration_plot(plot_titles(shown), plot_number, language) if shown else None
+        ),
+        calibration_waiting=(
+            scores.calibration[PANEL].events
+            if scores is not None and PANEL in scores.calibration and not shown
+            else None
+        ),
+        min_calibration_events=MIN_CALIBRATION_EVENTS,
+        few_calibration_events=FEW_CALIBRATION_EVENTS,
         can_change=console_user().role == Role.FACILITATOR,
     )

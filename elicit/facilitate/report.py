@@ -21,6 +21,7 @@ from elicit.extensions import db
 from elicit.facilitate.access import study_for
 from elicit.facilitate.amendment_words import amendments_in_words
 from elicit.facilitate.calibration_words import model_words
+from elicit.facilitate.outcomes import POOL_NAMES, calibration_shown, plot_titles
 from elicit.facilitate.overview import overview
 from elicit.facilitate.rule_words import number
 from elicit.facilitate.tracker import tracker_context
@@ -28,6 +29,7 @@ from elicit.facilitate.views import blueprint
 from surveys.calibration import latest_classical_model
 from surveys.models import Study
 from surveys.report import StudyReport, study_report
+from surveys.scores import FEW_CALIBRATION_EVENTS, MIN_CALIBRATION_EVENTS, PANEL
 from surveys.tracking import scenario_tracker
 
 #: The stylesheets the downloaded report carries inline, in order.
@@ -90,6 +92,7 @@ def _context(study: Study) -> dict[str, Any]:
     """The report of ``study`` in the page's language and its plots."""
     # Imported here: matplotlib is needed for this page only, not to start the service.
     from elicit.facilitate.report_plots import report_plots
+    from elicit.facilitate.score_plots import calibration_plot
     from elicit.facilitate.tracker_plots import tracker_plot
 
     language = str(get_locale())
@@ -97,6 +100,7 @@ def _context(study: Study) -> dict[str, Any]:
     tracked = scenario_tracker(db.session, study)
     protocol = report.methods.protocol
     changes = protocol.amendments if protocol else ()
+    calibration = calibration_shown(report.scores.stored if report.scores else None)
     return {
         "study": study,
         "report": report,
@@ -106,6 +110,14 @@ def _context(study: Study) -> dict[str, Any]:
             for item in report.items
         ),
         "overview_anchor": "item-",
+        "pool_names": POOL_NAMES,
+        "calibration": calibration,
+        "calibration_plot": (
+            calibration_plot(plot_titles(calibration), _number, language) if calibration else None
+        ),
+        "calibration_waiting": _calibration_waiting(report, calibration),
+        "min_calibration_events": MIN_CALIBRATION_EVENTS,
+        "few_calibration_events": FEW_CALIBRATION_EVENTS,
         "amendment_words": amendments_in_words(
             study, [(change.what, change.old, change.new) for change in changes], language
         ),
@@ -120,6 +132,14 @@ def _context(study: Study) -> dict[str, Any]:
             else None
         ),
     }
+
+
+def _calibration_waiting(report: StudyReport, shown: list[Any]) -> int | None:
+    """The resolved events so far, while too few for a calibration table."""
+    stored = report.scores.stored if report.scores else None
+    if shown or stored is None or PANEL not in stored.calibration:
+        return None
+    return stored.calibration[PANEL].events
 
 
 @blueprint.route("/studies/<slug>/report")

@@ -122,6 +122,17 @@ def test_calibration_table_by_hand_with_wilson_intervals():
     assert table.loc[1, "ci_low"] == pytest.approx(centre - half)
 
 
+def test_a_forecast_on_a_bin_edge_lies_in_the_bin_it_opens():
+    """Answers are whole percent: 30 %, 60 % and 70 % (0.3, 0.6, 0.7) once fell in the
+    bin below, as numpy's linspace gives 0.30000000000000004 for the edge 3/10."""
+    edges_hit = [k / 100 for k in range(0, 101, 10)]
+    table = calibration_table(edges_hit, [1] * len(edges_hit), bins=10)
+    # One forecast per bin, and 100 % in the last (closed) bin with 90 %.
+    assert table["count"].tolist() == [1] * 9 + [2]
+    assert table.loc[3, "mean_forecast"] == 0.3 and table.loc[7, "mean_forecast"] == 0.7
+    assert table.loc[3, "bin_low"] == 0.3
+
+
 def test_calibration_table_custom_edges_and_errors():
     table = calibration_table([0.1, 0.5, 0.7], [0, 1, 1], bins=[0, 0.5, 1])
     assert table["count"].tolist() == [1, 2]

@@ -191,6 +191,20 @@ MATRIX = [
         (403, 201, 403, 404),
     ),
     ("POST", "/api/v1/studies", {"definition": "x"}, (403, 422, 403, 422)),
+    ("GET", "/api/v1/studies/us-mexico-intelligence/resolutions", None, (200, 200, 200, 404)),
+    ("GET", "/api/v1/studies/us-mexico-intelligence/scores", None, (200, 200, 200, 404)),
+    (
+        "PUT",
+        "/api/v1/studies/us-mexico-intelligence/resolutions/trigger_tariffs",
+        {"outcome": "yes", "resolved_on": "2026-01-05", "source": "Reuters"},
+        (403, 200, 403, 404),
+    ),
+    (
+        "DELETE",
+        "/api/v1/studies/us-mexico-intelligence/resolutions/trigger_tariffs",
+        None,
+        (403, 404, 403, 404),
+    ),
 ]
 
 

@@ -110,7 +110,14 @@ CONFIG = SchemathesisConfig.from_dict(
         "checks": {"negative_data_rejection": {"expected-statuses": NEGATIVE_REFUSALS}},
         "operations": [
             {
-                "include-operation-id": ["create_study", "add_to_panel", "record_observation"],
+                # put_resolution: an outcome the item can take and a date not later
+                # than today are the domain's checks (422, by field).
+                "include-operation-id": [
+                    "create_study",
+                    "add_to_panel",
+                    "record_observation",
+                    "put_resolution",
+                ],
                 "checks": {
                     "positive_data_acceptance": {
                         "expected-statuses": ["2xx", 401, 403, 404, 409, 413, 422, 429]

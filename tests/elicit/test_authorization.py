@@ -164,6 +164,10 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("api.get_summary", "GET"): (401, 401, 401, 401, 401),
     ("api.list_responses", "GET"): (401, 401, 401, 401, 401),
     ("api.export", "GET"): (401, 401, 401, 401, 401),
+    ("api.list_resolutions", "GET"): (401, 401, 401, 401, 401),
+    ("api.put_resolution", "PUT"): (401, 401, 401, 401, 401),
+    ("api.delete_resolution", "DELETE"): (401, 401, 401, 401, 401),
+    ("api.get_scores", "GET"): (401, 401, 401, 401, 401),
     # consensus rules (issue 12): members read them, facilitators change them.  An empty
     # form (no "all"/"any"): the editor again with the field's error.
     ("facilitate.rules", "GET"): (302, 302, 404, 200, 200),
@@ -238,6 +242,7 @@ def world(app, make_study, make_panel, make_user):
         "schedule_id": add_schedule(db.session, study, 24, "http://localhost").id,
         "language": "en",
         "item_key": "trigger_tariffs",
+        "item": "trigger_tariffs",
         "reason_id": 1,
         "part": "best",
         "token": link.token,

@@ -38,6 +38,8 @@ from surveys.exports import (
     _summary_table,
     disclosure,
     reproduction_settings,
+    resolution_table,
+    score_table,
     spreadsheet_text,
 )
 from surveys.models import Item, Panelist, Response, Round, RoundStatus, Study
@@ -62,6 +64,9 @@ def reference_export_tables(session: Session, study: Study) -> ExportTables:
         codebook=_codebook(study, languages),
         methods=_methods(study, summaries, settings, shown, protocol_record(session, study)),
         settings=settings,
+        # Tables added after that commit (issue 16), from the current builders.
+        resolutions=resolution_table(session, study),
+        scores=score_table(session, study),
     )
 
 

