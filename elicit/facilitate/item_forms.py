@@ -448,8 +448,10 @@ def form_definition(
     elif kind == "cross_impact":
         # Keys only: the study's items give the scenarios and the triggers' texts.
         fields["scenario_item"] = (form["scenario_item"].data or "").strip()
+        known = {trigger.key: trigger.text for trigger in existing.triggers} if existing else {}
         fields["triggers"] = tuple(
-            Choice(key, LocalizedText(())) for key in dict.fromkeys(form["triggers"].data or [])
+            Choice(key, known.get(key, LocalizedText(())))
+            for key in dict.fromkeys(form["triggers"].data or [])
         )
     fields.update(
         key=(form.key.data or "").strip(),

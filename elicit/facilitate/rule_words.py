@@ -504,6 +504,17 @@ def part_name(item: ItemDefinition, part: str, language: str, default_language: 
     text, or the estimate's "Best guess", "Confidence" …"""
     if part in ESTIMATE_PART_NAMES and item.kind == "numeric_estimate":
         return str(ESTIMATE_PART_NAMES[part])
+    if item.kind == "cross_impact":
+        trigger, _, scenario = part.partition(":")
+        triggers = {choice.key: choice.text for choice in item.triggers}
+        scenarios = {choice.key: choice.text for choice in item.scenarios}
+        if trigger in triggers and scenario in scenarios:
+            # The words of the expert page's heading over the trigger's scenario set.
+            heading = gettext(
+                "If “%(trigger)s” happens:",
+                trigger=triggers[trigger].get(language, default_language).rstrip(". "),
+            )
+            return f"{heading} {scenarios[scenario].get(language, default_language)}"
     for choice in (*item.scenarios, *item.options):
         if choice.key == part:
             return choice.text.get(language, default_language)

@@ -132,8 +132,8 @@ def test_every_problem_of_a_submission_is_reported_at_once(
     expect(summary).to_be_focused()
     lines = summary.locator("li").all_inner_texts()
     assert len(lines) == 4, lines
-    assert "Question 14, confidence: Enter a percentage from 50 to 100." in lines
-    assert any(line.startswith("Question 14: Your lowest plausible value (500)") for line in lines)
+    assert "Question 15, confidence: Enter a percentage from 50 to 100." in lines
+    assert any(line.startswith("Question 15: Your lowest plausible value (500)") for line in lines)
     assert any("Question 6: The scenarios add up to 130 %" in line for line in lines)
     # Each problem is beside its field too, and every link reaches its field.
     expect(page.locator(f'[id="error-{ESTIMATE}.confidence"]')).to_be_visible()

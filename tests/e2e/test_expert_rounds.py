@@ -82,6 +82,21 @@ def answer_round_one(page, lang: str) -> None:
     assert "✓" in total_line.inner_text()
     assert not rescale.is_visible()
 
+    # Cross-impact: a scenario set per trigger, each with its own total and rescaling.
+    (cross,) = items_of("cross_impact")
+    for trigger in cross.triggers:
+        row = page.locator(f'[data-scenario-set][id="field-{cross.key}.{trigger.key}"]')
+        for scenario in cross.scenarios:
+            page.locator(f'[id="field-{cross.key}.{trigger.key}:{scenario.key}"]').fill("20")
+        assert row.locator("[data-total]").inner_text() == "60"
+        row.locator("[data-rescale]").click()
+        assert row.locator("[data-total]").inner_text() == "100"
+
+    # Seed questions: three increasing percentiles each.
+    for item in items_of("seed"):
+        for part, value in zip(("q05", "q50", "q95"), ("1", "2", "3"), strict=True):
+            page.locator(f'[id="field-{item.key}.{part}"]').fill(value)
+
     # Numeric estimate (IDEA): asked lowest, highest, best guess, confidence — in order.
     estimate = page.locator('[id="field-transfers_next_year"]')
     names = estimate.locator("input").evaluate_all("inputs => inputs.map(i => i.name)")
@@ -134,8 +149,8 @@ def test_expert_completes_two_rounds(live_server, page, make_study, make_panel, 
         )
 
     answer_round_one(page, lang)
-    assert "19" in page.locator("#progress").inner_text()
-    assert "21" in page.locator("#progress").inner_text()
+    assert "25" in page.locator("#progress").inner_text()
+    assert "27" in page.locator("#progress").inner_text()
 
     review_button.click()
     unanswered = page.locator("#unanswered .review-question-text")

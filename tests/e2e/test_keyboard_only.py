@@ -80,6 +80,16 @@ def test_expert_completes_a_round_with_the_keyboard_only(live_server, page, make
             type_into(f"field-{item.key}", str(10 + position))
             outlines.setdefault("text input", page.evaluate(OUTLINE))
 
+    # The cross-impact item: one scenario set per trigger, typed.
+    (cross,) = items_of("cross_impact")
+    for trigger in cross.triggers:
+        for scenario, share in zip(cross.scenarios, ("50", "30", "20"), strict=True):
+            type_into(f"field-{cross.key}.{trigger.key}:{scenario.key}", share)
+
+    for seed in items_of("seed"):
+        for part, value in (("q05", "1"), ("q50", "2"), ("q95", "3")):
+            type_into(f"field-{seed.key}.{part}", value)
+
     for part, value in (("lowest", "8"), ("highest", "45"), ("best", "20"), ("confidence", "75")):
         type_into(f"field-transfers_next_year.{part}", value)
 
@@ -113,6 +123,13 @@ def test_expert_completes_a_round_with_the_keyboard_only(live_server, page, make
         "components": {"lowest": 8, "highest": 45, "best": 20, "confidence": 75}
     }
     assert answers["missing_factors"][0] == {"text": "Remittance flows."}
+    assert answers[cross.key][0] == {
+        "components": {
+            f"{trigger.key}:{scenario.key}": share
+            for trigger in cross.triggers
+            for scenario, share in zip(cross.scenarios, (50, 30, 20), strict=True)
+        }
+    }
 
     # Focus is visible on a radio, a text input and a button, and on every other
     # element the Tab key reached on the way.

@@ -32,6 +32,9 @@ def as_posted(data: dict) -> MultiDict:
     for name, value in data.items():
         if value is True:
             posted[name] = "y"
+        elif isinstance(value, list):  # ticked boxes: one value each
+            for each in value:
+                posted.add(name, str(each))
         elif value is not None and value is not False:
             posted[name] = str(value)
     return posted

@@ -42,7 +42,14 @@ def test_item_to_toml_round_trips_every_demo_item(demo_definition):
     sections = {section.key for section in demo_definition.sections}
     for item in demo_definition.items:
         text = item_to_toml(item)
-        assert parse_item(text, languages=demo_definition.languages, section_keys=sections) == item
+        # A cross-impact item finds its scenario set and triggers among the study's items.
+        parsed = parse_item(
+            text,
+            languages=demo_definition.languages,
+            section_keys=sections,
+            study_items=demo_definition.items,
+        )
+        assert parsed == item
 
 
 def test_item_to_toml_escapes_what_toml_must_escape(demo_definition):
