@@ -147,24 +147,46 @@ def impact_record(item: ItemDefinition, result: analysis.CrossImpact) -> dict[st
     }
 
 
+#: The columns of each scenario in an expert's coherence record, in order.
+COHERENCE_COLUMNS = ("given", "low", "high", "gap", "implied")
+
+
 def coherence_records(result: analysis.CrossImpact) -> dict[str, dict[str, Any]]:
-    """Each expert's coherence, by pseudonym (private: see :class:`CoherenceGap`)."""
-    records: dict[str, dict[str, Any]] = {}
+    """Each expert's coherence, by pseudonym (private: see :class:`CoherenceGap`).
+
+    One pass over the tables' arrays, not a pandas selection and row Series per expert
+    (14 of the 16 s this took at 10,000 panelists); the cells are read from the same
+    arrays pandas iterates rows from (:meth:`pandas.DataFrame.to_numpy`, every column
+    at once), so the values and their types are those rows held."""
     table = result.coherence
-    for panelist, row in result.coherence_summary.iterrows():
-        rows = table.xs(panelist, level="panelist")
+    summary = result.coherence_summary
+    if summary.empty:
+        return {}
+    cells = table.to_numpy()
+    wanted = [table.columns.get_loc(column) for column in COHERENCE_COLUMNS]
+    scenarios = table.index.droplevel("panelist")
+    rows_of: dict[Any, list[int]] = {}
+    for position, panelist in enumerate(table.index.get_level_values("panelist")):
+        rows_of.setdefault(panelist, []).append(position)
+    totals = summary.to_numpy()
+    distance, coherent, feasible, triggers = (
+        summary.columns.get_loc(column)
+        for column in ("distance", "coherent", "feasible", "triggers")
+    )
+    records: dict[str, dict[str, Any]] = {}
+    for panelist, row in zip(summary.index, totals, strict=True):
         records[str(panelist)] = {
             "scenarios": {
-                str(scenario): {
-                    column: _plain(values[column])
-                    for column in ("given", "low", "high", "gap", "implied")
+                str(scenarios[position]): {
+                    column: _plain(cells[position, index])
+                    for column, index in zip(COHERENCE_COLUMNS, wanted, strict=True)
                 }
-                for scenario, values in rows.iterrows()
+                for position in rows_of[panelist]
             },
-            "distance": _plain(row["distance"]),
-            "coherent": bool(row["coherent"]),
-            "feasible": bool(row["feasible"]),
-            "triggers": int(row["triggers"]),
+            "distance": _plain(row[distance]),
+            "coherent": bool(row[coherent]),
+            "feasible": bool(row[feasible]),
+            "triggers": int(row[triggers]),
         }
     return records
 
