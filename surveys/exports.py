@@ -127,7 +127,8 @@ RESPONSE_COLUMNS: dict[str, tuple[str, str]] = {
         "probability; the scenario key of a scenario set; lowest, highest, best or "
         "confidence of a numeric estimate; the option key of a ranking (value = rank, "
         "1 = first); the scenario key of a signpost (value = percent chance of seeing "
-        "the signpost if that scenario unfolds).",
+        "the signpost if that scenario unfolds); q05, q50 or q95 of a seed question "
+        "(the 5th, 50th or 95th percentile).",
     ),
     "value": (
         "number",
@@ -1183,6 +1184,14 @@ def _methods(
     rows += list(DEFINITIONS.items())
     if any(item.kind == "cross_impact" for item in study.items):
         rows.append(("definition.cross_impact", CROSS_IMPACT_DEFINITION))
+    seeds = [item for item in all_item_definitions(study) if item.kind == "seed"]
+    if seeds:
+        # The known answers: the export is the facilitator's and the researchers', never
+        # an expert's, and the classical model cannot be reproduced without them.
+        rows.append(("definition.classical_model", CLASSICAL_MODEL_DEFINITION))
+        for seed in seeds:
+            rows.append((f"seed.{seed.key}.answer", seed.seed_answer))
+            rows.append((f"seed.{seed.key}.background", seed.background))
     return pd.DataFrame(
         {"key": [key for key, _ in rows], "value": [str(value) for _, value in rows]}
     )
@@ -1201,6 +1210,19 @@ CROSS_IMPACT_DEFINITION = (
     "'cross_impact', analysis.cross_impact)."
 )
 """How cross-impact items are summarised (the methods table's ``definition.cross_impact``)."""
+
+#: Written to the methods table only by studies with seed questions (with each seed
+#: question's known answer and background), so that every other export stays as it was.
+CLASSICAL_MODEL_DEFINITION = (
+    "Cooke's classical model at each close (round summary 'classical_model', "
+    "analysis.classical_model): each panelist's latest answer to every seed question "
+    "(q05, q50, q95) and numeric estimate, the estimate standardised to a 90 % interval "
+    "around the best guess (L' = B - (B - L)*90/C, U' = B + (U - B)*90/C) read as "
+    "q05 = L', q50 = B, q95 = U'; background per seed question as defined, uniform for "
+    "estimates; 10 % overshoot; global weights with the optimised cut-off; panelists "
+    "without a seed answer left out; not run with fewer than two scored panelists."
+)
+"""How seed questions are used (the methods table's ``definition.classical_model``)."""
 
 
 def all_item_definitions(study: Study) -> list[ItemDefinition]:

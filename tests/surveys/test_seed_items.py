@@ -436,6 +436,10 @@ def test_a_seed_study_exports_and_reproduces(app, make_study, make_panel, tmp_pa
     seeds = responses[responses["item"] == "seed_cases"]
     assert set(seeds["component"]) == {"q05", "q50", "q95"}
     assert set(seeds["item_kind"]) == {"seed"}
+    methods = dict(zip(tables.methods["key"], tables.methods["value"], strict=True))
+    assert methods["seed.seed_cases.answer"] == str(SECRET)
+    assert methods["seed.seed_ratio.background"] == "log-uniform"
+    assert "Cooke's classical model" in methods["definition.classical_model"]
     folder = tmp_path / "csv"
     write_csv(tables, folder)
     result = run_reproduce(folder)
