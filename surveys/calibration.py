@@ -308,3 +308,60 @@ def latest_classical_model(
         targets=[model_item(row) for row in entry.get("targets", [])],
         settings=dict(entry.get("settings", {})),
     )
+
+
+#: Experts the study page lists of the classical model (the heaviest first).
+GLANCE_EXPERTS = 5
+
+
+@dataclass(frozen=True)
+class ClassicalModelGlance:
+    """What the study page shows of the latest classical model: its status, the cut-off,
+    both decision makers' scores and the :data:`GLANCE_EXPERTS` heaviest experts."""
+
+    round: int
+    status: str
+    scored_experts: int
+    alpha: float | None
+    effective_seeds: int | None
+    decision_makers: dict[str, dict[str, float | None]]
+    experts: list[dict[str, Any]]
+
+
+def classical_model_glance(session: Session, study: Study) -> ClassicalModelGlance | None:
+    """The latest classical model at a glance (see :class:`ClassicalModelGlance`), or
+    ``None`` for a study without seed items or before a close.
+
+    Reads single keys of the summaries' ``classical_model`` entries and the first few
+    rows of their expert lists, by JSON path: the entry holds a row per expert, so its
+    cost would otherwise grow with the panel, and the study page's must not."""
+    if not has_seeds(study_definition(study)):
+        return None
+    block = RoundSummary.statistics["classical_model"]
+    rows = session.execute(
+        select(
+            Round.number,
+            block["status"],
+            block["scored_experts"],
+            block["alpha"],
+            block["effective_seeds"],
+            block["decision_makers"],
+            *(block["experts"][index] for index in range(GLANCE_EXPERTS)),
+        )
+        .join(RoundSummary.round)
+        .where(Round.study_id == study.id)
+        .order_by(Round.number.desc())
+    ).all()
+    for number, status, scored, alpha, seeds, makers, *experts in rows:
+        if status is None:  # a round closed before the study had seed items
+            continue
+        return ClassicalModelGlance(
+            round=number,
+            status=status,
+            scored_experts=scored or 0,
+            alpha=alpha,
+            effective_seeds=seeds,
+            decision_makers=dict(makers or {}),
+            experts=[expert for expert in experts if expert],
+        )
+    return None

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from flask_babel import format_decimal, format_scientific
 
-from surveys.calibration import ClassicalModelResult, ModelItem
+from surveys.calibration import ClassicalModelGlance, ClassicalModelResult, ModelItem
 
 
 def score(value: float | None) -> str:
@@ -89,4 +89,31 @@ def model_words(result: ClassicalModelResult | None) -> dict[str, object] | None
         "alpha": score(result.alpha),
         "seeds": [item_words(item) for item in result.seeds],
         "targets": [item_words(item) for item in result.targets],
+    }
+
+
+def glance_words(glance: ClassicalModelGlance | None) -> dict[str, object] | None:
+    """What the study page prints of :func:`surveys.calibration.classical_model_glance`,
+    or ``None`` without a model."""
+    if glance is None:
+        return None
+    return {
+        "result": glance,
+        "alpha": score(glance.alpha),
+        "experts": [
+            {
+                "expert": row["expert"],
+                "calibration": score(row.get("calibration")),
+                "information": score(row.get("information")),
+                "weight": score(row.get("weight")),
+            }
+            for row in glance.experts
+        ],
+        "decision_makers": {
+            name: {
+                "calibration": score(scores.get("calibration")),
+                "information": score(scores.get("information")),
+            }
+            for name, scores in glance.decision_makers.items()
+        },
     }

@@ -88,7 +88,7 @@ def _calibration_plot(shown: list[tuple[str, Calibration]], number: Format) -> P
     layout = Layout(panel_width=2.6, panel_height=2.4, left=0.6, bottom=0.6, top=0.6)
     handles = [
         Line2D([], [], marker="o", linestyle="", color=IQR_COLOUR, label=gettext("bin")),
-        Line2D([], [], color=IQR_COLOUR, linewidth=1.2, label=gettext("95% interval")),
+        Line2D([], [], color=IQR_COLOUR, linewidth=1.2, label=gettext("Wilson interval (95%)")),
         Line2D(
             [],
             [],

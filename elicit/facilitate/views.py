@@ -27,6 +27,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from elicit.extensions import db, limiter
 from elicit.facilitate.access import console_user, may_export, study_for
 from elicit.facilitate.amendment_words import amendments_context
+from elicit.facilitate.calibration_words import glance_words
 from elicit.facilitate.close_words import preview_items, preview_rows
 from elicit.facilitate.forms import (
     ChangePasswordForm,
@@ -46,6 +47,7 @@ from surveys.accounts import (
 )
 from surveys.accounts import change_password as change_account_password
 from surveys.audit import study_log_page
+from surveys.calibration import classical_model_glance
 from surveys.close_checklist import close_checklist
 from surveys.errors import Conflict
 from surveys.models import Study
@@ -60,6 +62,7 @@ from surveys.rounds import (
     stopping_recommendation,
 )
 from surveys.schedules import planned
+from surveys.scores import stored_scores
 from surveys.studies import study_definition
 
 blueprint = Blueprint("facilitate", __name__, url_prefix="/console")
@@ -181,6 +184,9 @@ def study(slug: str) -> str:
         refresh_seconds=DASHBOARD_REFRESH_SECONDS,
         reminders=planned(db.session, current, progress.open_round),
         tracker_state=_tracker_routes.current_state(current, str(get_locale())),
+        scores=stored_scores(db.session, current),
+        pool_names=_outcome_routes.POOL_NAMES,
+        classical=glance_words(classical_model_glance(db.session, current)),
         **_response_rate_context(current, progress),
     )
 
@@ -343,7 +349,7 @@ from elicit.facilitate import design as _design_routes  # noqa: E402, F401
 from elicit.facilitate import exports as _export_routes  # noqa: E402, F401
 from elicit.facilitate import message_history as _history_routes  # noqa: E402, F401
 from elicit.facilitate import message_templates as _message_routes  # noqa: E402, F401
-from elicit.facilitate import outcomes as _outcome_routes  # noqa: E402, F401
+from elicit.facilitate import outcomes as _outcome_routes  # noqa: E402
 from elicit.facilitate import panel as _panel_routes  # noqa: E402, F401
 from elicit.facilitate import preview as _preview_routes  # noqa: E402, F401
 from elicit.facilitate import protocol as _protocol_routes  # noqa: E402, F401
