@@ -563,6 +563,8 @@ def update_item(
     item.spec = spec
     for version in item.versions:
         version.spec = spec
+    if checked.kind == "scenario_set":
+        _follow_scenario_set(study, key, checked)
     if section_changed:
         # The item goes to the end of its new section.
         item.position = len(study.items)
@@ -570,6 +572,30 @@ def update_item(
     _relink_cross_impact(study, key, checked.key)
     _commit(session, study, "builder.item.update", actor, item=checked.key, was=key)
     return item
+
+
+def _signposts_naming(study: Study, key: str) -> list[Item]:
+    """The study's signpost items whose ``scenario_item`` is ``key``."""
+    return [
+        item
+        for item in study.items
+        if item.kind == "signpost" and item.spec.get("scenario_item") == key
+    ]
+
+
+def _follow_scenario_set(study: Study, key: str, scenario_set: ItemDefinition) -> None:
+    """Give every signpost naming the scenario set ``key`` its new key and scenarios:
+    a signpost is asked per scenario of its set, as the set stands."""
+    for signpost in _signposts_naming(study, key):
+        definition = item_from_json(signpost.key, signpost.kind, signpost.spec)
+        spec = item_to_json(
+            dataclasses.replace(
+                definition, scenario_item=scenario_set.key, scenarios=scenario_set.scenarios
+            )
+        )
+        signpost.spec = spec
+        for version in signpost.versions:
+            version.spec = spec
 
 
 def _relink_cross_impact(study: Study, old_key: str, new_key: str) -> None:
@@ -654,6 +680,11 @@ def delete_item(session: Session, study: Study, key: str, *, actor: User | None 
     """Delete item ``key`` for good: before round 1 nobody has answered it."""
     _refuse_unless_draft(session, study)
     item = find_item(study, key)
+    if naming := _signposts_naming(study, key):
+        raise Conflict(
+            f"the signposts {', '.join(other.key for other in naming)} are rated against "
+            "this scenario set; delete them first"
+        )
     for other in study.items:
         spec = other.spec if other.kind == "cross_impact" else {}
         if key == spec.get("scenario_item") or key in (t["key"] for t in spec.get("triggers", [])):

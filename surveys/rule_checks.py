@@ -298,7 +298,8 @@ def _part_name(item: ItemDefinition, component: str) -> str:
     if item.kind == "cross_impact":
         trigger, _, scenario = component.partition(":")
         return f"scenario {scenario} if {trigger} happens"
-    return f"{'scenario' if item.kind == 'scenario_set' else 'option'} {component}"
+    per_scenario = item.kind in ("scenario_set", "signpost")
+    return f"{'scenario' if per_scenario else 'option'} {component}"
 
 
 def _kind_name(kind: str) -> str:
@@ -325,7 +326,7 @@ def _scale_of(item: ItemDefinition, component: str) -> _Scale:
     if item.kind == "likert" and item.scale is not None:
         low, high = item.scale.minimum, item.scale.maximum
         return _Scale(low, high, item.scale.options, f"the {low}–{high} scale")
-    if item.kind in ("probability", "scenario_set", "cross_impact"):
+    if item.kind in ("probability", "scenario_set", "cross_impact", "signpost"):
         return _Scale(0, 100, None, "the 0–100 % scale", percent=True)
     if item.kind == "ranking":
         places = len(item.options)

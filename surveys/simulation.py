@@ -18,7 +18,8 @@ def simulated_answers(rng: random.Random, definition: StudyDefinition) -> dict[s
         # Kinds added later draw from a stream of their own, seeded by what was drawn
         # so far: every other item of a study draws the numbers it always did (tests
         # and benchmarks are built on fixed seeds).
-        draw = rng if item.kind != "cross_impact" else random.Random(_seed_of(item, answers))  # noqa: S311
+        own_stream = item.kind in ("cross_impact", "signpost")
+        draw = random.Random(_seed_of(item, answers)) if own_stream else rng  # noqa: S311
         if item.kind == "likert":
             answers[item.key] = str(rng.randint(item.scale.minimum, item.scale.maximum))  # type: ignore[union-attr]
         elif item.kind == "probability":
@@ -33,7 +34,7 @@ def simulated_answers(rng: random.Random, definition: StudyDefinition) -> dict[s
             answers[f"{item.key}.{item.scenarios[-1].key}"] = str(left)
         elif item.kind == "signpost":
             for scenario, value in zip(
-                item.scenarios, _signpost_likelihoods(rng, definition, item), strict=True
+                item.scenarios, _signpost_likelihoods(draw, definition, item), strict=True
             ):
                 answers[f"{item.key}.{scenario.key}"] = str(value)
         elif item.kind == "cross_impact":
@@ -83,16 +84,22 @@ def _signpost_likelihoods(
 ) -> list[int]:
     """One simulated expert's likelihoods of a signpost, one per scenario (percent).
 
-    The panel shares a profile per signpost, drawn from the item's key alone (the same
-    for every expert): a centre, and the scenarios spread around it by the signpost's
-    entry of :data:`SIGNPOST_SPREADS` in an order of their own; each expert strays by up
-    to :data:`SIGNPOST_NOISE` points."""
+    The panel shares a profile per signpost: the study's j-th signpost (from 0) is
+    likeliest under scenario j and least likely under scenario j + 1 (cyclically), the
+    others in between, spread by the signpost's entry of :data:`SIGNPOST_SPREADS`
+    around a centre drawn from the item's key alone (the same for every expert); each
+    expert strays by up to :data:`SIGNPOST_NOISE` points."""
     signposts = [other.key for other in definition.items if other.kind == "signpost"]
-    spread = SIGNPOST_SPREADS[signposts.index(item.key) % len(SIGNPOST_SPREADS)]
-    profile = random.Random(f"signpost:{item.key}")  # noqa: S311 (a simulation, not a secret)
+    position = signposts.index(item.key)
+    spread = SIGNPOST_SPREADS[position % len(SIGNPOST_SPREADS)]
     count = len(item.scenarios)
-    steps = [position / (count - 1) - 0.5 for position in range(count)]
-    profile.shuffle(steps)
+    steps = []
+    for index in range(count):
+        distance = (index - position) % count  # 0: likeliest, 1: least likely
+        steps.append(
+            0.5 if distance == 0 else -0.5 if distance == 1 else 0.5 - (distance - 1) / (count - 1)
+        )
+    profile = random.Random(f"signpost:{item.key}")  # noqa: S311 (a simulation, not a secret)
     centre = profile.randint(10 + spread // 2, 90 - spread // 2)
     return [
         min(

@@ -132,6 +132,18 @@ def section_choices(study: Study) -> list[tuple[str, str]]:
     ]
 
 
+def scenario_set_choices(study: Study) -> list[tuple[str, str]]:
+    """(key, "question (key)" in the study's first language) of each scenario set: what
+    a signpost may be rated against."""
+    first = study.languages["codes"][0]
+    return [
+        (key, f"{item_from_json(key, 'scenario_set', spec).text.get(first)} ({key})")
+        for key, spec in (
+            (item.key, item.spec) for item in study.items if item.kind == "scenario_set"
+        )
+    ]
+
+
 def missing_words(codes: tuple[str, ...] | list[str]) -> str:
     """ "Spanish missing", "French, German missing"."""
     return gettext(
@@ -396,6 +408,7 @@ def _posted_form(study: Study, kind: str, **shape: Any):
         kind,
         study.languages["codes"],
         sections=section_choices(study),
+        scenario_sets=scenario_set_choices(study),
         formdata=request.form,
         **shape,
     )
@@ -429,7 +442,14 @@ def resized_item_form(study: Study, kind: str, form: Any) -> Any | None:
         shape["choices"] = kept
         languages = study.languages["codes"]
         sections = section_choices(study)
-        return item_form(kind, languages, sections=sections, formdata=MultiDict(data), **shape)
+        return item_form(
+            kind,
+            languages,
+            sections=sections,
+            scenario_sets=scenario_set_choices(study),
+            formdata=MultiDict(data),
+            **shape,
+        )
     elif action != "rescale":
         return None
     return _posted_form(study, kind, **shape)
@@ -533,6 +553,7 @@ def build_new_item(slug: str) -> Any:
         kind,
         languages,
         sections=section_choices(current),
+        scenario_sets=scenario_set_choices(current),
         choices=2 if kind in CHOICE_LIMITS else 0,
         data=new_item_data(kind, languages, section),
     )
@@ -561,6 +582,7 @@ def build_item(slug: str, key: str) -> Any:
         item.kind,
         current.languages["codes"],
         sections=section_choices(current),
+        scenario_sets=scenario_set_choices(current),
         data=item_form_data(definition, current.languages["codes"]),
         **item_shape(definition),
     )

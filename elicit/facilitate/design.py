@@ -443,7 +443,7 @@ def _item_page(
 
 def _new_item_form(study: Study, kind: str, *, formdata: Any = None, data: Any = None) -> Any:
     """The item form of a new item of ``kind``: as posted (``formdata``), else ``data``."""
-    from elicit.facilitate.builder import section_choices
+    from elicit.facilitate.builder import scenario_set_choices, section_choices
 
     languages = study.languages["codes"]
     if formdata is not None:
@@ -451,7 +451,13 @@ def _new_item_form(study: Study, kind: str, *, formdata: Any = None, data: Any =
     else:
         shape = {"choices": 2 if kind in CHOICE_LIMITS else 0}
     return item_form(
-        kind, languages, sections=section_choices(study), formdata=formdata, data=data, **shape
+        kind,
+        languages,
+        sections=section_choices(study),
+        scenario_sets=scenario_set_choices(study),
+        formdata=formdata,
+        data=data,
+        **shape,
     )
 
 
@@ -633,7 +639,7 @@ def _reword_formdata(data: dict[str, Any], posted: Any) -> MultiDict:
 def reword(slug: str, key: str) -> Any:
     """Reword an item: its texts in the item's own form, the wording now under each;
     a new version, and answers keep the version they answered."""
-    from elicit.facilitate.builder import section_choices
+    from elicit.facilitate.builder import scenario_set_choices, section_choices
 
     current = study_for(slug, change=True)
     stored = _stored_or_404(current, key)
@@ -645,6 +651,7 @@ def reword(slug: str, key: str) -> Any:
         stored.kind,
         languages,
         sections=section_choices(current),
+        scenario_sets=scenario_set_choices(current),
         formdata=_reword_formdata(data, request.form) if posted else None,
         data=data,
         **item_shape(existing),

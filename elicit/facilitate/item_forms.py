@@ -60,6 +60,7 @@ KIND_NAMES = {
     "numeric_estimate": lazy_gettext("Numeric estimate (lowest, highest, best guess)"),
     "ranking": lazy_gettext("Ranking"),
     "open_text": lazy_gettext("Open text"),
+    "signpost": lazy_gettext("Signpost (how likely under each scenario)"),
     "cross_impact": lazy_gettext("Cross-impact (scenarios if each trigger happens)"),
     "seed": lazy_gettext("Seed question (known answer, for calibration)"),
 }
@@ -108,13 +109,15 @@ def item_form(
     sections: Sequence[tuple[str, str]] = (),
     points: tuple[int, int] | None = None,
     choices: int = 0,
+    scenario_sets: Sequence[tuple[str, str]] = (),
     formdata: Any = None,
     data: Mapping[str, Any] | None = None,
 ) -> ItemFormBase:
     """The form of an item of ``kind`` in ``languages``, with ``points`` (likert: its
     lowest and highest value) or ``choices`` rows (scenario set, ranking).
 
-    ``sections`` are ``(key, title)``; ``formdata`` is the request's form (``None``
+    ``sections`` are ``(key, title)``, and so are ``scenario_sets``, the study's scenario
+    sets a signpost may be rated against; ``formdata`` is the request's form (``None``
     renders ``data``).
     """
     fields: dict[str, Field] = {}
@@ -188,6 +191,16 @@ def item_form(
             ),
             validators=[Optional(), NumberRange(min=CONFIDENCE_RANGE[0], max=CONFIDENCE_RANGE[1])],
         )
+    elif kind == "signpost":
+        fields["scenario_item"] = SelectField(
+            lazy_gettext("Scenario set"),
+            description=lazy_gettext(
+                "Experts say, for each scenario of this set, how likely the signpost is to "
+                "be observed within the horizon if that scenario is unfolding."
+            ),
+            choices=[],
+            validate_choice=False,
+        )
     elif kind == "seed":
         for code in languages:
             fields[f"unit_{code}"] = StringField(
@@ -243,6 +256,11 @@ def item_form(
     form_class = type(f"{kind.title().replace('_', '')}ItemForm", (ItemFormBase,), fields)
     form = form_class(formdata=formdata, data=dict(data or {}))
     form.section.choices = [("", lazy_gettext("No section")), *sections]
+    if kind == "signpost":
+        form["scenario_item"].choices = [
+            ("", lazy_gettext("Choose a scenario set")),
+            *scenario_sets,
+        ]
     form.kind = kind  # type: ignore[attr-defined]
     form.languages = tuple(languages)  # type: ignore[attr-defined]
     form.points = (low, high) if kind == "likert" else None  # type: ignore[attr-defined]
@@ -316,6 +334,8 @@ def item_form_data(definition: ItemDefinition, languages: Sequence[str]) -> dict
         data["estimate_level"] = definition.estimate_level
     if definition.max_length is not None:
         data["max_length"] = definition.max_length
+    if definition.scenario_item is not None:
+        data["scenario_item"] = definition.scenario_item
     if definition.kind == "cross_impact":
         data["scenario_item"] = definition.scenario_item or ""
         data["triggers"] = [trigger.key for trigger in definition.triggers]
@@ -445,6 +465,9 @@ def form_definition(
         )
     elif kind == "open_text":
         fields["max_length"] = form["max_length"].data
+    elif kind == "signpost":
+        # Its scenarios are the set's, copied when the item is checked.
+        fields["scenario_item"] = form["scenario_item"].data or None
     elif kind == "cross_impact":
         # Keys only: the study's items give the scenarios and the triggers' texts.
         fields["scenario_item"] = (form["scenario_item"].data or "").strip()

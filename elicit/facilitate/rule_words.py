@@ -37,6 +37,7 @@ KIND_NAMES = {
     "ranking": lazy_gettext("Ranking"),
     "open_text": lazy_gettext("Open question"),
     "seed": lazy_gettext("Seed question (known answer)"),
+    "signpost": lazy_gettext("Signpost"),
     "cross_impact": lazy_gettext("Cross-impact of triggers"),
 }
 
@@ -49,6 +50,7 @@ KIND_IN_SENTENCE = {
     "ranking": lazy_gettext("ranking"),
     "open_text": lazy_gettext("open question"),
     "seed": lazy_gettext("seed question"),
+    "signpost": lazy_gettext("signpost"),
     "cross_impact": lazy_gettext("cross-impact item"),
 }
 
@@ -137,7 +139,7 @@ class ScaleContext:
     @property
     def percent(self) -> bool:
         """Whether the answers are percentages."""
-        return self.kind in ("probability", "scenario_set", "cross_impact") or (
+        return self.kind in ("probability", "scenario_set", "cross_impact", "signpost") or (
             self.kind == "numeric_estimate" and self.part == "confidence"
         )
 
@@ -160,14 +162,14 @@ def scale_of(
     """The scale a rule is worded with: an item's own (its ``part`` for a rule of one
     part), else a kind's in general (``kind``), else none (the study's default)."""
     if item is None:
-        if kind in ("probability", "scenario_set", "cross_impact"):
+        if kind in ("probability", "scenario_set", "cross_impact", "signpost"):
             return ScaleContext(kind, 0.0, 100.0)
         return ScaleContext(kind)
     if item.kind == "likert" and item.scale is not None:
         return ScaleContext(
             "likert", item.scale.minimum, item.scale.maximum, item.scale.options, part=part
         )
-    if item.kind in ("probability", "scenario_set", "cross_impact"):
+    if item.kind in ("probability", "scenario_set", "cross_impact", "signpost"):
         return ScaleContext(item.kind, 0.0, 100.0, part=part)
     if item.kind == "ranking":
         places = len(item.options)

@@ -81,6 +81,10 @@ def panel_answers(seed: int) -> dict[str, str]:
             shares = [[60, 30, 10], [50, 20, 30], [70, 15, 15], [40, 40, 20]][seed % 4]
             for scenario, share in zip(item.scenarios, shares, strict=True):
                 answers[component_field(key, scenario.key)] = str(share)
+        elif item.kind == "signpost":
+            likelihoods = [[80, 10, 40], [70, 20, 35], [90, 5, 50], [60, 30, 45]][seed % 4]
+            for scenario, likelihood in zip(item.scenarios, likelihoods, strict=True):
+                answers[component_field(key, scenario.key)] = str(likelihood + position % 7)
         elif item.kind == "cross_impact":
             for row, trigger in enumerate(item.triggers):
                 shares = [[30, 50, 20], [20, 60, 20], [50, 20, 30], [40, 40, 20]][(seed + row) % 4]

@@ -83,7 +83,7 @@ def test_the_review_lists_the_answers_and_links_back_to_each_field(
         # The unanswered questions come first, clearly marked; the answers follow.
         unanswered_top = page.locator("#unanswered").bounding_box()["y"]
         assert unanswered_top < page.locator("#answers").bounding_box()["y"]
-        assert page.locator("#unanswered .review-entry").count() == 27 - 4
+        assert page.locator("#unanswered .review-entry").count() == 30 - 4
         expect(page.locator("#unanswered .review-marker").first).to_be_visible()
         answers = page.locator("#answers .review-entry")
         assert answers.count() == 4

@@ -97,6 +97,11 @@ def answer_round_one(page, lang: str) -> None:
         for part, value in zip(("q05", "q50", "q95"), ("1", "2", "3"), strict=True):
             page.locator(f'[id="field-{item.key}.{part}"]').fill(value)
 
+    # Signposts: one percentage per scenario, which need not sum to 100.
+    for position, item in enumerate(items_of("signpost")):
+        for scenario, value in zip(item.scenarios, (90, 10 + position, 50), strict=True):
+            page.locator(f'[id="field-{item.key}.{scenario.key}"]').fill(str(value))
+
     # Numeric estimate (IDEA): asked lowest, highest, best guess, confidence — in order.
     estimate = page.locator('[id="field-transfers_next_year"]')
     names = estimate.locator("input").evaluate_all("inputs => inputs.map(i => i.name)")
@@ -149,8 +154,8 @@ def test_expert_completes_two_rounds(live_server, page, make_study, make_panel, 
         )
 
     answer_round_one(page, lang)
-    assert "25" in page.locator("#progress").inner_text()
-    assert "27" in page.locator("#progress").inner_text()
+    assert "28" in page.locator("#progress").inner_text()
+    assert "30" in page.locator("#progress").inner_text()
 
     review_button.click()
     unanswered = page.locator("#unanswered .review-question-text")
@@ -159,7 +164,7 @@ def test_expert_completes_two_rounds(live_server, page, make_study, make_panel, 
     for key in SKIPPED:
         assert text_of(key, lang) in listed
     if lang == "en":
-        assert "You answered 25 of 27 questions" in page.locator("main").inner_text()
+        assert "You answered 28 of 30 questions" in page.locator("main").inner_text()
     submit = page.locator('button[name="action"][value="submit"]')
     if (expected := interface(lang, "Submit my answers")) is not None:
         assert submit.inner_text() == expected
@@ -172,7 +177,10 @@ def test_expert_completes_two_rounds(live_server, page, make_study, make_panel, 
         assert "1" in notice
 
     answers = stored_answers(me, 1)
-    assert len(answers) == 27 - len(SKIPPED)
+    assert len(answers) == 30 - len(SKIPPED)
+    assert answers["signpost_mass_transfers"][0] == {
+        "components": {"status_quo": 90, "rift": 10, "renewal": 50}
+    }
     assert answers["trust_now"][0] == {"value": 5}
     assert answers["trust_horizon"][0] == {"cannot_judge": True}
     assert answers["trigger_officials_implicated"][0] == {"value": 12.5 if lang == "es" else 35}

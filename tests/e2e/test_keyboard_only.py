@@ -96,6 +96,11 @@ def test_expert_completes_a_round_with_the_keyboard_only(live_server, page, make
     for position, item in enumerate(signposts):
         rate(item.key, position % 5 + 1)
 
+    # Signposts: one percentage per scenario, typed.
+    for item in items_of("signpost"):
+        for scenario in item.scenarios:
+            type_into(f"field-{item.key}.{scenario.key}", "40")
+
     type_into("field-missing_factors", "Remittance flows.")
 
     keys.tab_to('button[name="action"][value="review"]:not([aria-hidden])')
@@ -109,7 +114,7 @@ def test_expert_completes_a_round_with_the_keyboard_only(live_server, page, make
     assert "your answers to round 1 are submitted" in page.locator(".notice").inner_text()
 
     answers = stored_answers(me, 1)
-    assert len(answers) == 27, pretty(sorted(answers))
+    assert len(answers) == 30, pretty(sorted(answers))
     assert answers["trust_now"][0] == {"value": 4}
     assert answers["trust_horizon"][0] == {"cannot_judge": True}
     assert answers["trigger_tariffs"][0] == {"value": 70}

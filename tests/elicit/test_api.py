@@ -236,7 +236,7 @@ def test_loading_a_study_makes_the_caller_a_member_and_answers_201(client, make_
     assert answer.json["slug"] == "us-mexico-intelligence"
     assert answer.json["rounds"] == [] and answer.json["anonymity"] == "standard"
     items = client.get(answer.headers["Location"] + "/items", headers=bearer(secret)).json
-    assert len(items["items"]) == 27
+    assert len(items["items"]) == 30
     assert items["items"][0]["versions"][0]["note"] == "loaded"
     again = client.post(
         "/api/v1/studies", json={"definition": demo_source()}, headers=bearer(secret)

@@ -33,7 +33,7 @@ def test_study_load_prints_the_slug(app, tmp_path):
     result = runner.invoke(args=["study", "load", str(path)])
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "us-mexico-intelligence"
-    assert len(get_study(db.session, "us-mexico-intelligence").items) == 27
+    assert len(get_study(db.session, "us-mexico-intelligence").items) == 30
     again = runner.invoke(args=["study", "load", str(path)])
     assert again.exit_code == 1
     assert "already loaded" in again.output

@@ -149,7 +149,7 @@ def test_inputs_are_named_after_item_keys(client, expert):
     assert page.index("transfers_next_year.highest") < page.index("transfers_next_year.best")
     assert 'name="rationale.trust_now"' in page
     assert 'name="missing_factors"' in page
-    assert "0 of 27 questions answered" in page
+    assert "0 of 30 questions answered" in page
 
 
 # -- submitting -----------------------------------------------------------------------
@@ -205,7 +205,7 @@ def test_valid_submission_is_stored_and_shown_again(client, post_answers, expert
     assert 'name="trust_now" value="4" checked' in page
     assert 'value="12,5"' in page  # the draft keeps what was typed
     assert "Recent visits." in page
-    assert "7 of 27 questions answered" in page
+    assert "7 of 30 questions answered" in page
 
 
 def test_submitting_again_replaces_the_earlier_answers(post_answers, expert):
@@ -343,7 +343,7 @@ def test_review_lists_unanswered_items_before_submitting(client, post_answers, e
     response = post_answers(expert, {"trust_now": "4"}, action="review")
     assert response.status_code == 200
     assert "Review your answers" in response.text
-    assert "You answered 1 of 27 questions" in response.text
+    assert "You answered 1 of 30 questions" in response.text
     unanswered = response.text[response.text.index('id="unanswered"') :]
     unanswered = unanswered[: unanswered.index("</ul>")]
     assert 'href="/e/?lang=en#field-trust_horizon"' in unanswered

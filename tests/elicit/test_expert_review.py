@@ -20,7 +20,7 @@ ESTIMATE = "transfers_next_year"  # question 15 of the demo
 
 @pytest.fixture
 def study(app, make_study):
-    """The demo study (22 questions), not started."""
+    """The demo study (25 questions), not started."""
     return make_study()
 
 
@@ -196,7 +196,7 @@ def test_the_review_lists_every_answer_in_words_with_a_link_back_to_its_field(
     answered = entries(html, "answers")
     keys = [key for key, _, _ in unanswered]
     assert keys[:3] == ["agenda_now", "agenda_horizon", "trigger_unilateral_strike"]
-    assert len(unanswered) == 27 - 8 and len(answered) == 8
+    assert len(unanswered) == 30 - 8 and len(answered) == 8
     assert [key for key, _, _ in answered] == [
         "trust_now",
         "trust_horizon",

@@ -100,7 +100,7 @@ def test_the_report_page_shows_every_plot_and_no_panelist(app, client, finished)
     assert response.status_code == 200
     html = response.text
     parsed = check_plots(html, run.study)
-    assert len(parsed.images) == 2 * 26 + 1  # 26 numeric items of the demo, 1 scenario set
+    assert len(parsed.images) == 2 * 29 + 1  # 29 numeric items of the demo, 1 scenario set
     for secret in secrets_of(run):
         assert secret not in html, secret
     # The served page obeys the Content-Security-Policy: no inline style or SVG.

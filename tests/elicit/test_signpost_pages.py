@@ -138,7 +138,9 @@ def test_the_matrix_shows_likelihoods_ratios_and_the_ranking(
     assert 'data-scenario="storm" data-likelihood="0.8' in troops
     assert ">80%" in troops.replace("\xa0", "").replace(" ", "")
     words = text(html)
-    assert "If “Storm”" in words
+    # Each scenario heads its column by key, its text given above the table.
+    assert '<th scope="col" class="scenario" data-scenario="storm">If storm</th>' in html
+    assert "<dt>storm</dt><dd>Storm</dd>" in html
     assert "Information gain (bits)" in words
     assert "how many times likelier the signpost is under that scenario" in words
     assert "Scenario probabilities used (the panel's, round 1)" in words

@@ -53,8 +53,9 @@ def test_two_round_study(app, client, make_study, make_panel, post_answers, demo
             item, _, component = field.partition(".")
             distributions.setdefault((item, component), []).append(float(value))
     # drivers, ranking options, scenarios, triggers, cross-impact cells (2 triggers × 3
-    # scenarios), estimate parts, signposts, seed questions' three percentiles
-    assert len(distributions) == 4 + 5 + 3 + 7 + 2 * 3 + 4 + 6 + 5 * 3
+    # scenarios), estimate parts, signposts rated on a likert scale, signposts rated per
+    # scenario, seed questions' three percentiles
+    assert len(distributions) == 4 + 5 + 3 + 7 + 2 * 3 + 4 + 6 + 3 * 3 + 5 * 3
     # Seed questions measure each expert's calibration: the panel's answers to them are
     # never fed back.
     seeds = {key for key in distributions if key[0].startswith("seed_")}

@@ -10,7 +10,6 @@ beyond ASCII, whole and fractional numbers of large and small magnitude.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from hypothesis import strategies as st
@@ -35,6 +34,8 @@ from surveys.definition import (
     text_problem,
 )
 
+#: Kinds whose items name other items of their study: never drawn alone.
+REFERRING_KINDS = ("cross_impact", "signpost")
 NUMERIC_KINDS = tuple(kind for kind in KINDS if kind not in ("open_text", "seed"))
 #: Characters a writer must take care of, drawn often.
 TRICKY = [*"\"\\$#[]{}='.,:`%€é中🙂 ", '"""', "\\n", "\\u0041", "''' ", "# not a comment"]
@@ -131,8 +132,9 @@ def items(
     draw: st.DrawFn, key: str, languages: tuple[str, ...], section_keys: list[str]
 ) -> ItemDefinition:
     """An item of any kind with the fields of its kind, optional fields present or not
-    (a cross-impact item, which refers to others, is added by :func:`definitions`)."""
-    kind = draw(st.sampled_from([kind for kind in KINDS if kind != "cross_impact"]))
+    (cross-impact and signpost items, which refer to others, are added by
+    :func:`definitions`)."""
+    kind = draw(st.sampled_from([kind for kind in KINDS if kind not in REFERRING_KINDS]))
     fields: dict[str, Any] = {
         "key": key,
         "kind": kind,
@@ -190,17 +192,24 @@ def items(
     return ItemDefinition(**fields)
 
 
-def _with_signposts_named(drawn: tuple[ItemDefinition, ...]) -> tuple[ItemDefinition, ...]:
-    """``drawn`` with every signpost naming the first scenario set (with its scenarios),
-    as the loader requires; signposts of a study without one become probabilities."""
-    scenario_set = next((item for item in drawn if item.kind == "scenario_set"), None)
+@st.composite
+def signposts(
+    draw: st.DrawFn, languages: tuple[str, ...], scenario_set: ItemDefinition
+) -> tuple[ItemDefinition, ...]:
+    """One or two signposts rated against ``scenario_set`` (keys no drawn key can take:
+    :data:`KEYS` are at most 13 characters)."""
     return tuple(
-        item
-        if item.kind != "signpost"
-        else replace(item, scenario_item=scenario_set.key, scenarios=scenario_set.scenarios)
-        if scenario_set is not None
-        else replace(item, kind="probability")
-        for item in drawn
+        ItemDefinition(
+            key=f"signpost_item_{number}",
+            kind="signpost",
+            text=draw(localized(languages, "item_text")),
+            help=draw(st.none() | localized(languages, "help")),
+            consensus=draw(st.none() | rules()),
+            rationale=draw(st.booleans()),
+            scenario_item=scenario_set.key,
+            scenarios=scenario_set.scenarios,
+        )
+        for number in range(1, draw(st.integers(1, 2)) + 1)
     )
 
 
@@ -214,10 +223,10 @@ def definitions(draw: st.DrawFn) -> StudyDefinition:
     )
     item_keys = draw(st.lists(KEYS, min_size=1, max_size=6, unique=True))
     by_kind_kinds = draw(st.lists(st.sampled_from(NUMERIC_KINDS), max_size=3, unique=True))
-    drawn = _with_signposts_named(
-        tuple(draw(items(key, languages, section_keys)) for key in item_keys)
-    )
+    drawn = tuple(draw(items(key, languages, section_keys)) for key in item_keys)
     scenario_sets = [item for item in drawn if item.kind == "scenario_set"]
+    if scenario_sets and draw(st.booleans()):
+        drawn += draw(signposts(languages, scenario_sets[0]))
     triggers = [item for item in drawn if item.kind == "probability"]
     if scenario_sets and triggers and draw(st.booleans()):
         chosen = draw(st.lists(st.sampled_from(triggers), min_size=1, unique_by=lambda i: i.key))

@@ -135,7 +135,7 @@ def test_demo_definition_validates() -> None:
     assert definition.slug == "us-mexico-intelligence"
     assert definition.languages == ("en", "es")
     assert definition.max_rounds == 3
-    assert len(definition.items) == 27
+    assert len(definition.items) == 30
     kinds = [item.kind for item in definition.items]
     assert kinds.count("cross_impact") == 1
     assert kinds.count("likert") == 10

@@ -108,6 +108,7 @@ def test_methods_state_the_rules_and_settings_in_the_language(finished):
     assert dict(methods.consensus_by_kind) == {
         "probability": "all of: iqr <= 20",
         "scenario_set": "all of: iqr <= 20",
+        "signpost": "all of: iqr <= 20",
         "cross_impact": "all of: iqr <= 20",
         "ranking": "all of: iqr <= 1",
     }

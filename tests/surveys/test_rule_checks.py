@@ -351,7 +351,7 @@ def test_validate_of_a_file_without_warnings_prints_one_line(app, tmp_path: Path
     result = app.test_cli_runner().invoke(args=["study", "validate", str(path)])
     assert (result.exit_code, result.output) == (
         0,
-        f"{path}: valid (us-mexico-intelligence, 27 items)\n",
+        f"{path}: valid (us-mexico-intelligence, 30 items)\n",
     )
 
 

@@ -285,9 +285,11 @@ def test_individual_likelihoods_carry_an_index_and_no_pseudonym(
 
 
 def test_a_study_without_signposts_has_no_signposts_key(app, make_study, make_panel, post_answers):
-    study = make_study()
+    without = SIGNPOST_STUDY[: SIGNPOST_STUDY.index('[[items]]\nkey = "signpost_troops"')]
+    study = make_study(without)
     links = make_panel(study, 1)
     open_round(db.session, study)
-    post_answers(links[0].token, {"trust_now": "3"})
+    post_answers(links[0].token, form({"scenarios": ANSWERS[0]["scenarios"]}))
     summary = close_round(db.session, study)
+    assert summary.respondents == 1
     assert "signposts" not in summary.statistics
