@@ -1,6 +1,6 @@
 """Tidy, pseudonymous exports of a study for researchers: CSV, Excel and JSON.
 
-:func:`export_tables` gathers eight tables from the database; the writers put them in a
+:func:`export_tables` gathers nine tables from the database; the writers put them in a
 folder of CSV files (with ``settings.json``, the reproduction script and a README), an
 Excel workbook (one sheet per table) or one JSON document.
 
@@ -80,6 +80,7 @@ from surveys.rounds import (
 from surveys.scores import iter_panelist_scores, stored_scores
 from surveys.serialization import item_from_json
 from surveys.studies import study_definition
+from surveys.tracking import observations as tracker_observations
 
 if TYPE_CHECKING:
     import numpy as np
@@ -97,6 +98,7 @@ TABLES: tuple[str, ...] = (
     "methods",
     "resolutions",
     "scores",
+    "observations",
 )
 """The tables of an export, in the order files and sheets are written."""
 
@@ -297,6 +299,58 @@ METHODS_COLUMNS: dict[str, tuple[str, str]] = {
     "value": ("text", "Its value, as written."),
 }
 
+# -- the scenario tracker's observations (issue 16, point 3) ---------------------------------
+
+OBSERVATION_COLUMNS: dict[str, tuple[str, str]] = {
+    "observed_on": (
+        "date (ISO 8601)",
+        "When the signpost was seen (or looked for and not seen), or the trigger occurred.",
+    ),
+    "kind": ("text", "signpost or trigger."),
+    "item": ("text", "The observed item's key (a signpost item or a trigger probability item)."),
+    "seen": (
+        "boolean",
+        "True: seen (a trigger: occurred); False: a signpost explicitly not seen by that date.",
+    ),
+    "note": ("text", "Where it was observed, or looked for, as the facilitator recorded it."),
+    "recorded_at": ("datetime (ISO 8601, UTC)", "When the observation was recorded."),
+}
+"""The observations table: who recorded an observation (a console user) is never
+exported, as no console user is (see the module)."""
+
+#: The methods row of a study with observations: how the tracker uses them.
+TRACKER_DEFINITION = (
+    "the scenario tracker updates the pooled scenario set of the last closed round by "
+    "Bayes' rule after each observation, in date order: P(s | observations) is "
+    "proportional to base_s times, for each signpost observed (its latest status), its "
+    "pooled likelihood P(seen | s) if seen or 1 minus it if not seen by the date; the base "
+    "is the prior, or after a trigger occurred the pooled set given the latest trigger "
+    "(cross-impact item); it assumes signposts independent given the scenario; the "
+    "sensitivity range recomputes the timeline with each panelist's likelihoods"
+)
+
+
+def observation_table(session: Session, study: Study) -> pd.DataFrame:
+    """The scenario tracker's observations (:data:`OBSERVATION_COLUMNS`), in the
+    tracker's order (by date, then as recorded); never who recorded them."""
+    records = [
+        {
+            "observed_on": row.observed_on.isoformat(),
+            "kind": row.kind,
+            "item": row.item_key,
+            "seen": bool(row.seen),
+            "note": row.note,
+            "recorded_at": row.recorded_at.isoformat(),
+        }
+        for row in tracker_observations(session, study)
+    ]
+    frame = pd.DataFrame.from_records(records, columns=list(OBSERVATION_COLUMNS))
+    frame["seen"] = frame["seen"].astype(bool)
+    return frame
+
+
+# -- end of the scenario tracker's observations ----------------------------------------------
+
 RESOLUTION_COLUMNS: dict[str, tuple[str, str]] = {
     "item": ("text", "The resolved item's key (a probability item or a scenario set)."),
     "item_kind": ("text", "probability or scenario_set."),
@@ -365,6 +419,8 @@ class ExportTables:
     #: The stored scores (:data:`SCORE_COLUMNS`): a row per panelist (by pseudonym) and
     #: per pooling method, and each pool's score per item.
     scores: pd.DataFrame
+    #: The scenario tracker's observations (:data:`OBSERVATION_COLUMNS`).
+    observations: pd.DataFrame
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The tables by name, in the order of :data:`TABLES`."""
@@ -390,6 +446,8 @@ class StreamedExport:
     #: panelist: read in batches from the stored scores, held as one table).
     resolutions: pd.DataFrame
     scores: pd.DataFrame
+    #: As :attr:`ExportTables.observations`.
+    observations: pd.DataFrame
 
 
 Export = ExportTables | StreamedExport
@@ -434,6 +492,8 @@ def open_export(session: Session, study: Study, *, chunk_size: int | None = None
     summaries = _stored_summaries(session, study)
     settings = reproduction_settings(session, study)
     settings["masked_group"] = MASKED_GROUP if shown.small_groups else None
+    observed = observation_table(session, study)
+    methods = _methods(study, summaries, settings, shown, protocol_record(session, study))
     return StreamedExport(
         study=study.slug,
         responses=ResponseRows(session, study, shown, chunk_size or RESPONSE_CHUNK),
@@ -441,10 +501,11 @@ def open_export(session: Session, study: Study, *, chunk_size: int | None = None
         subgroups=_summary_table(summaries, "groups", shown),
         items=_items(study, languages),
         codebook=_codebook(study, languages),
-        methods=_methods(study, summaries, settings, shown, protocol_record(session, study)),
+        methods=_with_tracker_definition(methods, observed),
         settings=settings,
         resolutions=resolution_table(session, study),
         scores=score_table(session, study),
+        observations=observed,
     )
 
 
@@ -507,6 +568,7 @@ def export_tables(session: Session, study: Study) -> ExportTables:
         settings=streamed.settings,
         resolutions=streamed.resolutions,
         scores=streamed.scores,
+        observations=streamed.observations,
     )
 
 
@@ -1007,6 +1069,7 @@ def _codebook(study: Study, languages: list[str]) -> pd.DataFrame:
         "methods": METHODS_COLUMNS,
         "resolutions": RESOLUTION_COLUMNS,
         "scores": SCORE_COLUMNS,
+        "observations": OBSERVATION_COLUMNS,
     }
     columns_of = {
         "responses": list(RESPONSE_COLUMNS),
@@ -1017,6 +1080,7 @@ def _codebook(study: Study, languages: list[str]) -> pd.DataFrame:
         "methods": list(METHODS_COLUMNS),
         "resolutions": list(RESOLUTION_COLUMNS),
         "scores": list(SCORE_COLUMNS),
+        "observations": list(OBSERVATION_COLUMNS),
     }
     records: list[dict[str, Any]] = []
     for table in TABLES:
@@ -1197,6 +1261,15 @@ def _methods(
     )
 
 
+def _with_tracker_definition(methods: pd.DataFrame, observed: pd.DataFrame) -> pd.DataFrame:
+    """``methods`` with how the tracker uses the observations, when there are any (a
+    study without observations keeps its methods table as it was)."""
+    if observed.empty:
+        return methods
+    row = pd.DataFrame({"key": ["definition.scenario_tracker"], "value": [TRACKER_DEFINITION]})
+    return pd.concat([methods, row], ignore_index=True)
+
+
 #: Written to the methods table only by studies with cross-impact items, so that every
 #: other study's export stays as it was.
 CROSS_IMPACT_DEFINITION = (
@@ -1295,11 +1368,14 @@ methods.csv     quantile method, consensus rules, software version and definitio
 resolutions.csv what happened for each resolved item: outcome, date, source
 scores.csv      Brier and logarithmic scores of each pooling method and of each
                 panelist (by pseudonym) on the resolved items
+observations.csv the scenario tracker's dated observations after the study: a
+                signpost seen or not seen, a trigger that occurred (never who
+                recorded them)
 settings.json   the settings reproduce.py recomputes the summaries with
 reproduce.py    run `python reproduce.py` here, with elicit's `analysis` package
                 importable: it recomputes every summary from responses.csv and checks
                 each statistic (PASS / FAIL)
-spreadsheet/    the same eight tables for opening in a spreadsheet (Excel, LibreOffice,
+spreadsheet/    the same nine tables for opening in a spreadsheet (Excel, LibreOffice,
                 Google Sheets): a text that a spreadsheet would run as a formula (one
                 starting with = + - @, a tab or a return) begins with an apostrophe.
                 The files above hold every text exactly as typed; read those with

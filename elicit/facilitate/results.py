@@ -67,6 +67,9 @@ def results(slug: str) -> str:
         classical=model_words(latest_classical_model(db.session, study, language)),
         signposts=signpost_matrix(db.session, study, language),
         impacts={table.key: table for table in impact_tables(db.session, study, language)},
+        seed_answers={
+            item.key: item.seed_answer for item in definition.items if item.kind == "seed"
+        },
     )
 
 

@@ -37,6 +37,7 @@ from surveys.exports import (
     _stored_summaries,
     _summary_table,
     disclosure,
+    observation_table,
     reproduction_settings,
     resolution_table,
     score_table,
@@ -67,6 +68,7 @@ def reference_export_tables(session: Session, study: Study) -> ExportTables:
         # Tables added after that commit (issue 16), from the current builders.
         resolutions=resolution_table(session, study),
         scores=score_table(session, study),
+        observations=observation_table(session, study),
     )
 
 

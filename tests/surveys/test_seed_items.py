@@ -403,6 +403,7 @@ def test_the_facilitator_sees_the_known_answer_and_the_weights(
         html = client.get(f"/console/studies/{study.slug}/{path}").text
         assert 'id="classical-model"' in html, path
         assert "Expert 1" in html
+        assert "4,817.25" in html  # the known answer, for the facilitator
         for link in links:
             assert (
                 link.pseudonym
