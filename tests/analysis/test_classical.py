@@ -356,3 +356,51 @@ def test_estimates_become_quantiles_after_standardisation_to_ninety_percent():
     assert array.shape == (3, 2, 3)
     np.testing.assert_array_equal(array[0, 0], [10, 20, 30])
     assert np.isnan(array[1]).all() and np.isnan(array[:, 1]).all()
+
+
+def _mixture_quantiles_by_evaluation(assessments, realizations, weights):
+    """The DM's quantiles the direct way, per item: every expert's CDF (linear between
+    L*, q5, q50, q95, U*) evaluated at every breakpoint, mixed with ``weights``
+    (renormalised over the item's answerers) and inverted by linear interpolation."""
+    levels = [0.0, 0.05, 0.5, 0.95, 1.0]
+    result = []
+    for item in range(assessments.shape[1]):
+        answered = np.isfinite(assessments[:, item]).all(axis=1)
+        values = assessments[answered, item]
+        span = [values.min(), values.max()]
+        if np.isfinite(realizations[item]):
+            span = [min(span[0], realizations[item]), max(span[1], realizations[item])]
+        low, high = span[0] - 0.1 * (span[1] - span[0]), span[1] + 0.1 * (span[1] - span[0])
+        points = np.unique(np.concatenate([[low], values.ravel(), [high]]))
+        chosen = weights[answered] / weights[answered].sum()
+        mixture = sum(
+            w * np.interp(points, [low, *row, high], levels)
+            for w, row in zip(chosen, values, strict=True)
+        )
+        result.append(np.interp([0.05, 0.5, 0.95], mixture, points))
+    return np.array(result)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_decision_maker_equals_the_mixture_evaluated_at_every_breakpoint(seed):
+    """The DM is computed from slopes and cumulative sums (O(E log E)); it must equal
+    the mixture of the experts' CDFs evaluated point by point, ties and missing
+    answers included."""
+    rng = np.random.default_rng(seed)
+    experts, items = 40, 5
+    middle = rng.integers(20, 80, (experts, items)).astype(float)
+    width = rng.integers(1, 15, (experts, items)).astype(float)
+    assessments = np.stack([middle - width, middle, middle + 2 * width], axis=2)
+    assessments[rng.random((experts, items)) < 0.1] = np.nan
+    assessments[0, 1] = assessments[1, 1]  # two experts with identical quantiles
+    realizations = np.array([50.0, 40.0, 60.0, 55.0, np.nan])
+    model = classical_model(assessments, realizations, optimise=False)
+    np.testing.assert_allclose(
+        model.dm_equal,
+        _mixture_quantiles_by_evaluation(assessments, realizations, np.ones(experts)),
+        rtol=1e-10,
+    )
+    weighted = np.nan_to_num(model.calibration * model.information)
+    np.testing.assert_allclose(
+        model.dm, _mixture_quantiles_by_evaluation(assessments, realizations, weighted), rtol=1e-10
+    )
