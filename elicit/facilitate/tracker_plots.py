@@ -3,15 +3,20 @@ report's plots (:mod:`elicit.facilitate.report_plots`, whose settings — text k
 text, no mathtext, a fixed hash salt — apply to every figure of the process): each
 scenario's pooled probability after each observation, a band from the lowest to the
 highest probability under the panel's individual likelihoods, and each observation
-marked by a dotted line and its number (the table beside the chart says what it was).
+marked by a dotted line, its number (the table beside the chart says what it was) and
+its date (month and day in the page's language; the year under the first date and
+wherever it changes).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date
 from functools import partial
 from typing import Any
 
 import numpy as np
+from babel.dates import format_skeleton
 from flask_babel import gettext
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -41,9 +46,11 @@ def tracker_plot(tracker: Tracker, language: str, number: Format = plain_number)
         [int(row.step), str(row.scenario), float(row.probability), float(row.low), float(row.high)]
         for row in tracker.timeline.itertuples()
     ]
-    applied = [bool(value) for value in tracker.timeline.drop_duplicates("step")["applied"]]
+    steps = tracker.timeline.drop_duplicates("step")
+    applied = [bool(value) for value in steps["applied"]]
+    labels = step_labels(list(steps["date"]), language)
     context = [language, f"{number.__module__}.{number.__qualname__}"]
-    data = [tracker.inputs.scenario_item, tracker.inputs.scenarios, rows, applied]
+    data = [tracker.inputs.scenario_item, tracker.inputs.scenarios, rows, applied, labels]
     return _drawn(
         context,
         data,
@@ -53,9 +60,29 @@ def tracker_plot(tracker: Tracker, language: str, number: Format = plain_number)
             tracker.inputs.scenarios,
             rows,
             applied,
+            labels,
             number,
         ),
     )
+
+
+def step_labels(dates: Sequence[Any], language: str) -> list[str]:
+    """The x-axis label of each step: "prior" for step 0, then the observation's number
+    over its date, month and day as ``language`` writes them short ("Oct 26",
+    "26 oct"), with the year on a third line under the first date and wherever it
+    changes (observations are in date order)."""
+    labels = [gettext("prior")]
+    year = None
+    for step, observed in enumerate(dates[1:], start=1):
+        if not isinstance(observed, date):
+            labels.append(str(step))
+            continue
+        label = f"{step}\n{format_skeleton('MMMd', observed, locale=language)}"
+        if observed.year != year:
+            label += f"\n{observed.year}"
+            year = observed.year
+        labels.append(label)
+    return labels
 
 
 def _timeline_plot(
@@ -63,15 +90,17 @@ def _timeline_plot(
     scenarios: list[str],
     rows: list[list[Any]],
     applied: list[bool],
+    labels: list[str],
     number: Format,
 ) -> Plot:
     steps = len(applied)
     table = {(step, scenario): (p, low, high) for step, scenario, p, low, high in rows}
     layout = Layout(
-        panel_width=min(9.0, max(3.2, 0.45 * steps + 2.0)),
+        # Room for a date under each step ("26 sept" in Spanish), and its year below.
+        panel_width=min(9.0, max(3.2, 0.55 * steps + 2.0)),
         panel_height=2.6,
         left=0.55,
-        bottom=0.55,
+        bottom=0.55 + 0.13 * (max(label.count("\n") for label in labels)),
         top=0.15,
     )
     band = gettext("range over the panelists")
@@ -101,10 +130,13 @@ def _timeline_plot(
     axis.set_xlim(-0.3, steps - 0.7)
     axis.set_ylim(0, 100)
     axis.set_yticks([0, 25, 50, 75, 100])
-    axis.set_xticks(x, [gettext("prior") if step == 0 else str(step) for step in range(steps)])
+    axis.set_xticks(x, labels)
+    axis.tick_params(axis="x", labelsize=FONT_SIZE - 1)
     axis.set_ylabel(gettext("Probability (%)"), fontsize=FONT_SIZE, color=TEXT_COLOUR)
     axis.set_xlabel(
-        gettext("Observation (numbered as in the table)"), fontsize=FONT_SIZE, color=TEXT_COLOUR
+        gettext("Observation (numbered as in the table) and its date"),
+        fontsize=FONT_SIZE,
+        color=TEXT_COLOUR,
     )
     handles.append(Patch(facecolor=AXIS_COLOUR, alpha=0.3, label=band))
     _legend(figure, handles, columns)

@@ -216,3 +216,31 @@ def test_the_report_and_its_download_show_the_tracker(client, study):
         assert "independent given the scenario" in section
         # By hand: .36/.024/.07 of .454 after both observations.
         assert cells(section, 'data-step="2"')[3:] == ["79.3", "5.3", "15.4"]
+
+
+def _tracker_svg(page: str) -> str:
+    """The text of the tracker chart's SVG on ``page``."""
+    import base64
+
+    start = page.index('data-plot="tracker"')
+    encoded = re.search(r"data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)", page[start:]).group(1)
+    return base64.b64decode(encoded).decode("utf-8")
+
+
+def test_the_chart_labels_each_observation_with_its_date(client, study):
+    for observed, key in ((date(2025, 12, 30), "signpost_a"), (date(2026, 3, 1), "signpost_b")):
+        record_observation(
+            db.session,
+            study,
+            kind="signpost",
+            item_key=key,
+            observed_on=observed,
+            note="El Universal",
+        )
+    log_in(client, "lead@example.org")
+    chart = _tracker_svg(client.get(f"{TRACKER}?lang=en").text)
+    # Number, month and day, and the year under the first date and where it changes.
+    for text in ("prior", "Dec 30", "2025", "Mar 1", "2026", "and its date"):
+        assert f">{text}<" in chart or text in chart, text
+    spanish = _tracker_svg(client.get(f"{TRACKER}?lang=es").text)
+    assert "30 dic" in spanish and "1 mar" in spanish
