@@ -607,7 +607,7 @@ def _answer_in_words(
                 (
                     gettext(
                         "If “%(scenario)s” is unfolding",
-                        scenario=scenario.text.get(language, fallback),
+                        scenario=scenario.text.get(language, fallback).rstrip(". "),
                     ),
                     percent(components[scenario.key]),
                 )

@@ -192,14 +192,9 @@ def item_form(
             validators=[Optional(), NumberRange(min=CONFIDENCE_RANGE[0], max=CONFIDENCE_RANGE[1])],
         )
     elif kind == "signpost":
+        # The fieldset's help says what the experts do with the set chosen here.
         fields["scenario_item"] = SelectField(
-            lazy_gettext("Scenario set"),
-            description=lazy_gettext(
-                "Experts say, for each scenario of this set, how likely the signpost is to "
-                "be observed within the horizon if that scenario is unfolding."
-            ),
-            choices=[],
-            validate_choice=False,
+            lazy_gettext("Scenario set"), choices=[], validate_choice=False
         )
     elif kind == "seed":
         for code in languages:
@@ -258,7 +253,7 @@ def item_form(
     form.section.choices = [("", lazy_gettext("No section")), *sections]
     if kind == "signpost":
         form["scenario_item"].choices = [
-            ("", lazy_gettext("Choose a scenario set")),
+            ("", lazy_gettext("Choose a scenario set…")),
             *scenario_sets,
         ]
     form.kind = kind  # type: ignore[attr-defined]
