@@ -396,6 +396,8 @@ def reword_item(
     stored.version += 1
     stored.spec = spec
     stored.versions.append(ItemVersion(version=stored.version, spec=spec, note=note))
+    if definition.kind == "scenario_set":
+        _reword_signposts(study, definition, stored.version)
     session.flush()
     audit.record(
         session,
@@ -409,6 +411,22 @@ def reword_item(
     session.commit()
     log.info("reworded item %s of %s (version %d)", key, study.slug, stored.version)
     return stored
+
+
+def _reword_signposts(study: Study, scenario_set: ItemDefinition, version: int) -> None:
+    """Give each signpost rated against ``scenario_set`` a new version with its reworded
+    scenarios: an expert reads a signpost's scenarios as the set words them now."""
+    for item in study.items:
+        if item.kind != "signpost" or item.spec.get("scenario_item") != scenario_set.key:
+            continue
+        current = item_from_json(item.key, item.kind, item.spec)
+        if current.scenarios == scenario_set.scenarios:
+            continue
+        spec = item_to_json(dataclasses.replace(current, scenarios=scenario_set.scenarios))
+        item.version += 1
+        item.spec = spec
+        note = f"the scenarios as worded in version {version} of {scenario_set.key}"
+        item.versions.append(ItemVersion(version=item.version, spec=spec, note=note))
 
 
 def retire_item(

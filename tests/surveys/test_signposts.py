@@ -11,6 +11,7 @@ import pytest
 import analysis
 from elicit.extensions import db
 from surveys.answers import parse_answers
+from surveys.curation import reword_item
 from surveys.definition import InvalidDefinition, parse_definition, parse_item
 from surveys.definition_writer import definition_to_toml
 from surveys.errors import AnswerError, InvalidAnswers
@@ -293,3 +294,19 @@ def test_a_study_without_signposts_has_no_signposts_key(app, make_study, make_pa
     summary = close_round(db.session, study)
     assert summary.respondents == 1
     assert "signposts" not in summary.statistics
+
+
+def test_rewording_the_scenario_set_rewords_its_signposts(
+    app, make_study, make_panel, post_answers
+):
+    study = make_study(SIGNPOST_STUDY)
+    links = make_panel(study, 3)
+    answer_round(study, links, post_answers)
+    scenarios = item_to_toml(DEFINITION.items[0]).replace('text.en = "Storm"', 'text.en = "Gale"')
+    reword_item(db.session, study, "scenarios", scenarios, None, "a plainer word")
+    troops = next(item for item in study.items if item.key == "signpost_troops")
+    assert troops.version == 2
+    assert troops.versions[-1].note == "the scenarios as worded in version 2 of scenarios"
+    definition = item_from_json(troops.key, troops.kind, troops.spec)
+    assert definition.scenarios[1].text.get("en") == "Gale"
+    assert definition.components == SCENARIOS
