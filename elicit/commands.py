@@ -431,13 +431,21 @@ def revoke_token_command(email: str, token_id: int) -> None:
 @click.command("demo")
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--panelists", default=12, show_default=True, type=click.IntRange(1, 500))
+@click.option(
+    "--simulate",
+    is_flag=True,
+    help="Have the demo panel answer and close rounds 1 and 2 with simulated answers, "
+    "record sample (fictional) tracker observations and outcomes, and open round 3.",
+)
 @with_appcontext
-def demo_command(port: int, panelists: int) -> None:
+def demo_command(port: int, panelists: int, simulate: bool) -> None:
     """Create the database, load the demo study, print its links and serve it."""
     from flask_migrate import upgrade  # Alembic: only for the commands that migrate
 
     upgrade(directory=current_app.extensions["migrate"].directory)
-    demo = ensure_demo(db.session, panelists=panelists, keys=current_link_keys())
+    demo = ensure_demo(db.session, panelists=panelists, keys=current_link_keys(), simulate=simulate)
+    if simulate and not demo.simulated:
+        click.echo("the demo study has answers already: nothing simulated", err=True)
     base_url = current_app.config["ELICIT_BASE_URL"] or f"http://127.0.0.1:{port}"
     click.echo(demo.slug)
     for link in demo.links:
