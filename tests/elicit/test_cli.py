@@ -15,7 +15,14 @@ from sqlalchemy import create_engine, func, select
 
 from elicit.extensions import db
 from surveys.demo import demo_source
-from surveys.models import Panelist, RoundStatus, Study
+from surveys.models import (
+    ItemResolution,
+    Panelist,
+    Round,
+    RoundStatus,
+    ScenarioObservation,
+    Study,
+)
 from surveys.panel import hash_token
 from surveys.rounds import latest_round
 from surveys.studies import get_study
@@ -216,8 +223,11 @@ def fetch(url: str) -> str:
             time.sleep(0.2)
 
 
-def run_demo(instance: Path, panelists: int) -> tuple[str, list[str]]:
-    """Run ``elicit demo``, open its first link, stop it; return the slug and links."""
+def run_demo(
+    instance: Path, panelists: int, *options: str, round_number: int = 1
+) -> tuple[str, list[str]]:
+    """Run ``elicit demo`` (with ``options``), open its first link, which shows round
+    ``round_number``, stop it; return the slug and links."""
     port = free_port()
     environment = {key: value for key, value in os.environ.items() if not key.startswith("ELICIT_")}
     environment["ELICIT_INSTANCE_PATH"] = str(instance)
@@ -225,7 +235,7 @@ def run_demo(instance: Path, panelists: int) -> tuple[str, list[str]]:
     with (
         log.open("w") as errors,
         subprocess.Popen(
-            [ELICIT, "demo", "--port", str(port), "--panelists", str(panelists)],
+            [ELICIT, "demo", "--port", str(port), "--panelists", str(panelists), *options],
             env=environment,
             stdout=subprocess.PIPE,
             stderr=errors,
@@ -237,7 +247,7 @@ def run_demo(instance: Path, panelists: int) -> tuple[str, list[str]]:
             lines = [process.stdout.readline().strip() for _ in range(panelists + 1)]
             assert all(lines), log.read_text()
             page = fetch(lines[1])
-            assert "Round 1 of at most 3" in page
+            assert f"Round {round_number} of at most 3" in page
             assert "How much trust is there today" in page
         finally:
             process.terminate()
@@ -261,3 +271,17 @@ def test_demo_runs_twice_without_duplicating(tmp_path):
         assert connection.execute(select(func.count(Panelist.id))).scalar_one() == 4
     engine.dispose()
     assert (instance / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_demo_simulate_plays_two_rounds_and_the_aftermath(tmp_path):
+    instance = tmp_path / "instance"
+    run_demo(instance, 4, "--simulate", round_number=3)
+    engine = create_engine(f"sqlite:///{instance / 'elicit.sqlite3'}")
+    with engine.connect() as connection:
+        closed = connection.execute(
+            select(func.count(Round.id)).where(Round.status == RoundStatus.CLOSED)
+        ).scalar_one()
+        observed = connection.execute(select(func.count(ScenarioObservation.id))).scalar_one()
+        resolved = connection.execute(select(func.count(ItemResolution.id))).scalar_one()
+    engine.dispose()
+    assert (closed, observed, resolved) == (2, 3, 2)
