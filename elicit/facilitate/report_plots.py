@@ -283,7 +283,8 @@ def _round_name(number: int) -> str:
 
 
 def _component_name(item: ReportItem, component: str) -> str:
-    """The panel title of a component: its key (texts are in the item's table)."""
+    """The panel title of a component: its key (texts are in the item's table); a
+    cross-impact part's trigger and scenario on two lines."""
     if item.kind == "numeric_estimate":
         return {
             "lowest": gettext("Lowest"),
@@ -291,6 +292,9 @@ def _component_name(item: ReportItem, component: str) -> str:
             "best": gettext("Best guess"),
             "confidence": gettext("Confidence (%)"),
         }.get(component, component)
+    if item.kind == "cross_impact":
+        # "trigger:scenario" on two lines: both keys at once are wider than a panel.
+        return component.replace(":", ":\n", 1)
     return component
 
 
@@ -336,6 +340,7 @@ def distribution_figure(item: ReportItem, number: Format = plain_number) -> tupl
             panel_height=0.35 + 0.3 * len(rounds),
             left=_label_room([_round_name(r) for r in rounds]),
             bottom=0.3,
+            top=0.45 if item.kind == "cross_impact" else Layout.top,
         )
     else:
         handles = [
@@ -351,6 +356,8 @@ def distribution_figure(item: ReportItem, number: Format = plain_number) -> tupl
             panel_height=0.1 + 0.09 * _most_categories(item) * len(rounds),
             left=_label_room(names) + (0.2 if item.kind == "ranking" else 0),
             bottom=0.12,
+            # A cross-impact part's title takes two lines (_component_name).
+            top=0.45 if item.kind == "cross_impact" else Layout.top,
         )
     figure, axes, columns = _panels(
         len(item.components), layout, [handle.get_label() for handle in handles]
