@@ -396,8 +396,8 @@ def reword_item(
     stored.version += 1
     stored.spec = spec
     stored.versions.append(ItemVersion(version=stored.version, spec=spec, note=note))
-    if definition.kind == "scenario_set":
-        _reword_signposts(study, definition, stored.version)
+    if definition.kind in ("scenario_set", "probability"):
+        _reword_dependants(study, definition, stored.version)
     session.flush()
     audit.record(
         session,
@@ -413,19 +413,33 @@ def reword_item(
     return stored
 
 
-def _reword_signposts(study: Study, scenario_set: ItemDefinition, version: int) -> None:
-    """Give each signpost rated against ``scenario_set`` a new version with its reworded
-    scenarios: an expert reads a signpost's scenarios as the set words them now."""
+def _reword_dependants(study: Study, reworded: ItemDefinition, version: int) -> None:
+    """Give each item that keeps a copy of ``reworded``'s texts a new version with them:
+    a signpost or cross-impact item rated against a reworded scenario set takes its new
+    scenario texts, a cross-impact item whose trigger was reworded that trigger's new
+    text.  An expert reads them as the items they come from word them now."""
     for item in study.items:
-        if item.kind != "signpost" or item.spec.get("scenario_item") != scenario_set.key:
+        if item.kind not in ("signpost", "cross_impact") or item.retired_at is not None:
             continue
         current = item_from_json(item.key, item.kind, item.spec)
-        if current.scenarios == scenario_set.scenarios:
+        updated = current
+        if reworded.kind == "scenario_set" and current.scenario_item == reworded.key:
+            updated = dataclasses.replace(updated, scenarios=reworded.scenarios)
+        if reworded.kind == "probability" and item.kind == "cross_impact":
+            updated = dataclasses.replace(
+                updated,
+                triggers=tuple(
+                    Choice(trigger.key, reworded.text) if trigger.key == reworded.key else trigger
+                    for trigger in updated.triggers
+                ),
+            )
+        if updated == current:
             continue
-        spec = item_to_json(dataclasses.replace(current, scenarios=scenario_set.scenarios))
+        spec = item_to_json(updated)
         item.version += 1
         item.spec = spec
-        note = f"the scenarios as worded in version {version} of {scenario_set.key}"
+        what = "scenarios" if reworded.kind == "scenario_set" else "trigger"
+        note = f"the {what} as worded in version {version} of {reworded.key}"
         item.versions.append(ItemVersion(version=item.version, spec=spec, note=note))
 
 

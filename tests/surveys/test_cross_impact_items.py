@@ -11,13 +11,14 @@ import analysis
 from elicit.extensions import db
 from surveys.answers import parse_answers, submit_responses
 from surveys.cross_impact import POOLING
+from surveys.curation import reword_item
 from surveys.definition import InvalidDefinition, parse_definition, parse_item
 from surveys.definition_writer import definition_to_toml
 from surveys.errors import InvalidAnswers
 from surveys.models import CoherenceGap, Panelist
 from surveys.panel import panelist_for_token
 from surveys.rounds import close_round, open_round, responses_frame
-from surveys.serialization import item_from_json, item_to_json
+from surveys.serialization import item_from_json, item_to_json, item_to_toml
 
 SOURCE = """\
 [study]
@@ -310,3 +311,47 @@ def test_an_unanswered_item_closes_into_an_empty_record(make_study, make_panel):
     record = close_round(db.session, study).statistics["cross_impact"]["impact"]
     assert record["impacts"] == [] and record["unconditional"] == {}
     assert isinstance(pd.DataFrame(record["impacts"]), pd.DataFrame)
+
+
+def test_rewording_its_scenario_set_or_a_trigger_rewords_the_cross_impact_item(
+    make_study, make_panel
+):
+    """Between rounds a reworded scenario set or trigger gives the cross-impact item a
+    new version with the new texts: experts read it as the items it comes from."""
+    study = make_study(SOURCE)
+    links = make_panel(study, 3)
+    open_round(db.session, study)
+    for link, answers in zip(links, ANSWERS, strict=True):
+        submit_responses(db.session, panelist_for_token(db.session, link.token), _form(*answers))
+    close_round(db.session, study)
+    definition = parse_definition(SOURCE)
+    futures, war = definition.items[0], definition.items[1]
+
+    reword_item(
+        db.session,
+        study,
+        "futures",
+        item_to_toml(futures).replace('text.en = "Bad"', 'text.en = "Grim"'),
+        None,
+        "a plainer word",
+    )
+    impact = next(item for item in study.items if item.key == "impact")
+    assert impact.version == 2
+    assert impact.versions[-1].note == "the scenarios as worded in version 2 of futures"
+    reworded = item_from_json(impact.key, impact.kind, impact.spec)
+    assert [s.text.get("en") for s in reworded.scenarios] == ["Good", "Grim"]
+
+    reword_item(
+        db.session,
+        study,
+        "war",
+        item_to_toml(war).replace("A war breaks out.", "An armed conflict breaks out."),
+        None,
+        "more precise",
+    )
+    assert impact.version == 3
+    assert impact.versions[-1].note == "the trigger as worded in version 2 of war"
+    reworded = item_from_json(impact.key, impact.kind, impact.spec)
+    texts = {trigger.key: trigger.text.get("en") for trigger in reworded.triggers}
+    assert texts == {"war": "An armed conflict breaks out.", "boom": "A boom."}
+    assert reworded.components == ("war:good", "war:bad", "boom:good", "boom:bad")
