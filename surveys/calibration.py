@@ -72,9 +72,9 @@ def model_inputs(
     frame: pd.DataFrame, definition: StudyDefinition, *, number: int
 ) -> tuple[list[str], list[str], np.ndarray, np.ndarray, list[str]]:
     """The arrays :func:`analysis.classical_model` takes, from the tidy answers ``frame``
-    (any rounds): the scored panelists (those with a seed answer, by pseudonym), the
-    items (seed items, then numeric estimates, each answered by somebody), the
-    (experts, items, 3) quantiles, the realizations (NaN for targets) and the
+    (any rounds): the scored panelists (those with a seed answer, in the order of their
+    answers), the items (seed items, then numeric estimates, each answered by somebody),
+    the (experts, items, 3) quantiles, the realizations (NaN for targets) and the
     background of each item."""
     seeds = [item for item in definition.items if item.kind == "seed"]
     targets = [item for item in definition.items if item.kind == "numeric_estimate"]
@@ -103,6 +103,16 @@ def model_inputs(
     answered = set(quantiles.loc[quantiles["panelist"].isin(panelists), "item"])
     items = [key for key in keys if key in answered]
     assessments = np.array(analysis.quantile_array(quantiles, panelists, items), dtype=float)
+    # The experts in the order of their answers, not of their pseudonyms: the model's
+    # sums then run in an order the answers alone decide, so that the same answers
+    # under other pseudonyms (another panel, a copy of the study) store the same entry
+    # to the last bit.  lexsort is stable: identical answers keep pseudonym order, and
+    # swapping them changes nothing.
+    if len(panelists) > 1 and assessments.size:
+        filled = np.nan_to_num(assessments.reshape(len(panelists), -1), nan=-np.inf)
+        order = np.lexsort(filled.T[::-1])
+        assessments = assessments[order]
+        panelists = [panelists[index] for index in order]
     by_key = {item.key: item for item in definition.items}
     realizations = np.array(
         [by_key[key].seed_answer if by_key[key].kind == "seed" else math.nan for key in items],
@@ -161,7 +171,7 @@ def classical_model_summary(
             -_sortable(model.weights[expert]),
             -_sortable(model.combined[expert]),
             -_sortable(model.calibration[expert]),
-            panelists[expert],
+            expert,
         ),
     )
     result["experts"] = [

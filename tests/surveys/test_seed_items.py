@@ -458,3 +458,52 @@ def test_round_two_starts_from_the_expert_s_own_seed_answer(app, client, make_st
     page = client.get("/e/").text
     assert 'name="seed_cases.q05" value="4900"' in page
     assert 'name="seed_level.q95" value="55"' in page
+
+
+def test_the_model_depends_on_the_answers_not_on_the_pseudonyms() -> None:
+    """The same answers under other pseudonyms give the same entry, to the last bit: the
+    experts enter the model in the order of their answers, so every sum runs in the
+    same order (a close of the same data on another panel stores the same summary)."""
+    import random
+
+    import pandas as pd
+
+    definition = parse_definition(SOURCE)
+    rng = random.Random(3)
+    answers = []
+    for _ in range(60):
+        seeds = []
+        for centre in (4817.25, 2.5, 40.0):
+            low, high = centre * rng.uniform(0.5, 0.99), centre * rng.uniform(1.01, 1.6)
+            seeds.append((low, centre * rng.uniform(0.8, 1.2), high))
+        seeds = [(a, min(max(b, a * 1.001), c * 0.999), c) for a, b, c in seeds]
+        best = rng.uniform(10, 40)
+        answers.append((*seeds, (best - rng.uniform(1, 9), best + rng.uniform(1, 9), best, 80)))
+
+    def frame(names: list[str]) -> pd.DataFrame:
+        rows = []
+        for name, (cases, ratio, level, (lowest, highest, best, confidence)) in zip(
+            names, answers, strict=True
+        ):
+            for key, values in (
+                ("seed_cases", cases),
+                ("seed_ratio", ratio),
+                ("seed_level", level),
+            ):
+                for part, value in zip(("q05", "q50", "q95"), values, strict=True):
+                    rows.append((name, "a", 1, key, part, float(value)))
+            for part, value in zip(
+                ("lowest", "highest", "best", "confidence"),
+                (lowest, highest, best, confidence),
+                strict=True,
+            ):
+                rows.append((name, "a", 1, "estimate", part, float(value)))
+        return pd.DataFrame(rows, columns=list(analysis.COLUMNS))
+
+    names = [f"P{number:03d}" for number in range(len(answers))]
+    shuffled = names[:]
+    random.Random(8).shuffle(shuffled)
+    first = classical_model_summary(frame(names), definition, number=1)
+    second = classical_model_summary(frame(shuffled), definition, number=1)
+    assert first["status"] == "ok" and len(first["experts"]) == len(answers)
+    assert first == second
