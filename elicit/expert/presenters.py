@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any
 
 from flask_babel import format_decimal, gettext, ngettext
@@ -17,6 +18,7 @@ from surveys.answers import (
     CANNOT_JUDGE,
     AnswerRules,
     ParsedAnswers,
+    ambiguous_number,
     outside_previous_iqr,
     parse_answers,
 )
@@ -699,5 +701,13 @@ def form_values(page: ExpertPage) -> dict[str, str]:
 
 
 def format_plain(value: float) -> str:
-    """A number as typed back into an input: ``4`` rather than ``4.0``."""
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
+    """A number as typed back into an input, in a form the answer parser takes back
+    unchanged: ``4`` rather than ``4.0``; no exponent (``0.00001``, not ``1e-05``); and
+    never one separator before exactly three digits, which reads as a thousands
+    separator and is refused (:func:`surveys.answers.ambiguous_number`): ``28.3910``,
+    not ``28.391``.  The digits are the shortest that give the same number back."""
+    number = float(value)
+    if number.is_integer():
+        return str(int(number))
+    text = format(Decimal(repr(number)), "f")
+    return f"{text}0" if ambiguous_number(text) else text
