@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from flask_babel import format_decimal, format_scientific
 
@@ -66,27 +67,13 @@ def model_words(result: ClassicalModelResult | None) -> dict[str, object] | None
     """What ``facilitate/_classical_model.html`` prints, or ``None`` without a model."""
     if result is None:
         return None
+    words = _scores_words(result.experts, result.decision_makers, result.alpha)
+    for row, expert in zip(words["experts"], result.experts, strict=True):
+        row["seeds_answered"] = expert["seeds_answered"]
+        row["weighted"] = bool(expert["weight"])
     return {
         "result": result,
-        "experts": [
-            {
-                "expert": row["expert"],
-                "seeds_answered": row["seeds_answered"],
-                "calibration": score(row["calibration"]),
-                "information": score(row["information"]),
-                "weight": score(row["weight"]),
-                "weighted": bool(row["weight"]),
-            }
-            for row in result.experts
-        ],
-        "decision_makers": {
-            name: {
-                "calibration": score(scores.get("calibration")),
-                "information": score(scores.get("information")),
-            }
-            for name, scores in result.decision_makers.items()
-        },
-        "alpha": score(result.alpha),
+        **words,
         "seeds": [item_words(item) for item in result.seeds],
         "targets": [item_words(item) for item in result.targets],
     }
@@ -97,9 +84,16 @@ def glance_words(glance: ClassicalModelGlance | None) -> dict[str, object] | Non
     or ``None`` without a model."""
     if glance is None:
         return None
+    return {"result": glance, **_scores_words(glance.experts, glance.decision_makers, glance.alpha)}
+
+
+def _scores_words(
+    experts: list[dict[str, Any]],
+    decision_makers: dict[str, dict[str, float | None]],
+    alpha: float | None,
+) -> dict[str, Any]:
+    """The experts' scores, both decision makers' and the cut-off, as words."""
     return {
-        "result": glance,
-        "alpha": score(glance.alpha),
         "experts": [
             {
                 "expert": row["expert"],
@@ -107,13 +101,14 @@ def glance_words(glance: ClassicalModelGlance | None) -> dict[str, object] | Non
                 "information": score(row.get("information")),
                 "weight": score(row.get("weight")),
             }
-            for row in glance.experts
+            for row in experts
         ],
         "decision_makers": {
             name: {
                 "calibration": score(scores.get("calibration")),
                 "information": score(scores.get("information")),
             }
-            for name, scores in glance.decision_makers.items()
+            for name, scores in decision_makers.items()
         },
+        "alpha": score(alpha),
     }
