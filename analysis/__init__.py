@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from analysis.scenario_sets import CELL_SEPARATOR, cell_component, pooled_scenarios
     from analysis.scoring import (
         CALIBRATION_COLUMNS,
+        POOL_COMPARISON_COLUMNS,
         SCORE_SUMMARY_COLUMNS,
         ForecastScores,
         brier_score,
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
         categorical_brier_score,
         categorical_log_score,
         log_score,
+        pool_versus_panelists,
         score_forecasts,
     )
     from analysis.signposts import (
@@ -102,6 +104,7 @@ __all__ = [
     "LIKELIHOOD_COLUMNS",
     "OBSERVATION_KINDS",
     "POOLING_METHODS",
+    "POOL_COMPARISON_COLUMNS",
     "PROBABILITY_SCALE",
     "QUANTILE_COLUMNS",
     "QUANTILE_METHODS",
@@ -145,6 +148,7 @@ __all__ = [
     "log_score",
     "normalise_scenarios",
     "pool_probabilities",
+    "pool_versus_panelists",
     "pooled_scenarios",
     "prepare",
     "quantile_array",

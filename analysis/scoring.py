@@ -624,3 +624,89 @@ def _summary(items: pd.DataFrame) -> pd.DataFrame:
     for column in ("items", "probability_items", "scenario_items"):
         summary[column] = summary[column].astype("int64")
     return summary[list(SCORE_SUMMARY_COLUMNS)]
+
+
+POOL_COMPARISON_COLUMNS: tuple[str, ...] = (
+    "panelists",
+    "pool_better",
+    "tied",
+    "panelist_better",
+)
+"""The columns of :func:`pool_versus_panelists`, in order."""
+
+
+def pool_versus_panelists(items: pd.DataFrame, *, tolerance: float = 1e-12) -> pd.DataFrame:
+    """How many panelists each pooling method beats, on the items each one answered.
+
+    For panelist :math:`i`, who was scored on the resolved items :math:`I_i`, and pool
+    :math:`p`, compare the panelist's mean logarithmic score with the pool's mean over
+    the same items:
+
+    .. math:: \\bar L_i = \\frac{1}{|I_i|}\\sum_{j \\in I_i} L_{ij}, \\qquad
+              \\bar L_{p,i} = \\frac{1}{|I_i|}\\sum_{j \\in I_i} L_{pj}.
+
+    The pool is better for that panelist when :math:`\\bar L_{p,i} < \\bar L_i`, the
+    panelist is better when :math:`\\bar L_i < \\bar L_{p,i}`, and they tie within
+    ``tolerance``.  Matching the items matters: a panelist who answered only the easy
+    items would otherwise be compared with a pool scored on the hard ones too.  The log
+    score is used because it is defined on probability items and scenario sets alike
+    (Brier's categorical score is on another scale); it is a loss, lower is better.
+    This is the usual check of the "wisdom of the crowd" in forecasting panels: how
+    often the aggregate outscores the individuals it aggregates (Clemen 1989;
+    Satopää et al. 2014).
+
+    Parameters
+    ----------
+    items : pandas.DataFrame
+        :attr:`ForecastScores.items`: one row per forecaster and item with ``kind``
+        (``"panelist"`` or ``"pool"``), ``forecaster``, ``item`` and ``log``.  An item a
+        pool has no score on (none of its rows) leaves the panelists who answered it
+        out of that pool's comparison, as does a missing (NaN) log score.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by pool (``pool``, in order of appearance), with
+        :data:`POOL_COMPARISON_COLUMNS`: the panelists compared and how many of them
+        the pool beats, ties and loses to.  Empty without pools or panelists.
+    """
+    columns = list(POOL_COMPARISON_COLUMNS)
+    empty = pd.DataFrame(
+        {column: pd.Series(dtype="int64") for column in columns},
+        index=pd.Index([], name="pool", dtype=object),
+    )
+    if items.empty:
+        return empty
+    kinds = items["kind"].to_numpy()
+    pools = items.loc[kinds == "pool", ["forecaster", "item", "log"]]
+    panel = items.loc[kinds == "panelist", ["forecaster", "item", "log"]]
+    panel = panel.loc[panel["log"].notna().to_numpy()]
+    if pools.empty or panel.empty:
+        return empty
+    by_pool = pools.pivot_table(index="item", columns="forecaster", values="log", aggfunc="first")
+    names = list(dict.fromkeys(pools["forecaster"]))
+    records = []
+    for name in names:
+        pooled = panel["item"].map(by_pool[name]).to_numpy(dtype=float)
+        known = ~np.isnan(pooled)
+        compared = pd.DataFrame(
+            {
+                "forecaster": panel["forecaster"].to_numpy()[known],
+                "own": panel["log"].to_numpy(dtype=float)[known],
+                "pool": pooled[known],
+            }
+        )
+        means = compared.groupby("forecaster", sort=False)[["own", "pool"]].mean()
+        difference = means["own"].to_numpy() - means["pool"].to_numpy()
+        records.append(
+            {
+                "pool": name,
+                "panelists": len(means),
+                "pool_better": int((difference > tolerance).sum()),
+                "tied": int((np.abs(difference) <= tolerance).sum()),
+                "panelist_better": int((difference < -tolerance).sum()),
+            }
+        )
+    return pd.DataFrame.from_records(records, index="pool", columns=["pool", *columns]).astype(
+        "int64"
+    )

@@ -260,8 +260,10 @@ class ClassicalModelResult:
     scored_experts: int
     experts_without_seeds: int
     #: Rows ``{"expert": 1, "calibration", "information", "seeds_answered", "weight", …}``
-    #: in the order of the weights.
+    #: in the order of the weights: the :data:`LISTED_EXPERTS` heaviest.
     experts: list[dict[str, Any]] = field(default_factory=list)
+    #: Experts whose weight is above 0 (all of them, listed or not).
+    weighted_experts: int = 0
     alpha: float | None = None
     effective_seeds: int | None = None
     #: ``{"performance": {"calibration", "information"}, "equal": {…}}``.
@@ -271,12 +273,19 @@ class ClassicalModelResult:
     settings: dict[str, Any] = field(default_factory=dict)
 
 
+#: Experts the results page and the report list (the heaviest first): with a large
+#: panel the rest weigh little or nothing, and the export lists every one.
+LISTED_EXPERTS = 25
+
+
 def latest_classical_model(
     session: Session, study: Study, language: str
 ) -> ClassicalModelResult | None:
     """The classical model of the study's latest closed round, with item texts in
     ``language``; ``None`` for a study without seed items or before a close.  Only the
-    summaries' ``classical_model`` entries are read (the database takes them out)."""
+    summaries' ``classical_model`` entries are read (the database takes them out), and
+    only the :data:`LISTED_EXPERTS` heaviest experts are kept, with the number of those
+    weighted: pages list no more, whatever the panel's size."""
     definition = study_definition(study)
     if not has_seeds(definition):
         return None
@@ -310,7 +319,10 @@ def latest_classical_model(
         status=entry["status"],
         scored_experts=entry["scored_experts"],
         experts_without_seeds=entry["experts_without_seeds"],
-        experts=list(entry.get("experts", [])),
+        experts=list(entry.get("experts", []))[:LISTED_EXPERTS],
+        weighted_experts=sum(
+            1 for expert in entry.get("experts", []) if (expert.get("weight") or 0) > 0
+        ),
         alpha=entry.get("alpha"),
         effective_seeds=entry.get("effective_seeds"),
         decision_makers=dict(entry.get("decision_makers", {})),
@@ -375,3 +387,138 @@ def classical_model_glance(session: Session, study: Study) -> ClassicalModelGlan
             experts=[expert for expert in experts if expert],
         )
     return None
+
+
+# -- the export's table ----------------------------------------------------------------------
+
+CLASSICAL_MODEL_COLUMNS: dict[str, tuple[str, str]] = {
+    "round": ("integer", "The round whose close computed the model (every closed round)."),
+    "kind": (
+        "text",
+        "expert (one scored expert's scores and weight), decision_maker (a combination's "
+        "scores), or item (a combination's 5th, 50th and 95th percentiles on one seed "
+        "question or numeric estimate).",
+    ),
+    "expert": (
+        "integer",
+        "Expert rows: the expert's number, 1 for the heaviest weight; numbers are given "
+        "anew at each close and name no pseudonym (the same numbers as the console's).",
+    ),
+    "decision_maker": (
+        "text",
+        "decision_maker and item rows: performance (the performance-weighted combination) "
+        "or equal (equal weights, on the same experts).",
+    ),
+    "item": ("text", "Item rows: the seed question's or numeric estimate's key."),
+    "seeds_answered": ("integer", "Expert rows: seed questions the expert answered."),
+    "calibration": (
+        "number",
+        "Calibration score: the p-value of the chi-square statistic 2·N·I(s, p) of the "
+        "expert's interquantile hit frequencies s against p = (0.05, 0.45, 0.45, 0.05) "
+        "over N seed questions (Cooke 1991), by scipy.stats.chi2.sf with 3 degrees of "
+        "freedom.",
+    ),
+    "information": (
+        "number",
+        "Information score over the seed questions: mean relative information of the "
+        "expert's distribution against the background measure over each item's intrinsic "
+        "range (10 % overshoot).",
+    ),
+    "information_all": (
+        "number",
+        "Expert rows: the same information score over every item the expert answered, "
+        "seed questions and numeric estimates.",
+    ),
+    "combined": ("number", "Expert rows: calibration × information (before the cut-off)."),
+    "weight": (
+        "number",
+        "Expert rows: the normalised global weight; 0 below the cut-off alpha.",
+    ),
+    "alpha": (
+        "number",
+        "decision_maker rows (performance): the cut-off, the calibration score below "
+        "which experts weigh 0, chosen to maximise the combination's own score.",
+    ),
+    "effective_seeds": (
+        "integer",
+        "decision_maker rows: the seed questions the calibration scores rest on.",
+    ),
+    "experts_answered": ("integer", "Item rows: scored experts who answered the item."),
+    "known_answer": ("number", "Item rows of seed questions: the true value."),
+    "q05": ("number", "Item rows: the combination's 5th percentile."),
+    "q50": ("number", "Item rows: the combination's 50th percentile (median)."),
+    "q95": ("number", "Item rows: the combination's 95th percentile."),
+}
+"""The export's ``classical_model`` table: every closed round's stored model, tidy."""
+
+#: Columns of :data:`CLASSICAL_MODEL_COLUMNS` that hold whole numbers.
+_WHOLE_COLUMNS = ("round", "expert", "seeds_answered", "effective_seeds", "experts_answered")
+
+
+def classical_model_table(session: Session, study: Study) -> pd.DataFrame:
+    """Every closed round's classical model as stored (:data:`CLASSICAL_MODEL_COLUMNS`),
+    round after round: the experts by number (no pseudonym: the summary holds none),
+    both decision makers' scores and their quantiles per item.  One round's entry is
+    read at a time (at 100,000 experts one entry is a list of 100,000 rows)."""
+    block = RoundSummary.statistics["classical_model"]
+    rounds = list(
+        session.execute(
+            select(Round.number)
+            .join(RoundSummary, RoundSummary.round_id == Round.id)
+            .where(Round.study_id == study.id, block["status"].is_not(None))
+            .order_by(Round.number)
+        ).scalars()
+    )
+    frames = []
+    for number in rounds:
+        entry = session.execute(
+            select(block)
+            .join(Round, RoundSummary.round_id == Round.id)
+            .where(Round.study_id == study.id, Round.number == number)
+        ).scalar_one()
+        if entry and entry.get("status") == "ok":
+            frames.append(_model_frame(number, entry))
+    columns = list(CLASSICAL_MODEL_COLUMNS)
+    if not frames:
+        return pd.DataFrame({column: pd.Series(dtype=object) for column in columns})
+    frame = pd.concat(frames, ignore_index=True)[columns]
+    for column in _WHOLE_COLUMNS:
+        frame[column] = frame[column].astype("Int64")
+    return frame
+
+
+def _model_frame(number: int, entry: dict[str, Any]) -> pd.DataFrame:
+    """One round's stored model as rows of the export's table."""
+    columns = list(CLASSICAL_MODEL_COLUMNS)
+    experts = pd.DataFrame.from_records(entry.get("experts", []))
+    experts = experts.reindex(columns=columns).assign(round=number, kind="expert")
+    makers = [
+        {
+            "round": number,
+            "kind": "decision_maker",
+            "decision_maker": name,
+            "calibration": scores.get("calibration"),
+            "information": scores.get("information"),
+            "alpha": entry.get("alpha") if name == "performance" else None,
+            "effective_seeds": entry.get("effective_seeds"),
+        }
+        for name, scores in entry.get("decision_makers", {}).items()
+    ]
+    items = [
+        {
+            "round": number,
+            "kind": "item",
+            "decision_maker": name,
+            "item": row["item"],
+            "experts_answered": row.get("experts"),
+            "known_answer": row.get("answer"),
+            **dict(zip(("q05", "q50", "q95"), row.get(name) or (None, None, None), strict=True)),
+        }
+        for row in (*entry.get("seeds", []), *entry.get("targets", []))
+        if "experts" in row
+        for name in ("performance", "equal")
+    ]
+    return pd.concat(
+        [experts, pd.DataFrame.from_records([*makers, *items], columns=columns)],
+        ignore_index=True,
+    )

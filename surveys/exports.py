@@ -1,6 +1,6 @@
 """Tidy, pseudonymous exports of a study for researchers: CSV, Excel and JSON.
 
-:func:`export_tables` gathers nine tables from the database; the writers put them in a
+:func:`export_tables` gathers ten tables from the database; the writers put them in a
 folder of CSV files (with ``settings.json``, the reproduction script and a README), an
 Excel workbook (one sheet per table) or one JSON document.
 
@@ -52,6 +52,7 @@ from sqlalchemy.orm import Session
 
 import analysis
 from analysis.deferred import deferred
+from surveys.calibration import CLASSICAL_MODEL_COLUMNS, classical_model_table
 from surveys.definition import ItemDefinition, LocalizedText
 from surveys.errors import DomainError
 from surveys.models import (
@@ -98,6 +99,7 @@ TABLES: tuple[str, ...] = (
     "methods",
     "resolutions",
     "scores",
+    "classical_model",
     "observations",
 )
 """The tables of an export, in the order files and sheets are written."""
@@ -419,6 +421,9 @@ class ExportTables:
     #: The stored scores (:data:`SCORE_COLUMNS`): a row per panelist (by pseudonym) and
     #: per pooling method, and each pool's score per item.
     scores: pd.DataFrame
+    #: Every closed round's classical model (:data:`CLASSICAL_MODEL_COLUMNS`): the
+    #: experts by number, both decision makers and their quantiles per item.
+    classical_model: pd.DataFrame
     #: The scenario tracker's observations (:data:`OBSERVATION_COLUMNS`).
     observations: pd.DataFrame
 
@@ -446,6 +451,8 @@ class StreamedExport:
     #: panelist: read in batches from the stored scores, held as one table).
     resolutions: pd.DataFrame
     scores: pd.DataFrame
+    #: As :attr:`ExportTables.classical_model` (a row per expert and round, held whole).
+    classical_model: pd.DataFrame
     #: As :attr:`ExportTables.observations`.
     observations: pd.DataFrame
 
@@ -505,6 +512,7 @@ def open_export(session: Session, study: Study, *, chunk_size: int | None = None
         settings=settings,
         resolutions=resolution_table(session, study),
         scores=score_table(session, study),
+        classical_model=classical_model_table(session, study),
         observations=observed,
     )
 
@@ -568,6 +576,7 @@ def export_tables(session: Session, study: Study) -> ExportTables:
         settings=streamed.settings,
         resolutions=streamed.resolutions,
         scores=streamed.scores,
+        classical_model=streamed.classical_model,
         observations=streamed.observations,
     )
 
@@ -1069,6 +1078,7 @@ def _codebook(study: Study, languages: list[str]) -> pd.DataFrame:
         "methods": METHODS_COLUMNS,
         "resolutions": RESOLUTION_COLUMNS,
         "scores": SCORE_COLUMNS,
+        "classical_model": CLASSICAL_MODEL_COLUMNS,
         "observations": OBSERVATION_COLUMNS,
     }
     columns_of = {
@@ -1080,6 +1090,7 @@ def _codebook(study: Study, languages: list[str]) -> pd.DataFrame:
         "methods": list(METHODS_COLUMNS),
         "resolutions": list(RESOLUTION_COLUMNS),
         "scores": list(SCORE_COLUMNS),
+        "classical_model": list(CLASSICAL_MODEL_COLUMNS),
         "observations": list(OBSERVATION_COLUMNS),
     }
     records: list[dict[str, Any]] = []
@@ -1368,6 +1379,9 @@ methods.csv     quantile method, consensus rules, software version and definitio
 resolutions.csv what happened for each resolved item: outcome, date, source
 scores.csv      Brier and logarithmic scores of each pooling method and of each
                 panelist (by pseudonym) on the resolved items
+classical_model.csv Cooke's classical model at each close: each expert's
+                calibration, information and weight (experts by number, no
+                pseudonym), both combinations' scores and percentiles per item
 observations.csv the scenario tracker's dated observations after the study: a
                 signpost seen or not seen, a trigger that occurred (never who
                 recorded them)
@@ -1375,7 +1389,7 @@ settings.json   the settings reproduce.py recomputes the summaries with
 reproduce.py    run `python reproduce.py` here, with elicit's `analysis` package
                 importable: it recomputes every summary from responses.csv and checks
                 each statistic (PASS / FAIL)
-spreadsheet/    the same nine tables for opening in a spreadsheet (Excel, LibreOffice,
+spreadsheet/    the same ten tables for opening in a spreadsheet (Excel, LibreOffice,
                 Google Sheets): a text that a spreadsheet would run as a formula (one
                 starting with = + - @, a tab or a return) begins with an apostrophe.
                 The files above hold every text exactly as typed; read those with

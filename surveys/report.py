@@ -12,9 +12,10 @@ to open-text items (:func:`surveys.exports.submitted_texts`, one counting query)
 The report is for the study's members, researchers included, and may be passed on to
 reviewers, so it holds no name, email, access token or pseudonym: panelists appear only
 as counts, and subgroup rows that the summary masked stay masked.  The same holds for
-the scores (:mod:`surveys.scores`, read as stored): each pooling method's, and the
-panelists' only as a spread (best, quartiles, worst); the scores by pseudonym are in
-the console's outcomes page and in the exports.
+the scores (:mod:`surveys.scores`, read as stored): each pooling method's, how many
+panelists each beats, and the panelists' as a spread (best, quartiles, worst) and by
+rank without pseudonym (every panelist of a small panel, the best and worst of a large
+one); the scores by pseudonym are in the console's outcomes page and in the exports.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from surveys.protocol import ProtocolRecord, protocol_record
 from surveys.resolutions import resolvable
 from surveys.results import study_results
 from surveys.rounds import combined_state, stopping_recommendation
-from surveys.scores import StoredScores, stored_scores
+from surveys.scores import StoredScores, panelist_scores, stored_scores
 from surveys.serialization import item_from_json
 from surveys.signposts import SignpostMatrix, signpost_matrix
 from surveys.studies import study_definition
@@ -304,12 +305,16 @@ class ReportResolution:
 @dataclass(frozen=True)
 class ReportScores:
     """The outcomes and the stored scores (:mod:`surveys.scores`): each pooling method's
-    scores and the spread of the panelists' (no pseudonym: see the module's note),
-    and the calibration tables."""
+    scores, the panelists' spread and ranks (no pseudonym: see the module's note), and
+    the calibration tables."""
 
     resolutions: list[ReportResolution]
     #: ``None`` while no closed round's answer is scored.
     stored: StoredScores | None
+    #: The panelists' own scores ranked, best (lowest log score) first, without
+    #: pseudonym: ``(rank, fields)``, every panelist up to :data:`RANKED_PANELISTS`,
+    #: else the :data:`RANKED_ENDS` best and worst with ``None`` between them.
+    ranked: list[tuple[int, dict[str, Any]] | None] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -459,7 +464,42 @@ def _report_scores(
         )
     if not resolutions:
         return None
-    return ReportScores(resolutions=resolutions, stored=stored)
+    return ReportScores(
+        resolutions=resolutions, stored=stored, ranked=_ranked_panelists(session, study, stored)
+    )
+
+
+#: Up to this many panelists, the report ranks every one's scores.
+RANKED_PANELISTS = 50
+#: Beyond :data:`RANKED_PANELISTS`, the report ranks this many best and worst.
+RANKED_ENDS = 10
+
+
+def _ranked_panelists(
+    session: Session, study: Study, stored: StoredScores | None
+) -> list[tuple[int, dict[str, Any]] | None]:
+    """The panelists' scores by rank, without pseudonym (see :class:`ReportScores`):
+    two bounded reads, whatever the panel's size."""
+    if stored is None or not stored.panelists:
+        return []
+    total = stored.panelists
+    if total <= RANKED_PANELISTS:
+        return [
+            (rank, _anonymous(row))
+            for rank, row in enumerate(panelist_scores(session, study), start=1)
+        ]
+    best = panelist_scores(session, study, limit=RANKED_ENDS)
+    worst = panelist_scores(session, study, offset=total - RANKED_ENDS, limit=RANKED_ENDS)
+    return [
+        *((rank, _anonymous(row)) for rank, row in enumerate(best, start=1)),
+        None,
+        *((rank, _anonymous(row)) for rank, row in enumerate(worst, start=total - RANKED_ENDS + 1)),
+    ]
+
+
+def _anonymous(row: dict[str, Any]) -> dict[str, Any]:
+    """A panelist's score row without the pseudonym."""
+    return {key: value for key, value in row.items() if key not in ("forecaster", "item")}
 
 
 # -- rounds and panel ----------------------------------------------------------------------

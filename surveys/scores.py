@@ -18,7 +18,9 @@ What is stored:
   panelists that is a row per panelist and item written at every change; the
   responses export and the resolutions give it to whoever needs it;
 - how the panelists' scores spread (count, best, quartiles under the study's quantile
-  method, worst), which the report gives instead of a row per pseudonym;
+  method, worst), and how many panelists each pooling method beats on the items each
+  answered (:func:`analysis.pool_versus_panelists`), which the report gives besides
+  the panelists' scores ranked without pseudonym;
 - calibration tables (:func:`analysis.calibration_table`, :data:`CALIBRATION_BINS`
   equal bins) for each pooling method and for the panel (every panelist's forecasts
   together), each with the number of distinct resolved events it rests on.
@@ -165,6 +167,7 @@ def store_scores(session: Session, study: Study) -> None:
                 )
             )
         settings["panel"] = _panel_distribution(scores.summary, study.quantile_method)
+        settings["pool_versus_panelists"] = _pool_comparison(scores.items)
         forecasts = scores.forecasts
         groups = {PANEL: forecasts[forecasts["kind"] == "panelist"]}
         for pool in POOLS:
@@ -234,6 +237,19 @@ def _panel_distribution(summary: Any, quantile_method: str) -> dict[str, Any]:
             "max": float(values.max()),
         }
     return spread
+
+
+def _pool_comparison(items: Any) -> dict[str, dict[str, int]]:
+    """Per pooling method (:data:`POOLS` order), how many panelists it beats, ties and
+    loses to on the items each answered (:func:`analysis.pool_versus_panelists`)."""
+    from analysis.scoring import pool_versus_panelists
+
+    table = pool_versus_panelists(items)
+    return {
+        pool: {column: int(value) for column, value in table.loc[pool].items()}
+        for pool in POOLS
+        if pool in table.index
+    }
 
 
 def refresh_scores(session: Session, study: Study) -> None:

@@ -19,6 +19,7 @@ from analysis import (
     categorical_log_score,
     log_score,
     pool_probabilities,
+    pool_versus_panelists,
     score_forecasts,
 )
 from analysis.pool_groups import pool_groups
@@ -237,3 +238,62 @@ def test_score_table_leaves_its_input_alone():
     before = frame.copy()
     score_forecasts(frame, {"rain": 1, "future": "calm"}, round_number=2)
     pd.testing.assert_frame_equal(frame, before)
+
+
+def _score_rows(rows):
+    return pd.DataFrame(rows, columns=["kind", "forecaster", "item", "log"])
+
+
+def test_pool_versus_panelists_by_hand():
+    items = _score_rows(
+        [
+            ("pool", "mean", "a", 0.2),
+            ("pool", "mean", "b", 1.0),
+            ("pool", "median", "a", 0.5),
+            ("panelist", "x", "a", 0.3),  # mean's 0.2 beats 0.3; median's 0.5 loses
+            ("panelist", "y", "a", 0.1),  # (0.1 + 0.9) / 2 = 0.5 beats mean's 0.6
+            ("panelist", "y", "b", 0.9),
+            ("panelist", "z", "b", 1.0),  # ties the mean; median has no score on b
+        ]
+    )
+    table = pool_versus_panelists(items)
+    assert list(table.index) == ["mean", "median"]
+    assert table.loc["mean"].to_dict() == {
+        "panelists": 3,
+        "pool_better": 1,
+        "tied": 1,
+        "panelist_better": 1,
+    }
+    # The median pool is compared on item a alone: x and y both beat its 0.5.
+    assert table.loc["median"].to_dict() == {
+        "panelists": 2,
+        "pool_better": 0,
+        "tied": 0,
+        "panelist_better": 2,
+    }
+
+
+def test_pool_versus_panelists_matches_a_loop_over_the_score_table():
+    scores = score_forecasts(_study_frame(), {"rain": 1, "war": False, "future": "tense"})
+    table = pool_versus_panelists(scores.items)
+    rows = scores.items.to_dict("records")
+    pool_logs = {(r["forecaster"], r["item"]): r["log"] for r in rows if r["kind"] == "pool"}
+    for pool in POOLING_METHODS:
+        counts = {"pool_better": 0, "tied": 0, "panelist_better": 0}
+        for panelist in sorted({r["forecaster"] for r in rows if r["kind"] == "panelist"}):
+            mine = [r for r in rows if r["kind"] == "panelist" and r["forecaster"] == panelist]
+            own = sum(r["log"] for r in mine) / len(mine)
+            pooled = sum(pool_logs[(pool, r["item"])] for r in mine) / len(mine)
+            key = (
+                "tied"
+                if abs(own - pooled) <= 1e-12
+                else ("pool_better" if pooled < own else "panelist_better")
+            )
+            counts[key] += 1
+        assert table.loc[pool].to_dict() == {"panelists": 3, **counts}
+
+
+def test_pool_versus_panelists_without_pools_or_panelists_is_empty():
+    assert pool_versus_panelists(_score_rows([("pool", "mean", "a", 0.2)])).empty
+    assert pool_versus_panelists(_score_rows([("panelist", "x", "a", 0.2)])).empty
+    assert pool_versus_panelists(_score_rows([])).empty

@@ -92,6 +92,8 @@ def test_record_an_outcome_and_read_the_scores(client, study):
     assert cells(page, 'data-pool="mean"')[:3] == ["Mean of the probabilities", "1", "0.202"]
     briers = sorted(row[2] for row in rows(page, "panelist-scores"))
     assert briers == ["0.040", "0.490"]
+    # Log scores: the pool's −ln .55 beats −ln .3 and loses to −ln .8.
+    assert cells(page, 'data-pool="mean"')[-1] == "1 of 2"
     # In the page's language, as every other number of the console.
     spanish = unescape(client.get(f"{OUTCOMES}?lang=es").text)
     assert cells(spanish, 'data-pool="mean"')[2] == "0,202"

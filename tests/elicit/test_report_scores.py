@@ -5,6 +5,7 @@ page and in the downloaded file."""
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date
 from html import unescape
@@ -89,3 +90,42 @@ def test_the_report_shows_outcomes_pooled_scores_spread_and_calibration(client, 
         assert "Few items have resolved" in section
         for panelist in panelists:
             assert panelist.pseudonym not in page
+
+
+def _cells(row: str) -> list[str]:
+    return [
+        re.sub(r"<[^>]+>", "", cell).strip()
+        for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row)
+    ]
+
+
+def test_the_report_ranks_the_panelists_and_says_how_many_each_pool_beats(client, study):
+    created, panelists = study
+    # Tariffs happened: the panelists gave it 25, 35 and 45 %; the mean and the median
+    # pools 35 %, so each beats the first panelist, ties the second, loses to the third.
+    resolve(db.session, created, "trigger_tariffs", "yes", date(2026, 1, 5), "Diario Oficial")
+    log_in(client, "reader@example.org")
+    section = _section(unescape(client.get(f"/console/studies/{SLUG}/report").text))
+    for pool in ("mean", "median"):
+        row = re.search(rf'data-pool="{pool}">(.*?)</tr>', section).group(1)
+        assert _cells(row)[-1] == "1 of 3 (1 tie)", pool
+    ranks = re.findall(r'<tr data-rank="(\d)">(.*?)</tr>', section)
+    assert [rank for rank, _ in ranks] == ["1", "2", "3"]
+    logs = [float(_cells(row)[-1]) for _, row in ranks]
+    assert logs == pytest.approx([-math.log(0.45), -math.log(0.35), -math.log(0.25)], abs=5e-4)
+    assert "Every panelist, best logarithmic score first" in section
+    for panelist in panelists:
+        assert panelist.pseudonym not in section
+
+
+def test_a_large_panel_s_ranks_show_the_best_and_the_worst(client, study, monkeypatch):
+    created, _ = study
+    monkeypatch.setattr("surveys.report.RANKED_PANELISTS", 2)
+    monkeypatch.setattr("surveys.report.RANKED_ENDS", 1)
+    monkeypatch.setattr("elicit.facilitate.report.RANKED_ENDS", 1)
+    resolve(db.session, created, "trigger_tariffs", "yes", date(2026, 1, 5), "Diario Oficial")
+    log_in(client, "reader@example.org")
+    section = _section(unescape(client.get(f"/console/studies/{SLUG}/report").text))
+    assert re.findall(r'<tr data-rank="(\d)">', section) == ["1", "3"]
+    assert "… 1 more panelist …" in section
+    assert "The 1 best and the 1 worst of the 3 panelists" in section

@@ -24,6 +24,7 @@ import pandas as pd
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from surveys.calibration import classical_model_table
 from surveys.exports import README as EXPORT_README
 from surveys.exports import (
     REPRODUCE_SCRIPT,
@@ -68,6 +69,7 @@ def reference_export_tables(session: Session, study: Study) -> ExportTables:
         # Tables added after that commit (issue 16), from the current builders.
         resolutions=resolution_table(session, study),
         scores=score_table(session, study),
+        classical_model=classical_model_table(session, study),
         observations=observation_table(session, study),
     )
 

@@ -507,3 +507,70 @@ def test_the_model_depends_on_the_answers_not_on_the_pseudonyms() -> None:
     second = classical_model_summary(frame(shuffled), definition, number=1)
     assert first["status"] == "ok" and len(first["experts"]) == len(answers)
     assert first == second
+
+
+def test_the_export_holds_every_round_s_model_without_pseudonyms(
+    app, make_study, make_panel, tmp_path
+) -> None:
+    from surveys.exports import export_tables, write_csv
+
+    study = make_study(SOURCE)
+    links = make_panel(study, 4)
+    open_round(db.session, study)
+    answer_round(study, links, ANSWERS)
+    close_round(db.session, study)
+    open_round(db.session, study)
+    revised = [list(answer) for answer in ANSWERS]
+    revised[0][0] = (4500, 4800, 5000)
+    answer_round(study, links[:1], [revised[0]])
+    close_round(db.session, study)
+    table = export_tables(db.session, study).classical_model
+    for number, answers in ((1, ANSWERS), (2, [tuple(answer) for answer in revised])):
+        expected = expected_model(answers)
+        rows = table[table["round"] == number]
+        experts = rows[rows["kind"] == "expert"].sort_values("expert")
+        assert list(experts["expert"]) == [1, 2, 3, 4]
+        assert sorted(experts["calibration"]) == pytest.approx(sorted(expected.calibration))
+        assert sorted(experts["weight"]) == pytest.approx(sorted(expected.weights))
+        assert experts["weight"].is_monotonic_decreasing
+        makers = rows[rows["kind"] == "decision_maker"].set_index("decision_maker")
+        assert makers.loc["performance", "alpha"] == pytest.approx(expected.alpha, abs=1e-12)
+        assert makers.loc["performance", "calibration"] == pytest.approx(expected.dm_calibration)
+        assert makers.loc["equal", "information"] == pytest.approx(expected.dm_equal_information)
+        estimate = rows[(rows["kind"] == "item") & (rows["item"] == "estimate")]
+        estimate = estimate.set_index("decision_maker")
+        performance = estimate.loc["performance", ["q05", "q50", "q95"]].astype(float)
+        assert list(performance) == pytest.approx(list(expected.dm[3]), abs=1e-9)
+        equal = estimate.loc["equal", ["q05", "q50", "q95"]].astype(float)
+        assert list(equal) == pytest.approx(list(expected.dm_equal[3]), abs=1e-9)
+        seed = rows[(rows["kind"] == "item") & (rows["item"] == "seed_cases")]
+        assert set(seed["known_answer"]) == {SECRET}
+    write_csv(export_tables(db.session, study), tmp_path / "csv")
+    written = (tmp_path / "csv" / "classical_model.csv").read_text(encoding="utf-8")
+    assert written.startswith("round,kind,expert,decision_maker,item,")
+    for link in links:
+        assert link.pseudonym not in written
+
+
+def test_pages_list_the_heaviest_experts_and_count_the_rest(
+    app, client, make_study, make_panel, make_user, monkeypatch
+) -> None:
+    monkeypatch.setattr("surveys.calibration.LISTED_EXPERTS", 2)
+    study = make_study(SOURCE)
+    links = make_panel(study, 4)
+    open_round(db.session, study)
+    answer_round(study, links, ANSWERS)
+    model = close_round(db.session, study).statistics["classical_model"]
+    weighted = sum(1 for row in model["experts"] if row["weight"] > 0)
+    make_user("lead@example.org", studies=[study])
+    assert log_in(client, "lead@example.org").status_code == 302
+    for path in ("results", "report"):
+        html = client.get(f"/console/studies/{study.slug}/{path}").text
+        section = html.split('id="classical-model"', 1)[1].split("</section>", 1)[0]
+        assert 'data-expert="1"' in section and 'data-expert="2"' in section, path
+        assert 'data-expert="3"' not in section and 'data-expert="4"' not in section, path
+        assert "… 2 more experts, not listed here" in section
+        assert (
+            f"The 2 heaviest of the 4 scored experts are listed; {weighted} of them all "
+            "weigh more than 0." in section
+        )
