@@ -248,6 +248,23 @@ class ModelItem:
     experts: int
     performance: tuple[float | None, ...]
     equal: tuple[float | None, ...]
+    #: The item's possible values (a numeric estimate's ``bounds``), else ``None``.  The
+    #: model knows nothing of them: a combination's tail may reach past one (see
+    #: :func:`beyond_bounds`).
+    bounds: tuple[float, float] | None = None
+
+    def beyond_bounds(self, value: float | None) -> bool:
+        """Whether ``value`` (one of the quantiles) lies outside :attr:`bounds`.
+
+        The classical model widens every expert's distribution past the answers (the
+        overshoot of the intrinsic range), and an interval given with less than 90 %
+        confidence is widened to 90 % before it enters: so the combinations' 5th or
+        95th percentile can fall below a count's 0.  Cooke's definitions have no bounds
+        and the numbers stay his; the pages mark such a value instead."""
+        if value is None or self.bounds is None:
+            return False
+        low, high = self.bounds
+        return value < low or value > high
 
 
 @dataclass(frozen=True)
@@ -312,6 +329,7 @@ def latest_classical_model(
             experts=row.get("experts", 0),
             performance=tuple(row.get("performance") or ()),
             equal=tuple(row.get("equal") or ()),
+            bounds=item.bounds if item else None,
         )
 
     return ClassicalModelResult(

@@ -42,6 +42,11 @@ class ItemWords:
     experts: int
     equal: tuple[str, str, str]
     performance: tuple[str, str, str]
+    #: Per quantile of :attr:`equal` and :attr:`performance`: outside the item's bounds.
+    equal_beyond: tuple[bool, bool, bool] = (False, False, False)
+    performance_beyond: tuple[bool, bool, bool] = (False, False, False)
+    #: The item's bounds as words (``None`` without bounds).
+    bounds: tuple[str, str] | None = None
 
 
 def _triple(values: tuple[float | None, ...]) -> tuple[str, str, str]:
@@ -60,7 +65,16 @@ def item_words(item: ModelItem) -> ItemWords:
         experts=item.experts,
         equal=_triple(item.equal),
         performance=_triple(item.performance),
+        equal_beyond=_beyond(item, item.equal),
+        performance_beyond=_beyond(item, item.performance),
+        bounds=(amount(item.bounds[0]), amount(item.bounds[1])) if item.bounds else None,
     )
+
+
+def _beyond(item: ModelItem, values: tuple[float | None, ...]) -> tuple[bool, bool, bool]:
+    """Which of three quantiles lie outside the item's bounds."""
+    low, middle, high = [*values, None, None, None][:3]
+    return item.beyond_bounds(low), item.beyond_bounds(middle), item.beyond_bounds(high)
 
 
 def model_words(result: ClassicalModelResult | None) -> dict[str, object] | None:

@@ -574,3 +574,35 @@ def test_pages_list_the_heaviest_experts_and_count_the_rest(
             f"The 2 heaviest of the 4 scored experts are listed; {weighted} of them all "
             "weigh more than 0." in section
         )
+
+
+def test_a_combination_s_percentile_past_the_item_s_bounds_is_marked(
+    app, client, make_study, make_panel, make_user
+) -> None:
+    bounded = SOURCE.replace(
+        'text.en = "How many next year?"',
+        'bounds = { min = 0, max = 1000 }\ntext.en = "How many next year?"',
+    )
+    # The fourth expert's interval, 1 to 50 around 30 at 50 % confidence, widens to
+    # 90 %: from 30 − 29 × 1.8 = −22.2, below the count's 0.
+    answers = [*ANSWERS[:3], (*ANSWERS[3][:3], (1, 50, 30, 50))]
+    expected = expected_model(answers)
+    assert expected.dm_equal[3][0] < 0 <= expected.dm[3][1]
+    study = make_study(bounded)
+    links = make_panel(study, 4)
+    open_round(db.session, study)
+    answer_round(study, links, answers)
+    close_round(db.session, study)
+    make_user("lead@example.org", studies=[study])
+    assert log_in(client, "lead@example.org").status_code == 302
+    html = client.get(f"/console/studies/{study.slug}/results").text
+    targets = html.split('id="classical-targets"', 1)[1].split("</table>", 1)[0]
+    marked = targets.count('class="beyond-bounds"')
+    below = sum(value < 0 for value in (*expected.dm_equal[3], *expected.dm[3]))
+    assert marked == below >= 1
+    assert "Outside the possible values, 0 to 1,000" in targets
+    assert "Outside the question&#39;s possible values" in html or (
+        "Outside the question's possible values" in html
+    )
+    seeds = html.split('id="classical-seeds"', 1)[1].split("</table>", 1)[0]
+    assert 'class="beyond-bounds"' not in seeds
