@@ -22,6 +22,7 @@ from typing import Any
 
 from analysis.reasons import STRATA, selection_seed
 from surveys.answers import AnswerRules, parse_answers
+from surveys.cross_impact import close_cross_impact, cross_impact_items
 from surveys.definition import StudyDefinition
 from surveys.errors import InvalidAnswers
 from surveys.expert import ExpertItem, ExpertPage, item_feedback
@@ -82,6 +83,7 @@ def preview_page(
         panel = simulated_panel(definition, max(panel_size, definition.feedback_min_n))
         summary = simulated_summary(definition, previous, panel)
         own = panel[0]
+        coherence = simulated_coherence(definition, previous, panel)
         records = item_records(definition.items, summary, {})
         reasons = {}
         for item in definition.items:
@@ -111,6 +113,8 @@ def preview_page(
                 )
                 if item.definition.numeric
                 else None,
+                coherence=coherence.get(item.definition.key),
+                coherence_round=previous,
             )
             for item in stored
         ]
@@ -153,17 +157,41 @@ def simulated_panel(definition: StudyDefinition, size: int) -> list[dict[str, Si
     return panel
 
 
+def _simulated_frame(number: int, panel: list[dict[str, SimulatedAnswer]]) -> Any:
+    """The tidy answers of ``panel`` in round ``number``; the first simulated expert is
+    ``P-SIM000``."""
+    return answers_frame(
+        [
+            (f"P-SIM{index:03d}", "", number, key, component, value)
+            for index, answers in enumerate(panel)
+            for key, simulated in answers.items()
+            for component, value in answer_values(simulated.answer)
+        ]
+    )
+
+
+def simulated_coherence(
+    definition: StudyDefinition, number: int, panel: list[dict[str, SimulatedAnswer]]
+) -> dict[str, dict[str, Any]]:
+    """The first simulated expert's own coherence record on each cross-impact item, as
+    closing round ``number`` would store it (:func:`surveys.cross_impact.close_cross_impact`),
+    by item key: what the previewing expert's private block shows."""
+    if not cross_impact_items(definition):
+        return {}
+    closed = close_cross_impact(
+        _simulated_frame(number, panel),
+        definition,
+        number=number,
+        quantile_method=definition.quantile_method,
+    )
+    return {key: record for pseudonym, key, record in closed.coherence if pseudonym == "P-SIM000"}
+
+
 def simulated_summary(
     definition: StudyDefinition, number: int, panel: list[dict[str, SimulatedAnswer]]
 ) -> dict[str, Any]:
     """The summary closing round ``number`` would store had ``panel`` answered it, as
     :func:`surveys.rounds.round_statistics` computes it, in memory."""
-    records = [
-        (f"P-SIM{index:03d}", "", number, key, component, value)
-        for index, answers in enumerate(panel)
-        for key, simulated in answers.items()
-        for component, value in answer_values(simulated.answer)
-    ]
     comments = comments_of(
         sorted(
             (
@@ -177,7 +205,7 @@ def simulated_summary(
     return {
         "respondents": len(panel),
         **frame_summary(
-            answers_frame(records),
+            _simulated_frame(number, panel),
             definition,
             number=number,
             quantile_method=definition.quantile_method,
@@ -193,6 +221,7 @@ __all__ = [
     "PreviewRound",
     "SimulatedAnswer",
     "preview_page",
+    "simulated_coherence",
     "simulated_panel",
     "simulated_summary",
 ]

@@ -127,3 +127,33 @@ def test_review_lists_what_is_unanswered_inside_the_preview(client, facilitator)
 def test_a_round_beyond_the_study_is_not_found(client, facilitator):
     assert client.get(f"/console/studies/{facilitator.slug}/preview/4").status_code == 404
     assert client.get(f"/console/studies/{facilitator.slug}/preview/0").status_code == 404
+
+
+def test_a_later_round_shows_the_previewing_expert_s_own_coherence(client, facilitator):
+    from surveys.preview import PANEL_SIZE, simulated_coherence, simulated_panel
+    from surveys.studies import study_definition
+
+    definition = study_definition(facilitator)
+    (item,) = [item for item in definition.items if item.kind == "cross_impact"]
+    panel = simulated_panel(definition, max(PANEL_SIZE, definition.feedback_min_n))
+    record = simulated_coherence(definition, 1, panel)[item.key]
+    # The first simulated expert's own answers, checked by the analysis directly: the
+    # record is theirs, not the panel's.
+    triggers = [trigger.key for trigger in item.triggers]
+    assert all(key in panel[0] for key in (item.key, item.scenario_item, *triggers))
+    state = (
+        "infeasible"
+        if not record.get("feasible", True)
+        else "coherent"
+        if record["coherent"]
+        else "incoherent"
+    )
+    html = client.get(f"/console/studies/{facilitator.slug}/preview/2?lang=en").text
+    block = html.split(f'id="item-{item.key}"', 1)[1].split("data-coherence", 1)
+    assert len(block) == 2, "no coherence block on the cross-impact item"
+    assert f"coherence-{state}" in block[0][-200:]
+    assert "Your own answers in round 1 (only you see this)" in block[1][:400]
+    spanish = client.get(f"/console/studies/{facilitator.slug}/preview/2?lang=es").text
+    assert "data-coherence" in spanish
+    # Round 1 has no previous round: no block.
+    assert "data-coherence" not in client.get(f"/console/studies/{facilitator.slug}/preview/1").text
