@@ -27,8 +27,10 @@ from surveys.models import Round, RoundSummary, Study
 from surveys.serialization import item_from_json
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 else:
+    np = deferred("numpy")
     pd = deferred("pandas")
 
 #: How the experts' likelihoods of one cell are pooled: the linear pool (the mean), the
@@ -62,10 +64,16 @@ def signpost_summary(
       range (see :func:`analysis.signpost_diagnostics`);
     - ``prior``: ``{scenario: probability}``, the panel's pooled scenario set of the
       latest round that answered it (this one if it did), else uniform;
-    - ``individual``: ``{"expert", "signpost", "scenario", "likelihood"}`` rows, where
-      ``expert`` is an index 0..n−1 that says only which rows come from the same
-      expert: the experts are numbered in the order of their answers (their
-      likelihoods read as one list), never by pseudonym or by time;
+    - ``individual``: each expert's likelihoods, column-wise (:func:`_anonymous`):
+      ``{"columns": [[signpost, scenario], …], "experts": [[likelihood or None, …], …]}``,
+      one list per expert in the order of ``columns``.  An expert's position says only
+      which likelihoods come from the same expert: the experts are in the order of
+      their answers (their likelihoods read as one list), never by pseudonym or by
+      time.  (Summaries stored before this layout hold
+      ``{"expert", "signpost", "scenario", "likelihood"}`` rows, ``expert`` the same
+      index; :func:`surveys.tracking.tracker_inputs` reads both.)  A list per expert,
+      not a row per likelihood: at 100,000 experts, nine likelihoods each, this is
+      about 5 MB of the summary instead of 60;
     - ``settings``: the pooling, clip, scale, round and where the prior came from.
 
     Numbers that are undefined (a cell nobody answered) are ``None``.
@@ -100,7 +108,7 @@ def signpost_summary(
         "pairs": [],
         "ranking": [],
         "prior": {},
-        "individual": [],
+        "individual": {"columns": [], "experts": []},
         "settings": settings,
     }
     if not answered:
@@ -147,10 +155,13 @@ def _prior(
     return pooled, latest
 
 
-def _anonymous(individual: pd.DataFrame, signposts: list[str], scenarios: list[str]) -> list:
-    """The experts' likelihoods with each pseudonym replaced by an index 0..n−1 that
-    follows the experts' answers (each expert's likelihoods in signpost and scenario
-    order, a missing one first), so that the index says nothing a pseudonym would."""
+def _anonymous(
+    individual: pd.DataFrame, signposts: list[str], scenarios: list[str]
+) -> dict[str, list[Any]]:
+    """The experts' likelihoods without pseudonyms, column-wise (see
+    :func:`signpost_summary`): one list per expert, the experts sorted by their answers
+    (each expert's likelihoods in signpost and scenario order, a missing one first), so
+    that an expert's position says nothing a pseudonym would."""
     table = individual.pivot_table(
         index="panelist",
         columns=["signpost", "scenario"],
@@ -165,24 +176,16 @@ def _anonymous(individual: pd.DataFrame, signposts: list[str], scenarios: list[s
         if (signpost, scenario) in table.columns
     ]
     table = table.reindex(columns=pd.MultiIndex.from_tuples(columns))
-    answers = [
-        tuple(-1.0 if math.isnan(value) else float(value) for value in row)
-        for row in table.to_numpy(dtype=float)
+    values = table.to_numpy(dtype=float)
+    # Sorted as tuples with a missing likelihood first (−1), as np.lexsort does with
+    # the first column as its last key.
+    keys = np.where(np.isnan(values), -1.0, values)
+    order = np.lexsort(keys.T[::-1]) if len(keys) else np.array([], dtype=int)
+    experts = [
+        [None if math.isnan(value) else float(value) for value in values[position]]
+        for position in order
     ]
-    order = sorted(range(len(answers)), key=lambda position: answers[position])
-    rows = []
-    for expert, position in enumerate(order):
-        for (signpost, scenario), value in zip(columns, answers[position], strict=True):
-            if value >= 0:
-                rows.append(
-                    {
-                        "expert": expert,
-                        "signpost": signpost,
-                        "scenario": scenario,
-                        "likelihood": value,
-                    }
-                )
-    return rows
+    return {"columns": [[signpost, scenario] for signpost, scenario in columns], "experts": experts}
 
 
 def _records(table: pd.DataFrame, order: tuple[list[str], list[str]] | None = None) -> list:

@@ -387,11 +387,33 @@ def tracker_inputs(
 
 
 def _individual(rows: Any) -> pd.DataFrame | None:
-    """The stored individual likelihoods (``expert`` an anonymous index) as the
-    ``panelist``, ``signpost``, ``scenario``, ``likelihood`` frame
-    :func:`analysis.update_scenarios` reads; ``None`` without any."""
+    """The stored individual likelihoods (an expert's position as an anonymous index)
+    as the ``panelist``, ``signpost``, ``scenario``, ``likelihood`` frame
+    :func:`analysis.update_scenarios` reads; ``None`` without any.  Reads the
+    column-wise layout of :func:`surveys.signposts.signpost_summary` and the row per
+    likelihood that summaries stored before it hold."""
+    import numpy as np
     import pandas as pd
 
+    if isinstance(rows, dict):
+        columns, experts = rows.get("columns") or [], rows.get("experts") or []
+        if not columns or not experts:
+            return None
+        values = np.array(
+            [[np.nan if value is None else value for value in expert] for expert in experts],
+            dtype=float,
+        )
+        answered = ~np.isnan(values)
+        positions, cells = np.nonzero(answered)
+        labels = np.array([[str(part) for part in column] for column in columns], dtype=object)
+        return pd.DataFrame(
+            {
+                "panelist": positions,
+                "signpost": labels[cells, 0],
+                "scenario": labels[cells, 1],
+                "likelihood": values[answered],
+            }
+        )
     if not isinstance(rows, list) or not rows:
         return None
     frame = pd.DataFrame.from_records([row for row in rows if isinstance(row, dict)])

@@ -254,17 +254,18 @@ def test_individual_likelihoods_carry_an_index_and_no_pseudonym(
     for panelist in study.panelists:
         assert panelist.pseudonym not in text
     individual = stored["individual"]
-    assert {row["expert"] for row in individual} == {0, 1, 2}
-    assert len(individual) == 3 * 3 * 3
-    assert set(individual[0]) == {"expert", "signpost", "scenario", "likelihood"}
-    # Each index holds one expert's answers, whole.
+    assert set(individual) == {"columns", "experts"}
+    columns = [tuple(column) for column in individual["columns"]]
+    assert len(columns) == 3 * 3 and len(individual["experts"]) == 3
+    # Each expert's list holds one expert's answers, whole, in the order of the columns;
+    # the experts are in the order of their answers, not of their pseudonyms.
+    assert individual["experts"] == sorted(individual["experts"])
     by_expert = {
         expert: sorted(
-            (row["signpost"], row["scenario"], row["likelihood"])
-            for row in individual
-            if row["expert"] == expert
+            (signpost, scenario, value)
+            for (signpost, scenario), value in zip(columns, values, strict=True)
         )
-        for expert in range(3)
+        for expert, values in enumerate(individual["experts"])
     }
     given = [
         sorted(

@@ -652,3 +652,33 @@ def test_a_trigger_through_the_demos_real_cross_impact_item_and_a_real_close(
     assert table[table["step"] == 0]["probability"].tolist() == pytest.approx([0.5, 0.3, 0.2])
     assert table[table["step"] == 1]["probability"].tolist() == pytest.approx([0.2, 0.7, 0.1])
     assert table["applied"].all()
+
+
+def test_both_layouts_of_the_individual_likelihoods_read_the_same(summarised):
+    """Summaries store the experts' likelihoods a list per expert; those stored before
+    held a row per likelihood.  Both give the tracker the same frame."""
+    from surveys.tracking import _individual
+
+    rows = contract_summary()["signposts"]["individual"]
+    columns = [[key, scenario] for key in ("signpost_a", "signpost_b") for scenario in SCENARIOS]
+    experts = [
+        [INDIVIDUAL[expert][key][SCENARIOS.index(scenario)] for key, scenario in columns]
+        for expert in sorted(INDIVIDUAL)
+    ]
+    experts[1][0] = None  # an expert who left one cell empty
+    rows = [
+        row
+        for row in rows
+        if not (row["expert"] == 1 and row["signpost"] == "signpost_a")
+        or row["scenario"] != "status_quo"
+    ]
+    old = _individual(rows)
+    new = _individual({"columns": columns, "experts": experts})
+    order = ["panelist", "signpost", "scenario"]
+    pd.testing.assert_frame_equal(
+        old.sort_values(order, ignore_index=True),
+        new.sort_values(order, ignore_index=True),
+        check_dtype=False,
+    )
+    assert len(new) == 2 * 6 - 1
+    assert _individual({"columns": [], "experts": []}) is None
