@@ -55,6 +55,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -308,11 +309,13 @@ def warm_up() -> float:
     return time.perf_counter() - started
 
 
-def close_in_child(url: str, profile: Path | None) -> Measure:
+def close_in_child(url: str, profile: Path | None, memory: Path | None = None) -> Measure:
     """``close_round`` in a fresh process, timed around the call (see :func:`child`)."""
     command = [sys.executable, str(Path(__file__).resolve()), "--child", url]
     if profile is not None:
         command += ["--profile-to", str(profile)]
+    if memory is not None:
+        command += ["--memory-to", str(memory)]
     completed = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
     if completed.returncode != 0:
         raise RuntimeError(f"the close failed:\n{completed.stderr[-3000:]}")
@@ -320,7 +323,46 @@ def close_in_child(url: str, profile: Path | None) -> Measure:
     return Measure(result["seconds"], result["cpu"], result["peak_mb"], result["summary"])
 
 
-def child(url: str, profile_to: str | None) -> None:
+#: The memory watch's step: a new high of the resident set this much above the last
+#: one recorded is recorded with where the close was.
+MEMORY_STEP = 50 * 2**20
+
+
+def _watch_memory(path: str, stop: threading.Event) -> None:
+    """Until ``stop``, sample the process's resident set every 20 ms; at each new high
+    (by :data:`MEMORY_STEP`) note the main thread's innermost frames in this project,
+    then write the notes to ``path`` as JSON: where the close's memory grew."""
+    import traceback
+
+    main = threading.main_thread().ident
+    page = os.sysconf("SC_PAGE_SIZE")
+    root = str(ROOT)
+    recorded, notes = 0, []
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        while not stop.wait(0.02):
+            statm.seek(0)
+            resident = int(statm.read().split()[1]) * page
+            if resident < recorded + MEMORY_STEP:
+                continue
+            recorded = resident
+            frame = sys._current_frames().get(main or 0)
+            stack = traceback.extract_stack(frame) if frame is not None else []
+            where = [
+                f"{Path(entry.filename).relative_to(root)}:{entry.lineno} {entry.name}"
+                for entry in stack
+                if entry.filename.startswith(root) and "/benchmarks/" not in entry.filename
+            ]
+            notes.append({"mb": resident / 2**20, "where": where[-3:]})
+    Path(path).write_text(json.dumps(notes), encoding="utf-8")
+
+
+def _print_memory(path: Path) -> None:
+    """Where the close's resident memory grew (see :func:`_watch_memory`)."""
+    for note in json.loads(path.read_text(encoding="utf-8")):
+        print(f"{note['mb']:8,.0f} MB  " + " < ".join(reversed(note["where"])))
+
+
+def child(url: str, profile_to: str | None, memory_to: str | None = None) -> None:
     """Close the study's round through the product, print the measures as JSON."""
     from elicit.extensions import db
     from surveys.models import RoundSummary, Study
@@ -335,9 +377,16 @@ def child(url: str, profile_to: str | None) -> None:
 
             profiler = cProfile.Profile()
             profiler.enable()
+        stop, watcher = threading.Event(), None
+        if memory_to:
+            watcher = threading.Thread(target=_watch_memory, args=(memory_to, stop), daemon=True)
+            watcher.start()
         started, cpu = time.perf_counter(), time.process_time()
         summary = close_round(db.session, study)
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        if watcher is not None:
+            stop.set()
+            watcher.join()
         if profiler is not None:
             profiler.disable()
             profiler.dump_stats(profile_to)
@@ -445,7 +494,8 @@ def run_size(server_url: str, panelists: int, args: argparse.Namespace, folder: 
     if rows != built.responses:
         raise RuntimeError(f"the floor read {rows} rows, not {built.responses}")
     profile = folder / f"close-{panelists}.prof" if args.profile else None
-    close = close_in_child(url, profile)
+    memory = folder / f"close-{panelists}-memory.json" if args.memory else None
+    close = close_in_child(url, profile, memory)
     print(
         f"N = {panelists:,}: floor {floor_s:.1f} s, close {close.seconds:.1f} s "
         f"({close.peak_mb:,.0f} MB)",
@@ -453,6 +503,8 @@ def run_size(server_url: str, panelists: int, args: argparse.Namespace, folder: 
     )
     if profile is not None:
         _print_profile(profile)
+    if memory is not None:
+        _print_memory(memory)
     cli = None
     if not args.skip_cli:
         cli = close_with_cli(
@@ -543,16 +595,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument("--skip-cli", action="store_true", help="do not time elicit round close")
     parser.add_argument("--profile", action="store_true", help="print the close's profile")
+    parser.add_argument("--memory", action="store_true", help="print where the close's memory grew")
     parser.add_argument("--keep", action="store_true", help="keep the databases and folder")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--profile-to", help=argparse.SUPPRESS)
+    parser.add_argument("--memory-to", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child:
-        child(args.child, args.profile_to)
+        child(args.child, args.profile_to, args.memory_to)
         return 0
     sizes = [int(size.replace("_", "")) for size in args.sizes.split(",") if size]
     folder = Path(tempfile.mkdtemp(prefix="elicit-close-"))

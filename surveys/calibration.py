@@ -52,6 +52,9 @@ else:
 OVERSHOOT = 0.1
 #: The fewest scored experts the model is run for: weights need someone to compare.
 MIN_EXPERTS = 2
+#: The item kinds the model reads: seed questions (scored) and numeric estimates
+#: (weighted).
+MODEL_KINDS: tuple[str, ...] = ("seed", "numeric_estimate")
 
 
 def has_seeds(definition: StudyDefinition) -> bool:

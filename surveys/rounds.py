@@ -22,7 +22,7 @@ import analysis
 from analysis.deferred import deferred
 from surveys import audit
 from surveys.builder import opening_problems
-from surveys.calibration import classical_model_summary, has_seeds
+from surveys.calibration import MODEL_KINDS, classical_model_summary, has_seeds
 from surveys.cross_impact import close_cross_impact, store_coherence
 from surveys.definition import StudyDefinition
 from surveys.errors import Conflict
@@ -308,15 +308,39 @@ def _round_statistics(
     }
     if has_seeds(definition):
         # Only for studies with seed items: every other summary stays as it was.
-        every_round = responses_frame(session, study, round_numbers=list(range(1, number + 1)))
         statistics["classical_model"] = classical_model_summary(
-            every_round, definition, number=number
+            _model_answers(session, study, frame, definition, number=number),
+            definition,
+            number=number,
         )
     # Only in studies with signposts: every other summary stays as it was.
     signposts = signpost_summary(frame, definition, number=number)
     if signposts is not None:
         statistics["signposts"] = signposts
     return statistics, cross_impact.coherence
+
+
+def _model_answers(
+    session: Session,
+    study: Study,
+    frame: pd.DataFrame,
+    definition: StudyDefinition,
+    *,
+    number: int,
+) -> pd.DataFrame:
+    """The answers the classical model reads (:func:`surveys.calibration.classical_model_summary`):
+    every round up to ``number``.  ``frame`` holds rounds ``number − 1`` and ``number``
+    already and is used as it is; only the rounds before those are read again (none up
+    to round 2), keeping their seed questions and numeric estimates and one row of each
+    panelist (the model counts the panelists who answered no seed question), so that a
+    close never holds the whole panel's answers twice: at 100,000 panelists each copy
+    is most of a gigabyte."""
+    if number <= 2:
+        return frame
+    keys = [item.key for item in definition.items if item.kind in MODEL_KINDS]
+    earlier = responses_frame(session, study, round_numbers=list(range(1, number - 1)))
+    kept = earlier["item"].isin(keys).to_numpy() | ~earlier["panelist"].duplicated().to_numpy()
+    return pd.concat([earlier.loc[kept], frame], ignore_index=True)
 
 
 def frame_summary(

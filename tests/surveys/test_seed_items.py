@@ -606,3 +606,34 @@ def test_a_combination_s_percentile_past_the_item_s_bounds_is_marked(
     )
     seeds = html.split('id="classical-seeds"', 1)[1].split("</table>", 1)[0]
     assert 'class="beyond-bounds"' not in seeds
+
+
+def test_a_third_round_s_model_reads_the_first_round_as_before(app, make_study, make_panel):
+    """Round 3's close reads round 1 again for the model only (its seed answers and one
+    row per panelist): the entry equals the model of every round's whole answers."""
+    study = make_study(SOURCE)
+    links = make_panel(study, 6)
+    open_round(db.session, study)
+    answer_round(study, links, ANSWERS)
+    # Two panelists answer only the probability, in round 1 only: not scored, counted.
+    for link in links[4:]:
+        submit_responses(db.session, panelist_for_token(db.session, link.token), {"chance": "5"})
+    close_round(db.session, study)
+    open_round(db.session, study)
+    revised = [list(answer) for answer in ANSWERS]
+    revised[1][1] = (2, 2.4, 3)
+    answer_round(study, links[1:2], [revised[1]])
+    close_round(db.session, study)
+    open_round(db.session, study)
+    revised[2][0] = (3000, 4000, 6000)
+    answer_round(study, links[2:3], [revised[2]])
+    stored = close_round(db.session, study).statistics["classical_model"]
+    whole = classical_model_summary(
+        responses_frame(db.session, study), study_definition(study), number=3
+    )
+    assert stored == whole
+    assert stored["scored_experts"] == 4 and stored["experts_without_seeds"] == 2
+    expected = expected_model([tuple(answer) for answer in revised])
+    assert sorted(row["calibration"] for row in stored["experts"]) == pytest.approx(
+        sorted(expected.calibration), abs=1e-12
+    )
