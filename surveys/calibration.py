@@ -40,6 +40,7 @@ from analysis.deferred import deferred
 from surveys.definition import SEED_COMPONENTS, StudyDefinition
 from surveys.models import Round, RoundSummary, Study
 from surveys.studies import all_items, study_definition
+from surveys.summary_glance import STORED_EXPERTS, summary_parts
 
 if TYPE_CHECKING:
     import numpy as np
@@ -295,7 +296,7 @@ class ClassicalModelResult:
 
 #: Experts the results page and the report list (the heaviest first): with a large
 #: panel the rest weigh little or nothing, and the export lists every one.
-LISTED_EXPERTS = 25
+LISTED_EXPERTS = STORED_EXPERTS
 
 
 def latest_classical_model(
@@ -375,37 +376,23 @@ def classical_model_glance(session: Session, study: Study) -> ClassicalModelGlan
     """The latest classical model at a glance (see :class:`ClassicalModelGlance`), or
     ``None`` for a study without seed items or before a close.
 
-    Reads single keys of the summaries' ``classical_model`` entries and the first few
-    rows of their expert lists, by JSON path: the entry holds a row per expert, so its
-    cost would otherwise grow with the panel, and the study page's must not."""
+    Reads the summaries' glances (:func:`surveys.summary_glance.summary_parts`), which
+    keep the heaviest experts only: the entry in the summary holds a row per expert, so
+    its cost would otherwise grow with the panel, and the study page's must not."""
     if not has_seeds(study_definition(study)):
         return None
-    block = RoundSummary.statistics["classical_model"]
-    rows = session.execute(
-        select(
-            Round.number,
-            block["status"],
-            block["scored_experts"],
-            block["alpha"],
-            block["effective_seeds"],
-            block["decision_makers"],
-            *(block["experts"][index] for index in range(GLANCE_EXPERTS)),
-        )
-        .join(RoundSummary.round)
-        .where(Round.study_id == study.id)
-        .order_by(Round.number.desc())
-    ).all()
-    for number, status, scored, alpha, seeds, makers, *experts in rows:
-        if status is None:  # a round closed before the study had seed items
-            continue
+    for number, parts in summary_parts(session, study.id, ("classical_model",)):
+        entry = parts["classical_model"]
+        if not isinstance(entry, dict) or entry.get("status") is None:
+            continue  # a round closed before the study had seed items
         return ClassicalModelGlance(
             round=number,
-            status=status,
-            scored_experts=scored or 0,
-            alpha=alpha,
-            effective_seeds=seeds,
-            decision_makers=dict(makers or {}),
-            experts=[expert for expert in experts if expert],
+            status=entry["status"],
+            scored_experts=entry.get("scored_experts") or 0,
+            alpha=entry.get("alpha"),
+            effective_seeds=entry.get("effective_seeds"),
+            decision_makers=dict(entry.get("decision_makers") or {}),
+            experts=[expert for expert in entry.get("experts", [])[:GLANCE_EXPERTS] if expert],
         )
     return None
 

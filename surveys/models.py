@@ -364,6 +364,9 @@ class RoundSummary(Base):
     respondents: Mapped[int] = mapped_column(Integer)
     #: ``{"rows": [{"item": key, "component": …, "n": …, "median": …, …}, …]}``.
     statistics: Mapped[dict[str, Any]]
+    #: The parts of :attr:`statistics` pages read at a glance, whose size does not grow
+    #: with the panel (:mod:`surveys.summary_glance`); empty for summaries stored before.
+    glance: Mapped[dict[str, Any] | None]
 
     round: Mapped[Round] = relationship(back_populates="summary")
 

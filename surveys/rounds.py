@@ -44,6 +44,7 @@ from surveys.scores import refresh_scores
 from surveys.serialization import part_rules_to_json, rule_to_json
 from surveys.signposts import signpost_summary
 from surveys.studies import study_definition
+from surveys.summary_glance import summary_glance, summary_parts
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -211,6 +212,7 @@ def close_round(
         quantile_method=study.quantile_method,
         respondents=statistics.pop("respondents"),
         statistics=statistics,
+        glance=summary_glance(statistics),
     )
     session.add(summary)
     # Beside the summary, not inside it: expert pages read these, never the summary.
@@ -476,17 +478,16 @@ def stopping_recommendation(session: Session, study: Study) -> analysis.Stopping
     """Whether the study should stop after its closed rounds, and why, item by item
     (:func:`analysis.stopping_decision`); ``None`` before the first round closes.
 
-    Only each summary's ``rows`` are read, taken out by the database (``->`` in
-    PostgreSQL, ``json_extract`` in SQLite): the whole summary also holds every
+    Only each summary's ``rows`` are read, from its glance
+    (:func:`surveys.summary_glance.summary_parts`): the whole summary also holds every
     distribution's sorted answers, 37 MB a round at 100,000 panelists, which the study
     page decoded on every view for this table (1.2–1.8 s)."""
-    summaries = session.execute(
-        select(Round.number, RoundSummary.statistics["rows"])
-        .join(RoundSummary.round)
-        .where(Round.study_id == study.id)
-        .order_by(Round.number)
-    ).all()
-    rows = [{**row, "round": number} for number, stored in summaries for row in stored or []]
+    summaries = summary_parts(session, study.id, ("rows",))
+    rows = [
+        {**row, "round": number}
+        for number, parts in reversed(summaries)
+        for row in parts["rows"] or []
+    ]
     if not rows:
         return None
     frame = pd.DataFrame(rows).set_index(["round", "item", "component"])

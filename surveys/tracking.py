@@ -58,6 +58,7 @@ from surveys.models import (
     User,
     utcnow,
 )
+from surveys.summary_glance import summary_parts
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -287,42 +288,34 @@ def tracker_inputs(
     closed rounds (see the module's docstring); ``None`` when no closed round holds
     signposts or cross-impact judgements on a scenario set, or no prior for it.
 
-    Only parts of the summaries are read, taken out by the database: a summary also
-    holds every distribution's sorted answers, and the signposts' ``individual``
-    likelihoods grow with the panel (three signposts of three scenarios: nine rows an
-    expert), so they are read for the one round used, and only when ``individual``
-    (the sensitivity range) is wanted."""
+    Only the summaries' glances are read (:func:`surveys.summary_glance.summary_parts`):
+    a summary also holds every distribution's sorted answers, and the signposts'
+    ``individual`` likelihoods grow with the panel (nine an expert with three signposts
+    of three scenarios), so they are read for the one round used, and only when
+    ``individual`` (the sensitivity range) is wanted."""
     import pandas as pd
 
-    block = RoundSummary.statistics["signposts"]
-    stored = session.execute(
-        select(
-            Round.number,
-            RoundSummary.id,
-            block["scenario_item"],
-            block["scenarios"],
-            block["matrix"],
-            RoundSummary.statistics["cross_impact"],
-        )
-        .join(RoundSummary.round)
-        .where(Round.study_id == study.id, Round.status == RoundStatus.CLOSED)
-        .order_by(Round.number.desc())
-    ).all()
+    stored = summary_parts(session, study.id, ("signposts", "cross_impact"), closed=True)
     signposts: dict[str, Any] | None = None
     signposts_round = None
-    for number, summary_id, item, scenarios, matrix, _ in stored:
+    for number, parts in stored:
+        block = parts["signposts"] if isinstance(parts["signposts"], dict) else {}
+        matrix = block.get("matrix")
         if isinstance(matrix, dict) and matrix:
-            signposts = {"scenario_item": item, "scenarios": scenarios, "matrix": matrix}
+            signposts = {key: block.get(key) for key in ("scenario_item", "scenarios", "matrix")}
             if individual:
                 signposts["individual"] = session.execute(
-                    select(block["individual"]).where(RoundSummary.id == summary_id)
+                    select(RoundSummary.statistics["signposts"]["individual"])
+                    .join(RoundSummary.round)
+                    .where(Round.study_id == study.id, Round.number == number)
                 ).scalar_one()
             signposts_round = number
             break
     scenario_item = (signposts or {}).get("scenario_item")
     cross: list[dict[str, Any]] = []
     cross_round = None
-    for number, *_, cross_block in stored:
+    for number, parts in stored:
+        cross_block = parts["cross_impact"]
         if not isinstance(cross_block, dict) or not cross_block:
             continue
         chosen = [

@@ -29,6 +29,7 @@ from surveys.models import (
     utcnow,
 )
 from surveys.rounds import close_round, open_round
+from surveys.summary_glance import summary_glance
 from surveys.tracking import (
     record,
     scenario_tracker,
@@ -166,6 +167,7 @@ def close_with_contract(study: Study, make_panel) -> None:
         "signposts": extra["signposts"],
         "cross_impact": extra["cross_impact"],
     }
+    summary.glance = summary_glance(summary.statistics)  # as a close writes it
     db.session.commit()
 
 
