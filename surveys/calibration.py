@@ -304,19 +304,22 @@ def latest_classical_model(
 ) -> ClassicalModelResult | None:
     """The classical model of the study's latest closed round, with item texts in
     ``language``; ``None`` for a study without seed items or before a close.  Only the
-    summaries' ``classical_model`` entries are read (the database takes them out), and
-    only the :data:`LISTED_EXPERTS` heaviest experts are kept, with the number of those
-    weighted: pages list no more, whatever the panel's size."""
+    summaries' glances are read (:func:`surveys.summary_glance.summary_parts`), which
+    keep the heaviest experts and the number of those weighted; the
+    :data:`LISTED_EXPERTS` heaviest are listed: pages list no more, whatever the
+    panel's size."""
     definition = study_definition(study)
     if not has_seeds(definition):
         return None
-    stored = session.execute(
-        select(Round.number, RoundSummary.statistics["classical_model"])
-        .join(RoundSummary.round)
-        .where(Round.study_id == study.id)
-        .order_by(Round.number.desc())
-    ).all()
-    found = next(((number, entry) for number, entry in stored if entry), None)
+    stored = summary_parts(session, study.id, ("classical_model",))
+    found = next(
+        (
+            (number, parts["classical_model"])
+            for number, parts in stored
+            if parts["classical_model"]
+        ),
+        None,
+    )
     if found is None:
         return None
     number, entry = found
@@ -342,9 +345,10 @@ def latest_classical_model(
         scored_experts=entry["scored_experts"],
         experts_without_seeds=entry["experts_without_seeds"],
         experts=list(entry.get("experts", []))[:LISTED_EXPERTS],
-        weighted_experts=sum(
-            1 for expert in entry.get("experts", []) if (expert.get("weight") or 0) > 0
-        ),
+        # The glance counts them; a summary stored before it has every expert.
+        weighted_experts=entry.get("weighted_experts")
+        if entry.get("weighted_experts") is not None
+        else sum(1 for expert in entry.get("experts", []) if (expert.get("weight") or 0) > 0),
         alpha=entry.get("alpha"),
         effective_seeds=entry.get("effective_seeds"),
         decision_makers=dict(entry.get("decision_makers", {})),

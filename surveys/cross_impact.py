@@ -24,8 +24,9 @@ import analysis
 from analysis.deferred import deferred
 from analysis.pooling import DEFAULT_CLIP
 from surveys.definition import ItemDefinition, StudyDefinition
-from surveys.models import CoherenceGap, Panelist, Round, RoundSummary, Study
+from surveys.models import CoherenceGap, Panelist, Round, Study
 from surveys.studies import all_items
+from surveys.summary_glance import summary_parts
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -298,18 +299,17 @@ class ImpactTable:
 
 def impact_tables(session: Session, study: Study, language: str) -> list[ImpactTable]:
     """Each cross-impact item's impact table from the latest closed round whose summary
-    holds it (its ``"cross_impact"`` part only, taken out by the database), texts in
-    ``language`` (else the study's first)."""
+    holds it (its ``"cross_impact"`` part only, from the summaries' glances,
+    :func:`surveys.summary_glance.summary_parts`), texts in ``language`` (else the
+    study's first)."""
     items = [stored.definition for stored in all_items(study)]
     wanted = [item for item in items if item.kind == "cross_impact"]
     if not wanted:
         return []
-    stored = session.execute(
-        select(Round.number, RoundSummary.statistics["cross_impact"])
-        .join(RoundSummary.round)
-        .where(Round.study_id == study.id)
-        .order_by(Round.number)
-    ).all()
+    stored = [
+        (number, parts["cross_impact"])
+        for number, parts in reversed(summary_parts(session, study.id, ("cross_impact",)))
+    ]
     fallback = study.languages["codes"][0]
     tables = []
     for item in wanted:

@@ -16,15 +16,15 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import analysis
 from analysis.deferred import deferred
 from analysis.pooling import DEFAULT_CLIP
 from surveys.definition import ItemDefinition, StudyDefinition
-from surveys.models import Round, RoundSummary, Study
+from surveys.models import Study
 from surveys.serialization import item_from_json
+from surveys.summary_glance import summary_parts
 
 if TYPE_CHECKING:
     import numpy as np
@@ -283,15 +283,14 @@ def signpost_matrix(session: Session, study: Study, language: str) -> SignpostMa
     texts in ``language`` (else the study's first language); ``None`` when no closed
     round stored signposts.
 
-    Only each summary's ``"signposts"`` entry is read, taken out by the database (the
-    whole summary holds every distribution's sorted answers)."""
-    stored = session.execute(
-        select(Round.number, RoundSummary.statistics["signposts"])
-        .join(RoundSummary.round)
-        .where(Round.study_id == study.id)
-        .order_by(Round.number.desc())
-    ).all()
-    entry = next((value for _, value in stored if value and value.get("signposts")), None)
+    Only each summary's ``"signposts"`` entry is read, from its glance
+    (:func:`surveys.summary_glance.summary_parts`: the whole summary holds every
+    distribution's sorted answers, and the entry the experts' own likelihoods)."""
+    stored = summary_parts(session, study.id, ("signposts",))
+    entry = next(
+        (parts["signposts"] for _, parts in stored if (parts["signposts"] or {}).get("signposts")),
+        None,
+    )
     if entry is None:
         return None
     fallback = study.languages["codes"][0]

@@ -13,8 +13,8 @@ whose size depends on the items, not on the panel (:func:`summary_glance`):
 - ``rows``, the statistics per item and component (the stopping recommendation);
 - ``classical_model`` without its expert list but for the :data:`STORED_EXPERTS`
   heaviest experts, with the number of experts who weigh more than 0;
-- ``signposts`` without the experts' own likelihoods (scenario set, scenarios, pooled
-  matrix);
+- ``signposts`` without the experts' own likelihoods (``individual``): the pooled
+  matrix, likelihood ratios and ranking;
 - ``cross_impact``, whole (a few numbers per trigger and scenario).
 
 :func:`summary_parts` reads parts from the glance, or, for a summary stored before
@@ -33,8 +33,6 @@ from surveys.models import Round, RoundStatus, RoundSummary
 #: The heaviest experts of the classical model a glance keeps: as many as the results
 #: page lists (:data:`surveys.calibration.LISTED_EXPERTS`).
 STORED_EXPERTS = 25
-#: The signposts' parts a glance keeps (not the experts' own likelihoods).
-SIGNPOST_PARTS: tuple[str, ...] = ("scenario_item", "scenarios", "matrix")
 
 
 def summary_glance(statistics: dict[str, Any]) -> dict[str, Any]:
@@ -50,7 +48,9 @@ def summary_glance(statistics: dict[str, Any]) -> dict[str, Any]:
         }
     signposts = statistics.get("signposts")
     if signposts is not None:
-        glance["signposts"] = {key: signposts.get(key) for key in SIGNPOST_PARTS}
+        glance["signposts"] = {
+            key: value for key, value in signposts.items() if key != "individual"
+        }
     if "cross_impact" in statistics:
         glance["cross_impact"] = statistics["cross_impact"]
     return glance

@@ -9,10 +9,12 @@ import json
 from sqlalchemy import select
 
 from elicit.extensions import db
-from surveys.calibration import classical_model_glance
+from surveys.calibration import classical_model_glance, latest_classical_model
+from surveys.cross_impact import impact_tables
 from surveys.demo import SIMULATED_ROUNDS, ensure_demo
 from surveys.models import Round, RoundSummary, Study
 from surveys.rounds import stopping_recommendation
+from surveys.signposts import signpost_matrix
 from surveys.summary_glance import STORED_EXPERTS, summary_glance, summary_parts
 from surveys.tracking import scenario_tracker, tracker_inputs
 
@@ -44,8 +46,9 @@ def test_each_close_stores_a_glance_of_the_parts_that_do_not_grow(app, link_keys
         assert glance["cross_impact"] == statistics["cross_impact"]
         signposts = statistics["signposts"]
         assert glance["signposts"] == {
-            key: signposts[key] for key in ("scenario_item", "scenarios", "matrix")
+            key: value for key, value in signposts.items() if key != "individual"
         }
+        assert {"matrix", "likelihoods", "ranking"} <= set(glance["signposts"])
         model = statistics["classical_model"]
         stored = glance["classical_model"]
         assert stored["experts"] == model["experts"][:STORED_EXPERTS]
@@ -82,6 +85,9 @@ def test_pages_read_the_same_from_a_glance_and_from_a_summary_without_one(app, l
         classical_model_glance(db.session, study),
         tracker_inputs(db.session, study, individual=True),
         scenario_tracker(db.session, study).timeline,
+        signpost_matrix(db.session, study, "es"),
+        impact_tables(db.session, study, "en"),
+        latest_classical_model(db.session, study, "en"),
     )
     for summary in _summaries(study):  # as stored before glances existed
         summary.glance = None
@@ -93,6 +99,9 @@ def test_pages_read_the_same_from_a_glance_and_from_a_summary_without_one(app, l
         classical_model_glance(db.session, study),
         tracker_inputs(db.session, study, individual=True),
         scenario_tracker(db.session, study).timeline,
+        signpost_matrix(db.session, study, "es"),
+        impact_tables(db.session, study, "en"),
+        latest_classical_model(db.session, study, "en"),
     )
     glance_stop, statistics_stop = from_glance[0], from_statistics[0]
     assert glance_stop is not None and statistics_stop is not None
@@ -112,3 +121,6 @@ def test_pages_read_the_same_from_a_glance_and_from_a_summary_without_one(app, l
     assert glance_inputs.individual.equals(statistics_inputs.individual)
     assert glance_inputs.conditionals.equals(statistics_inputs.conditionals)
     assert from_glance[3].equals(from_statistics[3])
+    assert from_glance[4] == from_statistics[4] and from_glance[4] is not None
+    assert from_glance[5] == from_statistics[5] and from_glance[5]
+    assert from_glance[6] == from_statistics[6] and from_glance[6] is not None
