@@ -473,14 +473,11 @@ def classical_model_table(session: Session, study: Study) -> pd.DataFrame:
     both decision makers' scores and their quantiles per item.  One round's entry is
     read at a time (at 100,000 experts one entry is a list of 100,000 rows)."""
     block = RoundSummary.statistics["classical_model"]
-    rounds = list(
-        session.execute(
-            select(Round.number)
-            .join(RoundSummary, RoundSummary.round_id == Round.id)
-            .where(Round.study_id == study.id, block["status"].is_not(None))
-            .order_by(Round.number)
-        ).scalars()
-    )
+    rounds = [
+        number
+        for number, parts in reversed(summary_parts(session, study.id, ("classical_model",)))
+        if (parts["classical_model"] or {}).get("status") == "ok"
+    ]
     frames = []
     for number in rounds:
         entry = session.execute(

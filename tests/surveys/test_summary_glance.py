@@ -78,9 +78,9 @@ def test_a_glance_trims_the_experts_of_a_large_model():
     assert "signposts" not in glance and "cross_impact" not in glance
 
 
-def test_pages_read_the_same_from_a_glance_and_from_a_summary_without_one(app, link_keys):
-    study = _simulated_demo(link_keys)
-    from_glance = (
+def _what_pages_read(study: Study) -> tuple:
+    """Every reader of the summaries' parts, in the order the test compares them."""
+    return (
         stopping_recommendation(db.session, study),
         classical_model_glance(db.session, study),
         tracker_inputs(db.session, study, individual=True),
@@ -89,20 +89,17 @@ def test_pages_read_the_same_from_a_glance_and_from_a_summary_without_one(app, l
         impact_tables(db.session, study, "en"),
         latest_classical_model(db.session, study, "en"),
     )
+
+
+def test_pages_read_the_same_from_a_glance_and_from_a_summary_without_one(app, link_keys):
+    study = _simulated_demo(link_keys)
+    from_glance = _what_pages_read(study)
     for summary in _summaries(study):  # as stored before glances existed
         summary.glance = None
     db.session.commit()
     parts = summary_parts(db.session, study.id, ("rows", "cross_impact"), closed=True)
     assert [number for number, _ in parts] == list(range(SIMULATED_ROUNDS, 0, -1))
-    from_statistics = (
-        stopping_recommendation(db.session, study),
-        classical_model_glance(db.session, study),
-        tracker_inputs(db.session, study, individual=True),
-        scenario_tracker(db.session, study).timeline,
-        signpost_matrix(db.session, study, "es"),
-        impact_tables(db.session, study, "en"),
-        latest_classical_model(db.session, study, "en"),
-    )
+    from_statistics = _what_pages_read(study)
     glance_stop, statistics_stop = from_glance[0], from_statistics[0]
     assert glance_stop is not None and statistics_stop is not None
     assert (glance_stop.stop, glance_stop.reason, glance_stop.round) == (
