@@ -55,3 +55,57 @@ def test_db_upgrade_builds_the_models_schema(empty_database: str, tmp_path: Path
         assert differences == [], differences
     finally:
         engine.dispose()
+
+
+def _elicit(database: str, tmp_path: Path, *arguments: str) -> None:
+    environment = {
+        **os.environ,
+        "ELICIT_DATABASE_URL": database,
+        "ELICIT_INSTANCE_PATH": str(tmp_path / "instance"),
+    }
+    result = subprocess.run(
+        [ELICIT, *arguments], env=environment, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_upgrade_writes_the_glances_of_summaries_stored_before(
+    empty_database: str, tmp_path: Path
+):
+    """0022 gives every summary stored before it the glance a close now writes: a
+    simulated demo's summaries, their glances dropped (downgrade to 0021), get the same
+    glances back from the upgrade."""
+    from elicit import create_app
+    from elicit.extensions import current_link_keys, db
+    from surveys.demo import ensure_demo
+    from surveys.models import RoundSummary
+    from surveys.summary_glance import summary_glance
+
+    _elicit(empty_database, tmp_path, "db", "upgrade")
+    application = create_app(
+        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": empty_database, "SECRET_KEY": "k" * 32}
+    )
+    with application.app_context():
+        ensure_demo(db.session, panelists=6, keys=current_link_keys(), simulate=True)
+        expected = {
+            summary.id: summary_glance(summary.statistics)
+            for summary in db.session.execute(db.select(RoundSummary)).scalars()
+        }
+        db.session.remove()
+        db.engine.dispose()
+    assert len(expected) == 2 and all("classical_model" in glance for glance in expected.values())
+    _elicit(empty_database, tmp_path, "db", "downgrade", "0021")
+    _elicit(empty_database, tmp_path, "db", "upgrade")
+    engine = create_engine(empty_database)
+    try:
+        with engine.connect() as connection:
+            stored = dict(
+                connection.execute(
+                    RoundSummary.__table__.select().with_only_columns(
+                        RoundSummary.__table__.c.id, RoundSummary.__table__.c.glance
+                    )
+                ).all()
+            )
+    finally:
+        engine.dispose()
+    assert stored == expected
