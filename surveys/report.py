@@ -316,6 +316,19 @@ class ReportScores:
     #: else the :data:`RANKED_ENDS` best and worst with ``None`` between them.
     ranked: list[tuple[int, dict[str, Any]] | None] = field(default_factory=list)
 
+    @property
+    def unranked(self) -> int:
+        """How many panelists :attr:`ranked` leaves out between the best and the worst
+        (0 when it ranks every one)."""
+        if self.stored is None or None not in self.ranked:
+            return 0
+        return self.stored.panelists - (len(self.ranked) - 1)
+
+    @property
+    def ends(self) -> int:
+        """How many best and how many worst :attr:`ranked` shows when it leaves some out."""
+        return (len(self.ranked) - 1) // 2 if self.unranked else 0
+
 
 @dataclass(frozen=True)
 class StudyReport:

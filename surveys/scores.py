@@ -110,6 +110,10 @@ class StoredScores:
     panelists: int
     calibration: dict[str, Calibration]
     settings: dict[str, Any]
+    #: Per pooling method, how many panelists it beats, ties and loses to on the items
+    #: each answered (``panelists``, ``pool_better``, ``tied``, ``panelist_better``);
+    #: empty for scores stored before it was.
+    pool_comparison: dict[str, dict[str, int]]
 
 
 def claim(session: Session, study: Study) -> None:
@@ -344,6 +348,7 @@ def stored_scores(session: Session, study: Study) -> StoredScores | None:
             for name, entry in sheet.calibration.items()
         },
         settings=dict(sheet.settings),
+        pool_comparison=dict(sheet.settings.get("pool_versus_panelists", {})),
     )
 
 

@@ -189,7 +189,7 @@ def _page(study: Study, filled: dict[str, OutcomeForm] | None = None) -> str:
         language=language,
         words={entry.definition.key: dict(_outcome_words(entry, language)) for entry in entries},
         pools=scores.pools if scores is not None else [],
-        beats=scores.settings.get("pool_versus_panelists", {}) if scores is not None else {},
+        beats=scores.pool_comparison if scores is not None else {},
         panelists=panelist_scores(
             db.session,
             study,

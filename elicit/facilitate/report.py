@@ -28,7 +28,7 @@ from elicit.facilitate.tracker import tracker_context
 from elicit.facilitate.views import blueprint
 from surveys.calibration import latest_classical_model
 from surveys.models import Study
-from surveys.report import RANKED_ENDS, StudyReport, study_report
+from surveys.report import StudyReport, study_report
 from surveys.scores import FEW_CALIBRATION_EVENTS, MIN_CALIBRATION_EVENTS, PANEL
 from surveys.tracking import scenario_tracker
 
@@ -118,7 +118,6 @@ def _context(study: Study) -> dict[str, Any]:
         "calibration_waiting": _calibration_waiting(report, calibration),
         "min_calibration_events": MIN_CALIBRATION_EVENTS,
         "few_calibration_events": FEW_CALIBRATION_EVENTS,
-        "ranked_ends": RANKED_ENDS,
         "amendment_words": amendments_in_words(
             study, [(change.what, change.old, change.new) for change in changes], language
         ),

@@ -122,7 +122,6 @@ def test_a_large_panel_s_ranks_show_the_best_and_the_worst(client, study, monkey
     created, _ = study
     monkeypatch.setattr("surveys.report.RANKED_PANELISTS", 2)
     monkeypatch.setattr("surveys.report.RANKED_ENDS", 1)
-    monkeypatch.setattr("elicit.facilitate.report.RANKED_ENDS", 1)
     resolve(db.session, created, "trigger_tariffs", "yes", date(2026, 1, 5), "Diario Oficial")
     log_in(client, "reader@example.org")
     section = _section(unescape(client.get(f"/console/studies/{SLUG}/report").text))
