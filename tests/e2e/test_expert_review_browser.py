@@ -226,7 +226,7 @@ def test_without_javascript_an_unanswered_probability_is_an_empty_box_marked_so(
     field(page, "trigger_black_swan").fill("5")
     page.locator('button[name="action"][value="review"]:not([aria-hidden])').click()
     page.locator('button[name="action"][value="submit"]').click()
-    assert page.locator(".notice").is_visible()
+    expect(page.locator(".notice")).to_be_visible()
     assert stored_answers(english, 1) == {
         "trust_now": ({"value": 2}, None),
         "trigger_black_swan": ({"value": 5}, None),

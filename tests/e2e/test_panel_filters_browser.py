@@ -11,6 +11,7 @@ second in the page as served, through its data attribute).
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from elicit.extensions import current_link_keys, db
 from surveys.demo import demo_source
@@ -84,7 +85,8 @@ def test_the_panel_table_fits_1280_pixels_and_the_page_fits_375(
     summary = page.locator("#panel tbody tr").first.locator("summary")
     summary.focus()
     page.keyboard.press("Enter")
-    assert page.locator("#panel tbody tr").first.get_by_role("button", name="New link").is_visible()
+    new_link = page.locator("#panel tbody tr").first.get_by_role("button", name="New link")
+    expect(new_link).to_be_visible()
     violations = axe_violations(page, live_server)
     assert not violations, describe_violations("the panel page at 1280 px", violations)
     save_screenshot(page, artifacts, "panel-1280")
@@ -93,10 +95,10 @@ def test_the_panel_table_fits_1280_pixels_and_the_page_fits_375(
     page.get_by_label("Not submitted (8)").check()
     page.locator("#filter-group").select_option("academic-mx")
     page.get_by_role("button", name="Show").click()
+    expect(page.locator("#filter-result")).to_have_text("4 panelists match this filter.")
     assert "status=not_submitted" in page.url and "group=academic-mx" in page.url
-    assert page.locator("#panel tbody tr").count() == 4  # the odd-numbered panelists
-    assert page.locator("#filter-result").inner_text() == "4 panelists match this filter."
-    assert page.get_by_role("button", name="Remind these 4 panelists").is_visible()
+    expect(page.locator("#panel tbody tr")).to_have_count(4)  # the odd-numbered panelists
+    expect(page.get_by_role("button", name="Remind these 4 panelists")).to_be_visible()
     width, offenders = horizontal_overflow(page, 1280)
     assert width <= 1280 and not offenders, offenders
     violations = axe_violations(page, live_server)
@@ -178,9 +180,9 @@ def test_a_blind_panel_page_filters_by_counts_at_both_widths(
         page.get_by_label("Never opened (7)").check()
         page.locator("#filter-group").select_option("a")
         page.get_by_role("button", name="Show").click()
-        assert page.locator("#filter-result").inner_text() == "3 panelists match this filter."
-        assert page.locator("#panel").count() == 0
-        assert page.get_by_role("button", name="Remind these 3 panelists").is_visible()
+        expect(page.locator("#filter-result")).to_have_text("3 panelists match this filter.")
+        expect(page.locator("#panel")).to_have_count(0)
+        expect(page.get_by_role("button", name="Remind these 3 panelists")).to_be_visible()
         scroll_width, offenders = horizontal_overflow(page, width)
         assert scroll_width <= width, offenders
         violations = axe_violations(page, live_server)

@@ -4,6 +4,7 @@ words across lines, or shrinks chart labels below a legible size."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.support import (
     broken_words,
@@ -47,7 +48,7 @@ def test_expert_pages_fit_320_pixels(
     # An answer outside the panel's middle half, so the review lists it too.
     page.locator("#field-trigger_tariffs").fill("99")
     page.locator('button[name="action"][value="review"]:not([aria-hidden])').click()
-    assert page.locator("h1").inner_text() == "Review your answers"
+    expect(page.locator("h1")).to_have_text("Review your answers")
     check("review")
 
     assert not overflow, "horizontal overflow at 320 px:\n" + "\n".join(overflow)

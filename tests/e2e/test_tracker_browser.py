@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from playwright.sync_api import expect
 
 from elicit.extensions import db
 from surveys.tracking import record
@@ -63,7 +64,7 @@ def test_record_observations_and_read_the_timeline(
     # .2/.6/.2 × .8/.2/.5 = .16/.12/.10 of .38.
     cells = page.locator("#timeline-table tr[data-step='2'] td[data-scenario]")
     assert cells.nth(0).inner_text().startswith("42.1\N{NO-BREAK SPACE}%")
-    assert page.locator("img[data-plot='tracker']").is_visible()
+    expect(page.locator("img[data-plot='tracker']")).to_be_visible()
     scroll_width, offenders = horizontal_overflow(page, width)
     save_screenshot(page, artifacts, f"tracker-{width}")
     assert scroll_width <= width, offenders
@@ -76,13 +77,13 @@ def test_record_observations_and_read_the_timeline(
     page.get_by_label("Date observed").fill("2026-03-05")
     page.get_by_label("Source or note").fill("x")
     page.get_by_role("button", name="Record the observation").click()
-    assert "This is a trigger" in page.locator(".error-summary").inner_text()
+    expect(page.locator(".error-summary")).to_contain_text("This is a trigger")
     save_screenshot(page, artifacts, f"tracker-error-{width}")
     violations = axe_violations(page, live_server)
     assert not violations, describe_violations(f"tracker error ({width} px)", violations)
 
     page.goto(f"{live_server}/console/studies/{SLUG}")
-    assert page.locator("#tracker-now").is_visible()
+    expect(page.locator("#tracker-now")).to_be_visible()
     section = page.locator("#tracker-state")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     section.screenshot(path=str(ARTIFACTS / f"study-tracker-{width}.png"))
@@ -90,7 +91,7 @@ def test_record_observations_and_read_the_timeline(
 
     page.goto(f"{live_server}/console/studies/{SLUG}/report#tracker")
     report = page.locator("section#tracker")
-    assert report.locator("img[data-plot='tracker']").is_visible()
+    expect(report.locator("img[data-plot='tracker']")).to_be_visible()
     report.screenshot(path=str(ARTIFACTS / f"report-tracker-{width}.png"))
     assert horizontal_overflow(page, width)[0] <= width
 
