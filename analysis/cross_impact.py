@@ -210,14 +210,14 @@ def cross_impact(
     if conditional_rows.empty:
         raise ValueError(f"no answer to the cross-impact item {conditional_item!r}")
     conditional_rows = split_cells(conditional_rows, "trigger", conditional_item)
-    unknown = sorted(set(conditional_rows["scenario"]) - set(scenarios))
+    unknown = sorted(set(conditional_rows["scenario"].unique()) - set(scenarios))
     if unknown:
         raise ValueError(
             f"item {conditional_item!r} names scenario {unknown[0]!r}, which item "
             f"{scenario_item!r} does not have"
         )
-    triggers = sorted(set(conditional_rows["trigger"]))
-    items = _trigger_items(trigger_items, triggers, set(tidy["item"]))
+    triggers = sorted(set(conditional_rows["trigger"].unique()))
+    items = _trigger_items(trigger_items, triggers, set(tidy["item"].unique()))
 
     pooling: dict[str, Any] = {"method": method, "d": d, "trim": trim, "clip": clip}
     given = normalised_sets(
@@ -368,7 +368,7 @@ def _coherence(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Bounds, gaps and implied sets per expert (see :func:`cross_impact`)."""
     bounds = conditional_sets.merge(trigger_probability, on=["panelist", "trigger"])
-    bounds = bounds.loc[bounds["panelist"].isin(set(given["panelist"])).to_numpy()]
+    bounds = bounds.loc[bounds["panelist"].isin(given["panelist"].unique()).to_numpy()]
     index_names = ["panelist", "scenario"]
     if bounds.empty:
         coherence = pd.DataFrame(
@@ -392,7 +392,7 @@ def _coherence(
     grouped = bounds.groupby(index_names, sort=True)
     low_rows = bounds.loc[grouped["low"].idxmax()].set_index(index_names)
     high_rows = bounds.loc[grouped["high"].idxmin()].set_index(index_names)
-    panelists = sorted(set(bounds["panelist"]))
+    panelists = sorted(set(bounds["panelist"].unique()))
     index = pd.MultiIndex.from_product([panelists, scenarios], names=index_names)
     table = pd.DataFrame(index=index)
     table["given"] = given.set_index(index_names)["probability"].reindex(index)

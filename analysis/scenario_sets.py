@@ -103,7 +103,7 @@ def normalised_sets(
 
 def scenario_keys(rows: pd.DataFrame, item: str) -> list[str]:
     """The sorted scenario keys (components) of a scenario-set item's rows."""
-    keys = sorted(set(rows["component"]))
+    keys = sorted(set(rows["component"].unique()))
     if not keys or "" in keys:
         raise ValueError(f"item {item!r} is not a scenario set (its components are scenarios)")
     return keys

@@ -197,7 +197,7 @@ def signpost_diagnostics(
             "likelihood": likelihood,
         }
     )
-    scenarios = sorted(set(individual["scenario"]))
+    scenarios = sorted(set(individual["scenario"].unique()))
     pooling: dict[str, Any] = {"method": method, "d": d, "trim": trim, "clip": clip}
     weights = _prior(prior, scenario_item, scenarios, tidy, round_number, pooling)
     signposts = list(dict.fromkeys(signpost_items))

@@ -104,7 +104,7 @@ def model_inputs(
         ignore_index=True,
     )
     panelists = sorted(str(name) for name in seed_table["panelist"].unique())
-    answered = set(quantiles.loc[quantiles["panelist"].isin(panelists), "item"])
+    answered = set(quantiles.loc[quantiles["panelist"].isin(panelists), "item"].unique())
     items = [key for key in keys if key in answered]
     assessments = np.array(analysis.quantile_array(quantiles, panelists, items), dtype=float)
     # The experts in the order of their answers, not of their pseudonyms: the model's
@@ -143,7 +143,7 @@ def classical_model_summary(
     panelists, items, assessments, realizations, backgrounds = model_inputs(
         frame, definition, number=number
     )
-    every_panelist = set(frame.loc[(frame["round"] <= number).to_numpy(), "panelist"])
+    every_panelist = set(frame.loc[(frame["round"] <= number).to_numpy(), "panelist"].unique())
     by_key = {item.key: item for item in definition.items}
     seeds = [item for item in definition.items if item.kind == "seed"]
     settings = {

@@ -89,7 +89,8 @@ def signpost_summary(
     in_round = frame.loc[
         ((frame["round"] == number) & frame["item"].isin(keys) & frame["value"].notna()).to_numpy()
     ]
-    answered = [key for key in keys if key in set(in_round["item"])]
+    in_items = set(in_round["item"].unique())
+    answered = [key for key in keys if key in in_items]
     prior, prior_round = _prior(frame, scenario_item, scenarios, number)
     settings: dict[str, Any] = {
         "round": number,
@@ -114,7 +115,8 @@ def signpost_summary(
     if not answered:
         return summary
     result = analysis.signpost_diagnostics(
-        frame,
+        # Only the rows it reads (see surveys.cross_impact.close_cross_impact).
+        frame.loc[frame["item"].isin(answered).to_numpy()],
         signpost_items=answered,
         prior=prior,
         round_number=number,
