@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import case, func, insert, literal, select, tuple_
+from sqlalchemy import case, func, insert, literal, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -462,7 +462,26 @@ def pin_reason(
 ) -> FeedbackReason:
     """Pin (or unpin) a reason of a closed round of ``study``, audited: every expert
     then reads it first with that round's feedback.  Refused beyond
-    :data:`REASONS_PER_PAGE` pinned reasons per item, so that pages stay bounded."""
+    :data:`REASONS_PER_PAGE` pinned reasons per item, so that pages stay bounded.
+
+    Two pins at once are counted one after the other, so that they cannot both take
+    the last place: the reason's round is written first (to itself), which on SQLite
+    takes the write lock before anything is read (:mod:`surveys.database`; the
+    ``FOR UPDATE`` below is ignored there) and on PostgreSQL locks the round's row, as
+    the ``FOR UPDATE`` of the reason joined to its round also does.  The second pin
+    waits for the first to commit, then counts it."""
+    session.execute(
+        update(Round)
+        .where(
+            Round.id
+            == select(FeedbackReason.round_id)
+            .where(FeedbackReason.id == reason_id)
+            .scalar_subquery(),
+            Round.study_id == study.id,
+        )
+        .values(status=Round.status)
+        .execution_options(synchronize_session=False)
+    )
     reason = session.execute(
         select(FeedbackReason)
         .join(Round, Round.id == FeedbackReason.round_id)

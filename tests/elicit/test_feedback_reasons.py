@@ -5,18 +5,22 @@ pinned reasons first, never an author; read from records written at close."""
 from __future__ import annotations
 
 import re
+import threading
 from collections import Counter
 
 import pytest
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session
 
 from analysis.reasons import ABOVE, BELOW, INSIDE, stratum
 from elicit.extensions import db
 from surveys.answers import submit_responses
 from surveys.errors import Conflict
 from surveys.feedback import REASONS_PER_PAGE, pin_reason
-from surveys.models import Draft, FeedbackReason, Panelist, RoundSummary
+from surveys.models import Draft, FeedbackReason, Panelist, RoundSummary, Study
 from surveys.rounds import close_round, open_round
 from tests.conftest import csrf_token, enter
+from tests.surveys.test_submission_lock import UncommittedSession
 
 REASON = re.compile(r'<span class="rationale-text"[^>]*>Because (\d+)-(\d+)\.</span>')
 PANEL = 40
@@ -231,6 +235,60 @@ def test_at_most_a_page_of_reasons_can_be_pinned_per_item(round_two):
         pin_reason(db.session, study, reasons[-1].id, pinned=True)
     pin_reason(db.session, study, reasons[0].id, pinned=False)
     pin_reason(db.session, study, reasons[-1].id, pinned=True)
+
+
+def test_two_pins_at_once_cannot_pass_the_limit(round_two, database_url):
+    """The last free place, asked for by two facilitators at once: the second pin waits
+    for the first to commit, then is refused.  (On SQLite each used to count the pins
+    committed so far, find one place free and take it; PostgreSQL's row lock on the
+    round, taken with the reason, already kept them apart.)"""
+    study, _ = round_two
+    reasons = (
+        db.session.execute(
+            db.select(FeedbackReason).order_by(FeedbackReason.id).limit(REASONS_PER_PAGE + 1)
+        )
+        .scalars()
+        .all()
+    )
+    assert len({reason.item_key for reason in reasons}) == 1
+    for reason in reasons[: REASONS_PER_PAGE - 1]:
+        pin_reason(db.session, study, reason.id, pinned=True)
+    db.session.commit()
+    engine = create_engine(database_url)
+    first, second = UncommittedSession(engine), Session(engine)
+    outcome: list[BaseException | None] = []
+
+    def pin_the_other() -> None:
+        try:
+            pin_reason(second, second.get(Study, study.id), reasons[-1].id, pinned=True)
+            second.commit()
+            outcome.append(None)
+        except BaseException as error:
+            second.rollback()
+            outcome.append(error)
+
+    try:
+        pin_reason(first, first.get(Study, study.id), reasons[-2].id, pinned=True)
+        # The last place taken, not yet committed (pin_reason's commit only flushes).
+        thread = threading.Thread(target=pin_the_other)
+        thread.start()
+        thread.join(timeout=1.0)
+        assert thread.is_alive(), f"the second pin did not wait: {outcome}"
+        Session.commit(first)
+        thread.join(timeout=30)
+        assert not thread.is_alive()
+    finally:
+        first.close()
+        second.close()
+        engine.dispose()
+    assert len(outcome) == 1 and isinstance(outcome[0], Conflict), outcome
+    db.session.expire_all()
+    pinned = db.session.execute(
+        select(func.count()).where(
+            FeedbackReason.item_key == reasons[0].item_key, FeedbackReason.pinned_at.is_not(None)
+        )
+    ).scalar_one()
+    assert pinned == REASONS_PER_PAGE
 
 
 def test_a_numeric_estimates_reasons_are_stratified_by_its_best_guess(make_study, make_panel):
