@@ -220,15 +220,15 @@ def test_the_page_reads_records_written_at_close_not_the_summary(client, round_t
     assert 'data-stat="median" data-value="3.0"' in page
 
 
+def _one_more_than_a_page() -> list[FeedbackReason]:
+    """The first REASONS_PER_PAGE + 1 reasons stored (all of one item in round_two)."""
+    query = db.select(FeedbackReason).order_by(FeedbackReason.id).limit(REASONS_PER_PAGE + 1)
+    return list(db.session.execute(query).scalars())
+
+
 def test_at_most_a_page_of_reasons_can_be_pinned_per_item(round_two):
     study, _ = round_two
-    reasons = (
-        db.session.execute(
-            db.select(FeedbackReason).order_by(FeedbackReason.id).limit(REASONS_PER_PAGE + 1)
-        )
-        .scalars()
-        .all()
-    )
+    reasons = _one_more_than_a_page()
     for reason in reasons[:-1]:
         pin_reason(db.session, study, reason.id, pinned=True)
     with pytest.raises(Conflict):
@@ -243,13 +243,7 @@ def test_two_pins_at_once_cannot_pass_the_limit(round_two, database_url):
     committed so far, find one place free and take it; PostgreSQL's row lock on the
     round, taken with the reason, already kept them apart.)"""
     study, _ = round_two
-    reasons = (
-        db.session.execute(
-            db.select(FeedbackReason).order_by(FeedbackReason.id).limit(REASONS_PER_PAGE + 1)
-        )
-        .scalars()
-        .all()
-    )
+    reasons = _one_more_than_a_page()
     assert len({reason.item_key for reason in reasons}) == 1
     for reason in reasons[: REASONS_PER_PAGE - 1]:
         pin_reason(db.session, study, reason.id, pinned=True)
