@@ -12,8 +12,10 @@ other summary stays as it was); each expert's gaps go into
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -46,8 +48,17 @@ class CrossImpactClose:
     #: ``{"cross_impact": {item key: record}}`` for the summary, or ``{}`` when the
     #: study has no cross-impact item.
     summary: dict[str, Any]
-    #: ``(pseudonym, item key, record)`` of every expert with a coherence check.
-    coherence: list[tuple[str, str, dict[str, Any]]]
+    #: ``(item key, result)`` of each item with a coherence check; its experts' records
+    #: are made from the result's tables one at a time (:meth:`coherence`).
+    checked: list[tuple[str, analysis.CrossImpact]]
+
+    def coherence(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """``(pseudonym, item key, record)`` of every expert with a coherence check,
+        item by item.  Made as they are read, not kept: at 100,000 experts the records
+        as Python dicts took about 200 MB through the rest of the close."""
+        for key, result in self.checked:
+            for pseudonym, record in coherence_records(result):
+                yield pseudonym, key, record
 
 
 def cross_impact_items(definition: StudyDefinition) -> list[ItemDefinition]:
@@ -68,7 +79,7 @@ def close_cross_impact(
     if not items:
         return CrossImpactClose({}, [])
     records: dict[str, Any] = {}
-    coherence: list[tuple[str, str, dict[str, Any]]] = []
+    checked: list[tuple[str, analysis.CrossImpact]] = []
     answered = (
         set(frame.loc[frame["round"] == number, "item"].unique()) if not frame.empty else set()
     )
@@ -88,11 +99,15 @@ def close_cross_impact(
                 **POOLING,
             )
             record = impact_record(item, result)
-            coherence += [
-                (panelist, item.key, entry) for panelist, entry in coherence_records(result).items()
-            ]
+            # Only the coherence tables are kept, not the experts' shifts.
+            checked.append(
+                (
+                    item.key,
+                    dataclasses.replace(result, shifts=result.shifts.iloc[:0]),
+                )
+            )
         records[item.key] = record
-    return CrossImpactClose({"cross_impact": records}, coherence)
+    return CrossImpactClose({"cross_impact": records}, checked)
 
 
 def _empty_record(item: ItemDefinition, quantile_method: str) -> dict[str, Any]:
@@ -157,8 +172,9 @@ def impact_record(item: ItemDefinition, result: analysis.CrossImpact) -> dict[st
 COHERENCE_COLUMNS = ("given", "low", "high", "gap", "implied")
 
 
-def coherence_records(result: analysis.CrossImpact) -> dict[str, dict[str, Any]]:
-    """Each expert's coherence, by pseudonym (private: see :class:`CoherenceGap`).
+def coherence_records(result: analysis.CrossImpact) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each expert's coherence, as (pseudonym, record) in the summary's order (private:
+    see :class:`CoherenceGap`).
 
     One pass over the tables' arrays, not a pandas selection and row Series per expert
     (14 of the 16 s this took at 10,000 panelists); the cells are read from the same
@@ -167,7 +183,7 @@ def coherence_records(result: analysis.CrossImpact) -> dict[str, dict[str, Any]]
     table = result.coherence
     summary = result.coherence_summary
     if summary.empty:
-        return {}
+        return
     cells = table.to_numpy()
     wanted = [table.columns.get_loc(column) for column in COHERENCE_COLUMNS]
     scenarios = table.index.droplevel("panelist")
@@ -179,48 +195,58 @@ def coherence_records(result: analysis.CrossImpact) -> dict[str, dict[str, Any]]
         summary.columns.get_loc(column)
         for column in ("distance", "coherent", "feasible", "triggers")
     )
-    records: dict[str, dict[str, Any]] = {}
     for panelist, row in zip(summary.index, totals, strict=True):
-        records[str(panelist)] = {
-            "scenarios": {
-                str(scenarios[position]): {
-                    column: _plain(cells[position, index])
-                    for column, index in zip(COHERENCE_COLUMNS, wanted, strict=True)
-                }
-                for position in rows_of[panelist]
+        yield (
+            str(panelist),
+            {
+                "scenarios": {
+                    str(scenarios[position]): {
+                        column: _plain(cells[position, index])
+                        for column, index in zip(COHERENCE_COLUMNS, wanted, strict=True)
+                    }
+                    for position in rows_of[panelist]
+                },
+                "distance": _plain(row[distance]),
+                "coherent": bool(row[coherent]),
+                "feasible": bool(row[feasible]),
+                "triggers": int(row[triggers]),
             },
-            "distance": _plain(row[distance]),
-            "coherent": bool(row[coherent]),
-            "feasible": bool(row[feasible]),
-            "triggers": int(row[triggers]),
-        }
-    return records
+        )
+
+
+#: Coherence records written per statement: the records are made as they are written,
+#: so that a close holds this many at a time, not one per expert and item.
+STORE_BATCH = 5_000
 
 
 def store_coherence(
-    session: Session, round_: Round, coherence: list[tuple[str, str, dict[str, Any]]]
+    session: Session, round_: Round, coherence: Iterable[tuple[str, str, dict[str, Any]]]
 ) -> None:
-    """Write the experts' coherence records of ``round_`` (pseudonyms → panelist ids)."""
-    if not coherence:
+    """Write the experts' coherence records of ``round_`` (pseudonyms → panelist ids),
+    in the order given, :data:`STORE_BATCH` to a statement."""
+    rows = iter(coherence)
+    batch = list(itertools.islice(rows, STORE_BATCH))
+    if not batch:
         return
     ids = dict(
         session.execute(
             select(Panelist.pseudonym, Panelist.id).where(Panelist.study_id == round_.study_id)
         ).all()
     )
-    session.execute(
-        insert(CoherenceGap),
-        [
+    while batch:
+        values = [
             {
                 "round_id": round_.id,
                 "panelist_id": ids[pseudonym],
                 "item_key": item_key,
                 "record": record,
             }
-            for pseudonym, item_key, record in coherence
+            for pseudonym, item_key, record in batch
             if pseudonym in ids
-        ],
-    )
+        ]
+        if values:
+            session.execute(insert(CoherenceGap), values)
+        batch = list(itertools.islice(rows, STORE_BATCH))
 
 
 def own_coherence(session: Session, round_id: int, panelist_id: int) -> dict[str, dict[str, Any]]:

@@ -184,7 +184,7 @@ def simulated_coherence(
         number=number,
         quantile_method=definition.quantile_method,
     )
-    return {key: record for pseudonym, key, record in closed.coherence if pseudonym == "P-SIM000"}
+    return {key: record for pseudonym, key, record in closed.coherence() if pseudonym == "P-SIM000"}
 
 
 def simulated_summary(
