@@ -97,7 +97,13 @@ class Prepared:
         return codes, key_frame
 
     def subset(self, mask: np.ndarray) -> Prepared:
-        """The rows selected by a boolean ``mask``, codes kept consistent."""
+        """The rows selected by a boolean ``mask``, codes kept consistent.
+
+        Every row selected (a first round's close: all its rows are of the round) is
+        these rows themselves, not a copy of every code and value: at 100,000 panelists
+        that copy was about 170 MB."""
+        if mask.all():
+            return self
         selected = np.flatnonzero(mask)
         rows = selected if self._rows is None else self._rows[selected]
         codes = {
@@ -281,7 +287,7 @@ def combine_codes(
         codes = renumber[combined]
     else:
         unique_combined, codes = np.unique(combined, return_inverse=True)
-    return codes.astype(np.int64).reshape(-1), np.unravel_index(unique_combined, shape)
+    return codes.astype(np.int64, copy=False).reshape(-1), np.unravel_index(unique_combined, shape)
 
 
 def group_codes(frame: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.DataFrame]:

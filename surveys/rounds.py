@@ -376,7 +376,7 @@ def frame_summary(
         "settings": settings_record(settings, min_group_size=min_group_size),
         "rows": summary_records(statistics),
         "groups": summary_records(groups.loc[this_round]),
-        "distributions": distributions(frame[frame["round"] == number]),
+        "distributions": distributions(frame, round_number=number),
     }
 
 
@@ -495,19 +495,28 @@ def stopping_recommendation(session: Session, study: Study) -> analysis.Stopping
     return analysis.stopping_decision(frame, max_rounds=study.max_rounds)
 
 
-def distributions(frame: pd.DataFrame) -> dict[str, dict[str, list[float]]]:
+def distributions(
+    frame: pd.DataFrame, *, round_number: int | None = None
+) -> dict[str, dict[str, list[float]]]:
     """Every answer of the round, sorted, by item and component: what the next round's
     charts draw.  Sorting drops the link between answers and panelists.
 
+    ``round_number`` keeps that round's rows only (``None``: every row of ``frame``).
     Items and components in sorted order, each one's non-missing values ascending (one
-    stable sort of the whole column, then a slice per distribution)."""
+    stable sort of the whole column, then a slice per distribution).  The three columns
+    it reads are selected as arrays, never as a copy of the frame: at 100,000 panelists
+    each copy of the round's rows was about 150 MB, made while the summary's own
+    arrays were still held."""
     result: dict[str, dict[str, list[float]]] = {}
-    valid = frame[frame["value"].notna()]
-    if valid.empty:
+    values = frame["value"].to_numpy(dtype=float)
+    keep = ~np.isnan(values)
+    if round_number is not None:
+        keep &= frame["round"].to_numpy() == round_number
+    if not keep.any():
         return result
-    values = valid["value"].to_numpy(dtype=float)
-    item_codes, items = pd.factorize(valid["item"], sort=True)
-    component_codes, components = pd.factorize(valid["component"], sort=True)
+    values = values[keep]
+    item_codes, items = pd.factorize(frame["item"].to_numpy()[keep], sort=True)
+    component_codes, components = pd.factorize(frame["component"].to_numpy()[keep], sort=True)
     order = np.lexsort((values, component_codes, item_codes))
     item_codes, component_codes, values = item_codes[order], component_codes[order], values[order]
     starts = np.flatnonzero(
