@@ -165,9 +165,13 @@ def paired_differences(
         x(r) − x(r − 1) for every panelist with non-missing answers to the same item and
         component in rounds r − 1 and r, and the distribution code of the round-r row.
     """
+    round_codes, round_numbers = prepared.column("round")
+    if len(round_numbers) < 2:
+        # One round (a first round's close): no pair, and no key of every answer to
+        # build for none (at 100,000 panelists, about 170 MB of arrays).
+        return np.zeros(0), np.zeros(0, dtype=np.int64)
     values = prepared.values
     valid = ~np.isnan(values)
-    round_codes, round_numbers = prepared.column("round")
     per_key = [prepared.column("item"), prepared.column("component"), prepared.column("panelist")]
     rounds = len(round_numbers)
     keys = int(np.prod([max(len(uniques), 1) for _, uniques in per_key], dtype=np.int64))
