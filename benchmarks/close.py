@@ -29,11 +29,17 @@ touched) or on a server given by ``--server-url``:
      wall time, CPU and peak memory, start-up included.
 
    Both closes must store the same summary, with N respondents.
+4. Unless ``--rounds 1``: round 2 is opened (``open_round``) and answered as round 1
+   was, each panelist's likert and probability answers moved halfway to the panel's
+   round-1 median (as the demo's simulated panel answers, ``surveys.demo``); its floor
+   and its close are timed as round 1's.  A later round's close reads two rounds (for
+   stability, the changes of median, IQR and CV and the pairs of answers), so it is the
+   heavier one.
 
 One Markdown table is printed: the floor, the close, close ÷ floor, the close's CPU
-and peak memory, and the CLI's.  Targets (issue 15): at 100,000 panelists the close
-takes at most 3× the floor, and its peak memory stays under 2 GB.  Exit status 1 when a
-check fails (not when a target is missed: the table says so).
+and peak memory, the CLI's, and the same for round 2.  Targets (issue 15): at 100,000
+panelists a close takes at most 3× its floor, and its peak memory stays under 2 GB.
+Exit status 1 when a check fails (not when a target is missed: the table says so).
 
 Run: ``.venv/bin/python benchmarks/close.py [--sizes 1000,10000,100000]
 [--server-url postgresql://postgres@127.0.0.1:5433] [--keep] [--profile]``.  Needs
@@ -120,6 +126,8 @@ class Built:
     panelists: int
     responses: int
     seconds: float
+    #: Each panelist's answers as typed into the form, in the order of their ids.
+    forms: list[dict[str, str]]
 
 
 def _app(url: str) -> Any:
@@ -133,9 +141,7 @@ def build(url: str, panelists: int, *, sample: int, seed: int) -> Built:
     """Load the demo, add the panel, open round 1 and store everyone's answers (see the
     module's description); return the round to close."""
     from elicit.extensions import current_link_keys, db
-    from surveys.answers import answer_rules, parse_answers, submit_responses
     from surveys.definition import parse_definition
-    from surveys.models import Item, Panelist, ResponseStatus
     from surveys.panel import NewPanelist, add_panelists
     from surveys.rounds import open_round
     from surveys.simulation import simulated_answers
@@ -164,69 +170,111 @@ def build(url: str, panelists: int, *, sample: int, seed: int) -> Built:
                 keys=current_link_keys(),
             )
         round_ = open_round(session, study)
-        panel = (
-            session.execute(
-                db.select(Panelist).where(Panelist.study_id == study.id).order_by(Panelist.id)
-            )
-            .scalars()
-            .all()
-        )
-        items = {
-            key: (item_id, version)
-            for item_id, key, version in session.execute(
-                db.select(Item.id, Item.key, Item.version).where(Item.study_id == study.id)
-            )
-        }
-        rules = answer_rules(session, round_, definition)
         rng = random.Random(seed)
-        now = datetime.now(UTC)
-        status = ResponseStatus.SUBMITTED.value
+        forms = [simulated_answers(rng, definition) for _ in range(panelists)]
+        round_id, total = _store_answers(app, study, round_, forms, sample=sample)
+    return Built(url, round_id, panelists, total, time.perf_counter() - started, forms)
 
-        def rows_of(panelist_id: int, form: dict[str, str]) -> list[tuple[Any, ...]]:
-            parsed = parse_answers(definition.items, form, rules)
-            return [
-                (
-                    round_.id,
-                    panelist_id,
-                    items[key][0],
-                    items[key][1],
-                    json.dumps(answer),
-                    parsed.rationales.get(key),
-                    status,
-                    now,
-                    now,
-                    now,
-                )
-                for key, answer in parsed.answers.items()
-            ]
 
-        forms = [simulated_answers(rng, definition) for _ in panel]
-        checked: dict[int, list[tuple[Any, ...]]] = {}
-        for panelist, form in zip(panel[:sample], forms[:sample], strict=True):
-            submit_responses(session, panelist, form, now=now)
-            checked[panelist.id] = rows_of(panelist.id, form)
-        round_id = round_.id
-        ids = [panelist.id for panelist in panel]
-        session.remove()
-        written = 0
-        connection = db.engine.raw_connection()
-        try:
-            cursor = connection.cursor()
-            columns = ", ".join(RESPONSE_COLUMNS)
-            with cursor.copy(f"COPY response ({columns}) FROM STDIN") as copy:  # type: ignore[attr-defined]
-                for panelist_id, form in zip(ids[sample:], forms[sample:], strict=True):
-                    for row in rows_of(panelist_id, form):
-                        copy.write_row(row)
-                        written += 1
-            connection.commit()
-            _check_sample(cursor, round_id, checked)
-            cursor.execute("ANALYZE")
-            connection.commit()
-        finally:
-            connection.close()
-        db.engine.dispose()
-    total = written + sum(len(rows) for rows in checked.values())
-    return Built(url, round_id, panelists, total, time.perf_counter() - started)
+def answer_next_round(built: Built, *, sample: int) -> Built:
+    """Open the study's next round (``open_round``) and store everyone's answers to it
+    as :func:`build` stores round 1's: each panelist's round-1 answers with every likert
+    and probability answer moved halfway to the panel's round-1 median, as the demo's
+    simulated panel answers its second round (``surveys.demo``).  Its close then reads
+    two rounds and measures stability between them."""
+    from elicit.extensions import db
+    from surveys.demo import _toward_the_median
+    from surveys.models import Study
+    from surveys.rounds import open_round
+    from surveys.studies import study_definition
+
+    started = time.perf_counter()
+    app = _app(built.url)
+    with app.app_context():
+        session = db.session
+        study = session.execute(db.select(Study).where(Study.slug == SLUG)).scalar_one()
+        definition = study_definition(study)
+        moved = _toward_the_median(definition, dict(enumerate(built.forms)))
+        forms = [moved[number] for number in range(len(built.forms))]
+        round_ = open_round(session, study)
+        round_id, total = _store_answers(app, study, round_, forms, sample=sample)
+    return Built(built.url, round_id, built.panelists, total, time.perf_counter() - started, forms)
+
+
+def _store_answers(
+    app: Any, study: Any, round_: Any, forms: list[dict[str, str]], *, sample: int
+) -> tuple[int, int]:
+    """Store ``forms[i]`` as the answers of the study's i-th panelist (by id) to the open
+    ``round_``: the first ``sample`` through ``submit_responses``, the others with one
+    ``COPY`` of the rows that function writes, checked against the sample's; return the
+    round's id and the rows stored.  Ends the app's session."""
+    from elicit.extensions import db
+    from surveys.answers import answer_rules, parse_answers, submit_responses
+    from surveys.models import Item, Panelist, ResponseStatus
+    from surveys.studies import study_definition
+
+    session = db.session
+    definition = study_definition(study)
+    panel = (
+        session.execute(
+            db.select(Panelist).where(Panelist.study_id == study.id).order_by(Panelist.id)
+        )
+        .scalars()
+        .all()
+    )
+    items = {
+        key: (item_id, version)
+        for item_id, key, version in session.execute(
+            db.select(Item.id, Item.key, Item.version).where(Item.study_id == study.id)
+        )
+    }
+    rules = answer_rules(session, round_, definition)
+    now = datetime.now(UTC)
+    status = ResponseStatus.SUBMITTED.value
+    round_id = round_.id
+
+    def rows_of(panelist_id: int, form: dict[str, str]) -> list[tuple[Any, ...]]:
+        parsed = parse_answers(definition.items, form, rules)
+        return [
+            (
+                round_id,
+                panelist_id,
+                items[key][0],
+                items[key][1],
+                json.dumps(answer),
+                parsed.rationales.get(key),
+                status,
+                now,
+                now,
+                now,
+            )
+            for key, answer in parsed.answers.items()
+        ]
+
+    checked: dict[int, list[tuple[Any, ...]]] = {}
+    for panelist, form in zip(panel[:sample], forms[:sample], strict=True):
+        submit_responses(session, panelist, form, now=now)
+        checked[panelist.id] = rows_of(panelist.id, form)
+    ids = [panelist.id for panelist in panel]
+    session.remove()
+    written = 0
+    connection = db.engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        columns = ", ".join(RESPONSE_COLUMNS)
+        with cursor.copy(f"COPY response ({columns}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+            for panelist_id, form in zip(ids[sample:], forms[sample:], strict=True):
+                for row in rows_of(panelist_id, form):
+                    copy.write_row(row)
+                    written += 1
+        connection.commit()
+        _check_sample(cursor, round_id, checked)
+        cursor.execute("ANALYZE")
+        connection.commit()
+    finally:
+        connection.close()
+    db.engine.dispose()
+    return round_id, written + sum(len(rows) for rows in checked.values())
 
 
 def _check_sample(cursor: Any, round_id: int, expected: dict[int, list[tuple[Any, ...]]]) -> None:
@@ -450,6 +498,20 @@ def close_with_cli(url: str, folder: Path) -> Measure:
 
 
 @dataclass
+class Later:
+    """Round 2 of one size: its responses, floor and close."""
+
+    responses: int
+    floor_s: float
+    close: Measure
+
+    @property
+    def ratio(self) -> float:
+        """Close ÷ floor."""
+        return self.close.seconds / self.floor_s
+
+
+@dataclass
 class Row:
     """One size's figures."""
 
@@ -459,6 +521,7 @@ class Row:
     floor_s: float
     close: Measure
     cli: Measure | None
+    later: Later | None
 
     @property
     def ratio(self) -> float:
@@ -512,23 +575,57 @@ def run_size(server_url: str, panelists: int, args: argparse.Namespace, folder: 
         )
         if cli.summary != close.summary:
             raise RuntimeError("the CLI's close stored another summary than the product's")
-    respondents = _respondents(url)
-    if respondents != panelists:
-        raise RuntimeError(f"the summary counts {respondents} respondents, not {panelists}")
+    _check_respondents(url, 1, panelists)
+    later = None
+    if args.rounds == 2:
+        later = _close_round_2(url, built, args, folder)
     if not args.keep:
         for database in (name, copy):
             _admin(server_url, f"DROP DATABASE IF EXISTS {database}")
-    return Row(panelists, built.responses, built.seconds, floor_s, close, cli)
+    return Row(panelists, built.responses, built.seconds, floor_s, close, cli, later)
 
 
-def _respondents(url: str) -> int:
-    """The stored summary's respondents."""
+def _close_round_2(url: str, built: Built, args: argparse.Namespace, folder: Path) -> Later:
+    """Answer round 2 (:func:`answer_next_round`), then time its floor and its close."""
+    panelists = built.panelists
+    second = answer_next_round(built, sample=args.sample)
+    print(
+        f"N = {panelists:,}, round 2: {second.responses:,} responses stored in "
+        f"{second.seconds:.0f} s",
+        flush=True,
+    )
+    floor_s, rows = floor(url, second.round_id)
+    if rows != second.responses:
+        raise RuntimeError(f"the round-2 floor read {rows} rows, not {second.responses}")
+    profile = folder / f"close-{panelists}-round-2.prof" if args.profile else None
+    memory = folder / f"close-{panelists}-round-2-memory.json" if args.memory else None
+    close = close_in_child(url, profile, memory)
+    print(
+        f"N = {panelists:,}, round 2: floor {floor_s:.1f} s, close {close.seconds:.1f} s "
+        f"({close.peak_mb:,.0f} MB)",
+        flush=True,
+    )
+    if profile is not None:
+        _print_profile(profile)
+    if memory is not None:
+        _print_memory(memory)
+    _check_respondents(url, 2, panelists)
+    return Later(second.responses, floor_s, close)
+
+
+def _check_respondents(url: str, number: int, panelists: int) -> None:
+    """Raise unless round ``number``'s stored summary counts ``panelists`` respondents."""
     import psycopg
 
     with psycopg.connect(_libpq(url)) as connection:
-        row = connection.execute("SELECT respondents FROM round_summary").fetchone()
-    assert row is not None
-    return int(row[0])
+        row = connection.execute(
+            "SELECT s.respondents FROM round_summary AS s JOIN round AS r ON r.id = s.round_id "
+            "WHERE r.number = %s",
+            (number,),
+        ).fetchone()
+    if row is None or int(row[0]) != panelists:
+        found = None if row is None else row[0]
+        raise RuntimeError(f"round {number}'s summary counts {found} respondents, not {panelists}")
 
 
 def _print_profile(path: Path) -> None:
@@ -565,16 +662,34 @@ def print_table(rows: list[Row]) -> None:
             )
             + " |"
         )
+    if all(row.later is not None for row in rows):
+        seconds = [row.later for row in rows if row.later is not None]
+        print(
+            "| round 2: `COPY` floor | " + " | ".join(f"{r.floor_s:.1f} s" for r in seconds) + " |"
+        )
+        print(
+            "| round 2: `close_round` (stability against round 1) | "
+            + " | ".join(
+                f"{r.close.seconds:.1f} s, {r.close.peak_mb:,.0f} MB peak" for r in seconds
+            )
+            + " |"
+        )
+        print("| round 2: close ÷ floor | " + " | ".join(f"{r.ratio:.1f}" for r in seconds) + " |")
+        print(
+            "| round 2: close CPU | " + " | ".join(f"{r.close.cpu:.1f} s" for r in seconds) + " |"
+        )
     largest = max(rows, key=lambda row: row.panelists)
-    ratio_ok = largest.ratio <= TARGET_RATIO
-    memory_ok = largest.close.peak_mb < TARGET_PEAK_MB
+    closes = [("round 1", largest.ratio, largest.close.peak_mb)]
+    if largest.later is not None:
+        closes.append(("round 2", largest.later.ratio, largest.later.close.peak_mb))
     print()
-    print(
-        f"At N = {largest.panelists:,}: close ÷ floor {largest.ratio:.1f} "
-        f"(target ≤ {TARGET_RATIO:.0f}: {'PASS' if ratio_ok else 'FAIL'}), peak "
-        f"{largest.close.peak_mb:,.0f} MB (target < {TARGET_PEAK_MB:,} MB: "
-        f"{'PASS' if memory_ok else 'FAIL'})."
-    )
+    for name, ratio, peak in closes:
+        print(
+            f"At N = {largest.panelists:,}, {name}: close ÷ floor {ratio:.1f} "
+            f"(target ≤ {TARGET_RATIO:.0f}: {'PASS' if ratio <= TARGET_RATIO else 'FAIL'}), "
+            f"peak {peak:,.0f} MB (target < {TARGET_PEAK_MB:,} MB: "
+            f"{'PASS' if peak < TARGET_PEAK_MB else 'FAIL'})."
+        )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -593,6 +708,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--sample", type=int, default=25, help="panelists who submit through the product"
     )
     parser.add_argument("--seed", type=int, default=15)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        choices=(1, 2),
+        default=2,
+        help="close round 1 only, or round 2 too (default 2)",
+    )
     parser.add_argument("--skip-cli", action="store_true", help="do not time elicit round close")
     parser.add_argument("--profile", action="store_true", help="print the close's profile")
     parser.add_argument("--memory", action="store_true", help="print where the close's memory grew")
