@@ -558,6 +558,8 @@ def run_size(server_url: str, panelists: int, args: argparse.Namespace, folder: 
         raise RuntimeError(f"the floor read {rows} rows, not {built.responses}")
     profile = folder / f"close-{panelists}.prof" if args.profile else None
     memory = folder / f"close-{panelists}-memory.json" if args.memory else None
+    if args.keep:
+        _keep_copy(url, f"{name}_open_1")
     close = close_in_child(url, profile, memory)
     print(
         f"N = {panelists:,}: floor {floor_s:.1f} s, close {close.seconds:.1f} s "
@@ -599,6 +601,8 @@ def _close_round_2(url: str, built: Built, args: argparse.Namespace, folder: Pat
         raise RuntimeError(f"the round-2 floor read {rows} rows, not {second.responses}")
     profile = folder / f"close-{panelists}-round-2.prof" if args.profile else None
     memory = folder / f"close-{panelists}-round-2-memory.json" if args.memory else None
+    if args.keep:
+        _keep_copy(url, f"{url.rsplit('/', 1)[1]}_open_2")
     close = close_in_child(url, profile, memory)
     print(
         f"N = {panelists:,}, round 2: floor {floor_s:.1f} s, close {close.seconds:.1f} s "
@@ -611,6 +615,14 @@ def _close_round_2(url: str, built: Built, args: argparse.Namespace, folder: Pat
         _print_memory(memory)
     _check_respondents(url, 2, panelists)
     return Later(second.responses, floor_s, close)
+
+
+def _keep_copy(url: str, copy: str) -> None:
+    """Copy the database at ``url`` to ``copy`` (``--keep``): the study with its round
+    still open, to close again by hand (``close_in_child`` on a fresh copy of it)."""
+    server_url, name = url.replace("postgresql+psycopg://", "postgresql://", 1).rsplit("/", 1)
+    _admin(server_url, f"DROP DATABASE IF EXISTS {copy}")
+    _admin(server_url, f"CREATE DATABASE {copy} TEMPLATE {name}")
 
 
 def _check_respondents(url: str, number: int, panelists: int) -> None:
@@ -718,7 +730,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--skip-cli", action="store_true", help="do not time elicit round close")
     parser.add_argument("--profile", action="store_true", help="print the close's profile")
     parser.add_argument("--memory", action="store_true", help="print where the close's memory grew")
-    parser.add_argument("--keep", action="store_true", help="keep the databases and folder")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the databases and folder, and a copy of each database before each "
+        "close (elicit_close_N_open_1, elicit_close_N_open_2)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--profile-to", help=argparse.SUPPRESS)
     parser.add_argument("--memory-to", help=argparse.SUPPRESS)
