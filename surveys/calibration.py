@@ -143,7 +143,10 @@ def classical_model_summary(
     panelists, items, assessments, realizations, backgrounds = model_inputs(
         frame, definition, number=number
     )
-    every_panelist = set(frame.loc[(frame["round"] <= number).to_numpy(), "panelist"].unique())
+    up_to = frame["round"].to_numpy() <= number
+    # Every row is of a round up to the closing one at a close: no copy of the column.
+    answered = frame["panelist"] if up_to.all() else frame.loc[up_to, "panelist"]
+    every_panelist = set(answered.unique())
     by_key = {item.key: item for item in definition.items}
     seeds = [item for item in definition.items if item.kind == "seed"]
     settings = {

@@ -638,8 +638,17 @@ def responses_frame(
     the server splits the answers and sends the rows with one ``COPY`` that pandas
     parses (:func:`_copied_responses_frame`): at 100,000 panelists that is seconds and
     a few hundred megabytes, where a Python object per answer took minutes and
-    gigabytes.  The frames are equal; only their row order may differ, which no
-    statistic depends on.
+    gigabytes.
+
+    On both databases the rows come round by round (a close's selection of one round
+    is then a view of the frame, not a copy: :meth:`analysis.grouping.Prepared.subset`)
+    and each distribution's answers by panelist id, so that a sum in row order (the
+    signposts' pooled means, the cross-impact tables, aggregated estimates) is the same
+    at every close of the same answers.  The order of the distributions within a round
+    differs: SQLite reads each panelist's answers together, in the order they were
+    stored; PostgreSQL sends one distribution after the other.  Statistics that gather
+    a panelist's answers to several items in row order (cross-impact tables, signposts,
+    estimates) may therefore differ between the databases in their last bits.
     """
     if session.connection().dialect.name == "postgresql":
         return _copied_responses_frame(session, study, round_numbers)
@@ -659,6 +668,9 @@ def _loaded_responses_frame(
     )
     if round_numbers is not None:
         query = query.where(Round.number.in_(round_numbers))
+    # The order of the index on submitted answers (round, panelist), which SQLite reads
+    # them by: stated, so that no other plan changes it (see responses_frame).
+    query = query.order_by(Round.number, Response.panelist_id, Response.id)
     records = [
         (pseudonym, group, number, key, component, value)
         for pseudonym, group, number, key, answer in session.execute(query)
@@ -701,6 +713,7 @@ _SPLIT_ANSWERS = sqlalchemy.text(
     WHERE r.study_id = :study_id
         AND (CAST(:all_rounds AS boolean) OR r.number = ANY(CAST(:round_numbers AS integer[])))
     GROUP BY r.number, i.key, v.component
+    ORDER BY r.number, i.key, v.component
     """
 )
 
@@ -740,6 +753,11 @@ def _copied_responses_frame(
             na_values={"value": ["NaN"]},
         )
         del lines
+        ids = part["panelist_id"].to_numpy()
+        if (ids[1:] < ids[:-1]).any():
+            # By panelist, as SQLite reads them (see responses_frame): the server sends
+            # them in the order it scans the table, which varies between runs.
+            part = part.iloc[np.argsort(ids, kind="stable")]
         parts.append((number, key, component, part))
     panel = pd.DataFrame(
         session.execute(

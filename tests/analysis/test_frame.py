@@ -103,3 +103,102 @@ def test_dense_and_sorted_pairing_agree(rng):
     sorted_pairs = sorted(zip(by_sorting[1].tolist(), by_sorting[0].tolist(), strict=True))
     assert dense_pairs == sorted_pairs
     assert len(dense_pairs) > 0  # rounds 1→2 pair; 2→4 is not consecutive
+
+
+def _pairs_by_merge(frame: pd.DataFrame, group: np.ndarray) -> dict[int, list[float]]:
+    """The reference for :func:`paired_differences`: each answer of round r with a
+    group, minus the same panelist's answer to the same item and component in round
+    r − 1, both present, listed per group in (item, component, panelist) order."""
+    rows = frame.assign(group=group).dropna(subset=["value"])
+    earlier = rows.assign(round=rows["round"] + 1)[
+        ["panelist", "round", "item", "component", "value"]
+    ]
+    merged = rows.merge(
+        earlier, on=["panelist", "round", "item", "component"], suffixes=("", "_before")
+    )
+    merged = merged[merged["group"] >= 0].sort_values(["item", "component", "panelist"])
+    return {
+        int(code): (part["value"] - part["value_before"]).tolist()
+        for code, part in merged.groupby("group", sort=True)
+    }
+
+
+def _pairs_by_group(difference: np.ndarray, pair_group: np.ndarray) -> dict[int, list[float]]:
+    return {int(code): difference[pair_group == code].tolist() for code in np.unique(pair_group)}
+
+
+def test_both_pairings_equal_a_merge_of_the_rounds_in_order(rng):
+    # Three consecutive rounds and a fourth after a gap, parts, missing answers in
+    # every round, rows shuffled, and the first round's rows given no group (as a
+    # close gives the rows of the previous round only).
+    panelists = [f"p{number:02d}" for number in range(30)]
+    parts = []
+    for number in (1, 2, 3, 5):
+        for item, component in (("a", ""), ("b", "low"), ("b", "high")):
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "panelist": panelists,
+                        "group": "",
+                        "round": number,
+                        "item": item,
+                        "component": component,
+                        "value": rng.integers(0, 5, len(panelists)).astype(float),
+                    }
+                ).sample(frac=0.8, random_state=number)
+            )
+    frame = pd.concat(parts, ignore_index=True).sample(frac=1, random_state=1)
+    frame.loc[frame.index[rng.choice(len(frame), 40, replace=False)], "value"] = np.nan
+    frame = frame.reset_index(drop=True)
+    prepared = prepare(frame)
+    codes, _ = distribution_groups(prepared)
+    codes = np.where(frame["round"].to_numpy() == 1, -1, codes)
+    expected = _pairs_by_merge(frame, codes)
+    assert sum(len(pairs) for pairs in expected.values()) > 50
+    for limit in (20_000_000, 0):
+        difference, pair_group = paired_differences(prepared, codes, dense_limit=limit)
+        assert _pairs_by_group(difference, pair_group) == expected
+
+
+def _encoded(prepared) -> dict[str, tuple[list, list]]:
+    """Every code column of a prepared selection as plain lists (values of the rows)."""
+    return {
+        name: (uniques[codes].tolist(), uniques.tolist())
+        for name, (codes, uniques) in sorted(prepared.codes.items())
+    }
+
+
+def test_a_selection_of_consecutive_rows_views_them_and_equals_a_copied_one(rng):
+    # Rounds in blocks, as a close loads them: one round's rows follow one another.
+    frame = pd.concat(
+        [
+            frame_from({"a": rng.integers(1, 6, 9), "b": rng.integers(1, 6, 9)}, round_number=n)
+            for n in (1, 2, 3)
+        ],
+        ignore_index=True,
+    )
+    prepared = prepare(frame)
+    later = frame["round"].to_numpy() >= 2
+    viewed = prepared.subset(later)
+    # The same rows, chosen by positions that do not follow one another, are copied.
+    shuffled = np.random.default_rng(1).permutation(len(frame))
+    copied = prepare(frame.iloc[shuffled].reset_index(drop=True))
+    copied = copied.subset(frame["round"].to_numpy()[shuffled] >= 2)
+    order = np.argsort(shuffled[frame["round"].to_numpy()[shuffled] >= 2])
+    assert np.shares_memory(viewed.values, prepared.values)
+    assert np.shares_memory(viewed.codes["item"][0], prepared.codes["item"][0])
+    assert viewed.values.tolist() == copied.values[order].tolist()
+    for name, (values, uniques) in _encoded(viewed).items():
+        other, other_uniques = _encoded(copied)[name]
+        assert values == [other[index] for index in order] and uniques == other_uniques
+    assert viewed.tidy.equals(frame.loc[later])
+    # A selection of a selection, by a slice of it and by scattered rows of it.
+    last = viewed.subset(viewed.tidy["round"].to_numpy() == 3)
+    assert last.tidy.equals(frame.loc[frame["round"] == 3])
+    assert last.values.tolist() == frame.loc[frame["round"] == 3, "value"].tolist()
+    item_a = viewed.subset(viewed.tidy["item"].to_numpy() == "a")
+    assert item_a.tidy.equals(frame.loc[later & (frame["item"] == "a").to_numpy()])
+    group = viewed.select(viewed.tidy["item"].to_numpy() == "b")
+    assert group.tidy.equals(frame.loc[later & (frame["item"] == "b").to_numpy()])
+    assert group.codes["item"][1].tolist() == ["b"]
+    assert prepared.subset(np.zeros(len(frame), dtype=bool)).values.size == 0

@@ -16,6 +16,7 @@ from surveys.demo import demo_source
 from surveys.models import Panelist
 from surveys.rounds import (
     answer_values,
+    close_round,
     comments_of,
     distributions,
     open_round,
@@ -114,3 +115,31 @@ def test_comments_and_distributions_are_those_of_every_answer(app, make_study, m
     assert stored == reference
     assert list(stored) == list(reference)
     assert all(list(stored[item]) == list(reference[item]) for item in stored)
+
+
+def test_rows_come_round_by_round_and_each_distribution_by_panelist(app, make_study, make_panel):
+    # Resubmissions rewrite rows: on PostgreSQL their new versions lie elsewhere in the
+    # table, and a scan reads them in that order; the frame's order must not follow it.
+    study, _, definition, _ = _submitted(make_study, make_panel)
+    panel = list(
+        db.session.execute(
+            select(Panelist).where(Panelist.study_id == study.id).order_by(Panelist.id.desc())
+        ).scalars()
+    )
+    rng = random.Random(9)
+    for panelist in panel[:5]:
+        submit_responses(db.session, panelist, simulated_answers(rng, definition))
+    close_round(db.session, study)
+    open_round(db.session, study)
+    for panelist in panel[2:9]:
+        submit_responses(db.session, panelist, simulated_answers(rng, definition))
+    order = {panelist.pseudonym: panelist.id for panelist in panel}
+    frame = responses_frame(db.session, study)
+    rounds = frame["round"].to_numpy()
+    assert (rounds[1:] >= rounds[:-1]).all() and set(rounds) == {1, 2}
+    distributions = frame.groupby(["round", "item", "component"], sort=False)["panelist"]
+    assert len(distributions) > 20
+    for _, pseudonyms in distributions:
+        ids = [order[pseudonym] for pseudonym in pseudonyms]
+        assert ids == sorted(ids)
+    assert frame.loc[frame["round"] == 2, "panelist"].nunique() == 7
