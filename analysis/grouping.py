@@ -257,10 +257,10 @@ def group_order(values: np.ndarray, codes: np.ndarray, groups: int) -> np.ndarra
     sort is a linear-time radix sort; the order is the same as with the float sort.
     """
     order = stable_argsort(values)
-    sorted_codes = codes[order]
     if groups < 2**16:
-        return order[np.argsort(sorted_codes.astype(np.uint16), kind="stable")]
-    return order[np.argsort(sorted_codes, kind="stable")]
+        # Narrowed before the gather: a 16-bit copy of the codes, not a 64-bit one.
+        return order[np.argsort(codes.astype(np.uint16)[order], kind="stable")]
+    return order[np.argsort(codes[order], kind="stable")]
 
 
 def stable_argsort(values: np.ndarray) -> np.ndarray:
@@ -275,12 +275,11 @@ def stable_argsort(values: np.ndarray) -> np.ndarray:
             scaled = values * factor
             low = scaled.min()
             high = scaled.max()
-            if (
-                high - low < 2**16
-                and max(abs(low), abs(high)) < 2**50
-                and np.array_equal(scaled, np.rint(scaled))
-            ):
-                return np.argsort((scaled - low).astype(np.uint16), kind="stable")
+            if high - low < 2**16 and max(abs(low), abs(high)) < 2**50:
+                whole = np.array_equal(scaled, np.rint(scaled))
+                if whole:
+                    scaled -= low  # in place: one array of every value less at a time
+                    return np.argsort(scaled.astype(np.uint16), kind="stable")
     return np.argsort(values, kind="stable")
 
 

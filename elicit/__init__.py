@@ -36,6 +36,7 @@ from elicit.logs import (
     redact_personal_links,
     use_log_format,
 )
+from elicit.memory import return_large_blocks
 
 MIGRATIONS_DIRECTORY = str(Path(__file__).resolve().parent.parent / "migrations")
 #: What a request that found the database unreachable is told to wait (503).
@@ -45,6 +46,7 @@ DATABASE_RETRY_AFTER_SECONDS = 5
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application; ``test_config`` overrides settings read from the environment."""
     redact_personal_links()  # first, so that nothing this process logs escapes it
+    return_large_blocks()  # a close's freed arrays go back to the system (see the module)
     app = Flask(__name__, instance_path=config.instance_path(), instance_relative_config=True)
     app.config.from_mapping(config.load(app.instance_path, test_config))
     use_log_format(app.config["ELICIT_LOG_FORMAT"])  # before anything logs
