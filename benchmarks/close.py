@@ -395,6 +395,9 @@ def _watch_memory(path: str, stop: threading.Event) -> None:
             recorded = resident
             frame = sys._current_frames().get(main or 0)
             stack = traceback.extract_stack(frame) if frame is not None else []
+            # A frame held here would keep its function's arrays alive after it
+            # returns, until the next note: the watch would raise the peak it measures.
+            del frame
             where = [
                 f"{Path(entry.filename).relative_to(root)}:{entry.lineno} {entry.name}"
                 for entry in stack
