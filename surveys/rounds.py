@@ -293,18 +293,21 @@ def _round_statistics(
         )
     ).scalar_one()
     definition = study_definition(study)
+    # The summary first: its analysis is where a close's memory peaks, and the
+    # cross-impact tables (kept for the coherence records) are not held through it.
+    summary = frame_summary(
+        frame,
+        definition,
+        number=number,
+        quantile_method=study.quantile_method,
+        min_group_size=study.feedback_min_n,
+    )
     cross_impact = close_cross_impact(
         frame, definition, number=number, quantile_method=study.quantile_method
     )
     statistics = {
         "respondents": respondents,
-        **frame_summary(
-            frame,
-            definition,
-            number=number,
-            quantile_method=study.quantile_method,
-            min_group_size=study.feedback_min_n,
-        ),
+        **summary,
         **panel_comments(session, round_),
         # Only in studies with cross-impact items: every other summary stays as it was.
         **cross_impact.summary,
