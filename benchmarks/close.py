@@ -556,23 +556,7 @@ def run_size(server_url: str, panelists: int, args: argparse.Namespace, folder: 
     )
     if not args.skip_cli:
         _admin(server_url, f"CREATE DATABASE {copy} TEMPLATE {name}")
-    floor_s, rows = floor(url, built.round_id)
-    if rows != built.responses:
-        raise RuntimeError(f"the floor read {rows} rows, not {built.responses}")
-    profile = folder / f"close-{panelists}.prof" if args.profile else None
-    memory = folder / f"close-{panelists}-memory.json" if args.memory else None
-    if args.keep:
-        _keep_copy(url, f"{name}_open_1")
-    close = close_in_child(url, profile, memory)
-    print(
-        f"N = {panelists:,}: floor {floor_s:.1f} s, close {close.seconds:.1f} s "
-        f"({close.peak_mb:,.0f} MB)",
-        flush=True,
-    )
-    if profile is not None:
-        _print_profile(profile)
-    if memory is not None:
-        _print_memory(memory)
+    floor_s, close = _time_close(url, built, 1, args, folder)
     cli = None
     if not args.skip_cli:
         cli = close_with_cli(
@@ -599,25 +583,35 @@ def _close_round_2(url: str, built: Built, args: argparse.Namespace, folder: Pat
         f"{second.seconds:.0f} s",
         flush=True,
     )
-    floor_s, rows = floor(url, second.round_id)
-    if rows != second.responses:
-        raise RuntimeError(f"the round-2 floor read {rows} rows, not {second.responses}")
-    profile = folder / f"close-{panelists}-round-2.prof" if args.profile else None
-    memory = folder / f"close-{panelists}-round-2-memory.json" if args.memory else None
+    floor_s, close = _time_close(url, second, 2, args, folder)
+    _check_respondents(url, 2, panelists)
+    return Later(second.responses, floor_s, close)
+
+
+def _time_close(
+    url: str, built: Built, number: int, args: argparse.Namespace, folder: Path
+) -> tuple[float, Measure]:
+    """Time round ``number``'s floor, then its close in a child (profiled, its memory
+    watched or a copy of the database kept before it, as asked); print both."""
+    floor_s, rows = floor(url, built.round_id)
+    if rows != built.responses:
+        raise RuntimeError(f"round {number}'s floor read {rows} rows, not {built.responses}")
+    name = f"close-{built.panelists}-round-{number}"
+    profile = folder / f"{name}.prof" if args.profile else None
+    memory = folder / f"{name}-memory.json" if args.memory else None
     if args.keep:
-        _keep_copy(url, f"{url.rsplit('/', 1)[1]}_open_2")
+        _keep_copy(url, f"{url.rsplit('/', 1)[1]}_open_{number}")
     close = close_in_child(url, profile, memory)
     print(
-        f"N = {panelists:,}, round 2: floor {floor_s:.1f} s, close {close.seconds:.1f} s "
-        f"({close.peak_mb:,.0f} MB)",
+        f"N = {built.panelists:,}, round {number}: floor {floor_s:.1f} s, "
+        f"close {close.seconds:.1f} s ({close.peak_mb:,.0f} MB)",
         flush=True,
     )
     if profile is not None:
         _print_profile(profile)
     if memory is not None:
         _print_memory(memory)
-    _check_respondents(url, 2, panelists)
-    return Later(second.responses, floor_s, close)
+    return floor_s, close
 
 
 def _keep_copy(url: str, copy: str) -> None:
