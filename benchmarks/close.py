@@ -22,9 +22,15 @@ touched) or on a server given by ``--server-url``:
      parsed by ``pandas.read_csv``, in this process;
    - **close**: ``surveys.rounds.close_round`` in a fresh Python process, timed around
      the call only (not the imports), with its CPU time (all its threads) and the
-     process's peak resident memory (``getrusage``; the interpreter and its imports
-     included).  The bootstrap kernel is compiled once before the first size (numba
-     caches it on disk, as after the first close of an installation);
+     process's peak resident memory when the call returns (``VmHWM``; the interpreter
+     and its imports included; read before this script loads the stored summary back
+     to compare it, whose copy is the script's, and printed beside it).  Not
+     ``getrusage``'s ``ru_maxrss``, which a child started from this process inherits
+     from it: this process holds the panel it built (1.7 to 2.1 GB at 100,000
+     panelists), so the close peaks measured that way up to 2026-12-06 were the larger
+     of the builder's and the close's.  The bootstrap kernel is compiled once before
+     the first size (numba caches it on disk, as after the first close of an
+     installation);
    - **CLI**: ``elicit round close SLUG`` on the copy, under ``/usr/bin/time -v``:
      wall time, CPU and peak memory, start-up included.
 
@@ -56,7 +62,6 @@ import json
 import os
 import random
 import re
-import resource
 import shutil
 import subprocess
 import sys
@@ -128,6 +133,16 @@ class Built:
     seconds: float
     #: Each panelist's answers as typed into the form, in the order of their ids.
     forms: list[dict[str, str]]
+
+
+def _peak_mb() -> float:
+    """The process's peak resident memory, in MB: ``VmHWM`` (Linux), not
+    ``getrusage``'s ``ru_maxrss``, which a child process inherits from its parent's
+    resident memory when it was started (this script's parent holds the built panel)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("/proc/self/status has no VmHWM")
 
 
 def _app(url: str) -> Any:
@@ -336,12 +351,14 @@ def _libpq(url: str) -> str:
 
 @dataclass
 class Measure:
-    """One close: wall seconds, CPU seconds, peak resident MB, the stored summary."""
+    """One close: wall seconds, CPU seconds, peak resident MB, the stored summary, and
+    the child's peak once it has read the summary back to check it (0 for the CLI)."""
 
     seconds: float
     cpu: float
     peak_mb: float
     summary: str = ""
+    checked_peak_mb: float = 0.0
 
 
 def warm_up() -> float:
@@ -368,7 +385,13 @@ def close_in_child(url: str, profile: Path | None, memory: Path | None = None) -
     if completed.returncode != 0:
         raise RuntimeError(f"the close failed:\n{completed.stderr[-3000:]}")
     result = json.loads(completed.stdout.strip().splitlines()[-1])
-    return Measure(result["seconds"], result["cpu"], result["peak_mb"], result["summary"])
+    return Measure(
+        result["seconds"],
+        result["cpu"],
+        result["peak_mb"],
+        result["summary"],
+        result["checked_peak_mb"],
+    )
 
 
 #: The memory watch's step: a new high of the resident set this much above the last
@@ -407,10 +430,63 @@ def _watch_memory(path: str, stop: threading.Event) -> None:
     Path(path).write_text(json.dumps(notes), encoding="utf-8")
 
 
+#: The steps of a close after each of which ``--memory`` reads the process's peak.
+CLOSE_STEPS = (
+    "responses_frame",
+    "frame_summary",
+    "classical_model_summary",
+    "signpost_summary",
+    "close_cross_impact",
+    "panel_comments",
+    "store_feedback",
+    "store_coherence",
+    "retire_at_consensus",
+    "refresh_scores",
+)
+
+
+def _note_steps() -> list[dict[str, Any]]:
+    """Wrap each of :data:`CLOSE_STEPS` (looked up in ``surveys.rounds`` when the close
+    calls it) so that its end notes the process's peak and resident memory.  The
+    kernel's peak misses nothing, where the 20 ms samples of :func:`_watch_memory` miss
+    an array allocated and freed while one call holds the interpreter."""
+    import functools
+
+    import surveys.rounds
+
+    notes: list[dict[str, Any]] = []
+    page = os.sysconf("SC_PAGE_SIZE")
+
+    def noted(name: str, function: Any) -> Any:
+        @functools.wraps(function)
+        def step(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return function(*args, **kwargs)
+            finally:
+                with open("/proc/self/statm", encoding="ascii") as statm:
+                    resident = int(statm.read().split()[1]) * page / 2**20
+                peak = _peak_mb()
+                notes.append({"step": name, "peak_mb": peak, "resident_mb": resident})
+
+        return step
+
+    for name in CLOSE_STEPS:
+        setattr(surveys.rounds, name, noted(name, getattr(surveys.rounds, name)))
+    return notes
+
+
 def _print_memory(path: Path) -> None:
-    """Where the close's resident memory grew (see :func:`_watch_memory`)."""
+    """Where the close's resident memory grew (see :func:`_watch_memory`), then the
+    peak after each step (:func:`_note_steps`)."""
     for note in json.loads(path.read_text(encoding="utf-8")):
         print(f"{note['mb']:8,.0f} MB  " + " < ".join(reversed(note["where"])))
+    steps = Path(f"{path}.steps")
+    if steps.exists():
+        for note in json.loads(steps.read_text(encoding="utf-8")):
+            print(
+                f"after {note['step']}: peak {note['peak_mb']:,.0f} MB, "
+                f"resident {note['resident_mb']:,.0f} MB"
+            )
 
 
 def child(url: str, profile_to: str | None, memory_to: str | None = None) -> None:
@@ -428,28 +504,41 @@ def child(url: str, profile_to: str | None, memory_to: str | None = None) -> Non
 
             profiler = cProfile.Profile()
             profiler.enable()
-        stop, watcher = threading.Event(), None
+        stop, watcher, steps = threading.Event(), None, None
         if memory_to:
             watcher = threading.Thread(target=_watch_memory, args=(memory_to, stop), daemon=True)
             watcher.start()
+            steps = _note_steps()
         started, cpu = time.perf_counter(), time.process_time()
         summary = close_round(db.session, study)
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         if watcher is not None:
             stop.set()
             watcher.join()
+            Path(f"{memory_to}.steps").write_text(json.dumps(steps), encoding="utf-8")
         if profiler is not None:
             profiler.disable()
             profiler.dump_stats(profile_to)
+        # The close's peak, read before the check below loads the stored summary back:
+        # a second copy of it beside the close's own (about 400 MB at 100,000 panelists
+        # in round 2) is this script's, not the close's.
+        peak = _peak_mb()
         summary_id = summary.id
+        del summary
         db.session.remove()
         stored = db.session.execute(
             db.select(RoundSummary.statistics).where(RoundSummary.id == summary_id)
         ).scalar_one()
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        checked = _peak_mb()
         print(
             json.dumps(
-                {"seconds": seconds, "cpu": cpu, "peak_mb": peak, "summary": json.dumps(stored)}
+                {
+                    "seconds": seconds,
+                    "cpu": cpu,
+                    "peak_mb": peak,
+                    "checked_peak_mb": checked,
+                    "summary": json.dumps(stored),
+                }
             )
         )
 
@@ -604,7 +693,8 @@ def _time_close(
     close = close_in_child(url, profile, memory)
     print(
         f"N = {built.panelists:,}, round {number}: floor {floor_s:.1f} s, "
-        f"close {close.seconds:.1f} s ({close.peak_mb:,.0f} MB)",
+        f"close {close.seconds:.1f} s ({close.peak_mb:,.0f} MB; "
+        f"{close.checked_peak_mb:,.0f} MB once the script has read the summary back)",
         flush=True,
     )
     if profile is not None:

@@ -63,7 +63,7 @@ sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _H
 if str(_HERE.parent) not in sys.path:
     sys.path.insert(0, str(_HERE.parent))
 
-from benchmarks.close import SLUG, _admin, _app, build, close_in_child  # noqa: E402
+from benchmarks.close import SLUG, _admin, _app, _peak_mb, build, close_in_child  # noqa: E402
 from benchmarks.faults import PrivatePostgres, interrupts_as_exceptions, migrate  # noqa: E402
 from benchmarks.submit import ROOT  # noqa: E402
 
@@ -97,16 +97,6 @@ def _resident_mb() -> float:
     """The process's resident memory now, in MB (Linux)."""
     pages = int(Path("/proc/self/statm").read_text().split()[1])
     return pages * resource.getpagesize() / 2**20
-
-
-def _peak_mb() -> float:
-    """The process's peak resident memory, in MB: ``VmHWM`` (Linux), not
-    ``getrusage``'s ``ru_maxrss``, which a child process inherits from its parent's
-    resident memory when it was started (this script's parent holds the built panel)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("/proc/self/status has no VmHWM")
 
 
 def child(step: str, url: str) -> None:

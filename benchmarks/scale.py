@@ -34,8 +34,8 @@ at the end; the shared cluster on 5432 is never touched) or on a server given by
    length and digest), time and peak memory.
 
 Build, floor, round 2 and the pages run in child processes too, so that this process
-stays small: a child's peak memory (``VmHWM``; for the close, ``getrusage``, which a
-child inherits from its parent) is its own step's, the interpreter and imports included.
+stays small: a child's peak memory (``VmHWM``, not ``getrusage``, which a child inherits
+from its parent) is its own step's, the interpreter and imports included.
 
 One Markdown table is printed: rows are steps, columns sizes, then the largest size ÷
 the smallest (time, and size for pages).  The targets line says met or missed for each
