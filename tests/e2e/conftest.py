@@ -7,8 +7,9 @@ Content-Security-Policy refusal in the browser fails the test.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from werkzeug.serving import make_server
@@ -27,11 +28,32 @@ CHROMIUM_ARGS = [
 ]
 
 
+def _closed_before_sending(app: Callable[..., Any]) -> Callable[..., Any]:
+    """``app`` with each response's body read whole and its iterable closed before
+    werkzeug's development server sends it.
+
+    When the browser drops a connection (a navigation cancels a script still loading),
+    the server's clean-up can raise before it closes the response (werkzeug 3.1,
+    ``run_wsgi``), and a static file left open then fails the test as an unraisable
+    ``ResourceWarning``.  The product's servers (gunicorn) are not involved."""
+
+    def served(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        response = app(environ, start_response)
+        try:
+            return [b"".join(response)]
+        finally:
+            close = getattr(response, "close", None)
+            if close is not None:
+                close()
+
+    return served
+
+
 @pytest.fixture
 def live_server(app, database_url: str) -> Iterator[str]:
     """Serve a second app on the test database from a thread; yield its base URL."""
     served = _test_app(database_url)
-    server = make_server("127.0.0.1", 0, served, threaded=True)
+    server = make_server("127.0.0.1", 0, _closed_before_sending(served), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
