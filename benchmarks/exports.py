@@ -46,7 +46,6 @@ import contextlib
 import hashlib
 import io
 import json
-import resource
 import shutil
 import subprocess
 import sys
@@ -63,7 +62,15 @@ sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _H
 if str(_HERE.parent) not in sys.path:
     sys.path.insert(0, str(_HERE.parent))
 
-from benchmarks.close import SLUG, _admin, _app, _peak_mb, build, close_in_child  # noqa: E402
+from benchmarks.close import (  # noqa: E402
+    SLUG,
+    _admin,
+    _app,
+    _peak_mb,
+    _resident_mb,
+    build,
+    close_in_child,
+)
 from benchmarks.faults import PrivatePostgres, interrupts_as_exceptions, migrate  # noqa: E402
 from benchmarks.submit import ROOT  # noqa: E402
 
@@ -91,12 +98,6 @@ LABELS = {
 # --------------------------------------------------------------------------------------
 # Children: one step each, in a fresh process
 # --------------------------------------------------------------------------------------
-
-
-def _resident_mb() -> float:
-    """The process's resident memory now, in MB (Linux)."""
-    pages = int(Path("/proc/self/statm").read_text().split()[1])
-    return pages * resource.getpagesize() / 2**20
 
 
 def child(step: str, url: str) -> None:

@@ -79,7 +79,7 @@ from benchmarks.close import (  # noqa: E402 (after the path is set)
     TARGET_PEAK_MB,
     _admin,
     _app,
-    _respondents,
+    _check_respondents,
     build,
     close_in_child,
     floor,
@@ -266,9 +266,10 @@ def run_size(server_url: str, panelists: int, args: argparse.Namespace, folder: 
         )
     close = close_in_child(url, None)
     row.close = Measure(close.seconds, close.cpu, close.peak_mb, 0)
-    respondents = _respondents(url)
-    if respondents != panelists:
-        row.failures.append(f"N = {panelists:,}: the summary counts {respondents:,} respondents")
+    try:
+        _check_respondents(url, 1, panelists)
+    except RuntimeError as error:
+        row.failures.append(f"N = {panelists:,}: {error}")
     print(
         f"{say} floor {row.floor_s:.2f} s, close {close.seconds:.1f} s "
         f"({close.peak_mb:,.0f} MB peak)",
