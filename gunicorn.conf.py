@@ -17,7 +17,11 @@ expert's wait short and even:
 - A sync worker holds a slow client for the whole upload, so serve behind a reverse
   proxy that buffers requests and responses (nginx does by default) and terminates TLS.
 - **timeout 120 s**: far beyond any request (none sends mail: invitations are sent by
-  a job queue, ``elicit.jobs``).  A worker is restarted only if a request takes longer.
+  a job queue, ``elicit.jobs``; a large study's export is written by one too,
+  ``surveys.prepared_exports``).  A worker is restarted only if a request takes longer
+  without progress: sending a prepared export of gigabytes to a slow client may take
+  longer, and tells gunicorn after each block that the worker is alive
+  (``elicit.serving.keep_alive``).
 - Personal links (``/e/<token>``) and API tokens are credentials: every log record of
   the process, gunicorn's access and error logs included, writes ``/e/<token>`` and
   ``elicit_<token>`` instead (``elicit.logs``).  The access log is off unless
@@ -96,11 +100,14 @@ def on_starting(server: Any) -> None:
 def post_worker_init(worker: Any) -> None:
     """Make the metrics in each worker before its first request, which would otherwise
     pay for importing prometheus_client; tell the app how many workers share its host
-    (rate-limit counts kept in each worker's memory are then warned about)."""
+    (rate-limit counts kept in each worker's memory are then warned about); let a long
+    download tell gunicorn that the worker is alive (:func:`elicit.serving.keep_alive`)."""
     from elicit.health import note_worker_processes
     from elicit.metrics import instruments
+    from elicit.serving import beat_with
 
     instruments()
+    beat_with(worker.notify)
     app = getattr(worker, "wsgi", None)
     if app is not None and hasattr(app, "extensions"):  # the Flask app gunicorn loaded
         note_worker_processes(app, worker.cfg.workers)

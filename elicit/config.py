@@ -182,6 +182,11 @@ def load(instance_folder: str, overrides: Mapping[str, Any] | None = None) -> di
         # How often a worker (or the web process, without a queue) looks in the outbox
         # for retries that are due and messages a dead worker or a lost job left.
         "ELICIT_SWEEP_INTERVAL": timedelta(seconds=30),
+        # Responses (weighted by format: surveys.prepared_exports.FORMAT_WEIGHTS) up to
+        # which an export is written while the client waits: about 15 s for a CSV zip
+        # here, far inside the web server's limits even on a loaded machine.  Past it,
+        # the export is prepared by a job (surveys.prepared_exports).
+        "ELICIT_EXPORT_INLINE_LIMIT": 200_000,
         # No error message (a log line, a CLI traceback, an error page) may carry a
         # statement's parameters: answers, rationales, emails.
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},

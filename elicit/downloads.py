@@ -1,4 +1,6 @@
-"""A study's export sent as a download, for the console and the API alike.
+"""A study's export sent as a download, for the console and the API alike: written
+while the client waits (:func:`export_download`), or prepared by a job beforehand, for a
+study too large for that (:func:`prepared_download`, :mod:`surveys.prepared_exports`).
 
 The file is written whole into an anonymous temporary file, then sent from it, rather
 than streamed to the client as it is made:
@@ -31,11 +33,15 @@ from typing import IO
 from flask import Response
 
 from elicit.extensions import db
+from elicit.serving import keep_alive
 from surveys.exports import open_export, write_export
-from surveys.models import Study
+from surveys.models import PreparedExport, Study
+from surveys.prepared_exports import read_chunks
 
 #: Bytes read at a time, to send the file and to compute its digest.
 _BLOCK = 1 << 20
+#: Bytes of a prepared file sent between two signs of life to the server.
+_SLICE = 64 << 10
 #: A file up to this size is kept in memory, a larger one moves to disk.
 IN_MEMORY = 16 << 20
 
@@ -64,6 +70,33 @@ def export_download(study: Study, format_name: str) -> Response:
     response.content_length = size
     response.headers.set("Content-Disposition", "attachment", filename=name)
     response.headers["Repr-Digest"] = f"sha-256=:{base64.b64encode(digest).decode('ascii')}:"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def prepared_download(export: PreparedExport) -> Response:
+    """Ready prepared ``export``'s file as an attachment, with its length and SHA-256,
+    read from the database a piece at a time as it is sent (each piece with a connection
+    of its own, so a slow client holds none).  After each piece the worker tells the
+    server it is alive (:func:`elicit.serving.keep_alive`): a file of gigabytes may take
+    a slow client longer than the server's timeout."""
+    if not export.size or not export.sha256 or not export.media_type:
+        raise ValueError(f"prepared export {export.id} is not ready")
+    chunks = read_chunks(db.engine, export.id, export.size)
+
+    def body() -> Iterator[bytes]:
+        for block in chunks:
+            # A slice at a time: the worker waits for the client to take each, so only
+            # a client slower than a slice per timeout (0.5 kB/s) outlasts it.
+            for start in range(0, len(block), _SLICE):
+                yield block[start : start + _SLICE]
+                keep_alive()
+
+    response = Response(body(), mimetype=export.media_type, direct_passthrough=True)
+    response.content_length = export.size
+    response.headers.set("Content-Disposition", "attachment", filename=export.filename)
+    digest = base64.b64encode(bytes.fromhex(export.sha256)).decode("ascii")
+    response.headers["Repr-Digest"] = f"sha-256=:{digest}:"
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -1,4 +1,5 @@
-"""Jobs that no request waits for: delivering the outbox (:mod:`surveys.delivery`).
+"""Jobs that no request waits for: delivering the outbox (:mod:`surveys.delivery`), and
+writing a large study's export (:mod:`surveys.prepared_exports`).
 
 A view that queues messages hands them to delivery and returns; the messages are sent
 by a job.  Where jobs run:
@@ -18,6 +19,13 @@ by a job.  Where jobs run:
   the process answers after a restart.  A test app (``TESTING``) runs each job at once,
   inside the request, so that a test sees its outcome.
 
+An export job goes on a queue of its own (:data:`EXPORT_QUEUE_NAME`), which a worker
+takes after the messages' queue: a message never waits behind an export of minutes
+that is still queued (one being written holds its worker, so run two workers for large
+studies).  A lost export job costs nothing but time: a queued export whose job has not
+started within :data:`surveys.prepared_exports.REQUEUE_AFTER` is given another when its
+page or its API status is read.
+
 Without ``ELICIT_SMTP_URL`` nothing is handed to delivery: the messages wait in the
 outbox for the facilitator to send by hand.
 
@@ -36,9 +44,10 @@ import logging
 import os
 import queue
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -61,6 +70,8 @@ from surveys.schedules import fire_due
 log = logging.getLogger(__name__)
 
 QUEUE_NAME = "elicit-messages"
+#: The queue of export jobs (see the module).
+EXPORT_QUEUE_NAME = "elicit-exports"
 #: The longest one job may run (RQ stops it after this): a batch whose server stops
 #: answering is deferred after one timeout, so this is far beyond any real batch.
 JOB_TIMEOUT = 3600
@@ -154,6 +165,35 @@ def _submit(app: Flask, message_ids: Sequence[int]) -> None:
         )
 
 
+def prepare_export(app: Flask, export_id: int) -> None:
+    """Queue the job that writes prepared export ``export_id``, on Redis or in process.
+
+    Should Redis refuse, the export stays queued in the database, and is given another
+    job when its page is next read (see the module)."""
+    connection = _redis(app)
+    if connection is None:
+        runner(app).run(partial(write_export_now, app, export_id))
+        return
+    import redis
+    from rq import Queue
+
+    try:
+        Queue(EXPORT_QUEUE_NAME, connection=connection).enqueue(
+            prepare_export_job,
+            export_id,
+            job_timeout=JOB_TIMEOUT,
+            result_ttl=0,
+            failure_ttl=FAILED_JOB_TTL,
+            description=f"write prepared export {export_id}",
+        )
+    except redis.RedisError as error:
+        log.warning(
+            "export %s not put on the queue (%s): its page queues it again later",
+            export_id,
+            type(error).__name__,
+        )
+
+
 def _redis(app: Flask) -> Any:
     """The app's Redis client for the queue, or ``None`` without ``ELICIT_QUEUE_URL``."""
     url = app.config.get("ELICIT_QUEUE_URL")
@@ -242,6 +282,20 @@ def sweep_now(app: Flask) -> Delivered:
         return done
 
 
+def write_export_now(app: Flask, export_id: int) -> str:
+    """Write prepared export ``export_id`` with ``app``, in an app context of its own;
+    its state afterwards."""
+    from surveys.prepared_exports import write_prepared  # pandas: only when a job runs
+
+    with app.app_context():
+        return write_prepared(db.session, export_id).value
+
+
+def prepare_export_job(export_id: int) -> str:
+    """The RQ job: write one prepared export; its state afterwards."""
+    return write_export_now(_job_app(), export_id)
+
+
 def deliver_job(message_ids: list[int]) -> dict[str, Any]:
     """The RQ job: deliver one batch; return its counts."""
     done = deliver_now(_job_app(), message_ids)
@@ -286,7 +340,9 @@ def run_worker(app: Flask, *, burst: bool = False, name: str | None = None) -> N
     # Jobs run in this process, one at a time (no fork per job: the app, its database
     # pool and its keys are built once).
     worker = SimpleWorker(
-        [Queue(QUEUE_NAME, connection=connection)], connection=connection, name=name
+        [Queue(QUEUE_NAME, connection=connection), Queue(EXPORT_QUEUE_NAME, connection=connection)],
+        connection=connection,
+        name=name,
     )
     try:
         worker.work(burst=burst, logging_level="INFO")
@@ -314,8 +370,8 @@ def _sweep_every(app: Flask, interval: float, stop: threading.Event) -> None:
 
 
 class InProcessRunner:
-    """Delivery jobs in a thread of this web process, after the response; the same
-    thread sweeps the outbox whenever it has been idle for the sweep interval.
+    """Jobs (delivery, exports) in a thread of this web process, after the response;
+    the same thread sweeps the outbox whenever it has been idle for the sweep interval.
 
     One thread per process, started by the first job or the first request; a process
     forked after it started (gunicorn's workers) starts its own.  ``mode`` ``"request"``
@@ -329,7 +385,7 @@ class InProcessRunner:
         self._idle = threading.Condition()
         self._pending = 0
         self._pid = 0
-        self._jobs: queue.SimpleQueue[list[int] | None] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[Callable[[], Any] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
 
     def submit(self, message_ids: Sequence[int]) -> None:
@@ -337,11 +393,18 @@ class InProcessRunner:
         if self.mode == "request":
             deliver_now(self.app, message_ids)
             return
-        self.start()
         for batch in batches(message_ids):
-            with self._idle:
-                self._pending += 1
-            self._jobs.put(batch)
+            self.run(partial(deliver_now, self.app, batch))
+
+    def run(self, job: Callable[[], Any]) -> None:
+        """Run ``job`` in the thread after the response (or now, in a test)."""
+        if self.mode == "request":
+            job()
+            return
+        self.start()
+        with self._idle:
+            self._pending += 1
+        self._jobs.put(job)
 
     def start(self) -> None:
         """Start this process's thread if it is not running (cheap when it is)."""
@@ -379,25 +442,26 @@ class InProcessRunner:
         """Sweep once (what a previous process left), then run jobs, sweeping when idle."""
         interval = self.app.config["ELICIT_SWEEP_INTERVAL"].total_seconds()
         jobs = self._jobs
-        batch: list[int] | None = None
+        job: Callable[[], Any] | None = None
         while True:
             try:
-                if batch is None:
+                if job is None:
                     sweep_now(self.app)
                 else:
-                    deliver_now(self.app, batch)
+                    job()
             except Exception:
-                log.exception("delivery in process failed; the outbox keeps the messages")
-            if batch is not None:
+                # The outbox keeps undelivered messages; a failed export says so itself.
+                log.exception("a job in process failed")
+            if job is not None:
                 with self._idle:
                     self._pending -= 1
                     self._idle.notify_all()
             try:
-                batch = jobs.get(timeout=interval)
+                job = jobs.get(timeout=interval)
             except queue.Empty:
-                batch = None
+                job = None
                 continue
-            if batch is None:
+            if job is None:
                 return  # stopped
 
 

@@ -16,6 +16,7 @@ reloads the settings.  Gunicorn is imported when the command runs, never by
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,26 @@ import click
 
 #: The shipped gunicorn settings.
 GUNICORN_SETTINGS = Path(__file__).resolve().parent.parent / "gunicorn.conf.py"
+
+#: How this process tells its server that it is alive: gunicorn's ``worker.notify``,
+#: set in each worker by ``post_worker_init`` (:func:`beat_with`); nothing elsewhere.
+_HEARTBEAT: list[Callable[[], None]] = []
+
+
+def beat_with(notify: Callable[[], None]) -> None:
+    """Make :func:`keep_alive` call ``notify`` (a gunicorn worker's, once per worker)."""
+    _HEARTBEAT[:] = [notify]
+
+
+def keep_alive() -> None:
+    """Tell the server that this worker, busy with one long response, is alive.
+
+    A sync worker tells gunicorn so only between requests, and gunicorn kills a worker
+    silent for ``timeout`` (120 s).  A response that keeps making progress, such as a
+    file of gigabytes sent to a slow client a block at a time, calls this after each
+    block, so that only a worker that is stuck is killed."""
+    for notify in _HEARTBEAT:
+        notify()
 
 
 def _positive(context: click.Context, parameter: click.Parameter, value: int | None) -> Any:

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -967,3 +969,70 @@ class ScenarioObservation(Base):
         Index("ix_scenario_observation_study_observed", "study_id", "observed_on"),
         CheckConstraint("kind IN ('signpost', 'trigger')", name="kind_known"),
     )
+
+
+class PreparedStatus(enum.StrEnum):
+    """A prepared export's life: waiting for a worker, being written, ready to download,
+    or failed (with its reason)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class PreparedExport(Base):
+    """A study's export written by a job, not in the request that asked for it
+    (:mod:`surveys.prepared_exports`): a study too large to export within a request's
+    time.  The file is kept in the database, in :class:`PreparedExportChunk` rows, so
+    that any web host serves it; ``size`` and ``sha256`` are the whole file's."""
+
+    __tablename__ = "prepared_export"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"))
+    #: ``csv``, ``xlsx`` or ``json`` (:data:`surveys.exports.FORMATS`).
+    format: Mapped[str] = mapped_column(String(8))
+    status: Mapped[PreparedStatus] = enum_column(PreparedStatus, "prepared_status")
+    #: Who asked (the console user or the API token's user), if still known.
+    requested_by: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    #: The study's closed rounds when the file was written (a later close dates it).
+    closed_rounds: Mapped[int | None] = mapped_column(Integer)
+    media_type: Mapped[str | None] = mapped_column(String(100))
+    filename: Mapped[str | None] = mapped_column(String(200))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    #: The SHA-256 of the whole file, as 64 hexadecimal digits.
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    #: Why it failed, in words for the facilitator.
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_prepared_export_study", "study_id", "format"),
+        # At most one export of each study and format waiting or being written: two
+        # requests at once share one job.
+        Index(
+            "uq_prepared_export_unfinished",
+            "study_id",
+            "format",
+            unique=True,
+            sqlite_where=text("status IN ('queued', 'running')"),
+            postgresql_where=text("status IN ('queued', 'running')"),
+        ),
+    )
+
+
+class PreparedExportChunk(Base):
+    """One piece of a prepared export's file, in order, compressed with zlib."""
+
+    __tablename__ = "prepared_export_chunk"
+
+    export_id: Mapped[int] = mapped_column(
+        ForeignKey("prepared_export.id", ondelete="CASCADE"), primary_key=True
+    )
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

@@ -107,6 +107,7 @@ PATH_PARAMETERS: dict[str, tuple[str, str]] = {
     "fmt": ("string", "The export format: csv (a zip of CSV files), xlsx or json."),
     "item": ("string", "An item's key, as in the study's definition."),
     "observation_id": ("integer", "The observation's id, as listed."),
+    "export_id": ("integer", "The prepared export's id, as listed."),
 }
 
 

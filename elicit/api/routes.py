@@ -18,7 +18,7 @@ from elicit.api.core import (
     respond,
 )
 from elicit.api.openapi import openapi_document
-from elicit.downloads import export_download
+from elicit.downloads import export_download, prepared_download
 from elicit.extensions import current_link_keys, db
 from surveys import tracking
 from surveys.accounts import studies_of
@@ -31,7 +31,15 @@ from surveys.exports import (
     response_page,
     visible_group_rows,
 )
-from surveys.models import Item, Role, RoundStatus, ScenarioObservation, Study
+from surveys.models import (
+    Item,
+    PreparedExport,
+    PreparedStatus,
+    Role,
+    RoundStatus,
+    ScenarioObservation,
+    Study,
+)
 from surveys.panel import (
     InvalidPanel,
     NewPanelist,
@@ -39,6 +47,14 @@ from surveys.panel import (
     check_entries,
     panel_counts_of,
     panel_page,
+)
+from surveys.prepared_exports import (
+    due_again,
+    needs_preparing,
+    request_export,
+    response_count,
+    study_export,
+    study_exports,
 )
 from surveys.progress import RoundState, panel_size, round_states
 from surveys.resolutions import resolvable, resolve, withdraw
@@ -556,10 +572,24 @@ def export(slug: str, fmt: str) -> Response:
     response gives the file's length and its SHA-256 (``Repr-Digest``).  xlsx is
     refused (409, before anything is written) when a table has more rows than a
     spreadsheet's sheet holds (1,048,576 with the header): the problem names the sheet
-    and its rows, and a ``Link`` header points to the CSV export, which holds them all."""
+    and its rows, and a ``Link`` header points to the CSV export, which holds them all.
+
+    A study too large to export within one request (minutes of writing: hundreds of
+    thousands of responses) is refused too (409), with a ``Link`` to
+    ``POST /studies/{slug}/exports``, which prepares the file in the background."""
     study = api_study(slug)
     if fmt not in FORMATS:
         raise ApiError(404, f"There is no export format {fmt!r}; use csv, xlsx or json.")
+    responses = response_count(db.session, study)
+    if needs_preparing(responses, fmt, current_app.config["ELICIT_EXPORT_INLINE_LIMIT"]):
+        prepare = url_for("api.prepare_export", slug=slug)
+        raise ApiError(
+            409,
+            f"This study's {fmt} export holds {responses:,} responses, too many to write "
+            "within one request. Prepare it with POST "
+            f"{prepare} and download its file once it is ready.",
+            headers={"Link": f'<{prepare}>; rel="related"'},
+        )
     try:
         return export_download(study, fmt)
     except TooLargeForSpreadsheet as refused:
@@ -572,6 +602,116 @@ def export(slug: str, fmt: str) -> Response:
             errors={refused.sheet: [f"{refused.rows} rows; at most {refused.limit}"]},
             headers={"Link": f'<{csv}>; rel="alternate"; type="application/zip"'},
         ) from refused
+
+
+def _prepared(export: PreparedExport, slug: str) -> schemas.PreparedExportOut:
+    ready = export.status == PreparedStatus.READY
+    return schemas.PreparedExportOut(
+        id=export.id,
+        format=export.format,  # type: ignore[arg-type]
+        status=export.status.value,  # type: ignore[arg-type]
+        requested_at=export.requested_at,
+        started_at=export.started_at,
+        finished_at=export.finished_at,
+        closed_rounds=export.closed_rounds if ready else None,
+        size=export.size if ready else None,
+        sha256=export.sha256 if ready else None,
+        error=export.error,
+        file=url_for("api.prepared_export_file", slug=slug, export_id=export.id) if ready else None,
+    )
+
+
+def _requeue_if_lost(export: PreparedExport) -> None:
+    """Give a queued export whose job was lost another (:mod:`elicit.jobs`)."""
+    if due_again(export):
+        from elicit.jobs import prepare_export as submit
+
+        submit(current_app._get_current_object(), export.id)  # type: ignore[attr-defined]
+
+
+@operation(
+    "POST",
+    "/studies/<slug>/exports",
+    summary="Prepare the study's export in the background",
+    tag="data",
+    returns=schemas.PreparedExportOut,
+    status=202,
+    body=schemas.NewPreparedExport,
+)
+def prepare_export(slug: str) -> Response:
+    """Have the study's export in ``format`` written by a job, for a study too large to
+    export within one request (any study may use it).  202 with the export's state and
+    its address in ``Location``: read it until ``status`` is ``ready``, then download
+    ``file``.  An export of the same format already queued or being written is returned
+    instead of a second one.  A file is kept for a week, and replaced when the same
+    format is prepared again."""
+    from elicit.jobs import prepare_export as submit
+
+    study = api_study(slug)
+    wanted = json_body(schemas.NewPreparedExport)
+    requested = request_export(db.session, study, wanted.format, api_user())
+    if requested.submit:
+        submit(current_app._get_current_object(), requested.export.id)  # type: ignore[attr-defined]
+    export = study_export(db.session, study, requested.export.id)
+    if export is None:  # pragma: no cover - deleted with its study meanwhile
+        raise ApiError(404, "The export is gone.")
+    location = url_for("api.get_prepared_export", slug=slug, export_id=export.id)
+    return respond(_prepared(export, slug), 202, Location=location)
+
+
+@operation(
+    "GET",
+    "/studies/<slug>/exports",
+    summary="The study's prepared exports",
+    tag="data",
+    returns=schemas.PreparedExportList,
+)
+def list_prepared_exports(slug: str) -> Response:
+    """The study's prepared exports, newest first."""
+    study = api_study(slug)
+    listed = study_exports(db.session, study)
+    for export in listed:
+        _requeue_if_lost(export)
+    return respond(
+        schemas.PreparedExportList(exports=[_prepared(export, slug) for export in listed])
+    )
+
+
+@operation(
+    "GET",
+    "/studies/<slug>/exports/<int:export_id>",
+    summary="One prepared export's state",
+    tag="data",
+    returns=schemas.PreparedExportOut,
+)
+def get_prepared_export(slug: str, export_id: int) -> Response:
+    """A prepared export's state, with the address of its file once it is ready."""
+    study = api_study(slug)
+    export = study_export(db.session, study, export_id)
+    if export is None:
+        raise ApiError(404, f"The study has no prepared export {export_id}.")
+    _requeue_if_lost(export)
+    return respond(_prepared(export, slug))
+
+
+@operation(
+    "GET",
+    "/studies/<slug>/exports/<int:export_id>/file",
+    summary="A prepared export's file",
+    tag="data",
+    errors=(404, 409),
+    files={media: f"The {name} export" for name, (media, _) in FORMATS.items()},
+)
+def prepared_export_file(slug: str, export_id: int) -> Response:
+    """The file of a ready prepared export, with its length and SHA-256
+    (``Repr-Digest``); 409 while it is not ready (or failed)."""
+    study = api_study(slug)
+    export = study_export(db.session, study, export_id)
+    if export is None:
+        raise ApiError(404, f"The study has no prepared export {export_id}.")
+    if export.status != PreparedStatus.READY:
+        raise ApiError(409, f"The export is {export.status.value}, not ready.")
+    return prepared_download(export)
 
 
 # -- the scenario tracker ------------------------------------------------------------------

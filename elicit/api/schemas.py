@@ -567,3 +567,43 @@ class ScoresQuery(Model):
 
     page: int = Field(default=1, ge=1, le=1_000_000)
     per_page: int = Field(default=100, ge=1, le=1000)
+
+
+# -- prepared exports -------------------------------------------------------------------------
+
+
+ExportFormat = Literal["csv", "xlsx", "json"]
+
+
+class NewPreparedExport(Model):
+    """Which export to prepare."""
+
+    format: ExportFormat
+
+
+class PreparedExportOut(Model):
+    """An export of the study written by a job: its state, and its file once written."""
+
+    id: int
+    format: ExportFormat
+    status: Literal["queued", "running", "ready", "failed"] = Field(
+        description="queued: waiting for a worker; running: being written; ready: the "
+        "file can be downloaded from 'file'; failed: see 'error'."
+    )
+    requested_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    closed_rounds: int | None = Field(
+        description="How many rounds were closed when the file was written (ready only): "
+        "a later close is not in it."
+    )
+    size: int | None = Field(description="The file's length in bytes (ready only).")
+    sha256: str | None = Field(description="The file's SHA-256, hexadecimal (ready only).")
+    error: str | None = Field(description="Why it failed (failed only).")
+    file: str | None = Field(description="Where to download the file (ready only).")
+
+
+class PreparedExportList(Model):
+    """A study's prepared exports, newest first."""
+
+    exports: list[PreparedExportOut]

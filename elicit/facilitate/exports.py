@@ -4,30 +4,59 @@ Members of the study may download it, researchers included: exporting is reading
 (:func:`elicit.facilitate.access.may_export`).  A study with more rows than a
 spreadsheet holds gets a page that says so and links to the CSV export, not a
 workbook that would lose rows.
+
+A study whose export would take too long to write while the browser waits
+(:func:`surveys.prepared_exports.needs_preparing`) gets the page of prepared exports
+instead of the file: one button prepares it in the background (a job,
+:func:`elicit.jobs.prepare_export`), the page follows its progress and then offers the
+file, which any member who may export can download for a week.
 """
 
 from __future__ import annotations
 
-from flask import abort, render_template
-from flask_babel import format_decimal
+from typing import Any
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import format_decimal, gettext
 from flask_login import login_required
+from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from elicit.downloads import export_download
+from elicit.downloads import export_download, prepared_download
+from elicit.extensions import db
 from elicit.facilitate.access import console_user, may_export, study_for
+from elicit.facilitate.forms import ConfirmForm
 from elicit.facilitate.views import blueprint
+from elicit.jobs import prepare_export
 from surveys.exports import FORMATS, TooLargeForSpreadsheet
+from surveys.models import PreparedStatus, Study, User
+from surveys.prepared_exports import (
+    KEPT_FOR,
+    closed_rounds,
+    due_again,
+    is_dated,
+    needs_preparing,
+    request_export,
+    response_count,
+    study_export,
+    study_exports,
+)
+
+#: Each format's name on the page.
+FORMAT_NAMES = {"csv": "CSV", "xlsx": "Excel", "json": "JSON"}
 
 
 @blueprint.route("/studies/<slug>/export/<fmt>")
 @login_required
 def export(slug: str, fmt: str) -> WerkzeugResponse | tuple[str, int]:
-    """Download the study's export in ``fmt`` (csv, xlsx or json)."""
-    study = study_for(slug)
-    if not may_export(console_user()):
-        abort(403)
+    """Download the study's export in ``fmt`` (csv, xlsx or json), or, for a study too
+    large to write it now, the page that prepares it."""
+    study = _exporting(slug)
     if fmt not in FORMATS:
         abort(404)
+    responses = response_count(db.session, study)
+    if needs_preparing(responses, fmt, current_app.config["ELICIT_EXPORT_INLINE_LIMIT"]):
+        return redirect(url_for("facilitate.exports", slug=slug, large=fmt), 303)
     try:
         return export_download(study, fmt)
     except TooLargeForSpreadsheet as refused:
@@ -39,3 +68,87 @@ def export(slug: str, fmt: str) -> WerkzeugResponse | tuple[str, int]:
             limit=format_decimal(refused.limit),
         )
         return page, 409
+
+
+@blueprint.route("/studies/<slug>/exports")
+@login_required
+def exports(slug: str) -> str:
+    """The study's prepared exports: their progress, their files, and the buttons that
+    prepare one (``?large=FMT``: the format whose download led here, explained)."""
+    study = _exporting(slug)
+    listed = study_exports(db.session, study)
+    for export in listed:
+        if due_again(export):  # its job was lost: give it another
+            prepare_export(current_app._get_current_object(), export.id)  # type: ignore[attr-defined]
+    large = request.args.get("large")
+    rounds = closed_rounds(db.session, study)
+    return render_template(
+        "facilitate/exports.html",
+        study=study,
+        exports=listed,
+        requesters=_requesters(listed),
+        dated={export.id for export in listed if is_dated(export, rounds)},
+        in_progress=any(
+            export.status in (PreparedStatus.QUEUED, PreparedStatus.RUNNING) for export in listed
+        ),
+        large=large if large in FORMATS else None,
+        responses=format_decimal(response_count(db.session, study)) if large in FORMATS else None,
+        formats=FORMAT_NAMES,
+        kept_days=KEPT_FOR.days,
+        form=ConfirmForm(),
+    )
+
+
+@blueprint.route("/studies/<slug>/exports", methods=["POST"])
+@login_required
+def prepare(slug: str) -> WerkzeugResponse:
+    """Prepare the study's export in the posted ``format`` in the background."""
+    study = _exporting(slug)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    fmt = request.form.get("format", "")
+    if fmt not in FORMATS:
+        abort(400)
+    requested = request_export(db.session, study, fmt, console_user())
+    if requested.submit:
+        prepare_export(current_app._get_current_object(), requested.export.id)  # type: ignore[attr-defined]
+        flash(
+            gettext(
+                "The %(format)s export is being prepared. This page shows when it is ready.",
+                format=FORMAT_NAMES[fmt],
+            )
+        )
+    else:
+        flash(
+            gettext("The %(format)s export was already being prepared.", format=FORMAT_NAMES[fmt])
+        )
+    return redirect(url_for("facilitate.exports", slug=slug), 303)
+
+
+@blueprint.route("/studies/<slug>/exports/<int:export_id>/file")
+@login_required
+def prepared_file(slug: str, export_id: int) -> WerkzeugResponse:
+    """The file of a ready prepared export of the study."""
+    study = _exporting(slug)
+    export = study_export(db.session, study, export_id)
+    if export is None or export.status != PreparedStatus.READY:
+        abort(404)
+    return prepared_download(export)
+
+
+def _exporting(slug: str) -> Study:
+    """Study ``slug`` if the console user is a member who may export it (else 404/403)."""
+    study = study_for(slug)
+    if not may_export(console_user()):
+        abort(403)
+    return study
+
+
+def _requesters(listed: list[Any]) -> dict[int, str]:
+    """The email of each user who asked for one of ``listed`` (members see each other's
+    addresses on the audit log already)."""
+    ids = {export.requested_by for export in listed if export.requested_by is not None}
+    if not ids:
+        return {}
+    found = db.session.execute(select(User.id, User.email).where(User.id.in_(ids)))
+    return {row.id: row.email for row in found}

@@ -43,15 +43,17 @@ def study(make_study, make_user, make_panel, post_answers):
 def download_links(page: str) -> dict[str, str]:
     """The downloads line of ``page``: link text (the visible part) → address.
 
-    CSV and JSON are marked ``download``; Excel is not, since a study too large for a
-    spreadsheet answers it with a page that the browser must show (issue 15, point 4).
+    None is marked ``download``: a study too large to export at once answers them with
+    the page that prepares its export, and one too large for a spreadsheet answers
+    Excel with a page that says so, which the browser must show (issue 15, point 4).
+    The line ends with the link to the prepared exports.
     """
     line = re.search(r'<p class="downloads" id="downloads">(.*?)</p>', page, re.S)
     assert line, "no downloads line"
     assert line.group(1).strip().startswith("Download data:")
-    links = re.findall(r'<a href="([^"]+)"( download)?>(.*?)</a>', line.group(1))
-    assert {text for _, marked, text in links if not marked} == {"Excel"}
-    return {text: href for href, _, text in links}
+    assert " download" not in line.group(1)
+    links = re.findall(r'<a href="([^"]+)">(.*?)</a>', line.group(1))
+    return {text: href for href, text in links}
 
 
 @pytest.mark.parametrize("email", ["lead@example.org", "analyst@example.org"])
@@ -63,6 +65,7 @@ def test_members_who_may_export_find_every_download_and_the_report(client, study
             "CSV": f"{STUDY}/export/csv",
             "Excel": f"{STUDY}/export/xlsx",
             "JSON": f"{STUDY}/export/json",
+            "Prepared exports": f"{STUDY}/exports",
         }
         assert f'href="{STUDY}/report"' in page
     # Each link gives its file.

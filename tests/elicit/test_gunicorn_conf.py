@@ -3,7 +3,9 @@ personal link in gunicorn's logs."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import random
 import secrets
 import socket
 import subprocess
@@ -11,14 +13,22 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import zlib
+from datetime import UTC, datetime
 from pathlib import Path
 from unittest import mock
 
 from gunicorn.config import Config
 from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
 
 from elicit.config import prepare_metrics_directory, remove_metrics_directory
-from surveys.models import Base
+from surveys.accounts import create_user, grant_access
+from surveys.api_tokens import create_token
+from surveys.definition import parse_definition
+from surveys.demo import demo_source
+from surveys.models import Base, PreparedExport, PreparedExportChunk, PreparedStatus
+from surveys.studies import load_study
 from tests.elicit.test_rate_limit_store import private_redis, shut_down  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,3 +125,87 @@ def test_gunicorn_serves_the_app_and_logs_no_personal_link(tmp_path, private_red
     assert token not in logged
     assert token not in error_log.read_text()
     assert "falling back to in-memory storage" in error_log.read_text()
+
+
+def test_a_slow_client_gets_a_prepared_file_for_longer_than_the_worker_timeout(tmp_path):
+    """A prepared export of many megabytes, sent to a client that reads slowly, keeps
+    its sync worker busy past gunicorn's timeout (2 s here, 120 s shipped): the worker
+    tells gunicorn it is alive after each slice (``elicit.serving.keep_alive``), so it is
+    not killed part-way, and the client gets every byte."""
+    database = tmp_path / "elicit.sqlite3"
+    engine = create_engine(f"sqlite:///{database}")
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        text = demo_source()
+        study = load_study(session, parse_definition(text, name="demo"), text)
+        user = create_user(session, "analyst@example.org", "a long enough password", "researcher")
+        grant_access(session, user, study)
+        secret = create_token(session, user, "t", "read").secret
+        content = random.Random(5).randbytes(12 << 20)  # incompressible
+        export = PreparedExport(
+            study_id=study.id,
+            format="json",
+            status=PreparedStatus.READY,
+            finished_at=datetime.now(UTC),
+            media_type="application/json",
+            filename="big.json",
+            size=len(content),
+            sha256=hashlib.sha256(content).hexdigest(),
+        )
+        session.add(export)
+        session.flush()
+        for number, start in enumerate(range(0, len(content), 1 << 20)):
+            piece = zlib.compress(content[start : start + (1 << 20)], 1)
+            session.add(PreparedExportChunk(export_id=export.id, number=number, data=piece))
+        session.commit()
+        address = f"/api/v1/studies/{study.slug}/exports/{export.id}/file"
+    engine.dispose()
+    error_log, port = tmp_path / "error.log", _free_port()
+    env = {
+        **os.environ,
+        "ELICIT_DATABASE_URL": f"sqlite:///{database}",
+        "ELICIT_SECRET_KEY": secrets.token_hex(32),
+        "ELICIT_INSTANCE_PATH": str(tmp_path),
+    }
+    server = subprocess.Popen(
+        [
+            str(GUNICORN),
+            *("--bind", f"127.0.0.1:{port}", "--workers", "1", "--timeout", "2"),
+            *("--error-logfile", str(error_log)),
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5)
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, error_log.read_text()
+                time.sleep(0.2)
+        started = time.monotonic()
+        with socket.socket() as client:
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 << 10)
+            client.connect(("127.0.0.1", port))
+            client.sendall(
+                f"GET {address} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {secret}\r\n"
+                "Connection: close\r\n\r\n".encode()
+            )
+            received = bytearray()
+            while chunk := client.recv(16 << 10):
+                received += chunk
+                time.sleep(0.01)  # about 1.6 MB/s at most: several seconds in all
+        took = time.monotonic() - started
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    head, _, body = bytes(received).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    assert f"content-length: {len(content)}".encode() in head.lower()
+    assert "WORKER TIMEOUT" not in error_log.read_text()
+    assert len(body) == len(content)
+    assert hashlib.sha256(body).digest() == hashlib.sha256(content).digest()
+    # And the test means something: the worker was busy for twice its timeout.
+    assert took > 2 * 2, f"the download took {took:.1f} s, not past the timeout"

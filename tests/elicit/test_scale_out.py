@@ -30,7 +30,7 @@ from flask import Flask
 from sqlalchemy import select
 from werkzeug.test import Client, TestResponse
 
-from elicit import create_app
+from elicit import create_app, serving
 from elicit.config import prepare_metrics_directory, remove_metrics_directory
 from elicit.extensions import db
 from surveys.models import Draft, Response, ResponseStatus
@@ -250,8 +250,11 @@ def _gunicorn_hooks() -> dict[str, Any]:
     return namespace
 
 
-def test_workers_counting_rate_limits_in_their_own_memory_are_warned_about(database_url, caplog):
+def test_workers_counting_rate_limits_in_their_own_memory_are_warned_about(
+    database_url, caplog, monkeypatch
+):
     post_worker_init = _gunicorn_hooks()["post_worker_init"]
+    monkeypatch.setattr(serving, "_HEARTBEAT", [])  # the hook sets this process's
     for storage, workers, warned in (
         ("memory://", 5, True),
         ("memory://", 1, False),
@@ -265,7 +268,11 @@ def test_workers_counting_rate_limits_in_their_own_memory_are_warned_about(datab
                 "RATELIMIT_STORAGE_URI": storage,
             }
         )
-        post_worker_init(SimpleNamespace(wsgi=served, cfg=SimpleNamespace(workers=workers)))
+        worker = SimpleNamespace(
+            wsgi=served, cfg=SimpleNamespace(workers=workers), notify=lambda: None
+        )
+        post_worker_init(worker)
+        assert [worker.notify] == serving._HEARTBEAT  # a long download tells gunicorn
         warnings = served.test_client().get("/readyz").json["warnings"]
         said = [warning for warning in warnings if "memory://" in warning]
         assert bool(said) == warned, (storage, workers)
