@@ -21,7 +21,14 @@ end) or on a server given by ``--server-url``:
      the app's test client with a read token, the body read a block at a time, counted
      and checked against the response's ``Content-Length`` and ``Repr-Digest`` (what a
      client downloads: the API route, ``elicit.downloads`` and the streaming writers).
-     The workbook is refused (409) when a sheet would pass 1,048,576 rows;
+     The app's ``ELICIT_EXPORT_INLINE_LIMIT`` is lifted here, so that the file is
+     written in the request at every size (a served app sends a study past the limit
+     to the prepared exports instead: the next two steps).  The workbook is refused
+     (409) when a sheet would pass 1,048,576 rows;
+   - **prepared** CSV zip and JSON (:mod:`surveys.prepared_exports`): the job
+     (``request_export`` then ``write_prepared``, as a worker runs it: the file written
+     and stored in the database), then ``GET /api/v1/studies/<slug>/exports/<id>/file``,
+     read and checked as above;
    - **before** (up to 10,000 panelists unless ``--before``/``--no-before``): the same
      files as the exports made them before they streamed, from
      ``tests/surveys/export_reference.py`` (the whole responses table in one DataFrame,
@@ -82,12 +89,17 @@ DOWNLOAD_TARGET_MB = 500
 BEFORE_UP_TO = 10_000
 READER_EMAIL = "benchmark.reader@exports.invalid"
 STEPS = ("report", "csv", "json", "xlsx")
+PREPARED_STEPS = ("prepare-csv", "prepared-csv", "prepare-json", "prepared-json")
 BEFORE_STEPS = ("before-report", "before-csv", "before-json", "before-xlsx")
 LABELS = {
     "report": "report (`study_report`)",
     "csv": "CSV zip (API download)",
     "json": "JSON (API download)",
     "xlsx": "xlsx (API download)",
+    "prepare-csv": "CSV zip prepared (the job)",
+    "prepared-csv": "CSV zip prepared (API download of the file)",
+    "prepare-json": "JSON prepared (the job)",
+    "prepared-json": "JSON prepared (API download of the file)",
     "before-report": "before: report (+ the whole export)",
     "before-csv": "before: CSV zip (in memory)",
     "before-json": "before: JSON (in memory)",
@@ -106,10 +118,11 @@ def child(step: str, url: str) -> None:
     from surveys.models import Study
 
     app = _app(url)
+    app.config["ELICIT_EXPORT_INLINE_LIMIT"] = sys.maxsize  # see the module
     with app.app_context():
         study = db.session.execute(db.select(Study).where(Study.slug == SLUG)).scalar_one()
-        prepare = {"csv": _reader_token, "json": _reader_token, "xlsx": _reader_token}
-        ready = prepare.get(step, lambda *_: None)(app, study)
+        token = ("csv", "json", "xlsx", "prepared-csv", "prepared-json")
+        ready = _reader_token(app, study) if step in token else None
         import pandas  # noqa: F401  (imports are not the step's time)
 
         import surveys.report  # noqa: F401
@@ -150,12 +163,44 @@ def run_report(app: Any, study: Any, ready: Any) -> dict[str, Any]:
 def _download(app: Any, study: Any, token: str, fmt: str) -> dict[str, Any]:
     """Download the export in ``fmt`` through the API, a block at a time; check its
     length and digest."""
+    return _fetched(app, f"/api/v1/studies/{study.slug}/export/{fmt}", token, fmt)
+
+
+def _prepare(study: Any, fmt: str) -> dict[str, Any]:
+    """The job that prepares the export in ``fmt``: request it, write it."""
+    from elicit.extensions import db
+    from surveys.models import PreparedStatus
+    from surveys.prepared_exports import request_export, write_prepared
+
+    export = request_export(db.session, study, fmt, None).export
+    state = write_prepared(db.session, export.id)
+    if state != PreparedStatus.READY:
+        raise RuntimeError(f"the prepared {fmt} export is {state.value}")
+    db.session.refresh(export)
+    return {"status": 200, "bytes": export.size, "detail": f"export {export.id}"}
+
+
+def _prepared_download(app: Any, study: Any, token: str, fmt: str) -> dict[str, Any]:
+    """Download the latest ready prepared export in ``fmt`` through the API."""
+    from elicit.extensions import db
+    from surveys.models import PreparedExport, PreparedStatus
+
+    export_id = db.session.execute(
+        db.select(PreparedExport.id).where(
+            PreparedExport.study_id == study.id,
+            PreparedExport.format == fmt,
+            PreparedExport.status == PreparedStatus.READY,
+        )
+    ).scalar_one()
+    db.session.commit()
+    path = f"/api/v1/studies/{study.slug}/exports/{export_id}/file"
+    return _fetched(app, path, token, fmt)
+
+
+def _fetched(app: Any, path: str, token: str, fmt: str) -> dict[str, Any]:
+    """GET ``path`` with ``token``, a block at a time; check its length and digest."""
     client = app.test_client()
-    response = client.get(
-        f"/api/v1/studies/{study.slug}/export/{fmt}",
-        headers={"Authorization": f"Bearer {token}"},
-        buffered=False,
-    )
+    response = client.get(path, headers={"Authorization": f"Bearer {token}"}, buffered=False)
     if response.status_code == 409:
         detail = response.get_json()["detail"]
         response.close()
@@ -211,6 +256,10 @@ RUNNERS = {
     "csv": lambda app, study, token: _download(app, study, token, "csv"),
     "json": lambda app, study, token: _download(app, study, token, "json"),
     "xlsx": lambda app, study, token: _download(app, study, token, "xlsx"),
+    "prepare-csv": lambda app, study, _: _prepare(study, "csv"),
+    "prepared-csv": lambda app, study, token: _prepared_download(app, study, token, "csv"),
+    "prepare-json": lambda app, study, _: _prepare(study, "json"),
+    "prepared-json": lambda app, study, token: _prepared_download(app, study, token, "json"),
     "before-report": run_before_report,
     "before-csv": lambda app, study, _: _before(study, "csv"),
     "before-json": lambda app, study, _: _before(study, "json"),
@@ -289,7 +338,7 @@ def run_size(server_url: str, panelists: int, args: argparse.Namespace, folder: 
     print(f"N = {panelists:,}: round closed in {close.seconds:.1f} s", flush=True)
     row = Row(panelists, built.responses, built.seconds, close.seconds)
     before = args.before if args.before is not None else panelists <= BEFORE_UP_TO
-    for step in STEPS + (BEFORE_STEPS if before else ()):
+    for step in STEPS + PREPARED_STEPS + (BEFORE_STEPS if before else ()):
         row.steps[step] = measure = run_step(step, url)
         print(f"N = {panelists:,}: {LABELS[step]}: {measure.cell()}", flush=True)
         if measure.detail and measure.status == 409:
@@ -306,13 +355,14 @@ def print_table(rows: list[Row]) -> bool:
     print("|---|" + "---|" * len(rows))
     print("| responses stored | " + " | ".join(f"{row.responses:,}" for row in rows) + " |")
     print("| close (for reference) | " + " | ".join(f"{row.close_s:.1f} s" for row in rows) + " |")
-    for step in STEPS + BEFORE_STEPS:
+    for step in STEPS + PREPARED_STEPS + BEFORE_STEPS:
         if any(step in row.steps for row in rows):
             cells = [row.steps[step].cell() if step in row.steps else "–" for row in rows]
             print(f"| {LABELS[step]} | " + " | ".join(cells) + " |")
     largest = max(rows, key=lambda row: row.panelists)
     steps = largest.steps
     report, csv, document = steps["report"], steps["csv"], steps["json"]
+    prepared = [steps[step] for step in PREPARED_STEPS]
     verdicts = [
         (
             f"report {report.seconds:.1f} s, {report.peak_mb:,.0f} MB",
@@ -327,6 +377,14 @@ def print_table(rows: list[Row]) -> bool:
             not csv.failed
             and not document.failed
             and max(csv.peak_mb, document.peak_mb) < DOWNLOAD_TARGET_MB,
+        ),
+        (
+            "prepared CSV and JSON: job and download "
+            + ", ".join(f"{measure.peak_mb:,.0f}" for measure in prepared)
+            + " MB peak",
+            f"< {DOWNLOAD_TARGET_MB} MB",
+            not any(measure.failed for measure in prepared)
+            and max(measure.peak_mb for measure in prepared) < DOWNLOAD_TARGET_MB,
         ),
         (
             "xlsx " + ("refused" if steps["xlsx"].status == 409 else "written"),
