@@ -461,9 +461,9 @@ def demo_command(port: int, panelists: int, simulate: bool) -> None:
 @click.option("--name", default=None, help="The worker's name in Redis (default: random).")
 @with_appcontext
 def worker_command(burst: bool, name: str | None) -> None:
-    """Send invitations and reminders: run delivery jobs from the Redis queue
-    (ELICIT_QUEUE_URL) and retry what is due, until stopped (SIGTERM: after the job in
-    hand).  Run as many as needed, on any host."""
+    """Send invitations and reminders, and write large studies' prepared exports: run
+    jobs from the Redis queue (ELICIT_QUEUE_URL) and retry what is due, until stopped
+    (SIGTERM: after the job in hand).  Run as many as needed, on any host."""
     from elicit.jobs import run_worker
 
     if not current_app.config["ELICIT_QUEUE_URL"]:
@@ -474,5 +474,9 @@ def worker_command(burst: bool, name: str | None) -> None:
             )
         )
     if not current_app.config["ELICIT_SMTP_URL"]:
-        click.echo("warning: ELICIT_SMTP_URL is not set: nothing can be sent", err=True)
+        click.echo(
+            "warning: ELICIT_SMTP_URL is not set: no message can be sent (prepared exports "
+            "are still written)",
+            err=True,
+        )
     run_worker(current_app._get_current_object(), burst=burst, name=name)

@@ -30,8 +30,9 @@
     percent-encoded; ``starttls=1`` upgrades the connection).  When unset, messages wait
     in the console's outbox, with their links, for the facilitator to send by hand.
 ``ELICIT_QUEUE_URL``
-    The Redis that carries delivery jobs (``redis://127.0.0.1:6379/1``), shared by every
-    web host and run by ``elicit worker`` processes (:mod:`elicit.jobs`).  When unset,
+    The Redis that carries delivery jobs and the jobs that write large studies' exports
+    (``redis://127.0.0.1:6379/1``), shared by every web host and run by ``elicit
+    worker`` processes (:mod:`elicit.jobs`).  When unset,
     jobs run in a thread of each web process.  Not ``ELICIT_RATELIMIT_STORAGE_URL``:
     rate-limit counters may be lost or evicted at no cost (a Redis for them may run
     ``allkeys-lru``, and the service falls back to memory without it), jobs may not.

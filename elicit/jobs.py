@@ -321,9 +321,10 @@ def _job_app() -> Flask:
 
 
 def run_worker(app: Flask, *, burst: bool = False, name: str | None = None) -> None:
-    """Run jobs from the shared queue until stopped (SIGTERM or SIGINT: after the job
-    in hand), sweeping the outbox every ``ELICIT_SWEEP_INTERVAL`` in a thread; with
-    ``burst``, sweep, run what is queued, sweep again and return."""
+    """Run jobs from the shared queues (messages first, then exports) until stopped
+    (SIGTERM or SIGINT: after the job in hand), sweeping the outbox every
+    ``ELICIT_SWEEP_INTERVAL`` in a thread; with ``burst``, sweep, run what is queued,
+    sweep again and return."""
     from rq import Queue, SimpleWorker
 
     connection = _redis(app)
