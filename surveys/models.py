@@ -999,6 +999,8 @@ class PreparedExport(Base):
         ForeignKey("user_account.id", ondelete="SET NULL")
     )
     requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: When it was last handed to a job (a queued export waits from then).
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     #: The study's closed rounds when the file was written (a later close dates it).

@@ -25,8 +25,10 @@ What can go wrong, and what then:
 - The writer fails (a workbook that a spreadsheet cannot hold, a bug, the database
   gone): the export is *failed*, with the reason in words; nothing half-written stays.
 - The job is lost before it starts (Redis restarted without its data, a web process
-  that ran it in a thread stopped): a queued export older than :data:`REQUEUE_AFTER` is
-  handed to a job again when its page or API status is read (:func:`due_again`).
+  that ran it in a thread stopped): an export still queued :data:`REQUEUE_AFTER` after
+  it was handed to a job is handed to another when its page or API status is read
+  (:func:`hand_again`: one reader does, by a conditional update, however many read it;
+  should the first job turn up after all, the claim makes the second a no-op).
 - The worker dies while writing: a running export older than :data:`LAPSE_AFTER` (the
   job's own time limit) counts as failed, and may be asked for again.
 
@@ -135,7 +137,7 @@ def request_export(
     _tidy(session, study)
     found = _unfinished(session, study, format_name)
     if found is not None:
-        return Requested(found, submit=due_again(found))
+        return Requested(found, submit=hand_again(session, found))
     export = PreparedExport(
         study_id=study.id,
         format=format_name,
@@ -157,9 +159,26 @@ def request_export(
     return Requested(export, submit=True)
 
 
-def due_again(export: PreparedExport) -> bool:
-    """Whether ``export`` is queued and has waited so long that its job must be lost."""
-    return export.status == PreparedStatus.QUEUED and export.requested_at < utcnow() - REQUEUE_AFTER
+def hand_again(session: Session, export: PreparedExport) -> bool:
+    """Whether the caller must hand ``export`` to a new job: it is still queued
+    :data:`REQUEUE_AFTER` after it was last handed to one, whose job must be lost.  The
+    export is marked handed over now (committed), so that of several callers at once
+    only one submits it."""
+    if export.status != PreparedStatus.QUEUED:
+        return False
+    moment = utcnow()
+    handed = session.execute(
+        update(PreparedExport)
+        .where(
+            PreparedExport.id == export.id,
+            PreparedExport.status == PreparedStatus.QUEUED,
+            PreparedExport.queued_at < moment - REQUEUE_AFTER,
+        )
+        .values(queued_at=moment)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return bool(handed.rowcount)  # type: ignore[attr-defined]
 
 
 def study_exports(session: Session, study: Study) -> list[PreparedExport]:

@@ -49,7 +49,7 @@ from surveys.panel import (
     panel_page,
 )
 from surveys.prepared_exports import (
-    due_again,
+    hand_again,
     needs_preparing,
     request_export,
     response_count,
@@ -623,7 +623,7 @@ def _prepared(export: PreparedExport, slug: str) -> schemas.PreparedExportOut:
 
 def _requeue_if_lost(export: PreparedExport) -> None:
     """Give a queued export whose job was lost another (:mod:`elicit.jobs`)."""
-    if due_again(export):
+    if hand_again(db.session, export):
         from elicit.jobs import prepare_export as submit
 
         submit(current_app._get_current_object(), export.id)  # type: ignore[attr-defined]

@@ -33,7 +33,7 @@ from surveys.models import PreparedStatus, Study, User
 from surveys.prepared_exports import (
     KEPT_FOR,
     closed_rounds,
-    due_again,
+    hand_again,
     is_dated,
     needs_preparing,
     request_export,
@@ -78,7 +78,7 @@ def exports(slug: str) -> str:
     study = _exporting(slug)
     listed = study_exports(db.session, study)
     for export in listed:
-        if due_again(export):  # its job was lost: give it another
+        if hand_again(db.session, export):  # its job was lost: give it another
             prepare_export(current_app._get_current_object(), export.id)  # type: ignore[attr-defined]
     large = request.args.get("large")
     rounds = closed_rounds(db.session, study)

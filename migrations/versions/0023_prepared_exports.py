@@ -45,6 +45,7 @@ def upgrade():
         ),
         sa.Column("requested_by", sa.Integer(), nullable=True),
         sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("queued_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("closed_rounds", sa.Integer(), nullable=True),

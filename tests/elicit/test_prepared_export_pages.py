@@ -170,7 +170,7 @@ def test_a_waiting_export_is_followed_and_a_lost_job_given_another(large, study)
     db.session.execute(
         update(PreparedExport)
         .where(PreparedExport.id == waiting.id)
-        .values(requested_at=datetime.now(UTC) - REQUEUE_AFTER - timedelta(seconds=1))
+        .values(queued_at=datetime.now(UTC) - REQUEUE_AFTER - timedelta(seconds=1))
     )
     db.session.commit()
     large.get(f"{CONSOLE}/exports")
@@ -267,6 +267,15 @@ def test_the_api_refuses_what_is_not_there_or_not_ready(large, study):
     ):
         assert large.get(address, headers=bearer).status_code == 404
     assert large.get(f"{API}/exports").status_code == 401
+    # Its job lost, reading its state gives it another (run at once here).
+    db.session.execute(
+        update(PreparedExport)
+        .where(PreparedExport.id == waiting.id)
+        .values(queued_at=datetime.now(UTC) - REQUEUE_AFTER - timedelta(seconds=1))
+    )
+    db.session.commit()
+    large.get(f"{API}/exports/{waiting.id}", headers=bearer)
+    assert large.get(f"{API}/exports/{waiting.id}", headers=bearer).json["status"] == "ready"
 
 
 def test_a_worker_on_redis_writes_the_export_the_console_queued(

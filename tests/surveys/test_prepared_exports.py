@@ -31,7 +31,7 @@ from surveys.prepared_exports import (
     REQUEUE_AFTER,
     UnknownFormat,
     closed_rounds,
-    due_again,
+    hand_again,
     is_dated,
     needs_preparing,
     read_chunks,
@@ -201,17 +201,20 @@ def test_a_failure_part_way_through_storing_leaves_no_piece_and_says_so(study, m
     assert request_export(db.session, study, "json", None).submit
 
 
-def test_a_lost_job_is_due_again_and_a_dead_worker_s_export_lapses(study):
+def test_a_lost_job_is_handed_again_once_and_a_dead_worker_s_export_lapses(study):
     queued = request_export(db.session, study, "csv", None).export
-    assert not due_again(queued)
+    assert not hand_again(db.session, queued)  # just handed to a job
     db.session.execute(
         update(PreparedExport)
         .where(PreparedExport.id == queued.id)
-        .values(requested_at=datetime.now(UTC) - REQUEUE_AFTER - timedelta(seconds=1))
+        .values(queued_at=datetime.now(UTC) - REQUEUE_AFTER - timedelta(seconds=1))
     )
     db.session.commit()
     again = request_export(db.session, study, "csv", None)
     assert again.export.id == queued.id and again.submit  # the same export, another job
+    # Read again at once (a page that reloads itself, a second reader): not again.
+    assert not request_export(db.session, study, "csv", None).submit
+    assert not hand_again(db.session, fresh(queued.id))
     # A worker took it and died an hour ago.
     db.session.execute(
         update(PreparedExport)
