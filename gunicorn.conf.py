@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from typing import Any
 
 from gunicorn.glogging import Logger
@@ -90,11 +91,31 @@ def on_starting(server: Any) -> None:
     library installs and was never written anywhere.
     """
     redact_personal_links()
+    _control_socket_of_this_server(server)
     root = logging.getLogger()
     if not root.handlers:
         for handler in server.log.error_log.handlers:
             root.addHandler(handler)
         root.setLevel(logging.INFO)
+
+
+def _control_socket_of_this_server(server: Any) -> None:
+    """Give this server a control socket of its own (``gunicornc``'s, gunicorn 25.1+).
+
+    Gunicorn's default path is one per user (``$XDG_RUNTIME_DIR/gunicorn.ctl`` or
+    ``~/.gunicorn/gunicorn.ctl``), so two servers of one user on one machine (two web
+    hosts on two ports, as the scale-out deployment runs them) would share it: the
+    second takes the path from the first at start, and either removes it at exit, the
+    other's too.  Unless the operator named one, each server's socket is named after
+    the addresses it binds, beside the default: ``elicit-127.0.0.1-8000.ctl``
+    (``gunicornc -s PATH``)."""
+    cfg = server.cfg
+    setting = cfg.settings.get("control_socket")
+    if setting is None or cfg.control_socket_disable or cfg.control_socket != setting.default:
+        return
+    bound = "_".join(re.sub(r"[^A-Za-z0-9.]+", "-", address).strip("-") for address in cfg.bind)
+    folder = os.path.dirname(setting.default)
+    cfg.set("control_socket", os.path.join(folder, f"elicit-{bound}.ctl"))
 
 
 def post_worker_init(worker: Any) -> None:

@@ -3,6 +3,7 @@ stopped cleanly by SIGTERM (issue 15, point 6)."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -127,3 +128,46 @@ def test_serve_names_a_wrong_log_format_instead_of_starting(tmp_path):
     assert completed.returncode == 1
     assert "Error: ELICIT_LOG_FORMAT must be one of text, json, not 'yaml'" in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+def test_two_servers_on_one_machine_each_keep_their_own_control_socket(tmp_path):
+    """gunicorn's control socket (``gunicornc``) is one per user by default: two web
+    hosts on one machine would share it, the second taking it from the first and the
+    first removing it at exit.  Each ``elicit serve`` gets one named after its address,
+    which answers for that server alone and outlives the other."""
+    run = tmp_path / "run"
+    run.mkdir(mode=0o700)
+    gunicornc = Path(sys.executable).with_name("gunicornc")
+    environment = {"XDG_RUNTIME_DIR": str(run)}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+
+    def arbiter_of(socket_path: Path) -> int:
+        shown = subprocess.run(
+            [str(gunicornc), "-s", str(socket_path), "-c", "show stats", "-j"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        return int(json.loads(shown.stdout)["pid"])
+
+    with (
+        serving(tmp_path / "a", "--workers", "1", env=environment) as (first, one, _),
+        serving(tmp_path / "b", "--workers", "1", env=environment) as (second, two, _),
+    ):
+        sockets = {
+            address: run / f"elicit-{address.removeprefix('http://').replace(':', '-')}.ctl"
+            for address in (first, second)
+        }
+        deadline = time.monotonic() + 30
+        while not all(path.exists() for path in sockets.values()):
+            assert time.monotonic() < deadline, sorted(run.iterdir())
+            time.sleep(0.2)
+        assert arbiter_of(sockets[first]) == one.pid
+        assert arbiter_of(sockets[second]) == two.pid
+        assert not (run / "gunicorn.ctl").exists()
+        one.send_signal(signal.SIGTERM)
+        one.wait(timeout=60)
+        assert arbiter_of(sockets[second]) == two.pid  # the other's exit left it
+        assert not sockets[first].exists()
