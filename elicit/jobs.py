@@ -176,11 +176,27 @@ def prepare_export(app: Flask, export_id: int) -> None:
         return
     import redis
     from rq import Queue
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job, JobStatus
 
+    job_id = f"elicit-export-{export_id}"
     try:
+        try:  # a job waiting, under way or put off is not lost: no second one
+            status = Job.fetch(job_id, connection=connection).get_status()
+        except NoSuchJobError:
+            status = None
+        if status in (
+            JobStatus.CREATED,
+            JobStatus.QUEUED,
+            JobStatus.STARTED,
+            JobStatus.DEFERRED,
+            JobStatus.SCHEDULED,
+        ):
+            return
         Queue(EXPORT_QUEUE_NAME, connection=connection).enqueue(
             prepare_export_job,
             export_id,
+            job_id=job_id,
             job_timeout=JOB_TIMEOUT,
             result_ttl=0,
             failure_ttl=FAILED_JOB_TTL,
@@ -443,11 +459,15 @@ class InProcessRunner:
         """Sweep once (what a previous process left), then run jobs, sweeping when idle."""
         interval = self.app.config["ELICIT_SWEEP_INTERVAL"].total_seconds()
         jobs = self._jobs
+        # Without a mail server nothing is swept: the thread runs only export jobs then
+        # (planned reminders fire with a mail server, as the README says).
+        sweeps = smtp_settings(self.app.config) is not None
         job: Callable[[], Any] | None = None
         while True:
             try:
                 if job is None:
-                    sweep_now(self.app)
+                    if sweeps:
+                        sweep_now(self.app)
                 else:
                     job()
             except Exception:

@@ -1002,6 +1002,8 @@ class PreparedExport(Base):
     #: When it was last handed to a job (a queued export waits from then).
     queued_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
+    #: When the job writing it last said it was alive (every 30 s while running).
+    alive_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     #: The study's closed rounds when the file was written (a later close dates it).
     closed_rounds: Mapped[int | None] = mapped_column(Integer)
@@ -1025,6 +1027,9 @@ class PreparedExport(Base):
             sqlite_where=text("status IN ('queued', 'running')"),
             postgresql_where=text("status IN ('queued', 'running')"),
         ),
+        # Never an id used before (SQLite reuses the highest once it is deleted): an
+        # address to an old file must not lead to a newer one.
+        {"sqlite_autoincrement": True},
     )
 
 

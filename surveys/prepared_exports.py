@@ -29,8 +29,10 @@ What can go wrong, and what then:
   it was handed to a job is handed to another when its page or API status is read
   (:func:`hand_again`: one reader does, by a conditional update, however many read it;
   should the first job turn up after all, the claim makes the second a no-op).
-- The worker dies while writing: a running export older than :data:`LAPSE_AFTER` (the
-  job's own time limit) counts as failed, and may be asked for again.
+- The worker dies while writing (killed at a deploy, its machine gone): a running
+  job says it is alive every :data:`BEAT_EVERY` (``alive_at``, written by a thread of
+  its own); an export silent for :data:`LAPSE_AFTER` counts as failed, its pieces are
+  deleted, and it may be asked for again.
 
 A prepared file is the study's data as it was when written, with ``closed_rounds``
 recorded so that pages can say when a later close has dated it, and it is deleted
@@ -43,12 +45,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import tempfile
+import threading
 import zlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Engine, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Engine, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -81,9 +85,10 @@ CHUNKS_PER_COMMIT = 16
 KEPT_FOR = timedelta(days=7)
 #: A queued export not started by then has lost its job, and is given another.
 REQUEUE_AFTER = timedelta(minutes=2)
-#: A running export not finished by then has lost its worker (the job queue stops a job
-#: after an hour: :data:`elicit.jobs.JOB_TIMEOUT`).
-LAPSE_AFTER = timedelta(hours=1)
+#: How often a running job says it is alive.
+BEAT_EVERY = timedelta(seconds=30)
+#: A running export that has not said it is alive for this long has lost its worker.
+LAPSE_AFTER = timedelta(minutes=5)
 
 UNFINISHED = (PreparedStatus.QUEUED, PreparedStatus.RUNNING)
 FINISHED = (PreparedStatus.READY, PreparedStatus.FAILED)
@@ -164,9 +169,9 @@ def hand_again(session: Session, export: PreparedExport) -> bool:
     :data:`REQUEUE_AFTER` after it was last handed to one, whose job must be lost.  The
     export is marked handed over now (committed), so that of several callers at once
     only one submits it."""
-    if export.status != PreparedStatus.QUEUED:
-        return False
     moment = utcnow()
+    if export.status != PreparedStatus.QUEUED or export.queued_at >= moment - REQUEUE_AFTER:
+        return False  # no write: a page that reloads itself takes no lock
     handed = session.execute(
         update(PreparedExport)
         .where(
@@ -177,8 +182,44 @@ def hand_again(session: Session, export: PreparedExport) -> bool:
         .values(queued_at=moment)
         .execution_options(synchronize_session=False)
     )
+    if not handed.rowcount:  # type: ignore[attr-defined]
+        session.rollback()
+        return False
     session.commit()
-    return bool(handed.rowcount)  # type: ignore[attr-defined]
+    return True
+
+
+def lost_jobs(session: Session, study: Study) -> list[int]:
+    """The ids of ``study``'s queued exports whose job must be lost (see
+    :func:`hand_again`), marked handed over now (committed when there are any): the
+    caller hands each to a new job."""
+    moment = utcnow()
+    waiting = session.execute(
+        select(PreparedExport.id).where(
+            PreparedExport.study_id == study.id,
+            PreparedExport.status == PreparedStatus.QUEUED,
+            PreparedExport.queued_at < moment - REQUEUE_AFTER,
+        )
+    ).scalars()
+    handed = []
+    for export_id in list(waiting):
+        taken = session.execute(
+            update(PreparedExport)
+            .where(
+                PreparedExport.id == export_id,
+                PreparedExport.status == PreparedStatus.QUEUED,
+                PreparedExport.queued_at < moment - REQUEUE_AFTER,
+            )
+            .values(queued_at=moment)
+            .execution_options(synchronize_session=False)
+        )
+        if taken.rowcount:  # type: ignore[attr-defined]
+            handed.append(export_id)
+    if handed:
+        session.commit()
+    else:
+        session.rollback()
+    return handed
 
 
 def study_exports(session: Session, study: Study) -> list[PreparedExport]:
@@ -190,6 +231,7 @@ def study_exports(session: Session, study: Study) -> list[PreparedExport]:
         select(PreparedExport)
         .where(PreparedExport.study_id == study.id)
         .order_by(PreparedExport.requested_at.desc(), PreparedExport.id.desc())
+        .execution_options(populate_existing=True)  # as a job last wrote them
     )
     return list(session.execute(query).scalars())
 
@@ -198,7 +240,8 @@ def study_export(session: Session, study: Study, export_id: int) -> PreparedExpo
     """Prepared export ``export_id`` if it is one of ``study``'s."""
     _tidy(session, study)
     session.commit()
-    export = session.get(PreparedExport, export_id)
+    # Fresh: a job (another session) may have written it since this session read it.
+    export = session.get(PreparedExport, export_id, populate_existing=True)
     if export is None or export.study_id != study.id:
         return None
     return export
@@ -221,16 +264,18 @@ def write_prepared(
     claimed = session.execute(
         update(PreparedExport)
         .where(PreparedExport.id == export_id, PreparedExport.status == PreparedStatus.QUEUED)
-        .values(status=PreparedStatus.RUNNING, started_at=utcnow())
+        .values(status=PreparedStatus.RUNNING, started_at=utcnow(), alive_at=utcnow())
     )
     session.commit()
-    export = session.get(PreparedExport, export_id)
+    export = session.get(PreparedExport, export_id, populate_existing=True)
     if export is None:
         return PreparedStatus.FAILED  # deleted with its study meanwhile
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         return export.status  # another job has it, or had it
     try:
-        _write(session, export, chunk_bytes)
+        bind = session.get_bind()
+        with _alive(bind if isinstance(bind, Engine) else bind.engine, export_id):
+            _write(session, export, chunk_bytes)
     except TooLargeForSpreadsheet as refused:
         reason = (
             f"The {refused.sheet} sheet would need {refused.rows:,} rows, more than the "
@@ -302,14 +347,18 @@ def _write(session: Session, export: PreparedExport, chunk_bytes: int) -> None:
 def _fail(session: Session, export_id: int, reason: str) -> None:
     """Record that ``export_id`` failed, and drop what it had written."""
     session.rollback()
-    session.execute(delete(PreparedExportChunk).where(PreparedExportChunk.export_id == export_id))
-    session.execute(
+    failed = session.execute(
         update(PreparedExport)
-        .where(PreparedExport.id == export_id)
+        .where(PreparedExport.id == export_id, PreparedExport.status == PreparedStatus.RUNNING)
         .values(status=PreparedStatus.FAILED, finished_at=utcnow(), error=reason)
     )
+    if failed.rowcount:  # type: ignore[attr-defined]
+        # Only a file that was this job's to write: never a ready one's.
+        session.execute(
+            delete(PreparedExportChunk).where(PreparedExportChunk.export_id == export_id)
+        )
+        log.warning("export %d failed: %s", export_id, reason)
     session.commit()
-    log.warning("export %d failed: %s", export_id, reason)
 
 
 def read_chunks(engine: Engine, export_id: int, size: int) -> Iterator[bytes]:
@@ -347,29 +396,70 @@ def _unfinished(session: Session, study: Study, format_name: str) -> PreparedExp
         PreparedExport.format == format_name,
         PreparedExport.status.in_(UNFINISHED),
     )
-    return session.execute(query).scalar_one_or_none()
+    return session.execute(query.execution_options(populate_existing=True)).scalar_one_or_none()
 
 
 def _tidy(session: Session, study: Study, now: Callable[[], datetime] = utcnow) -> None:
-    """Mark ``study``'s lapsed exports failed and delete every study's files past
-    :data:`KEPT_FOR` (not committed)."""
+    """Mark ``study``'s lapsed exports failed, deleting what they had written, and
+    delete every study's files past :data:`KEPT_FOR` (not committed).  Looks before it
+    writes: on SQLite any write, even of no row, waits for the database's one writer."""
     moment = now()
-    session.execute(
-        update(PreparedExport)
-        .where(
-            PreparedExport.study_id == study.id,
-            PreparedExport.status == PreparedStatus.RUNNING,
-            PreparedExport.started_at < moment - LAPSE_AFTER,
+    lapsed = and_(
+        PreparedExport.study_id == study.id,
+        PreparedExport.status == PreparedStatus.RUNNING,
+        PreparedExport.alive_at < moment - LAPSE_AFTER,
+    )
+    expired = and_(
+        PreparedExport.status.in_(FINISHED), PreparedExport.finished_at < moment - KEPT_FOR
+    )
+    found = session.execute(
+        select(PreparedExport.id, PreparedExport.status).where(or_(lapsed, expired))
+    ).all()
+    if not found:
+        return
+    lapsed_ids = [row.id for row in found if row.status == PreparedStatus.RUNNING]
+    if lapsed_ids:
+        session.execute(
+            update(PreparedExport)
+            .where(PreparedExport.id.in_(lapsed_ids), lapsed)
+            .values(status=PreparedStatus.FAILED, finished_at=moment, error=LAPSED_REASON)
+            .execution_options(synchronize_session=False)
         )
-        .values(status=PreparedStatus.FAILED, finished_at=moment, error=LAPSED_REASON)
-        .execution_options(synchronize_session=False)
-    )
-    _delete(
-        session,
-        PreparedExport.status.in_(FINISHED),
-        PreparedExport.finished_at < moment - KEPT_FOR,
-    )
+        session.execute(
+            delete(PreparedExportChunk).where(PreparedExportChunk.export_id.in_(lapsed_ids))
+        )
+    _delete(session, expired)
     session.expire_all()
+
+
+@contextmanager
+def _alive(engine: Engine, export_id: int) -> Iterator[None]:
+    """While the block runs, record every :data:`BEAT_EVERY` that the job writing
+    ``export_id`` is alive, from a thread with connections of its own."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(BEAT_EVERY.total_seconds()):
+            try:
+                with engine.begin() as connection:
+                    connection.execute(
+                        update(PreparedExport)
+                        .where(
+                            PreparedExport.id == export_id,
+                            PreparedExport.status == PreparedStatus.RUNNING,
+                        )
+                        .values(alive_at=utcnow())
+                    )
+            except Exception:  # the database away a moment: the next beat may reach it
+                log.warning("export %d: could not record that its job is alive", export_id)
+
+    thread = threading.Thread(target=beat, name=f"elicit-export-{export_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _delete(session: Session, *where: ColumnElement[bool]) -> None:

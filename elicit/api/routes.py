@@ -50,6 +50,7 @@ from surveys.panel import (
 )
 from surveys.prepared_exports import (
     hand_again,
+    lost_jobs,
     needs_preparing,
     request_export,
     response_count,
@@ -621,12 +622,11 @@ def _prepared(export: PreparedExport, slug: str) -> schemas.PreparedExportOut:
     )
 
 
-def _requeue_if_lost(export: PreparedExport) -> None:
-    """Give a queued export whose job was lost another (:mod:`elicit.jobs`)."""
-    if hand_again(db.session, export):
-        from elicit.jobs import prepare_export as submit
+def _submit_export(export_id: int) -> None:
+    """Hand prepared export ``export_id`` to a job (:mod:`elicit.jobs`)."""
+    from elicit.jobs import prepare_export as submit
 
-        submit(current_app._get_current_object(), export.id)  # type: ignore[attr-defined]
+    submit(current_app._get_current_object(), export_id)  # type: ignore[attr-defined]
 
 
 @operation(
@@ -645,13 +645,11 @@ def prepare_export(slug: str) -> Response:
     ``file``.  An export of the same format already queued or being written is returned
     instead of a second one.  A file is kept for a week, and replaced when the same
     format is prepared again."""
-    from elicit.jobs import prepare_export as submit
-
     study = api_study(slug)
     wanted = json_body(schemas.NewPreparedExport)
     requested = request_export(db.session, study, wanted.format, api_user())
     if requested.submit:
-        submit(current_app._get_current_object(), requested.export.id)  # type: ignore[attr-defined]
+        _submit_export(requested.export.id)
     export = study_export(db.session, study, requested.export.id)
     if export is None:  # pragma: no cover - deleted with its study meanwhile
         raise ApiError(404, "The export is gone.")
@@ -669,9 +667,9 @@ def prepare_export(slug: str) -> Response:
 def list_prepared_exports(slug: str) -> Response:
     """The study's prepared exports, newest first."""
     study = api_study(slug)
+    for lost in lost_jobs(db.session, study):  # a queued export's job was lost: another
+        _submit_export(lost)
     listed = study_exports(db.session, study)
-    for export in listed:
-        _requeue_if_lost(export)
     return respond(
         schemas.PreparedExportList(exports=[_prepared(export, slug) for export in listed])
     )
@@ -690,7 +688,8 @@ def get_prepared_export(slug: str, export_id: int) -> Response:
     export = study_export(db.session, study, export_id)
     if export is None:
         raise ApiError(404, f"The study has no prepared export {export_id}.")
-    _requeue_if_lost(export)
+    if hand_again(db.session, export):  # its job was lost: another
+        _submit_export(export.id)
     return respond(_prepared(export, slug))
 
 

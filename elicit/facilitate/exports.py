@@ -33,8 +33,8 @@ from surveys.models import PreparedStatus, Study, User
 from surveys.prepared_exports import (
     KEPT_FOR,
     closed_rounds,
-    hand_again,
     is_dated,
+    lost_jobs,
     needs_preparing,
     request_export,
     response_count,
@@ -76,10 +76,9 @@ def exports(slug: str) -> str:
     """The study's prepared exports: their progress, their files, and the buttons that
     prepare one (``?large=FMT``: the format whose download led here, explained)."""
     study = _exporting(slug)
+    for lost in lost_jobs(db.session, study):  # a queued export's job was lost: another
+        prepare_export(current_app._get_current_object(), lost)  # type: ignore[attr-defined]
     listed = study_exports(db.session, study)
-    for export in listed:
-        if hand_again(db.session, export):  # its job was lost: give it another
-            prepare_export(current_app._get_current_object(), export.id)  # type: ignore[attr-defined]
     large = request.args.get("large")
     rounds = closed_rounds(db.session, study)
     return render_template(

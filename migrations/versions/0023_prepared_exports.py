@@ -47,6 +47,7 @@ def upgrade():
         sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("queued_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("alive_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("closed_rounds", sa.Integer(), nullable=True),
         sa.Column("media_type", sa.String(length=100), nullable=True),
@@ -67,6 +68,7 @@ def upgrade():
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_prepared_export")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("prepared_export", schema=None) as batch_op:
         batch_op.create_index("ix_prepared_export_study", ["study_id", "format"], unique=False)

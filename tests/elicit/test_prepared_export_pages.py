@@ -18,11 +18,13 @@ import random
 import re
 import zipfile
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
+import redis
 from sqlalchemy import select, update
 
-from elicit import create_app, downloads
+from elicit import create_app, downloads, jobs
 from elicit.extensions import db
 from surveys import exports
 from surveys.answers import submit_responses
@@ -313,3 +315,47 @@ def test_a_worker_on_redis_writes_the_export_the_console_queued(
     with served.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.mark.parametrize("mail", [False, True], ids=["without-mail", "with-mail"])
+def test_the_web_process_s_thread_writes_exports_and_sweeps_only_with_mail(
+    app, study, monkeypatch, mail
+):
+    """Without Redis an export job runs in the web process's thread; that thread
+    sweeps the outbox (and so fires planned reminders) only with a mail server."""
+    swept = []
+    monkeypatch.setattr(jobs, "sweep_now", lambda served: swept.append(served))
+    if mail:
+        monkeypatch.setitem(app.config, "ELICIT_SMTP_URL", "smtp://127.0.0.1:1")
+    thread = jobs.InProcessRunner(app, "thread")
+    export_id = request_export(db.session, study, "csv", None).export.id
+    thread.run(partial(jobs.write_export_now, app, export_id))
+    try:
+        assert thread.wait_idle(60)
+    finally:
+        assert thread.stop(wait=60)
+    db.session.expire_all()
+    assert db.session.get(PreparedExport, export_id).status == PreparedStatus.READY
+    assert bool(swept) == mail
+
+
+def test_a_job_still_on_redis_is_not_queued_twice(
+    app,
+    study,
+    private_redis,  # noqa: F811
+    monkeypatch,
+):
+    from rq import Queue
+
+    monkeypatch.setitem(app.config, "ELICIT_QUEUE_URL", f"redis://127.0.0.1:{private_redis}/0")
+    app.extensions.pop("elicit_queue_redis", None)
+    export_id = request_export(db.session, study, "csv", None).export.id
+    jobs.prepare_export(app, export_id)
+    jobs.prepare_export(app, export_id)  # a reader who thought it lost
+    queue = Queue(jobs.EXPORT_QUEUE_NAME, connection=redis.Redis(port=private_redis))
+    assert queue.job_ids == [f"elicit-export-{export_id}"]
+    # Once the job is gone (Redis lost it), it is queued again.
+    queue.connection.flushdb()
+    jobs.prepare_export(app, export_id)
+    assert queue.job_ids == [f"elicit-export-{export_id}"]
+    app.extensions.pop("elicit_queue_redis", None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import random
+import time
 import zipfile
 from datetime import UTC, datetime, timedelta
 
@@ -33,6 +34,7 @@ from surveys.prepared_exports import (
     closed_rounds,
     hand_again,
     is_dated,
+    lost_jobs,
     needs_preparing,
     read_chunks,
     request_export,
@@ -215,22 +217,71 @@ def test_a_lost_job_is_handed_again_once_and_a_dead_worker_s_export_lapses(study
     # Read again at once (a page that reloads itself, a second reader): not again.
     assert not request_export(db.session, study, "csv", None).submit
     assert not hand_again(db.session, fresh(queued.id))
-    # A worker took it and died an hour ago.
+    assert lost_jobs(db.session, study) == []  # handed just now
+    # A worker took it, wrote some of it, and died: it has said nothing for a while.
     db.session.execute(
         update(PreparedExport)
         .where(PreparedExport.id == queued.id)
         .values(
             status=PreparedStatus.RUNNING,
-            started_at=datetime.now(UTC) - LAPSE_AFTER - timedelta(seconds=1),
+            started_at=datetime.now(UTC) - timedelta(hours=1),
+            alive_at=datetime.now(UTC) - LAPSE_AFTER - timedelta(seconds=1),
         )
     )
+    db.session.add(PreparedExportChunk(export_id=queued.id, number=0, data=b"x"))
     db.session.commit()
     (lapsed,) = study_exports(db.session, study)
     assert lapsed.status == PreparedStatus.FAILED and lapsed.error == LAPSED_REASON
-    # The job, should it wake, does not write over it.
+    assert chunk_count(queued.id) == 0  # nothing half-written is kept
+    # The job, should it wake, does not write over it, nor its failure over the reason.
     assert write_prepared(db.session, queued.id) == PreparedStatus.FAILED
+    prepared_exports._fail(db.session, queued.id, "something else")
+    assert fresh(queued.id).error == LAPSED_REASON
     new = request_export(db.session, study, "csv", None)
     assert new.submit and new.export.id != queued.id
+
+
+def test_a_running_job_says_it_is_alive_and_so_does_not_lapse(study, monkeypatch):
+    monkeypatch.setattr(prepared_exports, "BEAT_EVERY", timedelta(seconds=0.05))
+    monkeypatch.setattr(prepared_exports, "LAPSE_AFTER", timedelta(seconds=0.2))
+    real = prepared_exports.write_export
+    seen = []
+
+    def slow(export, format_name, stream):
+        # Half a second of writing: past LAPSE_AFTER, but beating all along.
+        for _ in range(5):
+            time.sleep(0.1)
+            seen.append(study_exports(db.session, study)[0].status)
+        return real(export, format_name, stream)
+
+    monkeypatch.setattr(prepared_exports, "write_export", slow)
+    export_id = request_export(db.session, study, "json", None).export.id
+    assert write_prepared(db.session, export_id) == PreparedStatus.READY
+    assert seen == [PreparedStatus.RUNNING] * 5
+    export = fresh(export_id)
+    assert export.alive_at > export.started_at
+
+
+def test_lost_jobs_are_handed_once_each(study):
+    first = request_export(db.session, study, "csv", None).export.id
+    second = request_export(db.session, study, "json", None).export.id
+    written = request_export(db.session, study, "xlsx", None).export.id
+    write_prepared(db.session, written)
+    db.session.execute(
+        update(PreparedExport).values(
+            queued_at=datetime.now(UTC) - REQUEUE_AFTER - timedelta(seconds=1)
+        )
+    )
+    db.session.commit()
+    assert sorted(lost_jobs(db.session, study)) == [first, second]
+    assert lost_jobs(db.session, study) == []
+
+
+def test_an_id_is_never_used_twice(study):
+    first = request_export(db.session, study, "csv", None).export.id
+    db.session.execute(PreparedExport.__table__.delete())
+    db.session.commit()
+    assert request_export(db.session, study, "csv", None).export.id > first
 
 
 def test_a_new_file_replaces_the_old_and_files_go_after_a_week(study):
