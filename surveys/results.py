@@ -22,6 +22,8 @@ class RoundResult:
 
     round: int
     statistics: dict[str, Any]
+    #: The round's answers, sorted; empty when they were not read (a round of more
+    #: answers than the caller shows one by one: see :func:`study_results`).
     values: list[float]
 
 
@@ -36,14 +38,44 @@ class ItemResults:
     components: dict[str, list[RoundResult]] = field(default_factory=dict)
 
 
-def study_results(session: Session, study: Study, language: str) -> list[ItemResults]:
-    """Every numeric item's stored summaries over the closed rounds, in item order."""
-    summaries = session.execute(
-        select(Round.number, RoundSummary.statistics)
-        .join(RoundSummary.round)
-        .where(Round.study_id == study.id)
-        .order_by(Round.number)
-    ).all()
+def study_results(
+    session: Session, study: Study, language: str, *, values_up_to: int | None = None
+) -> list[ItemResults]:
+    """Every numeric item's stored summaries over the closed rounds, in item order.
+
+    Each distribution comes with its sorted answers, unless ``values_up_to`` is given
+    and one of the round's distributions has more answers than that: the round's
+    answers are then not read at all (at 100,000 panelists they are most of the stored
+    summary, hundreds of MB), only its statistics, which the database takes out of the
+    summary (``->`` in PostgreSQL, ``json_extract`` in SQLite)."""
+    summaries: list[tuple[int, dict[str, Any]]] = []
+    if values_up_to is None:
+        query = (
+            select(Round.number, RoundSummary.statistics)
+            .join(RoundSummary.round)
+            .where(Round.study_id == study.id)
+            .order_by(Round.number)
+        )
+        summaries = [(number, statistics) for number, statistics in session.execute(query)]
+    else:
+        query = (
+            select(Round.number, RoundSummary.id, RoundSummary.statistics["rows"])
+            .join(RoundSummary.round)
+            .where(Round.study_id == study.id)
+            .order_by(Round.number)
+        )
+        for number, summary_id, rows in session.execute(query).all():
+            statistics: dict[str, Any] = {"rows": rows or []}
+            if max((row.get("n") or 0 for row in statistics["rows"]), default=0) <= values_up_to:
+                statistics["distributions"] = (
+                    session.execute(
+                        select(RoundSummary.statistics["distributions"]).where(
+                            RoundSummary.id == summary_id
+                        )
+                    ).scalar_one()
+                    or {}
+                )
+            summaries.append((number, statistics))
     fallback = study.languages["codes"][0]
     retired = {item.id for item in study.items if item.retired_at is not None}
     results = []

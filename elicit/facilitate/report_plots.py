@@ -56,7 +56,7 @@ from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from surveys.definition import CONFIDENCE_RANGE
-from surveys.report import ComponentRound, ReportItem, StudyReport
+from surveys.report import ANSWERS_SHOWN, ComponentRound, ReportItem, StudyReport
 
 matplotlib.rcParams["svg.fonttype"] = "none"
 matplotlib.rcParams["svg.hashsalt"] = "elicit-report"
@@ -328,6 +328,13 @@ def distribution_figure(item: ReportItem, number: Format = plain_number) -> tupl
     strip = item.kind == "numeric_estimate" or any(
         entry.histogram is None for history in item.components.values() for entry in history
     )
+    # Every answer as a dot where the round's answers were read (ANSWERS_SHOWN or
+    # fewer), else the range of the answers as a line.
+    summarised = strip and any(
+        not entry.values and entry.statistics.get("n")
+        for history in item.components.values()
+        for entry in history
+    )
     if strip:
         handles: list[Any] = [
             Line2D([], [], marker="o", linestyle="", color=IQR_COLOUR, label=gettext("answer")),
@@ -335,6 +342,10 @@ def distribution_figure(item: ReportItem, number: Format = plain_number) -> tupl
             Line2D([], [], marker="|", linestyle="", markersize=12, color=MEDIAN_COLOUR,
                    label=gettext("median")),
         ]  # fmt: skip
+        if summarised:
+            handles[0] = Line2D(
+                [], [], color=IQR_COLOUR, linewidth=1.5, label=gettext("range of the answers")
+            )
         layout = Layout(
             panel_width=2.0 if len(item.components) > 1 else 4.2,
             panel_height=0.35 + 0.3 * len(rounds),
@@ -375,11 +386,16 @@ def distribution_figure(item: ReportItem, number: Format = plain_number) -> tupl
         descriptions.append(_describe_distribution(item, component, history, strip, number))
     _legend(figure, handles, columns)
     caption = gettext("Distribution of the answers by round: %(item)s", item=item.key)
-    kind = (
-        gettext("Dot plot of every answer in each round, with the median and IQR.")
-        if strip
-        else gettext("Bar chart of the number of answers per scale point or range, by round.")
-    )
+    if summarised:
+        kind = gettext(
+            "Range, IQR and median of the answers in each round (each answer is drawn as a "
+            "dot only in a round of at most %(limit)s answers per question).",
+            limit=ANSWERS_SHOWN,
+        )
+    elif strip:
+        kind = gettext("Dot plot of every answer in each round, with the median and IQR.")
+    else:
+        kind = gettext("Bar chart of the number of answers per scale point or range, by round.")
     return figure, caption, " ".join([f"{caption}.", kind, *descriptions])
 
 
@@ -462,7 +478,12 @@ def _strip(
         for value in entry.values:
             heights.append(row - 0.09 * seen.get(value, 0))
             seen[value] = seen.get(value, 0) + 1
-        axis.scatter(entry.values, heights, s=14, color=colours[entry.round], zorder=3)
+        if entry.values:
+            axis.scatter(entry.values, heights, s=14, color=colours[entry.round], zorder=3)
+        else:  # too many answers to draw one by one: their range
+            low, high = entry.statistics.get("min"), entry.statistics.get("max")
+            if low is not None and high is not None:
+                axis.plot([low, high], [row] * 2, color=colours[entry.round], linewidth=1.5)
         q1, q3, median = (entry.statistics.get(name) for name in ("q1", "q3", "median"))
         if q1 is not None and q3 is not None:
             axis.plot([q1, q3], [row + 0.22] * 2, color=IQR_COLOUR, linewidth=5, alpha=0.35)
@@ -480,6 +501,27 @@ def _describe_distribution(
     parts = []
     for entry in history:
         count = entry.statistics.get("n") or 0
+        statistics = entry.statistics
+        if (strip or entry.histogram is None) and not entry.values and count:
+            parts.append(
+                gettext(
+                    "Round %(number)s, %(n)s answers: median %(median)s, IQR %(q1)s to "
+                    "%(q3)s, from %(low)s to %(high)s.",
+                    number=entry.round,
+                    n=count,
+                    **{
+                        name: "–" if statistics.get(key) is None else number(statistics[key])
+                        for name, key in (
+                            ("median", "median"),
+                            ("q1", "q1"),
+                            ("q3", "q3"),
+                            ("low", "min"),
+                            ("high", "max"),
+                        )
+                    },
+                )
+            )
+            continue
         if strip or entry.histogram is None:
             shown = ", ".join(number(value) for value in entry.values)
         else:
@@ -637,7 +679,7 @@ def _component_range(item: ReportItem, component: str) -> tuple[float, float]:
             for entry in item.components[part]
             for value in (
                 *entry.values,
-                *(entry.statistics.get(name) for name in ("median", "q1", "q3")),
+                *(entry.statistics.get(name) for name in ("median", "q1", "q3", "min", "max")),
             )
             if value is not None
         ] or [0.0, 1.0]

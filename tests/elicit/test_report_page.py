@@ -168,3 +168,53 @@ def test_a_report_before_any_round_closed(app, client, make_study, make_panel, m
     assert "Round 1 is still open" in response.text
     assert "<img" not in response.text
     assert client.get("/console/studies/nope/report").status_code == 404
+
+
+def test_a_round_of_many_answers_is_read_and_drawn_from_its_statistics(
+    app, client, finished, monkeypatch
+):
+    """Past ``ANSWERS_SHOWN`` answers to a question in a round, the report reads none of
+    the round's answers and draws each distribution from its stored statistics: a line
+    for the range, the IQR and the median, said in words, not a dot and a number per
+    answer (at 10,000 panelists the strips made a 23 MB page).  Here the limit is
+    lowered to fewer answers than the study has."""
+    import elicit.facilitate.report_plots as plots
+    import surveys.report as report_module
+
+    run = finished
+    full = study_report(db.session, run.study, "en")
+    estimate = next(item for item in full.items if item.kind == "numeric_estimate")
+    answers = {len(entry.values) for history in estimate.components.values() for entry in history}
+    assert answers and min(answers) > 3  # below the limit, every answer is read
+    monkeypatch.setattr(report_module, "ANSWERS_SHOWN", 3)
+    monkeypatch.setattr(plots, "ANSWERS_SHOWN", 3)
+    summarised = study_report(db.session, run.study, "en")
+    assert all(
+        entry.values == ()
+        for item in summarised.items
+        for history in item.components.values()
+        for entry in history
+    )
+    # The statistics are the same, read from the same stored summaries.
+    assert [
+        [[entry.statistics for entry in history] for history in item.components.values()]
+        for item in summarised.items
+    ] == [
+        [[entry.statistics for entry in history] for history in item.components.values()]
+        for item in full.items
+    ]
+    html = client.get(f"/console/studies/{run.study.slug}/report").text
+    parsed = check_plots(html, run.study)
+    (image,) = [
+        image
+        for image in parsed.images
+        if image["data-plot"] == "distribution" and image["data-item"] == estimate.key
+    ]
+    alt = image["alt"]
+    assert "Range, IQR and median of the answers in each round" in alt
+    assert "at most 3 answers per question" in alt
+    first = next(iter(estimate.components.values()))[0]
+    n = first.statistics["n"]
+    assert f"Round 1, {n} answers: median " in alt and ", from " in alt
+    svg = base64.b64decode(image["src"].removeprefix(SVG_PREFIX)).decode()
+    assert "range of the answers" in svg and ">answer<" not in svg
