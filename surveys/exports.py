@@ -488,16 +488,25 @@ def visible_group_rows(rows: Iterable[dict[str, Any]], shown: Disclosure) -> lis
     return [row for row in rows if row.get("group") not in shown.small_groups]
 
 
-def open_export(session: Session, study: Study, *, chunk_size: int | None = None) -> StreamedExport:
+def open_export(
+    session: Session,
+    study: Study,
+    *,
+    chunk_size: int | None = None,
+    per_panelist: bool = True,
+) -> StreamedExport:
     """Gather the export of ``study`` as the writers stream it: summaries, subgroups,
     items, codebook, methods and the reproduction settings now, the responses (read
     ``chunk_size`` at a time, :data:`RESPONSE_CHUNK` by default) as they are written.
 
-    Reads no response: the report takes its tables from here too."""
+    Reads no response: the report takes its tables from here too, without the tables
+    of a row per panelist (``per_panelist=False``: the scores and the classical model's
+    experts are then empty), which it does not show and which grow with the panel
+    (100,000 rows, 1.6 s at 100,000 panelists)."""
     languages = list(study.languages["codes"])
     shown = disclosure(session, study)
     summaries = _stored_summaries(session, study)
-    settings = reproduction_settings(session, study)
+    settings = reproduction_settings(session, study, summaries)
     settings["masked_group"] = MASKED_GROUP if shown.small_groups else None
     observed = observation_table(session, study)
     methods = _methods(study, summaries, settings, shown, protocol_record(session, study))
@@ -511,8 +520,12 @@ def open_export(session: Session, study: Study, *, chunk_size: int | None = None
         methods=_with_tracker_definition(methods, observed),
         settings=settings,
         resolutions=resolution_table(session, study),
-        scores=score_table(session, study),
-        classical_model=classical_model_table(session, study),
+        scores=score_table(session, study)
+        if per_panelist
+        else pd.DataFrame(columns=list(SCORE_COLUMNS)),
+        classical_model=classical_model_table(session, study)
+        if per_panelist
+        else pd.DataFrame(columns=list(CLASSICAL_MODEL_COLUMNS)),
         observations=observed,
     )
 
@@ -897,8 +910,12 @@ def _summary_table(
 # -- reproduction settings ------------------------------------------------------------------
 
 
-def reproduction_settings(session: Session, study: Study) -> dict[str, Any]:
-    """The settings each closed round's summary was computed with, as JSON.
+def reproduction_settings(
+    session: Session, study: Study, summaries: list[_StoredSummary] | None = None
+) -> dict[str, Any]:
+    """The settings each closed round's summary was computed with, as JSON (from the
+    study's stored ``summaries`` when the caller has read them already: reading them
+    again parses every summary again, seconds at 100,000 panelists).
 
     Summaries store their settings (quantile method, consensus rules, scales, the
     subgroup minimum) since this export was written; for older summaries they are
@@ -910,7 +927,9 @@ def reproduction_settings(session: Session, study: Study) -> dict[str, Any]:
     """
     definition = study_definition(study)
     rounds = []
-    for stored in _stored_summaries(session, study):
+    if summaries is None:
+        summaries = _stored_summaries(session, study)
+    for stored in summaries:
         recorded = stored.statistics.get("settings")
         if recorded is None:
             at_close = replace(definition, items=tuple(_items_at(study, stored.closed_at)))

@@ -380,7 +380,7 @@ class StudyReport:
 def study_report(session: Session, study: Study, language: str) -> StudyReport:
     """Gather the report of ``study`` with its texts in ``language`` (else the study's
     first language)."""
-    tables = open_export(session, study)
+    tables = open_export(session, study, per_panelist=False)
     definition = study_definition(study)
     fallback = definition.languages[0]
     rounds = _round_facts(session, study, tables.settings, tables.summaries)
