@@ -10,7 +10,6 @@ the in-process thread are tested with the delivery jobs they share
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import json
@@ -30,7 +29,6 @@ from surveys import exports
 from surveys.answers import submit_responses
 from surveys.api_tokens import create_token
 from surveys.demo import demo_source
-from surveys.exports import open_export, write_export
 from surveys.models import PreparedExport, PreparedStatus, Role
 from surveys.panel import panelist_by_pseudonym
 from surveys.prepared_exports import REQUEUE_AFTER, request_export
@@ -43,7 +41,9 @@ from tests.elicit.test_delivery_queue import (
     start_worker,
     worker_environment,
 )
+from tests.elicit.test_export_downloads import _checked as checked
 from tests.elicit.test_rate_limit_store import private_redis  # noqa: F401 - a fixture
+from tests.surveys.test_prepared_exports import as_written as written
 
 EXPORTED_AT = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
 SLUG = "us-mexico-intelligence"
@@ -80,25 +80,6 @@ def large(client):
     """Every export counts as too large to write within a request."""
     client.application.config["ELICIT_EXPORT_INLINE_LIMIT"] = 0
     return client
-
-
-def written(study, format_name: str) -> bytes:
-    buffer = io.BytesIO()
-    write_export(open_export(db.session, study), format_name, buffer)
-    return buffer.getvalue()
-
-
-def checked(response, media_type: str) -> bytes:
-    """The body of a download after checking its headers (as the direct downloads)."""
-    assert response.status_code == 200, response.text
-    assert response.mimetype == media_type
-    assert response.headers["Content-Disposition"].startswith("attachment; filename=")
-    assert response.headers["Cache-Control"] == "no-store"
-    body = response.get_data()
-    assert int(response.headers["Content-Length"]) == len(body)
-    digest = base64.b64encode(hashlib.sha256(body).digest()).decode("ascii")
-    assert response.headers["Repr-Digest"] == f"sha-256=:{digest}:"
-    return body
 
 
 def members(data: bytes) -> dict[str, bytes]:
