@@ -142,7 +142,9 @@ def request_export(
     _tidy(session, study)
     found = _unfinished(session, study, format_name)
     if found is not None:
-        return Requested(found, submit=hand_again(session, found))
+        submit = hand_again(session, found)
+        session.commit()  # what _tidy changed
+        return Requested(found, submit=submit)
     export = PreparedExport(
         study_id=study.id,
         format=format_name,
@@ -183,8 +185,7 @@ def hand_again(session: Session, export: PreparedExport) -> bool:
         .execution_options(synchronize_session=False)
     )
     if not handed.rowcount:  # type: ignore[attr-defined]
-        session.rollback()
-        return False
+        return False  # another reader handed it a moment ago
     session.commit()
     return True
 
@@ -217,8 +218,6 @@ def lost_jobs(session: Session, study: Study) -> list[int]:
             handed.append(export_id)
     if handed:
         session.commit()
-    else:
-        session.rollback()
     return handed
 
 
@@ -353,11 +352,16 @@ def _fail(session: Session, export_id: int, reason: str) -> None:
         .values(status=PreparedStatus.FAILED, finished_at=utcnow(), error=reason)
     )
     if failed.rowcount:  # type: ignore[attr-defined]
-        # Only a file that was this job's to write: never a ready one's.
+        log.warning("export %d failed: %s", export_id, reason)
+    # What this job wrote goes, unless the file is ready after all; so do pieces it
+    # wrote after its export lapsed (a lapse deletes those written before).
+    state = session.execute(
+        select(PreparedExport.status).where(PreparedExport.id == export_id)
+    ).scalar_one_or_none()
+    if state != PreparedStatus.READY:
         session.execute(
             delete(PreparedExportChunk).where(PreparedExportChunk.export_id == export_id)
         )
-        log.warning("export %d failed: %s", export_id, reason)
     session.commit()
 
 

@@ -235,8 +235,12 @@ def test_a_lost_job_is_handed_again_once_and_a_dead_worker_s_export_lapses(study
     assert chunk_count(queued.id) == 0  # nothing half-written is kept
     # The job, should it wake, does not write over it, nor its failure over the reason.
     assert write_prepared(db.session, queued.id) == PreparedStatus.FAILED
+    # A piece its job wrote after the lapse goes when that job fails.
+    db.session.add(PreparedExportChunk(export_id=queued.id, number=7, data=b"late"))
+    db.session.commit()
     prepared_exports._fail(db.session, queued.id, "something else")
     assert fresh(queued.id).error == LAPSED_REASON
+    assert chunk_count(queued.id) == 0
     new = request_export(db.session, study, "csv", None)
     assert new.submit and new.export.id != queued.id
 
@@ -260,6 +264,16 @@ def test_a_running_job_says_it_is_alive_and_so_does_not_lapse(study, monkeypatch
     assert seen == [PreparedStatus.RUNNING] * 5
     export = fresh(export_id)
     assert export.alive_at > export.started_at
+
+
+def test_a_failure_reported_late_leaves_a_ready_file_alone(study):
+    export_id = request_export(db.session, study, "json", None).export.id
+    write_prepared(db.session, export_id)
+    pieces = chunk_count(export_id)
+    prepared_exports._fail(db.session, export_id, "a log line that could not be written")
+    export = fresh(export_id)
+    assert export.status == PreparedStatus.READY and export.error is None
+    assert chunk_count(export_id) == pieces > 0
 
 
 def test_lost_jobs_are_handed_once_each(study):
