@@ -43,20 +43,29 @@ def study_results(
 ) -> list[ItemResults]:
     """Every numeric item's stored summaries over the closed rounds, in item order.
 
-    Each distribution comes with its sorted answers, unless ``values_up_to`` is given
+    Only the summaries' rows and sorted answers are read, which the database takes out
+    of each (the rest, such as a row per expert of the classical model, grows with the
+    panel too).  Each distribution comes with its sorted answers, unless ``values_up_to`` is given
     and one of the round's distributions has more answers than that: the round's
     answers are then not read at all (at 100,000 panelists they are most of the stored
     summary, hundreds of MB), only its statistics, which the database takes out of the
     summary (``->`` in PostgreSQL, ``json_extract`` in SQLite)."""
     summaries: list[tuple[int, dict[str, Any]]] = []
-    if values_up_to is None:
+    if values_up_to is None:  # two parts of each summary, not its whole (expert rows…)
         query = (
-            select(Round.number, RoundSummary.statistics)
+            select(
+                Round.number,
+                RoundSummary.statistics["rows"],
+                RoundSummary.statistics["distributions"],
+            )
             .join(RoundSummary.round)
             .where(Round.study_id == study.id)
             .order_by(Round.number)
         )
-        summaries = [(number, statistics) for number, statistics in session.execute(query)]
+        summaries = [
+            (number, {"rows": rows or [], "distributions": distributions or {}})
+            for number, rows, distributions in session.execute(query)
+        ]
     else:
         query = (
             select(Round.number, RoundSummary.id, RoundSummary.statistics["rows"])
