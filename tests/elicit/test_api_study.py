@@ -396,12 +396,24 @@ def _run_study(api: Api, client, slug: str, anonymity: str) -> list[str]:
     return [_token_of(link) for link in links]
 
 
-def _every_get(api: Api, slug: str) -> None:
+def _every_get(api: Api, slug: str) -> dict[str, str]:
     """GET every path of the OpenAPI document, for every round and export format,
-    every page of the responses (whole and filtered)."""
+    every page of the responses (whole and filtered), and every prepared export, each
+    format prepared first (the test app writes it at once); return the address of each
+    prepared file → its format."""
     document = api.get("/openapi.json").get_json()
     still_open = api.get(f"/studies/{slug}/rounds/2").get_json()["status"] == "open"
-    values = {"slug": [slug], "number": [1, 2], "fmt": ["csv", "xlsx", "json"]}
+    prepared = {
+        fmt: api.post(f"/studies/{slug}/exports", {"format": fmt}, status=202).get_json()
+        for fmt in ("csv", "xlsx", "json")
+    }
+    assert {state["status"] for state in prepared.values()} == {"ready"}
+    values = {
+        "slug": [slug],
+        "number": [1, 2],
+        "fmt": ["csv", "xlsx", "json"],
+        "export_id": [state["id"] for state in prepared.values()],
+    }
     for path, methods in document["paths"].items():
         if "get" not in methods:
             continue
@@ -416,6 +428,7 @@ def _every_get(api: Api, slug: str) -> None:
                 api.pages(f"{url}?per_page=50&round=2")
             else:
                 api.get(url)
+    return {f"GET {state['file']}": fmt for fmt, state in prepared.items()}
 
 
 @pytest.mark.parametrize("anonymity", ["standard", "blind"])
@@ -427,17 +440,17 @@ def test_no_answer_and_no_export_names_a_panelist(api, client, anonymity):
 
     slug = f"privacy-{anonymity}"
     tokens = _run_study(api, client, slug, anonymity)
-    _every_get(api, slug)
+    prepared_files = _every_get(api, slug)
     api.post(f"/studies/{slug}/rounds/2/close")
-    _every_get(api, slug)  # with both rounds closed
+    prepared_files |= _every_get(api, slug)  # with both rounds closed
     secrets = tokens + [hash_token(token) for token in tokens]
     secrets.append(api.headers["Authorization"].removeprefix("Bearer "))
 
     scanned = 0
     issuing = f"POST /api/v1/studies/{slug}/panelists"
     for label, response in api.seen:
-        if "/export/" in label:
-            fmt = label.rsplit("/", 1)[1]
+        if "/export/" in label or label in prepared_files:
+            fmt = prepared_files.get(label) or label.rsplit("/", 1)[1]
             sources, texts = zip(*_texts_of_export(fmt, response.data), strict=True)
             if fmt == "csv":  # every file: each table, the settings, the script
                 files = {source.rsplit("/", 1)[-1] for source in sources}
@@ -462,6 +475,7 @@ def test_no_answer_and_no_export_names_a_panelist(api, client, anonymity):
     labels = {label.split("?")[0] for label, _ in api.seen}
     for fmt in ("csv", "xlsx", "json"):
         assert f"GET /api/v1/studies/{slug}/export/{fmt}" in labels
+    assert len(prepared_files) == 6 and set(prepared_files) <= labels  # both states
     assert f"GET /api/v1/studies/{slug}/rounds/1/summary" in labels
     assert f"GET /api/v1/studies/{slug}/panelists" in labels
     assert scanned > 40

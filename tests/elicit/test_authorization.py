@@ -54,6 +54,11 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("facilitate.move_deadline", "POST"): (302, 302, 404, 403, 400),
     # exports (issue 6): researchers export too
     ("facilitate.export", "GET"): (302, 302, 404, 200, 200),
+    # prepared exports (issue 15): whoever may export; a post without a format is
+    # incomplete; the world's export is ready, so its file is sent
+    ("facilitate.exports", "GET"): (302, 302, 404, 200, 200),
+    ("facilitate.prepare", "POST"): (302, 302, 404, 400, 400),
+    ("facilitate.prepared_file", "GET"): (302, 302, 404, 200, 200),
     # the study report (issue 6): members read it, researchers included
     ("facilitate.report", "GET"): (302, 302, 404, 200, 200),
     ("facilitate.download_report", "GET"): (302, 302, 404, 200, 200),
@@ -164,6 +169,10 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("api.get_summary", "GET"): (401, 401, 401, 401, 401),
     ("api.list_responses", "GET"): (401, 401, 401, 401, 401),
     ("api.export", "GET"): (401, 401, 401, 401, 401),
+    ("api.prepare_export", "POST"): (401, 401, 401, 401, 401),
+    ("api.list_prepared_exports", "GET"): (401, 401, 401, 401, 401),
+    ("api.get_prepared_export", "GET"): (401, 401, 401, 401, 401),
+    ("api.prepared_export_file", "GET"): (401, 401, 401, 401, 401),
     ("api.list_resolutions", "GET"): (401, 401, 401, 401, 401),
     ("api.put_resolution", "PUT"): (401, 401, 401, 401, 401),
     ("api.delete_resolution", "DELETE"): (401, 401, 401, 401, 401),
@@ -253,7 +262,17 @@ def world(app, make_study, make_panel, make_user):
         "section": "drivers",
         "token_id": create_token(db.session, lead, "notebook").token.id,
         "observation_id": 1,
+        "export_id": _ready_export(study),
     }
+
+
+def _ready_export(study) -> int:
+    """A prepared export of ``study``, written (what its open round holds)."""
+    from surveys.prepared_exports import request_export, write_prepared
+
+    export_id = request_export(db.session, study, "json", None).export.id
+    write_prepared(db.session, export_id)
+    return export_id
 
 
 def visit_as(client, visitor, world):
