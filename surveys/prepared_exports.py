@@ -174,20 +174,26 @@ def hand_again(session: Session, export: PreparedExport) -> bool:
     moment = utcnow()
     if export.status != PreparedStatus.QUEUED or export.queued_at >= moment - REQUEUE_AFTER:
         return False  # no write: a page that reloads itself takes no lock
+    if not _hand(session, export.id, moment):
+        return False  # another reader handed it a moment ago
+    session.commit()
+    return True
+
+
+def _hand(session: Session, export_id: int, moment: datetime) -> bool:
+    """Mark queued export ``export_id`` handed to a new job at ``moment`` if its last job
+    was handed over :data:`REQUEUE_AFTER` before (not committed); whether it was."""
     handed = session.execute(
         update(PreparedExport)
         .where(
-            PreparedExport.id == export.id,
+            PreparedExport.id == export_id,
             PreparedExport.status == PreparedStatus.QUEUED,
             PreparedExport.queued_at < moment - REQUEUE_AFTER,
         )
         .values(queued_at=moment)
         .execution_options(synchronize_session=False)
     )
-    if not handed.rowcount:  # type: ignore[attr-defined]
-        return False  # another reader handed it a moment ago
-    session.commit()
-    return True
+    return bool(handed.rowcount)  # type: ignore[attr-defined]
 
 
 def lost_jobs(session: Session, study: Study) -> list[int]:
@@ -202,20 +208,7 @@ def lost_jobs(session: Session, study: Study) -> list[int]:
             PreparedExport.queued_at < moment - REQUEUE_AFTER,
         )
     ).scalars()
-    handed = []
-    for export_id in list(waiting):
-        taken = session.execute(
-            update(PreparedExport)
-            .where(
-                PreparedExport.id == export_id,
-                PreparedExport.status == PreparedStatus.QUEUED,
-                PreparedExport.queued_at < moment - REQUEUE_AFTER,
-            )
-            .values(queued_at=moment)
-            .execution_options(synchronize_session=False)
-        )
-        if taken.rowcount:  # type: ignore[attr-defined]
-            handed.append(export_id)
+    handed = [export_id for export_id in list(waiting) if _hand(session, export_id, moment)]
     if handed:
         session.commit()
     return handed
@@ -244,6 +237,16 @@ def study_export(session: Session, study: Study, export_id: int) -> PreparedExpo
     if export is None or export.study_id != study.id:
         return None
     return export
+
+
+def requester_emails(session: Session, exports: list[PreparedExport]) -> dict[int, str]:
+    """The email of each user who asked for one of ``exports``, by user id (members of
+    a study see each other's addresses on its audit log already)."""
+    ids = {export.requested_by for export in exports if export.requested_by is not None}
+    if not ids:
+        return {}
+    found = session.execute(select(User.id, User.email).where(User.id.in_(ids)))
+    return {row.id: row.email for row in found}
 
 
 def closed_rounds(session: Session, study: Study) -> int:

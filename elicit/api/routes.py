@@ -622,6 +622,14 @@ def _prepared(export: PreparedExport, slug: str) -> schemas.PreparedExportOut:
     )
 
 
+def _prepared_export(slug: str, export_id: int) -> PreparedExport:
+    """Prepared export ``export_id`` of study ``slug``; 404 if the study has none."""
+    export = study_export(db.session, api_study(slug), export_id)
+    if export is None:
+        raise ApiError(404, f"The study has no prepared export {export_id}.")
+    return export
+
+
 def _submit_export(export_id: int) -> None:
     """Hand prepared export ``export_id`` to a job (:mod:`elicit.jobs`)."""
     from elicit.jobs import prepare_export as submit
@@ -684,10 +692,7 @@ def list_prepared_exports(slug: str) -> Response:
 )
 def get_prepared_export(slug: str, export_id: int) -> Response:
     """A prepared export's state, with the address of its file once it is ready."""
-    study = api_study(slug)
-    export = study_export(db.session, study, export_id)
-    if export is None:
-        raise ApiError(404, f"The study has no prepared export {export_id}.")
+    export = _prepared_export(slug, export_id)
     if hand_again(db.session, export):  # its job was lost: another
         _submit_export(export.id)
     return respond(_prepared(export, slug))
@@ -704,10 +709,7 @@ def get_prepared_export(slug: str, export_id: int) -> Response:
 def prepared_export_file(slug: str, export_id: int) -> Response:
     """The file of a ready prepared export, with its length and SHA-256
     (``Repr-Digest``); 409 while it is not ready (or failed)."""
-    study = api_study(slug)
-    export = study_export(db.session, study, export_id)
-    if export is None:
-        raise ApiError(404, f"The study has no prepared export {export_id}.")
+    export = _prepared_export(slug, export_id)
     if export.status != PreparedStatus.READY:
         raise ApiError(409, f"The export is {export.status.value}, not ready.")
     return prepared_download(export)

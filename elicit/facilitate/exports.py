@@ -14,12 +14,9 @@ file, which any member who may export can download for a week.
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import format_decimal, gettext
 from flask_login import login_required
-from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from elicit.downloads import export_download, prepared_download
@@ -29,7 +26,7 @@ from elicit.facilitate.forms import ConfirmForm
 from elicit.facilitate.views import blueprint
 from elicit.jobs import prepare_export
 from surveys.exports import FORMATS, TooLargeForSpreadsheet
-from surveys.models import PreparedStatus, Study, User
+from surveys.models import PreparedStatus, Study
 from surveys.prepared_exports import (
     KEPT_FOR,
     closed_rounds,
@@ -37,6 +34,7 @@ from surveys.prepared_exports import (
     lost_jobs,
     needs_preparing,
     request_export,
+    requester_emails,
     response_count,
     study_export,
     study_exports,
@@ -85,7 +83,7 @@ def exports(slug: str) -> str:
         "facilitate/exports.html",
         study=study,
         exports=listed,
-        requesters=_requesters(listed),
+        requesters=requester_emails(db.session, listed),
         dated={export.id for export in listed if is_dated(export, rounds)},
         in_progress=any(
             export.status in (PreparedStatus.QUEUED, PreparedStatus.RUNNING) for export in listed
@@ -141,13 +139,3 @@ def _exporting(slug: str) -> Study:
     if not may_export(console_user()):
         abort(403)
     return study
-
-
-def _requesters(listed: list[Any]) -> dict[int, str]:
-    """The email of each user who asked for one of ``listed`` (members see each other's
-    addresses on the audit log already)."""
-    ids = {export.requested_by for export in listed if export.requested_by is not None}
-    if not ids:
-        return {}
-    found = db.session.execute(select(User.id, User.email).where(User.id.in_(ids)))
-    return {row.id: row.email for row in found}
