@@ -30,6 +30,7 @@ from surveys.prepared_exports import (
     LAPSE_AFTER,
     LAPSED_REASON,
     REQUEUE_AFTER,
+    SUPERSEDED_KEPT_FOR,
     UnknownFormat,
     closed_rounds,
     hand_again,
@@ -298,23 +299,53 @@ def test_an_id_is_never_used_twice(study):
     assert request_export(db.session, study, "csv", None).export.id > first
 
 
+def ages(export_id: int, by: timedelta) -> None:
+    """Move ``export_id``'s end of writing ``by`` into the past."""
+    db.session.execute(
+        update(PreparedExport)
+        .where(PreparedExport.id == export_id)
+        .values(finished_at=datetime.now(UTC) - by)
+    )
+    db.session.commit()
+
+
 def test_a_new_file_replaces_the_old_and_files_go_after_a_week(study):
     old = request_export(db.session, study, "csv", None).export.id
     write_prepared(db.session, old)
     kept = request_export(db.session, study, "json", None).export.id
     write_prepared(db.session, kept)
-    new = request_export(db.session, study, "csv", None).export.id
-    write_prepared(db.session, new)
-    assert fresh(old) is None and chunk_count(old) == 0
-    assert {export.id for export in study_exports(db.session, study)} == {kept, new}
-    db.session.execute(
+    failed = request_export(db.session, study, "csv", None).export.id
+    db.session.execute(  # as a job that failed leaves it
         update(PreparedExport)
-        .where(PreparedExport.id == kept)
-        .values(finished_at=datetime.now(UTC) - KEPT_FOR - timedelta(seconds=1))
+        .where(PreparedExport.id == failed)
+        .values(status=PreparedStatus.FAILED, finished_at=datetime.now(UTC), error="broken")
     )
     db.session.commit()
+    new = request_export(db.session, study, "csv", None).export.id
+    write_prepared(db.session, new)
+    # Listed: the newest file of each format; the old file and the failure are replaced.
+    assert [export.id for export in study_exports(db.session, study)] == [new, kept]
+    assert fresh(old) is not None and chunk_count(old) > 0  # readable a while longer
+    ages(new, SUPERSEDED_KEPT_FOR + timedelta(seconds=1))
+    assert [export.id for export in study_exports(db.session, study)] == [new, kept]
+    assert fresh(old) is None and fresh(failed) is None and chunk_count(old) == 0
+    ages(kept, KEPT_FOR + timedelta(seconds=1))
     assert [export.id for export in study_exports(db.session, study)] == [new]
     assert chunk_count(kept) == 0 and chunk_count(new) > 0
+
+
+def test_a_download_under_way_finishes_when_a_newer_file_replaces_it(study):
+    old = request_export(db.session, study, "json", None).export.id
+    write_prepared(db.session, old, chunk_bytes=500)
+    export = fresh(old)
+    expected = downloaded(export)
+    pieces = read_chunks(db.engine, old, export.size)
+    received = next(pieces)  # the client has the first piece when the new file is ready
+    new = request_export(db.session, study, "json", None).export.id
+    assert write_prepared(db.session, new) == PreparedStatus.READY
+    assert [export.id for export in study_exports(db.session, study)] == [new]
+    assert received + b"".join(pieces) == expected
+    assert prepared_exports.study_export(db.session, study, old) is not None  # its API status
 
 
 def test_a_missing_piece_stops_the_file_short(study):
