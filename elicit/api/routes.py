@@ -652,7 +652,8 @@ def prepare_export(slug: str) -> Response:
     its address in ``Location``: read it until ``status`` is ``ready``, then download
     ``file``.  An export of the same format already queued or being written is returned
     instead of a second one.  A file is kept for a week, and replaced when the same
-    format is prepared again."""
+    format is prepared again (the old one stays readable for an hour: a download of it
+    under way finishes)."""
     study = api_study(slug)
     wanted = json_body(schemas.NewPreparedExport)
     requested = request_export(db.session, study, wanted.format, api_user())
