@@ -3,6 +3,13 @@
 The database is SQLite unless ``ELICIT_TEST_DATABASE_URL`` names another server (CI
 gives a PostgreSQL one); the schema is created once per session and every table is
 emptied after each test, because the domain functions commit as they would in use.
+
+Making an application costs about 50 ms (werkzeug compiles each of its URL rules into
+Python) and each template it renders is compiled again for it, which for two apps per
+test was a quarter of the run.  So the app that serves the test client lives for the
+whole run, as a server's does, with its configuration and extensions put back after each
+test, and every test app shares one store of compiled templates
+(:class:`SharedTemplateCode`).
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from jinja2 import BytecodeCache
+from jinja2.bccache import Bucket
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -49,6 +58,29 @@ CSRF_PATTERN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 def pytest_report_header() -> str:
     """Say which database the run uses."""
     return f"elicit test database: {_database_url_from_env() or 'SQLite (temporary file)'}"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--database-only",
+        action="store_true",
+        help="run only the tests that use the test database (the database_url fixture): "
+        "CI's PostgreSQL run, whose other tests do not depend on the database and run in "
+        "its SQLite run",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With ``--database-only``, deselect (not skip) each test that never reaches the
+    test database: analysis, parsing, command-line start-up on a SQLite file of its own
+    run the same whichever database ``ELICIT_TEST_DATABASE_URL`` names."""
+    if not config.getoption("--database-only"):
+        return
+    kept = [item for item in items if "database_url" in getattr(item, "fixturenames", ())]
+    dropped = [item for item in items if "database_url" not in getattr(item, "fixturenames", ())]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -108,8 +140,30 @@ def _schema(database_url: str) -> Iterator[None]:
     engine.dispose()
 
 
+class SharedTemplateCode(BytecodeCache):
+    """Jinja's compiled templates, kept in memory for every app of the test run.
+
+    A bucket is keyed by the template's name and checked against its source's checksum
+    (Jinja's own :class:`~jinja2.BytecodeCache` contract), so an edited template is
+    compiled again; every test app has the same Jinja settings, so the code fits all."""
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        code = self._code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self._code[bucket.key] = bucket.bytecode_to_string()
+
+
+TEMPLATE_CODE = SharedTemplateCode()
+
+
 def _test_app(database_url: str) -> Flask:
-    return create_app(
+    application = create_app(
         {
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": database_url,
@@ -117,6 +171,14 @@ def _test_app(database_url: str) -> Flask:
             "ELICIT_BASE_URL": BASE_URL,
         }
     )
+    application.jinja_env.bytecode_cache = TEMPLATE_CODE
+    return application
+
+
+@pytest.fixture(scope="session")
+def _served_app(database_url: str, _schema: None) -> Flask:
+    """The app behind every test's ``client``, made once (see the module)."""
+    return _test_app(database_url)
 
 
 @pytest.fixture
@@ -136,17 +198,24 @@ def app(database_url: str, _schema: None) -> Iterator[Flask]:
 
 
 @pytest.fixture
-def client(app: Flask, database_url: str) -> Iterator[FlaskClient]:
-    """A test client of a second, identically configured app.
+def client(app: Flask, _served_app: Flask) -> Iterator[FlaskClient]:
+    """A test client (with cookies of its own) of a second, identically configured app.
 
     Requests then get their own app context, ``g`` and database session, as they do
     in production, instead of sharing the context the test holds for its domain calls.
+    What a test changes in that app's configuration or extensions is put back after it.
     """
-    served = _test_app(database_url)
+    served = _served_app
+    config = dict(served.config)
+    extensions = dict(served.extensions)
     yield served.test_client()
     with served.app_context():
         db.session.remove()
         db.engine.dispose()
+    served.config.clear()
+    served.config.update(config)
+    served.extensions.clear()
+    served.extensions.update(extensions)
 
 
 @pytest.fixture
