@@ -25,6 +25,11 @@ from surveys.models import Membership, Role, SessionEnd, Study, User
 log = logging.getLogger(__name__)
 
 MIN_PASSWORD_LENGTH = 12
+#: How a password is hashed: werkzeug's scrypt with N = 2**15, r = 8, p = 1 (its default
+#: method, written out so that a library upgrade cannot change it unnoticed: a test
+#: checks it against werkzeug's default and against :data:`_UNKNOWN_USER_HASH`).  The
+#: test suite hashes its own users' passwords with cheaper parameters (its conftest).
+HASH_METHOD = "scrypt:32768:8:1"
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 #: Checked against when the email is unknown, so that a wrong email takes as long as a
 #: wrong password and response times do not reveal which accounts exist.  A hash of a
@@ -63,7 +68,9 @@ def create_user(session: Session, email: str, password: str, role: Role | str) -
         raise InvalidAccount(f"the role must be one of {', '.join(Role)}, not {role!r}") from None
     if find_user(session, email) is not None:
         raise Conflict(f"a user with the email {email} exists already")
-    user = User(email=email, password_hash=generate_password_hash(password), role=role)
+    user = User(
+        email=email, password_hash=generate_password_hash(password, method=HASH_METHOD), role=role
+    )
     session.add(user)
     session.commit()
     log.info("created %s account %s", role.value, email)
@@ -125,7 +132,7 @@ def change_password(
     if not check_password_hash(user.password_hash, current_password):
         raise WrongPassword("the current password is not right")
     _check_new_password(new_password)
-    user.password_hash = generate_password_hash(new_password)
+    user.password_hash = generate_password_hash(new_password, method=HASH_METHOD)
     ended = end_sessions_of(session, user, SessionEnd.PASSWORD_CHANGED, lifetime=lifetime)
     audit.record(session, "user.password_change", study=None, user=user, sessions_ended=ended)
     session.commit()
@@ -137,7 +144,7 @@ def set_password(session: Session, user: User, password: str, *, lifetime: timed
     """Set ``user``'s password as an administrator (no current password needed) and end
     every console session of theirs; returns how many live sessions were ended."""
     _check_new_password(password)
-    user.password_hash = generate_password_hash(password)
+    user.password_hash = generate_password_hash(password, method=HASH_METHOD)
     ended = end_sessions_of(session, user, SessionEnd.PASSWORD_SET, lifetime=lifetime)
     # The administrator acts from the command line, not as a console user.
     audit.record(

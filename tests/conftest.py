@@ -34,6 +34,7 @@ from sqlalchemy.engine import make_url
 from elicit import create_app
 from elicit.config import normalise_database_url
 from elicit.extensions import current_link_keys, db, limiter
+from surveys import accounts
 from surveys.definition import parse_definition
 from surveys.demo import demo_source
 from surveys.links import LinkKeys
@@ -42,6 +43,11 @@ from surveys.panel import IssuedLink, NewPanelist, add_panelists
 from surveys.studies import load_study
 
 BASE_URL = "http://elicit.test"
+#: How the tests' users' passwords are hashed: scrypt, as in use, in under a
+#: millisecond rather than the 95 ms of :data:`surveys.accounts.HASH_METHOD`, which,
+#: paid to make and to check a password in nearly every console test, was a fifth of
+#: their time.  (N = 128 is the least OpenSSL's memory check lets werkzeug ask for.)
+TEST_HASH_METHOD = "scrypt:128:8:1"
 REPOSITORY = Path(__file__).resolve().parents[1]
 #: An item to add to the demo study in mid-study (curation tests).
 NEW_ITEM = """\
@@ -91,6 +97,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if reporter:
             reporter.write_line(f"CI: {skipped} test(s) skipped; failing the run", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session", autouse=True)
+def production_password_method() -> Iterator[str]:
+    """Hash passwords with :data:`TEST_HASH_METHOD` for the whole run (in this
+    process: commands and servers a test starts hash as in use); the method in use."""
+    in_use = accounts.HASH_METHOD
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(accounts, "HASH_METHOD", TEST_HASH_METHOD)
+        yield in_use
 
 
 def _database_url_from_env() -> str | None:
