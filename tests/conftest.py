@@ -5,10 +5,10 @@ gives a PostgreSQL one); the schema is created once per session and every table 
 emptied after each test, because the domain functions commit as they would in use.
 
 Making an application costs about 50 ms (werkzeug compiles each of its URL rules into
-Python) and each template it renders is compiled again for it, which for two apps per
-test was a quarter of the run.  So the app that serves the test client lives for the
-whole run, as a server's does, with its configuration and extensions put back after each
-test, and every test app shares one store of compiled templates
+Python) and each template it renders is compiled again for it: for two apps per test,
+about a tenth of a console test's time.  So the app that serves the test client lives
+for the whole run, as a server's does, with its configuration and extensions put back
+after each test, and every test app shares one store of compiled templates
 (:class:`SharedTemplateCode`).
 """
 
