@@ -427,12 +427,9 @@ def _tidy(session: Session, study: Study, now: Callable[[], datetime] = utcnow) 
         PreparedExport.status == PreparedStatus.RUNNING,
         PreparedExport.alive_at < moment - LAPSE_AFTER,
     )
-    expired = and_(
-        PreparedExport.status.in_(FINISHED),
-        or_(
-            PreparedExport.finished_at < moment - KEPT_FOR,
-            _superseded(before=moment - SUPERSEDED_KEPT_FOR),
-        ),
+    expired = or_(
+        and_(PreparedExport.status.in_(FINISHED), PreparedExport.finished_at < moment - KEPT_FOR),
+        _superseded(before=moment - SUPERSEDED_KEPT_FOR),  # finished ones only, too
     )
     found = session.execute(
         select(PreparedExport.id, PreparedExport.status).where(or_(lapsed, expired))
