@@ -5,6 +5,7 @@ once in English and once in Spanish, while simulated panelists answer alongside.
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from elicit.extensions import db
 from surveys.rounds import close_round, open_round
@@ -157,9 +158,12 @@ def test_expert_completes_two_rounds(live_server, page, make_study, make_panel, 
     assert "28" in page.locator("#progress").inner_text()
     assert "30" in page.locator("#progress").inner_text()
 
-    review_button.click()
+    # A click waits only for the next page to start loading: wait for it to load,
+    # or the count below may read a half-parsed page (seen in CI under load).
+    with page.expect_navigation():
+        review_button.click()
     unanswered = page.locator("#unanswered .review-question-text")
-    assert unanswered.count() == len(SKIPPED)
+    expect(unanswered).to_have_count(len(SKIPPED))
     listed = unanswered.all_inner_texts()
     for key in SKIPPED:
         assert text_of(key, lang) in listed
@@ -168,7 +172,8 @@ def test_expert_completes_two_rounds(live_server, page, make_study, make_panel, 
     submit = page.locator('button[name="action"][value="submit"]')
     if (expected := interface(lang, "Submit my answers")) is not None:
         assert submit.inner_text() == expected
-    submit.click()
+    with page.expect_navigation():
+        submit.click()
     thanks = interface(lang, THANKS)
     notice = page.locator(".notice").inner_text()
     if thanks is not None:
@@ -226,7 +231,8 @@ def test_expert_completes_two_rounds(live_server, page, make_study, make_panel, 
     page.locator("#unanswered .review-question-text").first.wait_for()  # the review page
     listed = page.locator("#unanswered .review-question-text").all_inner_texts()
     assert sorted(listed) == sorted(text_of(key, lang) for key in (*SKIPPED, "missing_factors"))
-    page.locator('button[name="action"][value="submit"]').click()
+    with page.expect_navigation():
+        page.locator('button[name="action"][value="submit"]').click()
     if thanks is not None:
         assert page.locator(".notice").inner_text() == thanks % {"number": 2}
 
