@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MAX_BINS", "Histogram", "histogram"]
+__all__ = ["MAX_BINS", "Histogram", "histogram", "tally"]
 
 #: Most bars a chart draws: a discrete scale with more options is binned as continuous.
 MAX_BINS = 100
@@ -81,6 +81,24 @@ class Histogram:
         )
 
 
+def tally(values: Sequence[float | None]) -> tuple[list[float], list[int]]:
+    """The distinct answers of ``values`` in ascending order, each with how many times
+    it was given: ``(distinct, counts)``.  NaN and ``None`` are left out.
+
+    A distribution's tally draws the same chart as its answers
+    (``histogram(distinct, weights=counts, …)`` equals ``histogram(values, …)``) and
+    keeps its range, but its size is the number of different answers, not the panel's:
+    at most the options of a scale, a few hundred percentages, the round numbers
+    experts give as estimates.  Each distinct value is the answer itself, unconverted.
+    """
+    counted: dict[float, int] = {}
+    for value in values:
+        if value is not None and value == value:  # NaN is not equal to itself
+            counted[value] = counted.get(value, 0) + 1
+    distinct = sorted(counted)
+    return distinct, [counted[value] for value in distinct]
+
+
 def histogram(
     values: Sequence[float] | np.ndarray,
     *,
@@ -88,6 +106,7 @@ def histogram(
     maximum: float,
     discrete: bool,
     bins: int = 10,
+    weights: Sequence[int] | None = None,
 ) -> Histogram:
     """Count ``values`` into the bars of a feedback chart.
 
@@ -96,6 +115,9 @@ def histogram(
     values
         The panel's answers, in any order.  NaN is ignored; values outside
         ``[minimum, maximum]`` are counted in the first or last bar.
+    weights
+        How many answers each value stands for (a :func:`tally`), ``None`` for one each:
+        the bars and ``answers`` are then those of the values repeated so many times.
     minimum, maximum
         Bounds of the scale (swapped if given in the wrong order; a non-finite bound
         falls back to the data's range, then to 0..1).  When equal (or, on a
@@ -116,7 +138,9 @@ def histogram(
         The same for the same values in any order.
     """
     array = np.asarray(values, dtype=float)
-    finite = array[~np.isnan(array)]
+    kept = ~np.isnan(array)
+    finite = array[kept]
+    counted = None if weights is None else np.asarray(weights, dtype=np.int64)[kept]
     low, high = _bounds(minimum, maximum, array)
     first_option = math.floor(low + 0.5)
     last_option = max(first_option, math.floor(high + 0.5))
@@ -127,7 +151,7 @@ def histogram(
         indices = (
             np.floor(np.clip(finite, value_low, value_high) + 0.5).astype(np.int64) - first_option
         )
-        counts = np.bincount(indices, minlength=len(options))
+        counts = _count(indices, counted, len(options))
         edges = tuple(domain[0] + index for index in range(len(options) + 1))
     else:
         # A range too narrow for floating point to split into bins counts as a point.
@@ -143,7 +167,7 @@ def histogram(
         # resolve the edges of a very narrow range.
         positions = np.searchsorted(bin_edges, finite, "right")
         indices = np.clip(positions - 1, 0, bin_count - 1)
-        counts = np.bincount(indices, minlength=bin_count)
+        counts = _count(indices, counted, bin_count)
         edges = tuple(float(edge) for edge in bin_edges)
         options = ()
     return Histogram(
@@ -153,8 +177,18 @@ def histogram(
         domain=(float(domain[0]), float(domain[1])),
         value_low=value_low,
         value_high=value_high,
-        answers=len(finite),
+        answers=len(finite) if counted is None else int(counted.sum()),
     )
+
+
+def _count(indices: np.ndarray, weights: np.ndarray | None, bins: int) -> np.ndarray:
+    """Answers per bin from each answer's bin index, each counted ``weights`` times."""
+    if weights is None:
+        return np.bincount(indices, minlength=bins)
+    # Summed in integers: bincount's own weights are floating point.
+    counts = np.zeros(bins, dtype=np.int64)
+    np.add.at(counts, indices, weights)
+    return counts
 
 
 def _bounds(minimum: float, maximum: float, values: np.ndarray) -> tuple[float, float]:

@@ -369,6 +369,11 @@ class RoundSummary(Base):
     #: The parts of :attr:`statistics` pages read at a glance, whose size does not grow
     #: with the panel (:mod:`surveys.summary_glance`); empty for summaries stored before.
     glance: Mapped[dict[str, Any] | None]
+    #: Each distribution's distinct answers and how many gave each
+    #: (:func:`surveys.results.summary_tallies`), which the results page draws instead of
+    #: every answer; its size is the number of different answers, not the panel's.
+    #: Loaded only when asked for.
+    tallies: Mapped[dict[str, Any] | None] = mapped_column(deferred=True)
 
     round: Mapped[Round] = relationship(back_populates="summary")
 

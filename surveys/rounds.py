@@ -40,6 +40,7 @@ from surveys.models import (
     utcnow,
 )
 from surveys.protocol import retire_at_consensus, stamp_protocol
+from surveys.results import summary_tallies
 from surveys.scores import refresh_scores
 from surveys.serialization import part_rules_to_json, rule_to_json
 from surveys.signposts import signpost_summary
@@ -213,6 +214,7 @@ def close_round(
         respondents=statistics.pop("respondents"),
         statistics=statistics,
         glance=summary_glance(statistics),
+        tallies=summary_tallies(statistics),
     )
     session.add(summary)
     # Beside the summary, not inside it: expert pages read these, never the summary.

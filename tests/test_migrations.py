@@ -109,3 +109,45 @@ def test_the_upgrade_writes_the_glances_of_summaries_stored_before(
     finally:
         engine.dispose()
     assert stored == expected
+
+
+def test_the_upgrade_writes_the_tallies_of_summaries_stored_before(
+    empty_database: str, tmp_path: Path
+):
+    """0024 gives every summary stored before it the tallies a close now writes: a
+    simulated demo's summaries, their tallies dropped (downgrade to 0023), get the same
+    tallies back from the upgrade, each the distinct answers of its distribution."""
+    from elicit import create_app
+    from elicit.extensions import current_link_keys, db
+    from surveys.demo import ensure_demo
+    from surveys.models import RoundSummary
+
+    _elicit(empty_database, tmp_path, "db", "upgrade")
+    application = create_app(
+        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": empty_database, "SECRET_KEY": "k" * 32}
+    )
+    with application.app_context():
+        ensure_demo(db.session, panelists=6, keys=current_link_keys(), simulate=True)
+        expected = {}
+        for summary in db.session.execute(db.select(RoundSummary)).scalars():
+            expected[summary.id] = summary.tallies
+            for key, components in summary.statistics["distributions"].items():
+                for component, answers in components.items():
+                    assert summary.tallies[key][component]["values"] == sorted(set(answers))
+        db.session.remove()
+        db.engine.dispose()
+    assert len(expected) == 2 and all(len(tallies) > 20 for tallies in expected.values())
+    _elicit(empty_database, tmp_path, "db", "downgrade", "0023")
+    _elicit(empty_database, tmp_path, "db", "upgrade")
+    table = RoundSummary.__table__
+    engine = create_engine(empty_database)
+    try:
+        with engine.connect() as connection:
+            stored = dict(
+                connection.execute(
+                    table.select().with_only_columns(table.c.id, table.c.tallies)
+                ).all()
+            )
+    finally:
+        engine.dispose()
+    assert stored == expected

@@ -112,6 +112,7 @@ def distribution_svg(
     bins: int = 10,
     format_number: Callable[[float], str] = default_format,
     element_id: str,
+    weights: Sequence[int] | None = None,
 ) -> Markup:
     """Draw the panel's distribution with its median, IQR and the expert's own answer.
 
@@ -142,6 +143,10 @@ def distribution_svg(
         Formats tick values and counts for the reader's locale.
     element_id
         Unique per page; the ids of the ``<title>`` and ``<desc>`` derive from it.
+    weights
+        How many answers each of ``values`` stands for (a tally,
+        :func:`analysis.histogram.tally`), ``None`` for one each: the same chart as the
+        answers themselves.
 
     Returns
     -------
@@ -151,7 +156,9 @@ def distribution_svg(
         The same arguments always give the same string, whatever the order of values.
     """
     return histogram_svg(
-        histogram(values, minimum=minimum, maximum=maximum, discrete=discrete, bins=bins),
+        histogram(
+            values, minimum=minimum, maximum=maximum, discrete=discrete, bins=bins, weights=weights
+        ),
         median=median,
         q1=q1,
         q3=q3,

@@ -177,6 +177,7 @@ def _distribution(
         ),
         format_number=_number,
         element_id=f"distribution-{entry.key}-{component or 'value'}-{result.round}",
+        weights=result.counts,
     )
 
 

@@ -22,7 +22,9 @@ from matplotlib.figure import Figure
 from elicit.extensions import db
 from elicit.facilitate.report import _number as written
 from elicit.facilitate.report_plots import convergence_figure, distribution_figure, pooled_figure
+from elicit.facilitate.results import _charts as results_charts
 from surveys.answers import submit_responses
+from surveys.models import Round, RoundSummary
 from surveys.panel import panelist_by_pseudonym
 from surveys.report import study_report
 from surveys.results import study_results
@@ -148,7 +150,7 @@ def _values(study) -> dict[tuple[str, str], list[float]]:
     """Every answer of every component over both rounds, as stored."""
     return {
         (entry.key, component): [v for result in history for v in result.values]
-        for entry in study_results(db.session, study, "en")
+        for entry in study_results(db.session, study, "en", values_up_to=1_000)
         for component, history in entry.components.items()
     }
 
@@ -307,3 +309,73 @@ def test_no_report_plot_of_the_demo_cuts_a_label(app, make_study):
                 figures.append(pooled_figure(item, rows, written)[0])
             for figure in figures:
                 _assert_nothing_clipped(figure, item.key)
+
+
+# The results page draws each distribution from its tally (issue 15): the same charts,
+# byte for byte, as from every answer, and a summary stored before tallies existed is
+# tallied when read.
+
+
+def test_a_close_stores_each_distribution_as_its_distinct_answers_and_their_counts(every_kind):
+    summaries = db.session.execute(
+        db.select(RoundSummary).join(RoundSummary.round).where(Round.study_id == every_kind.id)
+    ).scalars()
+    checked = 0
+    for summary in summaries:
+        distributions = summary.statistics["distributions"]
+        assert set(summary.tallies) == set(distributions)
+        for key, components in distributions.items():
+            assert set(summary.tallies[key]) == set(components)
+            for component, answers in components.items():
+                counted = summary.tallies[key][component]
+                assert counted["values"] == sorted(set(answers))
+                expanded = [
+                    value
+                    for value, count in zip(counted["values"], counted["counts"], strict=True)
+                    for _ in range(count)
+                ]
+                assert expanded == sorted(answers)
+                checked += 1
+    assert checked == 22  # 11 distributions (an item or a part of one) in each round
+
+
+def test_charts_drawn_from_tallies_are_those_drawn_from_every_answer(app, every_kind):
+    definition = study_definition(every_kind)
+    bounds = {item.key: item.bounds for item in definition.items}
+    tallied = study_results(db.session, every_kind, "en")
+    answers = study_results(db.session, every_kind, "en", values_up_to=1_000)
+    assert [entry.key for entry in tallied] == [entry.key for entry in answers]
+    repeated = 0
+    for by_tally, by_answer in zip(tallied, answers, strict=True):
+        for component, history in by_tally.components.items():
+            for result, full in zip(history, by_answer.components[component], strict=True):
+                assert full.counts is None and result.counts is not None
+                assert sum(result.counts) == len(full.values) == result.statistics["n"]
+                repeated += len(result.values) < len(full.values)
+        with app.test_request_context():
+            assert results_charts(by_tally, bounds[by_tally.key]) == results_charts(
+                by_answer, bounds[by_answer.key]
+            )
+    assert repeated > 10  # most distributions have answers given more than once
+
+
+def test_a_summary_stored_without_tallies_draws_the_same_page(client, every_kind):
+    shown = client.get("/console/studies/every-kind/results")
+    assert shown.status_code == 200
+    db.session.execute(
+        db.update(RoundSummary)
+        .where(
+            RoundSummary.round_id.in_(db.select(Round.id).where(Round.study_id == every_kind.id))
+        )
+        .values(tallies=None, glance=None)
+    )
+    db.session.commit()
+    again = client.get("/console/studies/every-kind/results")
+    assert again.status_code == 200
+    assert _charts(again.text).keys() == _charts(shown.text).keys()
+    assert _without_tokens(again.text) == _without_tokens(shown.text)
+
+
+def _without_tokens(page: str) -> str:
+    """A page without its CSRF tokens, which differ between two requests."""
+    return re.sub(r'name="csrf_token"[^>]*value="[^"]*"', "", page)
