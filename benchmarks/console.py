@@ -215,7 +215,7 @@ def build_sqlite(url: str, panelists: int, *, sample: int, seed: int) -> Built:
         session.remove()
         db.engine.dispose()
     total = written + sum(len(rows) for rows in checked.values())
-    return Built(url, round_id, panelists, total, time.perf_counter() - started)
+    return Built(url, round_id, panelists, total, time.perf_counter() - started, forms)
 
 
 def _comparable(row: dict[str, Any]) -> tuple[Any, ...]:
