@@ -267,12 +267,45 @@ def _claim_open_round(session: Session, study: Study) -> Round:
     return round_
 
 
-def preview_close(session: Session, study: Study) -> dict[str, Any]:
-    """What closing the open round would store, computed now and stored nowhere."""
-    round_ = open_round_of(session, study)
-    if round_ is None:
-        raise Conflict("no round is open")
-    return round_statistics(session, study, round_)
+#: The statistics a close stores that its preview leaves out (:func:`close_preview`).
+NOT_PREVIEWED = ("median_ci_low", "median_ci_high")
+
+
+def close_preview(session: Session, study: Study, round_: Round) -> dict[str, Any]:
+    """What the close's confirmation page shows of open round ``round_`` as it stands:
+    ``respondents``, the summary's ``settings``, ``rows`` and ``distributions``, each row
+    as :func:`close_round` would store it but for the columns of :data:`NOT_PREVIEWED`
+    (``None``), computed now and stored nowhere.
+
+    The page shows rows, states and stability, never the median's bootstrap interval,
+    the subgroups' rows, the rationales, the classical model, the signposts or the
+    cross-impact tables, so none of them is computed here.  The bootstrap (the panel's,
+    then every subgroup's) is most of a large close's time: with it, the page took as
+    long as the close itself at each visit, past a server's 120 s timeout at 100,000
+    panelists.  Consensus and stability do not read it, so every state previewed is
+    the state the close stores."""
+    number = round_.number
+    frame = responses_frame(session, study, round_numbers=[number - 1, number])
+    return {
+        "respondents": _respondents(session, round_),
+        **frame_summary(
+            frame,
+            study_definition(study),
+            number=number,
+            quantile_method=study.quantile_method,
+            min_group_size=study.feedback_min_n,
+            preview=True,
+        ),
+    }
+
+
+def _respondents(session: Session, round_: Round) -> int:
+    """The panelists with a submitted answer in ``round_``."""
+    return session.execute(
+        select(func.count(func.distinct(Response.panelist_id))).where(
+            Response.round_id == round_.id, Response.status == ResponseStatus.SUBMITTED
+        )
+    ).scalar_one()
 
 
 def round_statistics(session: Session, study: Study, round_: Round) -> dict[str, Any]:
@@ -289,11 +322,7 @@ def _round_statistics(
     stored."""
     number = round_.number
     frame = responses_frame(session, study, round_numbers=[number - 1, number])
-    respondents = session.execute(
-        select(func.count(func.distinct(Response.panelist_id))).where(
-            Response.round_id == round_.id, Response.status == ResponseStatus.SUBMITTED
-        )
-    ).scalar_one()
+    respondents = _respondents(session, round_)
     definition = study_definition(study)
     # Each analysis reads the answers only, so they run in the order that keeps a
     # close's memory lowest; the summary's keys keep their order below.  The summary
@@ -366,12 +395,16 @@ def frame_summary(
     number: int,
     quantile_method: str,
     min_group_size: int,
+    preview: bool = False,
 ) -> dict[str, Any]:
     """The statistics of round ``number`` computed from ``frame``, the tidy answers of
     that round and the one before (for stability): the settings used, the rows per item
     and component, the subgroup rows and the sorted answers the next round's charts
     draw.  Reads no database: closing a round and previewing an expert's later round
-    (:mod:`surveys.preview`, on simulated answers) compute feedback the same way."""
+    (:mod:`surveys.preview`, on simulated answers) compute feedback the same way.
+
+    With ``preview`` (:func:`close_preview`), the rows leave out :data:`NOT_PREVIEWED`
+    (the median's bootstrap is not run) and there are no subgroup rows."""
     settings: dict[str, Any] = {
         "rules": consensus_rules(definition),
         **part_rules_setting(definition),
@@ -382,15 +415,20 @@ def frame_summary(
     }
     # Encoded once for the panel's statistics and every subgroup's.
     prepared = analysis.prepare(frame)
-    statistics = analysis.summarize_round(prepared, **settings)
-    groups = analysis.summarize_groups(prepared, min_group_size=min_group_size, **settings)
-    this_round = groups.index.get_level_values("round") == number
-    return {
+    # The preview skips the bootstrap; the close keeps summarize_round's own default.
+    skipped: dict[str, Any] = {"bootstrap_resamples": 0} if preview else {}
+    statistics = analysis.summarize_round(prepared, **settings, **skipped)
+    summary = {
         "settings": settings_record(settings, min_group_size=min_group_size),
         "rows": summary_records(statistics),
-        "groups": summary_records(groups.loc[this_round]),
-        "distributions": distributions(frame, round_number=number),
     }
+    if not preview:
+        groups = analysis.summarize_groups(prepared, min_group_size=min_group_size, **settings)
+        this_round = groups.index.get_level_values("round") == number
+        summary["groups"] = summary_records(groups.loc[this_round])
+    # The keys in this order: a stored summary's bytes stay as they were.
+    summary["distributions"] = distributions(frame, round_number=number)
+    return summary
 
 
 def settings_record(settings: dict[str, Any], *, min_group_size: int) -> dict[str, Any]:

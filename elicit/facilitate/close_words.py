@@ -251,7 +251,7 @@ def preview_row(
 def preview_rows(
     definition: StudyDefinition, preview: Mapping[str, Any], *, round_number: int
 ) -> list[PreviewRow]:
-    """Every row of ``preview`` (:func:`surveys.rounds.round_statistics`), worded; rows
+    """Every row of ``preview`` (:func:`surveys.rounds.close_preview`), worded; rows
     of items no longer in the definition are left out."""
     items = {item.key: item for item in definition.items}
     scales = preview["settings"]["scales"]

@@ -55,10 +55,10 @@ from surveys.opening import OpeningPlan, plan_next_round
 from surveys.progress import StudyProgress, gather_small_groups, round_states, study_progress
 from surveys.protocol import items_at_consensus, protocol_stamp, retired_at_close
 from surveys.rounds import (
+    close_preview,
     close_round,
     open_round,
     open_round_of,
-    round_statistics,
     stopping_recommendation,
 )
 from surveys.schedules import planned
@@ -327,7 +327,7 @@ def close_current_round(slug: str) -> Any:
     round_ = open_round_of(db.session, current)
     if round_ is None:
         abort(409, gettext("No round is open."))
-    preview = round_statistics(db.session, current, round_)
+    preview = close_preview(db.session, current, round_)
     return render_template(
         "facilitate/close.html",
         study=current,

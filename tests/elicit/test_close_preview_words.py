@@ -5,6 +5,7 @@ the table a checklist of what could still change it, each with where to act on i
 
 from __future__ import annotations
 
+import random
 import re
 from datetime import timedelta
 from html import unescape
@@ -12,8 +13,12 @@ from html import unescape
 from flask_babel import force_locale
 
 from elicit.extensions import db
+from surveys.answers import submit_responses
 from surveys.models import utcnow
-from surveys.rounds import close_round, open_round
+from surveys.panel import panelist_by_pseudonym
+from surveys.rounds import NOT_PREVIEWED, close_preview, close_round, open_round, open_round_of
+from surveys.simulation import simulated_answers
+from surveys.studies import study_definition
 from tests.conftest import csrf_token, log_in
 
 SLUG = "us-mexico-intelligence"
@@ -238,3 +243,50 @@ def test_a_share_rule_is_measured_on_the_rounds_answers(
     row = _text(_row(client.get(CLOSE).text, "trust_now"))
     assert "Share of answers between 4 and 5 is at least 75%." in row
     assert "Share 75% ≥ 75%: met" in row
+
+
+def test_the_preview_shows_the_states_the_close_stores_without_running_the_bootstrap(
+    app, make_study, make_panel, monkeypatch
+):
+    """The preview's rows are the stored summary's, round 2 included (stability against
+    round 1), but for the median's bootstrap interval, which it leaves out: neither the
+    panel's nor any subgroup's is drawn (at 100,000 panelists that was most of a page
+    that took as long as the close)."""
+    import analysis.summary
+
+    drawn: list[int] = []
+    original = analysis.summary.bootstrap_sorted
+
+    def counted(*args, **kwargs):
+        drawn.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(analysis.summary, "bootstrap_sorted", counted)
+    study = make_study()
+    definition = study_definition(study)
+    links = make_panel(study, 12)
+    rng = random.Random(5)
+    for number in (1, 2):
+        open_round(db.session, study)
+        for link in links:
+            panelist = panelist_by_pseudonym(db.session, study, link.pseudonym)
+            submit_responses(db.session, panelist, simulated_answers(rng, definition))
+        drawn.clear()
+        preview = close_preview(db.session, study, open_round_of(db.session, study))
+        assert drawn == [], "the preview ran the median's bootstrap"
+        summary = close_round(db.session, study)
+        assert drawn, "the close runs it"
+        stored = summary.statistics
+        assert preview["respondents"] == summary.respondents == 12
+        assert preview["settings"] == stored["settings"]
+        assert preview["distributions"] == stored["distributions"]
+        assert "groups" not in preview and stored["groups"]
+        assert len(preview["rows"]) == len(stored["rows"]) > 30
+        for shown, kept in zip(preview["rows"], stored["rows"], strict=True):
+            assert all(shown[column] is None for column in NOT_PREVIEWED)
+            assert {k: v for k, v in shown.items() if k not in NOT_PREVIEWED} == {
+                k: v for k, v in kept.items() if k not in NOT_PREVIEWED
+            }
+        assert any(row[NOT_PREVIEWED[0]] is not None for row in stored["rows"])
+        if number == 2:
+            assert any(row["stable"] is not None for row in preview["rows"])
