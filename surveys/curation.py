@@ -58,7 +58,6 @@ from surveys.models import (
     ResponseStatus,
     Round,
     RoundStatus,
-    RoundSummary,
     Study,
     User,
     utcnow,
@@ -67,6 +66,7 @@ from surveys.protocol import check_reason, is_stamped, record_amendment
 from surveys.rounds import open_round_of
 from surveys.serialization import item_from_json, item_to_json, item_to_toml, sections_from_json
 from surveys.studies import all_items
+from surveys.summary_glance import summary_parts
 from surveys.text import clean_typed_text
 
 log = logging.getLogger(__name__)
@@ -609,18 +609,14 @@ def latest_states(session: Session, study: Study) -> tuple[int | None, dict[str,
     An item of several components (a scenario set, a ranking) shows their states joined,
     e.g. ``"consensus, no_consensus"``, when they differ.  Helps decide what to retire.
     """
-    row = session.execute(
-        select(Round.number, RoundSummary.statistics)
-        .join(RoundSummary, RoundSummary.round_id == Round.id)
-        .where(Round.study_id == study.id, Round.status == RoundStatus.CLOSED)
-        .order_by(Round.number.desc())
-        .limit(1)
-    ).first()
-    if row is None:
+    # From the summaries' glances (O(items)), not the whole stored summary: at 100,000
+    # panelists it is tens of MB, which this page decoded for a few states (3 s).
+    closed = summary_parts(session, study.id, ("rows",), closed=True)
+    if not closed:
         return None, {}
-    number, statistics = row
+    number, parts = closed[0]  # the newest first
     states: dict[str, list[str]] = {}
-    for record in statistics.get("rows", []):
+    for record in parts["rows"] or []:
         state = record.get("state")
         if state and state not in states.setdefault(record["item"], []):
             states[record["item"]].append(state)

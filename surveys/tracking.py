@@ -51,7 +51,6 @@ from surveys.errors import InvalidValues
 from surveys.models import (
     Item,
     Round,
-    RoundStatus,
     RoundSummary,
     ScenarioObservation,
     Study,
@@ -462,16 +461,11 @@ def _prior(
     unconditional set.  Rescaled to sum to 1."""
     import pandas as pd
 
-    stored = session.execute(
-        select(Round.number, RoundSummary.statistics["rows"])
-        .join(RoundSummary.round)
-        .where(Round.study_id == study.id, Round.status == RoundStatus.CLOSED)
-        .order_by(Round.number.desc())
-    ).all()
-    for number, rows in stored:
+    # The rows from the summaries' glances, newest first: not the whole summaries.
+    for number, parts in summary_parts(session, study.id, ("rows",), closed=True):
         means = {
             str(row.get("component")): row.get("mean")
-            for row in rows or []
+            for row in parts["rows"] or []
             if row.get("item") == scenario_item
         }
         values = [_number(means.get(scenario)) for scenario in scenarios]
