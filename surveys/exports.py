@@ -693,10 +693,26 @@ def response_page(
     query = _response_query(study, shown)
     if round_number is not None:
         query = query.where(Round.number == round_number)
-    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    # Counted and ordered on narrow rows: the count without the order (a subquery keeps
+    # its ORDER BY, and PostgreSQL sorted every response's answer and rationale only to
+    # count them), the page's ids alone through the sort, then only those rows whole.
+    # At 100,000 panelists (3,600,000 responses) the first page took 7 s.
+    total = session.execute(
+        select(func.count()).select_from(
+            query.with_only_columns(Response.id).order_by(None).subquery()
+        )
+    ).scalar_one()
     # The key order alone could tie (never for one study: a panelist answers an item once
     # per round), so the row id makes pages disjoint whatever the database.
-    rows = session.execute(query.order_by(Response.id).offset(offset).limit(limit))
+    ordered = query.order_by(Response.id)
+    page = list(
+        session.execute(
+            ordered.with_only_columns(Response.id).offset(offset).limit(limit)
+        ).scalars()
+    )
+    if not page:
+        return total, []
+    rows = session.execute(ordered.where(Response.id.in_(page)))
     return total, [_response_record(study, row, shown) for row in rows]
 
 

@@ -382,6 +382,11 @@ def test_responses_come_in_disjoint_pages_that_cover_them_all(
         "/api/v1/studies/us-mexico-intelligence/responses?per_page=1000", headers=headers
     ).json
     assert everything["total"] == total  # round 2 holds only a draft, no response rows
+    # Pages follow the export's order (round, item as placed, pseudonym), whatever their size.
+    assert seen == [(r["round"], r["item"], r["pseudonym"]) for r in everything["responses"]]
+    place = {item.key: item.position for item in study.items}
+    assert seen == sorted(seen, key=lambda key: (key[0], place[key[1]], key[2]))
+    assert len({item for _, item, _ in seen}) > 20
     one = everything["responses"][0]
     assert set(one) == {
         "round",
