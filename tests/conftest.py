@@ -284,6 +284,12 @@ def csrf_token(html: str) -> str:
     return match.group(1)
 
 
+def without_tokens(page: str) -> str:
+    """``page`` with every CSRF token's value blanked: two renderings of one page then
+    compare equal (each request gets a token of its own)."""
+    return re.sub(r'(name="csrf_token" type="hidden" value=")[^"]*', r"\1", page)
+
+
 def enter(client: FlaskClient, token: str, *, lang: str | None = None):
     """Open a personal link: the token is exchanged for a session, then dropped."""
     response = client.get(f"/e/{token}" + (f"?lang={lang}" if lang else ""))

@@ -20,7 +20,7 @@ from surveys.panel import (
     status_round,
 )
 from surveys.rounds import open_round
-from tests.conftest import csrf_token, enter, log_in
+from tests.conftest import csrf_token, enter, log_in, without_tokens
 
 SLUG = "us-mexico-intelligence"
 PANEL = f"/console/studies/{SLUG}/panel"
@@ -44,11 +44,6 @@ def round_one(make_study, make_user, make_panel, post_answers, client):
     make_user("lead@example.org", studies=[study])
     make_user("analyst@example.org", role="researcher", studies=[study])
     return study
-
-
-def without_tokens(page: str) -> str:
-    """``page`` with every CSRF token's value blanked."""
-    return re.sub(r'(name="csrf_token" type="hidden" value=")[^"]*', r"\1", page)
 
 
 def listed(page: str) -> list[int]:
