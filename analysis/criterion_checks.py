@@ -51,6 +51,11 @@ class CriterionCheck:
     second_value: float | None = None
 
 
+#: The criteria whose check reads the distribution's answers (``values`` of
+#: :func:`criterion_checks`); every other one reads its summary row only.
+READS_ANSWERS = frozenset({"share", "split"})
+
+
 def _number(value: Any) -> float | None:
     """A finite float, or ``None`` for a missing or undefined statistic."""
     if value is None or value is pd.NA:
@@ -69,7 +74,8 @@ def criterion_checks(
 
     ``statistics`` is the distribution's summary row (:data:`analysis.SUMMARY_COLUMNS`:
     ``iqr``, ``cv``, ``ad_mean``, ``ad_median``, ``rwg``, ``ipr``, ``ipras``,
-    ``rand_ucla``), ``values`` its non-missing answers and ``scale`` its item's scale.
+    ``rand_ucla``), ``values`` its non-missing answers (read by the criteria of
+    :data:`READS_ANSWERS` only) and ``scale`` its item's scale.
     A comparison with an undefined value is not met, as in the consensus itself.
     """
     minimum = scale.minimum if scale is not None else None

@@ -70,7 +70,7 @@ def update_scenarios(
     likelihoods: pd.DataFrame,
     observations: pd.DataFrame | Iterable[Observation | Mapping[str, Any]],
     *,
-    individual: pd.DataFrame | None = None,
+    individual: pd.DataFrame | np.ndarray | None = None,
     conditionals: pd.DataFrame | None = None,
     clip: float = DEFAULT_CLIP,
 ) -> ScenarioTracking:
@@ -126,7 +126,10 @@ def update_scenarios(
         :class:`Observation` objects or mappings with those fields.  Sorted by date
         here (observations on the same date keep their order).
     individual
-        Optional: ``panelist``, ``signpost``, ``scenario``, ``likelihood`` rows.
+        Optional: ``panelist``, ``signpost``, ``scenario``, ``likelihood`` rows, or
+        the same as one array of shape (experts, signposts, scenarios), rows and
+        columns in the order of ``likelihoods``' and NaN where an expert gave nothing
+        (what a stored panel of 100,000 is read into without a row per likelihood).
     conditionals
         Triggers (rows) × scenarios (columns): pooled P(scenario | trigger); needed
         when a trigger is observed.
@@ -162,11 +165,11 @@ def update_scenarios(
         )[scenarios]
     )
 
-    matrices = [pooled.to_numpy(dtype=float)]
-    if individual is not None and not individual.empty:
-        matrices.extend(_individual_matrices(individual, pooled))
-    stacked = np.clip(np.stack(matrices), clip, 1 - clip)  # (versions, signposts, scenarios)
-    nan_cells = np.isnan(np.stack(matrices))
+    matrices = np.concatenate(
+        [pooled.to_numpy(dtype=float)[np.newaxis], _individual_matrices(individual, pooled)]
+    )
+    stacked = np.clip(matrices, clip, 1 - clip)  # (versions, signposts, scenarios)
+    nan_cells = np.isnan(matrices)
     signpost_index = {key: position for position, key in enumerate(pooled.index)}
 
     versions = stacked.shape[0]
@@ -262,12 +265,25 @@ def _check_keys(
             raise ValueError("an observed trigger's conditional scenario set is incomplete")
 
 
-def _individual_matrices(individual: pd.DataFrame, pooled: pd.DataFrame) -> list[np.ndarray]:
+def _individual_matrices(
+    individual: pd.DataFrame | np.ndarray | None, pooled: pd.DataFrame
+) -> np.ndarray:
     """One signposts × scenarios matrix per expert (NaN where they gave nothing), in
-    the order of the experts' ids; an expert's first row for a cell counts.
+    the order of the experts' ids, as one (experts, signposts, scenarios) array; an
+    expert's first row for a cell counts.  An array given is checked for its shape.
 
     Filled in one pass over the rows rather than a pivot per expert: a panel of
     100,000 experts is one array, not 100,000 tables."""
+    shape = (len(pooled.index), len(pooled.columns))
+    if individual is None or (isinstance(individual, pd.DataFrame) and individual.empty):
+        return np.empty((0, *shape))
+    if isinstance(individual, np.ndarray):
+        if individual.ndim != 3 or individual.shape[1:] != shape:
+            raise ValueError(
+                f"individual likelihoods of shape {individual.shape}: (experts, "
+                f"{shape[0]} signposts, {shape[1]} scenarios) expected"
+            )
+        return individual.astype(float, copy=False)
     table = individual.dropna(subset=["likelihood"])
     codes, _ = pd.factorize(table["panelist"], sort=True)
     experts = int(codes.max()) + 1 if len(codes) else 0
@@ -279,7 +295,7 @@ def _individual_matrices(individual: pd.DataFrame, pooled: pd.DataFrame) -> list
     keep = ((rows >= 0) & (columns >= 0) & ~cells.duplicated().to_numpy()).nonzero()[0]
     matrices = np.full((experts, len(pooled.index), len(pooled.columns)), np.nan)
     matrices[codes[keep], rows[keep], columns[keep]] = values[keep]
-    return list(matrices)
+    return matrices
 
 
 def _normalise(weights: np.ndarray) -> np.ndarray:

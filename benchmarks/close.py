@@ -545,6 +545,24 @@ def child(url: str, profile_to: str | None, memory_to: str | None = None) -> Non
         )
 
 
+def time_report(said: str) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds and peak resident MB from ``/usr/bin/time -v``'s
+    report ``said``."""
+
+    def field(name: str) -> str:
+        match = re.search(rf"^\s*{re.escape(name)}: (.+)$", said, re.MULTILINE)
+        if match is None:
+            raise RuntimeError(f"/usr/bin/time did not report {name!r}")
+        return match.group(1).strip()
+
+    clock = [
+        float(part) for part in field("Elapsed (wall clock) time (h:mm:ss or m:ss)").split(":")
+    ]
+    seconds = sum(part * 60**power for power, part in enumerate(reversed(clock)))
+    cpu = float(field("User time (seconds)")) + float(field("System time (seconds)"))
+    return seconds, cpu, int(field("Maximum resident set size (kbytes)")) / 1024
+
+
 def close_with_cli(url: str, folder: Path) -> Measure:
     """``elicit round close`` under ``/usr/bin/time -v``; the summary read afterwards."""
     env = {
@@ -563,20 +581,7 @@ def close_with_cli(url: str, folder: Path) -> Measure:
     )
     if completed.returncode != 0:
         raise RuntimeError(f"elicit round close failed:\n{completed.stderr[-3000:]}")
-    said = completed.stderr
-
-    def field(name: str) -> str:
-        match = re.search(rf"^\s*{re.escape(name)}: (.+)$", said, re.MULTILINE)
-        if match is None:
-            raise RuntimeError(f"/usr/bin/time did not report {name!r}")
-        return match.group(1).strip()
-
-    clock = [
-        float(part) for part in field("Elapsed (wall clock) time (h:mm:ss or m:ss)").split(":")
-    ]
-    seconds = sum(part * 60**power for power, part in enumerate(reversed(clock)))
-    cpu = float(field("User time (seconds)")) + float(field("System time (seconds)"))
-    peak = int(field("Maximum resident set size (kbytes)")) / 1024
+    seconds, cpu, peak = time_report(completed.stderr)
     import psycopg
 
     with psycopg.connect(_libpq(url)) as connection:

@@ -188,6 +188,11 @@ def load(instance_folder: str, overrides: Mapping[str, Any] | None = None) -> di
         # here, far inside the web server's limits even on a loaded machine.  Past it,
         # the export is prepared by a job (surveys.prepared_exports).
         "ELICIT_EXPORT_INLINE_LIMIT": 200_000,
+        # Answers to read (the round's and the previous round's submitted panelists
+        # times the items) up to which the close's page computes its preview at each
+        # visit: about 0.6 s here (2.3 s for 75,600 on SQLite).  Past it, a job
+        # computes it and the page keeps it (surveys.close_previews).
+        "ELICIT_CLOSE_PREVIEW_INLINE_LIMIT": 20_000,
         # No error message (a log line, a CLI traceback, an error page) may carry a
         # statement's parameters: answers, rationales, emails.
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},

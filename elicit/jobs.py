@@ -1,5 +1,7 @@
-"""Jobs that no request waits for: delivering the outbox (:mod:`surveys.delivery`), and
-writing a large study's export (:mod:`surveys.prepared_exports`).
+"""Jobs that no request waits for: delivering the outbox (:mod:`surveys.delivery`),
+closing a round (:mod:`surveys.closing`) and previewing a large round's close
+(:mod:`surveys.close_previews`), and writing a large study's export
+(:mod:`surveys.prepared_exports`).
 
 A view that queues messages hands them to delivery and returns; the messages are sent
 by a job.  Where jobs run:
@@ -24,7 +26,12 @@ takes after the messages' queue: a message never waits behind an export of minut
 that is still queued (one being written holds its worker, so run two workers for large
 studies).  A lost export job costs nothing but time: a queued export whose job has not
 started within :data:`surveys.prepared_exports.REQUEUE_AFTER` is given another when its
-page or its API status is read.
+page or its API status is read.  A round's close goes on a third queue
+(:data:`CLOSE_QUEUE_NAME`), taken after the messages and before the exports: a close
+waits for no export, and a lost one is given another job in the same way
+(:data:`surveys.closing.REQUEUE_AFTER`).  The close's preview of a large round
+(:mod:`surveys.close_previews`) goes on the closes' queue too: the facilitator waits
+for it as for a close.
 
 Without ``ELICIT_SMTP_URL`` nothing is handed to delivery: the messages wait in the
 outbox for the facilitator to send by hand.
@@ -46,7 +53,7 @@ import queue
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -72,6 +79,10 @@ log = logging.getLogger(__name__)
 QUEUE_NAME = "elicit-messages"
 #: The queue of export jobs (see the module).
 EXPORT_QUEUE_NAME = "elicit-exports"
+#: The queue of rounds' closes (see the module).
+CLOSE_QUEUE_NAME = "elicit-closes"
+#: The queues a worker takes jobs from, the first first.
+WORKER_QUEUES = (QUEUE_NAME, CLOSE_QUEUE_NAME, EXPORT_QUEUE_NAME)
 #: The longest one job may run (RQ stops it after this): a batch whose server stops
 #: answering is deferred after one timeout, so this is far beyond any real batch.
 JOB_TIMEOUT = 3600
@@ -170,16 +181,77 @@ def prepare_export(app: Flask, export_id: int) -> None:
 
     Should Redis refuse, the export stays queued in the database, and is given another
     job when its page is next read (see the module)."""
+    _submit_once(
+        app,
+        EXPORT_QUEUE_NAME,
+        f"elicit-export-{export_id}",
+        partial(write_export_now, app, export_id),
+        prepare_export_job,
+        export_id,
+        f"write prepared export {export_id}",
+    )
+
+
+def close_later(app: Flask, closing_id: int) -> None:
+    """Queue the job that closes the round of closing ``closing_id``, on Redis or in
+    process.
+
+    Should Redis refuse, the closing stays queued in the database, and is given another
+    job when its page is next read (see the module)."""
+    _submit_once(
+        app,
+        CLOSE_QUEUE_NAME,
+        f"elicit-close-{closing_id}",
+        partial(close_now, app, closing_id),
+        close_round_job,
+        closing_id,
+        f"close the round of closing {closing_id}",
+    )
+
+
+def preview_later(app: Flask, preview_id: int, attempt: datetime) -> None:
+    """Queue the job that computes a large round's close preview ``preview_id``
+    (:mod:`surveys.close_previews`), on the closes' queue (a facilitator waits for it
+    as for a close) or in process.  ``attempt`` (when it was last asked for) is part of
+    the job's id: a preview asked for again after its worker died is the same row, and
+    RQ keeps the dead worker's job "started" until its maintenance finds it (up to ten
+    minutes), which would otherwise pass for the new attempt's job.
+
+    Should Redis refuse, the preview stays queued in the database, and is given another
+    job when the close's page is next read."""
+    _submit_once(
+        app,
+        CLOSE_QUEUE_NAME,
+        f"elicit-preview-{preview_id}-{attempt:%Y%m%dT%H%M%S%f}",
+        partial(preview_now, app, preview_id),
+        preview_round_job,
+        preview_id,
+        f"compute the close preview {preview_id}",
+    )
+
+
+def _submit_once(
+    app: Flask,
+    queue_name: str,
+    job_id: str,
+    in_process: Callable[[], Any],
+    job: Callable[[int], Any],
+    argument: int,
+    description: str,
+) -> None:
+    """Run ``in_process`` in the app's runner without Redis; with it, put ``job`` with
+    ``argument`` on ``queue_name`` as ``job_id``, unless a job of that id is waiting,
+    under way or put off already.  A refusal of Redis is logged: the caller's record
+    stays queued, and its page hands it to a job again later."""
     connection = _redis(app)
     if connection is None:
-        runner(app).run(partial(write_export_now, app, export_id))
+        runner(app).run(in_process)
         return
     import redis
     from rq import Queue
     from rq.exceptions import NoSuchJobError
     from rq.job import Job, JobStatus
 
-    job_id = f"elicit-export-{export_id}"
     try:
         try:  # a job waiting, under way or put off is not lost: no second one
             status = Job.fetch(job_id, connection=connection).get_status()
@@ -193,19 +265,19 @@ def prepare_export(app: Flask, export_id: int) -> None:
             JobStatus.SCHEDULED,
         ):
             return
-        Queue(EXPORT_QUEUE_NAME, connection=connection).enqueue(
-            prepare_export_job,
-            export_id,
+        Queue(queue_name, connection=connection).enqueue(
+            job,
+            argument,
             job_id=job_id,
             job_timeout=JOB_TIMEOUT,
             result_ttl=0,
             failure_ttl=FAILED_JOB_TTL,
-            description=f"write prepared export {export_id}",
+            description=description,
         )
     except redis.RedisError as error:
         log.warning(
-            "export %s not put on the queue (%s): its page queues it again later",
-            export_id,
+            "%s not put on the queue (%s): its page queues it again later",
+            job_id,
             type(error).__name__,
         )
 
@@ -307,6 +379,34 @@ def write_export_now(app: Flask, export_id: int) -> str:
         return write_prepared(db.session, export_id).value
 
 
+def close_now(app: Flask, closing_id: int) -> str:
+    """Close the round of closing ``closing_id`` with ``app``, in an app context of its
+    own; the closing's state afterwards."""
+    from surveys.closing import run_closing  # the statistics: only when a job runs
+
+    with app.app_context():
+        return run_closing(db.session, closing_id).value
+
+
+def preview_now(app: Flask, preview_id: int) -> str:
+    """Compute close preview ``preview_id`` with ``app``, in an app context of its own;
+    the preview's state afterwards."""
+    from surveys.close_previews import run_preview  # the statistics: only when a job runs
+
+    with app.app_context():
+        return run_preview(db.session, preview_id).value
+
+
+def preview_round_job(preview_id: int) -> str:
+    """The RQ job: compute one close preview; its state afterwards."""
+    return preview_now(_job_app(), preview_id)
+
+
+def close_round_job(closing_id: int) -> str:
+    """The RQ job: close one round; the closing's state afterwards."""
+    return close_now(_job_app(), closing_id)
+
+
 def prepare_export_job(export_id: int) -> str:
     """The RQ job: write one prepared export; its state afterwards."""
     return write_export_now(_job_app(), export_id)
@@ -337,7 +437,7 @@ def _job_app() -> Flask:
 
 
 def run_worker(app: Flask, *, burst: bool = False, name: str | None = None) -> None:
-    """Run jobs from the shared queues (messages first, then exports) until stopped
+    """Run jobs from the shared queues (messages first, then closes, then exports) until stopped
     (SIGTERM or SIGINT: after the job in hand), sweeping the outbox every
     ``ELICIT_SWEEP_INTERVAL`` in a thread; with ``burst``, sweep, run what is queued,
     sweep again and return."""
@@ -357,7 +457,7 @@ def run_worker(app: Flask, *, burst: bool = False, name: str | None = None) -> N
     # Jobs run in this process, one at a time (no fork per job: the app, its database
     # pool and its keys are built once).
     worker = SimpleWorker(
-        [Queue(QUEUE_NAME, connection=connection), Queue(EXPORT_QUEUE_NAME, connection=connection)],
+        [Queue(queue_name, connection=connection) for queue_name in WORKER_QUEUES],
         connection=connection,
         name=name,
     )

@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy
 from sqlalchemy import JSON, bindparam, delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from surveys.definition import (
@@ -49,6 +49,9 @@ from surveys.upsert import upsert
 from surveys.visit import Visit, visit_of
 
 log = logging.getLogger(__name__)
+
+#: PostgreSQL's error code for a lock not obtained within ``lock_timeout``.
+LOCK_NOT_AVAILABLE = "55P03"
 
 RATIONALE_MAX_LENGTH = 5000
 SCENARIO_TOLERANCE = 1e-6
@@ -480,6 +483,19 @@ class RoundNotOpen(Conflict):
     """No round is open: the answers were kept as a draft, not submitted."""
 
 
+class RoundBeingClosed(RoundNotOpen):
+    """The round is being closed (its close holds the round's lock for longer than
+    :data:`CLOSE_WAIT`): the answers were kept as a draft, not submitted."""
+
+
+#: How long a submission on PostgreSQL waits for a close under way, which locks the
+#: round until it has stored the summary, before it keeps the answers as a draft and
+#: says so.  A small panel's close ends well within it; a large one's takes minutes,
+#: and a submission that waited for it would be killed at the web server's time limit
+#: (gunicorn's 120 s) with what was typed in it unsaved.
+CLOSE_WAIT_MS = 10_000
+
+
 class DeadlinePassed(Conflict):
     """The round's deadline has passed: the answers were kept as a draft."""
 
@@ -538,6 +554,15 @@ def submit_responses(
             session, panelist, round_, study, form, parsed, now, language or panelist.language
         )
         session.commit()
+    except OperationalError as error:
+        if getattr(error.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            raise
+        session.rollback()
+        # A close holds the round: the draft waits for nothing (see surveys.rounds).
+        save_draft(session, visit, form, now=now)
+        raise RoundBeingClosed(
+            "the round is being closed; the answers were kept as a draft"
+        ) from None
     except IntegrityError:
         session.rollback()
         # The draft went with the rollback.
@@ -613,6 +638,8 @@ def _store(
     answered = [item for item in study.items if item.definition.key in parsed.answers]
     connection = session.connection()
     if connection.dialect.name == "postgresql":
+        # Waits for a close under way at most CLOSE_WAIT_MS (then LOCK_NOT_AVAILABLE).
+        connection.execute(sqlalchemy.text(f"SET LOCAL lock_timeout = {int(CLOSE_WAIT_MS)}"))
         still_open = connection.execute(
             _SUBMISSION_POSTGRESQL,
             {

@@ -622,6 +622,12 @@ def _protocol_rows(protocol: ProtocolRecord | None) -> list[tuple[str, Any]]:
 # -- responses ---------------------------------------------------------------------------
 
 
+#: The export's order of responses: by round, item as placed (its id should two items
+#: share a place), and pseudonym, which is unique within a round's responses to an item
+#: (a panelist answers an item once a round), so the order is total.
+RESPONSE_ORDER = (Round.number, Item.position, Item.id, Panelist.pseudonym)
+
+
 def _response_query(study: Study, shown: Disclosure) -> Select[Any]:
     """Every response of ``study`` with what its export row needs, in a stable order
     (in a blind study, those of closed rounds only)."""
@@ -646,7 +652,7 @@ def _response_query(study: Study, shown: Disclosure) -> Select[Any]:
         .join(Response.item)
         .join(Response.panelist)
         .where(Round.study_id == study.id)
-        .order_by(Round.number, Item.position, Panelist.pseudonym)
+        .order_by(*RESPONSE_ORDER)
     )
     if shown.blind:
         query = query.where(Round.status == RoundStatus.CLOSED)
@@ -687,33 +693,97 @@ def response_page(
     offset: int = 0,
     limit: int = 100,
 ) -> tuple[int, list[dict[str, Any]]]:
-    """(total, records) of one page of the study's responses, in the export's order;
-    each record as :func:`_response_record` makes it.  For the API's paged reads."""
+    """(total, records) of one page of the study's responses, in the export's order
+    (:data:`RESPONSE_ORDER`); each record as :func:`_response_record` makes it.  For
+    the API's paged reads.
+
+    The order runs through blocks, one per round and item, each the round's responses
+    to the item by pseudonym.  The blocks are counted (:func:`_response_blocks`: a
+    closed round's counts are stored, the open round's come from an index), the page's
+    first block found by its offset, and only the page's panelists read from it and
+    the blocks after, through ``ix_response_round_item``: no sort of the whole study's
+    responses, which at 100,000 panelists (3,600,000 of them) took 1.4 s for the first
+    page and 4 s for the last."""
     shown = disclosure(session, study)
-    query = _response_query(study, shown)
-    if round_number is not None:
-        query = query.where(Round.number == round_number)
-    # Counted and ordered on narrow rows: the count without the order (a subquery keeps
-    # its ORDER BY, and PostgreSQL sorted every response's answer and rationale only to
-    # count them), the page's ids alone through the sort, then only those rows whole.
-    # At 100,000 panelists (3,600,000 responses) the first page took 7 s.
-    total = session.execute(
-        select(func.count()).select_from(
-            query.with_only_columns(Response.id).order_by(None).subquery()
+    blocks = _response_blocks(session, study, shown, round_number)
+    total = sum(count for _, _, count in blocks)
+    records: list[dict[str, Any]] = []
+    skip = max(offset, 0)
+    for round_id, item_id, count in blocks:
+        if len(records) >= limit:
+            break
+        if skip >= count:
+            skip -= count
+            continue
+        panelists = list(
+            session.execute(
+                select(Response.panelist_id)
+                .join(Panelist, Panelist.id == Response.panelist_id)
+                .where(
+                    Response.round_id == round_id,
+                    Response.item_id == item_id,
+                    Panelist.study_id == study.id,
+                )
+                .order_by(Panelist.pseudonym)
+                .offset(skip)
+                .limit(limit - len(records))
+            ).scalars()
         )
-    ).scalar_one()
-    # The key order alone could tie (never for one study: a panelist answers an item once
-    # per round), so the row id makes pages disjoint whatever the database.
-    ordered = query.order_by(Response.id)
-    page = list(
-        session.execute(
-            ordered.with_only_columns(Response.id).offset(offset).limit(limit)
-        ).scalars()
+        skip = 0
+        if not panelists:
+            continue
+        rows = session.execute(
+            _response_query(study, shown).where(
+                Response.round_id == round_id,
+                Response.item_id == item_id,
+                Response.panelist_id.in_(panelists),
+            )
+        )
+        records.extend(_response_record(study, row, shown) for row in rows)
+    return total, records[:limit]
+
+
+def _response_blocks(
+    session: Session, study: Study, shown: Disclosure, round_number: int | None
+) -> list[tuple[int, int, int]]:
+    """(round id, item id, responses) of every round and item of ``study`` with
+    responses (those of ``round_number`` only, when given; of closed rounds only in a
+    blind study), in the export's order.
+
+    A closed round's counts are those its close stored
+    (:attr:`RoundSummary.response_counts`); a round without them (the open one) is
+    counted per item from ``ix_response_round_item``, without reading the table."""
+    rounds = select(Round.id, Round.number, Round.status, RoundSummary.response_counts).outerjoin(
+        RoundSummary, RoundSummary.round_id == Round.id
     )
-    if not page:
-        return total, []
-    rows = session.execute(ordered.where(Response.id.in_(page)))
-    return total, [_response_record(study, row, shown) for row in rows]
+    rounds = rounds.where(Round.study_id == study.id)
+    if shown.blind:
+        rounds = rounds.where(Round.status == RoundStatus.CLOSED)
+    if round_number is not None:
+        rounds = rounds.where(Round.number == round_number)
+    numbers: dict[int, int] = {}
+    counts: dict[tuple[int, int], int] = {}
+    uncounted = []
+    for round_id, number, status, stored in session.execute(rounds):
+        numbers[round_id] = number
+        if status == RoundStatus.CLOSED and isinstance(stored, dict):
+            counts.update(((round_id, int(item)), int(n)) for item, n in stored.items())
+        else:
+            uncounted.append(round_id)
+    if uncounted:
+        counted = session.execute(
+            select(Response.round_id, Response.item_id, func.count())
+            .where(Response.round_id.in_(uncounted))
+            .group_by(Response.round_id, Response.item_id)
+        )
+        counts.update(((round_id, item_id), n) for round_id, item_id, n in counted)
+    placed = session.execute(select(Item.id, Item.position).where(Item.study_id == study.id))
+    places: dict[int, int] = {row.id: row.position for row in placed}
+    ordered = sorted(
+        (key for key, n in counts.items() if n > 0 and key[1] in places),
+        key=lambda key: (numbers[key[0]], places[key[1]], key[1]),
+    )
+    return [(round_id, item_id, counts[round_id, item_id]) for round_id, item_id in ordered]
 
 
 RESPONSE_CHUNK = 5_000

@@ -349,6 +349,10 @@ class Response(Base):
             sqlite_where=text("status = 'submitted'"),
             postgresql_where=text("status = 'submitted'"),
         ),
+        # One round's responses to one item, their panelists without the table: the
+        # API's responses pages count and place a page from it
+        # (surveys.exports.response_page).
+        Index("ix_response_round_item", "round_id", "item_id", "panelist_id"),
     )
 
 
@@ -374,6 +378,18 @@ class RoundSummary(Base):
     #: every answer; its size is the number of different answers, not the panel's.
     #: Loaded only when asked for.
     tallies: Mapped[dict[str, Any] | None] = mapped_column(deferred=True)
+    #: How many responses the round holds to each item, by the item's id (a string, as
+    #: JSON keys are): counted at close, when the round's responses stop changing, so
+    #: that the API's responses pages need not count a closed round again.
+    response_counts: Mapped[dict[str, Any] | None]
+    #: Each expert's signpost likelihoods, column-wise: ``{"columns": [[signpost,
+    #: scenario], …], "values": [[each expert's likelihood, in the summary's order], …]}``
+    #: (:func:`surveys.signposts.likelihood_columns`), the transpose of the summary's
+    #: ``statistics["signposts"]["individual"]``: the tracker's sensitivity range reads
+    #: one list per signpost and scenario, not one per expert out of the whole summary.
+    #: ``None`` without signposts (and for summaries stored before in an older layout).
+    #: Loaded only when asked for.
+    likelihoods: Mapped[dict[str, Any] | None] = mapped_column(deferred=True)
 
     round: Mapped[Round] = relationship(back_populates="summary")
 
@@ -1048,3 +1064,82 @@ class PreparedExportChunk(Base):
     )
     number: Mapped[int] = mapped_column(Integer, primary_key=True)
     data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ClosingStatus(enum.StrEnum):
+    """A close asked for in the console: waiting for a worker, being computed, done (the
+    round is closed and its summary stored), or failed (the round is still open)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class RoundClosing(Base):
+    """A round's close, asked for in a request and computed by a job
+    (:mod:`surveys.closing`): at 100,000 panelists a close takes minutes, past the web
+    server's time limit.  The round stays open (and takes submissions) until the job
+    claims it; its summary is then stored exactly as :func:`surveys.rounds.close_round`
+    stores it."""
+
+    __tablename__ = "round_closing"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="CASCADE"))
+    status: Mapped[ClosingStatus] = enum_column(ClosingStatus, "closing_status")
+    #: Who asked, if still known (audited as the close's actor).
+    requested_by: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: When it was last handed to a job (a queued close waits from then).
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    #: When the job computing it last said it was alive (every 30 s while running).
+    alive_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    #: The items at consensus the facilitator ticked to retire ("ask" studies).
+    retire: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: Why it failed, in words for the facilitator.
+    error: Mapped[str | None] = mapped_column(Text)
+
+    round: Mapped[Round] = relationship()
+
+    __table_args__ = (
+        # At most one close of a round waiting or under way: two clicks share one job.
+        Index(
+            "uq_round_closing_unfinished",
+            "round_id",
+            unique=True,
+            sqlite_where=text("status IN ('queued', 'running')"),
+            postgresql_where=text("status IN ('queued', 'running')"),
+        ),
+    )
+
+
+class RoundPreview(Base):
+    """The close's preview of a large open round (:func:`surveys.rounds.close_preview`),
+    computed by a job and kept (:mod:`surveys.close_previews`): at 100,000 panelists it
+    reads every answer of two rounds, about a minute, too long to compute at each visit
+    of the page.  One per round: asking again computes it again in place."""
+
+    __tablename__ = "round_preview"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="CASCADE"), unique=True)
+    status: Mapped[ClosingStatus] = enum_column(ClosingStatus, "preview_status")
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: When it was last handed to a job (a queued preview waits from then).
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    #: When the job computing it last said it was alive (every 30 s while running).
+    alive_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    #: The preview as its job computed it, its distributions tallied
+    #: (:func:`surveys.close_previews.stored_form`); ``None`` until then.
+    preview: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: Why it failed, in words for the facilitator.
+    error: Mapped[str | None] = mapped_column(Text)
+
+    round: Mapped[Round] = relationship()

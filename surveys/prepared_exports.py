@@ -47,10 +47,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import tempfile
-import threading
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -72,6 +71,7 @@ from sqlalchemy.orm import Session, aliased
 from surveys import audit
 from surveys.errors import DomainError
 from surveys.exports import FORMATS, TooLargeForSpreadsheet, open_export, write_export
+from surveys.heartbeat import BEAT_EVERY, beating
 from surveys.models import (
     PreparedExport,
     PreparedExportChunk,
@@ -102,8 +102,6 @@ KEPT_FOR = timedelta(days=7)
 SUPERSEDED_KEPT_FOR = timedelta(hours=1)
 #: A queued export not started by then has lost its job, and is given another.
 REQUEUE_AFTER = timedelta(minutes=2)
-#: How often a running job says it is alive.
-BEAT_EVERY = timedelta(seconds=30)
 #: A running export that has not said it is alive for this long has lost its worker.
 LAPSE_AFTER = timedelta(minutes=5)
 
@@ -467,34 +465,19 @@ def _superseded(before: datetime | None = None) -> ColumnElement[bool]:
     return and_(PreparedExport.status.in_(FINISHED), exists().where(condition))
 
 
-@contextmanager
-def _alive(engine: Engine, export_id: int) -> Iterator[None]:
+def _alive(engine: Engine, export_id: int) -> AbstractContextManager[None]:
     """While the block runs, record every :data:`BEAT_EVERY` that the job writing
-    ``export_id`` is alive, from a thread with connections of its own."""
-    stop = threading.Event()
-
-    def beat() -> None:
-        while not stop.wait(BEAT_EVERY.total_seconds()):
-            try:
-                with engine.begin() as connection:
-                    connection.execute(
-                        update(PreparedExport)
-                        .where(
-                            PreparedExport.id == export_id,
-                            PreparedExport.status == PreparedStatus.RUNNING,
-                        )
-                        .values(alive_at=utcnow())
-                    )
-            except Exception:  # the database away a moment: the next beat may reach it
-                log.warning("export %d: could not record that its job is alive", export_id)
-
-    thread = threading.Thread(target=beat, name=f"elicit-export-{export_id}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
+    ``export_id`` is alive (:func:`surveys.heartbeat.beating`)."""
+    return beating(
+        engine,
+        lambda: (
+            update(PreparedExport)
+            .where(PreparedExport.id == export_id, PreparedExport.status == PreparedStatus.RUNNING)
+            .values(alive_at=utcnow())
+        ),
+        f"export-{export_id}",
+        BEAT_EVERY,
+    )
 
 
 def _delete(session: Session, *where: ColumnElement[bool]) -> None:

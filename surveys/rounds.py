@@ -43,7 +43,7 @@ from surveys.protocol import retire_at_consensus, stamp_protocol
 from surveys.results import summary_tallies
 from surveys.scores import refresh_scores
 from surveys.serialization import part_rules_to_json, rule_to_json
-from surveys.signposts import signpost_summary
+from surveys.signposts import likelihood_columns, signpost_summary
 from surveys.studies import study_definition
 from surveys.summary_glance import summary_glance, summary_parts
 
@@ -70,10 +70,12 @@ def open_round_of(
     """Return the study's open round, if any.
 
     ``lock="update"`` (closing) or ``"share"`` locks the round's row until the
-    transaction ends.  A submission takes the shared lock in the statement that stores
-    it (``surveys.answers``), so that a submission and the closing of its round cannot
+    transaction ends (on PostgreSQL ``FOR NO KEY UPDATE`` and ``FOR SHARE``).  A
+    submission takes the shared lock in the statement that stores it
+    (``surveys.answers``), so that a submission and the closing of its round cannot
     interleave: a submission either lands before the close and is counted, or waits and
-    then finds the round closed.  (SQLite serialises writers by itself.)
+    then finds the round closed (or, past :data:`surveys.answers.CLOSE_WAIT`, keeps its
+    answers as a draft).  (SQLite serialises writers by itself.)
     """
     return session.execute(_OPEN_ROUND[lock], {"study_id": study.id}).scalar_one_or_none()
 
@@ -85,7 +87,10 @@ _OPEN_ROUND_QUERY = select(Round).where(
 _OPEN_ROUND = {
     None: _OPEN_ROUND_QUERY,
     "share": _OPEN_ROUND_QUERY.with_for_update(read=True),
-    "update": _OPEN_ROUND_QUERY.with_for_update(),
+    # FOR NO KEY UPDATE, not FOR UPDATE: it blocks submissions (FOR SHARE) and other
+    # closes, but not the foreign-key checks of rows that merely point at the round
+    # (FOR KEY SHARE): a panelist's draft is saved while a large round closes.
+    "update": _OPEN_ROUND_QUERY.with_for_update(key_share=True),
 }
 
 
@@ -177,6 +182,22 @@ def extend_deadline(
     return round_
 
 
+#: Why a close refuses to retire items in a study that keeps them in the next round.
+STAY_REFUSAL = "the study keeps items that reached consensus in the next round"
+
+
+def round_response_counts(session: Session, round_: Round) -> dict[str, int]:
+    """How many responses ``round_`` holds to each item, by the item's id as a string
+    (:attr:`RoundSummary.response_counts`).  Counted at close, under the round's lock,
+    after which they cannot change; read from ``ix_response_round_item`` alone."""
+    counted = session.execute(
+        select(Response.item_id, func.count())
+        .where(Response.round_id == round_.id)
+        .group_by(Response.item_id)
+    )
+    return {str(item_id): count for item_id, count in counted}
+
+
 def close_round(
     session: Session,
     study: Study,
@@ -203,7 +224,7 @@ def close_round(
     (:func:`surveys.protocol.retire_at_consensus`).
     """
     if retire and study.consensus_items == "stay":
-        raise Conflict("the study keeps items that reached consensus in the next round")
+        raise Conflict(STAY_REFUSAL)
     round_ = _claim_open_round(session, study)
     statistics, coherence = _round_statistics(session, study, round_)
     round_.status = RoundStatus.CLOSED
@@ -215,6 +236,8 @@ def close_round(
         statistics=statistics,
         glance=summary_glance(statistics),
         tallies=summary_tallies(statistics),
+        response_counts=round_response_counts(session, round_),
+        likelihoods=likelihood_columns((statistics.get("signposts") or {}).get("individual")),
     )
     session.add(summary)
     # Beside the summary, not inside it: expert pages read these, never the summary.
@@ -245,8 +268,8 @@ def _claim_open_round(session: Session, study: Study) -> Round:
     From here to the commit no submission to the round can be stored and no other
     close can begin, so the summary, its ``respondents`` and its rationales are all
     read from the same answers.  On PostgreSQL the round's row is locked
-    (``FOR UPDATE``; a submission takes it ``FOR SHARE``).  SQLite has no row locks
-    and ignores ``FOR UPDATE``: there the close first *writes* to the round, which
+    (``FOR NO KEY UPDATE``; a submission takes it ``FOR SHARE``).  SQLite has no row
+    locks and ignores ``FOR UPDATE``: there the close first *writes* to the round, which
     takes the database's write lock, and only the closer whose write still finds the
     round open goes on (see :mod:`surveys.database`).  Raises :class:`Conflict` when
     no round is open, or when another close got there first.
@@ -287,7 +310,7 @@ def close_preview(session: Session, study: Study, round_: Round) -> dict[str, An
     number = round_.number
     frame = responses_frame(session, study, round_numbers=[number - 1, number])
     return {
-        "respondents": _respondents(session, round_),
+        "respondents": count_respondents(session, round_),
         **frame_summary(
             frame,
             study_definition(study),
@@ -299,7 +322,7 @@ def close_preview(session: Session, study: Study, round_: Round) -> dict[str, An
     }
 
 
-def _respondents(session: Session, round_: Round) -> int:
+def count_respondents(session: Session, round_: Round) -> int:
     """The panelists with a submitted answer in ``round_``."""
     return session.execute(
         select(func.count(func.distinct(Response.panelist_id))).where(
@@ -322,7 +345,7 @@ def _round_statistics(
     stored."""
     number = round_.number
     frame = responses_frame(session, study, round_numbers=[number - 1, number])
-    respondents = _respondents(session, round_)
+    respondents = count_respondents(session, round_)
     definition = study_definition(study)
     # Each analysis reads the answers only, so they run in the order that keeps a
     # close's memory lowest; the summary's keys keep their order below.  The summary

@@ -190,6 +190,19 @@ def _anonymous(
     return {"columns": [[signpost, scenario] for signpost, scenario in columns], "experts": experts}
 
 
+def likelihood_columns(individual: Any) -> dict[str, list[Any]] | None:
+    """The experts' likelihoods of a summary (``statistics["signposts"]["individual"]``,
+    column-wise as :func:`_anonymous` stores them) transposed: one list per signpost and
+    scenario, each expert's likelihood in the same order (:attr:`RoundSummary.likelihoods`);
+    ``None`` without any, or for the row per likelihood of summaries stored before."""
+    if not isinstance(individual, dict):
+        return None
+    columns, experts = individual.get("columns") or [], individual.get("experts") or []
+    if not columns or not experts:
+        return None
+    return {"columns": columns, "values": [list(values) for values in zip(*experts, strict=True)]}
+
+
 def _records(table: pd.DataFrame, order: tuple[list[str], list[str]] | None = None) -> list:
     """The rows of ``table`` as JSON-ready dicts (NaN → ``None``), sorted by signpost
     and scenario in the study's order when ``order`` is given."""

@@ -60,6 +60,7 @@ from surveys.models import (
 from surveys.summary_glance import summary_parts
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 SIGNPOST, TRIGGER = "signpost", "trigger"
@@ -264,8 +265,10 @@ class TrackerInputs:
     """What the tracker updates with, as stored at close.
 
     ``prior``: scenario → probability (sums to 1); ``likelihoods``: signposts × scenarios,
-    P(seen | scenario) in [0, 1]; ``individual``: ``panelist``, ``signpost``,
-    ``scenario``, ``likelihood`` rows (``panelist`` an anonymous index); ``conditionals``:
+    P(seen | scenario) in [0, 1]; ``individual``: each expert's likelihoods as an
+    (experts, signposts, scenarios) array, or for summaries stored before as
+    ``panelist``, ``signpost``, ``scenario``, ``likelihood`` rows (``panelist`` an
+    anonymous index; see :func:`_individual`); ``conditionals``:
     triggers × scenarios, pooled P(scenario | trigger), or ``None``.
     ``rounds``: which closed round each came from (``prior``, ``signposts``,
     ``cross_impact``).
@@ -275,7 +278,7 @@ class TrackerInputs:
     scenarios: list[str]
     prior: pd.Series
     likelihoods: pd.DataFrame
-    individual: pd.DataFrame | None
+    individual: pd.DataFrame | np.ndarray | None
     conditionals: pd.DataFrame | None
     rounds: dict[str, int] = field(default_factory=dict)
 
@@ -303,11 +306,7 @@ def tracker_inputs(
         if isinstance(matrix, dict) and matrix:
             signposts = {key: block.get(key) for key in ("scenario_item", "scenarios", "matrix")}
             if individual:
-                signposts["individual"] = session.execute(
-                    select(RoundSummary.statistics["signposts"]["individual"])
-                    .join(RoundSummary.round)
-                    .where(Round.study_id == study.id, Round.number == number)
-                ).scalar_one()
+                signposts["individual"] = _stored_individual(session, study, number)
             signposts_round = number
             break
     scenario_item = (signposts or {}).get("scenario_item")
@@ -344,7 +343,7 @@ def tracker_inputs(
         columns=pd.Index(scenarios, name="scenario"),
         dtype=float,
     )
-    individual_frame = _individual((signposts or {}).get("individual"))
+    panel_likelihoods = _individual((signposts or {}).get("individual"), likelihoods)
     conditional_rows: dict[str, list[float]] = {}
     for entry in cross:
         for trigger, values in (entry.get("conditional") or {}).items():
@@ -372,21 +371,55 @@ def tracker_inputs(
         scenarios=scenarios,
         prior=prior,
         likelihoods=likelihoods,
-        individual=individual_frame,
+        individual=panel_likelihoods,
         conditionals=conditionals,
         rounds=rounds,
     )
 
 
-def _individual(rows: Any) -> pd.DataFrame | None:
+def _stored_individual(session: Session, study: Study, number: int) -> Any:
+    """Round ``number``'s individual likelihoods: its summary's column per signpost and
+    scenario (:attr:`RoundSummary.likelihoods`, tagged ``"by_column"``), else, for a
+    summary stored without them, the summary's own ``individual`` block."""
+    in_round = (
+        select(RoundSummary.likelihoods)
+        .join(RoundSummary.round)
+        .where(Round.study_id == study.id, Round.number == number)
+    )
+    columns = session.execute(in_round).scalar_one()
+    if columns is not None:
+        return {"by_column": columns}
+    return session.execute(
+        in_round.with_only_columns(RoundSummary.statistics["signposts"]["individual"])
+    ).scalar_one()
+
+
+def _individual(rows: Any, likelihoods: pd.DataFrame) -> pd.DataFrame | np.ndarray | None:
     """The stored individual likelihoods (an expert's position as an anonymous index)
-    as the ``panelist``, ``signpost``, ``scenario``, ``likelihood`` frame
-    :func:`analysis.update_scenarios` reads; ``None`` without any.  Reads the
-    column-wise layout of :func:`surveys.signposts.signpost_summary` and the row per
-    likelihood that summaries stored before it hold."""
+    as :func:`analysis.update_scenarios` reads them; ``None`` without any.
+
+    The columns of :attr:`RoundSummary.likelihoods` become one (experts, signposts,
+    scenarios) array in the order of ``likelihoods``' rows and columns, a column at a
+    time (at 100,000 experts, nine lists rather than 900,000 rows); a summary's own
+    block, column-wise as :func:`surveys.signposts.signpost_summary` stores it or the
+    row per likelihood of summaries stored before, becomes the ``panelist``,
+    ``signpost``, ``scenario``, ``likelihood`` frame."""
     import numpy as np
     import pandas as pd
 
+    if isinstance(rows, dict) and "by_column" in rows:
+        stored = rows["by_column"]
+        values = stored.get("values") or []
+        if not values or not values[0]:
+            return None
+        shape = (len(values[0]), len(likelihoods.index), len(likelihoods.columns))
+        array = np.full(shape, np.nan)
+        for (signpost, scenario), column in zip(stored["columns"], values, strict=True):
+            row = likelihoods.index.get_indexer([str(signpost)])[0]
+            place = likelihoods.columns.get_indexer([str(scenario)])[0]
+            if row >= 0 and place >= 0:
+                array[:, row, place] = np.array(column, dtype=float)
+        return array
     if isinstance(rows, dict):
         columns, experts = rows.get("columns") or [], rows.get("experts") or []
         if not columns or not experts:

@@ -6,10 +6,10 @@ emptied after each test, because the domain functions commit as they would in us
 
 Making an application costs about 50 ms (werkzeug compiles each of its URL rules into
 Python) and each template it renders is compiled again for it: for two apps per test,
-about a tenth of a console test's time.  So the app that serves the test client lives
-for the whole run, as a server's does, with its configuration and extensions put back
-after each test, and every test app shares one store of compiled templates
-(:class:`SharedTemplateCode`).
+about a tenth of a console test's time.  So the app that serves the test client, and
+the one a test's own domain calls run in (``app``), each live for the whole run, as a
+server's does, with their configuration and extensions put back after each test, and
+every test app shares one store of compiled templates (:class:`SharedTemplateCode`).
 """
 
 from __future__ import annotations
@@ -197,12 +197,44 @@ def _served_app(database_url: str, _schema: None) -> Flask:
     return _test_app(database_url)
 
 
-@pytest.fixture
-def app(database_url: str, _schema: None) -> Iterator[Flask]:
-    """An application bound to the test database, inside an app context, for the
-    domain calls a test makes itself."""
+@pytest.fixture(scope="session")
+def _domain_app(database_url: str, _schema: None) -> tuple[Flask, dict[str, object]]:
+    """The app behind every test's ``app``, made once (see the module), and the state
+    its making left in Flask-Limiter's one limiter.
+
+    That limiter keeps its storage and settings on itself, not per app: each
+    ``create_app`` sets them for every app of the process.  A test that makes an app of
+    its own (rate limits counted in a Redis of its own, since stopped) would leave them
+    to the next tests, so each test starts from the limiter as the shared apps made it."""
     application = _test_app(database_url)
-    with application.app_context():
+    return application, dict(vars(limiter))
+
+
+@contextmanager
+def _put_back(application: Flask) -> Iterator[None]:
+    """Put back, after the block, the configuration and extensions ``application`` had
+    before it: what a test changes of a shared app does not reach the next test."""
+    config = dict(application.config)
+    extensions = dict(application.extensions)
+    try:
+        yield
+    finally:
+        application.config.clear()
+        application.config.update(config)
+        application.extensions.clear()
+        application.extensions.update(extensions)
+
+
+@pytest.fixture
+def app(_domain_app: tuple[Flask, dict[str, object]]) -> Iterator[Flask]:
+    """An application bound to the test database, inside an app context of its own,
+    for the domain calls a test makes itself.  One app serves every test (making one
+    per test was an eighth of the run's time, werkzeug compiling its URL rules); what a
+    test changes of its configuration or extensions is put back after it."""
+    application, limiter_as_made = _domain_app
+    vars(limiter).clear()
+    vars(limiter).update(limiter_as_made)
+    with _put_back(application), application.app_context():
         limiter.reset()  # counts kept in process memory must not leak between tests
         yield application
         db.session.rollback()
@@ -222,16 +254,11 @@ def client(app: Flask, _served_app: Flask) -> Iterator[FlaskClient]:
     What a test changes in that app's configuration or extensions is put back after it.
     """
     served = _served_app
-    config = dict(served.config)
-    extensions = dict(served.extensions)
-    yield served.test_client()
-    with served.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    served.config.clear()
-    served.config.update(config)
-    served.extensions.clear()
-    served.extensions.update(extensions)
+    with _put_back(served):
+        yield served.test_client()
+        with served.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 @pytest.fixture

@@ -69,45 +69,61 @@ def _elicit(database: str, tmp_path: Path, *arguments: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def _written_again(
+    database: str, tmp_path: Path, revision: str, columns: tuple[str, ...], expect
+) -> tuple[dict[int, tuple], dict[int, tuple]]:
+    """A simulated demo's summaries on a migrated ``database``: what a close wrote in
+    ``columns`` of each (``expect(summary)``, which also checks it), then what the
+    upgrade writes there once the database is taken back to ``revision``, as for
+    summaries stored before them; both by summary id."""
+    from elicit import create_app
+    from elicit.extensions import current_link_keys, db
+    from surveys.demo import ensure_demo
+    from surveys.models import RoundSummary
+
+    _elicit(database, tmp_path, "db", "upgrade")
+    application = create_app(
+        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": database, "SECRET_KEY": "k" * 32}
+    )
+    with application.app_context():
+        ensure_demo(db.session, panelists=6, keys=current_link_keys(), simulate=True)
+        expected = {
+            summary.id: expect(summary)
+            for summary in db.session.execute(db.select(RoundSummary)).scalars()
+        }
+        db.session.remove()
+        db.engine.dispose()
+    _elicit(database, tmp_path, "db", "downgrade", revision)
+    _elicit(database, tmp_path, "db", "upgrade")
+    table = RoundSummary.__table__
+    engine = create_engine(database)
+    try:
+        with engine.connect() as connection:
+            read = table.select().with_only_columns(table.c.id, *(table.c[c] for c in columns))
+            stored = {row[0]: tuple(row[1:]) for row in connection.execute(read)}
+    finally:
+        engine.dispose()
+    return expected, stored
+
+
 def test_the_upgrade_writes_the_glances_of_summaries_stored_before(
     empty_database: str, tmp_path: Path
 ):
     """0022 gives every summary stored before it the glance a close now writes: a
     simulated demo's summaries, their glances dropped (downgrade to 0021), get the same
     glances back from the upgrade."""
-    from elicit import create_app
-    from elicit.extensions import current_link_keys, db
-    from surveys.demo import ensure_demo
-    from surveys.models import RoundSummary
     from surveys.summary_glance import summary_glance
 
-    _elicit(empty_database, tmp_path, "db", "upgrade")
-    application = create_app(
-        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": empty_database, "SECRET_KEY": "k" * 32}
+    expected, stored = _written_again(
+        empty_database,
+        tmp_path,
+        "0021",
+        ("glance",),
+        lambda summary: (summary_glance(summary.statistics),),
     )
-    with application.app_context():
-        ensure_demo(db.session, panelists=6, keys=current_link_keys(), simulate=True)
-        expected = {
-            summary.id: summary_glance(summary.statistics)
-            for summary in db.session.execute(db.select(RoundSummary)).scalars()
-        }
-        db.session.remove()
-        db.engine.dispose()
-    assert len(expected) == 2 and all("classical_model" in glance for glance in expected.values())
-    _elicit(empty_database, tmp_path, "db", "downgrade", "0021")
-    _elicit(empty_database, tmp_path, "db", "upgrade")
-    engine = create_engine(empty_database)
-    try:
-        with engine.connect() as connection:
-            stored = dict(
-                connection.execute(
-                    RoundSummary.__table__.select().with_only_columns(
-                        RoundSummary.__table__.c.id, RoundSummary.__table__.c.glance
-                    )
-                ).all()
-            )
-    finally:
-        engine.dispose()
+    assert len(expected) == 2 and all(
+        "classical_model" in glance for (glance,) in expected.values()
+    )
     assert stored == expected
 
 
@@ -117,37 +133,46 @@ def test_the_upgrade_writes_the_tallies_of_summaries_stored_before(
     """0024 gives every summary stored before it the tallies a close now writes: a
     simulated demo's summaries, their tallies dropped (downgrade to 0023), get the same
     tallies back from the upgrade, each the distinct answers of its distribution."""
-    from elicit import create_app
-    from elicit.extensions import current_link_keys, db
-    from surveys.demo import ensure_demo
-    from surveys.models import RoundSummary
 
-    _elicit(empty_database, tmp_path, "db", "upgrade")
-    application = create_app(
-        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": empty_database, "SECRET_KEY": "k" * 32}
+    def tallies(summary):
+        for key, components in summary.statistics["distributions"].items():
+            for component, answers in components.items():
+                assert summary.tallies[key][component]["values"] == sorted(set(answers))
+        return (summary.tallies,)
+
+    expected, stored = _written_again(empty_database, tmp_path, "0023", ("tallies",), tallies)
+    assert len(expected) == 2 and all(len(tallies) > 20 for (tallies,) in expected.values())
+    assert stored == expected
+
+
+def test_the_upgrade_counts_responses_and_copies_likelihoods_of_summaries_stored_before(
+    empty_database: str, tmp_path: Path
+):
+    """0026 and 0027 give every summary stored before them what a close now writes
+    beside it: a simulated demo's summaries, those dropped (downgrade to 0025), get the
+    same back from the upgrade: the responses per item, which are those of the round's
+    rows, and the experts' signpost likelihoods a column per signpost and scenario,
+    which are the summary's own transposed."""
+    from elicit.extensions import db
+    from surveys.models import Response
+
+    def written(summary):
+        rows = db.session.execute(
+            db.select(Response.item_id, db.func.count())
+            .where(Response.round_id == summary.round_id)
+            .group_by(Response.item_id)
+        ).all()
+        assert summary.response_counts == {str(item): n for item, n in rows}
+        individual = summary.statistics["signposts"]["individual"]
+        assert len(individual["experts"]) == 6
+        assert summary.likelihoods["columns"] == individual["columns"]
+        assert [list(row) for row in zip(*summary.likelihoods["values"], strict=True)] == (
+            individual["experts"]
+        )
+        return (summary.response_counts, summary.likelihoods)
+
+    expected, stored = _written_again(
+        empty_database, tmp_path, "0025", ("response_counts", "likelihoods"), written
     )
-    with application.app_context():
-        ensure_demo(db.session, panelists=6, keys=current_link_keys(), simulate=True)
-        expected = {}
-        for summary in db.session.execute(db.select(RoundSummary)).scalars():
-            expected[summary.id] = summary.tallies
-            for key, components in summary.statistics["distributions"].items():
-                for component, answers in components.items():
-                    assert summary.tallies[key][component]["values"] == sorted(set(answers))
-        db.session.remove()
-        db.engine.dispose()
-    assert len(expected) == 2 and all(len(tallies) > 20 for tallies in expected.values())
-    _elicit(empty_database, tmp_path, "db", "downgrade", "0023")
-    _elicit(empty_database, tmp_path, "db", "upgrade")
-    table = RoundSummary.__table__
-    engine = create_engine(empty_database)
-    try:
-        with engine.connect() as connection:
-            stored = dict(
-                connection.execute(
-                    table.select().with_only_columns(table.c.id, table.c.tallies)
-                ).all()
-            )
-    finally:
-        engine.dispose()
+    assert len(expected) == 2 and all(len(counts) > 20 for counts, _ in expected.values())
     assert stored == expected

@@ -108,6 +108,10 @@ PATH_PARAMETERS: dict[str, tuple[str, str]] = {
     "item": ("string", "An item's key, as in the study's definition."),
     "observation_id": ("integer", "The observation's id, as listed."),
     "export_id": ("integer", "The prepared export's id, as listed."),
+    "closing_id": (
+        "integer",
+        "The close's id, from the Location of the request that asked for it.",
+    ),
 }
 
 

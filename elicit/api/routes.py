@@ -22,6 +22,8 @@ from elicit.downloads import export_download, prepared_download
 from elicit.extensions import current_link_keys, db
 from surveys import tracking
 from surveys.accounts import studies_of
+from surveys.closing import current_status, failure, request_close, study_closing
+from surveys.closing import hand_again as hand_again_closing
 from surveys.definition import InvalidDefinition, parse_definition
 from surveys.errors import Conflict
 from surveys.exports import (
@@ -32,10 +34,12 @@ from surveys.exports import (
     visible_group_rows,
 )
 from surveys.models import (
+    ClosingStatus,
     Item,
     PreparedExport,
     PreparedStatus,
     Role,
+    RoundClosing,
     RoundStatus,
     ScenarioObservation,
     Study,
@@ -484,13 +488,89 @@ def open_next_round(slug: str) -> Response:
 )
 def close_open_round(slug: str, number: int) -> Response:
     """Close round ``number``, which must be the open round, and return the summary
-    stored for it (every statistic, consensus and stability per item)."""
+    stored for it (every statistic, consensus and stability per item), within the
+    request: a close takes minutes at 100,000 panelists, past a request's time limit,
+    so close a large panel's round in the background (``POST …/closing``)."""
     study = api_study(slug)
     round_ = _find_round(study, number).round
     if round_.status != RoundStatus.OPEN:
         raise Conflict(f"round {number} is {round_.status.value}, not open")
     close_round(db.session, study, actor=api_user())
     return respond(_summary(study, number))
+
+
+def _closing(closing: RoundClosing, slug: str) -> schemas.ClosingOut:
+    status = current_status(closing)
+    number = closing.round.number
+    done = status == ClosingStatus.DONE
+    return schemas.ClosingOut(
+        id=closing.id,
+        round=number,
+        status=status.value,  # type: ignore[arg-type]
+        requested_at=closing.requested_at,
+        started_at=closing.started_at,
+        finished_at=closing.finished_at,
+        error=failure(closing),
+        summary=url_for("api.get_summary", slug=slug, number=number) if done else None,
+    )
+
+
+def _submit_closing(closing_id: int) -> None:
+    """Hand closing ``closing_id`` to a job (:mod:`elicit.jobs`)."""
+    from elicit.jobs import close_later
+
+    close_later(current_app._get_current_object(), closing_id)  # type: ignore[attr-defined]
+
+
+@operation(
+    "POST",
+    "/studies/<slug>/rounds/<int:number>/closing",
+    summary="Close the open round in the background",
+    tag="rounds",
+    returns=schemas.ClosingOut,
+    status=202,
+    scope="write",
+    role=Role.FACILITATOR,
+    errors=(404, 409),
+)
+def close_round_later(slug: str, number: int) -> Response:
+    """Have round ``number``, which must be the open round, closed by a job: for a
+    panel large enough that a close takes longer than a request may (minutes at
+    100,000 panelists).  202 with the close's state and its address in ``Location``:
+    read it until ``status`` is ``done``, then read ``summary``.  A close of the round
+    already queued or under way is returned instead of a second one.  The round takes
+    submissions until the job starts."""
+    study = api_study(slug)
+    round_ = _find_round(study, number).round
+    if round_.status != RoundStatus.OPEN:
+        raise Conflict(f"round {number} is {round_.status.value}, not open")
+    requested = request_close(db.session, study, actor=api_user())
+    if requested.submit:
+        _submit_closing(requested.closing.id)
+    closing = study_closing(db.session, study, requested.closing.id)
+    if closing is None:  # pragma: no cover - deleted with its study meanwhile
+        raise ApiError(404, "The close is gone.")
+    location = url_for("api.get_closing", slug=slug, closing_id=closing.id)
+    return respond(_closing(closing, slug), 202, Location=location)
+
+
+@operation(
+    "GET",
+    "/studies/<slug>/closings/<int:closing_id>",
+    summary="The state of a round's close in the background",
+    tag="rounds",
+    returns=schemas.ClosingOut,
+)
+def get_closing(slug: str, closing_id: int) -> Response:
+    """A close asked for in the background (its address is the ``Location`` of
+    ``POST …/rounds/N/closing``): its state, and the summary's address once done."""
+    study = api_study(slug)
+    closing = study_closing(db.session, study, closing_id)
+    if closing is None:
+        raise ApiError(404, f"The study has no close {closing_id}.")
+    if hand_again_closing(db.session, closing):  # its job was lost: another
+        _submit_closing(closing.id)
+    return respond(_closing(closing, slug))
 
 
 @operation(

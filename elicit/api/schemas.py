@@ -603,6 +603,24 @@ class PreparedExportOut(Model):
     file: str | None = Field(description="Where to download the file (ready only).")
 
 
+class ClosingOut(Model):
+    """A round's close computed by a job: its state, and the summary's address once the
+    round is closed."""
+
+    id: int
+    round: int
+    status: Literal["queued", "running", "done", "failed"] = Field(
+        description="queued: waiting for a worker; running: the summary is being computed "
+        "(the round takes no more submissions); done: the round is closed, its summary at "
+        "'summary'; failed: the round is still open and every answer kept, see 'error'."
+    )
+    requested_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None = Field(description="Why it failed (failed only).")
+    summary: str | None = Field(description="Where to read the round's summary (done only).")
+
+
 class PreparedExportList(Model):
     """A study's prepared exports, newest first."""
 

@@ -50,7 +50,13 @@ from elicit.i18n import LANGUAGE_NAMES, remember_requested_language
 from elicit.jobs import send_messages
 from elicit.metrics import count_submission
 from elicit.paging import page_number
-from surveys.answers import DeadlinePassed, RoundNotOpen, parse_answers, submit_responses
+from surveys.answers import (
+    DeadlinePassed,
+    RoundBeingClosed,
+    RoundNotOpen,
+    parse_answers,
+    submit_responses,
+)
 from surveys.drafts import save_draft
 from surveys.errors import AccessRevoked, AnswerError, Conflict, InvalidAnswers, NotFound
 from surveys.expert import ExpertPage, expert_page
@@ -479,6 +485,13 @@ def _submit(visit: Visit, typed: dict[str, str]) -> Any:
             "The deadline for this round (%(deadline)s UTC) has passed, so your answers were "
             "not submitted. They are kept as a draft; please contact the study team.",
             deadline=format_datetime(passed.deadline, "medium"),
+        )
+        return _render(visit, typed, problems=[message]), 409
+    except RoundBeingClosed:
+        message = gettext(
+            "The study team is closing this round right now, so your answers could not be "
+            "submitted. They are kept as a draft and are still below; the study team can "
+            "tell you what happens next."
         )
         return _render(visit, typed, problems=[message]), 409
     except RoundNotOpen:

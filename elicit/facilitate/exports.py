@@ -40,6 +40,8 @@ from surveys.prepared_exports import (
     study_exports,
 )
 
+#: How often the page asks after exports queued or being written (static/follow.js).
+FOLLOW_SECONDS = 10
 #: Each format's name on the page.
 FORMAT_NAMES = {"csv": "CSV", "xlsx": "Excel", "json": "JSON"}
 
@@ -88,6 +90,9 @@ def exports(slug: str) -> str:
         in_progress=any(
             export.status in (PreparedStatus.QUEUED, PreparedStatus.RUNNING) for export in listed
         ),
+        # What static/follow.js compares: the page is loaded again once it changes.
+        follow_seconds=FOLLOW_SECONDS,
+        follow_state=" ".join(f"{export.id}:{export.status.value}" for export in listed),
         large=large if large in FORMATS else None,
         responses=format_decimal(response_count(db.session, study)) if large in FORMATS else None,
         formats=FORMAT_NAMES,

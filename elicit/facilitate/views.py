@@ -28,10 +28,8 @@ from elicit.extensions import db, limiter
 from elicit.facilitate.access import console_user, may_export, study_for
 from elicit.facilitate.amendment_words import amendments_context
 from elicit.facilitate.calibration_words import glance_words
-from elicit.facilitate.close_words import preview_items, preview_rows
 from elicit.facilitate.forms import (
     ChangePasswordForm,
-    ConfirmForm,
     ConfirmOpeningForm,
     LoginForm,
     OpenRoundForm,
@@ -48,22 +46,19 @@ from surveys.accounts import (
 from surveys.accounts import change_password as change_account_password
 from surveys.audit import study_log_page
 from surveys.calibration import classical_model_glance
-from surveys.close_checklist import close_checklist
+from surveys.closing import UNFINISHED as CLOSING_UNFINISHED
+from surveys.closing import current_status, open_round_closing
 from surveys.errors import Conflict
-from surveys.models import Study
+from surveys.models import RoundClosing, Study
 from surveys.opening import OpeningPlan, plan_next_round
 from surveys.progress import StudyProgress, gather_small_groups, round_states, study_progress
-from surveys.protocol import items_at_consensus, protocol_stamp, retired_at_close
+from surveys.protocol import protocol_stamp
 from surveys.rounds import (
-    close_preview,
-    close_round,
     open_round,
-    open_round_of,
     stopping_recommendation,
 )
 from surveys.schedules import planned
 from surveys.scores import stored_scores
-from surveys.studies import study_definition
 
 blueprint = Blueprint("facilitate", __name__, url_prefix="/console")
 
@@ -187,8 +182,17 @@ def study(slug: str) -> str:
         scores=stored_scores(db.session, current),
         pool_names=_outcome_routes.POOL_NAMES,
         classical=glance_words(classical_model_glance(db.session, current)),
+        closing_under_way=_closing_under_way(current),
         **_response_rate_context(current, progress),
     )
+
+
+def _closing_under_way(study: Study) -> RoundClosing | None:
+    """The close of ``study``'s open round that a job has yet to finish, if any."""
+    closing = open_round_closing(db.session, study)
+    if closing is None or current_status(closing) not in CLOSING_UNFINISHED:
+        return None
+    return closing
 
 
 @blueprint.route("/studies/<slug>/response-rate")
@@ -294,57 +298,9 @@ def open_next_round(slug: str) -> Any:
     return redirect(url_for("facilitate.study", slug=slug)), 303
 
 
-@blueprint.route("/studies/<slug>/rounds/close", methods=["GET", "POST"])
-@login_required
-def close_current_round(slug: str) -> Any:
-    """Preview the open round's summary as a decision (each row's rule in words with
-    what it measured, the state, the stability), under a checklist of what could still
-    change it (unsubmitted drafts, non-respondents by group, the deadline); closing
-    needs a confirmation.  Items at consensus follow the study's setting: listed as
-    leaving, kept, or ticked here."""
-    current = study_for(slug, change=True)
-    form = ConfirmForm()
-    if request.method == "POST":
-        if not form.validate_on_submit():
-            abort(400)
-        ticked = request.form.getlist("retire") if current.consensus_items == "ask" else []
-        try:
-            summary = close_round(db.session, current, actor=console_user(), retire=ticked)
-        except Conflict as error:
-            flash(gettext("The round could not be closed: %(reason)s", reason=str(error)))
-            return redirect(url_for("facilitate.study", slug=slug)), 303
-        number = summary.round.number
-        flash(gettext("Round %(number)s is closed and its summary stored.", number=number))
-        retired = retired_at_close(current, number)
-        if retired:
-            flash(
-                gettext(
-                    "Reached consensus and left the next round (retired): %(items)s.",
-                    items=", ".join(retired),
-                )
-            )
-        return redirect(url_for("facilitate.study", slug=slug)), 303
-    round_ = open_round_of(db.session, current)
-    if round_ is None:
-        abort(409, gettext("No round is open."))
-    preview = close_preview(db.session, current, round_)
-    return render_template(
-        "facilitate/close.html",
-        study=current,
-        preview=preview,
-        groups=preview_items(
-            preview_rows(study_definition(current), preview, round_number=round_.number)
-        ),
-        checklist=close_checklist(db.session, current, round_),
-        form=form,
-        number=round_.number,
-        at_consensus=items_at_consensus(current, preview),
-        items={item.key: item for item in current.items},
-    )
-
-
 # Routes defined in their own modules, on this blueprint.
 from elicit.facilitate import builder as _builder_routes  # noqa: E402 (also: the words of missing texts)
+from elicit.facilitate import closing as _closing_routes  # noqa: E402, F401
 from elicit.facilitate import design as _design_routes  # noqa: E402, F401
 from elicit.facilitate import exports as _export_routes  # noqa: E402, F401
 from elicit.facilitate import message_history as _history_routes  # noqa: E402, F401

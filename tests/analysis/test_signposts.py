@@ -225,6 +225,37 @@ def test_sensitivity_range_over_individual_likelihoods():
     assert (timeline["low"] <= timeline["probability"] + 1e-15).all()
 
 
+def test_individual_likelihoods_as_one_array_give_the_same_range():
+    """The panel's likelihoods as an (experts, signposts, scenarios) array, as the
+    tracker reads a stored panel, are the rows' likelihoods: the same timeline."""
+    individual = pd.DataFrame(
+        {
+            "panelist": ["p0"] * 3 + ["p1"] * 3 + ["p1"] * 3,
+            "signpost": ["s1"] * 6 + ["s2"] * 3,
+            "scenario": ["a", "b", "c"] * 3,
+            "likelihood": [0.9, 0.2, 0.1, 0.5, 0.4, 0.1, 0.3, 0.3, 0.3],
+        }
+    )
+    nan = np.nan
+    array = np.array(
+        [
+            [[0.9, 0.2, 0.1], [nan, nan, nan], [nan, nan, nan]],
+            [[0.5, 0.4, 0.1], [0.3, 0.3, 0.3], [nan, nan, nan]],
+        ]
+    )
+    assert list(MATRIX.index) == ["s1", "s2", "s3"] and list(MATRIX.columns) == ["a", "b", "c"]
+    observations = [
+        Observation("2026-01-01", "signpost", "s1"),
+        Observation("2026-02-01", "signpost", "s2", False),
+    ]
+    rows = update_scenarios(PRIOR, MATRIX, observations, individual=individual)
+    stacked = update_scenarios(PRIOR, MATRIX, observations, individual=array)
+    pd.testing.assert_frame_equal(rows.timeline, stacked.timeline)
+    assert (stacked.timeline["low"] < stacked.timeline["high"]).any()
+    with pytest.raises(ValueError, match="expected"):
+        update_scenarios(PRIOR, MATRIX, observations, individual=array[:, :1, :])
+
+
 def test_clip_and_unusable_signposts():
     flat = MATRIX.copy()
     flat.loc["s1"] = [0.0, 1.0, 0.5]

@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from surveys.definition import ItemDefinition, parse_definition
 from surveys.demo import demo_source
 from surveys.fields import component_field
+from tests.conftest import PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
@@ -120,6 +122,16 @@ def enter(page: Any, live_server: str, token: str, lang: str | None = None) -> N
     """Open a personal link, as an expert does from an invitation."""
     page.goto(f"{live_server}/e/{token}" + (f"?lang={lang}" if lang else ""))
     assert "/e/" in page.url and token not in page.url, "the token must leave the address"
+
+
+def console_login(page: Any, live_server: str, email: str) -> None:
+    """Log in to the console through its form, as a facilitator does; back at the list
+    of studies (the login's cookie stored) before anything else is opened."""
+    page.goto(f"{live_server}/console/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{live_server}/console/")
 
 
 def spanish(msgid: str) -> str | None:

@@ -64,7 +64,7 @@ def log_in(page, live_server: str) -> None:
     page.get_by_label("Email").fill("lead@example.org")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    page.wait_for_load_state("load")
+    page.wait_for_url(f"{live_server}/console/")
 
 
 @pytest.mark.parametrize("width", [1280, 375])

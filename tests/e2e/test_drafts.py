@@ -56,7 +56,7 @@ def test_autosaved_draft_survives_a_reload_and_another_device(
 
     type_answers(page)
     # The script saves 2.5 s after the last change, and says so.
-    expect(status).to_contain_text("Draft saved at", timeout=8_000)
+    expect(status).to_contain_text("Draft saved at", timeout=20_000)
     draft = stored_draft(me) or {}
     assert {name: value for name, value in draft.items() if value} == {"agenda_now": "2", **TYPED}
 

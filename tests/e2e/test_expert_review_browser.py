@@ -77,7 +77,10 @@ def test_the_review_lists_the_answers_and_links_back_to_each_field(
             field(page, f"{ESTIMATE}.{part}").fill(value)
         field(page, f"{ESTIMATE}.confidence").fill("80")
         field(page, "rationale.trust_now").fill("Recent visits.")
-        page.locator('button[name="action"][value="review"]:not([aria-hidden])').click()
+        # The answer page's form is "#answers" too, and the review is posted to the same
+        # address: wait for the review page to load before counting its entries.
+        with page.expect_navigation():
+            page.locator('button[name="action"][value="review"]:not([aria-hidden])').click()
         expect(page.locator("#answers")).to_be_visible()
 
         # The unanswered questions come first, clearly marked; the answers follow.
@@ -248,6 +251,7 @@ def test_the_preview_review_lists_the_answers_and_its_links_open_the_preview(
     page.get_by_label("Email").fill("lead@example.org")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{live_server}/console/")
     page.goto(f"{live_server}/console/studies/{study.slug}/preview/1?lang=en")
     field(page, "trigger_tariffs").fill("35")
     page.locator('button[name="action"][value="review"]:not([aria-hidden])').click()

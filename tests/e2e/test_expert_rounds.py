@@ -226,7 +226,8 @@ def test_expert_completes_two_rounds(live_server, page, make_study, make_panel, 
     page.locator('input[name="trust_now"][value="3"]').check()
     page.locator("#field-trigger_tariffs").fill("40")
     page.locator('[id="field-rationale.trigger_tariffs"]').fill("Tariff talks resumed.")
-    page.locator('button[name="action"][value="review"]:not([aria-hidden])').click()
+    with page.expect_navigation():  # as in round 1: all_inner_texts() reads at once
+        page.locator('button[name="action"][value="review"]:not([aria-hidden])').click()
     # The open question is asked afresh each round: it does not carry over.
     page.locator("#unanswered .review-question-text").first.wait_for()  # the review page
     listed = page.locator("#unanswered .review-question-text").all_inner_texts()

@@ -36,6 +36,7 @@ def test_a_study_too_large_for_a_spreadsheet_is_offered_csv_instead(
     page.get_by_label("Email").fill("analyst@example.org")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{live_server}/console/")
     page.goto(f"{live_server}{STUDY}")
     page.locator("#downloads").get_by_role("link", name="Excel", exact=True).click()
     expect(page).to_have_url(f"{live_server}{STUDY}/export/xlsx")

@@ -60,6 +60,7 @@ def test_from_the_panel_to_a_panelist_s_history(
     page.get_by_label("Email").fill("lead@example.org")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{live_server}/console/")
     page.goto(f"{live_server}/console/studies/{SLUG}/panel")
     page.get_by_role("link", name="Expert Number1").click()
     expect(page.locator("h1")).to_contain_text("Messages and visits: Expert Number1")

@@ -44,6 +44,7 @@ def test_the_facilitator_writes_the_invitation_in_both_languages(
     page.get_by_label("Email").fill("lead@example.org")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{live_server}/console/")
     page.goto(f"{live_server}/console/studies/{SLUG}")
     page.get_by_role("link", name="Message texts").click()
     expect(page.get_by_role("heading", name="Messages to the panel")).to_be_visible()

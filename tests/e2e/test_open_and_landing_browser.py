@@ -178,6 +178,7 @@ def test_the_data_downloads_from_the_study_and_results_pages(
     page.get_by_label("Email").fill("analyst@example.org")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{live_server}/console/")
     problems: list[str] = []
     for address, name in ((STUDY, "study"), (f"{STUDY}/results", "results")):
         page.goto(f"{live_server}{address}")

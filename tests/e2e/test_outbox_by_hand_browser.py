@@ -70,6 +70,7 @@ def test_the_facilitator_sends_by_hand_and_marks_as_sent(
     page.get_by_label("Email").fill("lead@example.org")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{live_server}/console/")
     page.goto(f"{live_server}{OUTBOX}")
     expect(page.get_by_label("Round")).to_contain_text("Round 2 (5)")
     expect(page.get_by_label("Status")).to_contain_text("waiting (10)")
@@ -77,7 +78,8 @@ def test_the_facilitator_sends_by_hand_and_marks_as_sent(
 
     page.get_by_label("Round").select_option("2")
     page.get_by_label("Status").select_option("waiting")
-    page.get_by_role("button", name="Show").click()
+    with page.expect_navigation():  # page.url below is read at once
+        page.get_by_role("button", name="Show").click()
     assert "round=2" in page.url and "status=waiting" in page.url
     expect(page.locator("#by-hand")).to_contain_text("5 messages here are not sent yet.")
     expect(page.locator("#messages tbody tr")).to_have_count(5)

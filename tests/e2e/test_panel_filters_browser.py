@@ -62,6 +62,7 @@ def log_in(page, live_server: str) -> None:
     page.fill("#email", "lead@example.org")
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
+    expect(page).to_have_url(f"{live_server}/console/")
 
 
 def test_the_panel_table_fits_1280_pixels_and_the_page_fits_375(
@@ -148,7 +149,7 @@ def test_the_dashboard_counts_follow_a_submission_without_a_reload(
     assert counts.inner_text().startswith("0 of 4")
     page.evaluate("() => { window.notReloaded = true; }")
     post_answers(links[0].token, {"trust_now": "3"})
-    page.locator("#response-rate", has_text="1 of 4").wait_for(timeout=10_000)
+    page.locator("#response-rate", has_text="1 of 4").wait_for(timeout=20_000)
     assert page.evaluate("() => window.notReloaded === true")
     violations = axe_violations(page, live_server)
     assert not violations, describe_violations("the study page at 1280 px", violations)

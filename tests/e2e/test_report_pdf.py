@@ -61,6 +61,7 @@ def test_report_prints_to_pdf_with_every_plot(live_server, page, new_page, make_
     page.get_by_label("Email").fill(RESEARCHER)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{live_server}/console/")
     serve_axe(page, live_server)
     page.goto(f"{live_server}/console/studies/{run.study.slug}")
     with page.expect_navigation(timeout=REPORT_TIMEOUT):
@@ -111,6 +112,7 @@ def test_the_downloaded_report_opens_on_its_own(
     page.get_by_label("Email").fill(RESEARCHER)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{live_server}/console/")
     page.goto(f"{live_server}/console/studies/{run.study.slug}/report", timeout=REPORT_TIMEOUT)
     with page.expect_download(timeout=REPORT_TIMEOUT) as download:
         page.get_by_role("link", name="Download this report as one HTML file").click(

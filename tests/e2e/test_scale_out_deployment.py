@@ -22,6 +22,7 @@ import itertools
 import json
 import secrets
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -136,19 +137,41 @@ class Browser:
 
     def __init__(self, base_url: str):
         self.base_url = base_url
+        self.location: str | None = None
         self.cookies = http.cookiejar.CookieJar()
         self._opener = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(self.cookies), _NoRedirects()
         )
 
     def request(self, path: str, form: dict[str, str] | None = None) -> tuple[int, str]:
-        """GET ``path``, or POST ``form`` to it; the status and the body."""
+        """GET ``path``, or POST ``form`` to it; the status and the body (a redirect's
+        address in :attr:`location`)."""
         data = urllib.parse.urlencode(form).encode() if form is not None else None
         try:
             with self._opener.open(self.base_url + path, data=data, timeout=30) as answer:
+                self.location = answer.headers.get("Location")
                 return answer.status, answer.read().decode()
         except urllib.error.HTTPError as answer:
+            self.location = answer.headers.get("Location")
             return answer.code, answer.read().decode()
+
+    def close_round(self, console: str, token: str, timeout: float = 120) -> str:
+        """Close the open round from the console and follow the close's page (a job
+        computes it, in a thread of whichever host took the click) until it sends to
+        the study page, whichever host answers; that page."""
+        assert self.request(f"{console}/rounds/close", {"csrf_token": token})[0] == 303
+        closing = urllib.parse.urlsplit(self.location or "").path
+        deadline = time.monotonic() + timeout
+        while urllib.parse.urlsplit(self.location or "").path != console:
+            assert "/rounds/closing/" in closing, closing
+            assert time.monotonic() < deadline, "the close did not finish"
+            time.sleep(0.5)
+            status, page = self.request(closing)
+            if status == 200:  # still closing: the page says so
+                assert "Closing round" in page and "was not closed" not in page, page
+            else:
+                assert status == 303, (status, page)
+        return self.request(console)[1]
 
 
 def test_two_hosts_behind_nginx_serve_one_site(site: Site):
@@ -162,8 +185,7 @@ def test_two_hosts_behind_nginx_serve_one_site(site: Site):
     status, page = browser.request(console)
     assert status == 200
     token = csrf_token(page)
-    assert browser.request(f"{console}/rounds/close", {"csrf_token": token})[0] == 303
-    assert "Round 1 is closed" in browser.request(console)[1]
+    assert "Round 1 is closed" in browser.close_round(console, token)
     (trust,) = [each for each in _active_items(site) if each.definition.key == "trust_now"]
     reworded = item_to_toml(trust.definition).replace("today between", "at present between")
     changed = browser.request(

@@ -237,7 +237,9 @@ def test_scenarios_signposts_seeds_tracker_and_scores_from_start_to_end(
         page.get_by_label("What was observed").select_option(label=what)
         page.get_by_label("Date observed").fill(when)
         page.get_by_label("Source or note").fill(f"Newspaper of {when}")
-        page.get_by_role("button", name="Record the observation").click()
+        # The second save says what the first did: wait for its own page.
+        with page.expect_navigation():
+            page.get_by_role("button", name="Record the observation").click()
         expect(page.get_by_role("status")).to_contain_text("The observation is recorded.")
 
     # The two triggers resolve: tariffs happened, the raid did not.
@@ -248,7 +250,8 @@ def test_scenarios_signposts_seeds_tracker_and_scores_from_start_to_end(
         form.get_by_label("What happened").select_option(label=outcome)
         form.get_by_label("Known on").fill("2026-06-30")
         form.get_by_label("Source").fill("Official gazette")
-        form.get_by_role("button", name="Record the outcome").click()
+        with page.expect_navigation():  # as above: the same status after each save
+            form.get_by_role("button", name="Record the outcome").click()
         expect(page.get_by_role("status")).to_contain_text("The outcome is recorded.")
 
     for lang, words in (("en", ENGLISH), ("es", SPANISH)):

@@ -83,7 +83,10 @@ def test_facilitator_builds_previews_runs_and_amends_a_bilingual_study(
     page.get_by_label("Title (Spanish)", exact=True).fill("Los ríos en 2040")
     page.get_by_label("Introduction (English, optional)").fill("Thank you for joining.")
     page.get_by_label("Introduction (Spanish, optional)").fill("Gracias por participar.")
-    page.get_by_role("button", name="Save the title and introduction").click()
+    # The builder answers with the builder: wait for it, or the section's title is
+    # typed into the page being left.
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save the title and introduction").click()
     page.locator("#new-section-title_en").fill("Outlook")
     page.locator("#new-section-title_es").fill("Perspectivas")
     page.get_by_role("button", name="Add the section").click()
@@ -161,7 +164,11 @@ def test_facilitator_builds_previews_runs_and_amends_a_bilingual_study(
     # 3. A rule per item through the rule editor, starting from each item's page.
     def rule_editor(key: str) -> None:
         page.goto(f"{build}/items/{key}")
-        page.get_by_role("link", name=f"Change the consensus rule of {key}").click()
+        # The item's page names the key in its heading too: wait for the editor itself,
+        # loaded, or the criteria counted next are the old page's (none).
+        with page.expect_navigation():
+            page.get_by_role("link", name=f"Change the consensus rule of {key}").click()
+        expect(page).to_have_url(f"{live_server}/console/studies/{SLUG}/rules/items/{key}")
         expect(page.get_by_role("heading", level=1)).to_contain_text(key)
 
     def criteria(*wanted: tuple[str, dict[str, str]]) -> None:
@@ -240,7 +247,9 @@ def test_facilitator_builds_previews_runs_and_amends_a_bilingual_study(
     save_rule()
     for part, largest in (("best", "50"), ("confidence", "20")):
         page.goto(f"{live_server}/console/studies/{SLUG}/rules/items/{ESTIMATE}")
-        page.locator(f"#part-{part}").get_by_role("link").click()
+        with page.expect_navigation():
+            page.locator(f"#part-{part}").get_by_role("link").click()
+        expect(page).to_have_url(re.compile(rf"/rules/items/{ESTIMATE}/parts/{part}$"))
         criteria(("iqr", {"Largest IQR": largest}))
         axe_clean(f"rule editor, estimate {part}")
         save_rule()

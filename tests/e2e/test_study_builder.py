@@ -61,6 +61,7 @@ def test_a_bilingual_study_built_only_with_forms(live_server, new_page, artifact
     page.get_by_label("Email").fill("lead@example.org")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{live_server}/console/")
 
     # 1. Start: a blank study in English and Spanish.
     page.goto(f"{live_server}/console/studies/new")
@@ -107,13 +108,18 @@ def test_a_bilingual_study_built_only_with_forms(live_server, new_page, artifact
     def save(key: str) -> None:
         page.get_by_role("button", name="Save the item").click()
         expect(page).to_have_url(f"{live_server}/console/studies/{SLUG}/build/items/{key}")
-        page.get_by_role("link", name="Back to the builder").click()
+        # The builder itself, loaded: order() reads it at once.
+        with page.expect_navigation():
+            page.get_by_role("link", name="Back to the builder").click()
 
     # 4. One item of every kind.  The likert item: its question only in English first.
     add("likert", "drivers")
     page.get_by_label("Question (English)").fill("Trust between the agencies is high.")
     check("item-likert-new")
-    page.get_by_role("button", name="Save the item").click()
+    # The new item's form flags the missing Spanish too (builder.js): wait for the saved
+    # item's page, or check() scans the old one and "Back" leaves before the save.
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save the item").click()
     expect(page.locator("#text_es-missing")).to_have_text("Spanish missing")
     check("item-likert")
     page.get_by_role("link", name="Back to the builder").click()
@@ -214,7 +220,8 @@ def test_a_bilingual_study_built_only_with_forms(live_server, new_page, artifact
     page.get_by_role("button", name="Delete this item").click()
     expect(page.locator(".notice")).to_contain_text("The item rank_the_risks_copy is deleted.")
     page.locator("#item-what_are_we_missing").get_by_role("button", name="Duplicate").click()
-    page.get_by_role("link", name="Back to the builder").click()
+    with page.expect_navigation():  # or the reload below reloads the item's page
+        page.get_by_role("link", name="Back to the builder").click()
 
     # 7. A reload finds everything where it was left.
     page.reload()

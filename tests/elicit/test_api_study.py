@@ -374,9 +374,10 @@ def _texts_of_response(response) -> list[str]:
     return texts
 
 
-def _run_study(api: Api, client, slug: str, anonymity: str) -> list[str]:
-    """Load a study at ``anonymity``, add the panel, run round 1 (closed) and round 2
-    (open, a draft among the answers); return the panel's link tokens."""
+def _run_study(api: Api, client, slug: str, anonymity: str) -> tuple[list[str], int]:
+    """Load a study at ``anonymity``, add the panel, run round 1 (closed in the
+    background) and round 2 (open, a draft among the answers); return the panel's link
+    tokens and round 1's close."""
     body = {"definition": _demo_source(slug), "anonymity": anonymity}
     assert api.post("/studies", body, status=201).get_json()["anonymity"] == anonymity
     issued = api.post(f"/studies/{slug}/panelists", {"panelists": _panelists()}, status=201)
@@ -392,15 +393,15 @@ def _run_study(api: Api, client, slug: str, anonymity: str) -> list[str]:
             answers["rationale.trust_now"] = "My reasons, which name nobody."
             _answer(client, link, answers, save=index == 0)
         if number == 1:
-            api.post(f"/studies/{slug}/rounds/{number}/close")
-    return [_token_of(link) for link in links]
+            closing = api.post(f"/studies/{slug}/rounds/{number}/closing", status=202)
+    return [_token_of(link) for link in links], closing.get_json()["id"]
 
 
-def _every_get(api: Api, slug: str) -> dict[str, str]:
+def _every_get(api: Api, slug: str, closings: list[int]) -> dict[str, str]:
     """GET every path of the OpenAPI document, for every round and export format,
-    every page of the responses (whole and filtered), and every prepared export, each
-    format prepared first (the test app writes it at once); return the address of each
-    prepared file → its format."""
+    every page of the responses (whole and filtered), every prepared export, each
+    format prepared first (the test app writes it at once), and each of ``closings``;
+    return the address of each prepared file → its format."""
     document = api.get("/openapi.json").get_json()
     still_open = api.get(f"/studies/{slug}/rounds/2").get_json()["status"] == "open"
     prepared = {
@@ -413,6 +414,7 @@ def _every_get(api: Api, slug: str) -> dict[str, str]:
         "number": [1, 2],
         "fmt": ["csv", "xlsx", "json"],
         "export_id": [state["id"] for state in prepared.values()],
+        "closing_id": closings,
     }
     for path, methods in document["paths"].items():
         if "get" not in methods:
@@ -439,10 +441,10 @@ def test_no_answer_and_no_export_names_a_panelist(api, client, anonymity):
     assert not any(text.lower() in demo_source().lower() for text in forbidden)
 
     slug = f"privacy-{anonymity}"
-    tokens = _run_study(api, client, slug, anonymity)
-    prepared_files = _every_get(api, slug)
+    tokens, first = _run_study(api, client, slug, anonymity)
+    prepared_files = _every_get(api, slug, [first])
     api.post(f"/studies/{slug}/rounds/2/close")
-    prepared_files |= _every_get(api, slug)  # with both rounds closed
+    prepared_files |= _every_get(api, slug, [first])  # with both rounds closed
     secrets = tokens + [hash_token(token) for token in tokens]
     secrets.append(api.headers["Authorization"].removeprefix("Bearer "))
 
@@ -478,4 +480,5 @@ def test_no_answer_and_no_export_names_a_panelist(api, client, anonymity):
     assert len(prepared_files) == 6 and set(prepared_files) <= labels  # both states
     assert f"GET /api/v1/studies/{slug}/rounds/1/summary" in labels
     assert f"GET /api/v1/studies/{slug}/panelists" in labels
+    assert f"GET /api/v1/studies/{slug}/closings/{first}" in labels
     assert scanned > 40

@@ -46,6 +46,12 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("facilitate.open_next_round", "POST"): (302, 302, 404, 403, 303),
     ("facilitate.close_current_round", "GET"): (302, 302, 404, 403, 200),
     ("facilitate.close_current_round", "POST"): (302, 302, 404, 403, 303),
+    # Computing a large round's close preview again: back to the close's page, or to the
+    # study once the round is closed.
+    ("facilitate.compute_close_preview", "POST"): (302, 302, 404, 403, 303),
+    # A close that failed, of round 1, which the post above has closed since: its page
+    # sends the facilitator to the study page (a researcher may not close rounds).
+    ("facilitate.closing", "GET"): (302, 302, 404, 403, 303),
     # results and deadline (issue 5)
     ("facilitate.results", "GET"): (302, 302, 404, 200, 200),
     # the stamped protocol (issue 12): members read it, researchers included
@@ -119,9 +125,10 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("facilitate.study_settings", "POST"): (302, 302, 404, 403, 422),
     ("facilitate.items", "GET"): (302, 302, 404, 200, 200),
     ("facilitate.add_new_item", "GET"): (302, 302, 404, 403, 200),
-    ("facilitate.add_new_item", "POST"): (302, 302, 404, 403, 422),
+    # Visited while round 1 is still open (before the close below): items wait for it.
+    ("facilitate.add_new_item", "POST"): (302, 302, 404, 403, 409),
     ("facilitate.reword", "GET"): (302, 302, 404, 403, 200),
-    ("facilitate.reword", "POST"): (302, 302, 404, 403, 422),
+    ("facilitate.reword", "POST"): (302, 302, 404, 403, 409),
     ("facilitate.retire", "POST"): (302, 302, 404, 403, 422),
     # the study builder (issue 12): its facilitators only.  Round 1 is open in this
     # world, so the builder is read-only and each change is sent back to it (303).
@@ -166,6 +173,8 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("api.get_round", "GET"): (401, 401, 401, 401, 401),
     ("api.open_next_round", "POST"): (401, 401, 401, 401, 401),
     ("api.close_open_round", "POST"): (401, 401, 401, 401, 401),
+    ("api.close_round_later", "POST"): (401, 401, 401, 401, 401),
+    ("api.get_closing", "GET"): (401, 401, 401, 401, 401),
     ("api.get_summary", "GET"): (401, 401, 401, 401, 401),
     ("api.list_responses", "GET"): (401, 401, 401, 401, 401),
     ("api.export", "GET"): (401, 401, 401, 401, 401),
@@ -263,7 +272,18 @@ def world(app, make_study, make_panel, make_user):
         "token_id": create_token(db.session, lead, "notebook").token.id,
         "observation_id": 1,
         "export_id": _ready_export(study),
+        "closing_id": _failed_closing(round_),
     }
+
+
+def _failed_closing(round_) -> int:
+    """A close of ``round_`` that failed (the round stays open for the other routes)."""
+    from surveys.models import ClosingStatus, RoundClosing
+
+    closing = RoundClosing(round=round_, status=ClosingStatus.FAILED, error="a test")
+    db.session.add(closing)
+    db.session.commit()
+    return closing.id
 
 
 def _ready_export(study) -> int:

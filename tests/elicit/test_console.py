@@ -133,6 +133,8 @@ def test_facilitator_opens_and_closes_rounds_and_the_audit_log_says_so(
     ] == [
         ("study.load", None),
         ("round.open", "lead@example.org"),
+        # Asked for, then done by the job (here in the request), as who asked.
+        ("round.close.request", "lead@example.org"),
         ("round.close", "lead@example.org"),
     ]
     log_page = client.get(f"/console/studies/{SLUG}").text

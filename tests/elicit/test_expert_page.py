@@ -377,6 +377,50 @@ def test_submission_after_the_deadline_is_kept_as_a_draft(client, expert):
     assert draft_fields() == {"trust_now": "4"}
 
 
+def test_posting_while_the_round_is_being_closed_keeps_the_typed_answers(
+    client, expert, database_url, monkeypatch
+):
+    """A close holds the round longer than a submission waits (on PostgreSQL; the lock
+    itself is tested in tests/surveys/test_close_wait.py): the expert is told the round
+    is being closed, and what they typed stays on the page and in their draft."""
+    from sqlalchemy import create_engine, text
+
+    from elicit.expert import views
+    from surveys import answers
+    from surveys.drafts import save_draft
+
+    enter(client, expert)
+    token = csrf_token(client.get("/e/").text)
+    engine = create_engine(database_url)
+    holder = engine.connect()
+    if db.engine.dialect.name == "postgresql":
+        # What a close does first: hold the round (here from a connection of its own).
+        holder.execute(text("SELECT id FROM round FOR NO KEY UPDATE"))
+        monkeypatch.setattr(answers, "CLOSE_WAIT_MS", 200)
+    else:  # SQLite's close holds the whole database: no wait to give up, so imitated
+
+        def being_closed(session, who, form, **options):
+            save_draft(session, who, form)
+            raise answers.RoundBeingClosed("the round is being closed")
+
+        monkeypatch.setattr(views, "submit_responses", being_closed)
+    try:
+        response = client.post(
+            "/e/",
+            data={"csrf_token": token, "trust_now": "4", "rationale.trust_now": "Still thinking."},
+        )
+    finally:
+        holder.rollback()
+        holder.close()
+        engine.dispose()
+    assert response.status_code == 409
+    assert "The study team is closing this round right now" in response.text
+    assert 'name="trust_now" value="4" checked' in response.text
+    assert "Still thinking." in response.text
+    assert saved_answers() == {}
+    assert draft_fields() == {"trust_now": "4", "rationale.trust_now": "Still thinking."}
+
+
 def test_posting_into_a_closed_round_keeps_the_typed_answers(client, expert):
     enter(client, expert)
     token = csrf_token(client.get("/e/").text)

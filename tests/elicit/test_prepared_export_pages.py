@@ -114,7 +114,7 @@ def test_a_large_study_s_download_leads_to_its_preparation_then_to_the_file(
     assert "The CSV export is being prepared." in page  # the flash
     assert "Ready: written" in page and "with 1 closed round(s)" in page
     assert "analyst@example.org" in page  # who asked
-    assert 'http-equiv="refresh"' not in page  # nothing left to wait for
+    assert "follow.js" not in page and "data-follow-seconds" not in page  # nothing to wait for
     (link,) = file_links(page)
     body = checked(large.get(link), "application/zip")
     assert members(body) == members(written(study, "csv"))
@@ -147,8 +147,8 @@ def test_a_waiting_export_is_followed_and_a_lost_job_given_another(large, study)
     log_in(large, "lead@example.org")
     page = large.get(f"{CONSOLE}/exports").text
     assert "Waiting for a worker" in page
-    assert '<meta http-equiv="refresh" content="10">' in page
-    assert "reloads itself every 10 seconds" in page
+    assert 'src="/static/follow.js"' in page and 'data-follow-seconds="10"' in page
+    assert "This page updates itself when an export is ready" in page
     # Its job is lost: after a while the page gives it another (which runs at once here).
     db.session.execute(
         update(PreparedExport)

@@ -9,6 +9,7 @@ import copy
 import itertools
 from datetime import date, datetime, timedelta
 
+import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import select
@@ -576,6 +577,18 @@ def test_through_real_signpost_items_and_a_real_close(make_study, make_panel, po
     last = table[table["step"] == 2].set_index("scenario")
     assert last.loc["storm", "low"] == pytest.approx(0.168 / 0.244)
     assert last.loc["storm", "high"] >= last.loc["storm", "probability"]
+    # The close stored the experts' likelihoods a column per signpost and scenario, and
+    # the tracker read those; from the summary's own list per expert, the same timeline.
+    summary = db.session.execute(select(RoundSummary)).scalar_one()
+    individual = summary.statistics["signposts"]["individual"]
+    assert len(individual["experts"]) == 3
+    assert summary.likelihoods == {
+        "columns": individual["columns"],
+        "values": [list(column) for column in zip(*individual["experts"], strict=True)],
+    }
+    summary.likelihoods = None
+    db.session.commit()
+    pd.testing.assert_frame_equal(scenario_tracker(db.session, study).timeline, table)
 
 
 def test_the_study_page_reads_no_individual_likelihoods(summarised):
@@ -674,8 +687,9 @@ def test_both_layouts_of_the_individual_likelihoods_read_the_same(summarised):
         if not (row["expert"] == 1 and row["signpost"] == "signpost_a")
         or row["scenario"] != "status_quo"
     ]
-    old = _individual(rows)
-    new = _individual({"columns": columns, "experts": experts})
+    matrix = pd.DataFrame(MATRIX).T[list(SCENARIOS)]
+    old = _individual(rows, matrix)
+    new = _individual({"columns": columns, "experts": experts}, matrix)
     order = ["panelist", "signpost", "scenario"]
     pd.testing.assert_frame_equal(
         old.sort_values(order, ignore_index=True),
@@ -683,4 +697,15 @@ def test_both_layouts_of_the_individual_likelihoods_read_the_same(summarised):
         check_dtype=False,
     )
     assert len(new) == 2 * 6 - 1
-    assert _individual({"columns": [], "experts": []}) is None
+    assert _individual({"columns": [], "experts": []}, matrix) is None
+    # The columns a close stores beside the summary: one array, the same timeline.
+    by_column = {"columns": columns, "values": [list(c) for c in zip(*experts, strict=True)]}
+    array = _individual({"by_column": by_column}, matrix)
+    assert array.shape == (2, 2, 3) and np.isnan(array[1, 0, 0])
+    assert array[0, 1].tolist() == list(INDIVIDUAL[0]["signpost_b"])
+    seen = [Observation(date(2026, 1, 1), "signpost", "signpost_a", True)]
+    pd.testing.assert_frame_equal(
+        update_scenarios(pd.Series(PRIOR), matrix, seen, individual=new).timeline,
+        update_scenarios(pd.Series(PRIOR), matrix, seen, individual=array).timeline,
+    )
+    assert _individual({"by_column": {"columns": [], "values": []}}, matrix) is None
