@@ -264,7 +264,13 @@ OVERFLOW = """(limit) => {
 
 
 def horizontal_overflow(page: Any, width: int) -> tuple[int, list[str]]:
-    """The page's scroll width and the elements whose box ends right of ``width``."""
+    """The page's scroll width and the elements whose box ends right of ``width``.
+
+    Measured once the page has loaded: a page reached by a click (a form's POST and its
+    redirect) may already hold the element a test waited for while its stylesheet is
+    still on its way, and a page without its stylesheet is wider than any screen (seen
+    under CI's load: a 375 px tracker measured 674 px wide)."""
+    page.wait_for_load_state("load")
     result = page.evaluate(OVERFLOW, width)
     return result["scrollWidth"], result["offenders"]
 
