@@ -14,6 +14,7 @@ every test app shares one store of compiled templates (:class:`SharedTemplateCod
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import subprocess
@@ -28,7 +29,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from jinja2 import BytecodeCache
 from jinja2.bccache import Bucket
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from elicit import create_app
@@ -259,6 +260,51 @@ def client(app: Flask, _served_app: Flask) -> Iterator[FlaskClient]:
         with served.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+#: What :func:`built_once` keeps for the run: per world, every table's rows once it
+#: was built, and what its build returned.
+_WORLDS: dict[tuple[object, ...], tuple[dict[str, list[dict[str, object]]], object]] = {}
+
+
+@pytest.fixture
+def built_once(app: Flask) -> Callable[..., object]:
+    """``built_once(build, *key)``: the test database as ``build()`` leaves it, built by
+    the first test that asks and put back, row for row, for every later one.
+
+    Many tests start from the same data made by slow domain calls (the demo loaded, a
+    panel answering, rounds closed: one to three seconds each, a fifth of a run's
+    time).  The first test to ask runs ``build`` through the domain as before; every
+    table's rows are then read back and kept, and each later test gets exactly those
+    rows inserted again, ids and all (what a test adds gets new ids: sequences only
+    grow, and SQLite counts on from the highest id).  ``build`` is named by its module
+    and qualified name, plus ``key`` for a build that varies (a fixture's parameter);
+    it returns plain values (ids, tokens, dictionaries), not ORM objects, and a deep
+    copy of them goes to each test.  Only data in the database is kept: a build whose
+    worth lies elsewhere (files, Redis, patched functions) does that part itself.
+    Timestamps are the first build's, so a test about how long ago something happened
+    must build its own data."""
+
+    def run(build: Callable[[], object], *key: object) -> object:
+        name = (build.__module__, build.__qualname__, *key)
+        kept = _WORLDS.get(name)
+        if kept is None:
+            value = build()
+            db.session.commit()
+            rows = {
+                table.name: [dict(row._mapping) for row in db.session.execute(select(table))]
+                for table in Base.metadata.sorted_tables
+            }
+            _WORLDS[name] = (rows, copy.deepcopy(value))
+            return value
+        rows, value = kept
+        for table in Base.metadata.sorted_tables:
+            if rows[table.name]:
+                db.session.execute(table.insert(), rows[table.name])
+        db.session.commit()
+        return copy.deepcopy(value)
+
+    return run
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from elicit.extensions import current_link_keys, db
 from surveys.answers import submit_responses
@@ -49,8 +50,32 @@ class ReportStudy:
     groups: dict[str, str]
 
 
-def two_round_study(make_study: Callable[..., Study], *, seed: int = 6) -> ReportStudy:
-    """Load the demo, add the panel, run and close two rounds of simulated answers."""
+def two_round_study(
+    make_study: Callable[..., Study],
+    *,
+    seed: int = 6,
+    built_once: Callable[..., Any] | None = None,
+) -> ReportStudy:
+    """Load the demo, add the panel, run and close two rounds of simulated answers;
+    with ``built_once`` (the fixture of ``tests/conftest.py``), once a run."""
+    if built_once is None:
+        return _two_round_study(make_study, seed)
+
+    def build() -> tuple[int, list[IssuedLink], dict[int, dict[str, dict[str, str]]]]:
+        run = _two_round_study(make_study, seed)
+        return run.study.id, run.links, run.given
+
+    study_id, links, given = built_once(build, seed)
+    study = db.session.get(Study, study_id)
+    assert study is not None
+    return ReportStudy(study, links, given, _groups(links))
+
+
+def _groups(links: list[IssuedLink]) -> dict[str, str]:
+    return {link.pseudonym: PANEL[index][2] for index, link in enumerate(links)}
+
+
+def _two_round_study(make_study: Callable[..., Study], seed: int) -> ReportStudy:
     study = make_study()
     links = add_panelists(
         db.session,
@@ -77,8 +102,7 @@ def two_round_study(make_study: Callable[..., Study], *, seed: int = 6) -> Repor
         close_round(db.session, study)
         if number == 1:
             retire_item(db.session, study, RETIRED, RETIRE_REASON)
-    groups = {link.pseudonym: PANEL[index][2] for index, link in enumerate(links)}
-    return ReportStudy(study, links, given, groups)
+    return ReportStudy(study, links, given, _groups(links))
 
 
 def secrets_of(report_study: ReportStudy) -> list[str]:

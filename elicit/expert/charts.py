@@ -22,7 +22,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from analysis.histogram import Histogram, histogram
 
@@ -554,15 +554,17 @@ def _text(
 def _element(name: str, attributes: dict[str, str], content: str = "") -> Markup:
     """Serialise one element; attribute values and plain-string content are escaped.
 
-    Built with :meth:`Markup.format`, so only pieces that are already :class:`Markup`
-    (other elements) pass through unescaped.
+    Every piece goes through :func:`markupsafe.escape`, so only pieces that are already
+    :class:`Markup` (other elements) pass through unescaped: what :meth:`Markup.format`
+    does, at a fraction of its cost (a round-2 expert page draws tens of charts of
+    dozens of elements each; ``Markup.format`` was most of their time).
     """
-    attrs = Markup("").join(
-        Markup(' {}="{}"').format(key, value) for key, value in attributes.items()
-    )
+    tag = escape(name)
+    attrs = "".join(f' {escape(key)}="{escape(value)}"' for key, value in attributes.items())
+    # Every piece of these two strings was escaped above (S704 cannot see it).
     if content:
-        return Markup("<{0}{1}>{2}</{0}>").format(name, attrs, content)
-    return Markup("<{0}{1}/>").format(name, attrs)
+        return Markup(f"<{tag}{attrs}>{escape(content)}</{tag}>")  # noqa: S704
+    return Markup(f"<{tag}{attrs}/>")  # noqa: S704
 
 
 def _n(value: float) -> str:

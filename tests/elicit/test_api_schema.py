@@ -246,13 +246,20 @@ def served(app, database_url) -> Iterator[Flask]:
 
 
 @pytest.fixture
-def demo_world(served, make_study, make_panel, make_user) -> None:
+def demo_world(served, make_study, make_panel, make_user, built_once) -> None:
     """The demo study: six panelists in two groups, round 1 answered and closed, round
     2 open with two answers and a draft; its facilitator's write token.
 
     The experts answer through the domain, as their pages would (their pages are not
-    what is tested here, and rendering them would make up most of the time).
+    what is tested here, and rendering them would make up most of the time); the data
+    is built once a run and put back for each operation
+    (:func:`tests.conftest.built_once`).
     """
+    secret = built_once(lambda: _demo_world(make_study, make_panel, make_user))
+    TARGET.use(served, [secret])
+
+
+def _demo_world(make_study, make_panel, make_user) -> str:
     study = make_study()
     panelists = [
         panelist_for_token(db.session, link.token)
@@ -269,7 +276,7 @@ def demo_world(served, make_study, make_panel, make_user) -> None:
         answer = save_draft if index == 0 else submit_responses
         answer(db.session, panelist, simulated_answers(rng, definition))
     lead = make_user("lead@example.org", "facilitator", studies=[study])
-    TARGET.use(served, [create_token(db.session, lead, "schemathesis", "write").secret])
+    return create_token(db.session, lead, "schemathesis", "write").secret
 
 
 #: A control character, percent-encoded, in a request's address.

@@ -23,7 +23,14 @@ def bearer(secret: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def tokens(make_study, make_panel, make_user):
+def tokens(make_study, make_panel, make_user, built_once):
+    """The demo's tracker study, closed, with tokens of its facilitator (write, read),
+    of a researcher member and of a facilitator of no study (built once a run:
+    :func:`tests.conftest.built_once`)."""
+    return built_once(lambda: _tokens(make_study, make_panel, make_user))
+
+
+def _tokens(make_study, make_panel, make_user):
     study = make_study()
     close_with_contract(study, make_panel)
     add_items(study)

@@ -20,6 +20,7 @@ from elicit.extensions import db
 from surveys import exports
 from surveys.answers import submit_responses
 from surveys.api_tokens import create_token
+from surveys.models import Study
 from surveys.panel import panelist_by_pseudonym
 from surveys.rounds import close_round, open_round
 from surveys.simulation import simulated_answers
@@ -38,10 +39,17 @@ API = f"/api/v1/studies/{SLUG}/export"
 
 
 @pytest.fixture
-def study(app, make_study, make_panel, make_user, monkeypatch):
+def study(app, make_study, make_panel, make_user, monkeypatch, built_once):
     """The demo study after one closed round of ten panelists; a researcher member
     with a read token (``study.secret``)."""
     monkeypatch.setattr(exports, "utcnow", lambda: EXPORTED_AT)
+    created = db.session.get(Study, built_once(lambda: _closed_round(make_study, make_panel)))
+    user = make_user("analyst@example.org", role="researcher", studies=[created])
+    created.secret = create_token(db.session, user, "t", "read").secret
+    return created
+
+
+def _closed_round(make_study, make_panel) -> int:
     created = make_study()
     links = make_panel(created, 10)
     open_round(db.session, created)
@@ -52,9 +60,7 @@ def study(app, make_study, make_panel, make_user, monkeypatch):
         panelist = panelist_by_pseudonym(db.session, created, link.pseudonym)
         submit_responses(db.session, panelist, answers)
     close_round(db.session, created)
-    user = make_user("analyst@example.org", role="researcher", studies=[created])
-    created.secret = create_token(db.session, user, "t", "read").secret
-    return created
+    return created.id
 
 
 def _checked(response, media_type: str) -> bytes:

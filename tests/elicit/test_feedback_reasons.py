@@ -32,14 +32,20 @@ def _values(index: int) -> int:
 
 
 @pytest.fixture
-def round_two(make_study, make_panel):
+def round_two(built_once, make_study, make_panel):
     """See :func:`two_rounds`."""
-    return two_rounds(make_study, make_panel)
+    return two_rounds(built_once, make_study, make_panel)
 
 
-def two_rounds(make_study, make_panel):
+def two_rounds(built_once, make_study, make_panel):
     """The demo study with round 1 answered by 40 panelists, each with a reason that
-    names its panelist's number and answer, closed; round 2 open."""
+    names its panelist's number and answer, closed; round 2 open (built once a run:
+    :func:`tests.conftest.built_once`)."""
+    study_id, links = built_once(lambda: _two_rounds(make_study, make_panel))
+    return db.session.get(Study, study_id), links
+
+
+def _two_rounds(make_study, make_panel):
     study = make_study()
     links = make_panel(study, PANEL)
     open_round(db.session, study)
@@ -55,7 +61,7 @@ def two_rounds(make_study, make_panel):
         )
     close_round(db.session, study)
     open_round(db.session, study)
-    return study, links
+    return study.id, links
 
 
 def _shown(html: str) -> list[tuple[int, int]]:

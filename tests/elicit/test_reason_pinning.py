@@ -16,9 +16,9 @@ from tests.elicit.test_feedback_reasons import _shown, two_rounds
 
 
 @pytest.fixture
-def round_two(make_study, make_panel):
+def round_two(built_once, make_study, make_panel):
     """Round 1 answered by 40 panelists with reasons, closed; round 2 open."""
-    return two_rounds(make_study, make_panel)
+    return two_rounds(built_once, make_study, make_panel)
 
 
 def _reasons_page(client, study, number=1, item="trust_now"):

@@ -60,9 +60,9 @@ def images_of(html: str) -> ImageParser:
 
 
 @pytest.fixture
-def finished(app, client, make_study, make_user):
+def finished(app, client, make_study, make_user, built_once):
     """Two closed rounds of the demo; a researcher member logged in on ``client``."""
-    run = two_round_study(make_study)
+    run = two_round_study(make_study, built_once=built_once)
     make_user("analyst@example.org", role="researcher", studies=[run.study])
     assert log_in(client, "analyst@example.org").status_code == 302
     return run

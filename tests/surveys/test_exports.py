@@ -16,7 +16,7 @@ import pytest
 
 from elicit.extensions import current_link_keys, db
 from surveys.exports import TABLES, export_file, export_tables, write_csv, write_json, write_xlsx
-from surveys.models import Panelist
+from surveys.models import Panelist, Study
 from surveys.panel import NewPanelist, add_panelists
 from surveys.rounds import close_round, open_round
 from surveys.simulation import simulated_answers
@@ -36,9 +36,15 @@ GROUPS = ("us_official", "mx_official", "academic")
 
 
 @pytest.fixture
-def finished_study(app, make_study, post_answers):
+def finished_study(app, make_study, post_answers, built_once):
     """The demo study after two rounds answered through the expert pages; returns the
-    study, the issued links and what each token submitted per round."""
+    study, the issued links and what each token submitted per round (built once a
+    run: :func:`tests.conftest.built_once`)."""
+    study_id, links, given = built_once(lambda: _finished_study(make_study, post_answers))
+    return db.session.get(Study, study_id), links, given
+
+
+def _finished_study(make_study, post_answers):
     study = make_study()
     links = add_panelists(
         db.session,
@@ -65,7 +71,7 @@ def finished_study(app, make_study, post_answers):
             given[number][link.token] = answers
             assert post_answers(link.token, answers).status_code == 302
         close_round(db.session, study)
-    return study, links, given
+    return study.id, links, given
 
 
 def test_tables_match_the_stored_summaries_and_the_answers(finished_study):

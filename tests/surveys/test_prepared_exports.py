@@ -23,7 +23,7 @@ from elicit.extensions import db
 from surveys import exports, prepared_exports
 from surveys.answers import submit_responses
 from surveys.exports import open_export, write_export
-from surveys.models import PreparedExport, PreparedExportChunk, PreparedStatus
+from surveys.models import PreparedExport, PreparedExportChunk, PreparedStatus, Study
 from surveys.panel import panelist_by_pseudonym
 from surveys.prepared_exports import (
     KEPT_FOR,
@@ -52,9 +52,15 @@ EXPORTED_AT = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
 
 
 @pytest.fixture
-def study(app, make_study, make_panel, make_user, monkeypatch):
+def study(app, make_study, make_panel, make_user, monkeypatch, built_once):
     """The demo study after one closed round of six panelists, and a facilitator."""
     monkeypatch.setattr(exports, "utcnow", lambda: EXPORTED_AT)
+    created = db.session.get(Study, built_once(lambda: _closed_round(make_study, make_panel)))
+    created.lead = make_user("lead@example.org", studies=[created])
+    return created
+
+
+def _closed_round(make_study, make_panel) -> int:
     created = make_study()
     links = make_panel(created, 6)
     open_round(db.session, created)
@@ -63,8 +69,7 @@ def study(app, make_study, make_panel, make_user, monkeypatch):
         panelist = panelist_by_pseudonym(db.session, created, link.pseudonym)
         submit_responses(db.session, panelist, simulated_answers(rng, study_definition(created)))
     close_round(db.session, created)
-    created.lead = make_user("lead@example.org", studies=[created])
-    return created
+    return created.id
 
 
 def downloaded(export: PreparedExport) -> bytes:

@@ -33,9 +33,9 @@ PROBABILITY = "trigger_tariffs"
 
 
 @pytest.fixture
-def finished(app, make_study):
+def finished(app, make_study, built_once):
     """The demo study after two closed rounds and its report in English."""
-    run = two_round_study(make_study)
+    run = two_round_study(make_study, built_once=built_once)
     return run, study_report(db.session, run.study, "en")
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from elicit.extensions import db
 from surveys.curation import add_item, retire_item
 from surveys.exports import disclosure, export_tables, response_page
-from surveys.models import Item, Response, Round, RoundSummary
+from surveys.models import Item, Response, Round, RoundSummary, Study
 from surveys.rounds import close_round, open_round
 from surveys.simulation import simulated_answers
 from surveys.studies import study_definition
@@ -21,9 +21,15 @@ from tests.conftest import NEW_ITEM
 
 
 @pytest.fixture
-def two_rounds(make_study, make_panel, post_answers):
+def two_rounds(make_study, make_panel, post_answers, built_once):
     """Round 1 closed (5 panelists), then an item retired and one added in the middle of
-    its section (the items after it move), round 2 open with the answers of 3."""
+    its section (the items after it move), round 2 open with the answers of 3 (built
+    once a run: :func:`tests.conftest.built_once`)."""
+    built = built_once(lambda: _two_rounds(make_study, make_panel, post_answers))
+    return db.session.get(Study, built)
+
+
+def _two_rounds(make_study, make_panel, post_answers) -> int:
     study = make_study()
     links = make_panel(study, 5)
     open_round(db.session, study)
@@ -41,7 +47,7 @@ def two_rounds(make_study, make_panel, post_answers):
             link.token, simulated_answers(random.Random(10 + index), definition)
         )
         assert answered.status_code == 302, answered.text
-    return study
+    return study.id
 
 
 def _keys(records) -> list[tuple[int, str, str]]:

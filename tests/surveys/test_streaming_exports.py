@@ -40,7 +40,7 @@ from surveys.exports import (
     write_json,
     write_xlsx,
 )
-from surveys.models import Item, Response, ResponseStatus
+from surveys.models import Item, Response, ResponseStatus, Study
 from surveys.panel import panelist_by_pseudonym
 from surveys.report import study_report
 from surveys.rounds import close_round, open_round
@@ -71,12 +71,18 @@ EXPORTED_AT = datetime(2025, 3, 4, 5, 6, 7, 123456, tzinfo=UTC)
 
 
 @pytest.fixture(params=["standard", "blind"])
-def study(request, app, make_study, make_panel, monkeypatch):
+def study(request, app, make_study, make_panel, monkeypatch, built_once):
     """The demo study (standard or blind) after round 1, with round 2 open and partly
-    answered; seven panelists in groups a, b and solo."""
+    answered; seven panelists in groups a, b and solo (built once a run:
+    :func:`tests.conftest.built_once`)."""
     monkeypatch.setattr(exports, "utcnow", lambda: EXPORTED_AT)
+    built = built_once(lambda: _study(request.param, make_study, make_panel), request.param)
+    return db.session.get(Study, built)
+
+
+def _study(anonymity: str, make_study, make_panel) -> int:
     created = make_study()
-    created.anonymity = request.param
+    created.anonymity = anonymity
     db.session.commit()
     links = make_panel(created, 7, groups=("a", "b", "a", "b", "a", "b", "solo"))
     panel = [panelist_by_pseudonym(db.session, created, link.pseudonym) for link in links]
@@ -111,7 +117,7 @@ def study(request, app, make_study, make_panel, monkeypatch):
         )
     )
     db.session.commit()
-    return created
+    return created.id
 
 
 def _zip_members(content: bytes) -> list[tuple[str, int, int, bytes]]:
