@@ -27,8 +27,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from analysis.deferred import deferred
 from analysis.frame import KEY_COLUMNS
 from analysis.grouping import prepare
@@ -36,8 +34,10 @@ from analysis.quantiles import SortedGroups, check_quantile_method
 from analysis.scales import Scale, scale_columns
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 else:
+    np = deferred("numpy")
     pd = deferred("pandas")
 
 CRITERIA: Mapping[str, tuple[str, ...]] = {

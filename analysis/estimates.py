@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from analysis.deferred import deferred
 from analysis.frame import validate_frame
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
     from analysis.grouping import Prepared
 else:
+    np = deferred("numpy")
     pd = deferred("pandas")
 
 ESTIMATE_COMPONENTS: tuple[str, ...] = ("lowest", "highest", "best", "confidence")

@@ -27,15 +27,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from analysis.deferred import deferred
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
     from analysis.grouping import Prepared
 else:
+    np = deferred("numpy")
     pd = deferred("pandas")
 
 COLUMNS: tuple[str, ...] = ("panelist", "group", "round", "item", "component", "value")

@@ -7,19 +7,19 @@ panelist × item matrices are then built from those integers in linear time.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-import numpy as np
+from typing import TYPE_CHECKING, TypeAlias
 
 from analysis.deferred import deferred
 from analysis.frame import KEY_COLUMNS, FrameError, normalise_frame
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 else:
+    np = deferred("numpy")
     pd = deferred("pandas")
 
-Codes = tuple[np.ndarray, np.ndarray]
+Codes: TypeAlias = "tuple[np.ndarray, np.ndarray]"
 """(code of each row, sorted distinct values) of one column."""
 
 ENCODED_COLUMNS: tuple[str, ...] = ("panelist", "round", "item", "component")
@@ -166,7 +166,7 @@ class Prepared:
         )
 
 
-Rows = np.ndarray | slice | None
+Rows: TypeAlias = "np.ndarray | slice | None"
 """Which rows of its source a :class:`Prepared` holds: all (``None``), a slice of
 consecutive rows, or their positions."""
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from analysis.deferred import deferred, deferred_function
 from analysis.frame import validate_frame
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
     from scipy.special import expit, logit
 
     from analysis.grouping import Prepared
 else:
+    np = deferred("numpy")
     pd = deferred("pandas")
     expit = deferred_function("scipy.special", "expit")
     logit = deferred_function("scipy.special", "logit")

@@ -8,10 +8,15 @@ instead of one :func:`numpy.quantile` call per group.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-
+from analysis.deferred import deferred
 from analysis.grouping import group_order
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = deferred("numpy")
 
 QUANTILE_METHODS: tuple[str, ...] = (
     "inverted_cdf",

@@ -6,13 +6,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from analysis.deferred import deferred
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 else:
+    np = deferred("numpy")
     pd = deferred("pandas")
 
 KINDS: tuple[str, ...] = (

@@ -18,7 +18,6 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from elicit import config
-from elicit.api.core import ApiError, http_error_as_problem, is_api_request, problem_response
 from elicit.converters import DatabaseInteger
 from elicit.extensions import (
     LINK_KEYS_EXTENSION,
@@ -43,8 +42,12 @@ MIGRATIONS_DIRECTORY = str(Path(__file__).resolve().parent.parent / "migrations"
 DATABASE_RETRY_AFTER_SECONDS = 5
 
 
-def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the application; ``test_config`` overrides settings read from the environment."""
+def create_app(test_config: Mapping[str, Any] | None = None, *, routes: bool = True) -> Flask:
+    """Build the application; ``test_config`` overrides settings read from the environment.
+
+    ``routes=False`` leaves out the blueprints (every page and the API, with pydantic
+    and the views' modules: half a second of CPU), for the command-line commands that
+    serve nothing and build no address (:data:`elicit.cli.WITHOUT_ROUTES`)."""
     redact_personal_links()  # first, so that nothing this process logs escapes it
     return_large_blocks()  # a close's freed arrays go back to the system (see the module)
     app = Flask(__name__, instance_path=config.instance_path(), instance_relative_config=True)
@@ -56,7 +59,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # set after Flask-Limiter's, which would round a 503's Retry-After down.
     register_response_headers(app)
     register_extensions(app)
-    register_blueprints(app)
+    if routes:
+        register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
     register_jobs(app)
@@ -151,13 +155,22 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(metrics)
 
 
+def _api_errors() -> Any:
+    """The API's problem documents (:mod:`elicit.api.core`), imported when an error is
+    answered, not with this package: they load pydantic, which no command needs."""
+    from elicit.api import core
+
+    return core
+
+
 def register_errorhandlers(app: Flask) -> None:
     """Render errors as pages that say what happened, with the right status."""
 
     def render_error(error: Any) -> Any:
         code = getattr(error, "code", 500) or 500
-        if is_api_request():
-            return http_error_as_problem(
+        api = _api_errors()
+        if api.is_api_request():
+            return api.http_error_as_problem(
                 error if isinstance(error, HTTPException) else InternalServerError()
             )
         # Our own descriptions are written for people and translated; the libraries'
@@ -183,9 +196,10 @@ def register_errorhandlers(app: Flask) -> None:
         cause = str(getattr(error, "orig", None) or error).strip().splitlines()[0:1]
         app.logger.warning("The database cannot be reached: %s", " ".join(cause))
         # Retry-After: set on every 503 (register_response_headers).
-        if is_api_request():
-            return problem_response(
-                ApiError(
+        api = _api_errors()
+        if api.is_api_request():
+            return api.problem_response(
+                api.ApiError(
                     503, "The database cannot be reached just now; try again in a few seconds."
                 )
             )
@@ -198,8 +212,9 @@ def register_errorhandlers(app: Flask) -> None:
         app.logger.warning("The database refused a value: %s", type(error.orig).__name__)
         db.session.rollback()
         message = gettext("The request holds a value that cannot be stored.")
-        if is_api_request():
-            return problem_response(ApiError(400, message))
+        api = _api_errors()
+        if api.is_api_request():
+            return api.problem_response(api.ApiError(400, message))
         return render_template("error.html", code=400, description=message), 400
 
     app.register_error_handler(DataError, value_not_storable)

@@ -4,7 +4,7 @@ from importlib import metadata
 from typing import Any
 
 import click
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, ScriptInfo
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from elicit import create_app
@@ -15,9 +15,23 @@ def _plugin_commands() -> dict[str, metadata.EntryPoint]:
     return {entry.name: entry for entry in metadata.entry_points(group="flask.commands")}
 
 
+#: The commands (and groups) that serve no page and build no address: their app is made
+#: without the blueprints (:func:`elicit.create_app`), which spares each of them the
+#: import of every view, of the API and of pydantic (issue 15: a command that computes
+#: no statistic starts in under a second of CPU).  ``demo`` serves, ``worker`` runs
+#: jobs as the web app queued them, and Flask's own ``routes``, ``run`` and ``shell``
+#: are about the whole app: those get it whole.
+WITHOUT_ROUTES = frozenset({"db", "study", "panel", "links", "round", "export", "user", "token"})
+
+
 def _create_app():
     """Build the app for the CLI from the environment."""
     return create_app()
+
+
+def _create_app_without_routes():
+    """Build the app for a command of :data:`WITHOUT_ROUTES`."""
+    return create_app(routes=False)
 
 
 class ElicitGroup(FlaskGroup):
@@ -34,7 +48,10 @@ class ElicitGroup(FlaskGroup):
         """A command by name.  ``db`` (Flask-Migrate's, which imports Alembic),
         ``serve`` and the plugins' commands are imported only when asked for, so that
         no other command pays for importing them.  ``serve`` builds no app here: each
-        gunicorn worker builds its own (:mod:`elicit.serving`)."""
+        gunicorn worker builds its own (:mod:`elicit.serving`).  A command of
+        :data:`WITHOUT_ROUTES` gets an app without the blueprints."""
+        if name in WITHOUT_ROUTES:
+            ctx.ensure_object(ScriptInfo).create_app = _create_app_without_routes
         if name == "db":
             from flask_migrate.cli import db as migration_commands
 
@@ -49,7 +66,10 @@ class ElicitGroup(FlaskGroup):
         return super().get_command(ctx, name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        """Every command's name, ``db``, ``serve`` and the plugins' included."""
+        """Every command's name, ``db``, ``serve`` and the plugins' included (listing
+        them needs no route: the app made for it has none)."""
+        # An app made before (a command named first) stays: ScriptInfo keeps it.
+        ctx.ensure_object(ScriptInfo).create_app = _create_app_without_routes
         return sorted({*super().list_commands(ctx), "db", "serve", *_plugin_commands()})
 
     def invoke(self, ctx: click.Context) -> Any:

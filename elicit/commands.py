@@ -24,15 +24,7 @@ from surveys.accounts import (
 )
 from surveys.api_tokens import SCOPES, create_token, revoke_token, tokens_of
 from surveys.definition import InvalidDefinition, StudyDefinition, load_definition_file
-from surveys.demo import ensure_demo
 from surveys.errors import DomainError
-from surveys.exports import (
-    TooLargeForSpreadsheet,
-    open_export,
-    write_csv,
-    write_json,
-    write_xlsx,
-)
 from surveys.links import derived_key, new_key
 from surveys.models import Role, User
 from surveys.panel import InvalidPanel, add_panelists, parse_panel_csv, reseal_links
@@ -251,6 +243,15 @@ def export_command(slug: str, format_name: str, out: str) -> None:
     rows than a spreadsheet's sheet holds gets no workbook (exit 1) but the advice to
     export as CSV.
     """
+    # Here, not with the module: the exports load numpy, which no other command needs.
+    from surveys.exports import (
+        TooLargeForSpreadsheet,
+        open_export,
+        write_csv,
+        write_json,
+        write_xlsx,
+    )
+
     try:
         export = open_export(db.session, get_study(db.session, slug))
     except DomainError as error:
@@ -441,6 +442,8 @@ def revoke_token_command(email: str, token_id: int) -> None:
 def demo_command(port: int, panelists: int, simulate: bool) -> None:
     """Create the database, load the demo study, print its links and serve it."""
     from flask_migrate import upgrade  # Alembic: only for the commands that migrate
+
+    from surveys.demo import ensure_demo  # the demo's answers and outcomes: only here
 
     upgrade(directory=current_app.extensions["migrate"].directory)
     demo = ensure_demo(db.session, panelists=panelists, keys=current_link_keys(), simulate=simulate)

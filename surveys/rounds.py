@@ -10,7 +10,6 @@ from collections.abc import Collection, Iterable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
 import sqlalchemy
 from sqlalchemy import Text, bindparam, cast, func, select, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
@@ -48,8 +47,10 @@ from surveys.studies import study_definition
 from surveys.summary_glance import summary_glance, summary_parts
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 else:
+    np = deferred("numpy")
     pd = deferred("pandas")
 
 log = logging.getLogger(__name__)

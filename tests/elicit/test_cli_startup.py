@@ -1,5 +1,6 @@
-"""Commands that compute no statistic start without pandas, scipy, matplotlib or numba
-(issue 15, point 7): their imports are what made every command cost seconds of CPU.
+"""Commands that compute no statistic start without pandas, scipy, matplotlib, numba,
+numpy or pydantic (issue 15, point 7): their imports, and the views' with the API's
+schemas, are what made every command cost seconds of CPU.
 
 Each command runs as an operator runs it, in a fresh interpreter, under
 ``python -X importtime``, which names every module imported; timings belong to
@@ -18,7 +19,9 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from surveys.accounts import _UNKNOWN_USER_HASH
 from surveys.demo import demo_source
 
-HEAVY = ("pandas", "scipy", "matplotlib", "numba")
+#: What such a command must not import: the statistics' libraries, and pydantic with the
+#: API's schemas and every view (an app made without routes: ``elicit.cli.WITHOUT_ROUTES``).
+HEAVY = ("pandas", "scipy", "matplotlib", "numba", "numpy", "pydantic")
 
 
 def _imported(arguments: list[str], folder: Path, stdin: str = "") -> set[str]:
@@ -73,6 +76,28 @@ def test_commands_without_statistics_import_no_heavy_library(tmp_path):
     for arguments, stdin in commands:
         heavy = sorted(set(HEAVY) & _imported(arguments, tmp_path, stdin))
         assert heavy == [], f"elicit {' '.join(arguments)} imported {heavy}"
+
+
+def test_the_commands_about_the_whole_app_get_every_route(tmp_path):
+    """``routes`` (Flask's own, outside ``WITHOUT_ROUTES``) lists the pages and the API:
+    only the commands that serve nothing get an app without its blueprints."""
+    env = {
+        **os.environ,
+        "ELICIT_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
+        "ELICIT_INSTANCE_PATH": str(tmp_path),
+        "ELICIT_SECRET_KEY": "cli start-up test " * 3,
+    }
+    listed = subprocess.run(
+        [sys.executable, "-c", "from elicit.cli import main; main()", "routes"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=True,
+    ).stdout
+    for rule in ("/api/v1/openapi.json", "/console/login", "/e/<token>", "/healthz"):
+        assert rule in listed, listed
 
 
 def test_the_unknown_user_hash_is_made_as_new_passwords_are(production_password_method):
