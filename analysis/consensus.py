@@ -194,13 +194,15 @@ def rand_ucla(statistics: pd.DataFrame, shares_in_median_region: np.ndarray) -> 
     """
     low = statistics["scale_min"].to_numpy(dtype=float)
     high = statistics["scale_max"].to_numpy(dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # Bounds almost equal (a definition may give -2e-313 and 0) make the factor
+    # overflow: the 1-9 values are then infinite or undefined, and so is the verdict.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         factor = 8 / (high - low)
         p30 = 1 + (statistics["p30"].to_numpy(dtype=float) - low) * factor
         p70 = 1 + (statistics["p70"].to_numpy(dtype=float) - low) * factor
-    ipr = p70 - p30
-    asymmetry = np.abs(5 - (p30 + p70) / 2)
-    ipras = 2.35 + 1.5 * asymmetry
+        ipr = p70 - p30
+        asymmetry = np.abs(5 - (p30 + p70) / 2)
+        ipras = 2.35 + 1.5 * asymmetry
     verdict = np.where(
         ipr > ipras,
         "disagreement",
@@ -367,7 +369,8 @@ def _median_region_share(statistics: pd.DataFrame, data: SortedGroups) -> np.nda
     high = statistics["scale_max"].to_numpy(dtype=float)
     median = statistics["median"].to_numpy(dtype=float)
     codes = data.codes
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # As in rand_ucla: bounds almost equal put answers at infinite 1-9 values.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         region_of_median = _region(1 + 8 * (median - low) / (high - low))
         rescaled = 1 + 8 * (data.values - low[codes]) / (high[codes] - low[codes])
         same = _region(rescaled) == region_of_median[codes]

@@ -308,7 +308,9 @@ def _histograms(
     bins = np.where(has_scale, bins, 0).astype(np.int64)
     codes = data.codes
     values = data.values
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # A scale whose bounds are almost equal (a definition may give -2e-313 and 0) puts
+    # answers at positions too large for a float: infinite, so outside it, not counted.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         discrete = ~np.isnan(options)
         position = (values - low[codes]) / (high[codes] - low[codes])
         width = bins[codes]

@@ -145,6 +145,17 @@ def test_rand_ucla_rescales_other_scales_onto_one_to_nine():
         )
 
 
+def test_a_scale_whose_ends_almost_meet_is_rescaled_without_a_warning():
+    """Ends 2.2e-313 apart (a definition may write them: found by the builder's fuzz,
+    whose preview failed on the overflow warning) put ratings at infinite 1–9 values:
+    the RAND/UCLA interval is undefined, and nothing warns (the tests turn warnings
+    into errors)."""
+    tiny = Scale(kind="numeric_estimate", minimum=-2.2250738585e-313, maximum=0.0)
+    row = _state([-1e-313, 0.0, 0.0, -2e-313], _rule(Criterion("rand_ucla")), scale=tiny)
+    assert np.isnan(row["ipr"])
+    assert row["rand_ucla"] is None
+
+
 def test_classic_split_rule_for_nine_raters_detects_dissensus():
     rule = _rule(Criterion("iqr", {"max": 10}), Criterion("split", {"min_share": 3 / 9}))
     split = _state([1, 2, 3, 5, 5, 5, 7, 8, 9], rule)
