@@ -213,7 +213,10 @@ def serve_axe(page: Any, live_server: str) -> None:
 
 
 def axe_violations(page: Any, live_server: str) -> list[dict[str, Any]]:
-    """Run axe-core (WCAG 2.x A and AA rules and best practices) on the current page."""
+    """Run axe-core (WCAG 2.x A and AA rules and best practices) on the current page,
+    once it has loaded (colour contrast is judged on the styled page: see
+    :func:`horizontal_overflow`)."""
+    page.wait_for_load_state("load")
     page.add_script_tag(url=f"{live_server}{AXE_PATH}")
     return page.evaluate(
         """async () => {
