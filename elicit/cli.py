@@ -18,10 +18,13 @@ def _plugin_commands() -> dict[str, metadata.EntryPoint]:
 #: The commands (and groups) that serve no page and build no address: their app is made
 #: without the blueprints (:func:`elicit.create_app`), which spares each of them the
 #: import of every view, of the API and of pydantic (issue 15: a command that computes
-#: no statistic starts in under a second of CPU).  ``demo`` serves, ``worker`` runs
-#: jobs as the web app queued them, and Flask's own ``routes``, ``run`` and ``shell``
-#: are about the whole app: those get it whole.
-WITHOUT_ROUTES = frozenset({"db", "study", "panel", "links", "round", "export", "user", "token"})
+#: no statistic starts in under a second of CPU).  ``worker`` is one of them: a job
+#: builds no address (a message's link is ``ELICIT_BASE_URL`` and the token) and renders
+#: no page.  ``demo`` serves, and Flask's own ``routes``, ``run`` and ``shell`` are about
+#: the whole app: those get it whole.
+WITHOUT_ROUTES = frozenset(
+    {"db", "study", "panel", "links", "round", "export", "user", "token", "worker"}
+)
 
 
 def _create_app():

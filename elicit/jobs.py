@@ -423,13 +423,14 @@ _APP_FOR_JOBS: list[Flask] = []
 
 def _job_app() -> Flask:
     """The app a job runs with: the worker's (``elicit worker`` runs in its context),
-    else one built from the environment once per process (a plain ``rq worker``)."""
+    else one built from the environment once per process (a plain ``rq worker``),
+    without routes: a job serves no page and builds no address."""
     if has_app_context():
         return current_app._get_current_object()  # type: ignore[attr-defined]
     if not _APP_FOR_JOBS:
         from elicit import create_app
 
-        _APP_FOR_JOBS.append(create_app())
+        _APP_FOR_JOBS.append(create_app(routes=False))
     return _APP_FOR_JOBS[0]
 
 
