@@ -220,7 +220,9 @@ def test_marked_messages_are_never_delivered_afterwards(study, invited, client, 
         for message in (first, second, third)
     ]
     audits = db.session.execute(
-        db.select(AuditEvent).where(AuditEvent.action == "messages.mark_sent")
+        db.select(AuditEvent)
+        .where(AuditEvent.action == "messages.mark_sent")
+        .order_by(AuditEvent.id)
     ).scalars()
     assert [event.details["marked"] for event in audits] == [1, 2]
 

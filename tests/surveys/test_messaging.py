@@ -583,7 +583,7 @@ def test_panel_actions_are_audited_without_names_or_emails(running, make_user):
     reissue_link(db.session, panelists[0], actor=user, keys=keys)
     invite(study, round_, actor=user)
     remind(study, round_, actor=user)
-    events = list(db.session.execute(db.select(AuditEvent)).scalars())
+    events = list(db.session.execute(db.select(AuditEvent).order_by(AuditEvent.id)).scalars())
     actions = [event.action for event in events if event.user_id == user.id]
     assert actions == [
         "panel.add",

@@ -102,7 +102,9 @@ def test_scores_are_brier_on_the_last_closed_round_by_hand(answered):
     assert withdraw(db.session, study, "trigger_tariffs") is False
     remaining = forecast_scores(db.session, study)
     assert set(remaining.items["item"]) == {"scenarios"}
-    actions = db.session.execute(select(AuditEvent.action, AuditEvent.details)).all()
+    actions = db.session.execute(
+        select(AuditEvent.action, AuditEvent.details).order_by(AuditEvent.id)
+    ).all()
     resolved = [details for action, details in actions if action == "items.resolve"]
     assert [entry["outcome"] for entry in resolved] == ["yes", "rift", "no"]
     assert ("items.unresolve", {"item": "trigger_tariffs"}) in [
