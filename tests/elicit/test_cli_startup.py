@@ -24,31 +24,35 @@ from surveys.demo import demo_source
 HEAVY = ("pandas", "scipy", "matplotlib", "numba", "numpy", "pydantic")
 
 
-def _imported(arguments: list[str], folder: Path, stdin: str = "") -> set[str]:
-    """Run ``elicit ARGUMENTS``; the top-level names of every module it imported."""
-    env = {
+def _environment(folder: Path) -> dict[str, str]:
+    """The environment of a command run on a SQLite file in ``folder``."""
+    return {
         **os.environ,
         "ELICIT_DATABASE_URL": f"sqlite:///{folder / 'cli.sqlite3'}",
         "ELICIT_INSTANCE_PATH": str(folder),
         "ELICIT_SECRET_KEY": "cli start-up test " * 3,
     }
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-X",
-            "importtime",
-            "-c",
-            "from elicit.cli import main; main()",
-            *arguments,
-        ],
+
+
+def _elicit(
+    arguments: list[str], folder: Path, *, stdin: str = "", python: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    """Run ``elicit ARGUMENTS`` in a fresh interpreter (with ``python``'s options)."""
+    return subprocess.run(
+        [sys.executable, *python, "-c", "from elicit.cli import main; main()", *arguments],
         input=stdin,
         capture_output=True,
         text=True,
-        env=env,
+        env=_environment(folder),
         cwd=folder,
         timeout=120,
         check=False,
     )
+
+
+def _imported(arguments: list[str], folder: Path, stdin: str = "") -> set[str]:
+    """Run ``elicit ARGUMENTS``; the top-level names of every module it imported."""
+    completed = _elicit(arguments, folder, stdin=stdin, python=("-X", "importtime"))
     assert completed.returncode == 0, completed.stderr[-2000:]
     names = set()
     for line in completed.stderr.splitlines():
@@ -68,6 +72,7 @@ def test_commands_without_statistics_import_no_heavy_library(tmp_path):
         (["study", "validate", str(study_file)], ""),
         (["study", "load", str(study_file)], ""),
         (["round", "open", "us-mexico-intelligence"], ""),
+        (["worker", "--help"], ""),
         (
             ["user", "create", "lead@example.org", "--role", "facilitator"],
             "a long enough password\n",
@@ -81,21 +86,9 @@ def test_commands_without_statistics_import_no_heavy_library(tmp_path):
 def test_the_commands_about_the_whole_app_get_every_route(tmp_path):
     """``routes`` (Flask's own, outside ``WITHOUT_ROUTES``) lists the pages and the API:
     only the commands that serve nothing get an app without its blueprints."""
-    env = {
-        **os.environ,
-        "ELICIT_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
-        "ELICIT_INSTANCE_PATH": str(tmp_path),
-        "ELICIT_SECRET_KEY": "cli start-up test " * 3,
-    }
-    listed = subprocess.run(
-        [sys.executable, "-c", "from elicit.cli import main; main()", "routes"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-        check=True,
-    ).stdout
+    completed = _elicit(["routes"], tmp_path)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    listed = completed.stdout
     for rule in ("/api/v1/openapi.json", "/console/login", "/e/<token>", "/healthz"):
         assert rule in listed, listed
 
