@@ -100,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
             ("elicit study validate FILE", ["study", "validate", str(study_file)]),
             ("elicit round --help", ["round", "--help"]),
             ("elicit token list EMAIL (reads the database)", ["token", "list", "lead@example.org"]),
+            ("elicit links new-key", ["links", "new-key"]),
+            ("elicit panel add --help", ["panel", "add", "--help"]),
+            ("elicit worker --help", ["worker", "--help"]),
+            ("elicit serve --help", ["serve", "--help"]),
         ]
         rows = []
         for label, arguments in commands:

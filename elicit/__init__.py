@@ -11,7 +11,6 @@ from typing import Any
 
 from flask import Flask, Response, abort, render_template, request
 from flask_babel import get_locale, gettext
-from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError, PendingRollbackError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -24,7 +23,6 @@ from elicit.extensions import (
     babel,
     csrf,
     db,
-    limiter,
     login_manager,
     migrate,
 )
@@ -60,6 +58,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, routes: bool = T
     register_response_headers(app)
     register_extensions(app)
     if routes:
+        register_rate_limits(app)
         register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
@@ -105,7 +104,6 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     app.context_processor(lambda: {"language": str(get_locale())})
-    limiter.init_app(app)
     login_manager.init_app(app)
     if app.config["ELICIT_PROXY_HOPS"]:
         hops = app.config["ELICIT_PROXY_HOPS"]
@@ -135,6 +133,14 @@ def end_session_safely(error: BaseException | None = None) -> None:
             session.invalidate()
     finally:
         db.session.remove()
+
+
+def register_rate_limits(app: Flask) -> None:
+    """Bind the rate limiter (:mod:`elicit.ratelimits`): only an app with routes has
+    requests to limit, and the commands' apps spare themselves Flask-Limiter's import."""
+    from elicit.ratelimits import limiter
+
+    limiter.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -176,6 +182,8 @@ def register_errorhandlers(app: Flask) -> None:
         # Our own descriptions are written for people and translated; the libraries'
         # defaults (Werkzeug, Flask-WTF, Flask-Limiter) are neither, so they are not shown.
         description = getattr(error, "description", None)
+        from flask_limiter.errors import RateLimitExceeded  # loaded with the routes
+
         own = (
             isinstance(error, HTTPException)
             and not isinstance(error, CSRFError | RateLimitExceeded)

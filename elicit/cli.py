@@ -27,6 +27,19 @@ WITHOUT_ROUTES = frozenset(
 )
 
 
+#: The help ``elicit --help`` shows for ``db`` without importing it: Flask-Migrate's
+#: group imports Alembic, a tenth of a second of CPU (``tests/elicit/test_cli_startup.py``
+#: checks that this is still that group's own help).
+MIGRATION_COMMANDS_HELP = "Perform database migrations."
+
+
+def _plugin_help(entry: metadata.EntryPoint) -> str:
+    """What ``elicit --help`` says of a plugin's command, without importing it (a
+    plugin's commands import the plugin: Flask-Limiter's, ``limits`` and ``rich``)."""
+    package = entry.dist.name if entry.dist is not None else entry.module
+    return f"Commands of {package} (elicit {entry.name} --help)."
+
+
 def _create_app():
     """Build the app for the CLI from the environment."""
     return create_app()
@@ -74,6 +87,32 @@ class ElicitGroup(FlaskGroup):
         # An app made before (a command named first) stays: ScriptInfo keeps it.
         ctx.ensure_object(ScriptInfo).create_app = _create_app_without_routes
         return sorted({*super().list_commands(ctx), "db", "serve", *_plugin_commands()})
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List the commands with their short help, as click does, but give ``db``'s
+        and the plugins' from :data:`MIGRATION_COMMANDS_HELP` and their entry points:
+        listing a command must not import it (:meth:`get_command`)."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        deferred = {"db": MIGRATION_COMMANDS_HELP}
+        deferred.update(
+            (name, _plugin_help(entry))
+            for name, entry in _plugin_commands().items()
+            if name not in self.commands
+        )
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            if name in deferred:
+                stand_in = click.Command(name, help=deferred[name])  # shortened as click does
+                rows.append((name, stand_in.get_short_help_str(limit)))
+                continue
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command; turn a connection-level database error into a message."""

@@ -1,10 +1,17 @@
-"""CLI commands.  Each is a thin wrapper over one domain function in ``surveys``."""
+"""CLI commands.  Each is a thin wrapper over one domain function in ``surveys``.
+
+A command imports the domain modules it calls when it runs, not with this module:
+every command is listed (and its module imported) to run any one of them, and the
+definitions' and rounds' modules (with the statistics' pure-Python layer) were a tenth
+of a second of every start-up that most commands never use (issue 15, point 7).
+"""
 
 from __future__ import annotations
 
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from flask import current_app
@@ -23,20 +30,25 @@ from surveys.accounts import (
     set_password,
 )
 from surveys.api_tokens import SCOPES, create_token, revoke_token, tokens_of
-from surveys.definition import InvalidDefinition, StudyDefinition, load_definition_file
 from surveys.errors import DomainError
 from surveys.links import derived_key, new_key
-from surveys.models import Role, User
-from surveys.panel import InvalidPanel, add_panelists, parse_panel_csv, reseal_links
-from surveys.rounds import close_round, open_round, stopping_recommendation
-from surveys.rule_checks import located_warnings, rule_warnings
-from surveys.studies import get_study, load_study
+from surveys.models import Role, Study, User
+
+if TYPE_CHECKING:
+    from surveys.definition import StudyDefinition
 
 
 def _fail(error: Exception) -> None:
     """Print a domain error on stderr and exit 1."""
     click.echo(f"error: {error}", err=True)
     sys.exit(1)
+
+
+def _get_study(slug: str) -> Study:
+    """The study ``slug`` (:func:`surveys.studies.get_study`); raises ``NotFound``."""
+    from surveys.studies import get_study
+
+    return get_study(db.session, slug)
 
 
 @click.group("study", help="Study definition files.")
@@ -49,6 +61,8 @@ def study_cli() -> None:
 def validate_study(path: str) -> None:
     """Check a definition file; print every problem as PATH:LINE: field: message, then
     (exit 0) every rule warning as PATH:LINE: items.KEY.consensus: warning: message."""
+    from surveys.definition import InvalidDefinition, load_definition_file
+
     try:
         definition = load_definition_file(path)
     except InvalidDefinition as error:
@@ -64,6 +78,8 @@ def validate_study(path: str) -> None:
 
 def _rule_warnings(path: str, definition: StudyDefinition) -> list[str]:
     """The rule warnings of the valid file at ``path``, each with its line."""
+    from surveys.rule_checks import located_warnings, rule_warnings
+
     source = Path(path).read_text(encoding="utf-8")
     return located_warnings(rule_warnings(definition), source, path)
 
@@ -74,6 +90,9 @@ def _rule_warnings(path: str, definition: StudyDefinition) -> list[str]:
 def load_study_command(path: str) -> None:
     """Load a definition file into the database and print the study's slug; rule
     warnings go to standard error, as ``study validate`` prints them."""
+    from surveys.definition import InvalidDefinition, load_definition_file
+    from surveys.studies import load_study
+
     try:
         definition = load_definition_file(path)
         study = load_study(db.session, definition, Path(path).read_text(encoding="utf-8"))
@@ -110,8 +129,10 @@ def add_panel(slug: str, csv_path: str) -> None:
     No pseudonym is printed: beside the email it would join the person to their
     answers.  A blind study's links are never printed: the system mails them.
     """
+    from surveys.panel import InvalidPanel, add_panelists, parse_panel_csv
+
     try:
-        study = get_study(db.session, slug)
+        study = _get_study(slug)
         entries = parse_panel_csv(
             Path(csv_path).read_text(encoding="utf-8"), study.languages["codes"]
         )
@@ -149,6 +170,8 @@ def reseal_links_command() -> None:
     removing a key would not lose them, but those panelists need new links, or the
     lost key back, before a message can carry their link.
     """
+    from surveys.panel import reseal_links
+
     done = reseal_links(db.session, current_link_keys())
     click.echo(f"re-sealed {done.resealed} personal link(s) with the newest key")
     if done.unreadable:
@@ -186,8 +209,10 @@ def round_cli() -> None:
 @with_appcontext
 def open_round_command(slug: str) -> None:
     """Open the study's next round."""
+    from surveys.rounds import open_round
+
     try:
-        round_ = open_round(db.session, get_study(db.session, slug))
+        round_ = open_round(db.session, _get_study(slug))
     except DomainError as error:
         _fail(error)
     click.echo(f"round {round_.number} of {slug} is open")
@@ -198,8 +223,10 @@ def open_round_command(slug: str) -> None:
 @with_appcontext
 def close_round_command(slug: str) -> None:
     """Close the open round and store its summary."""
+    from surveys.rounds import close_round, stopping_recommendation
+
     try:
-        study = get_study(db.session, slug)
+        study = _get_study(slug)
         summary = close_round(db.session, study)
     except DomainError as error:
         _fail(error)
@@ -253,7 +280,7 @@ def export_command(slug: str, format_name: str, out: str) -> None:
     )
 
     try:
-        export = open_export(db.session, get_study(db.session, slug))
+        export = open_export(db.session, _get_study(slug))
     except DomainError as error:
         _fail(error)
     path = Path(out)
@@ -317,7 +344,7 @@ def grant_command(email: str, slug: str) -> None:
     if user is None:
         _fail(DomainError(f"no user has the email {email}"))
     try:
-        study = get_study(db.session, slug)
+        study = _get_study(slug)
     except DomainError as error:
         _fail(error)
     grant_access(db.session, user, study)

@@ -4,8 +4,6 @@ from typing import Any
 
 from flask import Flask, current_app
 from flask_babel import Babel
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -63,7 +61,6 @@ csrf = CSRFProtect()
 #: the world, and the console's short times date records (the protocol stamp,
 #: amendments, the audit log, deliveries) that a reader must not misread.
 babel = Babel(date_formats={**Babel.default_date_formats, "datetime.short": "yyyy-MM-dd HH:mm"})
-limiter = Limiter(key_func=get_remote_address)
 login_manager = LoginManager()
 login_manager.login_view = "facilitate.login"
 

@@ -31,8 +31,9 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from elicit.extensions import db, limiter
+from elicit.extensions import db
 from elicit.jobs import queue_check
+from elicit.ratelimits import limiter
 
 blueprint = Blueprint("health", __name__)
 limiter.exempt(blueprint)

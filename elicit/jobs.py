@@ -55,24 +55,20 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from flask import Flask, current_app, has_app_context
 
 from elicit.extensions import current_link_keys, db
-from surveys.delivery import (
-    Delivered,
-    RetryPolicy,
-    SmtpSettings,
-    batches,
-    deliver,
-    hand_over,
-    requeue,
-    sweep,
-)
-from surveys.models import Study
-from surveys.schedules import fire_due
+
+if TYPE_CHECKING:
+    from surveys.delivery import Delivered, RetryPolicy, SmtpSettings
+    from surveys.models import Study
+
+# Every app imports this module (:func:`register_jobs`), every command of the CLI's
+# included; the delivery's modules (with the messages' templates) are imported by the
+# functions that deliver, not here (issue 15, point 7: start-up).
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +92,8 @@ def smtp_settings(config: Mapping[str, Any]) -> SmtpSettings | None:
     url = config.get("ELICIT_SMTP_URL")
     if not url:
         return None
+    from surveys.delivery import SmtpSettings
+
     parts = urlsplit(url)
     if parts.scheme != "smtp" or not parts.hostname:
         raise ValueError("ELICIT_SMTP_URL must look like smtp://user:password@host:587")
@@ -114,6 +112,8 @@ def smtp_settings(config: Mapping[str, Any]) -> SmtpSettings | None:
 
 def retry_policy(app: Flask) -> RetryPolicy:
     """The app's retry policy (a test may set ``ELICIT_DELIVERY_POLICY``)."""
+    from surveys.delivery import RetryPolicy
+
     policy = app.config.get("ELICIT_DELIVERY_POLICY")
     return policy if isinstance(policy, RetryPolicy) else RetryPolicy()
 
@@ -124,6 +124,8 @@ def send_messages(message_ids: Sequence[int]) -> int:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if smtp_settings(app.config) is None or not message_ids:
         return 0
+    from surveys.delivery import hand_over
+
     handed = hand_over(db.session, message_ids, retry_policy(app))
     _submit(app, handed)
     return len(handed)
@@ -135,6 +137,8 @@ def send_again(study: Study) -> int:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if smtp_settings(app.config) is None:
         return 0
+    from surveys.delivery import requeue
+
     handed = requeue(db.session, study, retry_policy(app))
     _submit(app, handed)
     return len(handed)
@@ -154,6 +158,8 @@ def _submit(app: Flask, message_ids: Sequence[int]) -> None:
         return
     import redis
     from rq import Queue
+
+    from surveys.delivery import batches
 
     jobs = [
         Queue.prepare_data(
@@ -343,6 +349,8 @@ def queue_depth(app: Flask) -> dict[str, int] | None:
 
 def deliver_now(app: Flask, message_ids: Sequence[int]) -> Delivered:
     """Deliver ``message_ids`` with ``app``'s settings, in an app context of its own."""
+    from surveys.delivery import deliver
+
     with app.app_context():
         return deliver(
             db.session,
@@ -357,6 +365,9 @@ def sweep_now(app: Flask) -> Delivered:
     """Queue the planned reminders whose moment has come (:func:`surveys.schedules.
     fire_due`), deliver them with a mail server, then deliver whatever else is due in
     the outbox, with ``app``'s settings."""
+    from surveys.delivery import Delivered, deliver, hand_over, sweep
+    from surveys.schedules import fire_due
+
     with app.app_context():
         smtp = smtp_settings(app.config)
         keys = current_link_keys()
@@ -511,6 +522,8 @@ class InProcessRunner:
         if self.mode == "request":
             deliver_now(self.app, message_ids)
             return
+        from surveys.delivery import batches
+
         for batch in batches(message_ids):
             self.run(partial(deliver_now, self.app, batch))
 

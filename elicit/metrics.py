@@ -52,7 +52,7 @@ from flask import Blueprint, Flask, Response, abort, current_app, request, reque
 from flask import request_started as flask_request_started
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from elicit.extensions import limiter
+from elicit.ratelimits import limiter
 
 blueprint = Blueprint("metrics", __name__)
 

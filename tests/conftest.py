@@ -34,7 +34,8 @@ from sqlalchemy.engine import make_url
 
 from elicit import create_app
 from elicit.config import normalise_database_url
-from elicit.extensions import current_link_keys, db, limiter
+from elicit.extensions import current_link_keys, db
+from elicit.ratelimits import limiter
 from surveys import accounts
 from surveys.definition import parse_definition
 from surveys.demo import demo_source

@@ -21,7 +21,8 @@ from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
 
 from elicit.api.schemas import DefinitionProblem, Problem
-from elicit.extensions import csrf, db, limiter
+from elicit.extensions import csrf, db
+from elicit.ratelimits import limiter
 from surveys.accounts import is_member
 from surveys.api_tokens import authenticate_token
 from surveys.errors import Conflict, InvalidValues, NotFound

@@ -45,11 +45,12 @@ from elicit.expert.presenters import (
     review_context,
     sections,
 )
-from elicit.extensions import csrf, current_link_keys, db, limiter
+from elicit.extensions import csrf, current_link_keys, db
 from elicit.i18n import LANGUAGE_NAMES, remember_requested_language
 from elicit.jobs import send_messages
 from elicit.metrics import count_submission
 from elicit.paging import page_number
+from elicit.ratelimits import limiter
 from surveys.answers import (
     DeadlinePassed,
     RoundBeingClosed,

@@ -24,7 +24,7 @@ from flask_babel import format_decimal, get_locale, gettext
 from flask_login import login_required
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from elicit.extensions import db, limiter
+from elicit.extensions import db
 from elicit.facilitate.access import console_user, may_export, study_for
 from elicit.facilitate.amendment_words import amendments_context
 from elicit.facilitate.calibration_words import glance_words
@@ -36,6 +36,7 @@ from elicit.facilitate.forms import (
 )
 from elicit.facilitate.login import log_in, log_out
 from elicit.paging import page_number
+from elicit.ratelimits import limiter
 from surveys.accounts import (
     MIN_PASSWORD_LENGTH,
     InvalidAccount,

@@ -1,6 +1,7 @@
 """Commands that compute no statistic start without pandas, scipy, matplotlib, numba,
 numpy or pydantic (issue 15, point 7): their imports, and the views' with the API's
-schemas, are what made every command cost seconds of CPU.
+schemas, are what made every command cost seconds of CPU.  Nor do they import the rate
+limiter (no command limits anything) or, but for the migrations' own, Alembic.
 
 Each command runs as an operator runs it, in a fresh interpreter, under
 ``python -X importtime``, which names every module imported; timings belong to
@@ -16,12 +17,15 @@ from pathlib import Path
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from elicit.cli import MIGRATION_COMMANDS_HELP
 from surveys.accounts import _UNKNOWN_USER_HASH
 from surveys.demo import demo_source
 
 #: What such a command must not import: the statistics' libraries, and pydantic with the
 #: API's schemas and every view (an app made without routes: ``elicit.cli.WITHOUT_ROUTES``).
 HEAVY = ("pandas", "scipy", "matplotlib", "numba", "numpy", "pydantic")
+#: What only an app with routes needs: Flask-Limiter and its ``limits``.
+RATE_LIMITER = ("flask_limiter", "limits")
 
 
 def _environment(folder: Path) -> dict[str, str]:
@@ -79,8 +83,34 @@ def test_commands_without_statistics_import_no_heavy_library(tmp_path):
         ),
     ]
     for arguments, stdin in commands:
-        heavy = sorted(set(HEAVY) & _imported(arguments, tmp_path, stdin))
-        assert heavy == [], f"elicit {' '.join(arguments)} imported {heavy}"
+        unneeded = {*HEAVY, *RATE_LIMITER}
+        if arguments[0] != "db":
+            unneeded |= {"alembic", "flask_migrate"}
+        imported = sorted(unneeded & _imported(arguments, tmp_path, stdin))
+        assert imported == [], f"elicit {' '.join(arguments)} imported {imported}"
+
+
+def test_the_command_list_gives_the_deferred_commands_their_own_help(tmp_path):
+    """``elicit --help`` lists ``db`` and the plugins' commands without importing them
+    (``elicit.cli.ElicitGroup.format_commands``): ``db``'s help must stay Flask-Migrate's
+    own, and each plugin's command must still be listed, and run, by its name."""
+    from flask_migrate.cli import db as migration_commands
+
+    assert migration_commands.get_short_help_str() == MIGRATION_COMMANDS_HELP
+    completed = _elicit(["--help"], tmp_path)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    listed = {
+        line.split(None, 1)[0]: line.split(None, 1)[1]
+        for line in completed.stdout.split("Commands:", 1)[1].splitlines()
+        if line.strip()
+    }
+    assert listed["db"] == MIGRATION_COMMANDS_HELP
+    assert listed["limiter"] == "Commands of Flask-Limiter (elicit limiter --help)."
+    for name in ("study", "panel", "round", "export", "user", "token", "worker", "serve"):
+        assert listed.get(name), listed
+    plugin = _elicit(["limiter", "--help"], tmp_path)
+    assert plugin.returncode == 0, plugin.stderr[-2000:]
+    assert "Flask-Limiter maintenance" in plugin.stdout
 
 
 def test_the_commands_about_the_whole_app_get_every_route(tmp_path):

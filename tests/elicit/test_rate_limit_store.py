@@ -18,7 +18,8 @@ import pytest
 import redis
 
 from elicit import create_app
-from elicit.extensions import db, limiter
+from elicit.extensions import db
+from elicit.ratelimits import limiter
 from surveys.api_tokens import create_token
 from tests.conftest import BASE_URL, PASSWORD, csrf_token
 
