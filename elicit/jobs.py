@@ -325,23 +325,30 @@ def queue_check(app: Flask) -> dict[str, Any]:
     return {"status": "ok", "kind": "redis"}
 
 
-def queue_depth(app: Flask) -> dict[str, int] | None:
-    """For the metrics: the delivery jobs on the Redis queue by state ("queued": waiting
-    for a worker, "started": in a worker's hands, "failed": kept for inspection,
-    "scheduled": put off), ``None`` without Redis (jobs run in the web process); raises
-    ``redis.RedisError`` when it does not answer."""
+#: The queues by the name the metrics give them (``elicit_queue_jobs{queue}``).
+QUEUES_BY_ROLE = {"messages": QUEUE_NAME, "closes": CLOSE_QUEUE_NAME, "exports": EXPORT_QUEUE_NAME}
+
+
+def queue_depths(app: Flask) -> dict[str, dict[str, int]] | None:
+    """For the metrics: the jobs on each Redis queue (:data:`QUEUES_BY_ROLE`: messages,
+    closes, exports) by state ("queued": waiting for a worker, "started": in a worker's
+    hands, "failed": kept for inspection, "scheduled": put off); ``None`` without Redis
+    (jobs run in the web process); raises ``redis.RedisError`` when it does not answer."""
     connection = _redis(app)
     if connection is None:
         return None
     from rq import Queue
 
-    queue = Queue(QUEUE_NAME, connection=connection)
-    return {
-        "queued": queue.count,
-        "started": queue.started_job_registry.count,
-        "failed": queue.failed_job_registry.count,
-        "scheduled": queue.scheduled_job_registry.count,
-    }
+    depths = {}
+    for role, name in QUEUES_BY_ROLE.items():
+        queue = Queue(name, connection=connection)
+        depths[role] = {
+            "queued": queue.count,
+            "started": queue.started_job_registry.count,
+            "failed": queue.failed_job_registry.count,
+            "scheduled": queue.scheduled_job_registry.count,
+        }
+    return depths
 
 
 # -- what a job does -------------------------------------------------------------------

@@ -19,13 +19,17 @@ people:
     worker or host answers): messages of every study not sent yet, by status
     ("waiting": no mail server when queued, to be sent by hand; "queued"; "sending";
     "retrying").  Counts only, never a study or a recipient.
-``elicit_delivery_queue_jobs{state}``, ``elicit_delivery_queue_up``
-    With Redis (``ELICIT_QUEUE_URL``), the delivery jobs on the queue by state
+``elicit_queue_jobs{queue, state}``, ``elicit_queue_up``
+    With Redis (``ELICIT_QUEUE_URL``), the jobs on each of the three queues ("messages",
+    "closes": rounds' closes and their previews, "exports": prepared exports) by state
     ("queued", "started", "failed", "scheduled"), read at each scrape, and whether Redis
-    answered it (1 or 0: when it does not, the jobs are not listed and messages wait in
-    the outbox, where the backlog above still counts them).  Without Redis, jobs run in
-    the web process and neither is listed.  A database that does not answer leaves the
-    backlog out of the scrape, never fails it.
+    answered it (1 or 0: when it does not, no job is listed; messages wait in the outbox,
+    where the backlog above still counts them, and closes and exports in the database).
+    Without Redis, jobs run in the web process and neither is listed.  A database that
+    does not answer leaves the backlog out of the scrape, never fails it.
+``elicit_delivery_queue_jobs{state}``, ``elicit_delivery_queue_up``
+    The messages' queue alone, as the two above say it, under the names it had before
+    the closes and exports had queues of their own (kept for the alerts written then).
 
 prometheus_client is imported by the first request, not with the app: the CLI's
 commands build the app too, and the library's import (its HTTP client and servers
@@ -177,7 +181,7 @@ class _Backlog:
         from sqlalchemy.exc import SQLAlchemyError
 
         from elicit.extensions import db
-        from elicit.jobs import queue_depth
+        from elicit.jobs import queue_depths
         from surveys.outbox import unsent_by_status
 
         unsent = GaugeMetricFamily(
@@ -196,25 +200,40 @@ class _Backlog:
                 unsent.add_metric([status], count)
             yield unsent
         try:
-            depth = queue_depth(self.app)
+            depths = queue_depths(self.app)
         except redis.RedisError:
-            yield GaugeMetricFamily(
-                "elicit_delivery_queue_up", "Whether the delivery queue's Redis answered.", 0
-            )
+            yield from _queues_up(0)
             return
-        if depth is None:
+        if depths is None:
             return
-        yield GaugeMetricFamily(
-            "elicit_delivery_queue_up", "Whether the delivery queue's Redis answered.", 1
-        )
+        yield from _queues_up(1)
         jobs = GaugeMetricFamily(
+            "elicit_queue_jobs",
+            "Jobs on each Redis queue (messages, closes, exports), by state.",
+            labels=["queue", "state"],
+        )
+        for queue, depth in depths.items():
+            for state, count in depth.items():
+                jobs.add_metric([queue, state], count)
+        yield jobs
+        delivery = GaugeMetricFamily(
             "elicit_delivery_queue_jobs",
             "Delivery jobs on the Redis queue, by state.",
             labels=["state"],
         )
-        for state, count in depth.items():
-            jobs.add_metric([state], count)
-        yield jobs
+        for state, count in depths["messages"].items():
+            delivery.add_metric([state], count)
+        yield delivery
+
+
+def _queues_up(answered: int) -> Any:
+    """Whether Redis answered the scrape, under both names (see the module)."""
+    from prometheus_client.core import GaugeMetricFamily
+
+    yield GaugeMetricFamily("elicit_queue_up", "Whether the job queues' Redis answered.", answered)
+    yield GaugeMetricFamily(
+        "elicit_delivery_queue_up", "Whether the delivery queue's Redis answered.", answered
+    )
 
 
 def _registry() -> Any:

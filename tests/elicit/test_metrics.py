@@ -19,8 +19,9 @@ import pytest
 from elicit import create_app
 from elicit.config import prepare_metrics_directory
 from elicit.extensions import db
-from elicit.jobs import send_messages
+from elicit.jobs import close_later, send_messages
 from elicit.metrics import UNMATCHED
+from surveys.closing import request_close
 from surveys.messaging import queue_invitations
 from surveys.rounds import open_round
 from tests.conftest import BASE_URL, enter
@@ -181,10 +182,12 @@ def _metrics_app(database_url: str, **config):
 
 
 def _gauges(text: str, name: str) -> dict[str, float]:
-    """``name``'s samples in ``text``, by their one label's value ("" without one)."""
+    """``name``'s samples in ``text``, by their one label's value ("" without one), or
+    by their labels as written (``queue="closes",state="queued"``) when they have more."""
     found = {}
-    for label, value in re.findall(rf'^{name}(?:{{\w+="([^"]*)"}})? (\S+)$', text, re.MULTILINE):
-        found[label] = float(value)
+    for labels, value in re.findall(rf"^{name}(?:{{([^}}]*)}})? (\S+)$", text, re.MULTILINE):
+        one = re.fullmatch(r'\w+="([^"]*)"', labels)
+        found[one.group(1) if one else labels] = float(value)
     return found
 
 
@@ -197,8 +200,9 @@ def test_the_delivery_backlog_and_the_queue_s_depth_are_read_at_each_scrape(
     private_redis,  # noqa: F811
 ):
     """Four invitations queued without a mail server are "waiting"; handed to a Redis
-    queue they are "queued", with their job on it; a Redis that does not answer is
-    "up 0" and the backlog is still counted from the database.  No study, no address."""
+    queue they are "queued", with their job on the messages' queue, and a close asked
+    for has its job on the closes' queue; a Redis that does not answer is "up 0" and the
+    backlog is still counted from the database.  No study, no address."""
     study = make_study()
     make_panel(study, 4)
     round_ = open_round(db.session, study)
@@ -213,6 +217,7 @@ def test_the_delivery_backlog_and_the_queue_s_depth_are_read_at_each_scrape(
         "retrying": 0.0,
     }
     assert "elicit_delivery_queue" not in text  # no Redis: jobs run in the web process
+    assert "elicit_queue" not in text
     assert "example.org" not in text and study.slug not in text
 
     queued = _metrics_app(
@@ -222,11 +227,23 @@ def test_the_delivery_backlog_and_the_queue_s_depth_are_read_at_each_scrape(
     )
     with queued.app_context():
         send_messages(invitations.ids)
+        close_later(queued, request_close(db.session, study, actor=None).closing.id)
     text = _scrape(queued.test_client())
     assert _gauges(text, "elicit_outbox_unsent_messages")["queued"] == 4.0
+    assert _gauges(text, "elicit_queue_up") == {"": 1.0}
     assert _gauges(text, "elicit_delivery_queue_up") == {"": 1.0}
+    jobs = _gauges(text, "elicit_queue_jobs")
+    assert jobs == {
+        **{
+            f'queue="{queue}",state="{state}"': 0.0
+            for queue in ("messages", "closes", "exports")
+            for state in ("queued", "started", "failed", "scheduled")
+        },
+        'queue="messages",state="queued"': 1.0,  # one job per batch of 100
+        'queue="closes",state="queued"': 1.0,
+    }
     assert _gauges(text, "elicit_delivery_queue_jobs") == {
-        "queued": 1.0,  # one job per batch of 100
+        "queued": 1.0,
         "started": 0.0,
         "failed": 0.0,
         "scheduled": 0.0,
@@ -235,7 +252,8 @@ def test_the_delivery_backlog_and_the_queue_s_depth_are_read_at_each_scrape(
     gone = _metrics_app(database_url, ELICIT_QUEUE_URL=f"redis://127.0.0.1:{free_port()}/0")
     text = _scrape(gone.test_client())
     assert _gauges(text, "elicit_delivery_queue_up") == {"": 0.0}
-    assert "elicit_delivery_queue_jobs" not in text
+    assert _gauges(text, "elicit_queue_up") == {"": 0.0}
+    assert "elicit_delivery_queue_jobs" not in text and "elicit_queue_jobs" not in text
     assert _gauges(text, "elicit_outbox_unsent_messages")["queued"] == 4.0
     for served in (alone, queued, gone):
         with served.app_context():
