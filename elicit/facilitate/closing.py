@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import format_datetime, gettext
 from flask_login import login_required
 
 from elicit.extensions import db
@@ -45,7 +45,7 @@ from surveys.closing import (
 from surveys.errors import Conflict
 from surveys.models import ClosingStatus, Round, RoundPreview, Study
 from surveys.protocol import items_at_consensus, retired_at_close
-from surveys.rounds import close_preview, count_respondents, open_round_of
+from surveys.rounds import close_preview, count_respondents, latest_round, open_round_of
 from surveys.studies import study_definition
 
 #: The longest wait between two questions of a close's page while the close is under
@@ -75,6 +75,8 @@ def close_current_round(slug: str) -> Any:
         try:
             requested = request_close(db.session, current, actor=console_user(), retire=ticked)
         except Conflict as error:
+            if open_round_of(db.session, current) is None:  # closed meanwhile, elsewhere
+                return _no_open_round(current)
             flash(gettext("The round could not be closed: %(reason)s", reason=str(error)))
             return redirect(url_for("facilitate.study", slug=slug)), 303
         if requested.submit:
@@ -91,7 +93,7 @@ def close_current_round(slug: str) -> Any:
         return redirect(url_for("facilitate.closing", slug=slug, closing_id=pending.id)), 303
     round_ = open_round_of(db.session, current)
     if round_ is None:
-        abort(409, gettext("No round is open."))
+        return _no_open_round(current)
     respondents = count_respondents(db.session, round_)
     page = {
         "study": current,
@@ -142,8 +144,7 @@ def compute_close_preview(slug: str) -> Any:
         abort(400)
     round_ = open_round_of(db.session, current)
     if round_ is None:
-        flash(gettext("No round is open."))
-        return redirect(url_for("facilitate.study", slug=slug)), 303
+        return _no_open_round(current)
     requested = request_preview(db.session, round_, again=True)
     if requested.submit:
         _submit_preview(requested.preview)
@@ -193,6 +194,24 @@ def _submit_preview(preview: RoundPreview) -> None:
 
 def _submit(closing_id: int) -> None:
     close_later(current_app._get_current_object(), closing_id)  # type: ignore[attr-defined]
+
+
+def _no_open_round(study: Study) -> Any:
+    """The study page, saying that no round is open, and when the last one closed: a
+    close page opened (or posted) after another facilitator, the API or the command
+    line closed the round is not an error, and the study page says what comes next."""
+    latest = latest_round(db.session, study)
+    if latest is not None and latest.closed_at is not None:
+        flash(
+            gettext(
+                "No round is open: round %(number)s was closed %(time)s UTC.",
+                number=latest.number,
+                time=format_datetime(latest.closed_at, "short"),
+            )
+        )
+    else:
+        flash(gettext("No round is open."))
+    return redirect(url_for("facilitate.study", slug=study.slug)), 303
 
 
 def _closed(study: Study, number: int) -> Any:

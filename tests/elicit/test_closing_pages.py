@@ -17,16 +17,16 @@ from functools import partial
 import pytest
 import redis
 from flask import Flask
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from elicit import create_app, jobs
 from elicit.extensions import db
 from surveys.answers import submit_responses
 from surveys.closing import REQUEUE_AFTER, request_close
 from surveys.demo import demo_source
-from surveys.models import ClosingStatus, RoundClosing, RoundStatus, RoundSummary
+from surveys.models import ClosingStatus, Round, RoundClosing, RoundStatus, RoundSummary
 from surveys.panel import panelist_by_pseudonym
-from surveys.rounds import open_round
+from surveys.rounds import close_round, open_round
 from surveys.simulation import simulated_answers
 from surveys.studies import study_definition
 from tests.conftest import csrf_token, log_in
@@ -182,6 +182,36 @@ def test_a_failed_close_says_why_and_offers_to_close_again(running, client):
     closed = client.post(f"{CONSOLE}/rounds/close", data={"csrf_token": csrf_token(preview.text)})
     assert closed.status_code == 303
     assert "Round 1 is closed" in client.get(closed.headers["Location"]).text
+
+
+def test_a_close_page_of_a_round_closed_elsewhere_leads_to_the_study(running, client):
+    """The close page opened, or its form posted, after the round was closed another way
+    (here the command line's ``close_round``) is no error: the study page, saying when
+    the round closed.  Nothing is closed twice."""
+    log_in(client, "lead@example.org")
+    preview = client.get(f"{CONSOLE}/rounds/close")
+    assert preview.status_code == 200
+    close_round(db.session, running)
+    closed_at = db.session.execute(select(Round.closed_at)).scalar_one()
+    said = f"No round is open: round 1 was closed {closed_at:%Y-%m-%d %H:%M} UTC."
+    token = {"csrf_token": csrf_token(preview.text)}
+    for ask in (
+        partial(client.get, f"{CONSOLE}/rounds/close"),
+        partial(client.post, f"{CONSOLE}/rounds/close", data=token),
+        partial(client.post, f"{CONSOLE}/rounds/close/preview", data=token),
+    ):
+        answer = ask()
+        assert answer.status_code == 303
+        assert answer.headers["Location"] == CONSOLE
+        assert client.get(CONSOLE).text.count(said) == 1
+    assert db.session.execute(select(func.count()).select_from(RoundSummary)).scalar_one() == 1
+    assert db.session.execute(select(func.count()).select_from(RoundClosing)).scalar_one() == 0
+    spanish = {"Accept-Language": "es"}
+    client.get(f"{CONSOLE}/rounds/close", headers=spanish)
+    assert (
+        f"No hay ninguna ronda abierta: la ronda 1 se cerró el {closed_at:%Y-%m-%d %H:%M} UTC."
+        in client.get(CONSOLE, headers=spanish).text
+    )
 
 
 def test_a_closing_is_seen_only_through_its_own_study(running, client):
