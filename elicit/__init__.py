@@ -44,8 +44,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, routes: bool = T
     """Build the application; ``test_config`` overrides settings read from the environment.
 
     ``routes=False`` leaves out the blueprints (every page and the API, with pydantic
-    and the views' modules: half a second of CPU), for the command-line commands that
-    serve nothing and build no address (:data:`elicit.cli.WITHOUT_ROUTES`)."""
+    and the views' modules: half a second of CPU) and the rate limiter, for the
+    command-line commands that serve nothing and build no address
+    (:data:`elicit.cli.WITHOUT_ROUTES`)."""
     redact_personal_links()  # first, so that nothing this process logs escapes it
     return_large_blocks()  # a close's freed arrays go back to the system (see the module)
     app = Flask(__name__, instance_path=config.instance_path(), instance_relative_config=True)

@@ -170,7 +170,8 @@ def metrics() -> Response:
 
 
 class _Backlog:
-    """A prometheus_client collector of the delivery backlog (see the module docstring)."""
+    """A prometheus_client collector of the delivery backlog and of the job queues'
+    depths (see the module docstring)."""
 
     def __init__(self, app: Flask) -> None:
         self.app = app

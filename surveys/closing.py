@@ -76,6 +76,16 @@ LAPSED_REASON = (
 )
 
 
+class NotTheOpenRound(Conflict):
+    """The close asked for names a round that is not the open one: it was closed (and
+    perhaps the next one opened) after the page or script that asks was made."""
+
+    def __init__(self, asked: int, open_number: int) -> None:
+        super().__init__(f"round {asked} is not open (round {open_number} is); nothing was closed")
+        self.asked = asked
+        self.open_number = open_number
+
+
 @dataclass(frozen=True)
 class Requested:
     """What :func:`request_close` did: the closing asked for, and whether a job must be
@@ -86,20 +96,30 @@ class Requested:
 
 
 def request_close(
-    session: Session, study: Study, *, actor: User | None, retire: Collection[str] = ()
+    session: Session,
+    study: Study,
+    *,
+    actor: User | None,
+    retire: Collection[str] = (),
+    number: int | None = None,
 ) -> Requested:
     """Ask for ``study``'s open round to be closed by a job, audited, committed;
-    ``retire`` are the items at consensus the facilitator ticked ("ask" studies).
+    ``retire`` are the items at consensus the facilitator ticked ("ask" studies);
+    ``number``, the round the asker saw open (the close page's, the API's address).
 
     A close of the round already queued or running is returned instead of a second one
     (its own ticks stand); one whose worker lapsed is marked failed and replaced.
     Raises :class:`Conflict` when no round is open, or when ``retire`` names items in a
-    study that keeps them."""
+    study that keeps them, and :class:`NotTheOpenRound` when the open round is not
+    ``number``: a close page left open while a colleague closed its round and opened the
+    next must not close the new round, unanswered, for good."""
     if retire and study.consensus_items == "stay":
         raise Conflict(STAY_REFUSAL)
     round_ = open_round_of(session, study)
     if round_ is None:
         raise Conflict("no round is open")
+    if number is not None and round_.number != number:
+        raise NotTheOpenRound(number, round_.number)
     _mark_lapsed(session, round_.id)
     found = _unfinished(session, round_.id)
     if found is not None:

@@ -220,7 +220,7 @@ def _domain_app(database_url: str, _schema: None) -> Iterator[tuple[Flask, dict[
     its making left in Flask-Limiter's one limiter.
 
     That limiter keeps its storage and settings on itself, not per app: each
-    ``create_app`` sets them for every app of the process.  A test that makes an app of
+    ``create_app`` with routes sets them for every app of the process.  A test that makes an app of
     its own (rate limits counted in a Redis of its own, since stopped) would leave them
     to the next tests, so each test starts from the limiter as the shared apps made it."""
     application = _test_app(database_url)
@@ -370,6 +370,14 @@ def csrf_token(html: str) -> str:
     match = CSRF_PATTERN.search(html)
     assert match, "page has no CSRF token"
     return match.group(1)
+
+
+def close_form(page: str) -> dict[str, str]:
+    """What the close page ``page`` posts beside any ticks: its CSRF token and the round
+    it was made for (a page whose round was closed meanwhile closes nothing)."""
+    found = re.search(r'<input type="hidden" name="round" value="(\d+)">', page)
+    assert found, "page has no close form"
+    return {"csrf_token": csrf_token(page), "round": found.group(1)}
 
 
 def without_tokens(page: str) -> str:

@@ -544,7 +544,8 @@ def close_round_later(slug: str, number: int) -> Response:
     round_ = _find_round(study, number).round
     if round_.status != RoundStatus.OPEN:
         raise Conflict(f"round {number} is {round_.status.value}, not open")
-    requested = request_close(db.session, study, actor=api_user())
+    # The number again: the round may have closed, and the next opened, since the check.
+    requested = request_close(db.session, study, actor=api_user(), number=number)
     if requested.submit:
         _submit_closing(requested.closing.id)
     closing = study_closing(db.session, study, requested.closing.id)

@@ -35,6 +35,7 @@ from surveys.close_previews import (
 )
 from surveys.closing import (
     UNFINISHED,
+    NotTheOpenRound,
     current_status,
     failure,
     hand_again,
@@ -69,11 +70,26 @@ def close_current_round(slug: str) -> Any:
     current = study_for(slug, change=True)
     form = ConfirmForm()
     if request.method == "POST":
-        if not form.validate_on_submit():
+        # The round the page was made for: a page left open while the round was closed,
+        # and the next opened, must not close the new one (NotTheOpenRound).
+        number = request.form.get("round", type=int)
+        if not form.validate_on_submit() or number is None:
             abort(400)
         ticked = request.form.getlist("retire") if current.consensus_items == "ask" else []
         try:
-            requested = request_close(db.session, current, actor=console_user(), retire=ticked)
+            requested = request_close(
+                db.session, current, actor=console_user(), retire=ticked, number=number
+            )
+        except NotTheOpenRound as stale:
+            flash(
+                gettext(
+                    "Nothing was closed: round %(asked)s was closed meanwhile, and round "
+                    "%(open)s is open now. This is round %(open)s's preview.",
+                    asked=stale.asked,
+                    open=stale.open_number,
+                )
+            )
+            return redirect(url_for("facilitate.close_current_round", slug=slug)), 303
         except Conflict as error:
             if open_round_of(db.session, current) is None:  # closed meanwhile, elsewhere
                 return _no_open_round(current)

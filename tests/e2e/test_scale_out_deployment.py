@@ -155,11 +155,12 @@ class Browser:
             self.location = answer.headers.get("Location")
             return answer.code, answer.read().decode()
 
-    def close_round(self, console: str, token: str, timeout: float = 120) -> str:
-        """Close the open round from the console and follow the close's page (a job
+    def close_round(self, console: str, token: str, number: int, timeout: float = 120) -> str:
+        """Close round ``number`` from the console and follow the close's page (a job
         computes it, in a thread of whichever host took the click) until it sends to
         the study page, whichever host answers; that page."""
-        assert self.request(f"{console}/rounds/close", {"csrf_token": token})[0] == 303
+        form = {"csrf_token": token, "round": str(number)}
+        assert self.request(f"{console}/rounds/close", form)[0] == 303
         closing = urllib.parse.urlsplit(self.location or "").path
         deadline = time.monotonic() + timeout
         while urllib.parse.urlsplit(self.location or "").path != console:
@@ -185,7 +186,7 @@ def test_two_hosts_behind_nginx_serve_one_site(site: Site):
     status, page = browser.request(console)
     assert status == 200
     token = csrf_token(page)
-    assert "Round 1 is closed" in browser.close_round(console, token)
+    assert "Round 1 is closed" in browser.close_round(console, token, 1)
     (trust,) = [each for each in _active_items(site) if each.definition.key == "trust_now"]
     reworded = item_to_toml(trust.definition).replace("today between", "at present between")
     changed = browser.request(

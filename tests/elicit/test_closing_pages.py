@@ -22,19 +22,20 @@ from sqlalchemy import func, select, update
 from elicit import create_app, jobs
 from elicit.extensions import db
 from surveys.answers import submit_responses
-from surveys.closing import REQUEUE_AFTER, request_close
+from surveys.closing import REQUEUE_AFTER, NotTheOpenRound, request_close
 from surveys.demo import demo_source
 from surveys.models import ClosingStatus, Round, RoundClosing, RoundStatus, RoundSummary
 from surveys.panel import panelist_by_pseudonym
-from surveys.rounds import close_round, open_round
+from surveys.rounds import close_round, latest_round, open_round
 from surveys.simulation import simulated_answers
 from surveys.studies import study_definition
-from tests.conftest import csrf_token, log_in
+from tests.conftest import close_form, csrf_token, log_in
 from tests.elicit.test_delivery_queue import finish, start_worker, worker_environment
 from tests.elicit.test_rate_limit_store import private_redis  # noqa: F401 - a fixture
 
 SLUG = "us-mexico-intelligence"
 CONSOLE = f"/console/studies/{SLUG}"
+CLOSE = f"{CONSOLE}/rounds/close"
 
 
 @pytest.fixture
@@ -81,10 +82,10 @@ def on_redis(running, private_redis, database_url):  # noqa: F811
         yield console
 
 
-def ask_to_close(console):
-    """Click "Close the round" (the study page's form gives the session's token)."""
-    token = csrf_token(console.get(CONSOLE).text)
-    return console.post(f"{CONSOLE}/rounds/close", data={"csrf_token": token})
+def ask_to_close(console, form: dict[str, str] | None = None):
+    """Click "Close the round" on round 1's close page (``form``: a page's form kept, to
+    click it again)."""
+    return console.post(CLOSE, data=form or close_form(console.get(CLOSE).text))
 
 
 def closing_ids() -> list[int]:
@@ -99,7 +100,8 @@ def test_a_worker_on_redis_closes_the_round_the_console_asked_to_close(
     database_url,
     tmp_path,
 ):
-    asked = ask_to_close(on_redis)
+    form = close_form(on_redis.get(CLOSE).text)
+    asked = ask_to_close(on_redis, form)
     (closing_id,) = closing_ids()
     assert asked.status_code == 303  # to the close's page: nothing computed in the request
     assert asked.headers["Location"].endswith(f"{CONSOLE}/rounds/closing/{closing_id}")
@@ -111,7 +113,7 @@ def test_a_worker_on_redis_closes_the_round_the_console_asked_to_close(
     assert again.status_code == 303
     assert again.headers["Location"].endswith(f"{CONSOLE}/rounds/closing/{closing_id}")
     # A second click shares the closing.
-    ask_to_close(on_redis)
+    ask_to_close(on_redis, form)
     assert closing_ids() == [closing_id]
     # The study page says so, and leads to the close's page rather than a second close.
     study_page = on_redis.get(CONSOLE).text
@@ -179,7 +181,7 @@ def test_a_failed_close_says_why_and_offers_to_close_again(running, client):
     assert preview.status_code == 200
     assert "The last attempt to close this round did not finish" in preview.text
     # Closing again works, in the request here (TESTING).
-    closed = client.post(f"{CONSOLE}/rounds/close", data={"csrf_token": csrf_token(preview.text)})
+    closed = client.post(f"{CONSOLE}/rounds/close", data=close_form(preview.text))
     assert closed.status_code == 303
     assert "Round 1 is closed" in client.get(closed.headers["Location"]).text
 
@@ -194,11 +196,11 @@ def test_a_close_page_of_a_round_closed_elsewhere_leads_to_the_study(running, cl
     close_round(db.session, running)
     closed_at = db.session.execute(select(Round.closed_at)).scalar_one()
     said = f"No round is open: round 1 was closed {closed_at:%Y-%m-%d %H:%M} UTC."
-    token = {"csrf_token": csrf_token(preview.text)}
+    form = close_form(preview.text)
     for ask in (
         partial(client.get, f"{CONSOLE}/rounds/close"),
-        partial(client.post, f"{CONSOLE}/rounds/close", data=token),
-        partial(client.post, f"{CONSOLE}/rounds/close/preview", data=token),
+        partial(client.post, f"{CONSOLE}/rounds/close", data=form),
+        partial(client.post, f"{CONSOLE}/rounds/close/preview", data=form),
     ):
         answer = ask()
         assert answer.status_code == 303
@@ -212,6 +214,36 @@ def test_a_close_page_of_a_round_closed_elsewhere_leads_to_the_study(running, cl
         f"No hay ninguna ronda abierta: la ronda 1 se cerró el {closed_at:%Y-%m-%d %H:%M} UTC."
         in client.get(CONSOLE, headers=spanish).text
     )
+
+
+def test_a_close_page_left_open_closes_no_round_opened_since(running, client):
+    """A close page of round 1 posted after a colleague closed round 1 and opened round 2
+    closes nothing: round 2, just opened and unanswered, stays open, and the facilitator
+    is shown round 2's preview, told why.  The domain refuses it too, as the API's
+    address names its round."""
+    log_in(client, "lead@example.org")
+    stale = client.get(CLOSE)
+    close_round(db.session, running)
+    open_round(db.session, running)
+    answer = client.post(CLOSE, data=close_form(stale.text))
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == CLOSE
+    page = client.get(CLOSE).text
+    assert (
+        "Nothing was closed: round 1 was closed meanwhile, and round 2 is open now. "
+        "This is round 2&#39;s preview." in page
+    )
+    assert close_form(page)["round"] == "2"
+    db.session.expire_all()
+    states = dict(db.session.execute(select(Round.number, Round.status)).all())
+    assert states == {1: RoundStatus.CLOSED, 2: RoundStatus.OPEN}
+    assert db.session.execute(select(func.count()).select_from(RoundClosing)).scalar_one() == 0
+    with pytest.raises(NotTheOpenRound):
+        request_close(db.session, running, actor=None, number=1)
+    # Without the round it was made for, a form is refused, not taken for the open round's.
+    refused = client.post(CLOSE, data={"csrf_token": csrf_token(page)})
+    assert refused.status_code == 400
+    assert latest_round(db.session, running).status == RoundStatus.OPEN
 
 
 def test_a_closing_is_seen_only_through_its_own_study(running, client):

@@ -18,7 +18,7 @@ from surveys.protocol import amendments, protocol_stamp
 from surveys.rounds import close_round, open_round
 from surveys.settings import consensus_text, update_settings
 from surveys.studies import find_study
-from tests.conftest import NEW_ITEM, csrf_token, log_in
+from tests.conftest import NEW_ITEM, close_form, csrf_token, log_in
 
 SLUG = "us-mexico-intelligence"
 SETTINGS = f"/console/studies/{SLUG}/settings"
@@ -233,9 +233,7 @@ def retired(study):
 def close(client, **data):
     """Confirm the close on the close page, with ``data`` (e.g. ticked items)."""
     page = client.get(CLOSE)
-    return page, client.post(
-        CLOSE, data={"csrf_token": csrf_token(page.text), **data}, follow_redirects=True
-    )
+    return page, client.post(CLOSE, data={**close_form(page.text), **data}, follow_redirects=True)
 
 
 def test_close_with_leave_lists_the_items_that_leave_and_retires_them(

@@ -128,7 +128,7 @@ def test_a_console_session_and_its_csrf_token_from_one_host_work_on_the_other(
     token = _log_in(balancer, study.slug)
     # Host a's form token, in host a's cookie, closes the round on host b.
     closed = balancer.to("b").post(
-        f"/console/studies/{study.slug}/rounds/close", data={"csrf_token": token}
+        f"/console/studies/{study.slug}/rounds/close", data={"csrf_token": token, "round": "1"}
     )
     assert closed.status_code == 303, closed.text
     page = balancer.to("a").get(f"/console/studies/{study.slug}")
@@ -194,7 +194,9 @@ def test_a_study_changed_through_one_host_is_current_on_the_other(balancer, stud
 
     token = _log_in(balancer, study.slug)
     console = f"/console/studies/{study.slug}"
-    closed = balancer.to("a").post(f"{console}/rounds/close", data={"csrf_token": token})
+    closed = balancer.to("a").post(
+        f"{console}/rounds/close", data={"csrf_token": token, "round": "1"}
+    )
     assert closed.status_code == 303
     (trust,) = [each for each in active_items(study) if each.definition.key == "trust_now"]
     reworded = item_to_toml(trust.definition).replace("today between", "at present between")
