@@ -58,7 +58,7 @@ from surveys.models import (
     User,
     utcnow,
 )
-from surveys.rounds import STAY_REFUSAL, close_round, open_round_of
+from surveys.rounds import STAY_REFUSAL, NotTheOpenRound, close_round, open_round_of
 
 log = logging.getLogger(__name__)
 
@@ -74,16 +74,6 @@ LAPSED_REASON = (
     "The close stopped before it finished (its worker was stopped or restarted). "
     "The round is still open and no answer was lost: close it again."
 )
-
-
-class NotTheOpenRound(Conflict):
-    """The close asked for names a round that is not the open one: it was closed (and
-    perhaps the next one opened) after the page or script that asks was made."""
-
-    def __init__(self, asked: int, open_number: int) -> None:
-        super().__init__(f"round {asked} is not open (round {open_number} is); nothing was closed")
-        self.asked = asked
-        self.open_number = open_number
 
 
 @dataclass(frozen=True)
@@ -237,7 +227,7 @@ def run_closing(session: Session, closing_id: int) -> ClosingStatus:
         with beating_record(
             session, RoundClosing, closing_id, ClosingStatus.RUNNING, f"close-{closing_id}"
         ):
-            close_round(session, study, actor=actor, retire=retire)
+            close_round(session, study, actor=actor, retire=retire, number=round_.number)
     except Conflict as refused:
         session.rollback()
         if _round_closed(session, round_.id):

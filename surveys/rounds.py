@@ -102,25 +102,53 @@ def latest_round(session: Session, study: StudyIdentity) -> Round | None:
     ).scalar_one_or_none()
 
 
+class NotTheNextRound(Conflict):
+    """The opening asked for names another round than the next: a round was opened and
+    closed after the page that asks was made (its confirmation described that round)."""
+
+    def __init__(self, asked: int, next_number: int) -> None:
+        super().__init__(
+            f"round {asked} is not the next round (round {next_number} is); nothing was opened"
+        )
+        self.asked = asked
+        self.next_number = next_number
+
+
+class NotTheOpenRound(Conflict):
+    """The close asked for names a round that is not the open one: it was closed (and
+    perhaps the next one opened) after the page or script that asks was made."""
+
+    def __init__(self, asked: int, open_number: int) -> None:
+        super().__init__(f"round {asked} is not open (round {open_number} is); nothing was closed")
+        self.asked = asked
+        self.open_number = open_number
+
+
 def open_round(
     session: Session,
     study: Study,
     *,
     deadline: datetime | None = None,
     actor: User | None = None,
+    expected: int | None = None,
 ) -> Round:
-    """Open the study's next round; ``actor`` is the console user, if any (audited).
+    """Open the study's next round; ``actor`` is the console user, if any (audited);
+    ``expected``, the number of the round the asker confirmed (the console's
+    confirmation page describes one round: its panel, items and stopping advice).
 
     Refused while a round is open, when the study's maximum number of rounds has been
     reached, for a deadline that is not in the future, and when the study has no item
     left to ask or texts not written in all its languages
-    (:func:`surveys.builder.opening_problems`, whose words the refusal repeats).  The
+    (:func:`surveys.builder.opening_problems`, whose words the refusal repeats), and
+    with :class:`NotTheNextRound` when the next round is not ``expected``.  The
     database also guarantees at most one open round per study.
     """
     latest = latest_round(session, study)
     if latest is not None and latest.status != RoundStatus.CLOSED:
         raise Conflict(f"round {latest.number} is still {latest.status.value}; close it first")
     number = 1 if latest is None else latest.number + 1
+    if expected is not None and number != expected:
+        raise NotTheNextRound(expected, number)
     if number > study.max_rounds:
         raise Conflict(f"the study allows at most {study.max_rounds} round(s)")
     if deadline is not None and deadline <= utcnow():
@@ -205,8 +233,11 @@ def close_round(
     *,
     actor: User | None = None,
     retire: Collection[str] = (),
+    number: int | None = None,
 ) -> RoundSummary:
-    """Close the open round and store its summary; ``actor`` is audited.
+    """Close the open round and store its summary; ``actor`` is audited; ``number``,
+    the round the caller means (:class:`NotTheOpenRound`, and nothing closed, when the
+    open round is another: one closed and the next opened since the caller looked).
 
     The summary holds, per item and component, every statistic of
     :func:`analysis.summarize_round` (descriptives, consensus state and the rule's
@@ -227,6 +258,9 @@ def close_round(
     if retire and study.consensus_items == "stay":
         raise Conflict(STAY_REFUSAL)
     round_ = _claim_open_round(session, study)
+    if number is not None and round_.number != number:
+        session.rollback()
+        raise NotTheOpenRound(number, round_.number)
     statistics, coherence = _round_statistics(session, study, round_)
     round_.status = RoundStatus.CLOSED
     round_.closed_at = utcnow()

@@ -372,11 +372,12 @@ def csrf_token(html: str) -> str:
     return match.group(1)
 
 
-def close_form(page: str) -> dict[str, str]:
-    """What the close page ``page`` posts beside any ticks: its CSRF token and the round
-    it was made for (a page whose round was closed meanwhile closes nothing)."""
+def round_form(page: str) -> dict[str, str]:
+    """What a round's confirmation page (``…/rounds/open``, ``…/rounds/close``) posts
+    beside its other fields: its CSRF token and the round it was made for (a page kept
+    while that round was opened or closed elsewhere opens or closes nothing)."""
     found = re.search(r'<input type="hidden" name="round" value="(\d+)">', page)
-    assert found, "page has no close form"
+    assert found, "page has no form naming its round"
     return {"csrf_token": csrf_token(page), "round": found.group(1)}
 
 

@@ -468,7 +468,9 @@ def open_next_round(slug: str) -> Response:
     study = api_study(slug)
     # The schema refuses a deadline without a zone, or out of reach (422, by field).
     options = json_body(schemas.OpenRound)
-    round_ = open_round(db.session, study, deadline=options.deadline, actor=api_user())
+    round_ = open_round(
+        db.session, study, deadline=options.deadline, actor=api_user(), expected=options.number
+    )
     return respond(
         _round(RoundState(round_, None)),
         201,
@@ -495,7 +497,7 @@ def close_open_round(slug: str, number: int) -> Response:
     round_ = _find_round(study, number).round
     if round_.status != RoundStatus.OPEN:
         raise Conflict(f"round {number} is {round_.status.value}, not open")
-    close_round(db.session, study, actor=api_user())
+    close_round(db.session, study, actor=api_user(), number=number)
     return respond(_summary(study, number))
 
 

@@ -371,6 +371,13 @@ class OpenRound(Model):
         description="When answers are due, with its zone; in the future and at most "
         f"{MAX_YEARS_AHEAD} years ahead.  Stored and answered in UTC.",
     )
+    number: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="The round you mean to open: if the next round is another (a colleague "
+        "opened, and closed, that one since you looked), nothing is opened (409).",
+    )
 
 
 # -- the scenario tracker ------------------------------------------------------------------

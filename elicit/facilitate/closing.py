@@ -35,7 +35,6 @@ from surveys.close_previews import (
 )
 from surveys.closing import (
     UNFINISHED,
-    NotTheOpenRound,
     current_status,
     failure,
     hand_again,
@@ -46,7 +45,13 @@ from surveys.closing import (
 from surveys.errors import Conflict
 from surveys.models import ClosingStatus, Round, RoundPreview, Study
 from surveys.protocol import items_at_consensus, retired_at_close
-from surveys.rounds import close_preview, count_respondents, latest_round, open_round_of
+from surveys.rounds import (
+    NotTheOpenRound,
+    close_preview,
+    count_respondents,
+    latest_round,
+    open_round_of,
+)
 from surveys.studies import study_definition
 
 #: The longest wait between two questions of a close's page while the close is under

@@ -55,6 +55,7 @@ from surveys.opening import OpeningPlan, plan_next_round
 from surveys.progress import StudyProgress, gather_small_groups, round_states, study_progress
 from surveys.protocol import protocol_stamp
 from surveys.rounds import (
+    NotTheNextRound,
     open_round,
     stopping_recommendation,
 )
@@ -242,16 +243,35 @@ def _opening_plan(study: Study, form: ConfirmOpeningForm) -> OpeningPlan:
     return plan
 
 
-def _opening_page(study: Study, form: ConfirmOpeningForm, plan: OpeningPlan, status: int) -> Any:
-    """The confirmation before a round opens, for ``plan``, with the form's errors."""
+def _opening_page(
+    study: Study,
+    form: ConfirmOpeningForm,
+    plan: OpeningPlan,
+    status: int,
+    changed: str | None = None,
+) -> Any:
+    """The confirmation before a round opens, for ``plan``, with the form's errors and,
+    when the round it was confirmed for is no longer the next, ``changed``."""
     return render_template(
         "facilitate/open_round.html",
         study=study,
         form=form,
         plan=plan,
+        changed=changed,
         field_words=_builder_routes.field_words,
         missing_words=_builder_routes.missing_words,
     ), status
+
+
+def _next_round_changed(asked: int, plan: OpeningPlan) -> str:
+    """Why nothing was opened: the page confirmed round ``asked``, which a colleague
+    (or the API, or the command line) opened meanwhile."""
+    return gettext(
+        "Nothing was opened: round %(asked)s was opened meanwhile. This page now shows "
+        "round %(number)s; read it again before you confirm.",
+        asked=asked,
+        number=plan.number,
+    )
 
 
 @blueprint.route("/studies/<slug>/rounds/open", methods=["GET", "POST"])
@@ -274,11 +294,16 @@ def open_next_round(slug: str) -> Any:
         plan = _opening_plan(current, form)
         return _opening_page(current, form, plan, 422 if form.deadline.errors else 200)
     form = ConfirmOpeningForm()
-    if not form.validate_on_submit():
-        if form.csrf_token.errors:
+    # The round the confirmation described: a page kept while a colleague opened and
+    # closed that round must not open the one after it (NotTheNextRound).
+    number = request.form.get("round", type=int)
+    if not form.validate_on_submit() or number is None:
+        if form.csrf_token.errors or number is None:
             abort(400)
         return _opening_page(current, form, _opening_plan(current, form), 422)
     plan = _opening_plan(current, form)
+    if plan.number != number:
+        return _opening_page(current, form, plan, 409, _next_round_changed(number, plan))
     if form.deadline.errors:
         return _opening_page(current, form, plan, 422)
     if plan.can_open and plan.stop_recommended and not form.acknowledge_stop.data:
@@ -291,7 +316,12 @@ def open_next_round(slug: str) -> Any:
         ]
         return _opening_page(current, form, plan, 422)
     try:
-        round_ = open_round(db.session, current, deadline=_deadline(form), actor=console_user())
+        round_ = open_round(
+            db.session, current, deadline=_deadline(form), actor=console_user(), expected=number
+        )
+    except NotTheNextRound:
+        plan = _opening_plan(current, form)
+        return _opening_page(current, form, plan, 409, _next_round_changed(number, plan))
     except Conflict as error:
         flash(gettext("The round could not be opened: %(reason)s", reason=str(error)))
         return redirect(url_for("facilitate.study", slug=slug)), 303

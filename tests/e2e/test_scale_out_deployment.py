@@ -194,7 +194,8 @@ def test_two_hosts_behind_nginx_serve_one_site(site: Site):
         {"csrf_token": token, "action": "toml", "item": reworded, "note": "clearer"},
     )
     assert changed[0] == 303, changed[1]
-    assert browser.request(f"{console}/rounds/open", {"csrf_token": token})[0] == 303
+    form = {"csrf_token": token, "round": "2"}  # what round 2's confirmation posts
+    assert browser.request(f"{console}/rounds/open", form)[0] == 303
     console_requests = len(site.balancer.upstreams())
 
     # An expert: the link, the page, a draft, the page again, the submission.

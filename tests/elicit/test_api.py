@@ -338,6 +338,12 @@ def test_rounds_open_and_close_with_conflicts_as_409(client, lead):
     assert client.get(rounds + "/1", headers=headers).json["status"] == "closed"
     stored = client.get(rounds + "/1/summary", headers=headers).json
     assert stored == closed.json
+    # A script that meant round 1 (opened and closed since it looked) opens nothing.
+    stale = client.post(rounds, json={"number": 1}, headers=headers)
+    assert stale.status_code == 409
+    assert stale.json["detail"].startswith("Round 1 is not the next round (round 2 is)")
+    assert client.get(rounds + "/2", headers=headers).status_code == 404
+    assert client.post(rounds, json={"number": 2}, headers=headers).status_code == 201
 
 
 def test_unknown_addresses_and_methods_answer_in_json(client, lead):

@@ -111,12 +111,15 @@ CONFIG = SchemathesisConfig.from_dict(
         "operations": [
             {
                 # put_resolution: an outcome the item can take and a date not later
-                # than today are the domain's checks (422, by field).
+                # than today are the domain's checks (422, by field); open_next_round:
+                # a deadline at most five years from today, which the document cannot
+                # say (422, by field, as well).
                 "include-operation-id": [
                     "create_study",
                     "add_to_panel",
                     "record_observation",
                     "put_resolution",
+                    "open_next_round",
                 ],
                 "checks": {
                     "positive_data_acceptance": {

@@ -40,7 +40,7 @@ from surveys.rounds import close_preview, open_round_of
 from surveys.serialization import consensus_to_json
 from surveys.simulation import simulated_answers
 from surveys.studies import study_definition
-from tests.conftest import close_form, csrf_token, log_in
+from tests.conftest import csrf_token, log_in, round_form
 from tests.elicit import test_closing_pages
 from tests.elicit.test_delivery_queue import finish, start_worker, worker_environment
 from tests.elicit.test_rate_limit_store import private_redis  # noqa: F401 - a fixture
@@ -333,7 +333,7 @@ def test_an_ask_study_whose_preview_failed_can_still_be_closed(running, kept):
     page = kept.get(CLOSE).text
     assert 'id="preview-failed"' in page and 'id="close-needs-preview"' not in page
     assert 'id="close-retires-none"' in page and "Close the round</button>" in page
-    closed = kept.post(CLOSE, data=close_form(page))
+    closed = kept.post(CLOSE, data=round_form(page))
     assert closed.status_code == 303
     db.session.expire_all()
     assert open_round_of(db.session, running) is None

@@ -22,14 +22,14 @@ from sqlalchemy import func, select, update
 from elicit import create_app, jobs
 from elicit.extensions import db
 from surveys.answers import submit_responses
-from surveys.closing import REQUEUE_AFTER, NotTheOpenRound, request_close
+from surveys.closing import REQUEUE_AFTER, request_close
 from surveys.demo import demo_source
 from surveys.models import ClosingStatus, Round, RoundClosing, RoundStatus, RoundSummary
 from surveys.panel import panelist_by_pseudonym
-from surveys.rounds import close_round, latest_round, open_round
+from surveys.rounds import NotTheOpenRound, close_round, latest_round, open_round
 from surveys.simulation import simulated_answers
 from surveys.studies import study_definition
-from tests.conftest import close_form, csrf_token, log_in
+from tests.conftest import csrf_token, log_in, round_form
 from tests.elicit.test_delivery_queue import finish, start_worker, worker_environment
 from tests.elicit.test_rate_limit_store import private_redis  # noqa: F401 - a fixture
 
@@ -85,7 +85,7 @@ def on_redis(running, private_redis, database_url):  # noqa: F811
 def ask_to_close(console, form: dict[str, str] | None = None):
     """Click "Close the round" on round 1's close page (``form``: a page's form kept, to
     click it again)."""
-    return console.post(CLOSE, data=form or close_form(console.get(CLOSE).text))
+    return console.post(CLOSE, data=form or round_form(console.get(CLOSE).text))
 
 
 def closing_ids() -> list[int]:
@@ -100,7 +100,7 @@ def test_a_worker_on_redis_closes_the_round_the_console_asked_to_close(
     database_url,
     tmp_path,
 ):
-    form = close_form(on_redis.get(CLOSE).text)
+    form = round_form(on_redis.get(CLOSE).text)
     asked = ask_to_close(on_redis, form)
     (closing_id,) = closing_ids()
     assert asked.status_code == 303  # to the close's page: nothing computed in the request
@@ -181,7 +181,7 @@ def test_a_failed_close_says_why_and_offers_to_close_again(running, client):
     assert preview.status_code == 200
     assert "The last attempt to close this round did not finish" in preview.text
     # Closing again works, in the request here (TESTING).
-    closed = client.post(f"{CONSOLE}/rounds/close", data=close_form(preview.text))
+    closed = client.post(f"{CONSOLE}/rounds/close", data=round_form(preview.text))
     assert closed.status_code == 303
     assert "Round 1 is closed" in client.get(closed.headers["Location"]).text
 
@@ -196,7 +196,7 @@ def test_a_close_page_of_a_round_closed_elsewhere_leads_to_the_study(running, cl
     close_round(db.session, running)
     closed_at = db.session.execute(select(Round.closed_at)).scalar_one()
     said = f"No round is open: round 1 was closed {closed_at:%Y-%m-%d %H:%M} UTC."
-    form = close_form(preview.text)
+    form = round_form(preview.text)
     for ask in (
         partial(client.get, f"{CONSOLE}/rounds/close"),
         partial(client.post, f"{CONSOLE}/rounds/close", data=form),
@@ -225,7 +225,7 @@ def test_a_close_page_left_open_closes_no_round_opened_since(running, client):
     stale = client.get(CLOSE)
     close_round(db.session, running)
     open_round(db.session, running)
-    answer = client.post(CLOSE, data=close_form(stale.text))
+    answer = client.post(CLOSE, data=round_form(stale.text))
     assert answer.status_code == 303
     assert answer.headers["Location"] == CLOSE
     page = client.get(CLOSE).text
@@ -233,7 +233,7 @@ def test_a_close_page_left_open_closes_no_round_opened_since(running, client):
         "Nothing was closed: round 1 was closed meanwhile, and round 2 is open now. "
         "This is round 2&#39;s preview." in page
     )
-    assert close_form(page)["round"] == "2"
+    assert round_form(page)["round"] == "2"
     db.session.expire_all()
     states = dict(db.session.execute(select(Round.number, Round.status)).all())
     assert states == {1: RoundStatus.CLOSED, 2: RoundStatus.OPEN}

@@ -10,7 +10,7 @@ import pytest
 from elicit.extensions import db
 from surveys.models import AuditEvent, RoundStatus, utcnow
 from surveys.rounds import latest_round
-from tests.conftest import PASSWORD, close_form, csrf_token, log_in
+from tests.conftest import PASSWORD, csrf_token, log_in, round_form
 
 SLUG = "us-mexico-intelligence"
 NEXT_YEAR = utcnow().year + 1  # a deadline may lie at most 5 years ahead
@@ -98,7 +98,11 @@ def test_facilitator_opens_and_closes_rounds_and_the_audit_log_says_so(
     page = client.get(f"/console/studies/{SLUG}")
     opened = client.post(
         f"/console/studies/{SLUG}/rounds/open",
-        data={"csrf_token": csrf_token(page.text), "deadline": f"{NEXT_YEAR}-01-31T18:00"},
+        data={
+            "csrf_token": csrf_token(page.text),
+            "round": "1",
+            "deadline": f"{NEXT_YEAR}-01-31T18:00",
+        },
     )
     assert opened.status_code == 303
     db.session.expire_all()
@@ -121,7 +125,7 @@ def test_facilitator_opens_and_closes_rounds_and_the_audit_log_says_so(
         re.S,
     )
     assert latest_round(db.session, study).status == RoundStatus.OPEN  # preview only
-    closed = client.post(f"/console/studies/{SLUG}/rounds/close", data=close_form(preview.text))
+    closed = client.post(f"/console/studies/{SLUG}/rounds/close", data=round_form(preview.text))
     assert closed.status_code == 303
     db.session.expire_all()
     assert latest_round(db.session, study).status == RoundStatus.CLOSED

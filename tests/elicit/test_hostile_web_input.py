@@ -126,20 +126,20 @@ def test_console_deadlines_out_of_range_are_refused_naming_the_field(client, lea
     token = csrf_token(page.text)
     far = client.post(
         f"/console/studies/{SLUG}/rounds/open",
-        data={"csrf_token": token, "deadline": "9999-12-31T23:59"},
+        data={"csrf_token": token, "round": "1", "deadline": "9999-12-31T23:59"},
     )
     assert far.status_code == 422
     assert "Deadline" in far.text and "5 years" in far.text
     # A past deadline: the confirmation again, the message on its field.
     past = client.post(
         f"/console/studies/{SLUG}/rounds/open",
-        data={"csrf_token": token, "deadline": "0001-01-01T00:00"},
+        data={"csrf_token": token, "round": "1", "deadline": "0001-01-01T00:00"},
     )
     assert past.status_code == 422 and "must lie in the future" in past.text
     open_round(db.session, find_study(db.session, SLUG))
     extended = client.post(
         f"/console/studies/{SLUG}/rounds/deadline",
-        data={"csrf_token": token, "deadline": "9999-12-31T23:59"},
+        data={"csrf_token": token, "round": "1", "deadline": "9999-12-31T23:59"},
     )
     assert extended.status_code == 422
     assert "5 years" in extended.text

@@ -16,8 +16,8 @@ from surveys.api_tokens import create_token
 from surveys.definition import ItemDefinition, LocalizedText
 from surveys.demo import demo_source
 from surveys.models import RoundStatus, utcnow
-from surveys.rounds import close_round, latest_round, open_round
-from tests.conftest import csrf_token, enter, log_in
+from surveys.rounds import NotTheNextRound, close_round, latest_round, open_round
+from tests.conftest import csrf_token, enter, log_in, round_form
 
 SLUG = "us-mexico-intelligence"
 STUDY = f"/console/studies/{SLUG}"
@@ -99,7 +99,7 @@ def test_the_study_page_asks_first_and_the_confirmation_says_what_will_happen(
     assert 'id="plan-left"' not in shown  # nothing has left yet
     assert "Opening round 1 fixes the items" in shown
     assert 'id="stop-recommended"' not in shown and "acknowledge_stop" not in shown
-    opened = client.post(OPEN, data={"csrf_token": csrf_token(shown)})
+    opened = client.post(OPEN, data=round_form(shown))
     assert opened.status_code == 303
     assert opened.headers["Location"].endswith(STUDY)
     assert latest_round(db.session, study).status == RoundStatus.OPEN
@@ -112,9 +112,7 @@ def test_the_deadline_chosen_on_the_study_page_is_stated_and_kept(client, study)
     assert f"Jan 31, {NEXT_YEAR}" in text_of(shown, "plan-deadline")
     assert "6:00:00" in text_of(shown, "plan-deadline") and "UTC" in text_of(shown, "plan-deadline")
     assert f'type="hidden" value="{NEXT_YEAR}-01-31T18:00"' in shown
-    opened = client.post(
-        OPEN, data={"csrf_token": csrf_token(shown), "deadline": f"{NEXT_YEAR}-01-31T18:00"}
-    )
+    opened = client.post(OPEN, data={**round_form(shown), "deadline": f"{NEXT_YEAR}-01-31T18:00"})
     assert opened.status_code == 303
     db.session.expire_all()
     assert latest_round(db.session, study).deadline.isoformat() == (
@@ -138,7 +136,7 @@ def test_a_deadline_that_cannot_be_used_is_named_on_its_field(client, study, dea
     assert f'<p class="field-error" id="deadline-error">{message}</p>' in shown.text
     # The field is shown to correct, with what was typed in it.
     assert f'type="datetime-local" value="{deadline}"' in html.unescape(shown.text)
-    refused = client.post(OPEN, data={"csrf_token": csrf_token(shown.text), "deadline": deadline})
+    refused = client.post(OPEN, data={**round_form(shown.text), "deadline": deadline})
     assert refused.status_code == 422
     assert message in refused.text
     assert latest_round(db.session, study) is None
@@ -171,13 +169,13 @@ def test_against_a_recommendation_to_stop_the_round_opens_only_when_acknowledged
     label = re.search(r'<label for="acknowledge_stop">(.*?)</label>', shown, re.S)
     assert label and "I open round 2 anyway" in label.group(1)
     assert "recommends stopping" in label.group(1)
-    token = csrf_token(shown)
-    refused = client.post(OPEN, data={"csrf_token": token})
+    form = round_form(shown)
+    refused = client.post(OPEN, data=form)
     assert refused.status_code == 422
     assert "tick this box to open round 2 anyway" in refused.text
     assert 'href="#acknowledge_stop"' in refused.text
     assert latest_round(db.session, study).number == 1
-    opened = client.post(OPEN, data={"csrf_token": token, "acknowledge_stop": "y"})
+    opened = client.post(OPEN, data={**form, "acknowledge_stop": "y"})
     assert opened.status_code == 303
     db.session.expire_all()
     assert (latest_round(db.session, study).number, latest_round(db.session, study).status) == (
@@ -197,7 +195,7 @@ def test_without_a_recommendation_to_stop_nothing_needs_ticking(
     log_in(client, "lead@example.org")
     shown = client.get(OPEN).text
     assert 'id="stop-recommended"' not in shown
-    assert client.post(OPEN, data={"csrf_token": csrf_token(shown)}).status_code == 303
+    assert client.post(OPEN, data=round_form(shown)).status_code == 303
     assert latest_round(db.session, study).number == 2
 
 
@@ -229,7 +227,7 @@ def test_missing_translations_are_listed_with_links_and_opening_is_refused(clien
     assert "Open round 1</button>" not in shown.text  # no way to open from here
     refused = client.post(
         "/console/studies/water/rounds/open",
-        data={"csrf_token": csrf_token(shown.text)},
+        data={"csrf_token": csrf_token(shown.text), "round": "1"},  # no form: forced
         follow_redirects=True,
     )
     assert "The round could not be opened: texts not translated yet: section weather (title) " in (
@@ -292,6 +290,30 @@ def test_only_the_study_facilitators_open_rounds(client, study, make_user, make_
     # The study's own facilitator is offered the button.
     log_in(client, "lead@example.org")
     assert 'id="open-round"' in client.get(STUDY).text
+
+
+def test_a_confirmation_kept_while_its_round_opened_and_closed_opens_nothing(client, study):
+    """Round 1's confirmation posted after a colleague opened and closed round 1 opens
+    nothing (not round 2, which nobody confirmed): the confirmation of round 2 is shown,
+    with why, to be read before confirming.  A form without its round is refused."""
+    log_in(client, "lead@example.org")
+    kept = client.get(OPEN).text
+    open_round(db.session, study)
+    close_round(db.session, study)
+    answer = client.post(OPEN, data=round_form(kept))
+    assert answer.status_code == 409
+    assert "Nothing was opened: round 1 was opened meanwhile. This page now shows round 2" in (
+        html.unescape(answer.text)
+    )
+    assert "Open round 2?" in answer.text and round_form(answer.text)["round"] == "2"
+    db.session.expire_all()
+    rounds = latest_round(db.session, study)
+    assert (rounds.number, rounds.status) == (1, RoundStatus.CLOSED)
+    with pytest.raises(NotTheNextRound):
+        open_round(db.session, study, expected=1)
+    assert client.post(OPEN, data={"csrf_token": csrf_token(kept)}).status_code == 400
+    assert client.post(OPEN, data=round_form(answer.text)).status_code == 303
+    assert latest_round(db.session, study).number == 2
 
 
 def test_opening_needs_the_csrf_token(client, study):

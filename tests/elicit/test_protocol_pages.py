@@ -18,7 +18,7 @@ from surveys.protocol import amendments, protocol_stamp
 from surveys.rounds import close_round, open_round
 from surveys.settings import consensus_text, update_settings
 from surveys.studies import find_study
-from tests.conftest import NEW_ITEM, close_form, csrf_token, log_in
+from tests.conftest import NEW_ITEM, csrf_token, log_in, round_form
 
 SLUG = "us-mexico-intelligence"
 SETTINGS = f"/console/studies/{SLUG}/settings"
@@ -74,7 +74,8 @@ def test_the_study_page_shows_the_stamp_and_serves_the_stamped_file(client, stud
     assert client.get(f"/console/studies/{SLUG}/protocol.toml").status_code == 404
     page = client.get(f"/console/studies/{SLUG}")
     opened = client.post(
-        f"/console/studies/{SLUG}/rounds/open", data={"csrf_token": csrf_token(page.text)}
+        f"/console/studies/{SLUG}/rounds/open",
+        data={"csrf_token": csrf_token(page.text), "round": "1"},
     )
     assert opened.status_code == 303
     stamp = protocol_stamp(db.session, study)
@@ -123,7 +124,8 @@ def test_items_at_consensus_set_in_the_settings_travel_in_every_definition_file(
         assert find_study(db.session, "copy-of-demo").consensus_items == policy
     page = client.get(f"/console/studies/{SLUG}")
     opened = client.post(
-        f"/console/studies/{SLUG}/rounds/open", data={"csrf_token": csrf_token(page.text)}
+        f"/console/studies/{SLUG}/rounds/open",
+        data={"csrf_token": csrf_token(page.text), "round": "1"},
     )
     assert opened.status_code == 303
     stamped = client.get(f"/console/studies/{SLUG}/protocol.toml")
@@ -233,7 +235,7 @@ def retired(study):
 def close(client, **data):
     """Confirm the close on the close page, with ``data`` (e.g. ticked items)."""
     page = client.get(CLOSE)
-    return page, client.post(CLOSE, data={**close_form(page.text), **data}, follow_redirects=True)
+    return page, client.post(CLOSE, data={**round_form(page.text), **data}, follow_redirects=True)
 
 
 def test_close_with_leave_lists_the_items_that_leave_and_retires_them(

@@ -205,7 +205,9 @@ def test_a_study_changed_through_one_host_is_current_on_the_other(balancer, stud
         data={"csrf_token": token, "action": "toml", "item": reworded, "note": "clearer"},
     )
     assert changed.status_code == 303, changed.text
-    opened = balancer.to("a").post(f"{console}/rounds/open", data={"csrf_token": token})
+    opened = balancer.to("a").post(
+        f"{console}/rounds/open", data={"csrf_token": token, "round": "2"}
+    )
     assert opened.status_code == 303, opened.text
 
     # The expert's next request lands on host b, which parsed the study before the

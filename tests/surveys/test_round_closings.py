@@ -30,12 +30,13 @@ from surveys.models import (
     AuditEvent,
     ClosingStatus,
     Response,
+    Round,
     RoundClosing,
     RoundStatus,
     RoundSummary,
 )
 from surveys.panel import panelist_by_pseudonym
-from surveys.rounds import close_round, open_round
+from surveys.rounds import NotTheOpenRound, close_round, open_round
 from surveys.simulation import simulated_answers
 from surveys.studies import study_definition
 
@@ -90,6 +91,24 @@ def test_two_requests_share_one_closing_and_one_job(running):
     assert (first.submit, second.submit) == (True, False)
     assert second.closing.id == first.closing.id
     assert db.session.execute(select(func.count(RoundClosing.id))).scalar_one() == 1
+
+
+def test_a_close_meant_for_a_round_closed_since_closes_nothing(running):
+    """A close that names the round it means (the console's page, the API's address,
+    the job's closing) closes nothing once that round was closed and the next opened:
+    the new round stays open, with no summary; a job asked for round 1 then ends done."""
+    closing_id = request_close(db.session, running, actor=None).closing.id
+    close_round(db.session, running)
+    open_round(db.session, running)
+    with pytest.raises(NotTheOpenRound) as refused:
+        close_round(db.session, running, number=1)
+    assert (refused.value.asked, refused.value.open_number) == (1, 2)
+    assert run_closing(db.session, closing_id) == ClosingStatus.DONE
+    db.session.expire_all()
+    states = dict(db.session.execute(select(Round.number, Round.status)).all())
+    assert states == {1: RoundStatus.CLOSED, 2: RoundStatus.OPEN}
+    assert db.session.execute(select(func.count(RoundSummary.id))).scalar_one() == 1
+    assert close_round(db.session, running, number=2).round.number == 2
 
 
 def test_a_job_run_twice_closes_once(running):
