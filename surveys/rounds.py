@@ -115,11 +115,12 @@ class NotTheNextRound(Conflict):
 
 
 class NotTheOpenRound(Conflict):
-    """The close asked for names a round that is not the open one: it was closed (and
-    perhaps the next one opened) after the page or script that asks was made."""
+    """The change asked for (a close, a later deadline) names a round that is not the
+    open one: it was closed, and the next opened, after the page or script that asks
+    was made.  Nothing is changed."""
 
     def __init__(self, asked: int, open_number: int) -> None:
-        super().__init__(f"round {asked} is not open (round {open_number} is); nothing was closed")
+        super().__init__(f"round {asked} is not open (round {open_number} is); nothing changed")
         self.asked = asked
         self.open_number = open_number
 
@@ -186,12 +187,22 @@ def open_round(
 
 
 def extend_deadline(
-    session: Session, study: Study, deadline: datetime, *, actor: User | None = None
+    session: Session,
+    study: Study,
+    deadline: datetime,
+    *,
+    actor: User | None = None,
+    number: int | None = None,
 ) -> Round:
-    """Move the open round's deadline later (it cannot move earlier: experts planned by it)."""
+    """Move the open round's deadline later (it cannot move earlier: experts planned by
+    it); ``number``, the round the caller means (:class:`NotTheOpenRound` when the open
+    round is another: a later deadline, which cannot be taken back, is never given to a
+    round nobody was looking at)."""
     round_ = open_round_of(session, study)
     if round_ is None:
         raise Conflict("no round is open")
+    if number is not None and round_.number != number:
+        raise NotTheOpenRound(number, round_.number)
     if deadline <= utcnow():
         raise Conflict("the deadline must lie in the future")
     if round_.deadline is not None and deadline <= round_.deadline:

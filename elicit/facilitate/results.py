@@ -35,7 +35,7 @@ from surveys.feedback import (
 )
 from surveys.models import FeedbackReason, Role, Round, RoundStatus
 from surveys.results import ItemResults, RoundResult, study_results
-from surveys.rounds import extend_deadline
+from surveys.rounds import NotTheOpenRound, extend_deadline
 from surveys.signposts import signpost_matrix
 from surveys.studies import study_definition
 
@@ -191,10 +191,29 @@ def move_deadline(slug: str) -> Any:
         if form.deadline.errors:  # a date out of range or malformed: say which field
             abort(422, f"{form.deadline.label.text}: {' '.join(form.deadline.errors)}")
         abort(400, gettext("Give the new deadline as a date and time."))
+    # The round the study page showed: a page kept while that round closed and the next
+    # opened must not give the new round a deadline it cannot take back.
+    number = request.form.get("round", type=int)
+    if number is None:
+        abort(400)
     try:
         round_ = extend_deadline(
-            db.session, study, form.deadline.data.replace(tzinfo=UTC), actor=console_user()
+            db.session,
+            study,
+            form.deadline.data.replace(tzinfo=UTC),
+            actor=console_user(),
+            number=number,
         )
+    except NotTheOpenRound as stale:
+        flash(
+            gettext(
+                "The deadline was not changed: round %(asked)s was closed meanwhile, and "
+                "round %(open)s is open now.",
+                asked=stale.asked,
+                open=stale.open_number,
+            )
+        )
+        return redirect(url_for("facilitate.study", slug=slug)), 303
     except Conflict as error:
         flash(gettext("The deadline could not be changed: %(reason)s", reason=str(error)))
         return redirect(url_for("facilitate.study", slug=slug)), 303

@@ -203,7 +203,7 @@ def test_results_page_shows_each_round_and_the_convergence(
 
 
 def test_deadline_can_be_extended_not_brought_forward(client, study, make_user):
-    from surveys.rounds import open_round
+    from surveys.rounds import close_round, open_round
 
     make_user("lead@example.org", studies=[study])
     round_one = open_round(db.session, study, deadline=utcnow() + timedelta(days=7))
@@ -212,7 +212,7 @@ def test_deadline_can_be_extended_not_brought_forward(client, study, make_user):
     later = (round_one.deadline + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")
     moved = client.post(
         f"/console/studies/{SLUG}/rounds/deadline",
-        data={"csrf_token": csrf_token(page.text), "deadline": later},
+        data={"csrf_token": csrf_token(page.text), "round": "1", "deadline": later},
     )
     assert moved.status_code == 303
     db.session.expire_all()
@@ -220,8 +220,30 @@ def test_deadline_can_be_extended_not_brought_forward(client, study, make_user):
     earlier = (utcnow() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
     client.post(
         f"/console/studies/{SLUG}/rounds/deadline",
-        data={"csrf_token": csrf_token(page.text), "deadline": earlier},
+        data={"csrf_token": csrf_token(page.text), "round": "1", "deadline": earlier},
     )
     db.session.expire_all()
     assert latest_round(db.session, study).deadline.strftime("%Y-%m-%dT%H:%M") == later
     assert "round.extend_deadline" in client.get(f"/console/studies/{SLUG}").text
+    # The page of round 1, kept while round 1 closed and round 2 opened, extends nothing:
+    # round 2 would get a deadline that can never be brought forward.
+    close_round(db.session, study)
+    open_round(db.session, study)
+    stale = client.post(
+        f"/console/studies/{SLUG}/rounds/deadline",
+        data={"csrf_token": csrf_token(page.text), "round": "1", "deadline": later},
+    )
+    assert stale.status_code == 303
+    assert (
+        "The deadline was not changed: round 1 was closed meanwhile, and round 2 is open now."
+        in client.get(f"/console/studies/{SLUG}").text
+    )
+    db.session.expire_all()
+    assert latest_round(db.session, study).deadline is None
+    assert (
+        client.post(
+            f"/console/studies/{SLUG}/rounds/deadline",
+            data={"csrf_token": csrf_token(page.text), "deadline": later},
+        ).status_code
+        == 400
+    )  # a form without its round
