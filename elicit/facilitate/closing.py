@@ -92,13 +92,17 @@ def close_current_round(slug: str) -> Any:
                     "%(open)s is open now. This is round %(open)s's preview.",
                     asked=stale.asked,
                     open=stale.open_number,
-                )
+                ),
+                "warning",
             )
             return redirect(url_for("facilitate.close_current_round", slug=slug)), 303
         except Conflict as error:
             if open_round_of(db.session, current) is None:  # closed meanwhile, elsewhere
                 return _no_open_round(current)
-            flash(gettext("The round could not be closed: %(reason)s", reason=str(error)))
+            flash(
+                gettext("The round could not be closed: %(reason)s", reason=str(error)),
+                "warning",
+            )
             return redirect(url_for("facilitate.study", slug=slug)), 303
         if requested.submit:
             _submit(requested.closing.id)

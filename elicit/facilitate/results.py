@@ -211,11 +211,15 @@ def move_deadline(slug: str) -> Any:
                 "round %(open)s is open now.",
                 asked=stale.asked,
                 open=stale.open_number,
-            )
+            ),
+            "warning",
         )
         return redirect(url_for("facilitate.study", slug=slug)), 303
     except Conflict as error:
-        flash(gettext("The deadline could not be changed: %(reason)s", reason=str(error)))
+        flash(
+            gettext("The deadline could not be changed: %(reason)s", reason=str(error)),
+            "warning",
+        )
         return redirect(url_for("facilitate.study", slug=slug)), 303
     flash(
         gettext(

@@ -323,7 +323,7 @@ def open_next_round(slug: str) -> Any:
         plan = _opening_plan(current, form)
         return _opening_page(current, form, plan, 409, _next_round_changed(number, plan))
     except Conflict as error:
-        flash(gettext("The round could not be opened: %(reason)s", reason=str(error)))
+        flash(gettext("The round could not be opened: %(reason)s", reason=str(error)), "warning")
         return redirect(url_for("facilitate.study", slug=slug)), 303
     flash(gettext("Round %(number)s is open.", number=round_.number))
     return redirect(url_for("facilitate.study", slug=slug)), 303

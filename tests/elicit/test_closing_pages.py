@@ -229,9 +229,9 @@ def test_a_close_page_left_open_closes_no_round_opened_since(running, client):
     assert answer.status_code == 303
     assert answer.headers["Location"] == CLOSE
     page = client.get(CLOSE).text
-    assert (
-        "Nothing was closed: round 1 was closed meanwhile, and round 2 is open now. "
-        "This is round 2&#39;s preview." in page
+    assert (  # framed as a warning, not as the notice of something done
+        '<p class="warning" role="status">Nothing was closed: round 1 was closed meanwhile, '
+        "and round 2 is open now. This is round 2&#39;s preview.</p>" in page
     )
     assert round_form(page)["round"] == "2"
     db.session.expire_all()

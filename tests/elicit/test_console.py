@@ -235,8 +235,8 @@ def test_deadline_can_be_extended_not_brought_forward(client, study, make_user):
     )
     assert stale.status_code == 303
     assert (
-        "The deadline was not changed: round 1 was closed meanwhile, and round 2 is open now."
-        in client.get(f"/console/studies/{SLUG}").text
+        '<p class="warning" role="status">The deadline was not changed: round 1 was closed '
+        "meanwhile, and round 2 is open now.</p>" in client.get(f"/console/studies/{SLUG}").text
     )
     db.session.expire_all()
     assert latest_round(db.session, study).deadline is None
