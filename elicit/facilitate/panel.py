@@ -438,6 +438,21 @@ def _send(slug: str, *, reminders: bool) -> WerkzeugResponse:
     if round_ is None:
         flash(gettext("No round is open."))
         return redirect(url_for("facilitate.panel", slug=slug), 303)
+    # The round the page showed (the console's forms carry it): a page kept while that
+    # round closed and the next opened must not mail the panel about a round nobody
+    # looked at, a reminder minutes after a colleague's invitations.
+    number = request.form.get("round", type=int)
+    if number is not None and number != round_.number:
+        flash(
+            gettext(
+                "Nothing was queued: round %(asked)s was closed meanwhile, and round "
+                "%(open)s is open now.",
+                asked=number,
+                open=round_.number,
+            ),
+            "warning",
+        )
+        return redirect(url_for("facilitate.panel", slug=slug), 303)
     selection = None
     if reminders:
         form, selection, _ = _panel_filter(current, request.form)

@@ -230,6 +230,37 @@ def test_invitations_go_to_the_outbox_once_and_reminders_only_to_non_submitters(
     )
 
 
+def test_a_panel_page_kept_while_its_round_closed_queues_nothing_for_the_next(
+    client, study, make_panel
+):
+    """The panel page of round 1, kept while a colleague closed round 1 and opened round
+    2, neither invites nor reminds anyone: its forms name round 1."""
+    make_panel(study, 3)
+    open_round(db.session, study)
+    log_in(client, "lead@example.org")
+    kept = client.get(PANEL).text
+    forms = re.findall(r'<input type="hidden" name="round" value="(\d+)">', kept)
+    assert forms == ["1", "1"]  # the invitations' form and the reminders'
+    close_round(db.session, study)
+    open_round(db.session, study)
+    for action in ("invitations", "reminders"):
+        answer = client.post(
+            f"/console/studies/{SLUG}/{action}",
+            data={"csrf_token": csrf_token(kept), "round": "1"},
+        )
+        assert answer.status_code == 303 and answer.location.endswith("/panel")
+        assert (
+            '<p class="warning" role="status">Nothing was queued: round 1 was closed '
+            "meanwhile, and round 2 is open now.</p>" in client.get(PANEL).text
+        )
+    assert db.session.execute(db.select(db.func.count(OutboxMessage.id))).scalar_one() == 0
+    sent = client.post(
+        f"/console/studies/{SLUG}/invitations", data={"csrf_token": csrf_token(kept), "round": "2"}
+    )
+    assert sent.status_code == 303 and sent.location.endswith("/outbox")
+    assert db.session.execute(db.select(db.func.count(OutboxMessage.id))).scalar_one() == 3
+
+
 @pytest.fixture
 def mailing_client(database_url, smtp_server):  # noqa: F811
     """A console client, logged in as the facilitator, of an app that mails through the
