@@ -350,6 +350,21 @@ def reword_changes(previous: ItemDefinition, new: ItemDefinition) -> list[str]:
     ]
 
 
+class RewordedMeanwhile(Conflict):
+    """The rewording was written against a version of the item that is no longer its
+    latest: a colleague reworded it since.  Saving it would silently replace their
+    wording, which the writer never saw; nothing is saved."""
+
+    def __init__(self, key: str, based_on: int, version: int) -> None:
+        super().__init__(
+            f"item {key!r} was reworded meanwhile: it is at version {version}, not "
+            f"{based_on}; nothing was saved"
+        )
+        self.key = key
+        self.based_on = based_on
+        self.version = version
+
+
 def reword_item(
     session: Session,
     study: Study,
@@ -357,9 +372,12 @@ def reword_item(
     item: ItemDefinition | str,
     actor: User | None = None,
     note: str | None = None,
+    *,
+    based_on: int | None = None,
 ) -> Item:
     """Give item ``key`` a new version whose texts are those of ``item`` (a definition,
-    or one ``[[items]]`` TOML table).
+    or one ``[[items]]`` TOML table); ``based_on``, the version the writer was shown
+    (:class:`RewordedMeanwhile` when the item has moved on since).
 
     Responses already given keep the version they answered (``Response.item_version``);
     the next round's responses record the new one.  Raises :class:`InvalidDefinition`
@@ -373,6 +391,8 @@ def reword_item(
     stored = find_item(study, key)
     if stored.retired_at is not None:
         raise Conflict(f"item {key!r} is retired; add a new item instead")
+    if based_on is not None and stored.version != based_on:
+        raise RewordedMeanwhile(key, based_on, stored.version)
     why, problems = _reason_problems(session, study, note)
     definition, typed = _read(study, item, set(), problems)
     if typed.key != stored.key:

@@ -48,6 +48,7 @@ from surveys.curation import (
     AnswerSheet,
     ListedAnswer,
     Placement,
+    RewordedMeanwhile,
     add_item,
     answer_sheet,
     find_item,
@@ -674,9 +675,14 @@ def reword(slug: str, key: str) -> Any:
     if not valid:
         return _item_page(page, current, form, side, status=422, **context)
     note = side.note.data or None
+    # The version the page showed: a colleague's rewording saved since is not replaced
+    # by one written against the wording before it (RewordedMeanwhile).
+    based_on = request.form.get("version", type=int)
     try:
         reworded = source if source is not None else form_definition(form, existing=existing)
-        item = reword_item(db.session, current, key, reworded, console_user(), note)
+        item = reword_item(
+            db.session, current, key, reworded, console_user(), note, based_on=based_on
+        )
     except InvalidDefinition as invalid:
         listing = _source_listing(source or "", invalid.errors)
         return _item_page(page, current, form, side, listing=listing, status=422, **context)
@@ -688,6 +694,16 @@ def reword(slug: str, key: str) -> Any:
             else [f"{name}: {message}" for name, messages in rest.items() for message in messages]
         )
         return _item_page(page, current, form, side, problems=problems, status=422, **context)
+    except RewordedMeanwhile as moved:
+        problem = gettext(
+            "Nothing was saved: %(key)s was reworded meanwhile and is now at version "
+            "%(version)s. Its wording now is shown above each field, and what you typed is "
+            "kept: save again to make yours version %(next)s.",
+            key=key,
+            version=moved.version,
+            next=moved.version + 1,
+        )
+        return _item_page(page, current, form, side, problems=[problem], status=409, **context)
     except Conflict as error:
         return _item_page(page, current, form, side, problems=[str(error)], status=409, **context)
     flash(gettext("The item %(key)s is now at version %(version)s.", key=key, version=item.version))

@@ -280,6 +280,34 @@ def test_a_rewording_without_its_reason_keeps_what_was_typed(console, study):
     assert "this is the wording of version 1 already" in unescape(same.text)
 
 
+def test_a_rewording_written_against_an_older_version_saves_nothing(console, study):
+    """Two facilitators open the reword page of version 1; the second to save is told
+    that the first's wording is now version 2 (shown above each field), and keeps what
+    they typed; saving again makes theirs version 3.  Nothing is replaced unseen."""
+    url = f"{ITEMS}/trust_now/reword"
+    first, second = console.get(url).text, console.get(url).text
+    saved = press(console, url, first, "save", text_en="How much trust is there now?", note="a")
+    assert saved.status_code == 303, saved.text
+    refused = press(console, url, second, "save", text_en="Trust today, in a word?", note="b")
+    assert refused.status_code == 409
+    shown = unescape(refused.text)
+    assert (
+        "Nothing was saved: trust_now was reworded meanwhile and is now at version 2. Its "
+        "wording now is shown above each field, and what you typed is kept: save again to "
+        "make yours version 3." in shown
+    )
+    now = re.search(r'id="text_en-now">(.*?)</p>', refused.text, re.S).group(1)
+    assert "How much trust is there now?" in unescape(now)
+    assert form_of(refused.text, url)["text_en"] == "Trust today, in a word?"
+    trust = next(item for item in study.items if item.key == "trust_now")
+    db.session.refresh(trust)
+    assert (trust.version, trust.spec["text"]["en"]) == (2, "How much trust is there now?")
+    again = press(console, url, refused.text, "save", note="b, having read a")
+    assert again.status_code == 303, again.text
+    db.session.refresh(trust)
+    assert (trust.version, trust.spec["text"]["en"]) == (3, "Trust today, in a word?")
+
+
 def test_retiring_keeps_a_refused_reason_and_the_items_page_shows_consensus(console, study):
     items = console.get(ITEMS)
     assert items.status_code == 200

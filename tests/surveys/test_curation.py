@@ -9,7 +9,9 @@ from sqlalchemy import select
 from elicit.extensions import db
 from surveys.answers import submit_responses
 from surveys.curation import (
+    RewordedMeanwhile,
     add_item,
+    find_item,
     item_history,
     latest_states,
     open_text_answers,
@@ -159,6 +161,14 @@ def test_reword_keeps_key_and_kind_and_refuses_no_change(study):
         reword_item(db.session, study, "trust_now", current, None)
     with pytest.raises(NotFound):
         reword_item(db.session, study, "nothing", current, None)
+    # Written against version 1 after a colleague made version 2: nothing saved.
+    reworded = current.replace("today between", "at present between")
+    assert reword_item(db.session, study, "trust_now", reworded, None, based_on=1).version == 2
+    with pytest.raises(RewordedMeanwhile) as moved:
+        reword_item(db.session, study, "trust_now", current, None, based_on=1)
+    assert (moved.value.based_on, moved.value.version) == (1, 2)
+    db.session.expire_all()
+    assert find_item(study, "trust_now").version == 2
 
 
 def test_retire_hides_the_item_from_the_next_round(study, make_panel):
