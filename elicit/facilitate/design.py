@@ -8,6 +8,7 @@ problem shown and nothing typed lost.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -197,20 +198,80 @@ def _settings_of(study: Study) -> dict[str, Any]:
     }
 
 
+def _shown_settings(posted: str | None) -> dict[str, Any] | None:
+    """The settings the page showed (its hidden ``shown``), if it sent them intact."""
+    try:
+        shown = json.loads(posted or "")
+    except (ValueError, RecursionError):
+        return None
+    return shown if isinstance(shown, dict) else None
+
+
+def _setting_words(field: Any, value: Any) -> str:
+    """A setting's value as its field offers it (a choice's label, on or off)."""
+    if isinstance(value, bool):
+        return gettext("on") if value else gettext("off")
+    labels = {str(choice): str(label) for choice, label in getattr(field, "choices", None) or ()}
+    return labels.get(str(value), str(value))
+
+
+def _clashes(
+    form: SettingsForm, changes: dict[str, Any], shown: dict[str, Any], stored: dict[str, Any]
+) -> bool:
+    """Mark each setting the facilitator changed that was also changed since their page
+    was drawn (a colleague, the API) to another value; whether there was any."""
+    clashed = False
+    for name, value in changes.items():
+        if name in stored and stored[name] != shown.get(name) and stored[name] != value:
+            form[name].errors = [
+                *form[name].errors,
+                gettext(
+                    "Changed meanwhile (by a colleague, or through the API) to %(now)s; your "
+                    "page showed %(shown)s. Nothing was saved: choose again, and save.",
+                    now=_setting_words(form[name], stored[name]),
+                    shown=_setting_words(form[name], shown.get(name)),
+                ),
+            ]
+            clashed = True
+    return clashed
+
+
 @blueprint.route("/studies/<slug>/settings", methods=["GET", "POST"])
 @login_required
 def study_settings(slug: str) -> Any:
     """Change the study's settings; rules and what experts see wait for the open round
-    to close, and once the protocol is stamped every change needs a reason."""
+    to close, and once the protocol is stamped every change needs a reason.
+
+    The page carries the settings it showed (``shown``): only those the facilitator
+    changed are saved, so a colleague's change made meanwhile to another setting
+    stands, and one made to the same setting is not overwritten unseen (409, with both
+    values).  A post without ``shown`` (a script) sets every setting it holds."""
     current = study_for(slug, change=True)
-    form = SettingsForm(data=_settings_of(current) if request.method == "GET" else None)
+    stored = _settings_of(current)
+    form = SettingsForm(data=stored if request.method == "GET" else None)
     round_open = open_round_of(db.session, current) is not None
     stamp = protocol_stamp(db.session, current)
     status = 200
+    shown = _shown_settings(request.form.get("shown")) if request.method == "POST" else None
+    baseline = shown if shown is not None else stored
     if form.validate_on_submit():
         # The consensus rules are changed in the rule editor, not on this form.
-        changes = {name: form[name].data for name in SETTINGS if name in form}
+        posted = {name: form[name].data for name in SETTINGS if name in form}
+        changes = (
+            posted
+            if shown is None
+            else {name: value for name, value in posted.items() if value != shown.get(name)}
+        )
         reason = (form.reason.data or "").replace("\r\n", "\n")
+        if shown is not None and _clashes(form, changes, shown, stored):
+            return render_template(
+                "facilitate/settings.html",
+                study=current,
+                form=form,
+                round_open=round_open,
+                stamp=stamp,
+                shown=json.dumps(stored),
+            ), 409
         try:
             changed = update_settings(db.session, current, changes, console_user(), reason=reason)
         except InvalidValues as invalid:
@@ -226,7 +287,12 @@ def study_settings(slug: str) -> Any:
     elif request.method == "POST":
         status = 422
     return render_template(
-        "facilitate/settings.html", study=current, form=form, round_open=round_open, stamp=stamp
+        "facilitate/settings.html",
+        study=current,
+        form=form,
+        round_open=round_open,
+        stamp=stamp,
+        shown=json.dumps(baseline),
     ), status
 
 

@@ -176,6 +176,45 @@ def test_before_the_stamp_the_settings_page_asks_no_reason(client, study):
     assert study.consensus_items == "leave"
 
 
+def test_a_kept_settings_page_saves_only_what_it_changed(client, study):
+    """Two facilitators open the settings; the first raises the maximum number of
+    rounds.  The second, from the page kept since, changes the quantile method: it is
+    saved, and the first's maximum stands (it was reverted to the kept page's value
+    before).  The second then asks for another maximum: refused (409), both values
+    named, nothing saved; saving again from that answer sets it."""
+    log_in(client, "lead@example.org")
+    first = client.get(SETTINGS).text
+    kept = client.get(SETTINGS).text
+
+    def post(page: str, **changes: str):
+        shown = unescape(re.search(r'name="shown" value="([^"]*)"', page).group(1))
+        data = {
+            "csrf_token": csrf_token(page),
+            "shown": shown,
+            **DEMO_SETTINGS,
+            "consensus": consensus_text(study),
+            **changes,
+        }
+        return client.post(SETTINGS, data=data)
+
+    assert post(first, max_rounds="4").status_code == 303
+    assert post(kept, quantile_method="weibull").status_code == 303
+    db.session.expire_all()
+    assert (study.max_rounds, study.quantile_method) == (4, "weibull")
+    clash = post(kept, max_rounds="5")
+    assert clash.status_code == 409
+    assert (
+        "Changed meanwhile (by a colleague, or through the API) to 4; your page showed 3. "
+        "Nothing was saved: choose again, and save." in unescape(clash.text)
+    )
+    assert 'value="5"' in clash.text  # what was typed stays
+    db.session.expire_all()
+    assert study.max_rounds == 4
+    assert post(clash.text, max_rounds="5", quantile_method="weibull").status_code == 303
+    db.session.expire_all()
+    assert (study.max_rounds, study.quantile_method) == (5, "weibull")
+
+
 def test_while_a_round_is_open_the_rule_cannot_change_after_the_preview(client, study):
     open_round(db.session, study)
     log_in(client, "lead@example.org")
