@@ -29,6 +29,8 @@ plainly; it needs a migration.)
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import logging
 import re
 import unicodedata
@@ -535,6 +537,22 @@ def add_item(
     return item
 
 
+def spec_fingerprint(spec: Mapping[str, object]) -> str:
+    """A short digest of an item's stored form: what an item's builder page was drawn
+    from, to tell at saving whether the item was saved by someone else since."""
+    canonical = json.dumps(spec, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+class SavedMeanwhile(Conflict):
+    """The item was saved by someone else after the page that saves it now was drawn
+    (its :func:`spec_fingerprint` moved): saving would replace their fields unseen."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"item {key!r} was saved by someone else meanwhile; nothing was saved")
+        self.key = key
+
+
 def update_item(
     session: Session,
     study: Study,
@@ -542,8 +560,11 @@ def update_item(
     definition: ItemDefinition,
     *,
     actor: User | None = None,
+    based_on: str | None = None,
 ) -> Item:
-    """Replace item ``key`` with ``definition`` (its key may change, not its kind).
+    """Replace item ``key`` with ``definition`` (its key may change, not its kind);
+    ``based_on``, the :func:`spec_fingerprint` of the item as the writer was shown it
+    (:class:`SavedMeanwhile` when it has been saved since).
 
     Before round 1 nobody has answered, so the item stays at version 1 and its first
     version is rewritten with it.  Raises :class:`InvalidValues`, :class:`Conflict`
@@ -551,6 +572,8 @@ def update_item(
     """
     _refuse_unless_draft(session, study)
     item = find_item(study, key)
+    if based_on is not None and based_on != spec_fingerprint(item.spec):
+        raise SavedMeanwhile(key)
     if definition.kind != item.kind:
         raise Conflict(f"the item is a {item.kind} item; add a new item to use another kind")
     taken = {other.key for other in study.items if other is not item}

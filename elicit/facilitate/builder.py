@@ -463,9 +463,17 @@ def _render_item(
     problems: list[str] | None = None,
     unsaved: bool = False,
     status: int = 200,
+    seen: str | None = None,
 ):
-    """An item's page: its form, or its fields read-only once round 1 has opened."""
+    """An item's page: its form, or its fields read-only once round 1 has opened.
+
+    The form carries the fingerprint of the item it was drawn from (``seen``: given, or
+    what a posted form carried, or the item's own), so that a save tells whether
+    someone else saved the item since (:class:`surveys.builder.SavedMeanwhile`)."""
     languages = tuple(study.languages["codes"])
+    if seen is None and item is not None:
+        posted = request.form.get("seen") if request.method == "POST" else None
+        seen = posted or builder.spec_fingerprint(item.spec)
     definition = item_from_json(item.key, item.kind, item.spec) if item is not None else None
     cross_impact_choices(
         form,
@@ -488,6 +496,7 @@ def _render_item(
         missing_words=missing_words,
         problems=problems or [],
         unsaved=unsaved,
+        seen=seen,
         draft=builder.is_draft(db.session, study),
         choice_limit=CHOICE_LIMITS.get(form.kind),
     ), status
@@ -512,9 +521,32 @@ def _save_item(study: Study, kind: str, item: Item | None) -> Any:
     definition = form_definition(form, existing=existing)
     try:
         saved = (
-            builder.update_item(db.session, study, item.key, definition, actor=console_user())
+            builder.update_item(
+                db.session,
+                study,
+                item.key,
+                definition,
+                actor=console_user(),
+                based_on=request.form.get("seen") or None,
+            )
             if item is not None
             else builder.add_item(db.session, study, definition, actor=console_user())
+        )
+    except builder.SavedMeanwhile:
+        assert item is not None  # only an update can find the item saved meanwhile
+        problem = gettext(
+            "Nothing was saved: someone else saved this item after this page was drawn. "
+            "Open the item again in another tab to see it as saved now; your fields are "
+            "kept here: save again to replace it with them."
+        )
+        return _render_item(
+            study,
+            form,
+            item=item,
+            problems=[problem],
+            unsaved=True,
+            status=409,
+            seen=builder.spec_fingerprint(item.spec),
         )
     except InvalidValues as invalid:
         problems = place_errors(form, invalid.errors)

@@ -20,6 +20,7 @@ from surveys.rounds import open_round
 from surveys.studies import find_study, study_definition
 from surveys.templates import TEMPLATES, template_source
 from tests.conftest import csrf_token, log_in
+from tests.elicit.test_items_between_rounds_pages import press
 from tests.surveys.definition_strategies import definitions
 
 SLUG = "water-2040"
@@ -449,3 +450,34 @@ def test_an_estimate_s_level_is_typed_refused_on_its_field_and_kept(console, lea
     assert built.estimate_level == 90.0
     shown = console.get(created.headers["Location"])
     assert field_value(shown.text, "estimate_level") in ("90", "90.0")
+
+
+def test_an_item_saved_by_a_colleague_is_not_replaced_unseen(console, lead):
+    """Two facilitators open a draft item; the first saves a new question; the second,
+    from the page kept since, is told that nothing was saved (409), keeps what they
+    typed, and replaces the first's only by saving again from that answer."""
+    start(console)
+    new = console.get(build_url("/items/new?kind=probability"))
+    created = press(console, build_url("/items/new"), new.text, "save", text_en="Rain soon?")
+    assert created.status_code == 303, created.text
+    url = created.headers["Location"].removeprefix("http://localhost")
+    first, kept = console.get(url).text, console.get(url).text
+    saved = press(console, url, first, "save", text_en="Rain within the year?")
+    assert saved.status_code == 303, saved.text
+    refused = press(console, url, kept, "save", text_en="Any rain at all?")
+    assert refused.status_code == 409
+    assert "Nothing was saved: someone else saved this item after this page was drawn." in unescape(
+        refused.text
+    )
+    assert field_value(refused.text, "text_en") == "Any rain at all?"
+
+    def question() -> str:
+        db.session.expire_all()
+        items = find_study(db.session, SLUG).items
+        (item,) = [item for item in items if url.endswith(f"/items/{item.key}")]
+        return item.spec["text"]["en"]
+
+    assert question() == "Rain within the year?"
+    again = press(console, url, refused.text, "save")
+    assert again.status_code == 303, again.text
+    assert question() == "Any rain at all?"
