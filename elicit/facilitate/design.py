@@ -264,26 +264,23 @@ def study_settings(slug: str) -> Any:
         )
         reason = (form.reason.data or "").replace("\r\n", "\n")
         if shown is not None and _clashes(form, changes, shown, stored):
-            return render_template(
-                "facilitate/settings.html",
-                study=current,
-                form=form,
-                round_open=round_open,
-                stamp=stamp,
-                shown=json.dumps(stored),
-            ), 409
-        try:
-            changed = update_settings(db.session, current, changes, console_user(), reason=reason)
-        except InvalidValues as invalid:
-            for name, messages in invalid.errors.items():
-                form[name].errors = list(messages)
-            status = 422
+            # Shown again with the settings as they are now as what the page showed.
+            status, baseline = 409, stored
         else:
-            if changed:
-                flash(gettext("The settings are saved."))
+            try:
+                changed = update_settings(
+                    db.session, current, changes, console_user(), reason=reason
+                )
+            except InvalidValues as invalid:
+                for name, messages in invalid.errors.items():
+                    form[name].errors = list(messages)
+                status = 422
             else:
-                flash(gettext("Nothing changed."))
-            return redirect(url_for("facilitate.study", slug=slug)), 303
+                if changed:
+                    flash(gettext("The settings are saved."))
+                else:
+                    flash(gettext("Nothing changed."))
+                return redirect(url_for("facilitate.study", slug=slug)), 303
     elif request.method == "POST":
         status = 422
     return render_template(
